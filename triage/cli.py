@@ -1,0 +1,54 @@
+"""The `triage` command line: parse, call the layers, print, exit.
+
+Each command lives in `triage/commands/<name>.py`; this module only assembles them and turns
+every expected failure into one line on stderr and the documented exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from . import __version__
+from .commands import COMMANDS
+from .errors import EXIT_UNUSABLE, TriageError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="triage")
+def cli():
+    """Find known material on seized devices and disk images by hash and perceptual hash,
+    without ever showing it.
+
+    Exit codes: 0 complete and no hits, 1 hits found, 2 could not run,
+    3 no hits but some content could not be read, 130 interrupted."""
+
+
+for command in COMMANDS:
+    cli.add_command(command)
+
+
+def main(argv=None) -> None:
+    try:
+        # Commands return their exit code; click hands it back in non-standalone mode.
+        code = cli.main(args=argv, prog_name="triage", standalone_mode=False)
+    except TriageError as exc:
+        click.echo(f"triage: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("triage: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_UNUSABLE)
+    except BrokenPipeError:
+        # `triage files img | head`: the reader left; that is not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:  # last line of defence: one line, no traceback, unless debugging
+        if os.environ.get("TRIAGE_DEBUG"):
+            raise
+        click.echo(f"triage: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_UNUSABLE)
+    sys.exit(code if isinstance(code, int) else 0)

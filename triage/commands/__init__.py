@@ -1,0 +1,3 @@
+"""Every `triage` subcommand, one module each. Add a command by adding its module here."""
+
+COMMANDS = []

@@ -1,0 +1,29 @@
+"""Errors that reach the user as one line and an exit code, never as a traceback."""
+
+from __future__ import annotations
+
+# Exit codes, as clamscan's: see README "Exit codes".
+EXIT_CLEAN = 0
+EXIT_HITS = 1
+EXIT_UNUSABLE = 2
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+
+class TriageError(Exception):
+    """A problem the user can fix: bad input, unreadable evidence or set. `str()` is the line
+    printed; it names the file and the reason and never quotes file content."""
+
+    exit_code = EXIT_UNUSABLE
+
+    def __init__(self, message: str, exit_code: int = EXIT_UNUSABLE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class EvidenceError(TriageError):
+    """The evidence item as a whole cannot be opened."""
+
+
+class HashSetError(TriageError):
+    """A hash set (compiled or source) cannot be read."""

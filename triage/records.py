@@ -1,0 +1,124 @@
+"""The records that flow through triage, left to right: plain dataclasses, no behaviour beyond
+conversion to the shared field vocabulary (DFXML's fileobject names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Optional
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One partition (or the whole media when there is no partition table)."""
+
+    index: int                      # 0-based order in which volumes are listed; stable per image
+    offset: int                     # byte offset of the volume in the media
+    length: int                     # bytes
+    description: str                # partition table's own label, e.g. "NTFS / exFAT (0x07)"
+    fs_type: Optional[str] = None   # "ntfs", "fat16", "ext4", ... or None when TSK cannot open it
+    block_size: Optional[int] = None
+    error: Optional[str] = None     # why the file system could not be opened
+
+    def ref(self) -> dict:
+        return {"index": self.index, "offset": self.offset}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file (or NTFS alternate data stream) found on the evidence.
+
+    `open` returns a binary reader of the content; it is excluded from equality so entries
+    compare by their metadata alone."""
+
+    evidence: str
+    path: str
+    size: int
+    allocated: bool
+    volume: Optional[Volume] = None
+    inode: Optional[int] = None
+    mtime: Optional[str] = None
+    atime: Optional[str] = None
+    ctime: Optional[str] = None
+    crtime: Optional[str] = None
+    open: Callable[[], BinaryIO] = field(default=None, compare=False, repr=False)
+
+    def key(self) -> str:
+        """A stable identity within one scan, used by the results db for resume."""
+        vol = "-" if self.volume is None else str(self.volume.index)
+        return f"{self.evidence}\x00{vol}\x00{self.inode}\x00{self.path}"
+
+    def to_dict(self) -> dict:
+        return {
+            "evidence": self.evidence,
+            "volume": None if self.volume is None else self.volume.ref(),
+            "path": self.path,
+            "inode": self.inode,
+            "allocated": self.allocated,
+            "size": self.size,
+            "mtime": self.mtime,
+            "atime": self.atime,
+            "ctime": self.ctime,
+            "crtime": self.crtime,
+        }
+
+
+@dataclass(frozen=True)
+class ScanError:
+    """Something that could not be read. Never carries content, only where and why."""
+
+    evidence: str
+    reason: str
+    volume: Optional[Volume] = None
+    path: Optional[str] = None
+    inode: Optional[int] = None
+
+    def to_dict(self) -> dict:
+        return {
+            "evidence": self.evidence,
+            "volume": None if self.volume is None else self.volume.ref(),
+            "path": self.path,
+            "inode": self.inode,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SetEntry:
+    """One value of a hash set: a digest or perceptual hash with what the set says about it."""
+
+    signal: str                       # registry name: "md5", "sha1", "sha256", "pdq", "phash", ...
+    value: str                        # normalised lower-case hex
+    category: Optional[str] = None    # label in the set's scheme, e.g. "CAT1", "A", "known-good"
+    series: Optional[str] = None
+    size: Optional[int] = None        # file size in bytes, when the source carries it
+    name: Optional[str] = None        # file name in the source, kept for provenance only
+    quality: Optional[int] = None     # PDQ quality, when the source carries it
+
+
+@dataclass(frozen=True)
+class Match:
+    """How one file matched one set entry."""
+
+    signal: str
+    set: str
+    kind: str                          # "alert" or "known-good"
+    category: Optional[str] = None
+    series: Optional[str] = None
+    distance: int = 0                  # 0 for exact digests; Hamming distance for perceptual
+    variant: Optional[str] = None      # perceptual: which transform of the query matched
+    quality: Optional[int] = None      # perceptual: quality of the query hash
+
+    def to_dict(self) -> dict:
+        d = {
+            "signal": self.signal,
+            "set": self.set,
+            "kind": self.kind,
+            "category": self.category,
+            "series": self.series,
+            "distance": self.distance,
+        }
+        if self.variant is not None:
+            d["variant"] = self.variant
+        if self.quality is not None:
+            d["quality"] = self.quality
+        return d

@@ -1,0 +1,6 @@
+"""Signal registry. Importing this package registers every built-in signal."""
+
+from .base import SIGNALS, Signal, get, of_kind, register
+from . import exact  # noqa: F401  (registers md5, sha1, sha256, photodna)
+
+__all__ = ["SIGNALS", "Signal", "get", "of_kind", "register"]
