@@ -27,3 +27,12 @@ class EvidenceError(TriageError):
 
 class HashSetError(TriageError):
     """A hash set (compiled or source) cannot be read."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The most specific line of a library's error (libewf and TSK errors run to several lines,
+    most general first), or the exception's type when it says nothing."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

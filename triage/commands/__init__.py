@@ -1,3 +1,6 @@
 """Every `triage` subcommand, one module each. Add a command by adding its module here."""
 
-COMMANDS = []
+from .files import files
+from .inspect import inspect
+
+COMMANDS = [files, inspect]

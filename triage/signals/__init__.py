@@ -2,5 +2,6 @@
 
 from .base import SIGNALS, Signal, get, of_kind, register
 from . import exact  # noqa: F401  (registers md5, sha1, sha256, photodna)
+from . import perceptual  # noqa: F401  (registers pdq and the pHash family)
 
 __all__ = ["SIGNALS", "Signal", "get", "of_kind", "register"]

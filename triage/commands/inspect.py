@@ -1,0 +1,111 @@
+"""`triage inspect`: what an evidence item is, before anything is scanned."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import click
+from tqdm import tqdm
+
+from ..errors import EXIT_CLEAN, EXIT_HITS
+from ..evidence import open_evidence, verify
+from ..jsonout import dumps
+from ..records import ScanError
+from ..safetext import visible
+
+VERIFY_NOTE = ("pyewf returns zeros for a chunk whose checksum fails, without an error, so a "
+               "damaged E01 shows only as a hash mismatch: --verify re-reads every byte to catch it")
+
+
+@click.command()
+@click.argument("evidence", type=click.Path(exists=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--verify", "do_verify", is_flag=True,
+              help="Re-read the whole media and compare its MD5/SHA-1 with the stored ones.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+def inspect(evidence, as_json, do_verify, progress):
+    """Describe EVIDENCE: container kind, media size, segments, E01 header values and stored
+    hashes, partition table, volumes with file-system type, block size and file counts.
+
+    Exit codes: 0 described (and verified, with --verify); 1 --verify found a mismatch;
+    2 the evidence cannot be opened."""
+    bar_off = not progress if progress is not None else None
+    with open_evidence(evidence) as ev:
+        info = ev.describe()
+        info["counts"] = _count(ev, bar_off)
+        code = EXIT_CLEAN
+        if do_verify and ev.media is not None:
+            with tqdm(total=ev.size, unit="B", unit_scale=True, desc="verify", file=sys.stderr,
+                      disable=bar_off, leave=False) as bar:
+                result = verify(ev.media, progress=bar.update)
+            info["verification"] = {"hashes": result, "note": VERIFY_NOTE}
+            if any(h["match"] is False for h in result.values()):
+                code = EXIT_HITS
+        elif ev.kind == "ewf":
+            info["verification"] = {"hashes": None, "note": VERIFY_NOTE}
+    if as_json:
+        click.echo(dumps(info, indent=2))
+    else:
+        click.echo(_render(info))
+    return code
+
+
+def _count(ev, bar_off) -> dict:
+    """Files per volume (allocated, deleted) and errors, from one walk without reading content."""
+    counts = {}
+    with tqdm(unit=" files", desc="counting", file=sys.stderr, disable=bar_off,
+              leave=False) as bar:
+        for item in ev.entries():
+            key = "folder" if item.volume is None else str(item.volume.index)
+            c = counts.setdefault(key, Counter())
+            if isinstance(item, ScanError):
+                c["errors"] += 1
+            else:
+                c["allocated" if item.allocated else "deleted"] += 1
+                c["bytes"] += item.size
+                bar.update(1)
+    return {k: {"allocated": c["allocated"], "deleted": c["deleted"], "bytes": c["bytes"],
+                "errors": c["errors"]} for k, c in counts.items()}
+
+
+def _render(info: dict) -> str:
+    lines = [f"Evidence        {info['path']}", f"Container       {info['container']}"]
+    if info["size"] is not None:
+        lines.append(f"Media size      {info['size']:,} bytes")
+    if len(info["segments"]) > 1:
+        lines.append(f"Segments        {len(info['segments'])}: {info['segments'][0]} ... "
+                     f"{info['segments'][-1]}")
+    for key, value in info["metadata"].items():
+        lines.append(f"  {key.replace('_', ' '):<22}{value}")
+    for name, value in info["stored_hashes"].items():
+        lines.append(f"Stored {name:<9}{value}")
+    ver = info.get("verification")
+    if ver and ver["hashes"]:
+        for name, h in ver["hashes"].items():
+            verdict = {True: "MATCHES stored", False: "MISMATCH with stored",
+                       None: "(nothing stored to compare)"}[h["match"]]
+            lines.append(f"Computed {name:<7}{h['computed']}  {verdict}")
+    if ver:
+        lines.append(f"Note: {ver['note']}.")
+    if info["container"] != "folder":
+        lines.append(f"Partition table {info['partition_table'] or 'none'}")
+        lines.append("Volumes")
+        lines.append(f"  {'#':>3}  {'offset':>14}  {'length':>14}  {'file system':<12} "
+                     f"{'block':>6}  {'allocated':>9}  {'deleted':>7}  description")
+        for v in info["volumes"]:
+            c = info["counts"].get(str(v["index"]), {})
+            fs = v["fs_type"] or "unreadable"
+            lines.append(f"  {v['index']:>3}  {v['offset']:>14,}  {v['length']:>14,}  {fs:<12} "
+                         f"{v['block_size'] or '-':>6}  {c.get('allocated', 0):>9}  "
+                         f"{c.get('deleted', 0):>7}  {v['description']}")
+            if v["error"]:
+                lines.append(f"       {v['error']}")
+    else:
+        c = info["counts"].get("folder", {})
+        lines.append(f"Files           {c.get('allocated', 0)} ({c.get('bytes', 0):,} bytes)")
+    errors = sum(c["errors"] for c in info["counts"].values())
+    if errors:
+        lines.append(f"Errors          {errors} part(s) could not be listed; see `triage files`")
+    return visible("\n".join(lines)).replace("\\x0a", "\n")

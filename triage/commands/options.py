@@ -1,0 +1,26 @@
+"""Option parsing shared by several commands."""
+
+from __future__ import annotations
+
+import click
+
+from .. import signals
+
+
+def signal_list(kind=None):
+    """A click callback turning "md5,sha1" into a validated tuple of signal names."""
+
+    def parse(ctx, param, value):
+        if value is None:
+            return ()
+        names = tuple(dict.fromkeys(n.strip().lower() for n in value.split(",") if n.strip()))
+        for name in names:
+            try:
+                cls = signals.get(name)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+            if kind and cls.kind != kind:
+                raise click.BadParameter(f"{name} is not a {kind} signal")
+        return names
+
+    return parse

@@ -1,0 +1,85 @@
+"""Walk a folder (a mounted volume or any directory tree) the way `hashdeep -r` does, without
+changing it: no symlinks followed, no FIFOs or device nodes opened, atime left alone where the OS
+allows (O_NOATIME)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from typing import Iterator, Union
+
+from ..errors import one_line
+from ..records import FileEntry, ScanError
+from ..timefmt import iso
+
+_NOATIME = getattr(os, "O_NOATIME", 0)
+_BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_readonly(path: str) -> io.BufferedReader:
+    """Open a file read-only without updating its access time when the OS lets us."""
+    try:
+        fd = os.open(path, _BASE_FLAGS | _NOATIME)
+    except PermissionError:
+        # O_NOATIME is refused on files we do not own (unless root); read anyway.
+        fd = os.open(path, _BASE_FLAGS)
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
+    """Every regular file under `root`, sorted by name within each folder for stable output."""
+    root = os.path.abspath(root)
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield ScanError(evidence, f"cannot list folder: {one_line(exc)}",
+                            path=_relative(root, folder))
+            continue
+        subfolders = []
+        for child in children:
+            try:
+                st = child.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield ScanError(evidence, f"cannot stat: {one_line(exc)}",
+                                path=_relative(root, child.path))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                subfolders.append(child.path)
+            elif stat.S_ISREG(st.st_mode):
+                yield _entry(child.path, st, root, evidence)
+            # symlinks, FIFOs, sockets and device nodes are not files with content of their own
+        pending.extend(reversed(subfolders))
+
+
+def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry:
+    return FileEntry(
+        evidence=evidence,
+        path=_relative(root, path),
+        size=st.st_size,
+        allocated=True,
+        inode=st.st_ino,
+        mtime=iso(st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9),
+        atime=iso(st.st_atime_ns // 10**9, st.st_atime_ns % 10**9),
+        ctime=iso(st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9),
+        crtime=_birth(st),
+        open=lambda: open_readonly(path),
+    )
+
+
+def _birth(st: os.stat_result):
+    ns = getattr(st, "st_birthtime_ns", None)
+    return None if ns is None else iso(ns // 10**9, ns % 10**9)
+
+
+def _relative(root: str, path: str) -> str:
+    rel = os.path.relpath(path, root)
+    rel = "" if rel == "." else rel
+    text = os.fsdecode(rel)
+    # Undecodable names come back with surrogate escapes; show their bytes visibly instead.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "/" + text.replace(os.sep, "/")

@@ -1,0 +1,74 @@
+"""Find the volumes of the media (MBR with logical partitions, GPT, or none) and open the file
+system in each with The Sleuth Kit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import List, Optional, Tuple
+
+import pytsk3
+
+from ..errors import one_line
+from ..records import Volume
+
+FS_TYPES = {
+    getattr(pytsk3, name): name[len("TSK_FS_TYPE_"):].lower()
+    for name in dir(pytsk3.TSK_FS_TYPE_ENUM)
+    if name.startswith("TSK_FS_TYPE_") and not name.endswith(("_DETECT", "_UNSUPP"))
+}
+
+VS_TYPES = {
+    getattr(pytsk3, name): name[len("TSK_VS_TYPE_"):].lower()
+    for name in dir(pytsk3.TSK_VS_TYPE_ENUM)
+    if name.startswith("TSK_VS_TYPE_") and not name.endswith(("_DETECT", "_UNSUPP"))
+}
+
+
+def find_volumes(img: pytsk3.Img_Info, size: int) -> Tuple[Optional[str], List[Volume]]:
+    """The partition table type ("dos", "gpt", ... or None) and every allocated partition.
+
+    With no partition table the whole media is one volume at offset 0, as `fls` assumes."""
+    try:
+        vs = pytsk3.Volume_Info(img)
+    except (IOError, OSError):
+        return None, [Volume(index=0, offset=0, length=size, description="whole media")]
+    block = vs.info.block_size
+    volumes = []
+    for part in vs:
+        if not part.flags & pytsk3.TSK_VS_PART_FLAG_ALLOC:
+            continue  # unallocated gaps and the table's own meta entries
+        desc = _text(part.desc)
+        if _is_extended_container(desc):
+            continue  # the logical partitions inside it are listed on their own
+        volumes.append(Volume(index=part.addr, offset=part.start * block,
+                              length=part.len * block, description=desc))
+    return VS_TYPES.get(vs.info.vstype, str(vs.info.vstype)), volumes
+
+
+def _is_extended_container(desc: str) -> bool:
+    return desc.startswith(("DOS Extended", "Win95 Extended", "Linux Extended"))
+
+
+def open_fs(img: pytsk3.Img_Info, volume: Volume):
+    """Open the file system of a volume; return (fs or None, the volume with fs facts or error)."""
+    try:
+        fs = pytsk3.FS_Info(img, offset=volume.offset)
+    except (IOError, OSError) as exc:
+        return None, replace(volume, error=_fs_error(exc))
+    fs_type = FS_TYPES.get(fs.info.ftype, f"tsk-{fs.info.ftype}")
+    return fs, replace(volume, fs_type=fs_type, block_size=fs.info.block_size)
+
+
+def _fs_error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "Unable to determine file system type" in text or "Cannot determine file system type" in text:
+        return "no file system The Sleuth Kit can read (unknown, encrypted or unsupported, e.g. APFS)"
+    if "Possible encryption detected" in text:
+        return "the volume appears to be encrypted (e.g. BitLocker); TSK cannot read it"
+    return f"the file system cannot be opened: {one_line(exc)}"
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)

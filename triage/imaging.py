@@ -1,0 +1,163 @@
+"""Safe, bounded decoding of image bytes found on evidence, and the geometric helpers the
+perceptual hashes need (uniform-border removal, central regions).
+
+Evidence is hostile input: a decompression bomb, a truncated JPEG or a file that decodes
+forever must become an `ImageDecodeError` with a reason, never a crash, a hang or a message
+that quotes content."""
+
+from __future__ import annotations
+
+import io
+import time
+import warnings
+from typing import Optional
+
+import magic
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError, features
+
+try:  # HEIC/HEIF (iPhone photos) need libheif; decode them when the plugin is there
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    _HEIF = True
+except ImportError:  # pragma: no cover - depends on the installation
+    _HEIF = False
+
+# Pillow's decompression-bomb guard stays on (it raises above twice this many pixels).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+MAX_PIXELS = 120_000_000   # above a 108-megapixel phone photo; beyond this, refuse
+TIME_LIMIT = 10.0          # seconds of decoding for one image
+HEAD = 4096                # bytes that `sniff` needs
+
+_MIME = {
+    "image/jpeg", "image/png", "image/gif", "image/bmp", "image/x-ms-bmp", "image/tiff",
+    "image/webp",
+}
+if features.check("avif"):
+    _MIME.add("image/avif")
+if _HEIF:
+    _MIME.update({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
+MIME_TYPES = frozenset(_MIME)
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not an image we can decode within the limits. The message is the reason
+    only: never a byte of the content."""
+
+
+def sniff(head: bytes) -> Optional[str]:
+    """The MIME type of `head` (the first bytes of a file) when it is an image we decode, by
+    content (libmagic), never by name."""
+    if not head:
+        return None
+    mime = magic.from_buffer(head[:HEAD], mime=True)
+    return mime if mime in MIME_TYPES else None
+
+
+class _DeadlineReader(io.BytesIO):
+    """Pillow feeds its decoders from `read()` in blocks; checking the clock there bounds the
+    decoding time without threads or signals (which only the main thread may use)."""
+
+    def __init__(self, data: bytes, deadline: float):
+        super().__init__(data)
+        self.deadline = deadline
+
+    def read(self, size=-1):
+        if time.monotonic() > self.deadline:
+            raise ImageDecodeError(f"decoding took longer than {TIME_LIMIT:g} s")
+        return super().read(size)
+
+
+def decode(data: bytes, max_pixels: int = MAX_PIXELS, time_limit: float = TIME_LIMIT
+           ) -> Image.Image:
+    """Decode `data` into a loaded RGB image (the first frame of an animation), within the
+    pixel and time limits. EXIF orientation is deliberately ignored, as PDQ's reference does:
+    the dihedral hashes cover rotated copies."""
+    mime = sniff(data[:HEAD])
+    if mime is None:
+        raise ImageDecodeError("not a supported image type")
+    deadline = time.monotonic() + time_limit
+    try:
+        with warnings.catch_warnings():
+            # Between Pillow's limit and twice it, Pillow only warns; our own cap decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(_DeadlineReader(data, deadline))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageDecodeError(
+                f"image too large: {width}x{height} pixels (limit {max_pixels})")
+        if width < 1 or height < 1:
+            raise ImageDecodeError("image has no pixels")
+        image.seek(0)
+        image.load()
+        return _to_rgb(image)
+    except ImageDecodeError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageDecodeError("decompression bomb: pixel count beyond Pillow's limit") from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError(f"{mime} could not be identified") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
+            MemoryError) as exc:
+        # Pillow's messages name the codec problem ("image file is truncated"), not content.
+        raise ImageDecodeError(f"corrupt {mime}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    # As python-threatexchange's PDQ hasher: 16-bit and grey+alpha go through RGB; alpha is
+    # dropped without compositing, as imagehash's convert("L") drops it.
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return image.convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25
+                ) -> Optional[Image.Image]:
+    """The image without uniform bars on its sides (letterboxing, padding, a plain screenshot
+    frame), or None when there are none. Each side is judged on its own colour, so a black
+    letterbox and a grey frame both go."""
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    top, bottom, left, right = _bars(grey, tolerance)
+    height, width = grey.shape
+    if top == bottom == left == right == 0:
+        return None
+    if (height - top - bottom) < max(8, min_fraction * height) or \
+            (width - left - right) < max(8, min_fraction * width):
+        return None   # the whole picture is "border": a flat image, not a letterbox
+    return image.crop((left, top, width - right, height - bottom))
+
+
+def _bars(grey: np.ndarray, tolerance: int) -> tuple[int, int, int, int]:
+    return (_bar(grey, tolerance), _bar(grey[::-1], tolerance),
+            _bar(grey.T, tolerance), _bar(grey.T[::-1], tolerance))
+
+
+def _bar(grey: np.ndarray, tolerance: int) -> int:
+    """How many leading rows of `grey` are one flat colour (the first row's median).
+    A row counts as flat when at most 2% of its pixels stray: JPEG ringing at a bar's edge
+    should not stop the strip."""
+    colour = np.median(grey[0])
+    stray = (np.abs(grey - colour) > tolerance).mean(axis=1)
+    if stray[0] > 0.02:
+        return 0
+    not_flat = np.flatnonzero(stray > 0.02)
+    return int(not_flat[0]) if not_flat.size else grey.shape[0]
+
+
+def central(image: Image.Image, fraction: float) -> Image.Image:
+    """The centred region holding `fraction` of each dimension."""
+    width, height = image.size
+    dx = round(width * (1 - fraction) / 2)
+    dy = round(height * (1 - fraction) / 2)
+    return image.crop((dx, dy, width - dx, height - dy))

@@ -1,0 +1,134 @@
+"""Perceptual hashes: values that stay close (in Hamming distance) when an image is re-saved,
+resized, recompressed or lightly edited.
+
+PDQ is Meta's open standard (256 bits, with a quality score); the pHash family comes from
+imagehash in its 64-bit default and a 256-bit form. Every signal computes from a decoded RGB
+PIL image (see triage.imaging), and can hash the eight rotations/flips of it, so a rotated or
+mirrored copy of a known image still matches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Optional
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from .base import Signal, register
+
+# The dihedral group in pdqhash.compute_dihedral's order (the C++ reference's), with the PIL
+# transpose producing each: variant i of an image is the hash of transform i applied to it.
+DIHEDRAL = (
+    ("original", None),
+    ("rotate90", Image.Transpose.ROTATE_90),       # counter-clockwise, as PDQ's
+    ("rotate180", Image.Transpose.ROTATE_180),
+    ("rotate270", Image.Transpose.ROTATE_270),
+    ("flipx", Image.Transpose.FLIP_TOP_BOTTOM),
+    ("flipy", Image.Transpose.FLIP_LEFT_RIGHT),
+    ("flipplus1", Image.Transpose.TRANSPOSE),
+    ("flipminus1", Image.Transpose.TRANSVERSE),
+)
+
+
+@dataclass(frozen=True)
+class PerceptualHash:
+    signal: str
+    value: str                       # lower-case hex, as stored in hash sets
+    quality: Optional[int]           # PDQ's 0..100; None for signals without one
+    variant: str = "original"        # which transform of the image was hashed
+
+
+class PerceptualSignal(Signal):
+    kind = "perceptual"
+    bits: ClassVar[int]
+    threshold: ClassVar[int]                    # default match radius, inclusive
+    min_quality: ClassVar[Optional[int]] = None  # hashes below this say too little to match
+
+    @classmethod
+    def compute(cls, image: Image.Image) -> PerceptualHash:
+        raise NotImplementedError
+
+    @classmethod
+    def compute_dihedral(cls, image: Image.Image) -> list[PerceptualHash]:
+        """The hashes of the eight rotations and flips of `image`, `original` first."""
+        hashes = []
+        for variant, transpose in DIHEDRAL:
+            h = cls.compute(image if transpose is None else image.transpose(transpose))
+            hashes.append(PerceptualHash(h.signal, h.value, h.quality, variant))
+        return hashes
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+
+    @classmethod
+    def usable(cls, h: PerceptualHash) -> bool:
+        """Whether `h` carries enough information to be matched (PDQ's quality rule)."""
+        return cls.min_quality is None or h.quality is None or h.quality >= cls.min_quality
+
+
+def _bits_hex(bits: np.ndarray) -> str:
+    # pdqhash returns the bits most significant first, in the C++ reference's hex order.
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
+@register
+class PDQ(PerceptualSignal):
+    name = "pdq"
+    bits = 256
+    hex_length = 64
+    threshold = 31       # Meta's PDQ_CONFIDENT_MATCH_THRESHOLD; docs/perceptual.md measures it
+    min_quality = 50     # python-threatexchange's PdqSignal.QUALITY_THRESHOLD
+
+    @classmethod
+    def compute(cls, image: Image.Image) -> PerceptualHash:
+        bits, quality = pdqhash.compute(_rgb_array(image))
+        return PerceptualHash(cls.name, _bits_hex(bits), int(quality))
+
+    @classmethod
+    def compute_dihedral(cls, image: Image.Image) -> list[PerceptualHash]:
+        # One pass over the pixels for all eight: PDQ transforms its DCT, not the image.
+        hashes, quality = pdqhash.compute_dihedral(_rgb_array(image))
+        return [PerceptualHash(cls.name, _bits_hex(bits), int(quality), variant)
+                for bits, (variant, _) in zip(hashes, DIHEDRAL)]
+
+
+def _rgb_array(image: Image.Image) -> np.ndarray:
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
+
+class ImageHashSignal(PerceptualSignal):
+    """One of imagehash's hashes; `side` is its hash_size (bits = side squared)."""
+
+    function: ClassVar[Callable]
+    side: ClassVar[int]
+
+    @classmethod
+    def compute(cls, image: Image.Image) -> PerceptualHash:
+        return PerceptualHash(cls.name, str(cls.function(image, hash_size=cls.side)), None)
+
+
+def _imagehash_signal(name: str, function: Callable, side: int, threshold: int) -> type:
+    cls = type(name.upper(), (ImageHashSignal,), {
+        "name": name, "function": staticmethod(function), "side": side,
+        "bits": side * side, "hex_length": side * side // 4, "threshold": threshold,
+        "__doc__": f"imagehash.{function.__name__} with hash_size={side} "
+                   f"({side * side} bits).",
+    })
+    return register(cls)
+
+
+# Default radii: chosen from benchmarks/perceptual_accuracy.py (see docs/perceptual.md), the
+# largest that kept zero false matches among the distractor pairs.
+PHASH = _imagehash_signal("phash", imagehash.phash, 8, 10)
+DHASH = _imagehash_signal("dhash", imagehash.dhash, 8, 10)
+AHASH = _imagehash_signal("ahash", imagehash.average_hash, 8, 6)
+WHASH = _imagehash_signal("whash", imagehash.whash, 8, 6)
+PHASH256 = _imagehash_signal("phash256", imagehash.phash, 16, 40)
+DHASH256 = _imagehash_signal("dhash256", imagehash.dhash, 16, 40)
+AHASH256 = _imagehash_signal("ahash256", imagehash.average_hash, 16, 24)
+WHASH256 = _imagehash_signal("whash256", imagehash.whash, 16, 24)
