@@ -128,8 +128,15 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
     frame), or None when there are none. Each side is judged on its own colour, so a black
     letterbox and a grey frame both go."""
     grey = np.asarray(image.convert("L"), dtype=np.int16)
-    top, bottom, left, right = _bars(grey, tolerance)
     height, width = grey.shape
+    top = bottom = left = right = 0
+    while True:   # peel layer by layer: a title bar, then a black frame under it
+        if height - top - bottom < 1 or width - left - right < 1:
+            return None   # flat all through
+        bars = _bars(grey[top:height - bottom, left:width - right], tolerance)
+        if not any(bars):
+            break
+        top, bottom, left, right = (a + b for a, b in zip((top, bottom, left, right), bars))
     if top == bottom == left == right == 0:
         return None
     if (height - top - bottom) < max(8, min_fraction * height) or \

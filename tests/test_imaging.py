@@ -1,0 +1,139 @@
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from triage import imaging
+from triage.imaging import ImageDecodeError, decode, sniff
+
+VECTORS = Path(__file__).resolve().parent.parent / "fixtures" / "vectors"
+JPEG = (VECTORS / "pdq" / "pdqhash-python" / "image1.jpg").read_bytes()
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def gradient(width=96, height=64) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.uint8)
+    y = np.linspace(0, 255, height, dtype=np.uint8)
+    return Image.fromarray(np.dstack([np.add.outer(y, x) // 2, np.tile(x, (height, 1)),
+                                      np.tile(y[:, None], (1, width))]).astype(np.uint8))
+
+
+@pytest.mark.parametrize("fmt,mime", [
+    ("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("BMP", "image/bmp"),
+    ("TIFF", "image/tiff"), ("WEBP", "image/webp"),
+])
+def test_each_supported_format_is_sniffed_and_decoded(fmt, mime):
+    data = encode(gradient(), fmt)
+    assert sniff(data[:64]) == mime
+    image = decode(data)
+    assert (image.mode, image.size) == ("RGB", (96, 64))
+
+
+def test_heic_and_avif_are_decoded_when_a_plugin_is_there():
+    for fmt, mime in (("AVIF", "image/avif"), ("HEIF", "image/heic")):
+        if mime not in imaging.MIME_TYPES:
+            continue   # plugin not installed here: sniff must then refuse it (next test)
+        image = decode(encode(gradient(), fmt))
+        assert image.size == (96, 64)
+
+
+def test_type_is_judged_by_content_not_by_name():
+    assert sniff(b"%PDF-1.7\n" + b"x" * 100) is None
+    assert sniff(b"") is None
+    assert sniff(encode(gradient(), "ICO")) is None     # not a format we hash
+    assert sniff(encode(gradient(), "PPM")) is None
+
+
+def test_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (32, 32), c) for c in ((250, 0, 0), (0, 0, 250))]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    pixel = decode(out.getvalue()).getpixel((5, 5))
+    assert pixel[0] > 200 and pixel[2] < 50
+
+
+def test_modes_become_rgb_without_compositing_alpha():
+    rgba = Image.new("RGBA", (8, 8), (10, 20, 30, 0))
+    assert decode(encode(rgba, "PNG")).getpixel((0, 0)) == (10, 20, 30)
+    grey16 = Image.new("I;16", (8, 8), 200)
+    assert decode(encode(grey16, "PNG")).mode == "RGB"
+
+
+@pytest.mark.parametrize("cut,reason", [
+    (len(JPEG) // 2, "corrupt image/jpeg: image file is truncated"),
+    (100, "corrupt image/jpeg"),
+])
+def test_truncated_files_raise_a_reason_without_content(cut, reason):
+    with pytest.raises(ImageDecodeError) as err:
+        decode(JPEG[:cut])
+    assert str(err.value).startswith(reason)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 200
+
+
+def test_corrupt_compressed_data_is_an_error():
+    png = bytearray(encode(gradient(), "PNG"))
+    middle = len(png) // 2
+    png[middle:middle + 64] = bytes(64)    # zeros inside the IDAT stream
+    with pytest.raises(ImageDecodeError, match="^corrupt image/png: "):
+        decode(bytes(png))
+
+
+def test_not_an_image_is_refused_before_decoding():
+    with pytest.raises(ImageDecodeError, match="not a supported image type"):
+        decode(b"just some text, not an image")
+
+
+def test_decompression_bomb_is_refused():
+    # 20000 x 20000 of one colour compresses to a few hundred kB: Pillow's guard trips.
+    bomb = encode(Image.new("L", (20000, 20000)), "PNG")
+    with pytest.raises(ImageDecodeError, match="decompression bomb"):
+        decode(bomb)
+
+
+def test_pixel_cap_is_checked_before_decoding():
+    with pytest.raises(ImageDecodeError, match=r"too large: 96x64 pixels \(limit 1000\)"):
+        decode(encode(gradient(), "PNG"), max_pixels=1000)
+
+
+def test_time_cap_stops_a_slow_decode():
+    data = encode(gradient(2000, 2000), "PNG")
+    started = time.monotonic()
+    with pytest.raises(ImageDecodeError, match="longer than"):
+        decode(data, time_limit=0.0)
+    assert time.monotonic() - started < 5
+
+
+def test_unletterbox_removes_uniform_bars_of_each_side():
+    picture = gradient(80, 60)
+    framed = Image.new("RGB", (120, 100), (0, 0, 0))
+    framed.paste(Image.new("RGB", (120, 10), (200, 200, 200)), (0, 0))   # a grey title bar
+    framed.paste(picture, (25, 20))
+    inner = imaging.unletterbox(framed)
+    assert inner.size == (80, 60)
+    assert np.array_equal(np.asarray(inner), np.asarray(picture))
+
+
+def test_unletterbox_survives_jpeg_ringing():
+    framed = Image.new("RGB", (160, 120), (0, 0, 0))
+    framed.paste(gradient(128, 80).resize((128, 80)), (16, 20))
+    inner = imaging.unletterbox(decode(encode(framed, "JPEG", quality=70)))
+    left, top = 16, 20
+    assert abs(inner.size[0] - 128) <= 4 and abs(inner.size[1] - 80) <= 4
+    assert inner.size[0] <= 160 - left and inner.size[1] <= 120 - top
+
+
+def test_unletterbox_leaves_plain_and_flat_images_alone():
+    assert imaging.unletterbox(gradient()) is None
+    assert imaging.unletterbox(Image.new("RGB", (50, 50), (9, 9, 9))) is None
+
+
+def test_central_region():
+    assert imaging.central(gradient(100, 80), 0.8).size == (80, 64)
