@@ -1,0 +1,42 @@
+"""Hash sets: read every real-world format, compile once into a fast memory-mapped store,
+validate and diff them.
+
+    from triage.hashsets import load
+    with load(path) as hs:            # a compiled set or any supported source file
+        hs.lookup("md5", [digest])
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import HashSetError
+from .hashset import HashSet, SetInfo
+from .importer import compile_sources
+from .store import is_store
+
+__all__ = ["HashSet", "SetInfo", "compile_sources", "load"]
+
+
+def load(path, verify: bool = True, **options) -> HashSet:
+    """Open a compiled set, or compile a source file (format detected from content) into a
+    temporary store and open that. `options` go to compile_sources (name, kind, signal...)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise HashSetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if is_store(head):
+        return HashSet(path, verify)
+    fd, tmp = tempfile.mkstemp(prefix="triage-set-", suffix=".tset")
+    os.close(fd)
+    try:
+        compile_sources([path], tmp, **options)
+        hs = HashSet(tmp, verify=False)
+    finally:
+        os.unlink(tmp)   # the mapping stays valid; the file is gone when the set closes
+    hs.path = path
+    return hs

@@ -1,0 +1,96 @@
+"""Turning the fields of one source record into SetEntry values: shared by every reader so a
+hash, a size or a column name means the same thing in every format."""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterator, Optional
+
+from ... import signals
+from ...records import SetEntry
+from ..problems import Problem
+from .. import categories
+from .base import Item
+
+_SEPARATORS = re.compile(r"[\s_\-./()]+")
+
+# Column and key spellings seen in real exports, normalised (lower case, no separators).
+FIELD_ALIASES = {
+    "size": "size", "filesize": "size", "mediasize": "size", "bytes": "size", "length": "size",
+    "category": "category", "cat": "category", "grade": "category", "caidcategory": "category",
+    "series": "series", "seriesname": "series",
+    "name": "name", "filename": "name", "file": "name", "path": "name", "filepath": "name",
+    "quality": "quality", "pdqquality": "quality",
+}
+SIGNAL_ALIASES = {"sha2": "sha256", "sha2256": "sha256"}
+
+
+def normalise(header: str) -> str:
+    return _SEPARATORS.sub("", header.strip().strip('"').lower())
+
+
+def signal_of(header: str) -> Optional[str]:
+    """The registered signal a column or algorithm name stands for ("SHA-1" -> "sha1")."""
+    key = normalise(header)
+    key = SIGNAL_ALIASES.get(key, key)
+    return key if key in signals.SIGNALS else None
+
+
+def field_of(header: str) -> Optional[str]:
+    return signal_of(header) or FIELD_ALIASES.get(normalise(header))
+
+
+def parse_size(text) -> Optional[int]:
+    """A file size from an int or a string; None when blank; ValueError when not a size."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        digits = str(text).strip()
+        if not digits:
+            return None
+        if not digits.isdigit():
+            raise ValueError("size is not a whole number of bytes")
+        value = int(digits)
+    if value < 0 or value >= 1 << 63:
+        raise ValueError("size out of range")
+    return value
+
+
+def parse_quality(text) -> Optional[int]:
+    if text is None or str(text).strip() == "":
+        return None
+    value = str(text).strip()
+    if not value.isdigit() or int(value) > 100:
+        raise ValueError("quality must be a whole number from 0 to 100")
+    return int(value)
+
+
+def entries(where: str, values: Dict[str, str], *, size=None, category=None, series=None,
+            name=None, quality=None) -> Iterator[Item]:
+    """One SetEntry per signal value of a record, or a Problem for each value that is not one.
+    `size` and `quality` may be raw text; they are parsed here so every format words the same."""
+    try:
+        size = parse_size(size)
+    except ValueError as exc:
+        yield where, Problem(where, str(exc))
+        size = None
+    try:
+        quality = parse_quality(quality)
+    except ValueError as exc:
+        yield where, Problem(where, str(exc))
+        quality = None
+    category = categories.label(category)
+    series = series.strip() or None if isinstance(series, str) else series
+    for signal, text in values.items():
+        if text is None or (isinstance(text, str) and not text.strip()):
+            continue
+        try:
+            value = signals.get(signal).parse(str(text))
+        except ValueError as exc:
+            yield where, Problem(where, str(exc))
+            continue
+        kind = signals.get(signal).kind
+        yield where, SetEntry(signal, value, category, series, size, name,
+                              quality if kind == "perceptual" else None)

@@ -1,0 +1,125 @@
+"""Import: read any number of sources, whatever their formats, into one compiled set."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional
+
+from tqdm import tqdm
+
+from .. import __version__
+from ..errors import HashSetError
+from ..hashing import chunks, digest_stream
+from ..records import SetEntry
+from . import categories, store
+from .compile import Compiler
+from .formats import Format, detect
+from .problems import Problem
+
+ProblemSink = Callable[[Path, Problem], None]
+KINDS = ("alert", "known-good")
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as f:
+        return digest_stream(chunks(f), ["sha256"])["sha256"]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def read_into(compiler: Compiler, path: Path, fmt, *, signal=None, category=None,
+              on_problem: Optional[ProblemSink] = None, progress=None) -> int:
+    """Feed one source to the compiler; returns how many problems it had."""
+    problems = 0
+    pending = 0
+    for _, item in fmt.read(path, signal):
+        if isinstance(item, SetEntry):
+            if category is not None and item.category is None:
+                item = replace(item, category=category)
+            compiler.add(item)
+            pending += 1
+            if progress is not None and pending == 65536:
+                progress.update(pending)
+                pending = 0
+        else:
+            problems += item.severity == "error" or item.code == "malformed"
+            if on_problem is not None:
+                on_problem(path, item)
+    if progress is not None:
+        progress.update(pending)
+    return problems
+
+
+def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
+                    version: Optional[str] = None, kind: Optional[str] = None,
+                    category: Optional[str] = None, scheme: Optional[str] = None,
+                    signal: Optional[str] = None, thresholds: Optional[Dict[str, int]] = None,
+                    on_problem: Optional[ProblemSink] = None, progress: bool = False,
+                    format_names: Optional[List[str]] = None) -> None:
+    """Read every source and write one compiled set to `out`. A source that cannot be read
+    at all raises HashSetError; a bad record is passed to `on_problem` and skipped."""
+    if kind is not None and kind not in KINDS:
+        raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    compiler = Compiler()
+    described: List[dict] = []
+    records = []
+    problems = 0
+    with tqdm(desc="import", unit=" entries", disable=not progress or None,
+              unit_scale=True) as bar:
+        for i, source in enumerate(sources):
+            path = Path(source)
+            fmt = detect(path)
+            facts = fmt.describe(path)
+            facts.setdefault("kind", fmt.kind)
+            facts.setdefault("scheme", fmt.scheme)
+            described.append(facts)
+            records.append({"path": str(path), "sha256": sha256_of(path), "format": fmt.name})
+            problems += read_into(compiler, path, fmt, signal=signal, category=category,
+                                  on_problem=on_problem, progress=bar if progress else None)
+    specs, arrays = compiler.finish()
+    labels = compiler.label_list()
+    scheme = scheme or categories.combine(f["scheme"] for f in described) \
+        if any(f["scheme"] for f in described) else scheme or categories.detect(labels)
+    if kind is None:
+        by_nature = described and all(f["kind"] == "known-good" for f in described)
+        kind = "known-good" if by_nature or categories.is_known_good(scheme, labels) else "alert"
+    names = [f.get("name") for f in described if f.get("name")]
+    versions = [f.get("version") for f in described if f.get("version")]
+    category_counts = _category_counts(arrays, specs, labels)
+    info = {
+        "name": name or (names[0] if len(names) == 1 else None)
+                or (Path(records[0]["path"]).stem if records else "empty"),
+        "version": version or (versions[0] if len(versions) == 1 else None),
+        "kind": kind,
+        "entries": sum(s["rows"] for s in specs.values()),
+        "signals": {sig: s["distinct"] for sig, s in specs.items()},
+        "categories": category_counts,
+        "sources": records,
+        "imported": now(),
+        "tool_version": __version__,
+        "category_scheme": scheme,
+        "thresholds": dict(thresholds or {}),
+        "sized": {sig: s["sized"] for sig, s in specs.items()},
+        "problems": problems,
+        "stats": {sig: s.pop("stats") for sig, s in specs.items()},
+    }
+    store.write(out, {"info": info, "signals": specs, "labels": labels}, arrays)
+
+
+def _category_counts(arrays, specs, labels) -> Dict[str, int]:
+    import numpy as np
+    counts: Dict[str, int] = {}
+    for sig, spec in specs.items():
+        codes = arrays.get(f"{sig}.category")
+        if codes is None:
+            continue
+        for code, n in zip(*np.unique(codes, return_counts=True)):
+            if code:
+                label = labels[int(code) - 1]
+                counts[label] = counts.get(label, 0) + int(n)
+    return dict(sorted(counts.items()))
