@@ -2,5 +2,7 @@
 
 from .files import files
 from .inspect import inspect
+from .report import report
+from .scan import scan
 
-COMMANDS = [files, inspect]
+COMMANDS = [files, inspect, scan, report]

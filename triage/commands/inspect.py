@@ -78,7 +78,7 @@ def _render(info: dict) -> str:
         lines.append(f"Segments        {len(info['segments'])}: {info['segments'][0]} ... "
                      f"{info['segments'][-1]}")
     for key, value in info["metadata"].items():
-        lines.append(f"  {key.replace('_', ' '):<22}{value}")
+        lines.append(f"  {key.replace('_', ' '):<30}{value}")
     for name, value in info["stored_hashes"].items():
         lines.append(f"Stored {name:<9}{value}")
     ver = info.get("verification")

@@ -1,0 +1,110 @@
+"""`triage scan`: the main job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from ..jsonout import dumps
+from ..progress import BarProgress
+from ..reporters import check_formats
+from ..safetext import visible
+from ..scan import ScanRequest, scan as run_scan
+
+
+def _thresholds(ctx, param, values):
+    out = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise click.BadParameter(f"{value!r}: expected SIGNAL=BITS, e.g. pdq=31")
+        out[name.strip().lower()] = int(number)
+    return out
+
+
+def _formats(ctx, param, value):
+    names = [f.strip().lower() for f in value.split(",") if f.strip()]
+    try:
+        return check_formats(names)
+    except Exception as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.argument("evidence", nargs=-1, required=True)
+@click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET",
+              help="A compiled set or any supported source file; repeat for several.")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the results (default: ./triage-YYYYmmddTHHMMSSZ).")
+@click.option("--format", "formats", default="json,csv,html", show_default=True,
+              callback=_formats, help="Reports to write; report.json is always written.")
+@click.option("--case-number")
+@click.option("--examiner")
+@click.option("--evidence-id")
+@click.option("--notes")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Files judged in parallel (default: one per CPU).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted scan in OUTDIR.")
+@click.option("--force", is_flag=True, help="Replace a scan already in OUTDIR.")
+@click.option("--no-deleted", is_flag=True, help="Skip deleted files.")
+@click.option("--threshold", "thresholds", multiple=True, callback=_thresholds,
+              metavar="SIGNAL=BITS", help="Override a perceptual match radius, e.g. pdq=31.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no verdict text.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
+def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id, notes,
+         workers, resume, force, no_deleted, thresholds, quiet, as_json):
+    """Scan EVIDENCE (disk images, E01, split raw, devices or folders) for files in the hash
+    sets, allocated and deleted, in every partition. Writes OUTDIR/report.json (and csv, html),
+    OUTDIR/manifest.json and the results database that --resume continues from.
+
+    Exit codes: 0 complete, no hits; 1 hits found; 2 could not run; 3 no hits but some
+    content could not be read; 130 interrupted (the partial report is written)."""
+    if resume and force:
+        raise click.UsageError("--resume and --force exclude each other")
+    if outdir is None:
+        if resume:
+            raise click.UsageError("--resume needs the -o OUTDIR of the interrupted scan")
+        outdir = Path(f"triage-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+    request = ScanRequest(
+        evidence=list(evidence), hashsets=list(hashsets), outdir=outdir, formats=formats,
+        case={"case_number": case_number, "examiner": examiner, "evidence_id": evidence_id,
+              "notes": notes},
+        workers=workers or 0, resume=resume, force=force, deleted=not no_deleted,
+        thresholds=thresholds)
+    progress = BarProgress(disable=True if (quiet or as_json) else None)
+    outcome = run_scan(request, progress)
+    if as_json:
+        click.echo(dumps({"outdir": str(outcome.outdir), "exit_code": outcome.exit_code,
+                          "complete": outcome.complete, "elapsed_seconds":
+                          round(outcome.elapsed, 3), "summary": outcome.summary.__dict__,
+                          "reports": [str(p) for p in outcome.reports]}, indent=2))
+    elif not quiet:
+        click.echo(verdict_text(outcome), err=False)
+    return outcome.exit_code
+
+
+def verdict_text(outcome) -> str:
+    s = outcome.summary
+    if s.hits:
+        head = f"HITS FOUND: {s.hits} file(s) match known material"
+    elif not outcome.complete:
+        head = "INTERRUPTED: no hits in the part scanned; the scan is not complete"
+    elif s.errors:
+        head = "NO HITS, BUT COVERAGE WAS NOT TOTAL: some content could not be read"
+    else:
+        head = "NO HITS: no known material found"
+    lines = [head]
+    if s.hits_by_category:
+        lines.append("  " + "   ".join(f"{visible(k)}: {v}" for k, v in s.hits_by_category.items()))
+    lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed, "
+                 f"{s.files_skipped:,} not read (size not in any set), {s.files_known:,} "
+                 f"known-good; {s.bytes_read / 1e6:,.1f} MB read; {s.errors:,} unreadable")
+    minutes, seconds = divmod(outcome.elapsed, 60)
+    html = outcome.outdir / "report.html"
+    main = html if html.exists() else outcome.outdir / "report.json"
+    lines.append(f"Elapsed {int(minutes)}m{seconds:04.1f}s. Report: {main}")
+    if not outcome.complete:
+        lines.append(f"Resume with: triage scan ... --resume -o {outcome.outdir}")
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""Reporters: one module a format, each renders the canonical report (model.build) to one file.
+`manifest.json` then seals every output with its SHA-256."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List, NamedTuple, Sequence
+
+from ..errors import TriageError
+
+
+class Reporter(NamedTuple):
+    filename: str
+    render: Callable[[dict], bytes]
+
+
+REPORTERS: Dict[str, Reporter] = {}
+
+
+def register(name: str, filename: str):
+    def wrap(render):
+        REPORTERS[name] = Reporter(filename, render)
+        return render
+    return wrap
+
+
+from . import csv_report, html_report, json_report  # noqa: E402,F401  (register themselves)
+from .manifest import write_manifest  # noqa: E402,F401
+from .model import build  # noqa: E402
+
+
+def check_formats(formats: Sequence[str]) -> List[str]:
+    unknown = [f for f in formats if f not in REPORTERS]
+    if unknown:
+        raise TriageError(f"unknown report format(s): {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(REPORTERS))})")
+    # report.json is the canonical record of the scan: always written.
+    return ["json"] + [f for f in dict.fromkeys(formats) if f != "json"]
+
+
+def render_all(results, outdir: Path, formats: Sequence[str]) -> List[Path]:
+    """Write every requested report; the caller seals them (and the database) with
+    write_manifest once the database is closed."""
+    report = build(results)
+    written = []
+    for name in check_formats(formats):
+        reporter = REPORTERS[name]
+        path = Path(outdir) / reporter.filename
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(reporter.render(report))
+        tmp.replace(path)  # a reader never sees half a report
+        written.append(path)
+    return written

@@ -1,0 +1,68 @@
+"""The canonical report: one dict built from the results database, from which every format is
+rendered. Field names follow DESIGN.md section 4 and `triage/schemas/report.schema.json`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..results import Results
+
+FORMAT = "triage-report"
+FORMAT_VERSION = "1.0"
+
+
+def build(results: Results) -> dict:
+    tool = results.get("tool", {})
+    case = {k: (results.get("case") or {}).get(k) for k in
+            ("case_number", "examiner", "evidence_id", "notes")}
+    summary = asdict(results.summary())
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tool": tool,
+        "case": case,
+        "started": results.get("started"),
+        "finished": results.get("finished"),
+        "complete": bool(results.get("complete")),
+        "evidence": [_evidence(results, e) for e in results.evidence()],
+        "hashsets": results.hashsets(),
+        "summary": summary,
+        "hits": sorted((_hit(f) for f in results.findings()), key=_hit_order),
+        "errors": sorted(results.errors("error"), key=_location_order),
+        "warnings": sorted(results.errors("warning"), key=_location_order),
+    }
+
+
+def _evidence(results: Results, row: dict) -> dict:
+    info = dict(row["info"])
+    counts = results.volume_counts(row["id"])
+    for volume in info.get("volumes", []):
+        volume["counts"] = counts.get(volume["index"], _zero_counts())
+    if info.get("container") == "folder":
+        info["counts"] = counts.get(None, _zero_counts())
+    info["scanned"] = row["finished"]
+    return info
+
+
+def _zero_counts() -> dict:
+    from ..results import STATUSES
+    return {"files_seen": 0, **{s: 0 for s in STATUSES}}
+
+
+def _hit(finding: dict) -> dict:
+    hit = dict(finding["entry"])
+    hit.update(finding["hashes"])
+    hit["matches"] = sorted(finding["matches"], key=lambda m: (
+        m["kind"], m["set"], m["signal"], m["distance"], m.get("category") or ""))
+    return hit
+
+
+def _hit_order(hit: dict):
+    vol = hit.get("volume") or {}
+    return (hit["evidence"], vol.get("index", -1), hit["path"], hit.get("inode") or 0)
+
+
+def _location_order(err: dict):
+    vol = err.get("volume") or {}
+    return (err.get("evidence") or "", vol.get("index", -1), err.get("path") or "",
+            err.get("inode") or 0, err.get("reason") or "")

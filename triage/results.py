@@ -1,0 +1,239 @@
+"""The results database of one scan (SQLite, WAL): what was done, found and not readable.
+
+Everything is written as it happens, a file's verdict and its findings in one transaction, so
+a scan killed at any moment loses at most the files in flight; `--resume` skips every file
+already marked done. Reports are rendered from this database alone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+from .errors import TriageError
+
+DB_NAME = "results.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scan (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, info TEXT NOT NULL,
+    finished INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS hashsets (id INTEGER PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS done (
+    key BLOB PRIMARY KEY, evidence_id INTEGER NOT NULL, volume INTEGER, status TEXT NOT NULL,
+    bytes INTEGER NOT NULL, hashed INTEGER NOT NULL, decoded INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS findings (
+    id INTEGER PRIMARY KEY, evidence_id INTEGER NOT NULL, key BLOB NOT NULL UNIQUE,
+    entry TEXT NOT NULL, hashes TEXT NOT NULL, matches TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS errors (
+    id INTEGER PRIMARY KEY, evidence_id INTEGER, severity TEXT NOT NULL,
+    record TEXT NOT NULL, UNIQUE (severity, record));
+"""
+
+# Verdicts a file can get; `done.status`.
+STATUSES = ("hit", "known", "clean", "skipped", "error")
+
+
+def entry_key(key: str) -> bytes:
+    """A compact, stable identity for a file entry (its evidence, volume, inode and path)."""
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+@dataclass
+class Summary:
+    files_seen: int = 0
+    files_hashed: int = 0
+    files_skipped: int = 0
+    files_known: int = 0
+    images_decoded: int = 0
+    bytes_read: int = 0
+    hits: int = 0
+    hits_by_category: Dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    warnings: int = 0
+
+
+class Results:
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path = path
+        self._conn = conn
+        self._pending = 0
+        self._last_commit = time.monotonic()
+
+    # --- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, outdir: Path) -> "Results":
+        outdir.mkdir(parents=True, exist_ok=True)
+        path = outdir / DB_NAME
+        if path.exists():
+            path.unlink()
+            for suffix in ("-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+        results = cls._connect(path)
+        results.set("schema_version", SCHEMA_VERSION)
+        results.commit()
+        return results
+
+    @classmethod
+    def open(cls, outdir: Path) -> "Results":
+        path = Path(outdir) / DB_NAME
+        if not path.is_file():
+            raise TriageError(f"{outdir}: no scan results here ({DB_NAME} is missing)")
+        results = cls._connect(path)
+        version = results.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise TriageError(f"{path}: results database version {version!r} is not "
+                              f"{SCHEMA_VERSION}; re-run the scan")
+        return results
+
+    @classmethod
+    def _connect(cls, path: Path) -> "Results":
+        try:
+            conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise TriageError(f"{path}: not a triage results database: {exc}") from None
+        conn.execute("BEGIN")
+        return cls(path, conn)
+
+    def close(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        self._conn.close()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Make everything written so far durable (and start the next transaction)."""
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        self._conn.execute("BEGIN")
+        self._pending = 0
+        self._last_commit = time.monotonic()
+
+    def _written(self, urgent: bool = False) -> None:
+        # Batch commits for speed, but never hold more than a second or a few hundred files.
+        self._pending += 1
+        if urgent or self._pending >= 500 or time.monotonic() - self._last_commit > 1.0:
+            self.commit()
+
+    def set(self, key: str, value) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO scan VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get(self, key: str, default=None):
+        row = self._conn.execute("SELECT value FROM scan WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def add_evidence(self, path: str, info: dict) -> int:
+        row = self._conn.execute("SELECT id FROM evidence WHERE path = ?", (path,)).fetchone()
+        if row:
+            self._conn.execute("UPDATE evidence SET info = ? WHERE id = ?",
+                               (json.dumps(info), row[0]))
+            return row[0]
+        cur = self._conn.execute("INSERT INTO evidence (path, info) VALUES (?, ?)",
+                                 (path, json.dumps(info)))
+        return cur.lastrowid
+
+    def finish_evidence(self, evidence_id: int) -> None:
+        self._conn.execute("UPDATE evidence SET finished = 1 WHERE id = ?", (evidence_id,))
+        self.commit()
+
+    def set_hashsets(self, infos: List[dict]) -> None:
+        self._conn.execute("DELETE FROM hashsets")
+        self._conn.executemany("INSERT INTO hashsets (info) VALUES (?)",
+                               [(json.dumps(i),) for i in infos])
+
+    def record(self, evidence_id: int, key: bytes, volume: Optional[int], status: str,
+               bytes_read: int, hashed: bool, decoded: bool,
+               finding: Optional[dict] = None) -> None:
+        """One file's verdict; with its finding (a hit) it is committed at once."""
+        self._conn.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (key, evidence_id, volume, status, bytes_read, int(hashed),
+                            int(decoded)))
+        if finding is not None:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (evidence_id, key, json.dumps(finding["entry"]), json.dumps(finding["hashes"]),
+                 json.dumps(finding["matches"])))
+        self._written(urgent=finding is not None)
+
+    def add_error(self, evidence_id: Optional[int], error: dict,
+                  severity: str = "error") -> None:
+        """An error (content not checked) or a warning (checked, worth a look); recording the
+        same one twice, as a resumed scan does, keeps one."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO errors (evidence_id, severity, record) VALUES (?, ?, ?)",
+            (evidence_id, severity, json.dumps(error, sort_keys=True)))
+        self._written()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def done_keys(self) -> set:
+        return {row[0] for row in self._conn.execute("SELECT key FROM done")}
+
+    def evidence(self) -> List[dict]:
+        rows = self._conn.execute("SELECT id, path, info, finished FROM evidence ORDER BY id")
+        return [{"id": i, "path": p, "info": json.loads(info), "finished": bool(f)}
+                for i, p, info, f in rows]
+
+    def hashsets(self) -> List[dict]:
+        return [json.loads(r[0]) for r in
+                self._conn.execute("SELECT info FROM hashsets ORDER BY id")]
+
+    def findings(self) -> Iterator[dict]:
+        rows = self._conn.execute("SELECT entry, hashes, matches FROM findings")
+        for entry, hashes, matches in rows:
+            yield {"entry": json.loads(entry), "hashes": json.loads(hashes),
+                   "matches": json.loads(matches)}
+
+    def errors(self, severity: str = "error") -> List[dict]:
+        return [json.loads(r[0]) for r in self._conn.execute(
+            "SELECT record FROM errors WHERE severity = ? ORDER BY id", (severity,))]
+
+    def volume_counts(self, evidence_id: int) -> Dict[Optional[int], Dict[str, int]]:
+        """Files seen and how they ended, per volume of one evidence item."""
+        counts: Dict[Optional[int], Dict[str, int]] = {}
+        for volume, status, count in self._conn.execute(
+                "SELECT volume, status, COUNT(*) FROM done WHERE evidence_id = ? "
+                "GROUP BY volume, status", (evidence_id,)):
+            c = counts.setdefault(volume, {"files_seen": 0, **{s: 0 for s in STATUSES}})
+            c["files_seen"] += count
+            c[status] = count
+        return counts
+
+    def summary(self) -> Summary:
+        s = Summary()
+        q = self._conn.execute
+        for status, count, total, hashed, decoded in q(
+                "SELECT status, COUNT(*), SUM(bytes), SUM(hashed), SUM(decoded) "
+                "FROM done GROUP BY status"):
+            s.files_seen += count
+            s.bytes_read += total or 0
+            s.files_hashed += hashed or 0
+            s.images_decoded += decoded or 0
+            if status == "skipped":
+                s.files_skipped += count
+            if status == "known":
+                s.files_known += count
+        categories: Dict[str, int] = {}
+        for finding in self.findings():
+            s.hits += 1
+            for cat in sorted({m.get("category") or "uncategorised" for m in finding["matches"]
+                               if m["kind"] == "alert"}):
+                categories[cat] = categories.get(cat, 0) + 1
+        s.hits_by_category = dict(sorted(categories.items()))
+        s.errors = q("SELECT COUNT(*) FROM errors WHERE severity = 'error'").fetchone()[0]
+        s.warnings = q("SELECT COUNT(*) FROM errors WHERE severity = 'warning'").fetchone()[0]
+        return s

@@ -1,0 +1,135 @@
+"""One file's verdict: read it at most once (when some set could match it), compute only the
+digests the sets need, look them up, then decode images the exact pass did not settle."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from .. import signals
+from ..errors import one_line
+from ..hashing import CHUNK, chunks, digest_stream
+from ..records import FileEntry, Match
+from .exact import ExactMatcher
+
+REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
+HEAD = 64 * 1024                             # enough for libmagic, small enough to read always
+MAX_IMAGE_BYTES = 256 * 1024 * 1024          # larger "images" are not decoded (bombs, videos)
+
+
+class Interrupted(Exception):
+    """The scan was asked to stop while this file was being read."""
+
+
+@dataclass
+class Verdict:
+    entry: FileEntry
+    status: str                                   # see results.STATUSES
+    matches: List[Match] = field(default_factory=list)
+    hashes: Dict[str, str] = field(default_factory=dict)
+    bytes_read: int = 0
+    hashed: bool = False
+    decoded: bool = False
+    errors: List[str] = field(default_factory=list)     # content that could not be checked
+    warnings: List[str] = field(default_factory=list)   # checked, but worth an examiner's look
+
+    @property
+    def is_hit(self) -> bool:
+        return self.status == "hit"
+
+
+class Judge:
+    def __init__(self, sets, thresholds: Optional[Dict[str, int]] = None,
+                 stop: Optional[threading.Event] = None):
+        self.exact = ExactMatcher(sets)
+        self.perceptual = None
+        if any(signals.SIGNALS[s].kind == "perceptual" for hs in sets for s in hs.signals
+               if s in signals.SIGNALS):
+            from .perceptual import PerceptualMatcher  # decoding stack only when sets need it
+            self.perceptual = PerceptualMatcher(sets, thresholds)
+        self.stop = stop or threading.Event()
+
+    def needs_read(self, size: int) -> bool:
+        """Whether a file of this size will be opened at all (for progress totals)."""
+        return bool(self.exact.plan(size)) or self._image_candidate(size)
+
+    def _image_candidate(self, size: int) -> bool:
+        return self.perceptual is not None and 0 < size <= MAX_IMAGE_BYTES
+
+    def __call__(self, entry: FileEntry) -> Verdict:
+        try:
+            return self._judge(entry)
+        except (IOError, OSError) as exc:
+            return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"])
+
+    def _judge(self, entry: FileEntry) -> Verdict:
+        needed = self.exact.plan(entry.size)
+        if not needed and not self._image_candidate(entry.size):
+            return Verdict(entry, "skipped")
+        with entry.open() as reader:
+            head = reader.read(min(HEAD, entry.size)) if entry.size else b""
+            image = self._image_candidate(entry.size) and self._sniff(head)
+            if not needed and not image:
+                return Verdict(entry, "skipped", bytes_read=len(head))
+            content = bytearray(head) if image else None
+            digests, total = self._digest(head, reader, needed, content)
+        verdict = Verdict(entry, "clean", hashes=digests, bytes_read=total, hashed=bool(needed))
+        verdict.matches = self.exact.match(digests)
+        if content is not None and not verdict.matches:
+            self._perceive(bytes(content), verdict)
+        return self._settle(verdict)
+
+    def _sniff(self, head: bytes) -> bool:
+        from ..imaging import sniff
+        return sniff(head) is not None
+
+    def _digest(self, head, reader, names, keep: Optional[bytearray]):
+        """One pass over the bytes for every needed digest, keeping them too if it is an image."""
+        total = len(head)
+
+        def blocks():
+            nonlocal total
+            yield head
+            for block in chunks(reader, CHUNK):
+                if self.stop.is_set():
+                    raise Interrupted()
+                total += len(block)
+                if keep is not None:
+                    keep.extend(block)
+                yield block
+
+        digests = digest_stream(blocks(), names)
+        return digests, total
+
+    def _perceive(self, data: bytes, verdict: Verdict) -> None:
+        from ..imaging import ImageDecodeError
+        try:
+            matches, hashes = self.perceptual.match(data)
+        except ImageDecodeError as exc:
+            verdict.errors.append(f"image not decoded: {exc}")
+            return
+        verdict.decoded = True
+        verdict.matches.extend(matches)
+        for h in hashes:
+            if h.variant == "original":
+                verdict.hashes.setdefault(h.signal, h.value)
+
+    def _settle(self, verdict: Verdict) -> Verdict:
+        kinds = {m.kind for m in verdict.matches}
+        if "known-good" in kinds:
+            verdict.status = "known"
+            if "alert" in kinds:
+                alert_sets = sorted({m.set for m in verdict.matches if m.kind == "alert"})
+                verdict.warnings.append(
+                    "listed in alert set(s) " + ", ".join(alert_sets) +
+                    " and in a known-good set: treated as known-good; check the sets")
+        elif "alert" in kinds:
+            verdict.status = "hit"
+            missing = [d for d in REPORT_DIGESTS if d not in verdict.hashes]
+            if missing:
+                with verdict.entry.open() as reader:
+                    verdict.hashes.update(digest_stream(chunks(reader), missing))
+                verdict.bytes_read += verdict.entry.size
+        verdict.hashes = {k: verdict.hashes[k] for k in sorted(verdict.hashes)}
+        return verdict
