@@ -1,0 +1,106 @@
+import os
+
+import numpy as np
+import pytest
+
+from triage import hamming
+from triage.hamming import BruteForce, FaissMultiHash, MultiIndexHash
+
+
+def flip(row: np.ndarray, count: int, rng) -> np.ndarray:
+    bits = np.unpackbits(row)
+    bits[rng.choice(bits.size, count, replace=False)] ^= 1
+    return np.packbits(bits)
+
+
+def planted(n: int, nbytes: int, radius: int, seed: int = 7):
+    """A random set, and queries at exactly radius-1, radius and radius+1 of known rows,
+    plus random ones: the boundary is where an inexact index would show."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.integers(0, 256, (n, nbytes), dtype=np.uint8)
+    vectors[n // 2] = vectors[n // 3]                    # a duplicate: both must come back
+    queries = [flip(vectors[rng.integers(n)], d, rng)
+               for d in (0, max(radius - 1, 0), radius, radius, radius + 1, radius + 1)]
+    queries.append(vectors[n // 3])
+    queries += list(rng.integers(0, 256, (5, nbytes), dtype=np.uint8))
+    return vectors, np.array(queries)
+
+
+def same(a, b) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("kind", [MultiIndexHash, FaissMultiHash])
+@pytest.mark.parametrize("nbytes,radius", [(32, 31), (32, 0), (32, 47), (32, 15), (8, 10),
+                                           (8, 6)])
+def test_index_returns_exactly_what_brute_force_returns(kind, nbytes, radius):
+    vectors, queries = planted(5000, nbytes, radius)
+    expected = BruteForce(vectors).search(queries, radius)
+    got = kind(vectors).search(queries, radius)
+    assert same(got, expected)
+    # The planted queries at distance <= radius found their row; the ones beyond did not.
+    assert [len(rows) > 0 for rows, _ in got[:4]] == [True] * 4
+
+
+def test_brute_force_values():
+    vectors = np.array([[0] * 8, [255] * 8, [1] + [0] * 7, [3] + [0] * 7], dtype=np.uint8)
+    (rows, distances), = BruteForce(vectors).search(np.zeros((1, 8), np.uint8), 2)
+    assert rows.tolist() == [0, 2, 3] and distances.tolist() == [0, 1, 2]
+
+
+def test_duplicates_and_exact_copies_are_all_returned():
+    vectors, queries = planted(3000, 32, 31)
+    rows, distances = MultiIndexHash(vectors).search(queries[6:7], 31)[0]
+    assert rows.tolist() == [1000, 1500] and distances.tolist() == [0, 0]
+
+
+def test_batches_larger_than_one_block_of_queries():
+    rng = np.random.default_rng(3)
+    vectors = rng.integers(0, 256, (4000, 32), dtype=np.uint8)
+    queries = np.array([flip(v, 20, rng) for v in vectors[:600]])
+    got = MultiIndexHash(vectors).search(queries, 31)
+    assert [rows.tolist() for rows, _ in got] == [[i] for i in range(600)]
+    assert {int(d[0]) for _, d in got} == {20}
+
+
+def test_no_queries_and_empty_sets():
+    vectors, _ = planted(3000, 32, 31)
+    assert MultiIndexHash(vectors).search(np.zeros((0, 32), np.uint8), 31) == []
+    empty = np.zeros((0, 32), np.uint8)
+    for index in (BruteForce(empty), MultiIndexHash(empty), hamming.build(empty)):
+        (rows, distances), = index.search(np.zeros((1, 32), np.uint8), 31)
+        assert rows.size == 0 and distances.size == 0
+
+
+def test_build_picks_a_linear_scan_for_small_sets_and_mih_otherwise():
+    rng = np.random.default_rng(5)
+    assert isinstance(hamming.build(rng.integers(0, 256, (100, 32), np.uint8)), BruteForce)
+    assert isinstance(hamming.build(rng.integers(0, 256, (hamming.SMALL, 32), np.uint8)),
+                      MultiIndexHash)
+
+
+def test_rows_must_be_whole_64_bit_words():
+    with pytest.raises(ValueError, match="multiple of 64 bits"):
+        BruteForce(np.zeros((3, 5), np.uint8))
+
+
+def test_memory_is_codes_plus_four_bytes_a_table():
+    vectors, _ = planted(10000, 32, 31)
+    index = MultiIndexHash(vectors)
+    assert index.tables == 16
+    assert index.nbytes() == 10000 * (32 + 16 * 4) + 16 * 65537 * 8
+
+
+@pytest.mark.slow
+def test_large_random_set_against_brute_force():
+    scale = float(os.environ.get("TRIAGE_SLOW_SCALE", "1"))
+    n = max(5000, int(1_000_000 * scale))
+    rng = np.random.default_rng(11)
+    vectors = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    queries = np.array([flip(vectors[i], int(rng.integers(0, 40)), rng)
+                        for i in rng.integers(0, n, 200)]
+                       + list(rng.integers(0, 256, (200, 32), dtype=np.uint8)))
+    expected = BruteForce(vectors).search(queries, 31)
+    assert same(MultiIndexHash(vectors).search(queries, 31), expected)
+    assert same(FaissMultiHash(vectors).search(queries, 31), expected)

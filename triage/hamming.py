@@ -1,0 +1,164 @@
+"""Exact-radius Hamming search: every stored hash within distance r of a query, never a miss.
+
+Three interchangeable indexes over uint8 rows (one hash a row):
+  * `BruteForce`: numpy popcount over everything; the reference the others are tested against.
+  * `MultiIndexHash`: multi-index hashing (Norouzi, Punjani and Fleet, 2012) on numpy. The
+    hash is cut into m 16-bit substrings with one bucket table each; by the pigeonhole
+    principle a hash within r differs from the query in at most floor(r/m) bits of some
+    substring, so probing every key within that many flips of each query substring finds
+    every candidate, which the full distance then confirms.
+  * `FaissMultiHash`: faiss's IndexBinaryMultiHash (what Meta's matcher uses), set up with the
+    same pigeonhole bound so that it too is exact.
+
+`build` returns the one benchmarks/perceptual_index.py chose (see docs/perceptual.md)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import List, Tuple
+
+import numpy as np
+
+Result = Tuple[np.ndarray, np.ndarray]   # (rows ascending, their distances)
+
+_SUB = 16          # bits of one substring: 65,536 buckets a table
+_BATCH = 256       # queries searched together: bounds the candidate arrays' memory
+
+
+def _as_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.uint8)
+    if vectors.ndim != 2 or vectors.shape[1] % 8:
+        raise ValueError("hashes must be rows of a multiple of 64 bits")
+    return vectors
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Hamming distance of two uint8 arrays of the same shape."""
+    return np.bitwise_count(a.view(np.uint64) ^ b.view(np.uint64)).sum(axis=-1, dtype=np.int32)
+
+
+class BruteForce:
+    def __init__(self, vectors: np.ndarray):
+        self.vectors = _as_rows(vectors)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, queries: np.ndarray, radius: int) -> List[Result]:
+        words = self.vectors.view(np.uint64)
+        results = []
+        for q in _as_rows(queries).view(np.uint64):
+            d = np.bitwise_count(words ^ q).sum(axis=1, dtype=np.int32)
+            rows = np.flatnonzero(d <= radius)
+            results.append((rows, d[rows]))
+        return results
+
+    def nbytes(self) -> int:
+        return self.vectors.nbytes
+
+
+def _flip_masks(bits: int, flips: int) -> np.ndarray:
+    """Every `bits`-wide mask with at most `flips` bits set, zero first."""
+    masks = [0]
+    for k in range(1, flips + 1):
+        masks += [sum(1 << i for i in c) for c in combinations(range(bits), k)]
+    return np.array(masks, dtype=np.int64)
+
+
+class MultiIndexHash:
+    def __init__(self, vectors: np.ndarray):
+        self.vectors = _as_rows(vectors)
+        n, nbytes = self.vectors.shape
+        self.tables = nbytes * 8 // _SUB
+        keys = self._keys(self.vectors)                           # (n, m)
+        # One CSR bucket table per substring, all m stacked: rows sorted by key, and where
+        # each key's run starts. Row ids are uint32 (4 billion hashes is beyond any set).
+        order = np.argsort(keys, axis=0, kind="stable").astype(np.uint32)   # (n, m)
+        self.rows = np.ascontiguousarray(order.T).reshape(-1)               # (m * n,)
+        self.starts = np.empty((self.tables, (1 << _SUB) + 1), dtype=np.int64)
+        for t in range(self.tables):
+            counts = np.bincount(keys[:, t], minlength=1 << _SUB)
+            self.starts[t, 0] = t * n
+            np.cumsum(counts, out=self.starts[t, 1:])
+            self.starts[t, 1:] += t * n
+        self._masks = {}
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def _keys(self, vectors: np.ndarray) -> np.ndarray:
+        return vectors.view(">u2").astype(np.int64)
+
+    def nbytes(self) -> int:
+        return self.vectors.nbytes + self.rows.nbytes + self.starts.nbytes
+
+    def search(self, queries: np.ndarray, radius: int) -> List[Result]:
+        queries = _as_rows(queries)
+        flips = radius // self.tables
+        if flips not in self._masks:
+            self._masks[flips] = _flip_masks(_SUB, flips)
+        masks = self._masks[flips]
+        results = []
+        for lo in range(0, len(queries), _BATCH):
+            results += self._search(queries[lo:lo + _BATCH], radius, masks)
+        return results
+
+    def _search(self, queries: np.ndarray, radius: int, masks: np.ndarray) -> List[Result]:
+        q = len(queries)
+        # Every probe key of every table of every query: (q, m, probes).
+        probes = self._keys(queries)[:, :, None] ^ masks[None, None, :]
+        table = np.arange(self.tables)[None, :, None]
+        begin = self.starts[table, probes].ravel()
+        end = self.starts[table, probes + 1].ravel()
+        lengths = end - begin
+        owner = np.repeat(np.arange(q), self.tables * len(masks))
+        # Expand the (begin, length) runs into one flat gather, without a Python loop.
+        total = int(lengths.sum())
+        run = np.repeat(np.arange(len(lengths)), lengths)
+        flat = begin[run] + (np.arange(total) - (np.cumsum(lengths) - lengths)[run])
+        candidate = self.rows[flat]
+        who = owner[run]
+        d = _distances(self.vectors[candidate], queries[who])
+        keep = d <= radius
+        # A hash close in several substrings was found several times: keep it once.
+        pair, first = np.unique(who[keep] * len(self.vectors) + candidate[keep],
+                                return_index=True)
+        who, candidate = np.divmod(pair, len(self.vectors))
+        d = d[keep][first]
+        cuts = np.searchsorted(who, np.arange(q + 1))
+        return [(candidate[a:b], d[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+class FaissMultiHash:
+    def __init__(self, vectors: np.ndarray):
+        import faiss   # heavy import: only when this index is used
+
+        self.vectors = _as_rows(vectors)
+        bits = self.vectors.shape[1] * 8
+        self.tables = bits // _SUB
+        self.index = faiss.IndexBinaryMultiHash(bits, self.tables, _SUB)
+        self.index.add(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, queries: np.ndarray, radius: int) -> List[Result]:
+        # The same pigeonhole bound makes faiss exact; its radius is exclusive.
+        self.index.nflip = radius // self.tables
+        lims, distances, labels = self.index.range_search(_as_rows(queries), radius + 1)
+        results = []
+        for a, b in zip(lims[:-1], lims[1:]):
+            order = np.argsort(labels[a:b], kind="stable")
+            results.append((labels[a:b][order], distances[a:b][order].astype(np.int32)))
+        return results
+
+
+INDEXES = {"brute": BruteForce, "mih": MultiIndexHash, "faiss": FaissMultiHash}
+SMALL = 2048   # below this many hashes a linear scan beats any index
+
+
+def build(vectors: np.ndarray, kind: str = "mih") -> "BruteForce | MultiIndexHash":
+    """The index for these hashes: the measured best for their size."""
+    if len(vectors) < SMALL:
+        kind = "brute"
+    return INDEXES[kind](vectors)
