@@ -45,7 +45,11 @@ def files(evidence, hashes, no_deleted, progress):
             if hashes:
                 try:
                     with item.open() as reader:
-                        record.update(digest_stream(chunks(reader), hashes))
+                        counted = _Counted(chunks(reader))
+                        record.update(digest_stream(counted, hashes))
+                    if counted.total < item.size:
+                        # a deleted file recovered in part: the hashes cover what was there
+                        record["recovered"] = counted.total
                 except (IOError, OSError) as exc:
                     record.update({name: None for name in hashes})
                     errors += 1
@@ -54,6 +58,16 @@ def files(evidence, hashes, no_deleted, progress):
             out.write(dumps(record) + "\n")
             bar.update(1)
     return EXIT_INCOMPLETE if errors else EXIT_CLEAN
+
+
+class _Counted:
+    def __init__(self, blocks):
+        self.blocks, self.total = blocks, 0
+
+    def __iter__(self):
+        for block in self.blocks:
+            self.total += len(block)
+            yield block
 
 
 def _report_error(out, error: ScanError) -> None:

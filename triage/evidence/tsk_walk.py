@@ -20,13 +20,18 @@ _NTFS = {pytsk3.TSK_FS_TYPE_NTFS}
 
 
 class TskReader(io.RawIOBase):
-    """Sequential reader over one attribute of a TSK file (the default data, or a named stream)."""
+    """Sequential reader over one attribute of a TSK file (the default data, or a named stream).
 
-    def __init__(self, tsk_file, size: int, attr_id: Optional[int] = None):
+    With `short_ok`, content ends where TSK stops returning data (a deleted file recovered in
+    part); otherwise stopping before `size` is an error."""
+
+    def __init__(self, tsk_file, size: int, attr: Optional[Tuple[int, int]] = None,
+                 short_ok: bool = False):
         super().__init__()
         self._file = tsk_file
         self._size = size
-        self._attr_id = attr_id
+        self._attr = attr   # (type, id) of a named attribute; None for the default data
+        self._short_ok = short_ok
         self._pos = 0
 
     def readable(self) -> bool:
@@ -36,12 +41,13 @@ class TskReader(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        if self._attr_id is None:
+        if self._attr is None:
             data = self._file.read_random(self._pos, want)
         else:
-            data = self._file.read_random(self._pos, want, pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA,
-                                          self._attr_id)
+            data = self._file.read_random(self._pos, want, *self._attr)
         if not data:
+            if self._short_ok:
+                return 0
             raise OSError(f"read failed at offset {self._pos} of {self._size}")
         n = len(data)
         buffer[:n] = data
@@ -78,7 +84,7 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
         if raw in (b".", b"..") or raw is None:
             continue
         path = f"{prefix}/{_decode(raw)}"
-        meta = f.info.meta
+        f, meta = _with_meta(fs, f, name)
         unallocated = bool(name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
         if unallocated and meta is not None and meta.flags & pytsk3.TSK_FS_META_FLAG_ALLOC:
             continue  # "(realloc)": the inode now belongs to another file, listed under its name
@@ -94,11 +100,29 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
                     if not unallocated:  # a deleted folder whose entries are gone is normal
                         yield ScanError(evidence, f"cannot open directory: {one_line(exc)}",
                                         volume, path, addr)
-        elif _is_regular(name, meta):
+        content = _ntfs_attributes(f) if ntfs and meta is not None else None
+        if content:
+            for suffix, size, attr in content:
+                if is_dir and not suffix:
+                    continue  # the directory's own index, not content
+                yield _entry(f, evidence, volume, path + suffix, name.meta_addr,
+                             not unallocated, size, attr)
+        elif not is_dir and _is_regular(name, meta):
             yield _entry(f, evidence, volume, path, name.meta_addr, not unallocated,
                          meta.size if meta is not None else 0, None)
-        if ntfs and meta is not None:
-            yield from _named_streams(f, evidence, volume, path, name.meta_addr, not unallocated)
+
+
+def _with_meta(fs, f, name):
+    """Deleted and orphan names often come without their metadata; load it by address, as
+    `fls` does, so their type, size, times and content are known."""
+    meta = f.info.meta
+    if meta is None and name.meta_addr:
+        try:
+            f = fs.open_meta(inode=name.meta_addr)
+            meta = f.info.meta
+        except (IOError, OSError):
+            pass
+    return f, meta
 
 
 def _is_regular(name, meta) -> bool:
@@ -107,27 +131,47 @@ def _is_regular(name, meta) -> bool:
     return name.type == pytsk3.TSK_FS_NAME_TYPE_REG
 
 
-def _named_streams(f, evidence, volume, path, addr, allocated):
+def _ntfs_attributes(f) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
+    """The NTFS attributes `fls` lists as files: every $DATA stream (the unnamed one is the
+    file itself, a named one is `file:stream`) and every named $INDEX_ROOT but a folder's
+    $I30 (e.g. `$Secure:$SDH`). Alternate data streams on folders are listed too, since they
+    can hide content just as well. Returns (path suffix, size, (type, id) or None)."""
     try:
         attrs = [a.info for a in f]
     except (IOError, OSError):
-        return
+        return []
+    out = []
     for info in attrs:
-        if info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA and info.name:
-            stream = _decode(info.name)
-            yield _entry(f, evidence, volume, f"{path}:{stream}", addr, allocated, info.size,
-                         info.id)
+        attr_name = _decode(info.name) if info.name else ""
+        if info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA:
+            if attr_name and attr_name != "$Data":
+                out.append((f":{attr_name}", info.size, (info.type, info.id)))
+            else:
+                out.append(("", info.size, None))
+        elif info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT and attr_name not in ("", "$I30"):
+            out.append((f":{attr_name}", info.size, (info.type, info.id)))
+    return out
 
 
-def _entry(f, evidence, volume, path, addr, allocated, size, attr_id) -> FileEntry:
+# NTFS's bad-cluster map: a stream as large as the volume with no initialised data. TSK (and
+# icat) return nothing for it; reading it as the volume's size in zeros would waste a full pass
+# over a multi-terabyte disk for no content. Real bad-cluster runs, if any, are still returned.
+_EMPTY_BY_DESIGN = {(8, ":$Bad")}
+
+
+def _entry(f, evidence, volume, path, addr, allocated, size, attr) -> FileEntry:
     meta = f.info.meta
+    # A deleted file is recovered as far as TSK can follow it (as icat does): its content ends
+    # where the recoverable clusters end. For an allocated file a short read is an error.
+    short_ok = not allocated or (
+        attr is not None and (int(addr), path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
     times = {}
     if meta is not None:
         for t in ("mtime", "atime", "ctime", "crtime"):
             times[t] = iso(getattr(meta, t, 0), getattr(meta, t + "_nano", 0))
     return FileEntry(
         evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
-        inode=int(addr), open=lambda: TskReader(f, int(size), attr_id), **times)
+        inode=int(addr), open=lambda: TskReader(f, int(size), attr, short_ok), **times)
 
 
 def _decode(raw: bytes) -> str:

@@ -56,7 +56,23 @@ def open_fs(img: pytsk3.Img_Info, volume: Volume):
     except (IOError, OSError) as exc:
         return None, replace(volume, error=_fs_error(exc))
     fs_type = FS_TYPES.get(fs.info.ftype, f"tsk-{fs.info.ftype}")
-    return fs, replace(volume, fs_type=fs_type, block_size=fs.info.block_size)
+    block = _cluster_size(img, volume.offset, fs_type) or fs.info.block_size
+    return fs, replace(volume, fs_type=fs_type, block_size=block)
+
+
+def _cluster_size(img, offset: int, fs_type: str) -> Optional[int]:
+    """TSK counts FAT and exFAT in sectors; examiners (and fsstat) speak of clusters."""
+    if fs_type not in ("fat12", "fat16", "fat32", "exfat"):
+        return None
+    try:
+        boot = img.read(offset, 512)
+    except (IOError, OSError):
+        return None
+    if len(boot) < 512:
+        return None
+    if fs_type == "exfat":
+        return 1 << (boot[108] + boot[109])   # BytesPerSectorShift + SectorsPerClusterShift
+    return int.from_bytes(boot[11:13], "little") * boot[13]
 
 
 def _fs_error(exc: BaseException) -> str:
