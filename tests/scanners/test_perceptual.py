@@ -1,0 +1,180 @@
+"""The perceptual matcher against real hash sets, compiled from CSV sources the way an examiner
+would load them (`pdq`, `phash`, `category` columns)."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from triage import hamming, imaging
+from triage.hashsets import load
+from triage.records import Match
+from triage.scanners.perceptual import PerceptualMatcher, query_hashes
+from triage.signals.perceptual import PDQ, PHASH
+
+VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "pdq"
+BRIDGE = VECTORS / "threatexchange" / "dih" / "bridge-1-original.jpg"
+PHOTO = VECTORS / "pdqhash-python" / "image3.jpg"
+OTHER = VECTORS / "pdqhash-python" / "image2.jpg"
+SMALL_Q0 = VECTORS / "threatexchange" / "misc-images" / "small.jpg"
+
+
+def hashes_of(path: Path):
+    image = imaging.decode(path.read_bytes())
+    return PDQ.compute(image).value, PHASH.compute(image).value
+
+
+def write_set(path: Path, rows, distractors: int = 0) -> Path:
+    rng = np.random.default_rng(42)
+    lines = ["pdq,phash,category"] + [f"{p},{h},{c}" for p, h, c in rows]
+    for _ in range(distractors):   # random values far from any photo: force the MIH index
+        lines.append(f"{rng.bytes(32).hex()},{rng.bytes(8).hex()},CAT3")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A set holding the bridge and one photo, among 3000 random distractors."""
+    bridge, photo = hashes_of(BRIDGE), hashes_of(PHOTO)
+    source = write_set(tmp_path_factory.mktemp("sets") / "known.csv",
+                       [(*bridge, "CAT1"), (*photo, "CAT2")], distractors=3000)
+    with load(source, name="known") as hs:
+        yield hs, bridge, photo
+
+
+def encode(image: Image.Image, fmt="JPEG", **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def test_the_distractors_put_the_set_on_the_mih_index(reference):
+    hs, _, _ = reference
+    matcher = PerceptualMatcher([hs])
+    assert matcher.signals == frozenset({"pdq", "phash"})
+    assert all(isinstance(s.index, hamming.MultiIndexHash) for s in matcher._searched)
+
+
+def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
+    hs, (bridge_pdq, bridge_phash), _ = reference
+    data = encode(imaging.decode(BRIDGE.read_bytes()).resize((400, 300)), quality=60)
+    copy = imaging.decode(data)
+    matches, hashes = PerceptualMatcher([hs]).match(data)
+    pdq_d = PDQ.distance(PDQ.compute(copy).value, bridge_pdq)
+    phash_d = PHASH.distance(PHASH.compute(copy).value, bridge_phash)
+    assert pdq_d <= 31 and phash_d <= PHASH.threshold
+    assert matches == [
+        Match("pdq", "known", "alert", "CAT1", None, pdq_d, "original", 100),
+        Match("phash", "known", "alert", "CAT1", None, phash_d, "original", None),
+    ]
+    # 8 dihedral variants of each signal; the bridge photo has no uniform border.
+    assert len(hashes) == 16
+    assert {h.variant for h in hashes} == {"original", "rotate90", "rotate180", "rotate270",
+                                           "flipx", "flipy", "flipplus1", "flipminus1"}
+
+
+DIH = ["bridge-2-rotate-90.jpg", "bridge-3-rotate-180.jpg", "bridge-4-rotate-270.jpg",
+       "bridge-5-flipx.jpg", "bridge-6-flipy.jpg", "bridge-7-flip-plus-1.jpg",
+       "bridge-8-flip-minus-1.jpg"]
+UNDO = ["rotate270", "rotate180", "rotate90", "flipx", "flipy", "flipplus1", "flipminus1"]
+
+
+@pytest.mark.parametrize("name,variant", zip(DIH, UNDO))
+def test_rotated_and_flipped_copies_match_through_the_undoing_variant(reference, name, variant):
+    hs, (bridge_pdq, _), _ = reference
+    data = (VECTORS / "threatexchange" / "dih" / name).read_bytes()
+    matches, _ = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    pdq = [m for m in matches if m.signal == "pdq"]
+    assert len(pdq) == 1 and pdq[0].variant == variant and pdq[0].category == "CAT1"
+    undone = {h.variant: h for h in PDQ.compute_dihedral(imaging.decode(data))}[variant]
+    assert pdq[0].distance == PDQ.distance(undone.value, bridge_pdq)
+
+
+def test_a_letterboxed_copy_matches_once_its_bars_are_removed(reference):
+    hs, _, (photo_pdq, _) = reference
+    photo = imaging.decode(PHOTO.read_bytes())
+    w, h = photo.size
+    boxed = Image.new("RGB", (w, int(h * 1.4)), (0, 0, 0))
+    boxed.paste(photo, (0, int(h * 0.2)))
+    data = encode(boxed, quality=90)
+    # As found, the padded copy is far from its source.
+    assert PDQ.distance(PDQ.compute(imaging.decode(data)).value, photo_pdq) > 31
+    matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    pdq = [m for m in matches if m.signal == "pdq"]
+    assert [(m.category, m.variant) for m in pdq] == [("CAT2", "unletterboxed")]
+    assert len(hashes) == 32     # two forms x two signals x eight variants
+
+
+def test_an_unrelated_photo_matches_nothing(reference):
+    hs, _, _ = reference
+    matches, hashes = PerceptualMatcher([hs]).match(OTHER.read_bytes())
+    assert matches == [] and len(hashes) == 16
+
+
+def test_low_quality_pdq_hashes_are_not_matched(tmp_path):
+    flat_pdq, flat_phash = hashes_of(SMALL_Q0)
+    with load(write_set(tmp_path / "s.csv", [(flat_pdq, flat_phash, "CAT1")])) as hs:
+        matches, hashes = PerceptualMatcher([hs]).match(SMALL_Q0.read_bytes())
+    assert {h.quality for h in hashes if h.signal == "pdq"} == {0}
+    # Its PDQ hash equals the stored one, but quality 0 says nothing: only phash may match.
+    assert [m.signal for m in matches] == ["phash"]
+
+
+def test_radius_from_the_command_line_beats_the_sets_which_beats_the_default(tmp_path):
+    copy = encode(imaging.decode(BRIDGE.read_bytes()).resize((300, 225)), quality=40)
+    bridge_pdq, bridge_phash = hashes_of(BRIDGE)
+    distance = PDQ.distance(PDQ.compute(imaging.decode(copy)).value, bridge_pdq)
+    assert 0 < distance <= 31
+    source = write_set(tmp_path / "s.csv", [(bridge_pdq, bridge_phash, "CAT1")])
+
+    def pdq_hits(**options):
+        thresholds = options.pop("cli", None)
+        with load(source, name="s", **options) as hs:
+            matches, _ = PerceptualMatcher([hs], thresholds).match(copy)
+        return [m.distance for m in matches if m.signal == "pdq"]
+
+    assert pdq_hits() == [distance]
+    assert pdq_hits(thresholds={"pdq": distance - 1}) == []
+    assert pdq_hits(thresholds={"pdq": distance - 1}, cli={"pdq": distance}) == [distance]
+
+
+def test_known_good_sets_report_their_kind_and_several_sets_are_searched(tmp_path):
+    bridge = hashes_of(BRIDGE)
+    a = write_set(tmp_path / "a.csv", [(*bridge, "CAT1")])
+    b = write_set(tmp_path / "b.csv", [(*bridge, "")])
+    with load(a, name="alerts") as ha, load(b, name="nsrl", kind="known-good") as hb:
+        matches, _ = PerceptualMatcher([ha, hb]).match(BRIDGE.read_bytes())
+    assert [(m.set, m.kind, m.signal, m.category, m.distance, m.variant) for m in matches] == [
+        ("alerts", "alert", "pdq", "CAT1", 0, "original"),
+        ("alerts", "alert", "phash", "CAT1", 0, "original"),
+        ("nsrl", "known-good", "pdq", None, 0, "original"),
+        ("nsrl", "known-good", "phash", None, 0, "original"),
+    ]
+
+
+def test_undecodable_data_raises_the_decode_error(reference):
+    hs, _, _ = reference
+    with pytest.raises(imaging.ImageDecodeError, match="not a supported image type"):
+        PerceptualMatcher([hs]).match(b"plain text, no picture")
+
+
+def test_sets_without_perceptual_hashes_never_decode(tmp_path):
+    source = tmp_path / "md5.txt"
+    source.write_text("d41d8cd98f00b204e9800998ecf8427e\n5d41402abc4b2a76b9719d911017c592\n")
+    with load(source) as hs:
+        matcher = PerceptualMatcher([hs])
+        assert matcher.signals == frozenset()
+        assert matcher.match(b"not even an image") == ([], [])
+
+
+def test_query_hashes_name_every_form_and_variant():
+    photo = imaging.decode(PHOTO.read_bytes())
+    boxed = Image.new("RGB", (photo.width + 40, photo.height), (255, 255, 255))
+    boxed.paste(photo, (20, 0))
+    variants = [h.variant for h in query_hashes(boxed, {"pdq"})]
+    assert variants[:2] == ["original", "rotate90"]
+    assert variants[8:10] == ["unletterboxed", "unletterboxed+rotate90"]
+    assert len(variants) == 16
