@@ -1,0 +1,71 @@
+import hashlib
+import json
+from pathlib import Path
+
+VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors"
+PDQ = json.loads((VECTORS / "pdq" / "expected.json").read_text())
+RGB = VECTORS / "pdq" / "python-threatexchange" / "rgb.jpeg"
+I16 = VECTORS / "pdq" / "python-threatexchange" / "I16.png"
+IMAGEHASH = VECTORS / "imagehash" / "imagehash.png"
+
+
+def test_json_lines_carry_every_signal_and_pdq_quality(triage):
+    run = triage("hash", "--json", "--signal", "pdq,phash,whash,md5,sha256", RGB, I16, IMAGEHASH)
+    assert run.code == 0, run.stderr
+    rgb, i16, ih = run.lines()
+    assert list(rgb) == ["path", "pdq", "phash", "whash", "md5", "sha256", "pdq_quality"]
+    assert (rgb["pdq"], rgb["pdq_quality"]) == (PDQ["python-threatexchange/rgb.jpeg"]["pdq"], 100)
+    assert (i16["pdq"], i16["pdq_quality"]) == (PDQ["python-threatexchange/I16.png"]["pdq"], 36)
+    assert rgb["md5"] == hashlib.md5(RGB.read_bytes()).hexdigest()
+    assert i16["sha256"] == hashlib.sha256(I16.read_bytes()).hexdigest()
+    assert (ih["phash"], ih["whash"]) == ("ba8c84536bd3c366", "ffd391818181a5e7")
+    assert ih["path"] == str(IMAGEHASH)
+
+
+def test_plain_output_is_the_bsd_tag_format(triage):
+    run = triage("hash", "--signal", "md5,pdq,ahash", IMAGEHASH)
+    assert run.code == 0
+    md5 = hashlib.md5(IMAGEHASH.read_bytes()).hexdigest()
+    pdq = run.stdout.splitlines()[1].rsplit(" = ", 1)[1]
+    assert run.stdout.splitlines() == [
+        f"MD5 ({IMAGEHASH}) = {md5}",
+        f"PDQ ({IMAGEHASH}) = {pdq}",
+        f"AHASH ({IMAGEHASH}) = ffd7918181c9ffff",
+        f"PDQ-QUALITY ({IMAGEHASH}) = 100",
+    ]
+    assert len(pdq) == 64
+
+
+def test_bad_files_are_recorded_and_the_others_hashed(triage, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(RGB.read_bytes()[:5000])
+    run = triage("hash", "--json", "--signal", "pdq,md5", text, broken, tmp_path / "gone.png",
+                 RGB)
+    assert run.code == 3
+    notes, bad, gone, good = run.lines()
+    # Not an image: the digest is there, the perceptual value is null, and that is no error.
+    assert notes == {"path": str(text), "pdq": None,
+                     "md5": hashlib.md5(b"not a picture").hexdigest(), "pdq_quality": None}
+    assert bad["error"].startswith("image not decoded: corrupt image/jpeg")
+    assert bad["md5"] == hashlib.md5(broken.read_bytes()).hexdigest() and bad["pdq"] is None
+    assert gone["error"] == "cannot read: No such file or directory"
+    assert good["pdq"] == PDQ["python-threatexchange/rgb.jpeg"]["pdq"]
+    warnings = run.stderr.splitlines()
+    assert warnings == [
+        f"triage: warning: {broken}: {bad['error']}",
+        f"triage: warning: {tmp_path / 'gone.png'}: cannot read: No such file or directory",
+    ]
+
+
+def test_unknown_or_uncomputable_signals_are_refused(triage):
+    run = triage("hash", "--signal", "pdq,sha512", RGB)
+    assert run.code == 2 and "unknown signal 'sha512'" in run.stderr and run.stdout == ""
+    run = triage("hash", "--signal", "photodna", RGB)
+    assert run.code == 2 and "photodna cannot be computed here" in run.stderr
+
+
+def test_help_names_the_signals(triage):
+    run = triage("hash", "--help")
+    assert run.code == 0 and "--signal SIGNALS" in run.stdout and "--json" in run.stdout
