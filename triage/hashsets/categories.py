@@ -38,6 +38,8 @@ def label(value) -> Optional[str]:
     None, everything else stripped."""
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str) and value.isdigit() and value[0] != "0":
+        return value            # the common case, kept cheap: "1", "2", ...
     if isinstance(value, (int, float)):
         return str(int(value))
     text = str(value).strip()

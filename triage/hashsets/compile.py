@@ -88,12 +88,15 @@ class Compiler:
             buf.keys += bytes.fromhex(entry.value)
         buf.size.append(NONE_SIZE if entry.size is None else entry.size)
         label = entry.category
-        code = 0 if label is None else self.labels.get(label)
-        if code is None:
-            code = self.labels[label] = len(self.labels) + 1
-        buf.category.append(code)
-        buf.series.append(self.strings.add(entry.series))
-        buf.name.append(self.strings.add(entry.name))
+        if label is None:
+            buf.category.append(0)
+        else:
+            code = self.labels.get(label)
+            if code is None:
+                code = self.labels[label] = len(self.labels) + 1
+            buf.category.append(code)
+        buf.series.append(NONE32 if entry.series is None else self.strings.add(entry.series))
+        buf.name.append(NONE32 if entry.name is None else self.strings.add(entry.name))
         buf.quality.append(NO_QUALITY if entry.quality is None else entry.quality)
 
     def label_list(self) -> List[str]:

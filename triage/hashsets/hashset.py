@@ -43,6 +43,8 @@ class HashSet:
         self.info = SetInfo(**header["info"])
         self.signals = frozenset(s for s, spec in self._specs.items() if spec["rows"])
         self._vectors: Dict[str, np.ndarray] = {}
+        self._largest = {s: int(self._arrays[f"{s}.sizes"][-1]) for s, spec in self._specs.items()
+                         if spec["all_sized"]}
 
     # -- the scan's calls ---------------------------------------------------------------------
 
@@ -53,18 +55,19 @@ class HashSet:
         if not spec["all_sized"]:
             return True
         sizes = self._arrays[f"{signal}.sizes"]
-        if size < 0 or size > int(sizes[-1]):
+        if size < 0 or size > self._largest[signal]:
             return False
-        i = int(np.searchsorted(sizes, size))
+        # The scalar must have the array's dtype, or numpy converts the whole array per call.
+        i = sizes.searchsorted(sizes.dtype.type(size))
         return int(sizes[i]) == size
 
     def lookup(self, signal: str, digests: List[bytes]) -> List[List[SetEntry]]:
         found: List[List[SetEntry]] = [[] for _ in digests]
         if signal not in self.signals or not digests:
             return found
-        query, row = self.find(signal, self._query(signal, digests))
-        for q, r in zip(query.tolist(), row.tolist()):
-            found[q].append(self.entry(signal, r))
+        query, rows = self.find(signal, self._query(signal, digests))
+        for q, entry in zip(query.tolist(), self.entries(signal, rows)):
+            found[q].append(entry)
         return found
 
     def vectors(self, signal: str) -> np.ndarray:
@@ -76,22 +79,32 @@ class HashSet:
         return cached
 
     def entry(self, signal: str, row: int) -> SetEntry:
+        return self.entries(signal, np.array([row]))[0]
+
+    def entries(self, signal: str, rows: np.ndarray) -> List[SetEntry]:
+        """The entries behind many rows at once: each column is gathered in one step."""
         a, prefix = self._arrays, f"{signal}."
-        key = self._key_bytes(signal, row)
-        value = self.string(int(a[prefix + "value"][row])) if prefix + "value" in a else key.hex()
+        n = len(rows)
+        if prefix + "value" in a:
+            values = [self.string(i) for i in a[prefix + "value"][rows].tolist()]
+        else:
+            values = [k.hex() for k in map(bytes, self._gather_keys(signal, rows))]
         size = a.get(prefix + "size")
-        size = None if size is None or size[row] == np.iinfo(size.dtype).max else int(size[row])
+        if size is None:
+            sizes = [None] * n
+        else:
+            missing = np.iinfo(size.dtype).max
+            sizes = [None if s == missing else s for s in size[rows].tolist()]
         code = a.get(prefix + "category")
+        labels = [None] + self.labels
+        cats = [None] * n if code is None else [labels[c] for c in code[rows].tolist()]
         quality = a.get(prefix + "quality")
-        return SetEntry(
-            signal=signal,
-            value=value,
-            category=None if code is None or not code[row] else self.labels[int(code[row]) - 1],
-            series=self._text(prefix + "series", row),
-            size=size,
-            name=self._text(prefix + "name", row),
-            quality=None if quality is None or quality[row] == NO_QUALITY else int(quality[row]),
-        )
+        quals = [None] * n if quality is None else \
+            [None if q == NO_QUALITY else q for q in quality[rows].tolist()]
+        series = self._texts(prefix + "series", rows)
+        names = self._texts(prefix + "name", rows)
+        return [SetEntry(signal, v, c, se, sz, nm, q)
+                for v, c, se, sz, nm, q in zip(values, cats, series, sizes, names, quals)]
 
     def close(self) -> None:
         self._arrays = {}
@@ -134,14 +147,20 @@ class HashSet:
 
     def find(self, signal: str, query: np.ndarray):
         """Every (query index, row) pair whose digests are equal, vectorised: a binary search on
-        the first 8 bytes, then a comparison of the rest for each candidate."""
+        the first 8 bytes of the sorted queries, then a comparison of the rest for each
+        candidate. Misses, the common case in a scan, cost one search."""
         hi = self._arrays[f"{signal}.hi"]
         q_hi = np.ascontiguousarray(query[:, :8]).view(">u8").ravel().astype(np.uint64)
-        lo = np.searchsorted(hi, q_hi, "left")
-        count = np.searchsorted(hi, q_hi, "right") - lo
-        q_idx = np.repeat(np.arange(len(query)), count)
-        starts = np.repeat(lo - np.cumsum(count) + count, count)
-        rows = np.arange(len(q_idx)) + starts
+        order = np.argsort(q_hi, kind="stable")
+        q_hi = q_hi[order]
+        lo = hi.searchsorted(q_hi, "left")
+        inside = lo < len(hi)
+        hit = np.zeros(len(q_hi), bool)
+        hit[inside] = hi[lo[inside]] == q_hi[inside]
+        order, q_hi, lo = order[hit], q_hi[hit], lo[hit]
+        count = hi.searchsorted(q_hi, "right") - lo
+        q_idx = np.repeat(order, count)
+        rows = np.arange(len(q_idx)) + np.repeat(lo - np.cumsum(count) + count, count)
         rest = self._arrays.get(f"{signal}.rest")
         if rest is not None and len(rows):
             equal = np.all(rest[rows] == query[q_idx, 8:], axis=1)
@@ -157,10 +176,9 @@ class HashSet:
 
     def _query(self, signal: str, digests: List[bytes]) -> np.ndarray:
         length = self._specs[signal]["key_bytes"]
-        joined = b"".join(digests)
-        if len(joined) != length * len(digests) or any(len(d) != length for d in digests):
+        if set(map(len, digests)) != {length}:
             raise ValueError(f"{signal} digests must be {length} bytes each")
-        return np.frombuffer(joined, np.uint8).reshape(len(digests), length)
+        return np.frombuffer(b"".join(digests), np.uint8).reshape(len(digests), length)
 
     def _keys(self, signal: str) -> np.ndarray:
         hi = self._arrays[f"{signal}.hi"]
@@ -168,13 +186,14 @@ class HashSet:
         rest = self._arrays.get(f"{signal}.rest")
         return head if rest is None else np.hstack([head, rest])
 
-    def _key_bytes(self, signal: str, row: int) -> bytes:
-        head = int(self._arrays[f"{signal}.hi"][row]).to_bytes(8, "big")
+    def _gather_keys(self, signal: str, rows: np.ndarray) -> np.ndarray:
+        head = self._arrays[f"{signal}.hi"][rows].astype(">u8").view(np.uint8)
+        head = head.reshape(len(rows), 8)
         rest = self._arrays.get(f"{signal}.rest")
-        return head if rest is None else head + rest[row].tobytes()
+        return head if rest is None else np.hstack([head, rest[rows]])
 
-    def _text(self, column: str, row: int) -> Optional[str]:
+    def _texts(self, column: str, rows: np.ndarray) -> List[Optional[str]]:
         col = self._arrays.get(column)
-        if col is None or col[row] == NONE32:
-            return None
-        return self.string(int(col[row]))
+        if col is None:
+            return [None] * len(rows)
+        return [None if i == NONE32 else self.string(i) for i in col[rows].tolist()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,8 +58,7 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
                     version: Optional[str] = None, kind: Optional[str] = None,
                     category: Optional[str] = None, scheme: Optional[str] = None,
                     signal: Optional[str] = None, thresholds: Optional[Dict[str, int]] = None,
-                    on_problem: Optional[ProblemSink] = None, progress: bool = False,
-                    format_names: Optional[List[str]] = None) -> None:
+                    on_problem: Optional[ProblemSink] = None, progress: bool = False) -> None:
     """Read every source and write one compiled set to `out`. A source that cannot be read
     at all raises HashSetError; a bad record is passed to `on_problem` and skipped."""
     if kind is not None and kind not in KINDS:
@@ -71,7 +69,7 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
     problems = 0
     with tqdm(desc="import", unit=" entries", disable=not progress or None,
               unit_scale=True) as bar:
-        for i, source in enumerate(sources):
+        for source in sources:
             path = Path(source)
             fmt = detect(path)
             facts = fmt.describe(path)
@@ -81,25 +79,35 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
             records.append({"path": str(path), "sha256": sha256_of(path), "format": fmt.name})
             problems += read_into(compiler, path, fmt, signal=signal, category=category,
                                   on_problem=on_problem, progress=bar if progress else None)
+    write_set(compiler, out, described=described, sources=records, problems=problems,
+              name=name, version=version, kind=kind, scheme=scheme, thresholds=thresholds)
+
+
+def write_set(compiler: Compiler, out, *, described: List[dict], sources: List[dict],
+              problems: int, name=None, version=None, kind=None, scheme=None,
+              thresholds=None) -> None:
+    """Finish a compiler's columns and write them with the set's metadata. Set-level facts
+    the caller does not give come from what the sources said (`described`) or their labels."""
     specs, arrays = compiler.finish()
     labels = compiler.label_list()
-    scheme = scheme or categories.combine(f["scheme"] for f in described) \
-        if any(f["scheme"] for f in described) else scheme or categories.detect(labels)
+    if scheme is None:
+        fixed = [f["scheme"] for f in described if f.get("scheme")]
+        scheme = categories.combine(fixed) if fixed else categories.detect(labels)
     if kind is None:
-        by_nature = described and all(f["kind"] == "known-good" for f in described)
+        by_nature = bool(described) and all(f.get("kind") == "known-good" for f in described)
         kind = "known-good" if by_nature or categories.is_known_good(scheme, labels) else "alert"
     names = [f.get("name") for f in described if f.get("name")]
     versions = [f.get("version") for f in described if f.get("version")]
     category_counts = _category_counts(arrays, specs, labels)
     info = {
         "name": name or (names[0] if len(names) == 1 else None)
-                or (Path(records[0]["path"]).stem if records else "empty"),
+                or (Path(sources[0]["path"]).stem if sources else "empty"),
         "version": version or (versions[0] if len(versions) == 1 else None),
         "kind": kind,
         "entries": sum(s["rows"] for s in specs.values()),
         "signals": {sig: s["distinct"] for sig, s in specs.items()},
         "categories": category_counts,
-        "sources": records,
+        "sources": sources,
         "imported": now(),
         "tool_version": __version__,
         "category_scheme": scheme,

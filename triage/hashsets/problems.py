@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    where: str                 # "12" (line), "record 3" (JSON), "row 9" (SQLite), "" (whole file)
+    where: str | int           # 12 (line), "record 3" (JSON), "row 9" (SQLite), "" (whole file)
     reason: str
     code: str = "malformed"    # malformed | missing-size | unsupported
     severity: str = "error"    # error | warning
 
     def line(self, path) -> str:
         """The one-line form users see: `FILE:LINE: reason`."""
-        return f"{path}:{self.where}: {self.reason}" if self.where else f"{path}: {self.reason}"
+        return f"{path}:{self.where}: {self.reason}" if self.where != "" else f"{path}: {self.reason}"

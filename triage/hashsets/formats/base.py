@@ -12,7 +12,7 @@ from typing import ClassVar, Dict, Iterator, List, Optional, Tuple, Type, Union
 from ...records import SetEntry
 from ..problems import Problem
 
-Item = Tuple[str, Union[SetEntry, Problem]]
+Item = Tuple[Union[str, int], Union[SetEntry, Problem]]
 
 
 class Format:

@@ -70,27 +70,35 @@ def parse_quality(text) -> Optional[int]:
 def entries(where: str, values: Dict[str, str], *, size=None, category=None, series=None,
             name=None, quality=None) -> Iterator[Item]:
     """One SetEntry per signal value of a record, or a Problem for each value that is not one.
-    `size` and `quality` may be raw text; they are parsed here so every format words the same."""
-    try:
-        size = parse_size(size)
-    except ValueError as exc:
-        yield where, Problem(where, str(exc))
-        size = None
-    try:
-        quality = parse_quality(quality)
-    except ValueError as exc:
-        yield where, Problem(where, str(exc))
-        quality = None
-    category = categories.label(category)
-    series = series.strip() or None if isinstance(series, str) else series
-    for signal, text in values.items():
-        if text is None or (isinstance(text, str) and not text.strip()):
-            continue
+    `size` and `quality` may be raw text; they are parsed here so every format words the same.
+    This runs once per record of multi-million-record sets, hence the plain code."""
+    if size.__class__ is str and size.isdigit() and len(size) < 19:
+        size = int(size)
+    elif size is not None and size.__class__ is not int:
         try:
-            value = signals.get(signal).parse(str(text))
+            size = parse_size(size)
         except ValueError as exc:
             yield where, Problem(where, str(exc))
+            size = None
+    if quality is not None:
+        try:
+            quality = parse_quality(quality)
+        except ValueError as exc:
+            yield where, Problem(where, str(exc))
+            quality = None
+    category = categories.label(category)
+    if isinstance(series, str):
+        series = series.strip() or None
+    for signal, text in values.items():
+        if text is None:
             continue
-        kind = signals.get(signal).kind
+        cls = signals.SIGNALS[signal]
+        try:
+            value = cls.parse(text if isinstance(text, str) else str(text))
+        except ValueError as exc:
+            if isinstance(text, str) and not text.strip():
+                continue
+            yield where, Problem(where, str(exc))
+            continue
         yield where, SetEntry(signal, value, category, series, size, name,
-                              quality if kind == "perceptual" else None)
+                              quality if cls.kind == "perceptual" else None)

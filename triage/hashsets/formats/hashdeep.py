@@ -28,7 +28,7 @@ class Hashdeep(Format):
         columns = None
         with open(path, "rb") as raw:
             for number, line in numbered_lines(raw):
-                where = str(number)
+                where = number
                 if line.startswith("%%%%"):
                     spec = line[4:].strip()
                     if spec.upper().startswith("HASHDEEP"):

@@ -59,7 +59,7 @@ class Plain(Format):
                 line = line.strip()
                 if not line or line.startswith(COMMENT):
                     continue
-                where = str(number)
+                where = number
                 parsed = parse_line(line, signal)
                 if parsed is None:
                     yield where, Problem(where, "not a hash line")

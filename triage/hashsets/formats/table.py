@@ -43,31 +43,35 @@ def read_rows(raw: BinaryIO, mapping: Optional[Dict[str, str]] = None,
         fields = [mapping.get(h.strip()) if mapping is not None else field_of(h)
                   for h in header]
         sized = "size" in fields
+        # Column roles are decided once: per row only the cells are touched.
+        hashes = [(i, f) for i, f in enumerate(fields) if f is not None and signal_of(f) == f]
+        attrs = {f: i for i, f in enumerate(fields) if f is not None and signal_of(f) != f}
+        size_at, cat_at, series_at, name_at, quality_at = (
+            attrs.get(k) for k in ("size", "category", "series", "name", "quality"))
+        width = len(fields)
         rows = csv.reader(text, delimiter=delimiter)
         for row in rows:
-            where = str(rows.line_num + 1)
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(fields):
-                yield where, Problem(where, f"expected {len(fields)} fields, got {len(row)}")
-                continue
-            record = {}
-            values = {}
-            for f, cell in zip(fields, row):
-                if f is None:
+            if len(row) != width:
+                if not any(cell.strip() for cell in row):
                     continue
-                if signal_of(f) == f:
-                    values[f] = cell
-                else:
-                    record[f] = cell
-            if not any(v.strip() for v in values.values()):
-                yield where, Problem(where, "no hash in this row")
+                where = rows.line_num + 1
+                yield where, Problem(where, f"expected {width} fields, got {len(row)}")
                 continue
-            if sized and not record.get("size", "").strip():
+            where = rows.line_num + 1
+            values = {f: row[i] for i, f in hashes if row[i]}
+            if not values:
+                if any(cell.strip() for cell in row):
+                    yield where, Problem(where, "no hash in this row")
+                continue
+            size = None if size_at is None else row[size_at]
+            if sized and not size.strip():
                 yield where, Problem(where, "size missing", "missing-size", "warning")
-            yield from entries(where, values, size=record.get("size"),
-                               category=record.get("category") or category, series=record.get("series"),
-                               name=record.get("name") or None, quality=record.get("quality"))
+            yield from entries(
+                where, values, size=size,
+                category=(None if cat_at is None else row[cat_at]) or category,
+                series=None if series_at is None else row[series_at],
+                name=None if name_at is None else row[name_at] or None,
+                quality=None if quality_at is None else row[quality_at])
 
 
 def header_fields(text: str) -> List[Optional[str]]:

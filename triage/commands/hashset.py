@@ -1,0 +1,240 @@
+"""`triage hashset`: import, build, describe, validate and diff hash sets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import signals
+from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
+from ..hashsets import categories, compile_sources, load
+from ..hashsets.build import DEFAULT_SIGNALS, build_set
+from ..hashsets.diff import diff as diff_sets
+from ..hashsets.importer import KINDS
+from ..hashsets.validate import validate as validate_set
+from ..jsonout import dumps
+from ..safetext import visible
+
+SHOWN_PROBLEMS = 20
+
+
+class ProblemPrinter:
+    """Bad records go to stderr as `FILE:LINE: reason`, the first few in full, then a count."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, path, problem) -> None:
+        self.count += 1
+        if self.count <= SHOWN_PROBLEMS:
+            click.echo(f"triage: {problem.severity}: {visible(problem.line(path))}", err=True)
+
+    def close(self) -> None:
+        if self.count > SHOWN_PROBLEMS:
+            click.echo(f"triage: {self.count - SHOWN_PROBLEMS} more problem(s) not shown "
+                       "(run `triage hashset validate` for all)", err=True)
+
+
+def _thresholds(values) -> dict:
+    found = {}
+    for text in values:
+        name, _, number = text.partition("=")
+        try:
+            if signals.get(name).kind != "perceptual":
+                raise ValueError(f"{name} is not a perceptual signal")
+            found[name.lower()] = int(number)
+        except ValueError as exc:
+            raise click.BadParameter(f"{text}: {exc}", param_hint="--threshold") from None
+    return found
+
+
+def _progress(value):
+    return True if value is None else value
+
+
+@click.group()
+def hashset():
+    """Import, build, describe, validate and compare hash sets.
+
+    A set is compiled once into one file (`-o SET`); everywhere a set is asked for, a compiled
+    set or any supported source file works (the format is recognised from the content)."""
+
+
+@hashset.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Compiled set to write.")
+@click.option("--name", help="Set name (default: from the source).")
+@click.option("--version", "set_version", help="Set version, e.g. 2024.06.")
+@click.option("--kind", type=click.Choice(KINDS),
+              help="alert or known-good (default: known-good for NSRL and NSRL-CAID, else alert).")
+@click.option("--category", help="Category label for entries whose source gives none.")
+@click.option("--scheme", type=click.Choice(sorted(categories.SCHEMES)),
+              help="Category scheme (default: detected from the labels).")
+@click.option("--signal", "signal_name",
+              help="Signal of bare hashes in plain lists when the length cannot tell "
+                   "(e.g. phash, pdq).")
+@click.option("--threshold", multiple=True, metavar="SIGNAL=N",
+              help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+def import_(sources, output, name, set_version, kind, category, scheme, signal_name,
+            threshold, as_json, progress):
+    """Compile SOURCES (any mix of formats) into one set. Bad records are reported as
+    FILE:LINE: reason and skipped. Exit codes: 0 written; 2 a source is unreadable."""
+    if signal_name:
+        try:
+            signals.get(signal_name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--signal") from None
+    printer = ProblemPrinter()
+    compile_sources(sources, output, name=name, version=set_version, kind=kind,
+                    category=category, scheme=scheme, signal=signal_name,
+                    thresholds=_thresholds(threshold), on_problem=printer,
+                    progress=_progress(progress))
+    printer.close()
+    return _show(output, as_json)
+
+
+@hashset.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Compiled set to write.")
+@click.option("--category", help="Category label of every file.")
+@click.option("--kind", type=click.Choice(KINDS), default="alert", show_default=True)
+@click.option("--name", help="Set name (default: the folder's name).")
+@click.option("--version", "set_version", help="Set version.")
+@click.option("--signal", "signal_names", default=",".join(DEFAULT_SIGNALS), show_default=True,
+              help="Comma-separated signals to compute.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+def build(folder, output, category, kind, name, set_version, signal_names, as_json, progress):
+    """Make a set from the reference files under FOLDER: size and every signal of each regular
+    file, reading each file once; symlinks are not followed. Exit codes: 0 written; 2 the folder
+    cannot be read."""
+    names = [n.strip().lower() for n in signal_names.split(",") if n.strip()]
+    try:
+        for n in names:
+            signals.get(n)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--signal") from None
+    printer = ProblemPrinter()
+    try:
+        build_set(folder, output, names=names, category=category, kind=kind, name=name,
+                  version=set_version, on_problem=printer, progress=_progress(progress))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--signal") from None
+    printer.close()
+    return _show(output, as_json)
+
+
+@hashset.command()
+@click.argument("set_or_source", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def info(set_or_source, as_json):
+    """Counts per signal and category, sizes present, provenance. Exit codes: 0 shown;
+    2 unreadable."""
+    return _show(set_or_source, as_json)
+
+
+@hashset.command()
+@click.argument("sets", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--known-good", "known_good", type=click.Path(dir_okay=False),
+              help="Known-good set (e.g. NSRL): entries also in it are reported.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def validate(sets, known_good, as_json):
+    """Check sets before they ship: malformed lines, bad values, duplicates, conflicting
+    categories, trivial and degenerate hashes, low PDQ quality, known-good overlap, missing
+    sizes. Exit codes: 0 clean; 1 problems found; 2 a set is unreadable."""
+    good = load(known_good) if known_good else None
+    try:
+        findings = [f for path in sets for f in validate_set(path, good)]
+    finally:
+        if good is not None:
+            good.close()
+    if as_json:
+        click.echo(dumps({"sets": list(sets), "findings": [f.to_dict() for f in findings],
+                          "clean": not findings}, indent=2))
+    else:
+        for f in findings:
+            examples = f" (e.g. {', '.join(f.examples)})" if f.examples else ""
+            click.echo(visible(f.line()) + examples)
+        click.echo(f"{len(findings)} finding(s) in {len(sets)} set(s)", err=True)
+    return EXIT_HITS if findings else EXIT_CLEAN
+
+
+@hashset.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--list", "listing", is_flag=True, help="Also list the values that changed.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def diff(old, new, listing, as_json):
+    """What changed from OLD to NEW: values added, removed and re-categorised, per signal and
+    category. Exit codes: 0 compared; 2 a set is unreadable."""
+    with load(old) as a, load(new) as b:
+        result = diff_sets(a, b, listing)
+    if as_json:
+        click.echo(dumps(result, indent=2))
+        return EXIT_CLEAN
+    t = result["totals"]
+    click.echo(f"{visible(str(old))} -> {visible(str(new))}: {t['added']} added, "
+               f"{t['removed']} removed, {t['recategorised']} re-categorised")
+    for signal, s in result["signals"].items():
+        click.echo(f"  {signal}: +{s['added']} -{s['removed']} ~{s['recategorised']}")
+        for key, mark in (("added_by_category", "+"), ("removed_by_category", "-"),
+                          ("recategorised_by_change", "~")):
+            for label, n in s[key].items():
+                click.echo(f"    {mark} {visible(label)}: {n}")
+        if listing:
+            for key, mark in (("added_values", "+"), ("removed_values", "-")):
+                for value in s[key]:
+                    click.echo(f"    {mark} {value}")
+            for change in s["recategorised_values"]:
+                click.echo(f"    ~ {change['value']} {'+'.join(change['old']) or '(none)'} -> "
+                           f"{'+'.join(change['new']) or '(none)'}")
+    return EXIT_CLEAN
+
+
+def _show(path, as_json) -> int:
+    with load(path) as hs:
+        data = hs.info.to_dict()
+        uncomputable = sorted(s for s in hs.signals if not signals.get(s).computable)
+    data["unmatchable"] = {s: f"{s} values are kept and counted but cannot be computed "
+                              "here, so they never match" for s in uncomputable}
+    if as_json:
+        click.echo(dumps(data, indent=2))
+        return EXIT_CLEAN
+    click.echo(_render(data))
+    return EXIT_CLEAN
+
+
+def _render(d: dict) -> str:
+    scheme = d["category_scheme"]
+    lines = [
+        f"name:       {visible(str(d['name']))}",
+        f"version:    {visible(str(d['version'] or '-'))}",
+        f"kind:       {d['kind']}",
+        f"entries:    {d['entries']:,}",
+        f"imported:   {d['imported']} by triage {d['tool_version']}",
+        f"scheme:     {scheme}",
+        "signals:    (distinct values, entries with a size)",
+    ]
+    for s, n in d["signals"].items():
+        lines.append(f"  {s:<10} {n:>12,}  {d['sized'].get(s, 0):>12,} sized")
+    if d["categories"]:
+        lines.append("categories: (entries)")
+        for label, n in d["categories"].items():
+            note = categories.describe(scheme, label)
+            lines.append(f"  {visible(label):<10} {n:>12,}  {note}")
+    if d["thresholds"]:
+        lines.append("thresholds: " + ", ".join(f"{k}={v}" for k, v in d["thresholds"].items()))
+    if d["problems"]:
+        lines.append(f"problems:   {d['problems']} source record(s) skipped at import")
+    lines.append("sources:")
+    for src in d["sources"]:
+        lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")
+    for note in d["unmatchable"].values():
+        lines.append(f"note: {note}")
+    return "\n".join(lines)

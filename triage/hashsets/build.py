@@ -1,0 +1,105 @@
+"""Build a set from reference files: every regular file under a folder (symlinks not
+followed, FIFOs and devices never opened), each read once for all requested signals."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
+
+from .. import signals
+from ..errors import HashSetError
+from ..hashing import chunks, digest_stream
+from ..records import SetEntry
+from tqdm import tqdm
+
+from .compile import Compiler
+from .formats.base import Item
+from .importer import KINDS, ProblemSink, write_set
+from .problems import Problem
+
+DEFAULT_SIGNALS = ("md5", "sha1", "sha256")
+_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+def _open(path: str) -> int:
+    # O_NOATIME keeps reference material's access times intact where the OS allows it.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags | _NOATIME)
+    except PermissionError:
+        return os.open(path, flags)
+
+
+def exact_values(path: str, names: List[str]) -> Dict[str, str]:
+    with os.fdopen(_open(path), "rb") as f:
+        return digest_stream(chunks(f), names)
+
+
+# How each kind of signal is computed from a file: one entry per kind, so a new kind
+# (perceptual: decode the image, then hash) is added here and nowhere else.
+CALCULATORS: Dict[str, Callable[[str, List[str]], Dict[str, str]]] = {"exact": exact_values}
+
+
+def walk(folder: Path) -> Iterator[Path]:
+    """Regular files under `folder`, sorted, without following symlinks."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            yield Path(root) / name
+
+
+def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
+                  category: Optional[str] = None, progress=None) -> Iterator[Item]:
+    folder = Path(folder)
+    names = list(names)
+    by_kind: Dict[str, List[str]] = {}
+    for name in names:
+        kind = signals.get(name).kind
+        if kind not in CALCULATORS:
+            raise ValueError(f"signal {name!r} cannot be computed from files by build")
+        by_kind.setdefault(kind, []).append(name)
+    for path in walk(folder):
+        where = str(path.relative_to(folder))
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            values: Dict[str, str] = {}
+            for kind, members in by_kind.items():
+                values.update(CALCULATORS[kind](str(path), members))
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            yield where, Problem(where, f"cannot read: {reason}", severity="error")
+            continue
+        if progress is not None:
+            progress.update(info.st_size)
+        for name in names:
+            if name in values:
+                yield where, SetEntry(name, values[name], category, None, info.st_size, where)
+
+
+def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
+              category: Optional[str] = None, kind: Optional[str] = None,
+              name: Optional[str] = None, version: Optional[str] = None,
+              on_problem: Optional[ProblemSink] = None, progress: bool = False) -> None:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HashSetError(f"{folder}: not a folder")
+    if kind is not None and kind not in KINDS:
+        raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    compiler = Compiler()
+    problems = 0
+    with tqdm(desc="build", unit="B", unit_scale=True, disable=not progress or None) as bar:
+        for _, item in build_entries(folder, names, category, bar if progress else None):
+            if isinstance(item, SetEntry):
+                compiler.add(item)
+            else:
+                problems += 1
+                if on_problem is not None:
+                    on_problem(folder, item)
+    write_set(compiler, out, described=[{"kind": kind}],
+              sources=[{"path": str(folder), "sha256": None, "format": "folder"}],
+              problems=problems, name=name or folder.resolve().name, version=version,
+              kind=kind or "alert")
