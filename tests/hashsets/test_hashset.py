@@ -1,0 +1,94 @@
+import hashlib
+
+import numpy as np
+import pytest
+
+from support import FIXTURES
+from triage.errors import HashSetError
+from triage.hashsets import HashSet, SetInfo, compile_sources, load
+from triage.records import SetEntry
+
+REAL = FIXTURES / "hashsets" / "real"
+SYN = FIXTURES / "hashsets" / "synthetic"
+ENDS_00 = bytes.fromhex("0123456789abcdef0123456789abcd00")
+
+
+@pytest.fixture(scope="module")
+def griffeye(tmp_path_factory):
+    out = tmp_path_factory.mktemp("set") / "g.tset"
+    compile_sources([SYN / "griffeye.csv"], out, name="G", version="1")
+    with HashSet(out) as hs:
+        yield hs
+
+
+def test_info(griffeye):
+    info = griffeye.info
+    assert isinstance(info, SetInfo)
+    assert (info.name, info.version, info.kind, info.category_scheme) == ("G", "1", "alert", "vics")
+    assert info.entries == 8
+    assert info.signals == {"md5": 5, "sha1": 1, "pdq": 1}
+    assert info.categories == {"1": 5, "2": 1, "3": 1, "4": 1}
+    assert info.sized == {"md5": 5, "sha1": 1, "pdq": 1}
+    assert info.problems == 2
+    assert info.sources[0]["format"] == "table"
+    assert info.imported.endswith("Z")
+    assert griffeye.signals == frozenset({"md5", "sha1", "pdq"})
+
+
+def test_lookup_digest_ending_in_zero_byte(griffeye):
+    assert griffeye.lookup("md5", [ENDS_00]) == [[SetEntry("md5", ENDS_00.hex(), "1", None, 7000,
+                                                           "m.jpg")]]
+    # the same digest without its last byte's zero must not match anything
+    assert griffeye.lookup("md5", [ENDS_00[:-1] + b"\x01"]) == [[]]
+
+
+def test_lookup_returns_every_category_of_a_digest(griffeye):
+    l_md5 = hashlib.md5(b"l").digest()
+    miss = bytes(16)
+    found = griffeye.lookup("md5", [miss, l_md5, miss])
+    assert found[0] == [] and found[2] == []
+    assert [(e.category, e.name) for e in found[1]] == [("2", "l.jpg"), ("3", "l-again.jpg")]
+
+
+def test_lookup_rejects_wrong_digest_length(griffeye):
+    with pytest.raises(ValueError, match="16 bytes"):
+        griffeye.lookup("md5", [bytes(20)])
+    assert griffeye.lookup("sha256", [bytes(32)]) == [[]]
+
+
+def test_may_match(griffeye):
+    # md5 has an entry without size: the prefilter cannot exclude anything
+    assert griffeye.may_match("md5", 12345) is True
+    assert griffeye.may_match("sha1", 5000) is True
+    assert griffeye.may_match("sha1", 5001) is False
+    assert griffeye.may_match("sha256", 5000) is False
+
+
+def test_vectors_and_entry(griffeye):
+    vectors = griffeye.vectors("pdq")
+    assert vectors.dtype == np.uint8 and vectors.shape == (1, 32)
+    assert bytes(vectors[0]).hex() == hashlib.sha256(b"pdqk").hexdigest()
+    assert griffeye.entry("pdq", 0).series == "SeriesA"
+    md5 = griffeye.vectors("md5")
+    assert md5.shape == (6, 16)
+    rows = [bytes(r) for r in md5]
+    assert rows == sorted(rows)
+
+
+def test_load_source_directly_and_known_good_kind():
+    with load(REAL / "NSRL-CAID-ART.json") as hs:
+        assert hs.info.kind == "known-good"
+        assert hs.lookup("sha1", [bytes.fromhex("e65706b487c73e992bab2a50707a9fd8b0bd6866")])[0][0] \
+            == SetEntry("sha1", "e65706b487c73e992bab2a50707a9fd8b0bd6866", "8", None, 488,
+                        "build2.art")
+
+
+def test_photodna_is_kept_and_counted():
+    with load(SYN / "vics-2.0-case.json") as hs:
+        assert hs.info.signals["photodna"] == 1
+        assert hs.entry("photodna", 0).value == "AAEC" * 36
+
+
+def test_missing_file_is_a_one_line_error(tmp_path):
+    with pytest.raises(HashSetError, match="cannot read"):
+        load(tmp_path / "nope.tset")
