@@ -1,0 +1,82 @@
+import json
+
+from click.testing import CliRunner
+
+from support import FIXTURES, run_triage
+from triage.cli import cli
+
+REAL = FIXTURES / "hashsets" / "real"
+SYN = FIXTURES / "hashsets" / "synthetic"
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], standalone_mode=False)
+
+
+def test_import_then_info_json(tmp_path):
+    out = tmp_path / "set.tset"
+    result = invoke("hashset", "import", REAL / "NSRL-CAID-AVI.json", REAL / "NSRL-CAID-ART.json",
+                    "-o", out, "--name", "CAID", "--version", "2024.1", "--no-progress")
+    assert result.return_value == 0, result.output
+    info = invoke("hashset", "info", out, "--json")
+    data = json.loads(info.output)
+    assert (data["name"], data["version"], data["kind"]) == ("CAID", "2024.1", "known-good")
+    assert data["entries"] == 62
+    assert data["signals"] == {"md5": 31, "sha1": 31}
+    assert data["categories"] == {"8": 62}
+    assert [s["format"] for s in data["sources"]] == ["vics", "vics"]
+
+
+def test_info_says_photodna_cannot_match():
+    result = invoke("hashset", "info", SYN / "vics-2.0-case.json")
+    assert "photodna values are kept and counted but cannot be computed here" in result.output
+    assert "child abuse material (CAM)" in result.output
+
+
+def test_import_reports_bad_lines_and_still_writes(tmp_path):
+    out = tmp_path / "s.tset"
+    proc = run_triage("hashset", "import", SYN / "bsd-tag-bom-crlf.txt", "-o", out)
+    assert proc.code == 0
+    assert f"triage: error: {SYN / 'bsd-tag-bom-crlf.txt'}:5: not a hash line" in proc.stderr
+    assert out.exists()
+
+
+def test_validate_exit_codes_and_json():
+    clean = invoke("hashset", "validate", REAL / "md5sum-sample.txt")
+    assert clean.return_value == 0
+    bad = invoke("hashset", "validate", SYN / "griffeye.csv", "--json")
+    assert bad.return_value == 1
+    data = json.loads(bad.output)
+    assert [f["code"] for f in data["findings"]] == [
+        "missing-size", "malformed", "malformed", "duplicate", "conflicting-category", "trivial"]
+    assert data["clean"] is False
+
+
+def test_unreadable_set_is_one_line_and_exit_2(tmp_path):
+    broken = tmp_path / "broken.tset"
+    broken.write_bytes(b"TRIAGEHS" + b"\0" * 200)
+    for args in (("info", broken), ("validate", broken), ("diff", broken, broken)):
+        proc = run_triage("hashset", *args)
+        assert proc.code == 2
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(f"triage: error: {broken}:")
+
+
+def test_diff_text_and_build(tmp_path):
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "x").write_bytes(b"x")
+    built = tmp_path / "ref.tset"
+    result = invoke("hashset", "build", ref, "-o", built, "--category", "1", "--no-progress",
+                    "--json")
+    assert result.return_value == 0
+    assert json.loads(result.output)["signals"] == {"md5": 1, "sha1": 1, "sha256": 1}
+    d = invoke("hashset", "diff", REAL / "md5sum-sample.txt", built, "--json")
+    totals = json.loads(d.output)["totals"]
+    assert totals == {"added": 3, "removed": 4, "recategorised": 0}
+
+
+def test_help_for_every_subcommand():
+    for sub in ("import", "build", "info", "validate", "diff"):
+        result = CliRunner().invoke(cli, ["hashset", sub, "--help"])
+        assert result.exit_code == 0 and "Exit codes" in " ".join(result.output.split())
