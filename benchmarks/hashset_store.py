@@ -80,7 +80,7 @@ def triage_store(source: Path, work: Path, digests, batch: int) -> dict:
     for i in range(0, len(digests), batch):
         found += sum(bool(x) for x in hs.lookup("md5", digests[i:i + batch]))
     looked = time.perf_counter() - t
-    misses = [d[::-1] for d in digests]     # reversed digests: as random, and absent
+    misses = [d[::-1] for d in digests]     # reversed: as random, absent but by a 2**-64 chance
     t = time.perf_counter()
     for i in range(0, len(misses), batch):
         hs.lookup("md5", misses[i:i + batch])
@@ -113,6 +113,7 @@ def python_set(source: Path, work: Path, digests, batch: int) -> dict:
 
 def sqlite_table(source: Path, work: Path, digests, batch: int) -> dict:
     db_path = work / "set.sqlite"
+    db_path.unlink(missing_ok=True)
     t = time.perf_counter()
     db = sqlite3.connect(db_path)
     db.execute("PRAGMA journal_mode=OFF")
