@@ -11,7 +11,7 @@ from PIL import Image
 from triage import hamming, imaging
 from triage.hashsets import load
 from triage.records import Match
-from triage.scanners.perceptual import PerceptualMatcher, query_hashes
+from triage.scanners.perceptual import PerceptualMatcher, query_hashes, reference_hashes
 from triage.signals.perceptual import PDQ, PHASH
 
 VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "pdq"
@@ -58,39 +58,50 @@ def test_the_distractors_put_the_set_on_the_mih_index(reference):
     assert all(isinstance(s.index, hamming.MultiIndexHash) for s in matcher._searched)
 
 
+def closest(hashes, signal, value):
+    """The (distance, variant) of the query hash closest to a stored value."""
+    cls = PDQ if signal == "pdq" else PHASH
+    return min((cls.distance(h.value, value), h.variant) for h in hashes if h.signal == signal)
+
+
 def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
     hs, (bridge_pdq, bridge_phash), _ = reference
     data = encode(imaging.decode(BRIDGE.read_bytes()).resize((400, 300)), quality=60)
     copy = imaging.decode(data)
     matches, hashes = PerceptualMatcher([hs]).match(data)
-    pdq_d = PDQ.distance(PDQ.compute(copy).value, bridge_pdq)
-    phash_d = PHASH.distance(PHASH.compute(copy).value, bridge_phash)
-    assert pdq_d <= 31 and phash_d <= PHASH.threshold
+    assert hashes == query_hashes(copy, {"pdq", "phash"})
+    pdq_d, pdq_variant = closest(hashes, "pdq", bridge_pdq)
+    phash_d, phash_variant = closest(hashes, "phash", bridge_phash)
+    # The copy as found is within the radius already; no other form may do worse than it.
+    assert pdq_d <= PDQ.distance(PDQ.compute(copy).value, bridge_pdq) <= 31
+    assert phash_d <= PHASH.distance(PHASH.compute(copy).value, bridge_phash) <= 10
     assert matches == [
-        Match("pdq", "known", "alert", "CAT1", None, pdq_d, "original", 100),
-        Match("phash", "known", "alert", "CAT1", None, phash_d, "original", None),
+        Match("pdq", "known", "alert", "CAT1", None, pdq_d, pdq_variant, 100),
+        Match("phash", "known", "alert", "CAT1", None, phash_d, phash_variant, None),
     ]
-    # 8 dihedral variants of each signal; the bridge photo has no uniform border.
-    assert len(hashes) == 16
-    assert {h.variant for h in hashes} == {"original", "rotate90", "rotate180", "rotate270",
-                                           "flipx", "flipy", "flipplus1", "flipminus1"}
+    # pdq in 8 rotations/flips and phash, on the image and 4 central regions (no border).
+    assert len(hashes) == 5 * 9
+    assert [h.variant for h in hashes if h.signal == "phash"] == [
+        "original", "central95", "central90", "central85", "central80"]
 
 
-DIH = ["bridge-2-rotate-90.jpg", "bridge-3-rotate-180.jpg", "bridge-4-rotate-270.jpg",
-       "bridge-5-flipx.jpg", "bridge-6-flipy.jpg", "bridge-7-flip-plus-1.jpg",
-       "bridge-8-flip-minus-1.jpg"]
-UNDO = ["rotate270", "rotate180", "rotate90", "flipx", "flipy", "flipplus1", "flipminus1"]
+# Each transform of the photo, and the variant of the copy that undoes it.
+DIHEDRAL_COPIES = [
+    (Image.Transpose.ROTATE_90, "rotate270"), (Image.Transpose.ROTATE_180, "rotate180"),
+    (Image.Transpose.ROTATE_270, "rotate90"), (Image.Transpose.FLIP_TOP_BOTTOM, "flipx"),
+    (Image.Transpose.FLIP_LEFT_RIGHT, "flipy"), (Image.Transpose.TRANSPOSE, "flipplus1"),
+    (Image.Transpose.TRANSVERSE, "flipminus1")]
 
 
-@pytest.mark.parametrize("name,variant", zip(DIH, UNDO))
-def test_rotated_and_flipped_copies_match_through_the_undoing_variant(reference, name, variant):
-    hs, (bridge_pdq, _), _ = reference
-    data = (VECTORS / "threatexchange" / "dih" / name).read_bytes()
-    matches, _ = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
-    pdq = [m for m in matches if m.signal == "pdq"]
-    assert len(pdq) == 1 and pdq[0].variant == variant and pdq[0].category == "CAT1"
-    undone = {h.variant: h for h in PDQ.compute_dihedral(imaging.decode(data))}[variant]
-    assert pdq[0].distance == PDQ.distance(undone.value, bridge_pdq)
+@pytest.mark.parametrize("transpose,variant", DIHEDRAL_COPIES)
+def test_rotated_and_flipped_copies_match_through_the_undoing_variant(reference, transpose,
+                                                                      variant):
+    hs, _, (photo_pdq, _) = reference
+    data = encode(imaging.decode(PHOTO.read_bytes()).transpose(transpose), quality=90)
+    matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    assert [(m.signal, m.category, m.variant) for m in matches] == [("pdq", "CAT2", variant)]
+    undone = {h.variant: h for h in hashes}[variant]
+    assert matches[0].distance == PDQ.distance(undone.value, photo_pdq) <= 31
 
 
 def test_a_letterboxed_copy_matches_once_its_bars_are_removed(reference):
@@ -105,13 +116,13 @@ def test_a_letterboxed_copy_matches_once_its_bars_are_removed(reference):
     matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
     pdq = [m for m in matches if m.signal == "pdq"]
     assert [(m.category, m.variant) for m in pdq] == [("CAT2", "unletterboxed")]
-    assert len(hashes) == 32     # two forms x two signals x eight variants
+    assert len(hashes) == 6 * 9     # six forms x (eight PDQ variants + phash)
 
 
 def test_an_unrelated_photo_matches_nothing(reference):
     hs, _, _ = reference
     matches, hashes = PerceptualMatcher([hs]).match(OTHER.read_bytes())
-    assert matches == [] and len(hashes) == 16
+    assert matches == [] and len(hashes) == 5 * 9
 
 
 def test_low_quality_pdq_hashes_are_not_matched(tmp_path):
@@ -177,4 +188,27 @@ def test_query_hashes_name_every_form_and_variant():
     variants = [h.variant for h in query_hashes(boxed, {"pdq"})]
     assert variants[:2] == ["original", "rotate90"]
     assert variants[8:10] == ["unletterboxed", "unletterboxed+rotate90"]
-    assert len(variants) == 16
+    assert variants[16::8] == ["central95", "central90", "central85", "central80"]
+    assert len(variants) == 6 * 8
+
+
+def test_a_centrally_cropped_copy_matches_a_built_set_through_a_central_region(tmp_path):
+    photo = imaging.decode(PHOTO.read_bytes())
+    w, h = photo.size
+    cropped = photo.crop((round(w * 0.04), round(h * 0.04), w - round(w * 0.04),
+                          h - round(h * 0.04)))     # 8% off, re-encoded: no stored region
+    data = encode(cropped, quality=80)
+    stored = reference_hashes(photo, {"pdq"})
+    assert [x.variant for x in stored] == ["original", "central90", "central80"]
+    # Whole-image hashes alone do not find a 10% crop...
+    plain = write_set(tmp_path / "plain.csv", [(stored[0].value, "0" * 16, "CAT1")])
+    with load(plain, name="plain") as hs:
+        assert [m.signal for m in PerceptualMatcher([hs]).match(data)[0]] == []
+    # ...the central regions of a set built from the reference image do.
+    built = write_set(tmp_path / "built.csv", [(x.value, "0" * 16, "CAT1") for x in stored])
+    with load(built, name="built") as hs:
+        matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    # Each stored region close enough is its own entry: at least one, all the same image.
+    assert matches and {(m.set, m.signal, m.category) for m in matches} == {
+        ("built", "pdq", "CAT1")}
+    assert 0 < min(m.distance for m in matches) <= 31

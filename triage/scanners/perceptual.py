@@ -1,8 +1,9 @@
 """Judge one image against the perceptual hashes of the loaded sets.
 
 The image is decoded once; every perceptual signal the sets carry is computed on each form of
-it (as found, and without uniform borders) in all eight rotations and flips, and every form is
-searched in every set's Hamming index. Nothing of the image leaves this module but hashes."""
+it (as found, without uniform borders, central regions), PDQ in all eight rotations and flips,
+and every hash is searched in every set's Hamming index. Nothing of the image leaves this
+module but hashes."""
 
 from __future__ import annotations
 
@@ -17,27 +18,57 @@ from ..records import Match
 from ..signals.perceptual import PerceptualHash, PerceptualSignal
 
 
+# Centred regions hashed on the query side. A copy cropped by up to ~15% on every side holds
+# one of these at nearly the scale of the regions that REFERENCE_CENTRAL stores for a set's
+# images (benchmarks/perceptual_accuracy.py measures it; sets imported from other tools carry
+# the whole image only, and then only uncropped and lightly cropped copies match).
+QUERY_CENTRAL = (0.95, 0.9, 0.85, 0.8)
+REFERENCE_CENTRAL = (0.9, 0.8)
+WORKING_SIDE = 512   # derived forms are hashed from a copy reduced to about this short side
+
+
 def forms(image: Image.Image) -> Iterator[Tuple[str, Image.Image]]:
-    """The forms of an image worth hashing: as found, and without letterbox bars or a plain
-    frame (a padded copy hashes far from its source; the inner picture does not)."""
+    """The forms of a query image worth hashing: as found; without letterbox bars or a plain
+    frame (a padded copy hashes far from its source, the inner picture does not); and its
+    central regions (a cropped copy is close to a central region of its source)."""
     yield "original", image
-    inner = imaging.unletterbox(image)
+    # Derived forms only need to land within a match radius: a box-reduced working copy
+    # (short side >= WORKING_SIDE moved PDQ by at most 12 bits on the corpus) keeps them cheap.
+    factor = min(image.size) // WORKING_SIDE
+    working = image.reduce(factor) if factor > 1 else image
+    inner = imaging.unletterbox(working)
     if inner is not None:
         yield "unletterboxed", inner
+    for fraction in QUERY_CENTRAL:
+        yield f"central{round(fraction * 100)}", imaging.central(working, fraction)
+
+
+def _named(form: str, h: PerceptualHash) -> PerceptualHash:
+    variant = h.variant if form == "original" else (
+        form if h.variant == "original" else f"{form}+{h.variant}")
+    return PerceptualHash(h.signal, h.value, h.quality, variant)
 
 
 def query_hashes(image: Image.Image, names) -> List[PerceptualHash]:
-    """Every hash the matcher searches for `image`: each signal, each form, each of the eight
-    dihedral variants. The variant says how the query was transformed, e.g.
-    "unletterboxed+rotate90"."""
-    hashes = []
-    for form, picture in forms(image):
-        for name in sorted(names):
-            for h in signals.get(name).compute_dihedral(picture):
-                variant = h.variant if form == "original" else (
-                    form if h.variant == "original" else f"{form}+{h.variant}")
-                hashes.append(PerceptualHash(h.signal, h.value, h.quality, variant))
-    return hashes
+    """Every hash the matcher searches for `image`: each signal on each form, PDQ in all eight
+    rotations and flips. The variant says how the query was transformed, e.g.
+    "unletterboxed+rotate90" or "central90"."""
+    return [_named(form, h) for form, picture in forms(image) for name in sorted(names)
+            for h in signals.get(name).query(picture)]
+
+
+def reference_hashes(image: Image.Image, names) -> List[PerceptualHash]:
+    """What a set built from reference images should store for `image` so that cropped copies
+    match too: each signal of the whole image, of its REFERENCE_CENTRAL regions, and of the
+    image without its own uniform borders (a photo on a black sky loses the sky along with a
+    letterbox when the query is unletterboxed)."""
+    pictures = [("original", image)] + [
+        (f"central{round(f * 100)}", imaging.central(image, f)) for f in REFERENCE_CENTRAL]
+    inner = imaging.unletterbox(image)
+    if inner is not None:
+        pictures.append(("unletterboxed", inner))
+    return [_named(form, signals.get(name).compute(picture)) for form, picture in pictures
+            for name in sorted(names)]
 
 
 @dataclass

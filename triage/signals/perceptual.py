@@ -60,6 +60,12 @@ class PerceptualSignal(Signal):
         return hashes
 
     @classmethod
+    def query(cls, image: Image.Image) -> list[PerceptualHash]:
+        """What a matcher searches for `image`: the hash as found. Signals that get all eight
+        rotations and flips in one pass (PDQ) return those too."""
+        return [cls.compute(image)]
+
+    @classmethod
     def distance(cls, a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()
 
@@ -93,6 +99,10 @@ class PDQ(PerceptualSignal):
         hashes, quality = pdqhash.compute_dihedral(_rgb_array(image))
         return [PerceptualHash(cls.name, _bits_hex(bits), int(quality), variant)
                 for bits, (variant, _) in zip(hashes, DIHEDRAL)]
+
+    @classmethod
+    def query(cls, image: Image.Image) -> list[PerceptualHash]:
+        return cls.compute_dihedral(image)
 
 
 def _rgb_array(image: Image.Image) -> np.ndarray:

@@ -1,0 +1,118 @@
+"""Hashing speed on the photo corpus: triage's bounded decode + hash against the plain
+libraries, side by side in one run, with a check that the values are the same.
+
+    pip install -r benchmarks/requirements.txt
+    python benchmarks/perceptual_hashing.py [--rounds 5]
+
+Rows:
+  * plain `imagehash.phash(Image.open(f))` vs `triage.signals.perceptual.PHASH.compute(decode(f))`
+  * plain `pdqhash.compute(np.asarray(Image.open(f).convert("RGB")))` vs `PDQ.compute(decode(f))`
+  * the whole query of `triage scan` (scanners.perceptual.query_hashes: PDQ x 8 dihedral and
+    pHash, on the image, its unletterboxed form and 4 central regions), for what a scan pays
+  * Pillow's reduced-size JPEG decoding (`draft`), which the issue asks about: its speed and
+    how far it moves PDQ (it is not used: see docs/perceptual.md)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from perceptual_corpus import photos  # noqa: E402
+
+from triage import imaging  # noqa: E402
+from triage.scanners.perceptual import query_hashes  # noqa: E402
+from triage.signals.perceptual import PDQ, PHASH  # noqa: E402
+
+
+def plain_phash(data):
+    return str(imagehash.phash(Image.open(io.BytesIO(data))))
+
+
+def triage_phash(data):
+    return PHASH.compute(imaging.decode(data)).value
+
+
+def plain_pdq(data):
+    bits, quality = pdqhash.compute(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
+def triage_pdq(data):
+    return PDQ.compute(imaging.decode(data)).value
+
+
+def triage_query(data):
+    return len(query_hashes(imaging.decode(data), {"pdq", "phash"}))
+
+
+def draft_pdq(data):
+    image = Image.open(io.BytesIO(data))
+    if image.format == "JPEG":
+        image.draft("RGB", (256, 256))   # DCT-domain scaling by 1/2, 1/4 or 1/8
+    bits, _ = pdqhash.compute(np.asarray(image.convert("RGB")))
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
+def rate(function, files, rounds):
+    """Images a second, the median of `rounds` passes over every file (interleaved callers
+    see the same machine load)."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for data in files:
+            function(data)
+        times.append(time.perf_counter() - started)
+    return len(files) / statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    corpus = photos()
+    files = list(corpus.values())
+    megapixels = sum(np.prod(Image.open(io.BytesIO(d)).size) for d in files) / 1e6
+    print(f"# {len(files)} photos, {megapixels:.1f} megapixels in all; median of "
+          f"{args.rounds} rounds, one process\n")
+
+    same_phash = all(plain_phash(d) == triage_phash(d) for d in files)
+    same_pdq = all(plain_pdq(d) == triage_pdq(d) for d in files)
+    rates = {}
+    for _ in range(1):   # one interleaved pass over all callers per round inside rate()
+        for name, function in (("plain imagehash.phash", plain_phash),
+                               ("triage phash", triage_phash),
+                               ("plain pdqhash.compute", plain_pdq),
+                               ("triage pdq", triage_pdq),
+                               ("triage scan query (pdq+phash, all forms)", triage_query),
+                               ("pdqhash with JPEG draft", draft_pdq)):
+            rates[name] = rate(function, files, args.rounds)
+
+    print("| what | images/s | vs plain library | same values |")
+    print("|---|---|---|---|")
+    rows = (("plain imagehash.phash", "plain imagehash.phash", "-"),
+            ("triage phash", "plain imagehash.phash", same_phash),
+            ("plain pdqhash.compute", "plain pdqhash.compute", "-"),
+            ("triage pdq", "plain pdqhash.compute", same_pdq),
+            ("triage scan query (pdq+phash, all forms)", "plain pdqhash.compute", "-"),
+            ("pdqhash with JPEG draft", "plain pdqhash.compute", "-"))
+    for name, base, same in rows:
+        print(f"| {name} | {rates[name]:.1f} | {rates[name] / rates[base]:.2f}x | {same} |")
+
+    jpegs = [d for d in files if Image.open(io.BytesIO(d)).format == "JPEG"]
+    moved = [PDQ.distance(plain_pdq(d), draft_pdq(d)) for d in jpegs]
+    print(f"\nJPEG draft moved PDQ by {min(moved)}..{max(moved)} bits (median "
+          f"{statistics.median(moved)}) over {len(jpegs)} JPEGs.")
+
+
+if __name__ == "__main__":
+    main()
