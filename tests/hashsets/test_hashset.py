@@ -92,3 +92,21 @@ def test_photodna_is_kept_and_counted():
 def test_missing_file_is_a_one_line_error(tmp_path):
     with pytest.raises(HashSetError, match="cannot read"):
         load(tmp_path / "nope.tset")
+
+
+@pytest.mark.slow
+def test_many_entries_all_found_none_invented(tmp_path):
+    from support import slow_scale
+    n = int(20000 * slow_scale())
+    rng = np.random.default_rng(7)
+    digests = rng.integers(0, 256, (n, 16), dtype=np.uint8)
+    digests[::97, 15] = 0                               # plenty of digests ending in 00
+    source = tmp_path / "many.txt"
+    source.write_text("".join(f"{bytes(d).hex()}  f{i}\n" for i, d in enumerate(digests)))
+    with load(source) as hs:
+        assert hs.info.entries == n
+        found = hs.lookup("md5", [bytes(d) for d in digests])
+        assert all(len(f) == 1 for f in found)
+        assert found[97][0].value.endswith("00")
+        absent = [bytes(d[::-1]) for d in digests[:1000]]
+        assert sum(map(len, hs.lookup("md5", absent))) == 0
