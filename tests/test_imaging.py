@@ -137,3 +137,15 @@ def test_unletterbox_leaves_plain_and_flat_images_alone():
 
 def test_central_region():
     assert imaging.central(gradient(100, 80), 0.8).size == (80, 64)
+
+
+def test_detail_follows_pdq_quality():
+    from triage.signals.perceptual import PDQ
+
+    photo = decode(JPEG)
+    small = decode((VECTORS / "pdq" / "threatexchange" / "misc-images" / "small.jpg").read_bytes())
+    assert imaging.detail(photo) == 100 and PDQ.compute(photo).quality == 100
+    assert imaging.detail(small) < 50 and PDQ.compute(small).quality == 0
+    assert imaging.detail(Image.new("RGB", (64, 64), (30, 30, 30))) == 0
+    stripes = Image.fromarray((np.indices((64, 64))[1] % 2 * 255).astype(np.uint8))
+    assert imaging.detail(stripes) == 100

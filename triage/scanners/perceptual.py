@@ -1,9 +1,9 @@
 """Judge one image against the perceptual hashes of the loaded sets.
 
 The image is decoded once; every perceptual signal the sets carry is computed on each form of
-it (as found, without uniform borders, central regions), PDQ in all eight rotations and flips,
-and every hash is searched in every set's Hamming index. Nothing of the image leaves this
-module but hashes."""
+it (as found, without uniform borders; PDQ also on central regions), PDQ in all eight
+rotations and flips, and every hash is searched in every set's Hamming index. Nothing of the
+image leaves this module but hashes."""
 
 from __future__ import annotations
 
@@ -17,58 +17,104 @@ from .. import hamming, imaging, signals
 from ..records import Match
 from ..signals.perceptual import PerceptualHash, PerceptualSignal
 
+# The dihedral group in PDQ's order (the C++ reference's pdqDihedralHash256esFromFloatLuma),
+# with the PIL transpose producing each: variant i of a query is the hash of transform i
+# applied to it, so a copy rotated 90 degrees matches through "rotate270". Pixels are
+# transposed rather than pdqhash.compute_dihedral used: its DCT-domain variants were up to 34
+# bits off the hash of the actually transposed image on the 300-pixel corpus photos, pixel
+# transposes 0 (docs/perceptual.md).
+DIHEDRAL = (
+    ("rotate90", Image.Transpose.ROTATE_90),       # counter-clockwise, as PDQ's
+    ("rotate180", Image.Transpose.ROTATE_180),
+    ("rotate270", Image.Transpose.ROTATE_270),
+    ("flipx", Image.Transpose.FLIP_TOP_BOTTOM),
+    ("flipy", Image.Transpose.FLIP_LEFT_RIGHT),
+    ("flipplus1", Image.Transpose.TRANSPOSE),
+    ("flipminus1", Image.Transpose.TRANSVERSE),
+)
 
-# Centred regions hashed on the query side. A copy cropped by up to ~15% on every side holds
-# one of these at nearly the scale of the regions that REFERENCE_CENTRAL stores for a set's
-# images (benchmarks/perceptual_accuracy.py measures it; sets imported from other tools carry
-# the whole image only, and then only uncropped and lightly cropped copies match).
+
+# Centred regions. A copy cropped by up to ~10% on every side is close, at nearly the same
+# scale, to one of the QUERY_CENTRAL regions of itself matched against one of the
+# REFERENCE_CENTRAL regions of its source: a set built from reference images stores those
+# (reference_hashes); sets imported from other tools carry the whole image only, and then
+# only uncropped and lightly cropped copies match. benchmarks/perceptual_accuracy.py measures it.
 QUERY_CENTRAL = (0.95, 0.9, 0.85, 0.8)
 REFERENCE_CENTRAL = (0.9, 0.8)
-WORKING_SIDE = 512   # derived forms are hashed from a copy reduced to about this short side
+WORKING_SIDE = 512    # derived forms are hashed from a copy reduced to about this short side
+MIN_DETAIL = 50       # PDQ's quality rule, applied to the picture for every signal
 
 
-def forms(image: Image.Image) -> Iterator[Tuple[str, Image.Image]]:
-    """The forms of a query image worth hashing: as found; without letterbox bars or a plain
-    frame (a padded copy hashes far from its source, the inner picture does not); and its
-    central regions (a cropped copy is close to a central region of its source)."""
+def wholes(image: Image.Image) -> Iterator[Tuple[str, Image.Image]]:
+    """The picture as found, and without letterbox bars or a plain frame (a padded copy hashes
+    far from its source; the inner picture does not)."""
     yield "original", image
-    # Derived forms only need to land within a match radius: a box-reduced working copy
-    # (short side >= WORKING_SIDE moved PDQ by at most 12 bits on the corpus) keeps them cheap.
-    factor = min(image.size) // WORKING_SIDE
-    working = image.reduce(factor) if factor > 1 else image
-    inner = imaging.unletterbox(working)
+    inner = imaging.unletterbox(_working(image))
     if inner is not None:
         yield "unletterboxed", inner
-    for fraction in QUERY_CENTRAL:
+
+
+def regions(image: Image.Image, fractions) -> Iterator[Tuple[str, Image.Image]]:
+    working = _working(image)
+    for fraction in fractions:
         yield f"central{round(fraction * 100)}", imaging.central(working, fraction)
 
 
-def _named(form: str, h: PerceptualHash) -> PerceptualHash:
-    variant = h.variant if form == "original" else (
-        form if h.variant == "original" else f"{form}+{h.variant}")
-    return PerceptualHash(h.signal, h.value, h.quality, variant)
+def _working(image: Image.Image) -> Image.Image:
+    # Derived forms need only land within a radius: a box-reduced copy keeps them cheap (a
+    # short side of 512 or more moved PDQ by at most 12 bits on the photo corpus).
+    factor = min(image.size) // WORKING_SIDE
+    return image.reduce(factor) if factor > 1 else image
+
+
+def _named(form: str, h: PerceptualHash, variant: str = "original") -> PerceptualHash:
+    name = form if variant == "original" else (
+        variant if form == "original" else f"{form}+{variant}")
+    return PerceptualHash(h.signal, h.value, h.quality, name)
+
+
+def _upright_and_turned(signal: PerceptualSignal, form: str, picture: Image.Image
+                        ) -> List[PerceptualHash]:
+    hashes = [_named(form, signal.compute(picture))]
+    if signal.dihedral:
+        working = _working(picture)
+        hashes += [_named(form, signal.compute(working.transpose(t)), variant)
+                   for variant, t in DIHEDRAL]
+    return hashes
 
 
 def query_hashes(image: Image.Image, names) -> List[PerceptualHash]:
-    """Every hash the matcher searches for `image`: each signal on each form, PDQ in all eight
-    rotations and flips. The variant says how the query was transformed, e.g.
-    "unletterboxed+rotate90" or "central90"."""
-    return [_named(form, h) for form, picture in forms(image) for name in sorted(names)
-            for h in signals.get(name).query(picture)]
+    """Every hash the matcher searches for `image`: each signal of each whole form (PDQ in all
+    eight rotations and flips), and the central regions, upright, of signals that take them.
+    The variant says how the query was transformed, e.g. "unletterboxed+rotate90". A flat
+    picture gives nothing to search."""
+    chosen = [signals.get(name) for name in sorted(names)]
+    hashes = []
+    for form, picture in wholes(image):
+        if imaging.detail(picture) >= MIN_DETAIL:
+            hashes += [h for s in chosen for h in _upright_and_turned(s, form, picture)]
+    # Rotated *and* cropped copies are rare, while the eight variants of every region made
+    # distinct images collide (the corner tiles of a round photo): regions stay upright.
+    with_regions = [s for s in chosen if s.regions]
+    if with_regions:
+        for form, picture in regions(image, QUERY_CENTRAL):
+            if imaging.detail(picture) >= MIN_DETAIL:
+                hashes += [_named(form, s.compute(picture)) for s in with_regions]
+    return hashes
 
 
 def reference_hashes(image: Image.Image, names) -> List[PerceptualHash]:
-    """What a set built from reference images should store for `image` so that cropped copies
-    match too: each signal of the whole image, of its REFERENCE_CENTRAL regions, and of the
-    image without its own uniform borders (a photo on a black sky loses the sky along with a
-    letterbox when the query is unletterboxed)."""
-    pictures = [("original", image)] + [
-        (f"central{round(f * 100)}", imaging.central(image, f)) for f in REFERENCE_CENTRAL]
-    inner = imaging.unletterbox(image)
-    if inner is not None:
-        pictures.append(("unletterboxed", inner))
-    return [_named(form, signals.get(name).compute(picture)) for form, picture in pictures
-            for name in sorted(names)]
+    """What a set built from reference images should store for `image`, so that cropped copies
+    match too: each signal of the whole image and of the image without its own uniform
+    borders (a photo on a black sky loses the sky along with a letterbox when the query is
+    unletterboxed), and the REFERENCE_CENTRAL regions of signals that take them."""
+    chosen = [signals.get(name) for name in sorted(names)]
+    hashes = [_named(form, s.compute(picture)) for form, picture in wholes(image)
+              for s in chosen]
+    hashes += [_named(form, s.compute(picture))
+               for form, picture in regions(image, REFERENCE_CENTRAL)
+               for s in chosen if s.regions]
+    return hashes
 
 
 @dataclass

@@ -3,8 +3,7 @@ resized, recompressed or lightly edited.
 
 PDQ is Meta's open standard (256 bits, with a quality score); the pHash family comes from
 imagehash in its 64-bit default and a 256-bit form. Every signal computes from a decoded RGB
-PIL image (see triage.imaging), and can hash the eight rotations/flips of it, so a rotated or
-mirrored copy of a known image still matches."""
+PIL image (see triage.imaging)."""
 
 from __future__ import annotations
 
@@ -17,20 +16,6 @@ import pdqhash
 from PIL import Image
 
 from .base import Signal, register
-
-# The dihedral group in pdqhash.compute_dihedral's order (the C++ reference's), with the PIL
-# transpose producing each: variant i of an image is the hash of transform i applied to it.
-DIHEDRAL = (
-    ("original", None),
-    ("rotate90", Image.Transpose.ROTATE_90),       # counter-clockwise, as PDQ's
-    ("rotate180", Image.Transpose.ROTATE_180),
-    ("rotate270", Image.Transpose.ROTATE_270),
-    ("flipx", Image.Transpose.FLIP_TOP_BOTTOM),
-    ("flipy", Image.Transpose.FLIP_LEFT_RIGHT),
-    ("flipplus1", Image.Transpose.TRANSPOSE),
-    ("flipminus1", Image.Transpose.TRANSVERSE),
-)
-
 
 @dataclass(frozen=True)
 class PerceptualHash:
@@ -45,25 +30,15 @@ class PerceptualSignal(Signal):
     bits: ClassVar[int]
     threshold: ClassVar[int]                    # default match radius, inclusive
     min_quality: ClassVar[Optional[int]] = None  # hashes below this say too little to match
+    # Whether the matcher (scanners.perceptual) also searches the seven other rotations and
+    # flips, and central regions: worth it only for a hash that separates distinct images well
+    # enough to bear the extra comparisons (benchmarks/perceptual_accuracy.py).
+    dihedral: ClassVar[bool] = False
+    regions: ClassVar[bool] = False
 
     @classmethod
     def compute(cls, image: Image.Image) -> PerceptualHash:
         raise NotImplementedError
-
-    @classmethod
-    def compute_dihedral(cls, image: Image.Image) -> list[PerceptualHash]:
-        """The hashes of the eight rotations and flips of `image`, `original` first."""
-        hashes = []
-        for variant, transpose in DIHEDRAL:
-            h = cls.compute(image if transpose is None else image.transpose(transpose))
-            hashes.append(PerceptualHash(h.signal, h.value, h.quality, variant))
-        return hashes
-
-    @classmethod
-    def query(cls, image: Image.Image) -> list[PerceptualHash]:
-        """What a matcher searches for `image`: the hash as found. Signals that get all eight
-        rotations and flips in one pass (PDQ) return those too."""
-        return [cls.compute(image)]
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
@@ -87,22 +62,13 @@ class PDQ(PerceptualSignal):
     hex_length = 64
     threshold = 31       # Meta's PDQ_CONFIDENT_MATCH_THRESHOLD; docs/perceptual.md measures it
     min_quality = 50     # python-threatexchange's PdqSignal.QUALITY_THRESHOLD
+    dihedral = True
+    regions = True
 
     @classmethod
     def compute(cls, image: Image.Image) -> PerceptualHash:
         bits, quality = pdqhash.compute(_rgb_array(image))
         return PerceptualHash(cls.name, _bits_hex(bits), int(quality))
-
-    @classmethod
-    def compute_dihedral(cls, image: Image.Image) -> list[PerceptualHash]:
-        # One pass over the pixels for all eight: PDQ transforms its DCT, not the image.
-        hashes, quality = pdqhash.compute_dihedral(_rgb_array(image))
-        return [PerceptualHash(cls.name, _bits_hex(bits), int(quality), variant)
-                for bits, (variant, _) in zip(hashes, DIHEDRAL)]
-
-    @classmethod
-    def query(cls, image: Image.Image) -> list[PerceptualHash]:
-        return cls.compute_dihedral(image)
 
 
 def _rgb_array(image: Image.Image) -> np.ndarray:
