@@ -1,12 +1,29 @@
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from triage.cli import main
 
 VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors"
 PDQ = json.loads((VECTORS / "pdq" / "expected.json").read_text())
 RGB = VECTORS / "pdq" / "python-threatexchange" / "rgb.jpeg"
 I16 = VECTORS / "pdq" / "python-threatexchange" / "I16.png"
 IMAGEHASH = VECTORS / "imagehash" / "imagehash.png"
+
+
+@pytest.fixture
+def triage(capsys):
+    """`triage ARGS...` in this process, as the entry point runs it: exit code and output."""
+    def run(*args):
+        with pytest.raises(SystemExit) as exited:
+            main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return SimpleNamespace(code=exited.value.code, stdout=out, stderr=err,
+                               lines=lambda: [json.loads(x) for x in out.splitlines()])
+    return run
 
 
 def test_json_lines_carry_every_signal_and_pdq_quality(triage):
