@@ -1,0 +1,40 @@
+"""Shared fixtures: the committed disk images, decompressed once per session, and the `triage`
+command runner. Plain helpers live in support.py (importable from any test)."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support import IMAGES, run_triage, sha256_file
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory) -> Path:
+    """Every fixture image, ready to open, in one folder. At the end of the session every one
+    must hash as it did at the start: the whole suite is the read-only proof."""
+    if not IMAGES.is_dir():
+        pytest.skip("fixtures/images is missing")
+    committed = {p.name: sha256_file(p) for p in IMAGES.iterdir()}
+    folder = tmp_path_factory.mktemp("images")
+    for source in sorted(IMAGES.iterdir()):
+        if source.suffix == ".gz":
+            with gzip.open(source, "rb") as src, open(folder / source.stem, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        elif source.is_file():
+            shutil.copyfile(source, folder / source.name)
+    for path in folder.iterdir():
+        path.chmod(0o444)  # a write attempt would fail loudly, not silently alter evidence
+    before = {p.name: sha256_file(p) for p in folder.iterdir()}
+    yield folder
+    after = {p.name: sha256_file(p) for p in folder.iterdir()}
+    assert after == before, "a fixture image changed during the test session"
+    assert {p.name: sha256_file(p) for p in IMAGES.iterdir()} == committed
+
+
+@pytest.fixture
+def triage():
+    return run_triage

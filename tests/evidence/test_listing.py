@@ -1,0 +1,159 @@
+"""`triage files` against The Sleuth Kit's own command-line tools (the truth files were written
+by fls/icat/mmls when the fixtures were built), and against hashdeep for folders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from support import load_truth, sha256_file, truth_names
+
+ALL = "md5,sha1,sha256"
+
+
+def listing(run, image):
+    out = run("files", image, "--hash", ALL)
+    assert out.code in (0, 3), out.stderr
+    files = [r for r in out.lines() if "error" not in r]
+    errors = [r for r in out.lines() if "error" in r]
+    return out, files, errors
+
+
+def as_truth_rows(files):
+    return {(f["volume"]["offset"], f["path"], f["inode"]): f for f in files}
+
+
+def truth_rows(truth):
+    return {(f["volume_offset"], f["path"], f["inode"]): f for f in truth["files"]}
+
+
+@pytest.mark.parametrize("name", truth_names())
+def test_listing_equals_sleuthkit(images, triage, name):
+    truth = load_truth(name)
+    out, files, errors = listing(triage, images / truth["segments"][0])
+    mine, theirs = as_truth_rows(files), truth_rows(truth)
+    assert len(mine) == len(files), "an entry was listed twice"
+    assert set(mine) == set(theirs)
+    for key, t in theirs.items():
+        m = mine[key]
+        assert (m["allocated"], m["size"]) == (t["allocated"], t["size"]), key
+        if t.get("icat_error") is None:
+            assert (m["md5"], m["sha1"], m["sha256"]) == (t["md5"], t["sha1"], t["sha256"]), key
+        if not key[1].startswith("/$"):
+            # Modification times must agree to the second. (Access times differ between TSK
+            # 4.11's CLI and the 4.15 in pytsk3 for exFAT, which 4.15 reads with the time of
+            # day; NTFS system files carry out-of-range stamps the two versions read apart.)
+            assert (m["mtime"] or "")[:19] == (t["mtime"] or "")[:19], key
+    unreadable = [v for v in truth["volumes"] if v["fs_type"] is None]
+    assert len(errors) == len(unreadable)
+    assert out.code == (3 if unreadable else 0)
+
+
+def test_fixtures_cover_the_planted_cases():
+    """The comparison above is only as strong as what the images hold."""
+    files = [f for name in truth_names() for f in load_truth(name)["files"]]
+    assert any(not f["allocated"] for f in files)
+    assert any(":" in f["path"].rsplit("/", 1)[-1] and not f["path"].startswith("/$")
+               for f in files), "an NTFS alternate data stream"
+    assert any(f["path"].startswith("/$OrphanFiles/") for f in files)
+    assert any(f["size"] == 0 for f in files)
+    assert any(f["size"] > 1 << 20 for f in files)
+    assert any(not f["path"].isascii() for f in files)
+    tables = {load_truth(n)["partition_table"] for n in truth_names()}
+    assert {"dos", "gpt", None} <= tables
+
+
+def _normalised(files):
+    return sorted((f["volume"]["offset"], f["path"], f["inode"], f["allocated"], f["size"],
+                   f.get("md5"), f.get("sha1"), f.get("sha256")) for f in files)
+
+
+@pytest.mark.parametrize("other", ["mbr.E01", "mbr-split.E01"])
+def test_ewf_forms_list_what_the_raw_image_lists(images, triage, other):
+    _, raw, _ = listing(triage, images / "mbr.raw")
+    _, ewf, _ = listing(triage, images / other)
+    assert _normalised(ewf) == _normalised(raw)
+    assert {f["evidence"] for f in ewf} == {str(images / other)}
+
+
+def test_split_raw_lists_what_the_joined_image_lists(images, triage, tmp_path):
+    segments = sorted(images.glob("gpt.raw.0*"))
+    assert len(segments) >= 2
+    joined = tmp_path / "gpt-joined.img"
+    with open(joined, "wb") as out:
+        for seg in segments:
+            out.write(seg.read_bytes())
+    _, split, _ = listing(triage, segments[0])
+    _, whole, _ = listing(triage, joined)
+    assert _normalised(split) == _normalised(whole)
+    assert len(split) == len(load_truth("gpt.raw.000")["files"])
+
+
+def test_no_deleted_lists_only_allocated(images, triage):
+    out = triage("files", images / "fat16.raw", "--no-deleted")
+    assert out.code == 0
+    rows = out.lines()
+    truth = load_truth("fat16.raw")["files"]
+    assert sorted(r["path"] for r in rows) == sorted(f["path"] for f in truth if f["allocated"])
+
+
+def test_partially_recovered_deleted_file_is_marked(images, triage):
+    """A deleted FAT file whose later clusters were reused recovers in part, as icat does."""
+    truth = {f["path"]: f for f in load_truth("fat16.raw")["files"]}
+    rows = {r["path"]: r for r in triage("files", images / "fat16.raw", "--hash", "md5").lines()}
+    partial = [p for p, r in rows.items() if "recovered" in r]
+    assert partial, "the fixture plants a deleted file overwritten in part"
+    for path in partial:
+        assert not rows[path]["allocated"]
+        assert rows[path]["recovered"] < rows[path]["size"]
+        assert rows[path]["md5"] == truth[path]["md5"]
+
+
+@pytest.mark.skipif(shutil.which("hashdeep") is None, reason="hashdeep is not installed")
+def test_folder_listing_equals_hashdeep(tmp_path, triage):
+    root = tmp_path / "evidence"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "a" / "Überraschung.txt").write_text("umlaut\n", encoding="utf-8")
+    (root / "a" / "b" / "日本語.txt").write_bytes("japanese".encode() * 100)
+    (root / "a" / "b" / "c" / "big.bin").write_bytes(bytes(range(256)) * 5000)
+    (root / "empty.txt").write_bytes(b"")
+    (root / "=SUM(A1).txt").write_text("formula lookalike")
+    deep = subprocess.run(["hashdeep", "-r", "-c", "md5,sha256", "-l", "."], cwd=root,
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+    # hashdeep itself hangs on a FIFO; triage must neither open one nor follow a link out.
+    (root / "link").symlink_to("/etc/hostname")
+    subprocess.run(["mkfifo", str(root / "a" / "fifo")], check=True)
+    out = triage("files", root, "--hash", "md5,sha256", timeout=60)
+    assert out.code == 0, out.stderr
+    mine = {(r["path"], r["size"], r["md5"], r["sha256"]) for r in out.lines()}
+    theirs = set()
+    for line in deep.splitlines():
+        if line.startswith(("%", "#")) or not line.strip():
+            continue
+        size, md5, sha256, name = line.split(",", 3)
+        theirs.add(("/" + name[2:] if name.startswith("./") else "/" + name, int(size), md5,
+                    sha256))
+    assert mine == theirs
+    assert len(mine) == 5
+
+
+def test_folder_walk_leaves_access_times_alone(tmp_path, triage):
+    root = tmp_path / "evidence"
+    root.mkdir()
+    target = root / "file.txt"
+    target.write_text("content")
+    import os
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    before = target.stat()
+    assert triage("files", root, "--hash", "md5").code == 0
+    after = target.stat()
+    assert (after.st_atime_ns, after.st_mtime_ns) == (before.st_atime_ns, before.st_mtime_ns)
+
+
+def test_listing_does_not_change_the_image(images, triage):
+    image = images / "ntfs.raw"
+    before = sha256_file(image)
+    assert triage("files", image, "--hash", ALL).code == 0
+    assert sha256_file(image) == before
