@@ -10,6 +10,11 @@ EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
 
 
+# What reading evidence can raise: OS errors, and the RuntimeError pytsk3 turns a failed read
+# inside a Python image class (EWF, split raw) into.
+READ_ERRORS = (OSError, RuntimeError)
+
+
 class TriageError(Exception):
     """A problem the user can fix: bad input, unreadable evidence or set. `str()` is the line
     printed; it names the file and the reason and never quotes file content."""

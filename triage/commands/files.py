@@ -7,7 +7,7 @@ import sys
 import click
 from tqdm import tqdm
 
-from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, one_line
+from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
 from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
@@ -50,7 +50,7 @@ def files(evidence, hashes, no_deleted, progress):
                     if counted.total < item.size:
                         # a deleted file recovered in part: the hashes cover what was there
                         record["recovered"] = counted.total
-                except (IOError, OSError) as exc:
+                except READ_ERRORS as exc:
                     record.update({name: None for name in hashes})
                     errors += 1
                     _report_error(out, ScanError(item.evidence, f"read failed: {one_line(exc)}",

@@ -39,6 +39,11 @@ class Evidence:
             yield from folder.walk(self.path, self.path)
             return
         for volume in self.volumes:
+            end = volume.offset + volume.length
+            if self.size is not None and end > self.size:
+                yield ScanError(self.path, f"the volume ends at byte {end:,} but the media has "
+                                f"only {self.size:,} bytes (truncated image?): content beyond "
+                                f"the end cannot be read", volume)
             fs = self._fs.get(volume.index)
             if fs is None:
                 yield ScanError(self.path, volume.error or "no file system", volume)
@@ -89,9 +94,12 @@ def open_evidence(path: str) -> Evidence:
         if fs is not None:
             filesystems[volume.index] = fs
     if not filesystems and table is None:
+        hint = ""
+        if media.read(510, 2) == b"\x55\xaa":
+            hint = "; sector 0 has a boot signature, so the partition table may be corrupt"
         media.close()
         raise EvidenceError(f"{path}: no partition table or file system found "
-                            f"({media.kind} media of {media.size} bytes)")
+                            f"({media.kind} media of {media.size:,} bytes{hint})")
     return Evidence(path=path, kind=media.kind, size=media.size, segments=media.segments,
                     partition_table=table, volumes=opened, metadata=media.metadata,
                     stored_hashes=media.stored_hashes, media=media, _fs=filesystems)

@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional
 import pyewf
 import pytsk3
 
-from ..errors import EvidenceError, one_line
+from ..errors import EvidenceError, READ_ERRORS, one_line
 from ..timefmt import pin_utc
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
@@ -239,7 +239,7 @@ def _open_native(kind):
     def opener(path, st):
         try:
             img = pytsk3.Img_Info(path)  # TSK opens raw files and devices O_RDONLY
-        except (IOError, OSError) as exc:
+        except READ_ERRORS as exc:
             raise EvidenceError(f"{path}: cannot open: {one_line(exc)}") from None
         return Media(kind, path, img.get_size(), [path], img)
     return opener
@@ -277,11 +277,14 @@ def open_media(path: str) -> Media:
 
 
 def _check_readable(media: Media) -> None:
-    # A truncated EWF opens but fails on first read; say so at once rather than per file later.
+    # A truncated EWF, or one missing its last segments, opens but fails on reading: say so at
+    # once rather than per file later.
     try:
         media.read(0, min(media.size, 512))
-    except (IOError, OSError) as exc:
-        raise EvidenceError(f"{media.path}: cannot read the media: {one_line(exc)}") from None
+        media.read(max(0, media.size - 512), min(media.size, 512))
+    except READ_ERRORS:
+        raise EvidenceError(f"{media.path}: the EWF image cannot be read from its first chunk "
+                            f"(truncated, damaged, or a segment is missing)") from None
 
 
 def verify(media: Media, progress: Optional[Callable[[int], None]] = None,

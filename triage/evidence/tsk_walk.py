@@ -8,7 +8,7 @@ from typing import Iterator, List, Optional, Tuple, Union
 
 import pytsk3
 
-from ..errors import one_line
+from ..errors import READ_ERRORS, one_line
 from ..records import FileEntry, ScanError, Volume
 from ..timefmt import iso
 
@@ -64,7 +64,7 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
     # (a directory that points back at an ancestor would otherwise loop forever).
     try:
         stack: List[Tuple[Iterator, str, frozenset]] = [(iter(fs.open_dir(inode=root)), "", frozenset([root]))]
-    except (IOError, OSError) as exc:
+    except READ_ERRORS as exc:
         yield ScanError(evidence, f"cannot open the root directory: {one_line(exc)}", volume, "/", root)
         return
     while stack:
@@ -74,7 +74,7 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
         except StopIteration:
             stack.pop()
             continue
-        except (IOError, OSError) as exc:
+        except READ_ERRORS as exc:
             stack.pop()
             yield ScanError(evidence, f"directory listing stopped: {one_line(exc)}", volume,
                             prefix or "/")
@@ -96,7 +96,7 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
             if addr not in ancestors and len(stack) < MAX_DEPTH:
                 try:
                     stack.append((iter(fs.open_dir(inode=addr)), path, ancestors | {addr}))
-                except (IOError, OSError) as exc:
+                except READ_ERRORS as exc:
                     if not unallocated:  # a deleted folder whose entries are gone is normal
                         yield ScanError(evidence, f"cannot open directory: {one_line(exc)}",
                                         volume, path, addr)
@@ -120,7 +120,7 @@ def _with_meta(fs, f, name):
         try:
             f = fs.open_meta(inode=name.meta_addr)
             meta = f.info.meta
-        except (IOError, OSError):
+        except READ_ERRORS:
             pass
     return f, meta
 
@@ -138,7 +138,7 @@ def _ntfs_attributes(f) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
     can hide content just as well. Returns (path suffix, size, (type, id) or None)."""
     try:
         attrs = [a.info for a in f]
-    except (IOError, OSError):
+    except READ_ERRORS:
         return []
     out = []
     for info in attrs:

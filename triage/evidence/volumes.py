@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 
 import pytsk3
 
-from ..errors import one_line
+from ..errors import READ_ERRORS, one_line
 from ..records import Volume
 
 FS_TYPES = {
@@ -30,7 +30,7 @@ def find_volumes(img: pytsk3.Img_Info, size: int) -> Tuple[Optional[str], List[V
     With no partition table the whole media is one volume at offset 0, as `fls` assumes."""
     try:
         vs = pytsk3.Volume_Info(img)
-    except (IOError, OSError):
+    except READ_ERRORS:
         return None, [Volume(index=0, offset=0, length=size, description="whole media")]
     block = vs.info.block_size
     volumes = []
@@ -53,7 +53,7 @@ def open_fs(img: pytsk3.Img_Info, volume: Volume):
     """Open the file system of a volume; return (fs or None, the volume with fs facts or error)."""
     try:
         fs = pytsk3.FS_Info(img, offset=volume.offset)
-    except (IOError, OSError) as exc:
+    except READ_ERRORS as exc:
         return None, replace(volume, error=_fs_error(exc))
     fs_type = FS_TYPES.get(fs.info.ftype, f"tsk-{fs.info.ftype}")
     block = _cluster_size(img, volume.offset, fs_type) or fs.info.block_size
@@ -66,7 +66,7 @@ def _cluster_size(img, offset: int, fs_type: str) -> Optional[int]:
         return None
     try:
         boot = img.read(offset, 512)
-    except (IOError, OSError):
+    except READ_ERRORS:
         return None
     if len(boot) < 512:
         return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from .. import signals
-from ..errors import one_line
+from ..errors import READ_ERRORS, one_line
 from ..hashing import CHUNK, chunks, digest_stream
 from ..records import FileEntry, Match
 from .exact import ExactMatcher
@@ -60,7 +60,7 @@ class Judge:
     def __call__(self, entry: FileEntry) -> Verdict:
         try:
             return self._judge(entry)
-        except (IOError, OSError) as exc:
+        except READ_ERRORS as exc:
             return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"])
 
     def _judge(self, entry: FileEntry) -> Verdict:
