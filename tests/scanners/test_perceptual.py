@@ -135,8 +135,10 @@ def test_flat_pictures_are_not_matched_by_any_signal(tmp_path):
     assert PDQ.compute(imaging.decode(SMALL_Q0.read_bytes())).quality == 0
     with load(write_set(tmp_path / "s.csv", [(flat_pdq, flat_phash, "CAT1")])) as hs:
         matches, hashes = PerceptualMatcher([hs]).match(SMALL_Q0.read_bytes())
-    # Its hashes equal the stored ones, but a flat picture's hash is noise: nothing is searched.
+    # Its hashes equal the stored ones, but a flat picture's hash is noise: nothing is searched,
+    # and a set built from it would store nothing.
     assert matches == [] and hashes == []
+    assert reference_hashes(imaging.decode(SMALL_Q0.read_bytes()), {"pdq", "phash"}) == []
 
 
 def test_radius_from_the_command_line_beats_the_sets_which_beats_the_default(tmp_path):

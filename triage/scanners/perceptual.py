@@ -107,14 +107,15 @@ def reference_hashes(image: Image.Image, names) -> List[PerceptualHash]:
     """What a set built from reference images should store for `image`, so that cropped copies
     match too: each signal of the whole image and of the image without its own uniform
     borders (a photo on a black sky loses the sky along with a letterbox when the query is
-    unletterboxed), and the REFERENCE_CENTRAL regions of signals that take them."""
+    unletterboxed), and the REFERENCE_CENTRAL regions of signals that take them. Flat
+    pictures give nothing."""
     chosen = [signals.get(name) for name in sorted(names)]
-    hashes = [_named(form, s.compute(picture)) for form, picture in wholes(image)
-              for s in chosen]
-    hashes += [_named(form, s.compute(picture))
-               for form, picture in regions(image, REFERENCE_CENTRAL)
-               for s in chosen if s.regions]
-    return hashes
+    pictures = [(form, picture, chosen) for form, picture in wholes(image)]
+    pictures += [(form, picture, [s for s in chosen if s.regions])
+                 for form, picture in regions(image, REFERENCE_CENTRAL)]
+    # A flat reference would store a hash that every flat query matches.
+    return [_named(form, s.compute(picture)) for form, picture, those in pictures
+            if imaging.detail(picture) >= MIN_DETAIL for s in those]
 
 
 @dataclass
