@@ -1,0 +1,345 @@
+"""`triage scan` end to end on the fixture images, with sets built from their Sleuth Kit truth:
+exactly the planted hits, in every partition, allocated and deleted, E01 and raw alike."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from support import REPO, load_truth
+
+SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").read_text())
+MBR = load_truth("mbr.raw")
+CATEGORIES = ["1", "2", "3"]
+
+
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def readable(files):
+    """Files with content (NTFS's $BadClus:$Bad has a size but reads empty)."""
+    return [f for f in files if f.get("icat_error") is None and f["size"] > 0
+            and f["md5"] != EMPTY_MD5]
+
+
+def pick(files, allocated, count, exclude=()):
+    """Files with content unique in the image, so a planted hash identifies one file."""
+    md5s = [f["md5"] for f in files]
+    chosen = [f for f in readable(files) if f["allocated"] == allocated
+              and md5s.count(f["md5"]) == 1 and f["md5"] not in exclude
+              and not f["path"].startswith("/$")]
+    return chosen[:count]
+
+
+def plant(files):
+    """One deleted and two allocated files on every readable volume of the image."""
+    planted = []
+    for volume in (v for v in MBR["volumes"] if v["fs_type"]):
+        on_volume = [f for f in files if f["volume_offset"] == volume["offset"]]
+        planted += pick(on_volume, True, 2) + pick(on_volume, False, 1)
+    return planted
+
+
+def write_alert_csv(path: Path, files, categories=CATEGORIES) -> dict:
+    with open(path, "w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["MD5", "SHA1", "FileSize", "Category", "FileName"])
+        expected = {}
+        for i, f in enumerate(files):
+            cat = categories[i % len(categories)]
+            w.writerow([f["md5"].upper(), f["sha1"], f["size"], cat, f"ref-{i}"])
+            expected[f["md5"]] = cat
+    return expected
+
+
+def write_known_good(path: Path, files):
+    """hashdeep's known-file format: it carries sizes, so the size prefilter applies."""
+    lines = ["%%%% HASHDEEP-1.0\n", "%%%% size,md5,filename\n", "## known-good test set\n"]
+    lines += [f"{f['size']},{f['md5']},{Path(f['path']).name}\n" for f in files]
+    path.write_text("".join(lines))
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sets")
+    planted = plant(MBR["files"])
+    alert = folder / "alert.csv"
+    expected = write_alert_csv(alert, planted)
+    # known-good: content that is not planted, some of it on several volumes (like NSRL's)
+    known = list({f["md5"]: f for f in readable(MBR["files"])
+                  if f["allocated"] and f["md5"] not in expected}.values())[:6]
+    source = folder / "known.hashdeep"
+    write_known_good(source, known)
+    compiled = folder / "known-good.set"
+    from support import run_triage
+    run = run_triage("hashset", "import", source, "-o", compiled, "--kind", "known-good",
+                     "--name", "known-good-test")
+    assert run.code == 0, run.stderr
+    return {"alert": alert, "known": compiled, "planted": planted, "categories": expected,
+            "known_files": known}
+
+
+def scan(triage, evidence, sets, outdir, *extra):
+    args = ["scan", *evidence, "--hashset", sets["alert"], "--hashset", sets["known"],
+            "-o", outdir, "--case-number", "CASE-1", "--examiner", "E. Xaminer",
+            "--evidence-id", "EX-7", *extra]
+    return triage(*args)
+
+
+def hit_keys(report):
+    return {(h["volume"]["offset"], h["path"], h["inode"]) for h in report["hits"]}
+
+
+@pytest.mark.parametrize("image", ["mbr.raw", "mbr.E01", "mbr-split.E01"])
+def test_scan_reports_exactly_the_planted_hits(images, triage, sets, tmp_path, image):
+    run = scan(triage, [images / image], sets, tmp_path / "out", "--json")
+    assert run.code == 1, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    planted = {(f["volume_offset"], f["path"], f["inode"]): f for f in sets["planted"]}
+    assert hit_keys(report) == set(planted)
+    assert {p[0] for p in planted} == {v["offset"] for v in MBR["volumes"] if v["fs_type"]}
+    assert {f["allocated"] for f in planted.values()} == {True, False}
+    for hit in report["hits"]:
+        truth = planted[(hit["volume"]["offset"], hit["path"], hit["inode"])]
+        assert (hit["md5"], hit["sha1"], hit["sha256"]) == (truth["md5"], truth["sha1"],
+                                                           truth["sha256"])
+        assert (hit["size"], hit["allocated"]) == (truth["size"], truth["allocated"])
+        assert [(m["signal"], m["set"], m["kind"], m["category"]) for m in hit["matches"]] == [
+            ("md5", "alert", "alert", sets["categories"][truth["md5"]]),
+            ("sha1", "alert", "alert", sets["categories"][truth["md5"]])]
+    s = report["summary"]
+    readable_files = [f for f in MBR["files"]]
+    assert s["files_seen"] == len(readable_files)
+    assert s["hits"] == len(planted)
+    by_cat = {}
+    for md5, cat in sets["categories"].items():
+        by_cat[cat] = by_cat.get(cat, 0) + 1
+    assert s["hits_by_category"] == dict(sorted(by_cat.items()))
+    known_md5 = {f["md5"] for f in sets["known_files"]}
+    assert s["files_known"] == sum(f["md5"] in known_md5 for f in MBR["files"])
+    assert not known_md5 & {h["md5"] for h in report["hits"]}
+    # the size prefilter: only files whose size is in the alert set are read
+    sizes = {f["size"] for f in sets["planted"] + sets["known_files"]}
+    assert s["files_hashed"] == sum(f["size"] in sizes for f in MBR["files"])
+    assert s["files_skipped"] == s["files_seen"] - s["files_hashed"]
+    assert s["errors"] == 1            # the partition with no file system
+    assert report["case"] == {"case_number": "CASE-1", "examiner": "E. Xaminer",
+                              "evidence_id": "EX-7", "notes": None}
+    assert report["complete"] is True
+    outcome = run.json()
+    assert outcome["exit_code"] == 1 and outcome["summary"]["hits"] == len(planted)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert {f["name"] for f in manifest["files"]} == {"report.json", "report.csv",
+                                                      "report.html", "results.sqlite"}
+
+
+def test_e01_provenance_in_report(images, triage, sets, tmp_path):
+    scan(triage, [images / "mbr.E01"], sets, tmp_path / "out", "-q")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (ev,) = report["evidence"]
+    truth = load_truth("mbr.E01")
+    assert ev["container"] == "ewf" and ev["size"] == truth["media_size"]
+    assert ev["metadata"]["case_number"] == truth["ewf"]["case_number"]
+    assert ev["stored_hashes"] == {"md5": truth["md5"], "sha1": truth["sha1"]}
+    seen = sum(v["counts"]["files_seen"] for v in ev["volumes"])
+    assert seen == len(truth["files"])
+    (alert, known) = report["hashsets"]
+    assert alert["kind"] == "alert" and known["kind"] == "known-good"
+    assert alert["entries"] == 2 * len(sets["planted"])
+    import hashlib
+    assert alert["sources"][0]["sha256"] == hashlib.sha256(sets["alert"].read_bytes()).hexdigest()
+
+
+def test_clean_scan_exits_zero(images, triage, tmp_path):
+    unrelated = tmp_path / "unrelated.md5"
+    unrelated.write_text("0123456789abcdef0123456789abcdef  nothing\n")
+    run = triage("scan", images / "fat16.raw", "--hashset", unrelated, "-o", tmp_path / "o")
+    assert run.code == 0, run.stderr
+    assert "NO HITS" in run.stdout
+
+
+def test_no_hits_with_unreadable_volume_exits_three(images, triage, tmp_path):
+    unrelated = tmp_path / "unrelated.md5"
+    unrelated.write_text("0123456789abcdef0123456789abcdef  nothing\n")
+    run = triage("scan", images / "mbr.raw", "--hashset", unrelated, "-o", tmp_path / "o")
+    assert run.code == 3, run.stderr
+    assert "COVERAGE WAS NOT TOTAL" in run.stdout
+
+
+def test_unreadable_set_exits_two_before_scanning(images, triage, tmp_path):
+    bad = tmp_path / "broken.set"
+    bad.write_bytes(b"TRIAGEHS" + bytes(100))
+    run = triage("scan", images / "fat16.raw", "--hashset", bad, "-o", tmp_path / "o")
+    assert run.code == 2
+    assert len(run.stderr.strip().splitlines()) == 1 and str(bad) in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_refuses_to_overwrite_a_finished_scan(images, triage, sets, tmp_path):
+    assert scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q").code in (0, 1)
+    again = scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q")
+    assert again.code == 2 and "--force" in again.stderr
+    assert scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q", "--force").code \
+        in (0, 1)
+
+
+def test_hostile_names_come_out_inert(images, triage, tmp_path):
+    """Names are attacker-controlled: a CSV formula stays text, an HTML tag stays text, a bidi
+    override is shown, not obeyed."""
+    hostile = [f for name in ("fat16.raw", "ext4.raw") for f in load_truth(name)["files"]
+               if any(c in f["path"] for c in "=<\u202e+")]
+    assert len(hostile) >= 4
+    alert = tmp_path / "hostile.csv"
+    write_alert_csv(alert, hostile)
+    run = triage("scan", images / "fat16.raw", images / "ext4.raw", "--hashset", alert,
+                 "-o", tmp_path / "o", "-q")
+    assert run.code == 1
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert {h["path"] for h in report["hits"]} >= {f["path"] for f in hostile}
+    rows = list(csv.reader((tmp_path / "o" / "report.csv").read_text("utf-8-sig").splitlines()))
+    paths = [r[rows[0].index("path")] for r in rows[1:]]
+    assert all(not p.startswith(("=", "+", "-", "@")) for p in paths)
+    assert "'=SUM(A1).txt".lstrip("'") in " ".join(paths)
+    assert any(p.startswith("'/") or p.startswith("/") for p in paths)
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;" in page
+    assert "\u202e" not in page and "&lt;U+202E&gt;" in page
+    raw_json = (tmp_path / "o" / "report.json").read_text()
+    assert "\u202e" not in raw_json and "\\u202e" in raw_json
+
+
+def test_reports_hold_no_content(images, triage, tmp_path):
+    """No byte sequence of any hit file longer than its hashes appears in any output."""
+    files = [f for f in load_truth("fat16.raw")["files"] if f["allocated"] and f["size"] > 64
+             and f.get("md5")]
+    alert = tmp_path / "a.csv"
+    write_alert_csv(alert, files)
+    assert triage("scan", images / "fat16.raw", "--hashset", alert, "-o", tmp_path / "o",
+                  "-q").code == 1
+    sys.path.insert(0, str(REPO))
+    from triage.evidence import open_evidence
+    contents = []
+    with open_evidence(str(images / "fat16.raw")) as ev:
+        wanted = {f["path"] for f in files}
+        for e in ev.entries():
+            if getattr(e, "path", None) in wanted and e.allocated:
+                with e.open() as r:
+                    contents.append(r.read())
+    assert len(contents) == len(files)
+    window = 65  # longer than the longest hash (SHA-256 in hex)
+    for out in (tmp_path / "o").iterdir():
+        data = out.read_bytes()
+        grams = {data[i:i + window] for i in range(len(data) - window + 1)}
+        for content in contents:
+            assert not any(content[i:i + window] in grams
+                           for i in range(0, len(content) - window + 1)), out.name
+
+
+def _folder_with_files(root: Path, count: int):
+    root.mkdir()
+    for i in range(count):
+        (root / f"d{i % 20:02d}").mkdir(exist_ok=True)
+        (root / f"d{i % 20:02d}" / f"f{i:05d}.bin").write_bytes(
+            (f"file {i} ".encode() * (50 + i % 400)))
+
+
+def _hits_of(outdir):
+    report = json.loads((outdir / "report.json").read_text())
+    return sorted((h["path"], h["md5"]) for h in report["hits"]), report
+
+
+@pytest.fixture(scope="module")
+def resumable(tmp_path_factory):
+    base = tmp_path_factory.mktemp("resume")
+    folder = base / "evidence"
+    _folder_with_files(folder, 3000)
+    import hashlib
+    lines = []
+    for i in range(0, 3000, 97):
+        data = f"file {i} ".encode() * (50 + i % 400)
+        lines.append(f"{hashlib.md5(data).hexdigest()}  f{i:05d}.bin\n")
+    alert = base / "alert.md5"
+    alert.write_text("".join(lines))
+    from support import run_triage
+    full = base / "full"
+    assert run_triage("scan", folder, "--hashset", alert, "-o", full, "-q").code == 1
+    return folder, alert, _hits_of(full)[0]
+
+
+def _start(folder, alert, outdir, *extra):
+    return subprocess.Popen([sys.executable, "-m", "triage", "scan", str(folder), "--hashset",
+                             str(alert), "-o", str(outdir), "-q", "--workers", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_progress(outdir, at_least):
+    db = outdir / "results.sqlite"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM done").fetchone()[0] >= at_least:
+                        return
+            except sqlite3.Error:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("the scan made no progress")
+
+
+def test_kill_9_then_resume_gives_the_same_hits(resumable, tmp_path, triage):
+    folder, alert, expected = resumable
+    out = tmp_path / "killed"
+    proc = _start(folder, alert, out)
+    _wait_for_progress(out, 300)
+    proc.kill()
+    proc.wait()
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        done_before = conn.execute("SELECT COUNT(*) FROM done").fetchone()[0]
+    assert 0 < done_before < 3000
+    run = triage("scan", folder, "--hashset", alert, "-o", out, "--resume", "--json")
+    assert run.code == 1, run.stderr
+    hits, report = _hits_of(out)
+    assert hits == expected
+    assert report["complete"] is True and report["summary"]["files_seen"] == 3000
+
+
+def test_ctrl_c_writes_a_partial_report_and_resume_completes(resumable, tmp_path, triage):
+    import signal
+    folder, alert, expected = resumable
+    out = tmp_path / "interrupted"
+    proc = _start(folder, alert, out)
+    _wait_for_progress(out, 300)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    partial = json.loads((out / "report.json").read_text())
+    assert partial["complete"] is False
+    assert 0 < partial["summary"]["files_seen"] < 3000
+    assert set(map(tuple, [(h["path"], h["md5"]) for h in partial["hits"]])) <= set(expected)
+    run = triage("scan", folder, "--hashset", alert, "-o", out, "--resume", "-q")
+    assert run.code == 1
+    assert _hits_of(out)[0] == expected
+
+
+def test_report_render_reproduces_the_reports(images, triage, sets, tmp_path):
+    out = tmp_path / "o"
+    assert scan(triage, [images / "fat16.raw"], sets, out, "-q").code in (0, 1)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name.startswith("report.")}
+    for p in out.glob("report.*"):
+        p.unlink()
+    run = triage("report", "render", out)
+    assert run.code == 0, run.stderr
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.name.startswith("report.")}
+    assert after == before
