@@ -4,7 +4,9 @@ exactly the planted hits, in every partition, allocated and deleted, E01 and raw
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -155,7 +157,6 @@ def test_e01_provenance_in_report(images, triage, sets, tmp_path):
     (alert, known) = report["hashsets"]
     assert alert["kind"] == "alert" and known["kind"] == "known-good"
     assert alert["entries"] == 2 * len(sets["planted"])
-    import hashlib
     assert alert["sources"][0]["sha256"] == hashlib.sha256(sets["alert"].read_bytes()).hexdigest()
 
 
@@ -263,7 +264,6 @@ def resumable(tmp_path_factory):
     base = tmp_path_factory.mktemp("resume")
     folder = base / "evidence"
     _folder_with_files(folder, 3000)
-    import hashlib
     lines = []
     for i in range(0, 3000, 97):
         data = f"file {i} ".encode() * (50 + i % 400)
@@ -343,3 +343,52 @@ def test_report_render_reproduces_the_reports(images, triage, sets, tmp_path):
     assert run.code == 0, run.stderr
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.name.startswith("report.")}
     assert after == before
+
+
+VECTORS = REPO / "fixtures" / "vectors" / "pdq" / "threatexchange"
+
+
+def test_perceptual_hits_with_variant_and_distance(tmp_path, triage):
+    """Re-saved, shrunk and rotated copies of a listed picture are found by PDQ; an unrelated
+    picture is not; a corrupt image is an error record and the scan goes on; a picture already
+    settled by its MD5 (known-good) is never decoded."""
+    from PIL import Image
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    original = VECTORS / "dih" / "bridge-1-original.jpg"
+    shutil.copyfile(VECTORS / "bridge-mods" / "shrink-a-lot.jpg", evidence / "small.jpg")
+    shutil.copyfile(VECTORS / "dih" / "bridge-2-rotate-90.jpg", evidence / "turned.jpg")
+    shutil.copyfile(VECTORS / "pen-and-coaster.png", evidence / "unrelated.png")
+    Image.open(original).save(evidence / "recompressed.jpg", quality=40)
+    good = sorted((VECTORS / "misc-images").iterdir())[0]
+    shutil.copyfile(good, evidence / f"known{good.suffix}")
+    data = original.read_bytes()
+    (evidence / "broken.jpg").write_bytes(data[: len(data) // 3])
+    pdq = triage("hash", original, "--signal", "pdq", "--json").lines()[0]["pdq"]
+    alert = tmp_path / "alert.csv"
+    alert.write_text(f"pdq,category,series\n{pdq},1,bridge\n")
+    known = tmp_path / "known.hashdeep"
+    known.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+                     f"{good.stat().st_size},{hashlib.md5(good.read_bytes()).hexdigest()},k\n")
+    compiled = tmp_path / "known.set"
+    assert triage("hashset", "import", known, "-o", compiled, "--kind", "known-good").code == 0
+    run = triage("scan", evidence, "--hashset", alert, "--hashset", compiled,
+                 "-o", tmp_path / "out", "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    hits = {h["path"]: h for h in report["hits"]}
+    assert set(hits) == {"/small.jpg", "/turned.jpg", "/recompressed.jpg"}
+    for hit in hits.values():
+        (m,) = hit["matches"]
+        assert (m["signal"], m["category"], m["series"], m["kind"]) == ("pdq", "1", "bridge",
+                                                                       "alert")
+        assert 0 <= m["distance"] <= 31 and m["quality"] >= 50
+        assert len(hit["pdq"]) == 64 and len(hit["sha256"]) == 64
+    assert hits["/turned.jpg"]["matches"][0]["variant"] != "original"
+    assert hits["/small.jpg"]["matches"][0]["variant"] == "original"
+    s = report["summary"]
+    assert s["files_known"] == 1
+    assert s["images_decoded"] == 4       # six images less the known-good and the broken one
+    assert [e["path"] for e in report["errors"]] == ["/broken.jpg"]
+    assert "image not decoded" in report["errors"][0]["reason"]

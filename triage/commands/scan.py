@@ -96,11 +96,14 @@ def verdict_text(outcome) -> str:
     else:
         head = "NO HITS: no known material found"
     lines = [head]
-    if s.hits_by_category:
-        lines.append("  " + "   ".join(f"{visible(k)}: {v}" for k, v in s.hits_by_category.items()))
-    lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed, "
-                 f"{s.files_skipped:,} not read (size not in any set), {s.files_known:,} "
+    for category, count in s.hits_by_category.items():
+        lines.append(f"  category {visible(category)}: {count} file{'s' if count != 1 else ''}")
+    decoded = f", {s.images_decoded:,} images decoded" if s.images_decoded else ""
+    lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed{decoded}, "
+                 f"{s.files_skipped:,} not read (no set could match), {s.files_known:,} "
                  f"known-good; {s.bytes_read / 1e6:,.1f} MB read; {s.errors:,} unreadable")
+    if s.warnings:
+        lines.append(f"Warnings: {s.warnings} (see the report)")
     minutes, seconds = divmod(outcome.elapsed, 60)
     html = outcome.outdir / "report.html"
     main = html if html.exists() else outcome.outdir / "report.json"
