@@ -49,10 +49,7 @@ class FileEntry:
 
     def to_dict(self) -> dict:
         return {
-            "evidence": self.evidence,
-            "volume": None if self.volume is None else self.volume.ref(),
-            "path": self.path,
-            "inode": self.inode,
+            **_location(self),
             "allocated": self.allocated,
             "size": self.size,
             "mtime": self.mtime,
@@ -73,13 +70,17 @@ class ScanError:
     inode: Optional[int] = None
 
     def to_dict(self) -> dict:
-        return {
-            "evidence": self.evidence,
-            "volume": None if self.volume is None else self.volume.ref(),
-            "path": self.path,
-            "inode": self.inode,
-            "reason": self.reason,
-        }
+        return {**_location(self), "reason": self.reason}
+
+
+def _location(record) -> dict:
+    """Where a file entry or an error is: the fields reports and listings share."""
+    return {
+        "evidence": record.evidence,
+        "volume": None if record.volume is None else record.volume.ref(),
+        "path": record.path,
+        "inode": record.inode,
+    }
 
 
 @dataclass(frozen=True)

@@ -209,12 +209,10 @@ def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progr
 def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict, progress) -> None:
     entry = verdict.entry
     volume = None if entry.volume is None else entry.volume.index
-    where = {"evidence": entry.evidence, "volume": None if entry.volume is None
-             else entry.volume.ref(), "path": entry.path, "inode": entry.inode}
-    for reason in verdict.errors:
-        results.add_error(ev_id, {**where, "reason": reason})
-    for reason in verdict.warnings:
-        results.add_error(ev_id, {**where, "reason": reason}, severity="warning")
+    for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
+        for reason in reasons:
+            problem = ScanError(entry.evidence, reason, entry.volume, entry.path, entry.inode)
+            results.add_error(ev_id, problem.to_dict(), severity=severity)
     finding = None
     if verdict.is_hit:
         finding = {"entry": entry.to_dict(), "hashes": verdict.hashes,
