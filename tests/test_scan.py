@@ -388,3 +388,40 @@ def test_perceptual_hits_with_variant_and_distance(tmp_path, triage):
     assert s["images_decoded"] == 4       # six images less the known-good and the broken one
     assert [e["path"] for e in report["errors"]] == ["/broken.jpg"]
     assert "image not decoded" in report["errors"][0]["reason"]
+
+
+DEMO = REPO / "fixtures" / "demo"
+
+
+def test_demo_scan_gives_the_expected_report(tmp_path, triage):
+    """The README's first command: the demo E01 against a VICS alert set and an NSRL known-good
+    set gives exactly the planted exact and perceptual hits (expected.json was computed by the
+    demo's build from what it wrote and from fls, never typed)."""
+    expected = json.loads((DEMO / "expected.json").read_text())
+    run = triage("scan", DEMO / "demo.E01", "--hashset", DEMO / "demo-alert.json",
+                 "--hashset", DEMO / "demo-known-good.txt", "-o", tmp_path / "out")
+    assert run.code == expected["exit_code"] == 1, run.stderr
+    assert run.stdout.startswith("HITS FOUND: 7 file(s)")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+
+    def key(h):
+        return (h["volume"]["offset"], h["path"], h["inode"])
+
+    got = {key(h): h for h in report["hits"]}
+    want = {key(h): h for h in expected["hits"] + expected["near_duplicates"]}
+    assert set(got) == set(want)
+    for k, w in want.items():
+        h = got[k]
+        assert (h["allocated"], h["size"], h["md5"], h["sha1"], h["sha256"]) == (
+            w["allocated"], w["size"], w["md5"], w["sha1"], w["sha256"])
+        assert sorted({m["signal"] for m in h["matches"]}) == sorted(w["signals"])
+        assert sorted({m["category"] for m in h["matches"]}) == sorted(w["categories"])
+        if "pdq_distance" in w:
+            (m,) = h["matches"]
+            # expected.json carries the listed PDQ; the report carries the file's own
+            from triage.signals import get
+            assert m["distance"] == w["pdq_distance"] == get("pdq").distance(h["pdq"], w["pdq"])
+    for field, value in expected["summary"].items():
+        assert report["summary"][field] == value, field
+    assert report["evidence"][0]["metadata"]["case_number"] == "DEMO-2026-001"
