@@ -124,20 +124,30 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25
                 ) -> Optional[Image.Image]:
-    """The image without uniform bars on its sides (letterboxing, padding, a plain screenshot
-    frame), or None when there are none. Each side is judged on its own colour, so a black
-    letterbox and a grey frame both go."""
+    """The image without uniform bars on its sides (letterboxing, padding, a screenshot's
+    title bar and frame), or None when there are none. Each side is judged on its own colour,
+    so a black letterbox and a grey frame both go. Under the outermost bars, a further flat
+    layer is peeled only in a colour some side's outermost bar has (the frame under a title
+    bar): a photo's own flat sky under a letterbox bar stays."""
     grey = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = grey.shape
-    top = bottom = left = right = 0
-    while True:   # peel layer by layer: a title bar, then a black frame under it
+    cut = [0, 0, 0, 0]                       # top, bottom, left, right
+    frame: Optional[list] = None             # colours of the outermost bars
+    while True:
+        top, bottom, left, right = cut
         if height - top - bottom < 1 or width - left - right < 1:
             return None   # flat all through
         bars = _bars(grey[top:height - bottom, left:width - right], tolerance)
-        if not any(bars):
+        if frame is None:
+            frame = [colour for rows, colour in bars if rows]
+        else:
+            bars = [(rows, colour) if any(abs(colour - f) <= tolerance for f in frame)
+                    else (0, colour) for rows, colour in bars]
+        if not any(rows for rows, _ in bars):
             break
-        top, bottom, left, right = (a + b for a, b in zip((top, bottom, left, right), bars))
-    if top == bottom == left == right == 0:
+        cut = [c + rows for c, (rows, _) in zip(cut, bars)]
+    top, bottom, left, right = cut
+    if cut == [0, 0, 0, 0]:
         return None
     if (height - top - bottom) < max(8, min_fraction * height) or \
             (width - left - right) < max(8, min_fraction * width):
@@ -145,21 +155,25 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
     return image.crop((left, top, width - right, height - bottom))
 
 
-def _bars(grey: np.ndarray, tolerance: int) -> tuple[int, int, int, int]:
-    return (_bar(grey, tolerance), _bar(grey[::-1], tolerance),
-            _bar(grey.T, tolerance), _bar(grey.T[::-1], tolerance))
+def _bars(grey: np.ndarray, tolerance: int) -> list:
+    return [_bar(grey, tolerance), _bar(grey[::-1], tolerance),
+            _bar(grey.T, tolerance), _bar(grey.T[::-1], tolerance)]
 
 
-def _bar(grey: np.ndarray, tolerance: int) -> int:
-    """How many leading rows of `grey` are one flat colour (the first row's median).
-    A row counts as flat when at most 2% of its pixels stray: JPEG ringing at a bar's edge
-    should not stop the strip."""
-    colour = np.median(grey[0])
-    stray = (np.abs(grey - colour) > tolerance).mean(axis=1)
-    if stray[0] > 0.02:
-        return 0
-    not_flat = np.flatnonzero(stray > 0.02)
-    return int(not_flat[0]) if not_flat.size else grey.shape[0]
+def _bar(grey: np.ndarray, tolerance: int) -> tuple:
+    """How many leading rows of `grey` are one flat colour (the first row's median), and that
+    colour. A row counts as flat when at most 2% of its pixels stray: JPEG ringing at a bar's
+    edge should not stop the strip. Rows are read in growing chunks: most pictures have no
+    bar and cost one row."""
+    colour = float(np.median(grey[0]))
+    start, step = 0, 16
+    while start < len(grey):
+        stray = (np.abs(grey[start:start + step] - colour) > tolerance).mean(axis=1)
+        not_flat = np.flatnonzero(stray > 0.02)
+        if not_flat.size:
+            return start + int(not_flat[0]), colour
+        start, step = start + step, step * 2
+    return len(grey), colour
 
 
 def detail(image: Image.Image) -> int:

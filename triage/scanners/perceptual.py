@@ -46,12 +46,13 @@ MIN_DETAIL = 50       # PDQ's quality rule, applied to the picture for every sig
 
 
 def wholes(image: Image.Image) -> Iterator[Tuple[str, Image.Image]]:
-    """The picture as found, and without letterbox bars or a plain frame (a padded copy hashes
-    far from its source; the inner picture does not)."""
+    """The picture as found, and without letterbox bars or a screenshot's frame (a padded copy
+    hashes far from its source; the inner picture does not). Bars are found at full size: on
+    a reduced copy, the row blending a title bar into a frame stops the peeling."""
     yield "original", image
-    inner = imaging.unletterbox(_working(image))
+    inner = imaging.unletterbox(image)
     if inner is not None:
-        yield "unletterboxed", inner
+        yield "unletterboxed", _working(inner)
 
 
 def regions(image: Image.Image, fractions) -> Iterator[Tuple[str, Image.Image]]:
