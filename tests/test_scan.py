@@ -425,3 +425,34 @@ def test_demo_scan_gives_the_expected_report(tmp_path, triage):
     for field, value in expected["summary"].items():
         assert report["summary"][field] == value, field
     assert report["evidence"][0]["metadata"]["case_number"] == "DEMO-2026-001"
+
+
+def test_unreadable_file_is_an_error_record_and_the_scan_goes_on(images, triage, tmp_path):
+    """An image cut in the middle of a file's content: that file becomes an error record (its
+    hash could not be checked), every other planted hit is still found."""
+    files = {f["path"]: f for f in MBR["files"]}
+    fat16 = next(v["offset"] for v in MBR["volumes"] if v["fs_type"] == "fat16")
+    fat32 = next(v["offset"] for v in MBR["volumes"] if v["fs_type"] == "fat32")
+    random_bin = next(f for f in MBR["files"] if f["volume_offset"] == fat32
+                      and f["size"] > 1 << 20)
+    other = next(f for f in readable(MBR["files"]) if f["volume_offset"] == fat16
+                 and f["allocated"] and not f["path"].startswith("/$"))
+    import pytsk3
+    img = pytsk3.Img_Info(str(images / "mbr.raw"))
+    fs = pytsk3.FS_Info(img, offset=fat32)
+    first_run = next(r for attr in fs.open_meta(inode=random_bin["inode"]) for r in attr)
+    cut_at = fat32 + first_run.addr * fs.info.block_size + 4096
+    cut = tmp_path / "cut.raw"
+    with open(images / "mbr.raw", "rb") as src:
+        cut.write_bytes(src.read(cut_at))
+    alert = tmp_path / "alert.csv"
+    write_alert_csv(alert, [random_bin, other])
+    run = triage("scan", cut, "--hashset", alert, "-o", tmp_path / "out", "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [h["path"] for h in report["hits"]] == [other["path"]]
+    unreadable = [e for e in report["errors"] if e["path"] == random_bin["path"]]
+    assert len(unreadable) == 1 and "read failed" in unreadable[0]["reason"]
+    assert unreadable[0]["volume"]["offset"] == fat32 and unreadable[0]["inode"] == \
+        random_bin["inode"]
+    assert files[other["path"]]["md5"] == report["hits"][0]["md5"]
