@@ -24,7 +24,7 @@ def register(name: str, filename: str):
     return wrap
 
 
-from . import csv_report, html_report, json_report  # noqa: E402,F401  (register themselves)
+from . import case_report, csv_report, dfxml_report, html_report, json_report  # noqa: E402,F401
 from .manifest import write_manifest  # noqa: E402,F401
 from .model import build  # noqa: E402
 

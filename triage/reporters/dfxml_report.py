@@ -1,0 +1,238 @@
+"""report.dfxml: the hits as Digital Forensics XML 2.0.0-beta.0, valid against the DFXML schema.
+
+triage's field names are DFXML's, so the mapping is direct: each evidence image is a
+`<diskimageobject>` holding one `<volume>` per volume found (offset, byte run, block size,
+ftype_str, and `<error>` when its file system could not be read), each hit a `<fileobject>` in
+its volume (filename, partition, filesize, alloc, inode, times, hashdigest). A folder has no
+volumes: its hits are top-level fileobjects. What DFXML has no element for lives in the
+`tr:` namespace, where the schema allows foreign content: one `<tr:match>` per matched set
+entry, the evidence item, the case, the sets and the coverage counts.
+
+File names are attacker-controlled. XML 1.0 cannot carry most C0 controls, lone surrogates or
+U+FFFE/U+FFFF at all (lxml refuses them). A value holding one is written backslash-escaped
+(`\\` for a backslash, `\\xHH` or `\\uHHHH` for the character), and its element says so:
+`tr:escaped="text"` for the element's text, or the escaped attribute names. `unescape` gives
+the original back. Characters that disguise a name on screen (bidi overrides, zero-width marks)
+and C1 controls stay exact but are written as character references, so the raw file shows
+them as `&#x202E;` instead of obeying them."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import re
+
+from lxml import etree
+
+from .. import TOOL_NAME, __version__
+from ..safetext import DISGUISING
+from ..signals import get as signal_type
+from . import register
+
+DFXML_VERSION = "2.0.0-beta.0"
+DFXML = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
+DC = "http://purl.org/dc/elements/1.1/"
+TR = "https://triage.invalid/ns/dfxml/1"
+NSMAP = {None: DFXML, "dc": DC, "tr": TR}
+
+# The digests DFXML's hashDigestType names; any other signal (pdq, phash...) is a tr:hash.
+DIGESTS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+TIMES = ("mtime", "ctime", "atime", "crtime")    # the order the fileobject sequence requires
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NEEDS_ESCAPE = re.compile(r"[\\\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+# Written as character references after serialising: never part of markup we write.
+_SHOW = re.compile("[\x7f-\x9f]|" + DISGUISING.pattern)
+
+
+def escape(text: str) -> str:
+    return _NEEDS_ESCAPE.sub(lambda m: "\\\\" if m.group() == "\\" else
+                             f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                             f"\\u{ord(m.group()):04x}", text)
+
+
+def unescape(text: str) -> str:
+    """The original of a value marked tr:escaped."""
+    return _ESCAPE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)),
+                       text)
+
+
+def _mark(el, what: str) -> None:
+    marked = el.get(f"{{{TR}}}escaped")
+    el.set(f"{{{TR}}}escaped", f"{marked} {what}" if marked else what)
+
+
+def _text(el, value):
+    text = str(value)
+    if _NOT_XML.search(text):
+        text = escape(text)
+        _mark(el, "text")
+    el.text = text
+    return el
+
+
+def _attrs(el, **values):
+    """Set attributes, skipping None; `ns_` names go in the tr: namespace."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        if _NOT_XML.search(text):
+            text = escape(text)
+            _mark(el, name)
+        el.set(f"{{{TR}}}{name[3:]}" if name.startswith("ns_") else name, text)
+    return el
+
+
+def _sub(parent, tag, text=None, ns=DFXML, **attrs):
+    el = _attrs(etree.SubElement(parent, f"{{{ns}}}{tag}"), **attrs)
+    return el if text is None else _text(el, text)
+
+
+@register("dfxml", "report.dfxml")
+def render(report: dict) -> bytes:
+    root = etree.Element(f"{{{DFXML}}}dfxml", nsmap=NSMAP, version=DFXML_VERSION)
+    _metadata(_sub(root, "metadata"), report)
+    _creator(_sub(root, "creator"), report)
+    source = _sub(root, "source")
+    for ev in report["evidence"]:
+        for name in ev["segments"] or [ev["path"]]:
+            _sub(source, "image_filename", name)
+
+    placed = {}   # (evidence, volume index) -> hits; a folder's hits have no volume
+    for hit in report["hits"]:
+        placed.setdefault((hit["evidence"], (hit["volume"] or {}).get("index")), []).append(hit)
+    for ev in report["evidence"]:
+        if ev["container"] != "folder":
+            _image(root, ev, report, placed)
+    for ev in report["evidence"]:
+        for hit in placed.get((ev["path"], None), []):
+            _fileobject(root, hit, None, report, evidence=ev["path"])
+    for severity in ("errors", "warnings"):
+        for item in report[severity]:
+            _problem(root, severity[:-1], item)
+
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _SHOW.sub(lambda m: f"&#x{ord(m.group()):04X};", xml.decode("utf-8")).encode("utf-8")
+
+
+def _metadata(meta, report):
+    _sub(meta, "type", "Hash hit report", ns=DC)
+    case = report["case"]
+    _sub(meta, "case", ns=TR, number=case["case_number"], examiner=case["examiner"],
+         evidence=case["evidence_id"], notes=case["notes"])
+    _sub(meta, "scan", ns=TR, started=report["started"], finished=report["finished"],
+         complete=report["complete"], report_format=report["format"],
+         report_format_version=report["format_version"])
+    for hs in report["hashsets"]:
+        el = _sub(meta, "hashset", ns=TR, name=hs["name"], version=hs["version"],
+                  kind=hs["kind"], entries=hs["entries"],
+                  signals=" ".join(hs["signals"]) or None)
+        for src in hs["sources"]:
+            _sub(el, "source", ns=TR, path=src["path"], format=src.get("format"),
+                 sha256=src["sha256"])
+    summary = {k: v for k, v in report["summary"].items() if k != "hits_by_category"}
+    _sub(meta, "summary", ns=TR, **summary)
+
+
+def _creator(creator, report):
+    """The program that wrote this file and what it ran on: the scan's own process, or the
+    `triage report render` that wrote it again."""
+    _sub(creator, "program", report["tool"].get("name", TOOL_NAME))
+    _sub(creator, "version", report["tool"].get("version", __version__))
+    env = _sub(creator, "execution_environment")
+    uname = platform.uname()
+    for tag, value in (("os_sysname", uname.system), ("os_release", uname.release),
+                       ("os_version", uname.version), ("host", uname.node),
+                       ("arch", uname.machine), ("start_time", report["started"])):
+        if value:
+            _sub(env, tag, value)
+    for name, version in libraries():
+        _sub(creator, "library", name=name, version=version)
+
+
+def libraries():
+    """Python, the C libraries that read evidence, and every installed runtime dependency."""
+    import pyewf
+    import pytsk3
+    found = [("Python", platform.python_version()), ("libtsk", pytsk3.TSK_VERSION_STR),
+             ("libewf", pyewf.get_version())]
+    try:
+        requires = importlib.metadata.requires(TOOL_NAME) or []
+    except importlib.metadata.PackageNotFoundError:   # run from a source tree, not installed
+        requires = []
+    for req in requires:
+        if "extra ==" in req:
+            continue
+        name = re.match(r"[A-Za-z0-9._-]+", req).group()
+        try:
+            found.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _image(root, ev, report, placed):
+    image = _sub(root, "diskimageobject")
+    evidence = _sub(image, "evidence", ns=TR, path=ev["path"], container=ev["container"],
+                    size=ev["size"], partition_table=ev["partition_table"],
+                    scanned=ev["scanned"])
+    for name in ev["segments"]:
+        _sub(evidence, "segment", name, ns=TR)
+    for algorithm, value in ev["stored_hashes"].items():
+        _sub(evidence, "stored_hash", value, ns=TR, type=algorithm)
+    for key, value in ev["metadata"].items():   # E01 header: typed in by whoever acquired it
+        if value is not None:
+            _sub(evidence, "ewf_header", value, ns=TR, name=key)
+    for partition, vol in enumerate(ev["volumes"], start=1):
+        volume = _sub(image, "volume", offset=vol["offset"], ns_index=vol["index"],
+                      ns_description=vol["description"])
+        _sub(_sub(volume, "byte_runs"), "byte_run", img_offset=vol["offset"], len=vol["length"])
+        _sub(volume, "partition_offset", vol["offset"])
+        if vol["block_size"]:
+            _sub(volume, "block_size", vol["block_size"])
+        if vol["fs_type"]:
+            _sub(volume, "ftype_str", vol["fs_type"])
+        for hit in placed.get((ev["path"], vol["index"]), []):
+            _fileobject(volume, hit, partition, report)
+        if vol["error"]:
+            _sub(volume, "error", vol["error"])
+        _sub(volume, "counts", ns=TR, **vol["counts"])
+
+
+def _fileobject(parent, hit, partition, report, evidence=None):
+    fo = _sub(parent, "fileobject", ns_evidence=evidence)
+    _sub(fo, "filename", hit["path"])
+    if partition is not None:
+        _sub(fo, "partition", partition)
+    _sub(fo, "filesize", hit["size"])
+    _sub(fo, "alloc", "1" if hit["allocated"] else "0")
+    if hit["inode"] is not None:
+        _sub(fo, "inode", hit["inode"])
+    for tag in TIMES:
+        if hit.get(tag):
+            _sub(fo, tag, hit[tag])
+    signals = [k for k in hit if k not in FIELDS]
+    for name in (s for s in signals if s in DIGESTS):
+        _sub(fo, "hashdigest", hit[name], type=name)
+    for name in (s for s in signals if s not in DIGESTS):
+        _sub(fo, "hash", hit[name], ns=TR, signal=name)
+    versions = {hs["name"]: hs["version"] for hs in report["hashsets"]}
+    for m in hit["matches"]:
+        _sub(fo, "match", ns=TR, kind=signal_type(m["signal"]).kind, signal=m["signal"],
+             set=m["set"], set_version=versions.get(m["set"]), set_kind=m["kind"],
+             category=m["category"], series=m["series"], distance=m["distance"],
+             variant=m.get("variant"), quality=m.get("quality"))
+
+
+# Hit fields that are not a signal's value.
+FIELDS = {"evidence", "volume", "path", "inode", "allocated", "size", *TIMES, "matches"}
+
+
+def _problem(root, severity, item):
+    vol = item["volume"] or {}
+    _sub(root, severity, item["reason"], ns=TR, evidence=item["evidence"],
+         volume_index=vol.get("index"), volume_offset=vol.get("offset"), path=item["path"],
+         inode=item["inode"])
+
