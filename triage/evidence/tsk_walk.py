@@ -37,22 +37,32 @@ class TskReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        # Straight from TSK: RawIOBase.read would zero a buffer of `size` bytes (1 MiB a call,
+        # even for a 4 KiB file) and copy the data twice more; measured 2.5x slower on large
+        # files. readinto stays for callers that bring their own buffer.
+        left = self._size - self._pos
+        return self._next(left if size is None or size < 0 else min(size, left))
+
     def readinto(self, buffer) -> int:
-        want = min(len(buffer), self._size - self._pos)
+        data = self._next(min(len(buffer), self._size - self._pos))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def _next(self, want: int) -> bytes:
         if want <= 0:
-            return 0
+            return b""
         if self._attr is None:
             data = self._file.read_random(self._pos, want)
         else:
             data = self._file.read_random(self._pos, want, *self._attr)
         if not data:
             if self._short_ok:
-                return 0
+                return b""
             raise OSError(f"read failed at offset {self._pos} of {self._size}")
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
+        self._pos += len(data)
+        return data
 
 
 def walk(fs, volume: Volume, evidence: str, deleted: bool = True
@@ -105,10 +115,10 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
             for suffix, size, attr in content:
                 if is_dir and not suffix:
                     continue  # the directory's own index, not content
-                yield _entry(f, evidence, volume, path + suffix, name.meta_addr,
+                yield _entry(f, meta, evidence, volume, path + suffix, name.meta_addr,
                              not unallocated, size, attr)
         elif not is_dir and _is_regular(name, meta):
-            yield _entry(f, evidence, volume, path, name.meta_addr, not unallocated,
+            yield _entry(f, meta, evidence, volume, path, name.meta_addr, not unallocated,
                          meta.size if meta is not None else 0, None)
 
 
@@ -159,16 +169,18 @@ def _ntfs_attributes(f) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
 _EMPTY_BY_DESIGN = {(8, ":$Bad")}
 
 
-def _entry(f, evidence, volume, path, addr, allocated, size, attr) -> FileEntry:
-    meta = f.info.meta
+_TIMES = tuple((t, t + "_nano") for t in ("mtime", "atime", "ctime", "crtime"))
+
+
+def _entry(f, meta, evidence, volume, path, addr, allocated, size, attr) -> FileEntry:
     # A deleted file is recovered as far as TSK can follow it (as icat does): its content ends
     # where the recoverable clusters end. For an allocated file a short read is an error.
     short_ok = not allocated or (
         attr is not None and (int(addr), path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
     times = {}
     if meta is not None:
-        for t in ("mtime", "atime", "ctime", "crtime"):
-            times[t] = iso(getattr(meta, t, 0), getattr(meta, t + "_nano", 0))
+        for t, nano in _TIMES:
+            times[t] = iso(getattr(meta, t, 0), getattr(meta, nano, 0))
     return FileEntry(
         evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
         inode=int(addr), open=lambda: TskReader(f, int(size), attr, short_ok), **times)
