@@ -74,7 +74,7 @@ def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
     phash_d, phash_variant = closest(hashes, "phash", bridge_phash)
     # The copy as found is within the radius already; no other form may do worse than it.
     assert pdq_d <= PDQ.distance(PDQ.compute(copy).value, bridge_pdq) <= 31
-    assert phash_d <= PHASH.distance(PHASH.compute(copy).value, bridge_phash) <= 10
+    assert phash_d <= PHASH.distance(PHASH.compute(copy).value, bridge_phash) <= PHASH.threshold
     assert matches == [
         Match("pdq", "known", "alert", "CAT1", None, pdq_d, pdq_variant, 100),
         Match("phash", "known", "alert", "CAT1", None, phash_d, phash_variant, None),

@@ -98,15 +98,15 @@ def _imagehash_signal(name: str, function: Callable, side: int, threshold: int) 
     return register(cls)
 
 
-# Default radii, chosen with benchmarks/perceptual_accuracy.py (docs/perceptual.md): the
-# largest radius at which no two distinct corpus images matched, less a margin. The 64-bit
-# average and wavelet hashes gave identical values for distinct photos, so no radius above 0
-# is safe for them: prefer pdq.
-PHASH = _imagehash_signal("phash", imagehash.phash, 8, 10)
-DHASH = _imagehash_signal("dhash", imagehash.dhash, 8, 2)
+# Default radii, chosen with benchmarks/perceptual_accuracy.py (docs/perceptual.md): 90% of
+# the largest radius at which no two distinct corpus images matched, and at most a quarter of
+# the bits. PDQ keeps Meta's 31, which the same benchmark supports. No radius separated every
+# pair for the 64-bit average hash (two distinct photos gave one value): prefer pdq.
+PHASH = _imagehash_signal("phash", imagehash.phash, 8, 9)
+DHASH = _imagehash_signal("dhash", imagehash.dhash, 8, 3)
 AHASH = _imagehash_signal("ahash", imagehash.average_hash, 8, 0)
 WHASH = _imagehash_signal("whash", imagehash.whash, 8, 0)
-PHASH256 = _imagehash_signal("phash256", imagehash.phash, 16, 40)
-DHASH256 = _imagehash_signal("dhash256", imagehash.dhash, 16, 26)
-AHASH256 = _imagehash_signal("ahash256", imagehash.average_hash, 16, 4)
-WHASH256 = _imagehash_signal("whash256", imagehash.whash, 16, 6)
+PHASH256 = _imagehash_signal("phash256", imagehash.phash, 16, 64)
+DHASH256 = _imagehash_signal("dhash256", imagehash.dhash, 16, 39)
+AHASH256 = _imagehash_signal("ahash256", imagehash.average_hash, 16, 15)
+WHASH256 = _imagehash_signal("whash256", imagehash.whash, 16, 15)
