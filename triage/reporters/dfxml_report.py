@@ -10,11 +10,11 @@ entry, the evidence item, the case, the sets and the coverage counts.
 
 File names are attacker-controlled. XML 1.0 cannot carry most C0 controls, lone surrogates or
 U+FFFE/U+FFFF at all (lxml refuses them). A value holding one is written backslash-escaped
-(`\\` for a backslash, `\\xHH` or `\\uHHHH` for the character), and its element says so:
-`tr:escaped="text"` for the element's text, or the escaped attribute names. `unescape` gives
-the original back. Characters that disguise a name on screen (bidi overrides, zero-width marks)
-and C1 controls stay exact but are written as character references, so the raw file shows
-them as `&#x202E;` instead of obeying them."""
+(`\\` for a backslash, `\\xHH` or `\\uHHHH` for the character), and its element says so in
+`tr:escaped`: `text` for the element's text, and the names of escaped attributes as written
+(`path`, `tr:evidence`), space-separated; `unescape` gives the original back. Characters that
+disguise a name on screen (bidi overrides, zero-width marks) and C1 controls stay exact but are
+written as character references, so the raw file shows `&#x202E;` instead of obeying it."""
 
 from __future__ import annotations
 
@@ -78,10 +78,11 @@ def _attrs(el, **values):
         if value is None:
             continue
         text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        foreign = name.startswith("ns_")
         if _NOT_XML.search(text):
             text = escape(text)
-            _mark(el, name)
-        el.set(f"{{{TR}}}{name[3:]}" if name.startswith("ns_") else name, text)
+            _mark(el, f"tr:{name[3:]}" if foreign else name)
+        el.set(f"{{{TR}}}{name[3:]}" if foreign else name, text)
     return el
 
 
