@@ -1,8 +1,10 @@
-"""Compile a stream of SetEntry values into sorted, packed, de-duplicated columns.
+"""Compile a stream of SetEntry values (or blocks of them as Columns, from bulk readers) into
+sorted, packed, de-duplicated columns.
 
 Each signal gets its own columns, sorted by digest so lookups are binary searches:
-`hi` (the first 8 digest bytes as a native uint64, so searchsorted runs on plain integers and a
-digest ending in 00 compares right), `rest` (the remaining bytes, uint8), and only the
+`hi` (the first 8 digest bytes as a native uint64, so searches run on plain integers and a
+digest ending in 00 compares right), `bucket` (where each range of top bits of `hi` starts, so
+a search starts in the right few rows), `rest` (the remaining bytes, uint8), and only the
 attribute columns the set actually uses: `size` (uint32 when every size fits, else uint64),
 `sizes` (the distinct sizes, for the size prefilter), `category` (a code into the set's label
 list), `series`, `name` and `value` (indices into one string pool), `quality` (uint8)."""
@@ -55,13 +57,19 @@ class Strings:
 
 
 class SignalBuffer:
-    """Appends of one signal's rows, in compact typed arrays (a Python object per row would
-    cost ~20x the memory of the digest itself)."""
+    """One signal's rows in arrival order: entries added one by one go to compact typed arrays
+    (a Python object per row would cost ~20x the memory of the digest itself), blocks of rows
+    from bulk readers are kept as the numpy columns they came in."""
 
     def __init__(self, signal: str):
         self.signal = signal
         self.length = key_length(signal)
         self.opaque = signals.get(signal).hex_length == 0
+        self.perceptual = signals.get(signal).kind == "perceptual"
+        self.chunks: List[Dict[str, np.ndarray]] = []
+        self._single()
+
+    def _single(self) -> None:
         self.keys = bytearray()
         self.size = array("Q")
         self.category = array("H")
@@ -69,6 +77,35 @@ class SignalBuffer:
         self.name = array("I")
         self.value = array("I")
         self.quality = array("B")
+
+    def append(self, chunk: Dict[str, np.ndarray]) -> None:
+        self.flush()
+        self.chunks.append(chunk)
+
+    def flush(self) -> None:
+        """Turn the rows added one by one into a chunk, so that a block appended after them
+        keeps the source order (label codes and string indices depend on it)."""
+        if not self.size:
+            return
+        chunk = {
+            "keys": np.frombuffer(bytes(self.keys), np.uint8).reshape(-1, self.length),
+            "size": np.frombuffer(self.size, np.uint64),
+            "category": np.frombuffer(self.category, np.uint16),
+            "series": np.frombuffer(self.series, np.uint32),
+            "name": np.frombuffer(self.name, np.uint32),
+            "quality": np.frombuffer(self.quality, np.uint8),
+        }
+        if self.opaque:
+            chunk["value"] = np.frombuffer(self.value, np.uint32)
+        self.chunks.append(chunk)
+        self._single()
+
+    def columns(self) -> Dict[str, np.ndarray]:
+        """Every row so far, column by column (a buffer exists only once it has a row)."""
+        self.flush()
+        if len(self.chunks) == 1:
+            return self.chunks[0]
+        return {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}
 
 
 class Compiler:
@@ -78,26 +115,75 @@ class Compiler:
         self.strings = Strings()
 
     def add(self, entry: SetEntry) -> None:
-        buf = self.buffers.get(entry.signal)
-        if buf is None:
-            buf = self.buffers[entry.signal] = SignalBuffer(entry.signal)
+        buf = self._buffer(entry.signal)
         if buf.opaque:
             buf.keys += hashlib.sha256(entry.value.encode("utf-8", "surrogatepass")).digest()
             buf.value.append(self.strings.add(entry.value))
         else:
             buf.keys += bytes.fromhex(entry.value)
         buf.size.append(NONE_SIZE if entry.size is None else entry.size)
-        label = entry.category
-        if label is None:
-            buf.category.append(0)
-        else:
-            code = self.labels.get(label)
-            if code is None:
-                code = self.labels[label] = len(self.labels) + 1
-            buf.category.append(code)
+        buf.category.append(self.code(entry.category))
         buf.series.append(NONE32 if entry.series is None else self.strings.add(entry.series))
         buf.name.append(NONE32 if entry.name is None else self.strings.add(entry.name))
         buf.quality.append(NO_QUALITY if entry.quality is None else entry.quality)
+
+    def add_columns(self, block, category: Optional[str] = None) -> int:
+        """Add a block of rows from a bulk reader (formats.base.Columns), exactly as if its
+        entries had come one by one in row order; `category` labels rows that carry none.
+        Returns the number of entries added."""
+        n = block.rows
+        labels = block.labels if block.category is not None else [None]
+        lut = np.array([self.code(category if x is None else x) for x in labels], np.uint16)
+        codes = lut[block.category] if block.category is not None else np.full(n, lut[0])
+        series, names = self._string_columns(block)
+        added = 0
+        for signal, (keys, rows) in block.digests.items():
+            buf = self._buffer(signal)
+
+            def take(column):
+                return column if rows is None else column[rows]
+            m = len(keys)
+            buf.append({
+                "keys": keys,
+                "size": take(block.size) if block.size is not None
+                else np.full(m, NONE_SIZE, np.uint64),
+                "category": take(codes),
+                "series": take(series),
+                "name": take(names),
+                "quality": take(block.quality) if block.quality is not None and buf.perceptual
+                else np.full(m, NO_QUALITY, np.uint8),
+            })
+            added += m
+        return added
+
+    def code(self, label: Optional[str]) -> int:
+        """The label's code, assigned in order of first appearance; 0 means no category."""
+        if label is None:
+            return 0
+        code = self.labels.get(label)
+        if code is None:
+            code = self.labels[label] = len(self.labels) + 1
+        return code
+
+    def _buffer(self, signal: str) -> SignalBuffer:
+        buf = self.buffers.get(signal)
+        if buf is None:
+            buf = self.buffers[signal] = SignalBuffer(signal)
+        return buf
+
+    def _string_columns(self, block):
+        """Pool indices of a block's series and names, added row by row, series before name,
+        as `add` does, so the pool's order is the same on both paths."""
+        n = block.rows
+        if block.series is None and block.name is None:
+            none = np.full(n, NONE32, np.uint32)
+            return none, none
+        add = self.strings.add
+        series, names = array("I"), array("I")
+        for s, name in zip(block.series or [None] * n, block.name or [None] * n):
+            series.append(add(s))
+            names.append(add(name))
+        return np.frombuffer(series, np.uint32), np.frombuffer(names, np.uint32)
 
     def label_list(self) -> List[str]:
         return sorted(self.labels, key=self.labels.get)
@@ -121,66 +207,116 @@ NONE_SIZE = (1 << 64) - 1
 def _words(keys: np.ndarray) -> np.ndarray:
     """Digests as big-endian uint64 words in native order: sorting the words sorts the bytes."""
     n, length = keys.shape
-    padded = np.zeros((n, -(-length // 8) * 8), np.uint8)
-    padded[:, :length] = keys
-    return padded.view(">u8").astype(np.uint64)
+    if length % 8:
+        padded = np.zeros((n, -(-length // 8) * 8), np.uint8)
+        padded[:, :length] = keys
+        keys = padded
+    return np.ascontiguousarray(keys).view(">u8").astype(np.uint64)
+
+
+def _order(first: np.ndarray, words: np.ndarray, sort_keys: List[np.ndarray]) -> np.ndarray:
+    """The row order of one stable lexsort by the digest words, then by sort_keys (last
+    first), ~8x faster at 10 M rows: an argsort of the first words, then the full lexsort only
+    for rows whose first word is not unique (repeated digests; rare otherwise)."""
+    order = np.argsort(first)
+    ranked = first.take(order)
+    tied = np.zeros(len(order), bool)
+    tied[1:] = ranked[1:] == ranked[:-1]
+    tied[:-1] |= tied[1:]
+    at = np.flatnonzero(tied)
+    if len(at):
+        # In input order, so that lexsort's stability breaks full ties by input order, as one
+        # lexsort over every row would; the first word keeps each run where argsort put it.
+        rows = np.sort(order[at])
+        keys = [k[rows] for k in sort_keys] + [words[rows, i] for i in
+                                                range(words.shape[1] - 1, -1, -1)]
+        order[at] = rows[np.lexsort(keys)]
+    return order
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """np.unique of an already sorted array (np.unique hashes or sorts again: far slower)."""
+    keep = np.ones(len(values), bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
+def bucket_index(hi: np.ndarray):
+    """(starts, bits, largest): rows whose first word's top `bits` bits are b lie in
+    hi[starts[b]:starts[b + 1]]. About one bucket for 8 rows (under 1 byte a row), so a lookup
+    reads one bucket entry and a few neighbouring words instead of log2(n) scattered ones;
+    `largest` (the fullest bucket) bounds the binary search within a bucket."""
+    bits = max(1, len(hi).bit_length() - 3)
+    bounds = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
+    starts = np.empty((1 << bits) + 1, np.uint32 if len(hi) < NONE32 else np.uint64)
+    starts[:-1] = hi.searchsorted(bounds)
+    starts[-1] = len(hi)
+    return starts, bits, int(np.diff(starts).max())
+
+
+# Attribute columns in sort priority, after the digest: rows of one digest come out in this
+# order, and identical rows are next to each other so they collapse.
+SORTED_BY = ("category", "size", "value", "series", "name", "quality")
 
 
 def finish_signal(buf: SignalBuffer, cat_dtype):
-    n = len(buf.size)
-    keys = np.frombuffer(bytes(buf.keys), np.uint8).reshape(n, buf.length)
+    attrs = dict(buf.columns())
+    keys = attrs.pop("keys")
+    n = len(keys)
+    attrs["category"] = attrs["category"].astype(cat_dtype)
+    # A column with one value throughout (no names, no quality...) neither orders nor
+    # separates rows: only the others are sorted and compared.
+    varying = {k: v for k, v in attrs.items() if n and (v != v[0]).any()}
     words = _words(keys)
-    attrs = {
-        "size": np.frombuffer(buf.size, np.uint64),
-        "category": np.frombuffer(buf.category, np.uint16).astype(cat_dtype),
-        "series": np.frombuffer(buf.series, np.uint32),
-        "name": np.frombuffer(buf.name, np.uint32),
-        "value": np.frombuffer(buf.value, np.uint32) if buf.opaque else None,
-        "quality": np.frombuffer(buf.quality, np.uint8),
-    }
-    attrs = {k: v for k, v in attrs.items() if v is not None}
-    sort_keys = [attrs[k] for k in ("quality", "name", "series", "value", "size", "category")
-                 if k in attrs]
-    order = np.lexsort(sort_keys + [words[:, i] for i in range(words.shape[1] - 1, -1, -1)])
-    words = words[order]
-    keys = keys[order]
-    attrs = {k: v[order] for k, v in attrs.items()}
+    order = _order(np.ascontiguousarray(words[:, 0]), words,
+                   [varying[k] for k in reversed(SORTED_BY) if k in varying])
+    words = np.take(words, order, axis=0)
+    varying = {k: v.take(order) for k, v in varying.items()}
 
     # Rows read vs rows kept: identical rows collapse; the same digest under other attributes
     # (another category, name or size) stays as a row of its own.
     new_key = np.ones(n, bool)
     if n > 1:
         new_key[1:] = np.any(words[1:] != words[:-1], axis=1)
-    same_row = ~new_key.copy()
-    for col in attrs.values():
+    same_row = ~new_key
+    for col in varying.values():
         same_row[1:] &= col[1:] == col[:-1]
-    run = np.cumsum(new_key) - 1
-    repeated = np.unique(run[~new_key])
-    conflicting = np.unique(run[~new_key & (np.r_[0, np.diff(attrs["category"].astype(np.int32))] != 0)])
+    repeated = conflicting = np.zeros(0, np.intp)
+    if not new_key.all():
+        run = np.cumsum(new_key) - 1
+        repeated = _distinct_sorted(run[~new_key])
+        if "category" in varying:
+            recategorised = np.r_[0, np.diff(varying["category"].astype(np.int32))] != 0
+            conflicting = _distinct_sorted(run[~new_key & recategorised])
+    firsts = order[np.flatnonzero(new_key)[repeated[:EXAMPLES]]]
     stats = {
         "rows_read": int(n),
         "duplicate_values": int(repeated.size),
-        "duplicate_examples": [keys[np.flatnonzero(new_key)[r]].tobytes().hex()
-                               for r in repeated[:EXAMPLES]],
+        "duplicate_examples": [keys[row].tobytes().hex() for row in firsts],
         "conflicting_values": int(conflicting.size),
     }
-    keep = ~same_row
-    keys, words = keys[keep], words[keep]
-    attrs = {k: v[keep] for k, v in attrs.items()}
-    rows = int(keep.sum())
+    if same_row.any():
+        kept = np.flatnonzero(~same_row)
+        order, words, new_key = order[kept], np.take(words, kept, axis=0), new_key[kept]
+        varying = {k: v.take(kept) for k, v in varying.items()}
+    rows = len(order)
+    attrs = {k: varying[k] if k in varying else np.full(rows, v[0] if n else 0, v.dtype)
+             for k, v in attrs.items()}
 
     columns = {"hi": np.ascontiguousarray(words[:, 0])}
+    columns["bucket"], bits, largest = bucket_index(columns["hi"])
     if buf.length > 8:
-        columns["rest"] = np.ascontiguousarray(keys[:, 8:])
+        columns["rest"] = np.take(keys[:, 8:], order, axis=0)
     sizes = attrs["size"]
     has_size = sizes != NONE_SIZE
     if has_size.any():
-        known = sizes[has_size]
+        everywhere = has_size.all()
+        known = sizes if everywhere else sizes[has_size]
         dtype = size_dtype(int(known.max()))
-        stored = sizes.copy()
-        stored[~has_size] = np.iinfo(dtype).max
-        columns["size"] = stored.astype(dtype)
-        columns["sizes"] = np.unique(known).astype(dtype)
+        columns["size"] = sizes.astype(dtype)
+        if not everywhere:
+            columns["size"][~has_size] = np.iinfo(dtype).max
+        columns["sizes"] = _distinct_sorted(np.sort(known)).astype(dtype)
     if attrs["category"].any():
         columns["category"] = attrs["category"]
     for name in ("series", "name", "value"):
@@ -191,9 +327,11 @@ def finish_signal(buf: SignalBuffer, cat_dtype):
     spec = {
         "rows": rows,
         "key_bytes": buf.length,
-        "distinct": int(np.count_nonzero(new_key[keep])),
+        "distinct": int(np.count_nonzero(new_key)),
         "sized": int(has_size.sum()),
         "all_sized": bool(rows and has_size.all()),
+        "bucket_bits": bits,
+        "bucket_largest": largest,
         "stats": stats,
     }
     return spec, columns

@@ -4,7 +4,7 @@ packed vectors the perceptual matcher searches."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -145,25 +145,41 @@ class HashSet:
             for row in range(self.rows(name)):
                 yield self.entry(name, row)
 
-    def find(self, signal: str, query: np.ndarray):
-        """Every (query index, row) pair whose digests are equal, vectorised: a binary search on
-        the first 8 bytes of the sorted queries, then a comparison of the rest for each
-        candidate. Misses, the common case in a scan, cost one search."""
+    def find(self, signal: str, digests) -> Tuple[np.ndarray, np.ndarray]:
+        """Every (query index, row) pair whose digests are equal, vectorised: the batch API.
+        `digests` is a list of digests (bytes) or a uint8 array (n, bytes). Pairs come in query
+        order, a query's rows in stored order; `entries(signal, rows)` turns rows into
+        SetEntry values when they are wanted. Misses, the common case in a scan, cost one
+        bucket read and a short binary search."""
+        query = self._query(signal, digests)
         hi = self._arrays[f"{signal}.hi"]
         q_hi = np.ascontiguousarray(query[:, :8]).view(">u8").ravel().astype(np.uint64)
-        order = np.argsort(q_hi, kind="stable")
-        q_hi = q_hi[order]
-        lo = hi.searchsorted(q_hi, "left")
-        inside = lo < len(hi)
-        hit = np.zeros(len(q_hi), bool)
-        hit[inside] = hi[lo[inside]] == q_hi[inside]
-        order, q_hi, lo = order[hit], q_hi[hit], lo[hit]
-        count = hi.searchsorted(q_hi, "right") - lo
-        q_idx = np.repeat(order, count)
-        rows = np.arange(len(q_idx)) + np.repeat(lo - np.cumsum(count) + count, count)
+        lo = self._lower_bound(signal, hi, q_hi)
+        hit = lo < len(hi)
+        hit[hit] = hi[lo[hit]] == q_hi[hit]
+        q_idx = np.flatnonzero(hit)
+        rows = lo[q_idx]
+        # Later rows with the same first 8 bytes (the digest under another category, or a
+        # longer digest that differs further on) are rare: followed one step at a time.
+        q_parts, row_parts = [q_idx], [rows]
+        follow, at = q_idx, rows + 1
+        while True:
+            same = at < len(hi)
+            same[same] = hi[at[same]] == q_hi[follow[same]]
+            if not same.any():
+                break
+            follow, at = follow[same], at[same]
+            q_parts.append(follow)
+            row_parts.append(at)
+            at = at + 1
+        if len(q_parts) > 1:
+            q_idx, rows = np.concatenate(q_parts), np.concatenate(row_parts)
+            by_query = np.lexsort((rows, q_idx))
+            q_idx, rows = q_idx[by_query], rows[by_query]
         rest = self._arrays.get(f"{signal}.rest")
         if rest is not None and len(rows):
-            equal = np.all(rest[rows] == query[q_idx, 8:], axis=1)
+            word = _word_view(rest.shape[1])
+            equal = np.all(rest[rows].view(word) == query[q_idx, 8:].view(word), axis=1)
             q_idx, rows = q_idx[equal], rows[equal]
         return q_idx, rows
 
@@ -174,11 +190,33 @@ class HashSet:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _query(self, signal: str, digests: List[bytes]) -> np.ndarray:
+    def _query(self, signal: str, digests) -> np.ndarray:
         length = self._specs[signal]["key_bytes"]
+        if isinstance(digests, np.ndarray):
+            if digests.dtype != np.uint8 or digests.ndim != 2 or digests.shape[1] != length:
+                raise ValueError(f"{signal} digests must be a uint8 array (n, {length})")
+            return np.ascontiguousarray(digests)
         if set(map(len, digests)) != {length}:
             raise ValueError(f"{signal} digests must be {length} bytes each")
         return np.frombuffer(b"".join(digests), np.uint8).reshape(len(digests), length)
+
+    def _lower_bound(self, signal: str, hi: np.ndarray, q_hi: np.ndarray) -> np.ndarray:
+        """For each query word, the first row whose word is not less: its bucket's bounds,
+        then a branchless binary search of fixed length within them (every query takes the
+        same steps, so each step is one numpy call over the whole batch)."""
+        spec = self._specs[signal]
+        bucket = self._arrays[f"{signal}.bucket"]
+        b = (q_hi >> np.uint64(64 - spec["bucket_bits"])).astype(np.intp)
+        base = bucket[b].astype(np.intp)
+        size = bucket[b + 1].astype(np.intp) - base
+        for _ in range(spec["bucket_largest"].bit_length()):
+            half = size >> 1
+            # clip: an empty bucket at the very end has base == len(hi); half is 0 there, so
+            # whatever is read, base stays.
+            probe = base + half
+            base = np.where(hi.take(probe, mode="clip") < q_hi, probe, base)
+            size -= half
+        return base + ((size > 0) & (hi.take(base, mode="clip") < q_hi))
 
     def _keys(self, signal: str) -> np.ndarray:
         hi = self._arrays[f"{signal}.hi"]
@@ -197,3 +235,11 @@ class HashSet:
         if col is None:
             return [None] * len(rows)
         return [None if i == NONE32 else self.string(i) for i in col[rows].tolist()]
+
+
+def _word_view(width: int) -> np.dtype:
+    """The widest unsigned integer that tiles `width` bytes: rows then compare in 1-3 words."""
+    for size in (8, 4, 2):
+        if width % size == 0:
+            return np.dtype(f"u{size}")
+    return np.dtype(np.uint8)

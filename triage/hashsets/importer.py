@@ -16,6 +16,7 @@ from ..records import SetEntry
 from . import categories, store
 from .compile import Compiler
 from .formats import Format, detect
+from .formats.base import Columns
 from .problems import Problem
 
 ProblemSink = Callable[[Path, Problem], None]
@@ -36,19 +37,23 @@ def read_into(compiler: Compiler, path: Path, fmt, *, signal=None, category=None
     """Feed one source to the compiler; returns how many problems it had."""
     problems = 0
     pending = 0
-    for _, item in fmt.read(path, signal):
-        if isinstance(item, SetEntry):
+    for record in fmt.read_bulk(path, signal):
+        if isinstance(record, Columns):
+            pending += compiler.add_columns(record, category)
+        elif isinstance(record[1], SetEntry):
+            item = record[1]
             if category is not None and item.category is None:
                 item = replace(item, category=category)
             compiler.add(item)
             pending += 1
-            if progress is not None and pending == 65536:
-                progress.update(pending)
-                pending = 0
         else:
-            problems += item.severity == "error" or item.code == "malformed"
+            problem = record[1]
+            problems += problem.severity == "error" or problem.code == "malformed"
             if on_problem is not None:
-                on_problem(path, item)
+                on_problem(path, problem)
+        if progress is not None and pending >= 65536:
+            progress.update(pending)
+            pending = 0
     if progress is not None:
         progress.update(pending)
     return problems

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import HashSetError
 
 MAGIC = b"TRIAGEHS"
-VERSION = 1
+VERSION = 2      # 2: per-signal bucket index (compile.bucket_index)
 PREFIX = struct.Struct("<8sIIQQ32s32s")
 PAGE = 4096
 

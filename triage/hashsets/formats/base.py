@@ -2,17 +2,41 @@
 
 A format is a small class: `sniff` says from the first bytes whether a file is one of its own,
 `read` streams `(where, SetEntry | Problem)` pairs without ever holding the file whole, and
-`describe` gives what the file says about the set as a whole (kind, scheme, name)."""
+`describe` gives what the file says about the set as a whole (kind, scheme, name).
+
+Formats whose files run to millions of lines also offer `read_bulk`, which yields whole blocks
+of clean lines as `Columns` (parsed with numpy, no Python object per record) and falls back to
+`read`'s per-line items for any block it cannot parse cleanly, so problems keep their lines."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar, Dict, Iterator, List, Optional, Tuple, Type, Union
+
+import numpy as np
 
 from ...records import SetEntry
 from ..problems import Problem
 
 Item = Tuple[Union[str, int], Union[SetEntry, Problem]]
+
+
+@dataclass
+class Columns:
+    """A block of source records, column by column: the entries they stand for are exactly
+    those `read` would give for the same lines, in the same order (Compiler.add_columns)."""
+
+    rows: int
+    # signal -> (digests as uint8 rows (m, bytes), the record rows they come from, or None
+    # when every record carries that signal)
+    digests: Dict[str, Tuple[np.ndarray, Optional[np.ndarray]]]
+    size: Optional[np.ndarray] = None         # uint64 per record, when the block has sizes
+    labels: Optional[List[Optional[str]]] = None   # distinct normalised categories, first-seen order
+    category: Optional[np.ndarray] = None     # per record: index into `labels`
+    series: Optional[List[Optional[str]]] = None
+    name: Optional[List[Optional[str]]] = None
+    quality: Optional[np.ndarray] = None      # uint8 per record, 255 = none; perceptual signals only
 
 
 class Format:
@@ -29,6 +53,11 @@ class Format:
     @classmethod
     def read(cls, path: Path, signal: Optional[str] = None) -> Iterator[Item]:
         raise NotImplementedError
+
+    @classmethod
+    def read_bulk(cls, path: Path, signal: Optional[str] = None) -> Iterator[Union[Item, Columns]]:
+        """What `read` gives, with runs of records as `Columns` where the format can."""
+        return cls.read(path, signal)
 
     @classmethod
     def describe(cls, path: Path) -> dict:

@@ -5,14 +5,20 @@ pdq-photo-hasher's `HASH,QUALITY[,name]`. The signal of a bare hash comes from i
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
+
+import numpy as np
 
 from ... import signals
+from ...signals import Signal
 from ..problems import Problem
-from ..textio import numbered_lines
-from .base import Format, Item, register
+from ..textio import HEAD, encoding_of, numbered_lines
+from . import blocks
+from .base import Columns, Format, Item, register
+from .blocks import hex_digests, texts
 from .fields import entries, signal_of
 
 _BSD = re.compile(r"([A-Za-z0-9-]+)\s?\((.*)\)\s?=\s?([0-9A-Fa-f]+)\Z")
@@ -55,24 +61,98 @@ class Plain(Format):
     @classmethod
     def read(cls, path: Path, signal: Optional[str] = None) -> Iterator[Item]:
         with open(path, "rb") as raw:
-            for number, line in numbered_lines(raw):
-                line = line.strip()
-                if not line or line.startswith(COMMENT):
-                    continue
-                where = number
-                parsed = parse_line(line, signal)
-                if parsed is None:
-                    yield where, Problem(where, "not a hash line")
-                    continue
-                kind, value, size, name, quality = parsed
-                if kind is None:
-                    yield where, Problem(
-                        where, f"cannot tell the signal of a {len(value)}-character hash "
-                               "(name it with --signal)")
-                    continue
-                if kind not in signals.SIGNALS:
-                    yield where, Problem(where, f"unsupported hash kind {kind!r}",
-                                         code="unsupported")
-                    continue
-                yield from entries(where, {kind: value}, size=size, name=name or None,
-                                   quality=quality)
+            yield from read_lines(numbered_lines(raw), signal)
+
+    @classmethod
+    def read_bulk(cls, path: Path, signal: Optional[str] = None) -> Iterator[Union[Item, Columns]]:
+        return read_bulk(path, signal)
+
+
+def read_lines(lines: Iterable[Tuple[int, str]], signal: Optional[str]) -> Iterator[Item]:
+    """The items of (line number, line) pairs, one line at a time."""
+    for number, line in lines:
+        line = line.strip()
+        if not line or line.startswith(COMMENT):
+            continue
+        where = number
+        parsed = parse_line(line, signal)
+        if parsed is None:
+            yield where, Problem(where, "not a hash line")
+            continue
+        kind, value, size, name, quality = parsed
+        if kind is None:
+            yield where, Problem(
+                where, f"cannot tell the signal of a {len(value)}-character hash "
+                       "(name it with --signal)")
+            continue
+        if kind not in signals.SIGNALS:
+            yield where, Problem(where, f"unsupported hash kind {kind!r}", code="unsupported")
+            continue
+        yield from entries(where, {kind: value}, size=size, name=name or None, quality=quality)
+
+
+def read_bulk(path: Path, signal: Optional[str] = None,
+              block_size: int = blocks.BLOCK) -> Iterator[Union[Item, Columns]]:
+    """`read`, with blocks of plain `HASH[  name]` lines as Columns (UTF-8 files only)."""
+    with open(path, "rb") as raw:
+        head = raw.peek(HEAD)[:HEAD]
+        encoding = encoding_of(head)
+        if encoding not in ("utf-8", "utf-8-sig"):
+            yield from read_lines(numbered_lines(raw), signal)
+            return
+        if encoding == "utf-8-sig":
+            raw.read(len(codecs.BOM_UTF8))
+        for number, _, block in blocks.blocks(raw, 1, block_size):
+            columns = _parse_block(block, signal)
+            if columns is None:
+                yield from read_lines(blocks.numbered(block, number), signal)
+            elif columns.rows:
+                yield columns
+
+
+_HEX_CHARS = b"0123456789abcdefABCDEF"
+_COMMENT_BYTES = np.frombuffer(b"#;", np.uint8)
+
+
+def _parse_block(block: bytes, signal: Optional[str]) -> Optional[Columns]:
+    """The block's hash lines as Columns, or None unless each line is blank, a comment, or one
+    that `parse_line` reads as `_SUM` does: hex of one length from the first byte, then the
+    end of the line or blanks and a name (not a `(`, which could make it a BSD line)."""
+    lines = blocks.Lines.of(block)
+    if lines is None:
+        return None
+    arr, starts, ends = lines.arr, lines.starts, lines.ends
+    widths = ends - starts
+    first = arr[np.minimum(starts, len(arr) - 1)] if len(arr) else starts.astype(np.uint8)
+    second = arr[np.minimum(starts + 1, len(arr) - 1)] if len(arr) else first
+    comment = np.isin(first, _COMMENT_BYTES) | ((first == ord("/")) & (second == ord("/"))
+                                               & (widths > 1))
+    hashed = (widths > 0) & ~comment
+    starts, ends, widths = starts[hashed], ends[hashed], widths[hashed]
+    m = len(starts)
+    if not m:
+        return Columns(0, {})
+    head = lines.data[starts[0]:ends[0]]
+    length = len(head) - len(head.lstrip(_HEX_CHARS))
+    kind = signal or BY_LENGTH.get(length)
+    cls = signals.SIGNALS.get(kind) if kind else None
+    if (cls is None or cls.hex_length != length or not 16 <= length <= 128
+            or cls.parse.__func__ is not Signal.parse.__func__ or widths.min() < length):
+        return None
+    named = np.flatnonzero(widths > length)
+    after = starts[named] + length
+    if not np.isin(arr[after], (ord(" "), ord("\t"))).all():
+        return None
+    if (arr[np.minimum(after + 1, len(arr) - 1)][widths[named] > length + 1] == ord("(")).any():
+        return None
+    keys = hex_digests(arr, starts, length)
+    if keys is None:
+        return None
+    columns = Columns(m, {kind: (keys, None)})
+    if len(named):
+        names: List[Optional[str]] = [None] * m
+        for row, text in zip(named.tolist(), texts(lines.data, after, ends[named])):
+            text = text.lstrip(" \t")
+            names[row] = (text[1:] if text.startswith("*") else text).rstrip() or None
+        columns.name = names
+    return columns

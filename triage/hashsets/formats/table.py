@@ -6,13 +6,22 @@ tables with a fixed header."""
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
-from typing import BinaryIO, Dict, Iterator, List, Optional
+from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Union
 
+import numpy as np
+
+from ... import signals
+from ...signals import Signal
+from .. import categories
+from ..compile import NO_QUALITY
 from ..problems import Problem
-from ..textio import text_reader
-from .base import Format, Item, register
+from ..textio import HEAD, encoding_of, text_reader
+from . import blocks
+from .base import Columns, Format, Item, register
+from .blocks import decimals, distinct, hex_digests, texts
 from .fields import entries, field_of, signal_of
 
 DELIMITERS = "\t,;|"
@@ -30,48 +39,168 @@ def delimiter_of(header: str) -> str:
     return max(DELIMITERS, key=header.count)
 
 
-def read_rows(raw: BinaryIO, mapping: Optional[Dict[str, str]] = None,
-              category: Optional[str] = None) -> Iterator[Item]:
-    """Stream a table whose first row is a header. `mapping` fixes how header names map to
-    fields (columns it does not name are ignored); otherwise headers are recognised by name.
-    `category` labels rows that carry none."""
-    with raw:
-        text = text_reader(raw)
-        header_line = text.readline()
-        delimiter = delimiter_of(header_line)
-        header = next(csv.reader([header_line], delimiter=delimiter), [])
+class Layout:
+    """What a header says: the delimiter and, decided once, which column is which (per row
+    only the cells are touched). `mapping` fixes how header names map to fields (columns it
+    does not name are ignored); otherwise headers are recognised by name."""
+
+    def __init__(self, header_line: str, mapping: Optional[Dict[str, str]] = None):
+        self.delimiter = delimiter_of(header_line)
+        header = next(csv.reader([header_line], delimiter=self.delimiter), [])
         fields = [mapping.get(h.strip()) if mapping is not None else field_of(h)
                   for h in header]
-        sized = "size" in fields
-        # Column roles are decided once: per row only the cells are touched.
-        hashes = [(i, f) for i, f in enumerate(fields) if f is not None and signal_of(f) == f]
+        self.width = len(fields)
+        self.sized = "size" in fields
+        self.hashes = [(i, f) for i, f in enumerate(fields) if f is not None and signal_of(f) == f]
         attrs = {f: i for i, f in enumerate(fields) if f is not None and signal_of(f) != f}
-        size_at, cat_at, series_at, name_at, quality_at = (
+        self.size, self.category, self.series, self.name, self.quality = (
             attrs.get(k) for k in ("size", "category", "series", "name", "quality"))
-        width = len(fields)
-        rows = csv.reader(text, delimiter=delimiter)
-        for row in rows:
-            if len(row) != width:
-                if not any(cell.strip() for cell in row):
-                    continue
-                where = rows.line_num + 1
-                yield where, Problem(where, f"expected {width} fields, got {len(row)}")
-                continue
-            where = rows.line_num + 1
-            values = {f: row[i] for i, f in hashes if row[i]}
-            if not values:
-                if any(cell.strip() for cell in row):
-                    yield where, Problem(where, "no hash in this row")
-                continue
-            size = None if size_at is None else row[size_at]
-            if sized and not size.strip():
-                yield where, Problem(where, "size missing", "missing-size", "warning")
-            yield from entries(
-                where, values, size=size,
-                category=(None if cat_at is None else row[cat_at]) or category,
-                series=None if series_at is None else row[series_at],
-                name=None if name_at is None else row[name_at] or None,
-                quality=None if quality_at is None else row[quality_at])
+
+
+def row_items(row: List[str], where: int, layout: Layout,
+              category: Optional[str]) -> Iterator[Item]:
+    """The items of one csv row (`where` is its line number)."""
+    if len(row) != layout.width:
+        if any(cell.strip() for cell in row):
+            yield where, Problem(where, f"expected {layout.width} fields, got {len(row)}")
+        return
+    values = {f: row[i] for i, f in layout.hashes if row[i]}
+    if not values:
+        if any(cell.strip() for cell in row):
+            yield where, Problem(where, "no hash in this row")
+        return
+    size = None if layout.size is None else row[layout.size]
+    if layout.sized and not size.strip():
+        yield where, Problem(where, "size missing", "missing-size", "warning")
+    yield from entries(
+        where, values, size=size,
+        category=(None if layout.category is None else row[layout.category]) or category,
+        series=None if layout.series is None else row[layout.series],
+        name=None if layout.name is None else row[layout.name] or None,
+        quality=None if layout.quality is None else row[layout.quality])
+
+
+def rows_items(text: Iterable[str], first_line: int, layout: Layout,
+               category: Optional[str]) -> Iterator[Item]:
+    """The items of the csv rows in `text`, whose first line is line `first_line`."""
+    rows = csv.reader(text, delimiter=layout.delimiter)
+    for row in rows:
+        yield from row_items(row, rows.line_num + first_line - 1, layout, category)
+
+
+def read_rows(raw: BinaryIO, mapping: Optional[Dict[str, str]] = None,
+              category: Optional[str] = None) -> Iterator[Item]:
+    """Stream a table whose first row is a header, one row at a time. `category` labels rows
+    that carry none."""
+    with raw:
+        text = text_reader(raw)
+        layout = Layout(text.readline(), mapping)
+        yield from rows_items(text, 2, layout, category)
+
+
+def read_rows_bulk(path: Path, mapping: Optional[Dict[str, str]] = None,
+                   category: Optional[str] = None,
+                   block_size: int = blocks.BLOCK) -> Iterator[Union[Item, Columns]]:
+    """`read_rows`, with blocks of clean rows as Columns. UTF-8 files only (UTF-16 and bare-CR
+    files are read per line). A quote may open a field that runs over several lines, so from
+    the first block with a quote character on, the rest of the file is read per line."""
+    raw = open(path, "rb")
+    head = raw.peek(HEAD)[:HEAD]
+    encoding = encoding_of(head)
+    if encoding not in ("utf-8", "utf-8-sig") or b"\r" in head.replace(b"\r\n", b""):
+        yield from read_rows(raw, mapping, category)
+        return
+    with raw:
+        header = raw.readline()
+        layout = Layout(header.decode(encoding, "replace").replace("\r\n", "\n"), mapping)
+        bulk = _bulk_layout(layout)
+        for number, offset, block in blocks.blocks(raw, 2, block_size):
+            if b'"' in block:
+                raw.seek(len(header) + offset)
+                text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=None)
+                yield from rows_items(text, number, layout, category)
+                return
+            columns = _parse_block(block, layout, category) if bulk else None
+            if columns is None:
+                yield from rows_items(blocks.text_of(block), number, layout, category)
+            elif columns.rows:
+                yield columns
+
+
+def _bulk_layout(layout: Layout) -> bool:
+    """Whether rows of this layout can be parsed in bulk: every hash column a hex signal with
+    the plain hex rule, each signal in one column only."""
+    names = [f for _, f in layout.hashes]
+    return bool(names) and len(set(names)) == len(names) and all(
+        signals.SIGNALS[f].hex_length and signals.SIGNALS[f].parse.__func__ is Signal.parse.__func__
+        for f in names)
+
+
+def _parse_block(block: bytes, layout: Layout, category: Optional[str]) -> Optional[Columns]:
+    """The block's rows as Columns, or None unless every row is one `row_items` reads whole:
+    the right number of fields, at least one hash, every hash exactly hex, a size of 1-18
+    digits where the table has sizes, a quality of 0-100."""
+    lines = blocks.Lines.of(block)
+    if lines is None:
+        return None
+    arr = lines.arr
+    keep = lines.ends > lines.starts                  # csv skips empty lines
+    starts, ends = lines.starts[keep], lines.ends[keep]
+    m = len(starts)
+    if not m:
+        return Columns(0, {})
+    # Each row must hold exactly width - 1 delimiters, all inside the row.
+    cuts = np.flatnonzero(arr == ord(layout.delimiter))
+    if len(cuts) != m * (layout.width - 1):
+        return None
+    cuts = cuts.reshape(m, layout.width - 1)
+    if layout.width > 1 and ((cuts[:, 0] < starts).any() or (cuts[:, -1] >= ends).any()):
+        return None
+    cell_starts = np.column_stack([starts, cuts + 1])
+    cell_ends = np.column_stack([cuts, ends])
+
+    def cell(i):
+        return cell_starts[:, i], cell_ends[:, i]
+
+    digests = {}
+    hashed = np.zeros(m, bool)
+    for i, signal in layout.hashes:
+        s, e = cell(i)
+        length = signals.SIGNALS[signal].hex_length
+        filled = e > s
+        if ((e - s)[filled] != length).any():
+            return None
+        keys = hex_digests(arr, s[filled], length)
+        if keys is None:
+            return None
+        digests[signal] = (keys, None if filled.all() else np.flatnonzero(filled))
+        hashed |= filled
+    if not hashed.all():
+        return None
+    columns = Columns(m, digests)
+    if layout.size is not None:
+        columns.size = decimals(arr, *cell(layout.size), digits=18)
+        if columns.size is None:
+            return None
+    if layout.quality is not None:
+        s, e = cell(layout.quality)
+        filled = e > s
+        values = decimals(arr, s[filled], e[filled], digits=3)
+        if values is None or (values > 100).any():
+            return None
+        columns.quality = np.full(m, NO_QUALITY, np.uint8)
+        columns.quality[filled] = values
+    if layout.category is not None:
+        values, columns.category = distinct(lines.data, arr, *cell(layout.category))
+        columns.labels = [categories.label(v.decode("utf-8", "replace") or category)
+                          for v in values]
+    elif category is not None:
+        columns.labels, columns.category = [categories.label(category)], np.zeros(m, np.intp)
+    if layout.series is not None:
+        columns.series = [v.strip() or None for v in texts(lines.data, *cell(layout.series))]
+    if layout.name is not None:
+        columns.name = [v or None for v in texts(lines.data, *cell(layout.name))]
+    return columns
 
 
 def header_fields(text: str) -> List[Optional[str]]:
@@ -95,4 +224,8 @@ class Table(Format):
     @classmethod
     def read(cls, path: Path, signal: Optional[str] = None) -> Iterator[Item]:
         return read_rows(open(path, "rb"))
+
+    @classmethod
+    def read_bulk(cls, path: Path, signal: Optional[str] = None):
+        return read_rows_bulk(path)
 

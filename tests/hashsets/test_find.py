@@ -1,0 +1,91 @@
+"""HashSet.find (bucket index, then a fixed-length binary search) against a plain dict, on a set
+built to have what trips such searches: digests sharing their first 8 bytes, one digest under
+several categories, the lowest and highest digests, empty buckets, digests ending in 00."""
+
+import numpy as np
+import pytest
+
+from triage.hashsets import HashSet
+from triage.hashsets.compile import Compiler
+from triage.hashsets.importer import write_set
+from triage.records import SetEntry
+
+
+@pytest.fixture(scope="module")
+def tricky(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    digests = {"md5": [bytes(16), b"\xff" * 16], "sha1": [bytes(20), b"\xff" * 20]}
+    compiler = Compiler()
+    for signal, length in (("md5", 16), ("sha1", 20)):
+        keys = [bytes(k) for k in rng.integers(0, 256, (3000, length), dtype=np.uint8)]
+        shared = [keys[0][:8] + bytes(k) for k in rng.integers(0, 256, (20, length - 8),
+                                                                  dtype=np.uint8)]
+        ending_00 = [k[:-1] + b"\0" for k in keys[1:50]]
+        digests[signal] += keys + shared + ending_00
+        for i, key in enumerate(digests[signal]):
+            compiler.add(SetEntry(signal, key.hex(), str(i % 3), size=i))
+            if i % 7 == 0:          # the same digest under another category
+                compiler.add(SetEntry(signal, key.hex(), "9", size=i))
+    out = tmp_path_factory.mktemp("find") / "tricky.tset"
+    write_set(compiler, out, described=[], sources=[], problems=0)
+    with HashSet(out) as hs:
+        yield hs, digests
+
+
+def expected_pairs(hs, signal, queries):
+    rows = {}
+    for row, key in enumerate(hs.vectors(signal)):
+        rows.setdefault(bytes(key), []).append(row)
+    pairs = [(q, row) for q, key in enumerate(queries) for row in rows.get(key, [])]
+    return [q for q, _ in pairs], [r for _, r in pairs]
+
+
+@pytest.mark.parametrize("signal,length", [("md5", 16), ("sha1", 20)])
+def test_find_equals_a_dict(tricky, signal, length):
+    hs, digests = tricky
+    rng = np.random.default_rng(12)
+    known = digests[signal]
+    near_misses = [k[:8] + bytes(length - 8) for k in known[:100]]          # shared prefix
+    randoms = [bytes(k) for k in rng.integers(0, 256, (500, length), dtype=np.uint8)]
+    queries = known + near_misses + randoms + known[:10]                    # repeats too
+    order = rng.permutation(len(queries))
+    queries = [queries[i] for i in order]
+    q_idx, rows = hs.find(signal, queries)
+    want_q, want_rows = expected_pairs(hs, signal, queries)
+    assert q_idx.tolist() == want_q and rows.tolist() == want_rows
+    # every stored row found, one digest under two categories as two rows
+    assert len(set(rows.tolist())) == hs.rows(signal)
+    as_array = np.frombuffer(b"".join(queries), np.uint8).reshape(-1, length)
+    q2, rows2 = hs.find(signal, as_array)
+    assert q2.tolist() == want_q and rows2.tolist() == want_rows
+
+
+def test_lookup_builds_the_entries_of_find(tricky):
+    hs, digests = tricky
+    key = digests["md5"][7]                                  # i % 7 == 0: two categories
+    found = hs.lookup("md5", [bytes(16), key, b"\1" * 16])
+    # one digest's rows in the order of their category codes, given as labels first appear
+    assert [e.category for e in found[1]] == ["9", "1"]
+    assert {e.value for e in found[1]} == {key.hex()} and found[1][0].size == 7
+    assert found[0][0].value == "00" * 16 and found[2] == []
+
+
+def test_bucket_index_bounds_every_row(tricky):
+    hs, _ = tricky
+    spec = hs.spec("md5")
+    hi, starts = hs.column("md5", "hi"), hs.column("md5", "bucket")
+    bits = spec["bucket_bits"]
+    assert len(starts) == (1 << bits) + 1 and starts[0] == 0 and starts[-1] == len(hi)
+    bucket_of_row = np.repeat(np.arange(1 << bits), np.diff(starts.astype(np.int64)))
+    assert (hi >> np.uint64(64 - bits)).tolist() == bucket_of_row.tolist()
+    assert spec["bucket_largest"] == int(np.diff(starts.astype(np.int64)).max())
+    # under a byte of index per row
+    assert starts.nbytes < hs.rows("md5") * 1.1
+
+
+def test_find_rejects_wrong_shapes(tricky):
+    hs, _ = tricky
+    with pytest.raises(ValueError, match=r"uint8 array \(n, 16\)"):
+        hs.find("md5", np.zeros((3, 20), np.uint8))
+    with pytest.raises(ValueError, match="16 bytes"):
+        hs.find("md5", [bytes(16), bytes(15)])
