@@ -74,6 +74,11 @@ def test_valid_against_the_dfxml_schema(hit_scan, photo_scan, schema):
 def test_exactly_the_planted_hits_with_their_fields(hit_scan):
     found = fileobjects((hit_scan.outdir / "report.dfxml").read_bytes())
     assert set(found) == set(hit_scan.expected)
+    # every kind of place: FAT, NTFS and ext volumes of an E01, a raw image, a folder
+    assert {(k[0], k[1]) for k in found} >= {
+        (ev["path"], v["offset"]) for ev in hit_scan.report["evidence"]
+        for v in ev["volumes"] if v["fs_type"]}
+    assert {fo["allocated"] for fo in found.values()} == {True, False}
     assert len(found) == len(hit_scan.report["hits"]) == hit_scan.report["summary"]["hits"]
     for key, truth in hit_scan.expected.items():
         fo = found[key]
