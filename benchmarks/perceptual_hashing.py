@@ -63,16 +63,17 @@ def draft_pdq(data):
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
-def rate(function, files, rounds):
-    """Images a second, the median of `rounds` passes over every file (interleaved callers
-    see the same machine load)."""
-    times = []
+def rates(functions, files, rounds):
+    """Images a second for each function: the median of `rounds` passes over every file, the
+    functions taking turns within each round so that all see the same machine load."""
+    times = {name: [] for name in functions}
     for _ in range(rounds):
-        started = time.perf_counter()
-        for data in files:
-            function(data)
-        times.append(time.perf_counter() - started)
-    return len(files) / statistics.median(times)
+        for name, function in functions.items():
+            started = time.perf_counter()
+            for data in files:
+                function(data)
+            times[name].append(time.perf_counter() - started)
+    return {name: len(files) / statistics.median(t) for name, t in times.items()}
 
 
 def main(argv=None):
@@ -87,15 +88,10 @@ def main(argv=None):
 
     same_phash = all(plain_phash(d) == triage_phash(d) for d in files)
     same_pdq = all(plain_pdq(d) == triage_pdq(d) for d in files)
-    rates = {}
-    for _ in range(1):   # one interleaved pass over all callers per round inside rate()
-        for name, function in (("plain imagehash.phash", plain_phash),
-                               ("triage phash", triage_phash),
-                               ("plain pdqhash.compute", plain_pdq),
-                               ("triage pdq", triage_pdq),
-                               ("triage scan query (pdq+phash, all forms)", triage_query),
-                               ("pdqhash with JPEG draft", draft_pdq)):
-            rates[name] = rate(function, files, args.rounds)
+    rate = rates({"plain imagehash.phash": plain_phash, "triage phash": triage_phash,
+                  "plain pdqhash.compute": plain_pdq, "triage pdq": triage_pdq,
+                  "triage scan query (pdq+phash, all forms)": triage_query,
+                  "pdqhash with JPEG draft": draft_pdq}, files, args.rounds)
 
     print("| what | images/s | vs plain library | same values |")
     print("|---|---|---|---|")
@@ -106,7 +102,7 @@ def main(argv=None):
             ("triage scan query (pdq+phash, all forms)", "plain pdqhash.compute", "-"),
             ("pdqhash with JPEG draft", "plain pdqhash.compute", "-"))
     for name, base, same in rows:
-        print(f"| {name} | {rates[name]:.1f} | {rates[name] / rates[base]:.2f}x | {same} |")
+        print(f"| {name} | {rate[name]:.1f} | {rate[name] / rate[base]:.2f}x | {same} |")
 
     jpegs = [d for d in files if Image.open(io.BytesIO(d)).format == "JPEG"]
     moved = [PDQ.distance(plain_pdq(d), draft_pdq(d)) for d in jpegs]

@@ -60,11 +60,13 @@ def test_gif_gives_its_first_frame():
     assert pixel[0] > 200 and pixel[2] < 50
 
 
-def test_modes_become_rgb_without_compositing_alpha():
+def test_modes_become_rgb_without_compositing_alpha_and_grey_stays_grey():
     rgba = Image.new("RGBA", (8, 8), (10, 20, 30, 0))
     assert decode(encode(rgba, "PNG")).getpixel((0, 0)) == (10, 20, 30)
     grey16 = Image.new("I;16", (8, 8), 200)
     assert decode(encode(grey16, "PNG")).mode == "RGB"
+    assert decode(encode(Image.new("L", (8, 8), 7), "PNG")).getpixel((0, 0)) == 7
+    assert decode(encode(Image.new("P", (8, 8), 3), "GIF")).mode == "RGB"
 
 
 @pytest.mark.parametrize("cut,reason", [

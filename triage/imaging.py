@@ -72,8 +72,8 @@ class _DeadlineReader(io.BytesIO):
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS, time_limit: float = TIME_LIMIT
            ) -> Image.Image:
-    """Decode `data` into a loaded RGB image (the first frame of an animation), within the
-    pixel and time limits. EXIF orientation is deliberately ignored, as PDQ's reference does:
+    """Decode `data` into a loaded RGB image, or L for an 8-bit greyscale one (the first frame
+    of an animation), within the pixel and time limits. EXIF orientation is deliberately ignored, as PDQ's reference does:
     the dihedral hashes cover rotated copies."""
     mime = sniff(data[:HEAD])
     if mime is None:
@@ -92,7 +92,7 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS, time_limit: float = TIME_L
             raise ImageDecodeError("image has no pixels")
         image.seek(0)
         image.load()
-        return _to_rgb(image)
+        return _normalised(image)
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError:
@@ -110,10 +110,11 @@ def _reason(exc: BaseException) -> str:
     return text[:120]
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _normalised(image: Image.Image) -> Image.Image:
     # As python-threatexchange's PDQ hasher: 16-bit and grey+alpha go through RGB; alpha is
-    # dropped without compositing, as imagehash's convert("L") drops it.
-    if image.mode == "RGB":
+    # dropped without compositing, as imagehash's convert("L") drops it. 8-bit grey stays
+    # grey: the pHash family hashes grey, and PDQ's RGB of it is the same luma.
+    if image.mode in ("RGB", "L"):
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return image.convert("RGB")

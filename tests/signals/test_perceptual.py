@@ -42,7 +42,7 @@ def test_python_threatexchange_vectors_hash_exactly(name):
 
 
 def test_threatexchange_vectors_cover_the_modes():
-    # LA, 16-bit greyscale, RGB JPEG and a random PNG: the conversions in imaging._to_rgb.
+    # LA, 16-bit greyscale, RGB JPEG and a random PNG: the conversions in imaging._normalised.
     assert THREATEXCHANGE == ["python-threatexchange/I16.png", "python-threatexchange/LA.png",
                               "python-threatexchange/random_image.png",
                               "python-threatexchange/rgb.jpeg"]
