@@ -44,7 +44,8 @@ def fileobjects(data: bytes) -> dict:
             evidence = value(volume.getparent().find("tr:evidence", NS), "path")
             offset = int(volume.findtext("d:partition_offset", namespaces=NS))
         else:
-            evidence, offset = value(fo, f"{{{TR}}}evidence"), None
+            evidence = value(fo, f"{{{TR}}}evidence")
+            offset = fo.get(f"{{{TR}}}volume_offset") and int(fo.get(f"{{{TR}}}volume_offset"))
         path = value(fo.find("d:filename", NS))
         inode = fo.findtext("d:inode", namespaces=NS)
         found[(evidence, offset, path, inode and int(inode))] = {
@@ -209,3 +210,16 @@ def test_any_name_and_category_come_back_exactly(hit_report, schema, name, categ
     key = (hit["evidence"], (hit["volume"] or {}).get("offset"), hit["path"], hit["inode"])
     fo = fileobjects(data)[key]
     assert value(fo["element"].find("tr:match", NS), "category") == category
+
+
+def test_no_hit_is_left_out_even_without_its_volume(hit_report, schema):
+    """Were a volume missing from its evidence's list, its hits still appear, top-level."""
+    report = copy.deepcopy(hit_report)
+    ev = next(e for e in report["evidence"] if e["container"] == "ewf")
+    dropped = ev["volumes"].pop(0)
+    data = render(report)
+    schema.validate(io.BytesIO(data))
+    found = fileobjects(data)
+    assert set(found) == {(h["evidence"], (h["volume"] or {}).get("offset"), h["path"],
+                           h["inode"]) for h in report["hits"]}
+    assert any(k[:2] == (ev["path"], dropped["offset"]) for k in found)

@@ -101,15 +101,19 @@ def render(report: dict) -> bytes:
         for name in ev["segments"] or [ev["path"]]:
             _sub(source, "image_filename", name)
 
-    placed = {}   # (evidence, volume index) -> hits; a folder's hits have no volume
+    unplaced = {}   # (evidence, volume index) -> hits, until placed in their volume
     for hit in report["hits"]:
-        placed.setdefault((hit["evidence"], (hit["volume"] or {}).get("index")), []).append(hit)
+        unplaced.setdefault((hit["evidence"], (hit["volume"] or {}).get("index")), []).append(hit)
     for ev in report["evidence"]:
         if ev["container"] != "folder":
-            _image(root, ev, report, placed)
-    for ev in report["evidence"]:
-        for hit in placed.get((ev["path"], None), []):
-            _fileobject(root, hit, None, report, evidence=ev["path"])
+            _image(root, ev, report, unplaced)
+    # A folder's hits have no volume; no hit is ever left out, even one whose volume is not
+    # listed in its evidence.
+    for hits in unplaced.values():
+        for hit in hits:
+            vol = hit["volume"] or {}
+            _fileobject(root, hit, None, report, ns_evidence=hit["evidence"],
+                        ns_volume_index=vol.get("index"), ns_volume_offset=vol.get("offset"))
     for severity in ("errors", "warnings"):
         for item in report[severity]:
             _problem(root, severity[:-1], item)
@@ -174,7 +178,7 @@ def libraries():
     return found
 
 
-def _image(root, ev, report, placed):
+def _image(root, ev, report, unplaced):
     image = _sub(root, "diskimageobject")
     evidence = _sub(image, "evidence", ns=TR, path=ev["path"], container=ev["container"],
                     size=ev["size"], partition_table=ev["partition_table"],
@@ -195,15 +199,15 @@ def _image(root, ev, report, placed):
             _sub(volume, "block_size", vol["block_size"])
         if vol["fs_type"]:
             _sub(volume, "ftype_str", vol["fs_type"])
-        for hit in placed.get((ev["path"], vol["index"]), []):
+        for hit in unplaced.pop((ev["path"], vol["index"]), []):
             _fileobject(volume, hit, partition, report)
         if vol["error"]:
             _sub(volume, "error", vol["error"])
         _sub(volume, "counts", ns=TR, **vol["counts"])
 
 
-def _fileobject(parent, hit, partition, report, evidence=None):
-    fo = _sub(parent, "fileobject", ns_evidence=evidence)
+def _fileobject(parent, hit, partition, report, **where):
+    fo = _sub(parent, "fileobject", **where)
     _sub(fo, "filename", hit["path"])
     if partition is not None:
         _sub(fo, "partition", partition)
