@@ -1,5 +1,7 @@
 import io
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +95,24 @@ def test_not_an_image_is_refused_before_decoding():
         decode(b"just some text, not an image")
 
 
+def with_size(png: bytes, width: int, height: int) -> bytes:
+    """The PNG with its header claiming another size (and a valid header checksum)."""
+    ihdr = png[12:16] + struct.pack(">II", width, height) + png[24:29]
+    return png[:8] + png[8:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
+
+
 def test_decompression_bomb_is_refused():
-    # 20000 x 20000 of one colour compresses to a few hundred kB: Pillow's guard trips.
-    bomb = encode(Image.new("L", (20000, 20000)), "PNG")
+    # A header claiming 20000 x 20000: Pillow's guard trips before any pixel is inflated.
+    bomb = with_size(encode(Image.new("L", (8, 8)), "PNG"), 20000, 20000)
+    assert sniff(bomb) == "image/png"
     with pytest.raises(ImageDecodeError, match="decompression bomb"):
         decode(bomb)
+
+
+def test_a_size_between_pillows_warning_and_its_error_meets_our_cap():
+    big = with_size(encode(Image.new("L", (8, 8)), "PNG"), 12000, 11000)   # 132 Mpx
+    with pytest.raises(ImageDecodeError, match=r"too large: 12000x11000 pixels"):
+        decode(big)
 
 
 def test_pixel_cap_is_checked_before_decoding():
@@ -106,7 +121,7 @@ def test_pixel_cap_is_checked_before_decoding():
 
 
 def test_time_cap_stops_a_slow_decode():
-    data = encode(gradient(2000, 2000), "PNG")
+    data = encode(gradient(300, 300), "PNG")
     started = time.monotonic()
     with pytest.raises(ImageDecodeError, match="longer than"):
         decode(data, time_limit=0.0)
