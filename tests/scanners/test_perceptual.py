@@ -80,11 +80,10 @@ def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
         Match("phash", "known", "alert", "CAT1", None, phash_d, phash_variant, None),
     ]
     # pdq in 8 rotations/flips and phash on the image (it has no border), pdq upright on
-    # 4 central regions.
-    assert len(hashes) == 8 + 1 + 4
+    # its central 95%.
+    assert len(hashes) == 8 + 1 + 1
     assert [h.variant for h in hashes if h.signal == "phash"] == ["original"]
-    assert [h.variant for h in hashes][-4:] == [
-        "central95", "central90", "central85", "central80"]
+    assert hashes[-1].variant == "central95"
 
 
 DIH = VECTORS / "threatexchange" / "dih"
@@ -121,13 +120,13 @@ def test_a_letterboxed_copy_matches_once_its_bars_are_removed(reference):
     matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
     pdq = [m for m in matches if m.signal == "pdq"]
     assert [(m.category, m.variant) for m in pdq] == [("CAT2", "unletterboxed")]
-    assert len(hashes) == 2 * (8 + 1) + 4     # two whole forms, four central regions
+    assert len(hashes) == 2 * (8 + 1) + 1     # two whole forms, one central region
 
 
 def test_an_unrelated_photo_matches_nothing(reference):
     hs, _, _ = reference
     matches, hashes = PerceptualMatcher([hs]).match(OTHER.read_bytes())
-    assert matches == [] and len(hashes) == 8 + 1 + 4
+    assert matches == [] and len(hashes) == 8 + 1 + 1
 
 
 def test_flat_pictures_are_not_matched_by_any_signal(tmp_path):
@@ -195,7 +194,7 @@ def test_query_hashes_name_every_form_and_variant():
     variants = [h.variant for h in query_hashes(boxed, {"pdq"})]
     assert variants[:2] == ["original", "rotate90"]
     assert variants[8:10] == ["unletterboxed", "unletterboxed+rotate90"]
-    assert variants[16:] == ["central95", "central90", "central85", "central80"]
+    assert variants[16:] == ["central95"]
 
 
 def test_a_centrally_cropped_copy_matches_a_built_set_through_a_central_region(tmp_path):
