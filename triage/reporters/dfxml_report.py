@@ -39,22 +39,27 @@ NSMAP = {None: DFXML, "dc": DC, "tr": TR}
 DIGESTS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 TIMES = ("mtime", "ctime", "atime", "crtime")    # the order the fileobject sequence requires
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_NEEDS_ESCAPE = re.compile(r"[\\\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+_NOT_XML_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_NOT_XML = re.compile(f"[{_NOT_XML_CHARS}]")
+# In an escaped value the backslash is escaped too, so that unescaping is exact.
+_NEEDS_ESCAPE = re.compile(f"[\\\\{_NOT_XML_CHARS}]")
+_ESCAPED = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
 # Written as character references after serialising: never part of markup we write.
 _SHOW = re.compile("[\x7f-\x9f]|" + DISGUISING.pattern)
 
 
+def _escape_char(m) -> str:
+    code = ord(m.group())
+    return "\\\\" if m.group() == "\\" else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def escape(text: str) -> str:
-    return _NEEDS_ESCAPE.sub(lambda m: "\\\\" if m.group() == "\\" else
-                             f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
-                             f"\\u{ord(m.group()):04x}", text)
+    return _NEEDS_ESCAPE.sub(_escape_char, text)
 
 
 def unescape(text: str) -> str:
     """The original of a value marked tr:escaped."""
-    return _ESCAPE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)),
+    return _ESCAPED.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)),
                        text)
 
 
