@@ -115,7 +115,7 @@ def test_every_node_is_typed_and_every_reference_resolves(hit_scan, photo_scan):
         assert set(g.refs) <= set(g.nodes)
         prefixes = {n["@type"].split(":")[0] for n in g.nodes.values()}
         assert prefixes <= set(g.doc["@context"])
-        # Ids of one scan are never those of another (the namespace is the scan's).
+    # Ids of one scan are never those of another: their namespace is the scan's.
     assert not set(Graph(hit_scan.outdir / "report.jsonld").nodes) & \
         set(Graph(photo_scan.outdir / "report.jsonld").nodes)
 
