@@ -93,7 +93,7 @@ class MultiIndexHash:
             np.cumsum(counts, out=self.starts[t, 1:])
             self.starts[t, 1:] += t * n
         self._flat_starts = self.starts.reshape(-1)
-        self._masks = {}
+        self._probes = {}
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -106,28 +106,40 @@ class MultiIndexHash:
 
     def search(self, queries: np.ndarray, radius: int) -> List[Result]:
         queries = _as_rows(queries)
-        flips = radius // self.tables
-        if flips not in self._masks:
-            self._masks[flips] = _flip_masks(_SUB, flips)
-        masks = self._masks[flips]
+        if radius not in self._probes:
+            self._probes[radius] = self._plan(radius)
         results = []
         for lo in range(0, len(queries), _BATCH):
-            results += self._search(queries[lo:lo + _BATCH], radius, masks)
+            results += self._search(queries[lo:lo + _BATCH], radius, *self._probes[radius])
         return results
 
-    def _search(self, queries: np.ndarray, radius: int, masks: np.ndarray) -> List[Result]:
-        q, probes = len(queries), self.tables * len(masks)
-        # Every probe key of every table of every query, as a flat index into `starts`.
-        keys = self._keys(queries)[:, :, None] ^ masks[None, None, :]
-        keys += (np.arange(self.tables) * ((1 << _SUB) + 1))[None, :, None]
-        keys = keys.ravel()
+    def _plan(self, radius: int):
+        """Which keys to probe: Norouzi et al.'s tighter pigeonhole. With radius = m*k + a, a
+        hash within the radius differs by at most k bits in one of the first a+1 substrings,
+        or by at most k-1 in one of the others (else it would differ by r+1 or more)."""
+        k, a = divmod(radius, self.tables)
+        table, mask = [], []
+        for t in range(self.tables):
+            flips = k if t <= a else k - 1
+            if flips >= 0:
+                masks = _flip_masks(_SUB, flips)
+                table.append(np.full(len(masks), t))
+                mask.append(masks)
+        table = np.concatenate(table)
+        return table, np.concatenate(mask), table * ((1 << _SUB) + 1)
+
+    def _search(self, queries: np.ndarray, radius: int, table: np.ndarray, mask: np.ndarray,
+                offset: np.ndarray) -> List[Result]:
+        q = len(queries)
+        # Every probe of every query, as a flat index into the stacked `starts`.
+        keys = ((self._keys(queries)[:, table] ^ mask[None, :]) + offset[None, :]).ravel()
         begin, end = self._flat_starts[keys], self._flat_starts[keys + 1]
         lengths = end - begin
         # Expand the (begin, length) runs into one flat gather, without a Python loop.
         total = int(lengths.sum())
         flat = np.repeat(begin - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
         candidate = self.rows[flat]
-        per_query = lengths.reshape(q, probes).sum(axis=1)
+        per_query = lengths.reshape(q, len(table)).sum(axis=1)
         who = np.repeat(np.arange(q), per_query)
         d = _distances(self.vectors[candidate], np.repeat(queries, per_query, axis=0))
         keep = d <= radius
