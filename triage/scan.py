@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from . import TOOL_NAME, __version__
+from . import TOOL_NAME, __version__, environment
 from .errors import (EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, TriageError)
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
@@ -74,6 +74,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     try:
         results.set("case", req.case)
         results.set("tool", {"name": TOOL_NAME, "version": __version__})
+        results.set("environment", environment.describe())
         results.set("options", {"deleted": req.deleted, "thresholds": req.thresholds,
                                 "formats": list(req.formats)})
         if results.get("started") is None:

@@ -18,8 +18,6 @@ written as character references, so the raw file shows `&#x202E;` instead of obe
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 import re
 
 from lxml import etree
@@ -147,40 +145,18 @@ def _metadata(meta, report):
 
 
 def _creator(creator, report):
-    """The program that wrote this file and what it ran on: the scan's own process, or the
-    `triage report render` that wrote it again."""
+    """The program that wrote the scan and what it ran on (recorded when the scan ran)."""
     _sub(creator, "program", report["tool"].get("name", TOOL_NAME))
     _sub(creator, "version", report["tool"].get("version", __version__))
     env = _sub(creator, "execution_environment")
-    uname = platform.uname()
-    for tag, value in (("os_sysname", uname.system), ("os_release", uname.release),
-                       ("os_version", uname.version), ("host", uname.node),
-                       ("arch", uname.machine), ("start_time", report["started"])):
-        if value:
-            _sub(env, tag, value)
-    for name, version in libraries():
-        _sub(creator, "library", name=name, version=version)
-
-
-def libraries():
-    """Python, the C libraries that read evidence, and every installed runtime dependency."""
-    import pyewf
-    import pytsk3
-    found = [("Python", platform.python_version()), ("libtsk", pytsk3.TSK_VERSION_STR),
-             ("libewf", pyewf.get_version())]
-    try:
-        requires = importlib.metadata.requires(TOOL_NAME) or []
-    except importlib.metadata.PackageNotFoundError:   # run from a source tree, not installed
-        requires = []
-    for req in requires:
-        if "extra ==" in req:
-            continue
-        name = re.match(r"[A-Za-z0-9._-]+", req).group()
-        try:
-            found.append((name, importlib.metadata.version(name)))
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return found
+    facts = report.get("environment") or {}
+    for tag in ("os_sysname", "os_release", "os_version", "host", "arch"):
+        if facts.get(tag):
+            _sub(env, tag, facts[tag])
+    if report["started"]:
+        _sub(env, "start_time", report["started"])
+    for lib in facts.get("libraries", []):
+        _sub(creator, "library", name=lib["name"], version=lib["version"])
 
 
 def _image(root, ev, report, unplaced):

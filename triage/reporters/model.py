@@ -20,6 +20,8 @@ def build(results: Results) -> dict:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "tool": tool,
+        "environment": results.get("environment", {}),
+        "options": results.get("options", {}),
         "case": case,
         "started": results.get("started"),
         "finished": results.get("finished"),

@@ -1,0 +1,44 @@
+"""What a scan ran on: operating system, host, Python and the libraries that read evidence.
+Captured when the scan runs and kept in its results, so a report rendered again later, on
+another machine, still says where the scan itself happened."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import re
+
+from . import TOOL_NAME
+
+
+def describe() -> dict:
+    uname = platform.uname()
+    return {
+        "os_sysname": uname.system,
+        "os_release": uname.release,
+        "os_version": uname.version,
+        "host": uname.node,
+        "arch": uname.machine,
+        "libraries": [{"name": n, "version": v} for n, v in libraries()],
+    }
+
+
+def libraries():
+    """Python, the C libraries that read evidence, and every installed runtime dependency."""
+    import pyewf
+    import pytsk3
+    found = [("Python", platform.python_version()), ("libtsk", pytsk3.TSK_VERSION_STR),
+             ("libewf", pyewf.get_version())]
+    try:
+        requires = importlib.metadata.requires(TOOL_NAME) or []
+    except importlib.metadata.PackageNotFoundError:   # run from a source tree, not installed
+        requires = []
+    for req in requires:
+        if "extra ==" in req:
+            continue
+        name = re.match(r"[A-Za-z0-9._-]+", req).group()
+        try:
+            found.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
