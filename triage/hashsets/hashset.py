@@ -156,7 +156,7 @@ class HashSet:
         q_hi = np.ascontiguousarray(query[:, :8]).view(">u8").ravel().astype(np.uint64)
         lo = self._lower_bound(signal, hi, q_hi)
         hit = lo < len(hi)
-        hit[hit] = hi[lo[hit]] == q_hi[hit]
+        hit[hit] = hi.take(lo[hit]) == q_hi[hit]
         q_idx = np.flatnonzero(hit)
         rows = lo[q_idx]
         # Later rows with the same first 8 bytes (the digest under another category, or a
@@ -165,7 +165,7 @@ class HashSet:
         follow, at = q_idx, rows + 1
         while True:
             same = at < len(hi)
-            same[same] = hi[at[same]] == q_hi[follow[same]]
+            same[same] = hi.take(at[same]) == q_hi.take(follow[same])
             if not same.any():
                 break
             follow, at = follow[same], at[same]
@@ -179,7 +179,9 @@ class HashSet:
         rest = self._arrays.get(f"{signal}.rest")
         if rest is not None and len(rows):
             word = _word_view(rest.shape[1])
-            equal = np.all(rest[rows].view(word) == query[q_idx, 8:].view(word), axis=1)
+            stored = rest.view(word).take(rows, axis=0)     # take: ~2x faster than [rows]
+            asked = np.ascontiguousarray(query[:, 8:]).view(word).take(q_idx, axis=0)
+            equal = np.all(stored == asked, axis=1)
             q_idx, rows = q_idx[equal], rows[equal]
         return q_idx, rows
 
@@ -207,8 +209,8 @@ class HashSet:
         spec = self._specs[signal]
         bucket = self._arrays[f"{signal}.bucket"]
         b = (q_hi >> np.uint64(64 - spec["bucket_bits"])).astype(np.intp)
-        base = bucket[b].astype(np.intp)
-        size = bucket[b + 1].astype(np.intp) - base
+        base = bucket.take(b).astype(np.intp)
+        size = bucket.take(b + 1).astype(np.intp) - base
         for _ in range(spec["bucket_largest"].bit_length()):
             half = size >> 1
             # clip: an empty bucket at the very end has base == len(hi); half is 0 there, so
