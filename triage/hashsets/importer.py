@@ -15,7 +15,7 @@ from ..hashing import chunks, digest_stream
 from ..records import SetEntry
 from . import categories, store
 from .compile import Compiler
-from .formats import Format, detect
+from .formats import detect
 from .formats.base import Columns
 from .problems import Problem
 

@@ -15,6 +15,8 @@ from typing import BinaryIO, Iterator, List, Optional, Tuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ... import signals
+
 # 1 MiB, ~25,000 lines of a CSV: large enough that numpy's per-call cost vanishes, small enough
 # that a block falling back to the per-line path for one bad line costs ~0.1 s.
 BLOCK = 1 << 20
@@ -22,6 +24,15 @@ BLOCK = 1 << 20
 _NIBBLE = np.full(256, 255, np.uint8)
 for _value, _char in enumerate(b"0123456789abcdef"):
     _NIBBLE[_char] = _NIBBLE[bytes([_char]).upper()[0]] = _value
+
+
+def hex_length(signal: Optional[str]) -> int:
+    """The hex length of a signal's values when the bulk path can read them (registered, and
+    parsed by the base rule: strip, lower case, that many hex digits), else 0."""
+    cls = signals.SIGNALS.get(signal) if signal else None
+    if cls is None or cls.parse.__func__ is not signals.Signal.parse.__func__:
+        return 0
+    return cls.hex_length
 
 
 def blocks(raw: BinaryIO, first_line: int, size: int = BLOCK) -> Iterator[Tuple[int, int, bytes]]:

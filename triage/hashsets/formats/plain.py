@@ -13,7 +13,6 @@ from typing import Iterable, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from ... import signals
-from ...signals import Signal
 from ..problems import Problem
 from ..textio import HEAD, encoding_of, numbered_lines
 from . import blocks
@@ -123,8 +122,7 @@ def _parse_block(block: bytes, signal: Optional[str]) -> Optional[Columns]:
         return None
     arr, starts, ends = lines.arr, lines.starts, lines.ends
     widths = ends - starts
-    first = arr[np.minimum(starts, len(arr) - 1)] if len(arr) else starts.astype(np.uint8)
-    second = arr[np.minimum(starts + 1, len(arr) - 1)] if len(arr) else first
+    first, second = arr.take(starts, mode="clip"), arr.take(starts + 1, mode="clip")
     comment = np.isin(first, _COMMENT_BYTES) | ((first == ord("/")) & (second == ord("/"))
                                                & (widths > 1))
     hashed = (widths > 0) & ~comment
@@ -135,15 +133,13 @@ def _parse_block(block: bytes, signal: Optional[str]) -> Optional[Columns]:
     head = lines.data[starts[0]:ends[0]]
     length = len(head) - len(head.lstrip(_HEX_CHARS))
     kind = signal or BY_LENGTH.get(length)
-    cls = signals.SIGNALS.get(kind) if kind else None
-    if (cls is None or cls.hex_length != length or not 16 <= length <= 128
-            or cls.parse.__func__ is not Signal.parse.__func__ or widths.min() < length):
+    if blocks.hex_length(kind) != length or not 16 <= length <= 128 or widths.min() < length:
         return None
     named = np.flatnonzero(widths > length)
     after = starts[named] + length
     if not np.isin(arr[after], (ord(" "), ord("\t"))).all():
         return None
-    if (arr[np.minimum(after + 1, len(arr) - 1)][widths[named] > length + 1] == ord("(")).any():
+    if (arr.take(after + 1, mode="clip")[widths[named] > length + 1] == ord("(")).any():
         return None
     keys = hex_digests(arr, starts, length)
     if keys is None:

@@ -13,8 +13,6 @@ from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Union
 
 import numpy as np
 
-from ... import signals
-from ...signals import Signal
 from .. import categories
 from ..compile import NO_QUALITY
 from ..problems import Problem
@@ -131,9 +129,7 @@ def _bulk_layout(layout: Layout) -> bool:
     """Whether rows of this layout can be parsed in bulk: every hash column a hex signal with
     the plain hex rule, each signal in one column only."""
     names = [f for _, f in layout.hashes]
-    return bool(names) and len(set(names)) == len(names) and all(
-        signals.SIGNALS[f].hex_length and signals.SIGNALS[f].parse.__func__ is Signal.parse.__func__
-        for f in names)
+    return bool(names) and len(set(names)) == len(names) and all(map(blocks.hex_length, names))
 
 
 def _parse_block(block: bytes, layout: Layout, category: Optional[str]) -> Optional[Columns]:
@@ -166,7 +162,7 @@ def _parse_block(block: bytes, layout: Layout, category: Optional[str]) -> Optio
     hashed = np.zeros(m, bool)
     for i, signal in layout.hashes:
         s, e = cell(i)
-        length = signals.SIGNALS[signal].hex_length
+        length = blocks.hex_length(signal)
         filled = e > s
         if ((e - s)[filled] != length).any():
             return None
