@@ -1,0 +1,219 @@
+"""Benchmark of the evidence layer (issue 2): listing and hashing a large disk image with
+`triage files`, side by side in one run with The Sleuth Kit and hashdeep, and against the
+hashing limit of this machine's CPU measured in the same run.
+
+    python benchmarks/evidence_listing.py [--scale 1] [--repeat 3] [--ntfs]
+
+Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data): a tree of
+100,000 files, 3 GB in all (log-normal sizes from empty to ~30 MB, content from a seeded
+random pool, every file distinct), and an ext4 image of it made with `mkfs.ext4 -d`; with
+--ntfs also an NTFS image (mkntfs, the tree copied in through ntfs-3g). --scale multiplies the
+file count and the bytes (0.02 for a quick run).
+
+Contenders, each run --repeat times interleaved round by round, the median kept, and each run
+preceded by the same page-cache warm-up (every byte of its input read once, so all of them
+start warm and the tools are measured, not the disk):
+  * listing: `triage files IMG` (no hashes) against `fls -r -p IMG`;
+  * hashing: `triage files IMG --hash md5` and `--hash md5,sha1,sha256` against `hashdeep -r`
+    with the same algorithms on the source tree the image was made from (the same files byte
+    for byte; checked: every MD5 must agree), with its default threads (one per core) and -j1;
+  * the largest files one by one: `icat IMG INODE | md5sum` against triage's reader and hasher
+    on the same inodes (one process, the code `triage files` runs);
+  * the CPU limit: hashlib on data in memory, the same digests in 1 MiB updates, one process
+    and one per core.
+Ratios: triage's files/s over fls's (target >= 0.5); triage's MB/s over the CPU limit for as
+many cores as it keeps busy (target >= 0.9) and over hashdeep's."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DATA, build_ext4, build_ntfs, cpu_limit, generate_tree, print_machine,  # noqa: E402
+                    rounds, run, table, warm)
+
+FILES, BYTES, SIGMA, SEED = 100_000, 3_000_000_000, 2.0, 1
+TRIAGE = [sys.executable, "-m", "triage"]
+ALGOS = ("md5", "md5,sha1,sha256")
+CORES = os.cpu_count() or 1
+SAMPLE = 20          # the largest files, for icat | md5sum
+
+# The same reader and hasher `triage files --hash` uses, over a list of inodes: the peer of a
+# loop of `icat | md5sum` that pays no listing.
+TRIAGE_INODES = """
+import sys
+from triage.evidence import open_evidence
+from triage.hashing import chunks, digest_stream
+wanted = set(map(int, sys.argv[2:]))
+with open_evidence(sys.argv[1]) as ev:
+    for e in ev.entries():
+        if e.inode in wanted:
+            with e.open() as r:
+                print(digest_stream(chunks(r), ["md5"])["md5"], e.inode)
+"""
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies the file count and bytes (default 1: 100,000 files, 3 GB)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each contender (median kept)")
+    ap.add_argument("--ntfs", action="store_true", help="also an NTFS image (needs root, FUSE)")
+    args = ap.parse_args(argv)
+
+    files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
+    base = DATA / f"listing-s{args.scale:g}"
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"data in {base}: building if needed ...", flush=True)
+    tree = generate_tree(base / "tree", files, nbytes, SIGMA, SEED)
+    images = {"ext4": build_ext4(tree, base / "ext4.img")}
+    if args.ntfs:
+        images["ntfs"] = build_ntfs(tree, base / "ntfs.img")
+    out = base / "out"
+    out.mkdir(exist_ok=True)
+
+    print("machine:")
+    print_machine()
+    print(f"command: python benchmarks/evidence_listing.py --scale {args.scale:g} "
+          f"--repeat {args.repeat}{' --ntfs' if args.ntfs else ''}")
+    payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+    print(f"tree: {files:,} files, {payload / 1e9:.2f} GB; images: " +
+          ", ".join(f"{k} {p.stat().st_size / 1e9:.2f} GB" for k, p in images.items()))
+
+    for fs, image in images.items():
+        listing(fs, image, out, args.repeat)
+        hashing(fs, image, tree, out, args.repeat, payload)
+        largest(fs, image, out, args.repeat)
+
+
+def listing(fs: str, image: Path, out: Path, repeat: int) -> None:
+    fls_out, triage_out = out / f"fls-{fs}.txt", out / f"files-{fs}.jsonl"
+
+    def fls():
+        with open(fls_out, "wb") as f:
+            return run(["fls", "-r", "-p", str(image)], stdout=f)
+
+    def triage():
+        with open(triage_out, "wb") as f:
+            return run(TRIAGE + ["files", str(image)], stdout=f)
+
+    best = rounds({"fls -r -p": fls, "triage files": triage}, repeat, lambda _: warm(image))
+    # Both list every regular file (fls's "r/r" lines, allocated and deleted); the count each
+    # printed must agree, or the speeds would not be comparable.
+    fls_files = sum(1 for line in open(fls_out, "rb") if line.split(b" ", 1)[0].endswith(b"/r"))
+    triage_files = sum(1 for line in open(triage_out, "rb") if b'"error"' not in line)
+    if fls_files != triage_files:
+        sys.exit(f"benchmark: fls lists {fls_files} files, triage {triage_files}")
+    rate = {k: fls_files / t.seconds for k, t in best.items()}
+    print(table(["tool", "seconds", "files", "files/s", "CPU cores busy", "vs fls"],
+                [[k, t.seconds, fls_files, rate[k], t.cores, rate[k] / rate["fls -r -p"]]
+                 for k, t in best.items()],
+                f"Listing, {fs} image (target: triage >= 0.5x fls)"))
+
+
+def hashing(fs, image, tree, out, repeat, payload) -> None:
+    contenders, inputs = {}, {}
+    for algos in ALGOS:
+        def triage(algos=algos):
+            with open(out / f"files-{fs}-{algos}.jsonl", "wb") as f:
+                return run(TRIAGE + ["files", str(image), "--hash", algos], stdout=f)
+        contenders[f"triage files --hash {algos}"] = triage
+        inputs[f"triage files --hash {algos}"] = image
+        for threads in ("", "1"):
+            def hashdeep(algos=algos, threads=threads):
+                cmd = ["hashdeep", "-r", "-l", "-c", algos] + (["-j", threads] if threads else [])
+                with open(out / f"hashdeep-{algos}-{threads or 'n'}.txt", "wb") as f:
+                    return run(cmd + ["."], stdout=f, cwd=tree)
+            name = f"hashdeep -c {algos}" + (f" -j{threads}" if threads else "")
+            contenders[name] = hashdeep
+            inputs[name] = tree
+        for n in (1, CORES):
+            contenders[f"CPU limit {algos} x{n}"] = lambda a=algos, n=n: cpu_limit(
+                a.split(","), payload, n)
+    best = rounds(contenders, repeat, lambda name: warm(inputs[name]) if name in inputs else None)
+    check_same_md5(out / f"files-{fs}-md5.jsonl", out / "hashdeep-md5-n.txt")
+    rows = []
+    for name, t in best.items():
+        if name.startswith("CPU limit"):
+            continue
+        algos = name.split()[-1] if name.startswith("triage") else name.split()[2]
+        threads = 1 if name.startswith("triage") or "-j1" in name else CORES
+        limit = best[f"CPU limit {algos} x{threads}"]
+        # Per CPU-second as well as per wall-second: other work on a shared machine slows the
+        # wall clock, but not what each byte costs the CPU.
+        rows.append([name, t.seconds, payload / t.seconds / 1e6, t.cores, threads,
+                     limit.seconds / t.seconds, best[f"CPU limit {algos} x{CORES}"].seconds / t.seconds,
+                     payload / t.cpu / 1e6, (payload / t.cpu) / (payload / limit.cpu),
+                     best[f"hashdeep -c {algos}"].seconds / t.seconds])
+    for algos in ALGOS:
+        for n in (1, CORES):
+            t = best[f"CPU limit {algos} x{n}"]
+            rows.append([f"CPU limit: hashlib in memory, {algos}, {n} process(es)", t.seconds,
+                         payload / t.seconds / 1e6, t.cores, n, 1.0, "", payload / t.cpu / 1e6,
+                         1.0, best[f"hashdeep -c {algos}"].seconds / t.seconds])
+    print(table(["tool", "seconds", "MB/s", "CPU cores busy", "hashing threads",
+                 "vs CPU limit (same threads)", f"vs CPU limit ({CORES} cores)",
+                 "MB per CPU-second", "vs CPU limit per CPU-second", "vs hashdeep"], rows,
+                f"Hashing every file, {fs} image (triage) and its source tree (hashdeep), "
+                f"{payload / 1e9:.2f} GB (target: triage >= 0.9x the CPU limit)"))
+
+
+def check_same_md5(triage_jsonl: Path, hashdeep_txt: Path) -> None:
+    """Both tools must have hashed the same files to the same MD5s."""
+    ours = {}
+    for line in open(triage_jsonl):
+        rec = json.loads(line)
+        if "error" not in rec:
+            ours[rec["path"]] = rec["md5"]
+    theirs = {}
+    for line in open(hashdeep_txt):
+        if line.startswith(("%", "#")):
+            continue
+        size, md5, name = line.rstrip("\n").split(",", 2)
+        theirs[name[1:]] = md5          # "./d000/..." -> "/d000/..."
+    if ours != theirs:
+        diff = set(ours.items()) ^ set(theirs.items())
+        sys.exit(f"benchmark: triage and hashdeep disagree on {len(diff)} files, "
+                 f"e.g. {sorted(diff)[:3]}")
+    print(f"\ncheck: triage (image) and hashdeep (tree) give the same MD5 for all "
+          f"{len(ours):,} files")
+
+
+def largest(fs: str, image: Path, out: Path, repeat: int) -> None:
+    records = [json.loads(line) for line in open(out / f"files-{fs}-md5.jsonl")]
+    records = [r for r in records if "error" not in r and ":" not in r["path"]]
+    sample = sorted(records, key=lambda r: -r["size"])[:SAMPLE]
+    inodes = [str(r["inode"]) for r in sample]
+    total = sum(r["size"] for r in sample)
+    loop = " ; ".join(f"icat {image} {i} | md5sum" for i in inodes)
+    icat_out, triage_out = out / f"icat-{fs}.txt", out / f"inodes-{fs}.txt"
+
+    def icat():
+        with open(icat_out, "wb") as f:
+            return run(loop, stdout=f, shell=True)
+
+    def triage():
+        with open(triage_out, "wb") as f:
+            return run([sys.executable, "-c", TRIAGE_INODES, str(image)] + inodes, stdout=f)
+
+    best = rounds({"icat piped to md5sum": icat, "triage reader + md5": triage}, repeat,
+                  lambda _: warm(image))
+    theirs = sorted(line.split()[0] for line in open(icat_out))
+    ours = sorted(line.split()[0] for line in open(triage_out))
+    expected = sorted(r["md5"] for r in sample)
+    if not theirs == ours == expected:
+        sys.exit("benchmark: icat | md5sum and triage disagree on the largest files")
+    rows = [[k, t.seconds, total / t.seconds / 1e6, t.cores,
+             best["icat piped to md5sum"].seconds / t.seconds] for k, t in best.items()]
+    print(table(["tool", "seconds", "MB/s", "CPU cores busy", "vs icat piped to md5sum"], rows,
+                f"The {len(sample)} largest files of the {fs} image, {total / 1e6:.0f} MB "
+                f"(from {sample[-1]['size'] / 1e6:.1f} MB to {sample[0]['size'] / 1e6:.1f} MB), "
+                f"MD5 (same digests checked)"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,321 @@
+"""Benchmark of exact matching (issue 4): `triage scan` of a folder and of a raw ext4 image of it
+against a 1 million entry MD5 set, side by side in one run with hashdeep's matching mode on the
+same folder and the same hashes; then the worker pool, threads against processes.
+
+    python benchmarks/scan_exact.py [--scale 1] [--repeat 3] [--part all|scan|pool]
+
+Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data):
+  * a folder of 20,000 files, 3 GB (log-normal sizes, median ~20 KB, up to ~50 MB; seeded
+    content, every file distinct) and an ext4 image of it (`mkfs.ext4 -d`);
+  * 300 of its files (non-empty, chosen at random; MD5 and size from hashlib and stat, not
+    from either tool) hidden among 1,000,000 random MD5s whose sizes follow the log-normal
+    model of picture and video sizes that benchmarks/hashset_store.py uses (median ~160 KB);
+  * the set twice: `set-sized.hashdeep`, hashdeep's known-file format (size,md5,filename), and
+    `set-unsized.md5`, md5sum lines with no size (`HASH  name`).
+--scale multiplies the files, bytes, set entries and planted files (0.02 for a quick run).
+
+Contenders, each run --repeat times interleaved round by round, the median kept, each run
+after the same page-cache warm-up (every byte of its evidence and its set read once):
+  * `hashdeep -c md5 -r -l -m -k set-sized.hashdeep .` in the folder, default threads (one per
+    core). `-c md5` matters: without it hashdeep computes its default MD5 and SHA-256 and takes
+    twice the CPU. hashdeep hashes every file whatever the known sizes (a known hash with
+    another size is reported as a collision, after hashing), so it is the peer of both runs;
+  * `md5deep -r -l -m set-unsized.md5 .`: the same family matching without sizes, for reference;
+  * `triage scan EVIDENCE --hashset SET -q` (default workers: one per core) on the folder and on
+    the image, given the set as the text file itself (compiled on every run, as hashdeep loads
+    its file every run) and as a set compiled once with `triage hashset import` (how a lab
+    works: compile once, scan many disks).
+Every contender's matched files must be exactly the planted ones (checked).
+Targets: triage >= 1.5x hashdeep's speed with the unsized set, >= 10x with the sized set.
+
+The pool section judges every file of the folder and of the image with triage's Judge, the
+walk in the main thread as in `triage scan`, and the judging done inline, by a pool of threads
+(as scan.py does) or by a pool of processes (each opens the evidence and the set itself and is
+sent (volume, inode, path, size) tuples); the results database is left out, so the
+arrangements are compared on the work they share."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DATA, Timing, build_ext4, generate_tree, print_machine, rounds, run,  # noqa: E402
+                    table, warm)
+
+FILES, BYTES, SIGMA, SEED = 20_000, 3_000_000_000, 2.0, 4
+ENTRIES, PLANTED = 1_000_000, 300
+TRIAGE = [sys.executable, "-m", "triage"]
+CORES = os.cpu_count() or 1
+
+
+# --- the sets --------------------------------------------------------------------------------
+
+def make_sets(base: Path, tree: Path, entries: int, planted: int, seed: int = 5) -> dict:
+    """The planted files (relative path -> md5) and the two set files; cached with a stamp."""
+    stamp = base / "sets.json"
+    params = {"tree": json.loads(tree.with_name(tree.name + ".json").read_text()),
+              "entries": entries, "planted": planted, "seed": seed, "version": 1}
+    if stamp.exists():
+        saved = json.loads(stamp.read_text())
+        if saved["params"] == params:
+            return saved["planted"]
+    rng = np.random.default_rng(seed)
+    files = sorted(p for p in tree.rglob("*") if p.is_file() and p.stat().st_size > 0)
+    chosen = [files[i] for i in sorted(rng.choice(len(files), planted, replace=False))]
+    truth = {}
+    rows = []
+    for p in chosen:
+        digest = hashlib.md5(p.read_bytes()).hexdigest()
+        rel = "/" + p.relative_to(tree).as_posix()
+        truth[rel] = digest
+        rows.append((p.stat().st_size, digest, "planted" + rel))
+    random_n = entries - planted
+    digests = rng.integers(0, 256, (random_n, 16), dtype=np.uint8)
+    sizes = np.clip(rng.lognormal(12, 1.5, random_n), 1, 4e9).astype(np.int64)
+    rows += [(s, bytes(d).hex(), f"known/{i:07d}.jpg")
+             for i, (s, d) in enumerate(zip(sizes.tolist(), digests))]
+    order = rng.permutation(len(rows))      # the planted entries anywhere in the file
+    with open(base / "set-sized.hashdeep", "w") as f:
+        f.write("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n## benchmark set\n")
+        f.writelines(f"{rows[i][0]},{rows[i][1]},{rows[i][2]}\n" for i in order)
+    with open(base / "set-unsized.md5", "w") as f:
+        f.writelines(f"{rows[i][1]}  {rows[i][2]}\n" for i in order)
+    stamp.write_text(json.dumps({"params": params, "planted": truth}))
+    return truth
+
+
+def compile_set(source: Path) -> tuple:
+    """Compiled afresh every run: the store format may have moved on since the last one."""
+    out = source.with_suffix(".tset")
+    out.unlink(missing_ok=True)
+    return out, run(TRIAGE + ["hashset", "import", str(source), "-o", str(out)]).seconds
+
+
+def set_facts(tset: Path, tree: Path) -> tuple:
+    """How many of the folder's files, and bytes, have a size some set entry has: what the size
+    prefilter must read."""
+    from triage.hashsets import load
+    with load(tset) as hs:
+        sizes = [p.stat().st_size for p in tree.rglob("*") if p.is_file()]
+        kept = [s for s in sizes if hs.may_match("md5", s)]
+    return len(kept), len(sizes), sum(kept), sum(sizes)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies files, bytes and set entries (default 1: 20,000 files, "
+                         "3 GB, 1,000,000 entries)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each contender (median kept)")
+    ap.add_argument("--part", choices=("all", "scan", "pool"), default="all",
+                    help="the side-by-side scan, the worker-pool comparison, or both")
+    args = ap.parse_args(argv)
+
+    files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
+    entries, planted = max(1000, round(ENTRIES * args.scale)), max(10, round(PLANTED * args.scale))
+    base = DATA / f"scan-s{args.scale:g}"
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"data in {base}: building if needed ...", flush=True)
+    tree = generate_tree(base / "folder", files, nbytes, SIGMA, SEED)
+    image = build_ext4(tree, base / "ext4.img")
+    truth = make_sets(base, tree, entries, planted)
+    sized, unsized = base / "set-sized.hashdeep", base / "set-unsized.md5"
+    sized_tset, sized_import = compile_set(sized)
+    unsized_tset, unsized_import = compile_set(unsized)
+
+    print("machine:")
+    print_machine()
+    print(f"command: python benchmarks/scan_exact.py --scale {args.scale:g} --repeat {args.repeat}"
+          f" --part {args.part}")
+    payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+    kept, total, kept_bytes, _ = set_facts(sized_tset, tree)
+    print(f"folder: {files:,} files, {payload / 1e9:.2f} GB; ext4 image {image.stat().st_size / 1e9:.2f}"
+          f" GB; set: {entries:,} MD5s, {planted} of them files of the folder")
+    print(f"size prefilter: {kept:,} of {total:,} files ({kept / total:.0%}), "
+          f"{kept_bytes / 1e9:.2f} of {payload / 1e9:.2f} GB ({kept_bytes / payload:.0%}) have a "
+          f"size the sized set lists")
+    print(f"`triage hashset import` (once, before the runs): sized set {sized_import:.1f} s, "
+          f"unsized set {unsized_import:.1f} s")
+
+    if args.part in ("all", "scan"):
+        side_by_side(base, tree, image, truth, payload, entries, args.repeat,
+                     sized, unsized, sized_tset, unsized_tset)
+    if args.part in ("all", "pool"):
+        pools(tree, image, unsized_tset, sized_tset, args.repeat)
+
+
+def side_by_side(base, tree, image, truth, payload, entries, repeat,
+                 sized, unsized, sized_tset, unsized_tset) -> None:
+    count = sum(1 for p in tree.rglob("*") if p.is_file())
+    out = base / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    contenders, inputs, found, outdirs = {}, {}, {}, {}
+
+    def hashdeep():
+        with open(out / "hashdeep.txt", "wb") as f:
+            return run(["hashdeep", "-c", "md5", "-r", "-l", "-m", "-k", str(sized), "."],
+                       stdout=f, cwd=tree)
+
+    def md5deep():
+        with open(out / "md5deep.txt", "wb") as f:
+            return run(["md5deep", "-r", "-l", "-m", str(unsized), "."], stdout=f, cwd=tree)
+
+    peer = "hashdeep -c md5 -m, sized known file"
+    contenders[peer] = hashdeep
+    inputs[peer] = (tree, sized)
+    found[peer] = lambda: lines_found(out / "hashdeep.txt")
+    contenders["md5deep -m, unsized list"] = md5deep
+    inputs["md5deep -m, unsized list"] = (tree, unsized)
+    found["md5deep -m, unsized list"] = lambda: lines_found(out / "md5deep.txt")
+
+    for i, (label, evidence, hashset) in enumerate((
+            ("folder, unsized set (text)", tree, unsized),
+            ("folder, unsized set (compiled)", tree, unsized_tset),
+            ("image, unsized set (compiled)", image, unsized_tset),
+            ("folder, sized set (hashdeep file)", tree, sized),
+            ("folder, sized set (compiled)", tree, sized_tset),
+            ("image, sized set (compiled)", image, sized_tset))):
+        name = f"triage scan {label}"
+        outdirs[name] = outdir = out / f"triage-{i}"
+
+        def triage(evidence=evidence, hashset=hashset, outdir=outdir):
+            shutil.rmtree(outdir, ignore_errors=True)
+            return run(TRIAGE + ["scan", str(evidence), "--hashset", str(hashset), "-o",
+                                 str(outdir), "-q"])
+        contenders[name] = triage
+        inputs[name] = (evidence, hashset)
+        found[name] = lambda outdir=outdir: report_found(outdir)
+
+    best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
+    planted_paths = set(truth)
+    for name, get in found.items():
+        got = get()
+        if got != planted_paths:
+            sys.exit(f"benchmark: {name} matched {len(got)} files, not the {len(planted_paths)} "
+                     f"planted ({len(got ^ planted_paths)} differ)")
+    print(f"\ncheck: every contender matched exactly the {len(planted_paths)} planted files")
+
+    rows = []
+    for name, t in best.items():
+        target, read = "", ("every file", payload)
+        if name in outdirs:
+            target = ">= 1.5x" if "unsized" in name else ">= 10x"
+            summary = json.loads((outdirs[name] / "report.json").read_text())["summary"]
+            read = summary["files_hashed"], summary["bytes_read"]
+        rows.append([name, t.seconds, read[0], read[1] / 1e9, t.cores,
+                     best[peer].seconds / t.seconds, target])
+    print(table(["contender", "seconds", "files read", "GB read", "CPU cores busy",
+                 "vs hashdeep", "target"], rows,
+                f"Exact scan, {payload / 1e9:.2f} GB in {count:,} files, {entries:,} MD5s"))
+
+
+def lines_found(path: Path) -> set:
+    return {line.rstrip("\n")[1:] for line in open(path) if line.startswith("./")}
+
+
+def report_found(outdir: Path) -> set:
+    report = json.loads((outdir / "report.json").read_text())
+    return {hit["path"] for hit in report["hits"]}
+
+
+# --- threads against processes ---------------------------------------------------------------
+
+_worker = {}
+
+
+def _open_worker(evidence: str, hashset: str) -> None:
+    """A process worker's own evidence handle, set and judge (TSK handles cannot be pickled)."""
+    from triage.evidence import open_evidence
+    from triage.hashsets import load
+    from triage.scanners import Judge
+    _worker["ev"] = open_evidence(evidence)
+    _worker["judge"] = Judge([load(hashset)])
+
+
+def _judge_key(key: tuple) -> tuple:
+    """Rebuild the entry from (volume, inode, path, size) in this process and judge it."""
+    from triage.evidence.folder import open_readonly
+    from triage.evidence.tsk_walk import TskReader
+    from triage.records import FileEntry
+    volume, inode, path, size = key
+    ev = _worker["ev"]
+    if ev.kind == "folder":
+        full = ev.path + path
+        opener = lambda: open_readonly(full)
+    else:
+        f = ev._fs[volume].open_meta(inode=inode)
+        opener = lambda: TskReader(f, size)
+    verdict = _worker["judge"](FileEntry(ev.path, path, size, True, inode=inode, open=opener))
+    return verdict.status, verdict.bytes_read
+
+
+def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
+    """Walk in this thread, judge inline, in threads or in processes; wall and CPU time."""
+    from triage.evidence import open_evidence
+    from triage.hashsets import load
+    from triage.records import ScanError
+    from triage.scanners import Judge
+    cpu0 = time.process_time() + _children_cpu()
+    start = time.perf_counter()
+    with open_evidence(str(evidence)) as ev:
+        items = (e for e in ev.entries() if not isinstance(e, ScanError))
+        if how == "processes":
+            with ProcessPoolExecutor(CORES, initializer=_open_worker,
+                                     initargs=(str(evidence), str(hashset))) as pool:
+                keys = ((None if e.volume is None else e.volume.index, e.inode, e.path, e.size)
+                        for e in items)
+                results = list(pool.map(_judge_key, keys, chunksize=64))
+        else:
+            judge = Judge([load(hashset)])
+            if how == "inline":
+                results = [(v.status, v.bytes_read) for v in map(judge, items)]
+            else:
+                with ThreadPoolExecutor(CORES) as pool:
+                    results = [(v.status, v.bytes_read) for v in pool.map(judge, items)]
+    seconds = time.perf_counter() - start
+    bad = [r for r in results if r[0] == "error"]
+    if bad:
+        sys.exit(f"benchmark: {len(bad)} files could not be judged")
+    return Timing(seconds, time.process_time() + _children_cpu() - cpu0)
+
+
+def _children_cpu() -> float:
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def pools(tree, image, unsized_tset, sized_tset, repeat) -> None:
+    contenders, inputs = {}, {}
+    for ev_name, evidence in (("folder", tree), ("image", image)):
+        for set_name, tset in (("unsized", unsized_tset), ("sized", sized_tset)):
+            for how in ("inline", "threads", "processes"):
+                name = f"{ev_name}, {set_name} set, {how}"
+                contenders[name] = lambda e=evidence, s=tset, h=how: judge_all(e, s, h)
+                inputs[name] = (evidence, tset)
+    best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
+    rows = []
+    for name, t in best.items():
+        base = best[name.rsplit(",", 1)[0] + ", inline"]
+        threads = best[name.rsplit(",", 1)[0] + ", threads"]
+        rows.append([name, t.seconds, t.cores, base.seconds / t.seconds,
+                     threads.seconds / t.seconds])
+    print(table(["walk + judge (no results db)", "seconds", "CPU cores busy", "vs inline",
+                 "vs threads"], rows, f"Worker pool: {CORES} threads against {CORES} processes"))
+
+
+if __name__ == "__main__":
+    main()
