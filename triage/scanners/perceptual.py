@@ -43,14 +43,22 @@ DIHEDRAL = (
 QUERY_CENTRAL = (0.95,)
 REFERENCE_CENTRAL = (0.9, 0.8)
 WORKING_SIDE = 512    # derived forms are hashed from a copy reduced to about this short side
+ENLARGE_BELOW = 256   # a query with a shorter side is hashed enlarged to it too
 MIN_DETAIL = 50       # PDQ's quality rule, applied to the picture for every signal
 
 
 def wholes(image: Image.Image) -> Iterator[Tuple[str, Image.Image]]:
-    """The picture as found, and without letterbox bars or a screenshot's frame (a padded copy
-    hashes far from its source; the inner picture does not). Bars are found at full size: on
-    a reduced copy, the row blending a title bar into a frame stops the peeling."""
+    """The picture as found; enlarged, when it is small; and without letterbox bars or a
+    screenshot's frame (a padded copy hashes far from its source; the inner picture does
+    not). Bars are found at full size: on a reduced copy, the row blending a title bar into a
+    frame stops the peeling."""
     yield "original", image
+    if min(image.size) < ENLARGE_BELOW:
+        # PDQ's filters shrink to a single pixel on thumbnails, which then alias: a smooth
+        # enlargement brought 0.25x and 0.5x copies of the corpus from up to 38 bits to 24.
+        factor = ENLARGE_BELOW / min(image.size)
+        yield "enlarged", image.resize((round(image.width * factor),
+                                        round(image.height * factor)), Image.LANCZOS)
     inner = imaging.unletterbox(image)
     if inner is not None:
         yield "unletterboxed", _working(inner)
