@@ -112,6 +112,30 @@ def main(argv=None):
               f"{fast / per_query:.1f}x | {per_hash:.0f} | {nq:,} | {matches:,} | "
               f"{exact[name]} |")
     print(f"\nMIH and faiss return identical results on all {args.queries:,} queries: {agree}")
+    crossover(args.radius)
+
+
+def crossover(radius, queries=20, repeats=20):
+    """Small sets, searched the way the matcher searches them (about 20 hashes an image at
+    once): where does the index stop paying for itself?"""
+    rng = np.random.default_rng(0)
+    print(f"\n{queries} queries at once, radius {radius}: per call (ms), build (ms)\n")
+    print("| hashes | brute force | MIH | MIH build |")
+    print("|---|---|---|---|")
+    for n in (256, 1024, 4096, 16384, 65536):
+        vectors = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+        q = rng.integers(0, 256, (queries, 32), dtype=np.uint8)
+        row = []
+        for cls in (BruteForce, MultiIndexHash):
+            started = time.perf_counter()
+            index = cls(vectors)
+            build = time.perf_counter() - started
+            index.search(q, radius)
+            started = time.perf_counter()
+            for _ in range(repeats):
+                index.search(q, radius)
+            row.append((time.perf_counter() - started) / repeats)
+        print(f"| {n:,} | {row[0] * 1e3:.2f} | {row[1] * 1e3:.2f} | {build * 1e3:.0f} |")
 
 
 if __name__ == "__main__":

@@ -73,11 +73,13 @@ def test_no_queries_and_empty_sets():
         assert rows.size == 0 and distances.size == 0
 
 
-def test_build_picks_a_linear_scan_for_small_sets_and_mih_otherwise():
+def test_build_gives_the_multi_index_even_for_a_tiny_set():
     rng = np.random.default_rng(5)
-    assert isinstance(hamming.build(rng.integers(0, 256, (100, 32), np.uint8)), BruteForce)
-    assert isinstance(hamming.build(rng.integers(0, 256, (hamming.SMALL, 32), np.uint8)),
-                      MultiIndexHash)
+    vectors = rng.integers(0, 256, (3, 32), np.uint8)
+    index = hamming.build(vectors)
+    assert isinstance(index, MultiIndexHash)
+    (rows, distances), = index.search(vectors[1:2], 0)
+    assert rows.tolist() == [1] and distances.tolist() == [0]
 
 
 def test_rows_must_be_whole_64_bit_words():

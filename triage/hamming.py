@@ -5,8 +5,8 @@ Three interchangeable indexes over uint8 rows (one hash a row):
   * `MultiIndexHash`: multi-index hashing (Norouzi, Punjani and Fleet, 2012) on numpy. The
     hash is cut into m 16-bit substrings with one bucket table each; by the pigeonhole
     principle a hash within r differs from the query in at most floor(r/m) bits of some
-    substring, so probing every key within that many flips of each query substring finds
-    every candidate, which the full distance then confirms.
+    substring (the paper's tighter form of it is used), so probing every key within that many
+    flips of each query substring finds every candidate, which the full distance confirms.
   * `FaissMultiHash`: faiss's IndexBinaryMultiHash (what Meta's matcher uses), set up with the
     same pigeonhole bound so that it too is exact.
 
@@ -176,12 +176,7 @@ class FaissMultiHash:
         return results
 
 
-INDEXES = {"brute": BruteForce, "mih": MultiIndexHash, "faiss": FaissMultiHash}
-SMALL = 2048   # below this many hashes a linear scan beats any index
-
-
-def build(vectors: np.ndarray, kind: str = "mih") -> "BruteForce | MultiIndexHash":
-    """The index for these hashes: the measured best for their size."""
-    if len(vectors) < SMALL:
-        kind = "brute"
-    return INDEXES[kind](vectors)
+def build(vectors: np.ndarray) -> MultiIndexHash:
+    """The index for these hashes: multi-index hashing, measured fastest from 256 hashes up
+    (docs/perceptual.md); its 8 MB of bucket tables are the price for a tiny set."""
+    return MultiIndexHash(vectors)
