@@ -9,7 +9,7 @@ time (wall clock and CPU: the machine may be shared), bytes on disk per entry, o
 first answer being possible), lookup rates with half the queries hitting, peak memory; and
 each peer's figures as ratios to triage's.
 
-Two lookup rates. "batch": what a caller with a batch of digests gets back in bulk: triage's
+Lookup rates are the best of 3 runs. Two of them. "batch": what a caller with a batch of digests gets back in bulk: triage's
 `find` (query index and row of every hit), a set's membership test, SQLite joining a temporary
 table of the batch. "with entries": each hit's attributes as objects: triage's `lookup`
 (a SetEntry per hit), SQLite one SELECT of size and category per digest."""
@@ -77,6 +77,16 @@ def _timed(work):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
+REPEAT = 3
+
+
+def _best(work):
+    """(result, fastest wall time of REPEAT runs): lookups are short, and on a shared machine
+    one run can land in another job's burst."""
+    runs = [_timed(work) for _ in range(REPEAT)]
+    return runs[0][0], min(wall for _, wall, _ in runs)
+
+
 def triage_store(source: Path, work: Path, digests, batch: int) -> dict:
     from triage.hashsets import HashSet, compile_sources
     out = work / "set.tset"
@@ -90,13 +100,13 @@ def triage_store(source: Path, work: Path, digests, batch: int) -> dict:
             q_idx, _ = hs.find("md5", b)      # in query order: count the distinct queries
             found += int(len(q_idx) and 1 + np.count_nonzero(q_idx[1:] != q_idx[:-1]))
         return found
-    found, looked, _ = _timed(lambda: find(batches))
+    found, looked = _best(lambda: find(batches))
     # reversed: as random, absent but by a 2**-64 chance
     misses = [[d[::-1] for d in b] for b in batches]
-    _, missed, _ = _timed(lambda: find(misses))
-    entries, with_entries, _ = _timed(
+    _, missed = _best(lambda: find(misses))
+    entries, with_entries = _best(
         lambda: sum(sum(map(bool, hs.lookup("md5", b))) for b in batches))
-    _, prefilter, _ = _timed(lambda: [hs.may_match("md5", size) for size in range(0, 200_000, 2)])
+    _, prefilter = _best(lambda: [hs.may_match("md5", size) for size in range(0, 200_000, 2)])
     size, rows = out.stat().st_size, hs.info.entries
     hs.close()
     return {"import_s": imported, "import_cpu_s": import_cpu, "bytes": size, "entries": rows,
@@ -112,7 +122,7 @@ def python_set(source: Path, work: Path, digests, batch: int) -> dict:
             next(f)
             return {line[:32] for line in f}
     known, imported, import_cpu = _timed(read)
-    found, looked, _ = _timed(lambda: sum(d.hex() in known for d in digests))
+    found, looked = _best(lambda: sum(d.hex() in known for d in digests))
     # Nothing on disk: "open" is the import itself, every run. No attributes to return.
     return {"import_s": imported, "import_cpu_s": import_cpu, "bytes": None,
             "entries": len(known), "open_s": imported, "lookups_per_s": len(digests) / looked,
@@ -156,12 +166,12 @@ def sqlite_table(source: Path, work: Path, digests, batch: int) -> dict:
                               "JOIN entry ON entry.md5 = query.md5").fetchall()
             found += len({i for i, _, _ in hits})
         return found
-    found, looked, _ = _timed(join)
+    found, looked = _best(join)
 
     def one_by_one():
         query = "SELECT size, category FROM entry WHERE md5 = ?"
         return sum(bool(db.execute(query, (d,)).fetchall()) for d in digests)
-    entries, with_entries, _ = _timed(one_by_one)
+    entries, with_entries = _best(one_by_one)
     rows = db.execute("SELECT count(*) FROM entry").fetchone()[0]
     db.close()
     return {"import_s": imported, "import_cpu_s": import_cpu, "bytes": db_path.stat().st_size,
