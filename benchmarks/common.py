@@ -109,7 +109,7 @@ def build_ntfs(tree: Path, image: Path) -> Path:
     image.unlink(missing_ok=True)
     with open(image, "wb") as f:
         f.truncate(size)
-    subprocess.run(["mkntfs", "-q", "-F", "-Q", str(image)], check=True)
+    subprocess.run(["mkntfs", "-q", "-F", "-Q", str(image)], check=True, capture_output=True)
     mnt = image.with_name(image.name + ".mnt")
     mnt.mkdir(exist_ok=True)
     subprocess.run(["ntfs-3g", "-o", "big_writes", str(image), str(mnt)], check=True)
