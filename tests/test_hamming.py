@@ -43,6 +43,31 @@ def test_index_returns_exactly_what_brute_force_returns(kind, nbytes, radius):
     assert [len(rows) > 0 for rows, _ in got[:4]] == [True] * 4
 
 
+@pytest.mark.parametrize("width", [17, 20, 21, 24])
+@pytest.mark.parametrize("nbytes,radius", [(32, 31), (32, 12), (8, 10)])
+def test_wider_substrings_are_exact_too(width, nbytes, radius):
+    vectors, queries = planted(3000, nbytes, radius)
+    index = MultiIndexHash(vectors, width=width)
+    assert index.tables == nbytes * 8 // width
+    assert same(index.search(queries, radius), BruteForce(vectors).search(queries, radius))
+
+
+@pytest.mark.parametrize("width", [16, 19, 20, 24])
+def test_substring_keys_are_the_bits_in_order(width):
+    vectors, _ = planted(50, 32, 31)
+    index = MultiIndexHash(vectors, width=width)
+    bits = np.unpackbits(vectors, axis=1)
+    weights = 1 << np.arange(width - 1, -1, -1)
+    expected = np.stack([bits[:, t * width:(t + 1) * width] @ weights
+                         for t in range(index.tables)], axis=1)
+    assert np.array_equal(index._keys(vectors), expected)
+
+
+def test_substring_width_grows_with_the_set():
+    assert [hamming.substring_width(n) for n in (0, 10, 1_000_000, 10_000_000, 10 ** 9)] == [
+        16, 16, 16, 20, 24]
+
+
 def test_brute_force_values():
     vectors = np.array([[0] * 8, [255] * 8, [1] + [0] * 7, [3] + [0] * 7], dtype=np.uint8)
     (rows, distances), = BruteForce(vectors).search(np.zeros((1, 8), np.uint8), 2)
@@ -100,8 +125,8 @@ def test_probes_follow_the_tighter_pigeonhole_bound():
 def test_memory_is_codes_plus_four_bytes_a_table():
     vectors, _ = planted(10000, 32, 31)
     index = MultiIndexHash(vectors)
-    assert index.tables == 16
-    assert index.nbytes() == 10000 * (32 + 16 * 4) + 16 * 65537 * 8
+    assert (index.width, index.tables) == (16, 16)
+    assert index.nbytes() == 10000 * (32 + 16 * 4) + 16 * 65537 * 4
 
 
 @pytest.mark.slow

@@ -15,13 +15,14 @@ Three interchangeable indexes over uint8 rows (one hash a row):
 from __future__ import annotations
 
 from itertools import combinations
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 Result = Tuple[np.ndarray, np.ndarray]   # (rows ascending, their distances)
 
-_SUB = 16          # bits of one substring: 65,536 buckets a table
+_SUB = 16          # fewest bits of one substring: 65,536 buckets a table
+_MAX_SUB = 24
 _BATCH = 32        # queries searched together: small enough that the arrays stay in cache
 
 
@@ -76,30 +77,50 @@ def _flip_masks(bits: int, flips: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
+def substring_width(n: int) -> int:
+    """Bits a bucket key: Norouzi et al. find log2(n) best; this stays a few bits below it so
+    that the bucket tables (4 bytes a key a table) cost at most ~8 bytes a stored hash."""
+    return int(min(_MAX_SUB, max(_SUB, np.floor(np.log2(max(n, 1) / 8)))))
+
+
 class MultiIndexHash:
-    def __init__(self, vectors: np.ndarray):
+    def __init__(self, vectors: np.ndarray, width: Optional[int] = None):
         self.vectors = _as_rows(vectors)
         n, nbytes = self.vectors.shape
-        self.tables = nbytes * 8 // _SUB
-        keys = self._keys(self.vectors)                           # (n, m)
-        # One CSR bucket table per substring, all m stacked: rows sorted by key, and where
-        # each key's run starts. Row ids are uint32 (4 billion hashes is beyond any set).
-        order = np.argsort(keys, axis=0, kind="stable").astype(np.uint32)   # (n, m)
-        self.rows = np.ascontiguousarray(order.T).reshape(-1)               # (m * n,)
-        self.starts = np.empty((self.tables, (1 << _SUB) + 1), dtype=np.int64)
+        self.width = width or substring_width(n)
+        self.tables = nbytes * 8 // self.width      # any bits left over are not keyed
+        words = self.vectors.view(">u8").astype(np.uint64)
+        # One CSR bucket table per substring, all m stacked: rows sorted by key, and where each
+        # key's run starts. Row ids are uint32 (4 billion hashes is beyond any set).
+        self.rows = np.empty(self.tables * n, dtype=np.uint32)
+        self.starts = np.empty((self.tables, (1 << self.width) + 1),
+                               dtype=np.int32 if self.tables * n < 2 ** 31 else np.int64)
         for t in range(self.tables):
-            counts = np.bincount(keys[:, t], minlength=1 << _SUB)
+            keys = self._key(words, t)
+            self.rows[t * n:(t + 1) * n] = np.argsort(keys, kind="stable")
             self.starts[t, 0] = t * n
-            np.cumsum(counts, out=self.starts[t, 1:])
-            self.starts[t, 1:] += t * n
+            self.starts[t, 1:] = np.cumsum(np.bincount(keys, minlength=1 << self.width)) + t * n
         self._flat_starts = self.starts.reshape(-1)
         self._probes = {}
 
     def __len__(self) -> int:
         return len(self.vectors)
 
+    def _key(self, words: np.ndarray, t: int) -> np.ndarray:
+        """Bits [t*w, (t+1)*w) of each hash, most significant first, as int64."""
+        word, offset = divmod(t * self.width, 64)
+        mask = np.uint64((1 << self.width) - 1)
+        spill = offset + self.width - 64
+        if spill <= 0:
+            key = words[:, word] >> np.uint64(-spill)
+        else:   # the substring runs on into the next word
+            key = (words[:, word] << np.uint64(spill)) | (words[:, word + 1] >>
+                                                         np.uint64(64 - spill))
+        return (key & mask).astype(np.int64)
+
     def _keys(self, vectors: np.ndarray) -> np.ndarray:
-        return vectors.view(">u2").astype(np.int64)
+        words = vectors.view(">u8").astype(np.uint64)
+        return np.stack([self._key(words, t) for t in range(self.tables)], axis=1)
 
     def nbytes(self) -> int:
         return self.vectors.nbytes + self.rows.nbytes + self.starts.nbytes
@@ -122,11 +143,11 @@ class MultiIndexHash:
         for t in range(self.tables):
             flips = k if t <= a else k - 1
             if flips >= 0:
-                masks = _flip_masks(_SUB, flips)
+                masks = _flip_masks(self.width, flips)
                 table.append(np.full(len(masks), t))
                 mask.append(masks)
         table = np.concatenate(table)
-        return table, np.concatenate(mask), table * ((1 << _SUB) + 1)
+        return table, np.concatenate(mask), table * ((1 << self.width) + 1)
 
     def _search(self, queries: np.ndarray, radius: int, table: np.ndarray, mask: np.ndarray,
                 offset: np.ndarray) -> List[Result]:
