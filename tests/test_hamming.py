@@ -43,7 +43,7 @@ def test_index_returns_exactly_what_brute_force_returns(kind, nbytes, radius):
     assert [len(rows) > 0 for rows, _ in got[:4]] == [True] * 4
 
 
-@pytest.mark.parametrize("width", [17, 20, 21, 24])
+@pytest.mark.parametrize("width", [17, 20, 21])
 @pytest.mark.parametrize("nbytes,radius", [(32, 31), (32, 12), (8, 10)])
 def test_wider_substrings_are_exact_too(width, nbytes, radius):
     vectors, queries = planted(3000, nbytes, radius)
@@ -52,7 +52,7 @@ def test_wider_substrings_are_exact_too(width, nbytes, radius):
     assert same(index.search(queries, radius), BruteForce(vectors).search(queries, radius))
 
 
-@pytest.mark.parametrize("width", [16, 19, 20, 24])
+@pytest.mark.parametrize("width", [16, 19, 20, 21])
 def test_substring_keys_are_the_bits_in_order(width):
     vectors, _ = planted(50, 32, 31)
     index = MultiIndexHash(vectors, width=width)
@@ -65,7 +65,7 @@ def test_substring_keys_are_the_bits_in_order(width):
 
 def test_substring_width_grows_with_the_set():
     assert [hamming.substring_width(n) for n in (0, 10, 1_000_000, 10_000_000, 10 ** 9)] == [
-        16, 16, 16, 20, 24]
+        16, 16, 16, 20, 22]
 
 
 def test_brute_force_values():

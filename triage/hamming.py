@@ -22,7 +22,7 @@ import numpy as np
 Result = Tuple[np.ndarray, np.ndarray]   # (rows ascending, their distances)
 
 _SUB = 16          # fewest bits of one substring: 65,536 buckets a table
-_MAX_SUB = 24
+_MAX_SUB = 22
 _BATCH = 32        # queries searched together: small enough that the arrays stay in cache
 
 
