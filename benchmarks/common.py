@@ -96,6 +96,23 @@ def build_ext4(tree: Path, image: Path) -> Path:
     return image
 
 
+def build_e01(image: Path) -> Path:
+    """The image in EWF form (`ewfacquire`, deflate fast, 1.5 GB segments); cached."""
+    target = image.with_suffix("")
+    e01 = target.with_suffix(".E01")
+    stamp = e01.with_name(e01.name + ".json")
+    source = json.loads(image.with_name(image.name + ".json").read_text())
+    if e01.exists() and stamp.exists() and json.loads(stamp.read_text()) == source:
+        return e01
+    for old in image.parent.glob(target.name + ".E??"):
+        old.unlink()
+    subprocess.run(["ewfacquire", "-u", "-q", "-c", "deflate:fast", "-f", "encase6", "-C", "bench",
+                    "-E", "bench", "-e", "bench", "-t", str(target), str(image)],
+                   check=True, capture_output=True)
+    stamp.write_text(json.dumps(source))
+    return e01
+
+
 def build_ntfs(tree: Path, image: Path) -> Path:
     """An NTFS image: mkntfs, then the tree copied in through an ntfs-3g mount (root and FUSE
     needed); cached."""

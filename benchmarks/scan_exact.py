@@ -43,13 +43,12 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DATA, Timing, build_ext4, generate_tree, print_machine, rounds, run,  # noqa: E402
+from common import (DATA, Timing, build_e01, build_ext4, generate_tree, print_machine, rounds, run,  # noqa: E402
                     table, warm)
 
 FILES, BYTES, SIGMA, SEED = 20_000, 3_000_000_000, 2.0, 4
@@ -153,7 +152,9 @@ def main(argv=None) -> None:
         side_by_side(base, tree, image, truth, payload, entries, args.repeat,
                      sized, unsized, sized_tset, unsized_tset)
     if args.part in ("all", "pool"):
-        pools(tree, image, unsized_tset, sized_tset, args.repeat)
+        evidences = {"folder": tree, "raw image": image, "E01 image": build_e01(image)}
+        gil_check(evidences)
+        pools(evidences, unsized_tset, sized_tset, args.repeat)
 
 
 def side_by_side(base, tree, image, truth, payload, entries, repeat,
@@ -233,6 +234,46 @@ def report_found(outdir: Path) -> set:
 
 # --- threads against processes ---------------------------------------------------------------
 
+def gil_check(evidences: dict, seconds: float = 3.0) -> None:
+    """Does each reader release the GIL? One thread reads the evidence's largest file over and
+    over; then two threads, each with its own evidence handle, do the same at once. Two threads
+    reading twice as much means the reads run in parallel; no more means the GIL (or a lock)
+    serialises them. No hashing: the reads alone."""
+    from concurrent.futures import ThreadPoolExecutor
+    from triage.evidence import open_evidence
+    from triage.records import ScanError
+
+    def largest(ev):
+        return max((e for e in ev.entries() if not isinstance(e, ScanError)), key=lambda e: e.size)
+
+    def spin(entry):
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            with entry.open() as r:
+                while True:
+                    block = r.read(1 << 20)
+                    if not block:
+                        break
+                    n += len(block)
+        return n / (time.perf_counter() - start)
+
+    rows = []
+    for name, path in evidences.items():
+        handles = [open_evidence(str(path)) for _ in range(2)]
+        entries = [largest(ev) for ev in handles]
+        warm(path)
+        one = spin(entries[0])
+        with ThreadPoolExecutor(2) as pool:
+            two = sum(pool.map(spin, entries))
+        for ev in handles:
+            ev.close()
+        rows.append([name, one / 1e6, two / 1e6, two / one,
+                     "yes" if two / one > 1.5 else "no" if two / one < 1.2 else "partly"])
+    print(table(["reader", "1 thread (MB/s)", "2 threads (MB/s)", "2 threads / 1",
+                 "reads run in parallel"], rows,
+                "Do reads release the GIL? (largest file read again and again, no hashing)"))
+
+
 _worker = {}
 
 
@@ -245,51 +286,65 @@ def _open_worker(evidence: str, hashset: str) -> None:
     _worker["judge"] = Judge([load(hashset)])
 
 
-def _judge_key(key: tuple) -> tuple:
-    """Rebuild the entry from (volume, inode, path, size) in this process and judge it."""
+def _judge_batch(keys: list) -> list:
+    """Rebuild each entry from (volume, inode, path, size) in this process and judge it; the
+    verdict goes back without its entry (which holds an open TSK file)."""
     from triage.evidence.folder import open_readonly
     from triage.evidence.tsk_walk import TskReader
     from triage.records import FileEntry
-    volume, inode, path, size = key
-    ev = _worker["ev"]
-    if ev.kind == "folder":
-        full = ev.path + path
-        opener = lambda: open_readonly(full)
-    else:
-        f = ev._fs[volume].open_meta(inode=inode)
-        opener = lambda: TskReader(f, size)
-    verdict = _worker["judge"](FileEntry(ev.path, path, size, True, inode=inode, open=opener))
-    return verdict.status, verdict.bytes_read
+    ev, judge, out = _worker["ev"], _worker["judge"], []
+    for volume, inode, path, size in keys:
+        if ev.kind == "folder":
+            opener = lambda full=ev.path + path: open_readonly(full)
+        else:
+            opener = lambda f=ev._fs[volume].open_meta(inode=inode), size=size: TskReader(f, size)
+        v = judge(FileEntry(ev.path, path, size, True, inode=inode, open=opener))
+        out.append({k: getattr(v, k) for k in ("status", "matches", "hashes", "bytes_read",
+                                                "hashed", "decoded", "errors", "warnings")})
+    return out
 
 
-def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
-    """Walk in this thread, judge inline, in threads or in processes; wall and CPU time."""
+def judge_all(evidence: Path, hashset: Path, how: str, batch: int = 64) -> Timing:
+    """What `triage scan` does with each file, minus the CLI and the reports: walk in this
+    thread, judge inline, in a pool of threads or of processes (fed in batches, so that
+    pickling is paid per batch), record every verdict in a results db in this thread."""
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
     from triage.evidence import open_evidence
     from triage.hashsets import load
     from triage.records import ScanError
-    from triage.scanners import Judge
+    from triage.results import Results, entry_key
+    from triage.scan import Progress, _record
+    from triage.scanners import Judge, Verdict
     cpu0 = time.process_time() + _children_cpu()
     start = time.perf_counter()
-    with open_evidence(str(evidence)) as ev:
-        items = (e for e in ev.entries() if not isinstance(e, ScanError))
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp, open_evidence(str(evidence)) as ev:
+        results = Results.create(Path(tmp))
+        ev_id = results.add_evidence(str(evidence), {})
+        items = [e for e in ev.entries() if not isinstance(e, ScanError)] if how == "processes" \
+            else (e for e in ev.entries() if not isinstance(e, ScanError))
         if how == "processes":
+            keys = [(None if e.volume is None else e.volume.index, e.inode, e.path, e.size)
+                    for e in items]
             with ProcessPoolExecutor(CORES, initializer=_open_worker,
                                      initargs=(str(evidence), str(hashset))) as pool:
-                keys = ((None if e.volume is None else e.volume.index, e.inode, e.path, e.size)
-                        for e in items)
-                results = list(pool.map(_judge_key, keys, chunksize=64))
+                chunks = pool.map(_judge_batch, [keys[i:i + batch]
+                                                 for i in range(0, len(keys), batch)])
+                verdicts = (Verdict(e, **v) for e, v in
+                            zip(items, (v for chunk in chunks for v in chunk)))
+                for v in verdicts:
+                    _record(results, ev_id, entry_key(v.entry.key()), v, Progress())
         else:
             judge = Judge([load(hashset)])
-            if how == "inline":
-                results = [(v.status, v.bytes_read) for v in map(judge, items)]
-            else:
-                with ThreadPoolExecutor(CORES) as pool:
-                    results = [(v.status, v.bytes_read) for v in pool.map(judge, items)]
-    seconds = time.perf_counter() - start
-    bad = [r for r in results if r[0] == "error"]
-    if bad:
-        sys.exit(f"benchmark: {len(bad)} files could not be judged")
-    return Timing(seconds, time.process_time() + _children_cpu() - cpu0)
+            with ThreadPoolExecutor(CORES) as pool:
+                verdicts = map(judge, items) if how == "inline" else pool.map(judge, items)
+                for v in verdicts:
+                    _record(results, ev_id, entry_key(v.entry.key()), v, Progress())
+        errors = results.summary().errors
+        results.close()
+    if errors:
+        sys.exit(f"benchmark: {errors} files could not be judged ({how})")
+    return Timing(time.perf_counter() - start, time.process_time() + _children_cpu() - cpu0)
 
 
 def _children_cpu() -> float:
@@ -298,9 +353,9 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def pools(tree, image, unsized_tset, sized_tset, repeat) -> None:
+def pools(evidences: dict, unsized_tset, sized_tset, repeat) -> None:
     contenders, inputs = {}, {}
-    for ev_name, evidence in (("folder", tree), ("image", image)):
+    for ev_name, evidence in evidences.items():
         for set_name, tset in (("unsized", unsized_tset), ("sized", sized_tset)):
             for how in ("inline", "threads", "processes"):
                 name = f"{ev_name}, {set_name} set, {how}"
@@ -309,12 +364,12 @@ def pools(tree, image, unsized_tset, sized_tset, repeat) -> None:
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
     rows = []
     for name, t in best.items():
-        base = best[name.rsplit(",", 1)[0] + ", inline"]
-        threads = best[name.rsplit(",", 1)[0] + ", threads"]
-        rows.append([name, t.seconds, t.cores, base.seconds / t.seconds,
-                     threads.seconds / t.seconds])
-    print(table(["walk + judge (no results db)", "seconds", "CPU cores busy", "vs inline",
-                 "vs threads"], rows, f"Worker pool: {CORES} threads against {CORES} processes"))
+        group = name.rsplit(",", 1)[0]
+        rows.append([name, t.seconds, t.cores, t.cpu, best[group + ", inline"].seconds / t.seconds,
+                     best[group + ", threads"].seconds / t.seconds])
+    print(table(["walk + judge + record", "seconds", "CPU cores busy", "CPU seconds",
+                 "vs inline", "vs threads"], rows,
+                f"Worker pool: {CORES} threads against {CORES} processes"))
 
 
 if __name__ == "__main__":
