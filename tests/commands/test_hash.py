@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,6 +75,14 @@ def test_bad_files_are_recorded_and_the_others_hashed(triage, tmp_path):
         f"triage: warning: {broken}: {bad['error']}",
         f"triage: warning: {tmp_path / 'gone.png'}: cannot read: No such file or directory",
     ]
+
+
+def test_a_fifo_is_refused_without_blocking(triage, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    run = triage("hash", "--json", "--signal", "md5", fifo)
+    assert run.code == 3 and run.lines() == [{"path": str(fifo), "md5": None,
+                                              "error": "not a regular file"}]
 
 
 def test_unknown_or_uncomputable_signals_are_refused(triage):

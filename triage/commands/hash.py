@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from typing import Dict, Optional
 
@@ -61,6 +62,9 @@ def hash_file(path: str, names) -> Dict[str, Optional[object]]:
     if "pdq" in perceptual:
         record["pdq_quality"] = None
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            record["error"] = "not a regular file"   # a FIFO or device would block or never end
+            return record
         with open(path, "rb") as reader:
             head = reader.read(HEAD)
             image = bool(perceptual) and sniff(head) is not None
