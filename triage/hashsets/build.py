@@ -3,6 +3,7 @@ followed, FIFOs and devices never opened), each read once for all requested sign
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -80,6 +81,14 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
                 yield where, SetEntry(name, values[name], category, None, info.st_size, where)
 
 
+def _manifest_line(where: str, entry: SetEntry) -> bytes:
+    """A folder has no file digest of its own; its provenance digest is the SHA-256 of one line
+    per value, `path<TAB>size<TAB>signal<TAB>value`, in the walk's sorted order, so the same
+    reference files always give the same digest and any change to them changes it."""
+    return f"{where}\t{entry.size}\t{entry.signal}\t{entry.value}\n".encode("utf-8",
+                                                                             "surrogateescape")
+
+
 def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               category: Optional[str] = None, kind: Optional[str] = None,
               name: Optional[str] = None, version: Optional[str] = None,
@@ -91,15 +100,18 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     compiler = Compiler()
     problems = 0
+    manifest = hashlib.sha256()
     with tqdm(desc="build", unit="B", unit_scale=True, disable=not progress or None) as bar:
-        for _, item in build_entries(folder, names, category, bar if progress else None):
+        for where, item in build_entries(folder, names, category, bar if progress else None):
             if isinstance(item, SetEntry):
                 compiler.add(item)
+                manifest.update(_manifest_line(where, item))
             else:
                 problems += 1
                 if on_problem is not None:
                     on_problem(folder, item)
     write_set(compiler, out, described=[{"kind": kind}],
-              sources=[{"path": str(folder), "sha256": None, "format": "folder"}],
+              sources=[{"path": str(folder), "sha256": manifest.hexdigest(),
+                        "format": "folder"}],
               problems=problems, name=name or folder.resolve().name, version=version,
               kind=kind or "alert")
