@@ -58,26 +58,20 @@ def test_the_distractors_put_the_set_on_the_mih_index(reference):
     assert all(isinstance(s.index, hamming.MultiIndexHash) for s in matcher._searched)
 
 
-def closest(hashes, signal, value):
-    """The (distance, variant) of the query hash closest to a stored value."""
-    cls = PDQ if signal == "pdq" else PHASH
-    return min((cls.distance(h.value, value), h.variant) for h in hashes if h.signal == signal)
-
-
 def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
     hs, (bridge_pdq, bridge_phash), _ = reference
     data = encode(imaging.decode(BRIDGE.read_bytes()).resize((400, 300)), quality=60)
     copy = imaging.decode(data)
     matches, hashes = PerceptualMatcher([hs]).match(data)
     assert hashes == query_hashes(copy, {"pdq", "phash"})
-    pdq_d, pdq_variant = closest(hashes, "pdq", bridge_pdq)
-    phash_d, phash_variant = closest(hashes, "phash", bridge_phash)
-    # The copy as found is within the radius already; no other form may do worse than it.
-    assert pdq_d <= PDQ.distance(PDQ.compute(copy).value, bridge_pdq) <= 31
-    assert phash_d <= PHASH.distance(PHASH.compute(copy).value, bridge_phash) <= PHASH.threshold
+    pdq_d = PDQ.distance(PDQ.compute(copy).value, bridge_pdq)
+    phash_d = PHASH.distance(PHASH.compute(copy).value, bridge_phash)
+    assert 0 < pdq_d <= 31 and phash_d <= PHASH.threshold
+    # The copy as found is within the radius: it is what the match reports, even where a
+    # variant (here the central region, say) happens to come closer.
     assert matches == [
-        Match("pdq", "known", "alert", "CAT1", None, pdq_d, pdq_variant, 100),
-        Match("phash", "known", "alert", "CAT1", None, phash_d, phash_variant, None),
+        Match("pdq", "known", "alert", "CAT1", None, pdq_d, "original", 100),
+        Match("phash", "known", "alert", "CAT1", None, phash_d, "original", None),
     ]
     # pdq in 8 rotations/flips and phash on the image (it has no border), pdq upright on
     # its central 95%.
@@ -121,6 +115,17 @@ def test_a_letterboxed_copy_matches_once_its_bars_are_removed(reference):
     pdq = [m for m in matches if m.signal == "pdq"]
     assert [(m.category, m.variant) for m in pdq] == [("CAT2", "unletterboxed")]
     assert len(hashes) == 2 * (8 + 1) + 1     # two whole forms, one central region
+
+
+def test_a_thumbnail_reports_its_own_distance_when_within_the_radius(reference):
+    hs, (bridge_pdq, _), _ = reference
+    data = encode(imaging.decode(BRIDGE.read_bytes()).resize((160, 100)), quality=80)
+    matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    as_found = PDQ.distance(hashes[0].value, bridge_pdq)
+    enlarged = {h.variant: h for h in hashes if h.signal == "pdq"}["enlarged"]
+    assert hashes[0].variant == "original" and as_found <= 31
+    assert PDQ.distance(enlarged.value, bridge_pdq) < as_found     # closer, yet not reported
+    assert [(m.signal, m.variant, m.distance) for m in matches] == [("pdq", "original", as_found)]
 
 
 def test_an_unrelated_photo_matches_nothing(reference):

@@ -156,7 +156,7 @@ class PerceptualMatcher:
 
     def match(self, data: bytes) -> Tuple[List[Match], List[PerceptualHash]]:
         """Decode `data` (raises imaging.ImageDecodeError), hash it, and return every set entry
-        within its radius, best variant per entry, with the hashes computed."""
+        within its radius, once each, with the hashes computed."""
         if not self.signals:
             return [], []
         hashes = query_hashes(imaging.decode(data), self.signals)
@@ -171,15 +171,18 @@ class PerceptualMatcher:
                 continue
             rows = np.frombuffer(b"".join(bytes.fromhex(h.value) for h in queries),
                                  np.uint8).reshape(len(queries), -1)
-            best: Dict[int, Tuple[int, PerceptualHash]] = {}
+            best: Dict[int, Tuple[Tuple[bool, int], PerceptualHash]] = {}
             for query, (found, distances) in zip(queries, searched.index.search(
                     rows, searched.radius)):
                 for row, distance in zip(found.tolist(), distances.tolist()):
-                    # Keep each entry once, through its closest variant (the first on a tie).
-                    if row not in best or distance < best[row][0]:
-                        best[row] = (distance, query)
+                    # Keep each entry once: through the file as found whenever that is within
+                    # the radius (its own distance is what an examiner can check), else
+                    # through the closest variant; the first on a tie.
+                    rank = (query.variant != "original", distance)
+                    if row not in best or rank < best[row][0]:
+                        best[row] = (rank, query)
             info = searched.hashset.info
-            for row, (distance, query) in sorted(best.items()):
+            for row, ((_, distance), query) in sorted(best.items()):
                 entry = searched.hashset.entry(searched.signal, row)
                 matches.append(Match(
                     signal=searched.signal, set=info.name, kind=info.kind,
