@@ -123,7 +123,7 @@ def test_pixel_cap_is_checked_before_decoding():
 def test_time_cap_stops_a_slow_decode():
     data = encode(gradient(300, 300), "PNG")
     started = time.monotonic()
-    with pytest.raises(ImageDecodeError, match="longer than"):
+    with pytest.raises(ImageDecodeError, match="longer than 0 s"):
         decode(data, time_limit=0.0)
     assert time.monotonic() - started < 5
 

@@ -24,7 +24,8 @@ try:  # HEIC/HEIF (iPhone photos) need libheif; decode them when the plugin is t
 except ImportError:  # pragma: no cover - depends on the installation
     _HEIF = False
 
-# Pillow's decompression-bomb guard stays on (it raises above twice this many pixels).
+# A truncated file is an error, never half a picture hashed: Pillow's default, kept whatever
+# another library may have set. (Its decompression-bomb guard is left on, as it ships.)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 MAX_PIXELS = 120_000_000   # above a 108-megapixel phone photo; beyond this, refuse
@@ -60,13 +61,14 @@ class _DeadlineReader(io.BytesIO):
     """Pillow feeds its decoders from `read()` in blocks; checking the clock there bounds the
     decoding time without threads or signals (which only the main thread may use)."""
 
-    def __init__(self, data: bytes, deadline: float):
+    def __init__(self, data: bytes, limit: float):
         super().__init__(data)
-        self.deadline = deadline
+        self.limit = limit
+        self.deadline = time.monotonic() + limit
 
     def read(self, size=-1):
         if time.monotonic() > self.deadline:
-            raise ImageDecodeError(f"decoding took longer than {TIME_LIMIT:g} s")
+            raise ImageDecodeError(f"decoding took longer than {self.limit:g} s")
         return super().read(size)
 
 
@@ -78,12 +80,11 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS, time_limit: float = TIME_L
     mime = sniff(data[:HEAD])
     if mime is None:
         raise ImageDecodeError("not a supported image type")
-    deadline = time.monotonic() + time_limit
     try:
         with warnings.catch_warnings():
             # Between Pillow's limit and twice it, Pillow only warns; our own cap decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(_DeadlineReader(data, deadline))
+            image = Image.open(_DeadlineReader(data, time_limit))
         width, height = image.size
         if width * height > max_pixels:
             raise ImageDecodeError(
