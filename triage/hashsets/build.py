@@ -7,7 +7,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .. import signals
 from ..errors import HashSetError
@@ -20,7 +20,7 @@ from .formats.base import Item
 from .importer import KINDS, ProblemSink, write_set
 from .problems import Problem
 
-DEFAULT_SIGNALS = ("md5", "sha1", "sha256")
+DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash")
 _NOATIME = getattr(os, "O_NOATIME", 0)
 
 
@@ -33,14 +33,37 @@ def _open(path: str) -> int:
         return os.open(path, flags)
 
 
-def exact_values(path: str, names: List[str]) -> Dict[str, str]:
+Value = Tuple[str, str, Optional[int]]     # signal, value, quality
+
+
+def exact_values(path: str, names: List[str]) -> List[Value]:
     with os.fdopen(_open(path), "rb") as f:
-        return digest_stream(chunks(f), names)
+        return [(name, value, None) for name, value in digest_stream(chunks(f), names).items()]
 
 
-# How each kind of signal is computed from a file: one entry per kind, so a new kind
-# (perceptual: decode the image, then hash) is added here and nowhere else.
-CALCULATORS: Dict[str, Callable[[str, List[str]], Dict[str, str]]] = {"exact": exact_values}
+def perceptual_values(path: str, names: List[str]) -> List[Value]:
+    """Every hash a reference picture should be stored under (the whole image, without its
+    borders, and central regions), so shrunk, re-saved and cropped copies match. Files that
+    are not images give nothing; an image that cannot be decoded is a problem."""
+    from .. import imaging
+    from ..scanners.perceptual import reference_hashes
+    with os.fdopen(_open(path), "rb") as f:
+        if imaging.sniff(f.read(imaging.HEAD)) is None:
+            return []
+        f.seek(0)
+        data = f.read()
+    try:
+        image = imaging.decode(data)
+    except imaging.ImageDecodeError as exc:
+        raise ValueError(f"image not decoded: {exc}") from None
+    hashes = reference_hashes(image, names)
+    return list(dict.fromkeys((h.signal, h.value, h.quality) for h in hashes))
+
+
+# How each kind of signal is computed from a file: one entry per kind, so a new kind is
+# added here and nowhere else.
+CALCULATORS: Dict[str, Callable[[str, List[str]], List[Value]]] = {
+    "exact": exact_values, "perceptual": perceptual_values}
 
 
 def walk(folder: Path) -> Iterator[Path]:
@@ -63,22 +86,23 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
         by_kind.setdefault(kind, []).append(name)
     for path in walk(folder):
         where = str(path.relative_to(folder))
+        values: List[Value] = []
         try:
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
                 continue
-            values: Dict[str, str] = {}
             for kind, members in by_kind.items():
-                values.update(CALCULATORS[kind](str(path), members))
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            yield where, Problem(where, f"cannot read: {reason}", severity="error")
+                try:
+                    values += CALCULATORS[kind](str(path), members)
+                except ValueError as exc:   # e.g. an undecodable picture: its digests still count
+                    yield where, Problem(where, str(exc), severity="warning")
+        except OSError as exc:
+            yield where, Problem(where, f"cannot read: {exc.strerror or exc}", severity="error")
             continue
         if progress is not None:
             progress.update(info.st_size)
-        for name in names:
-            if name in values:
-                yield where, SetEntry(name, values[name], category, None, info.st_size, where)
+        for signal, value, quality in values:
+            yield where, SetEntry(signal, value, category, None, info.st_size, where, quality)
 
 
 def _manifest_line(where: str, entry: SetEntry) -> bytes:
