@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+from functools import partial
 from typing import Iterator, Union
 
 from ..errors import one_line
@@ -67,7 +68,7 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry
         atime=iso(st.st_atime_ns // 10**9, st.st_atime_ns % 10**9),
         ctime=iso(st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9),
         crtime=_birth(st),
-        open=lambda: open_readonly(path),
+        open=partial(open_readonly, path),   # picklable: a scan's worker process opens it
     )
 
 

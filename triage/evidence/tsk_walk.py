@@ -4,7 +4,7 @@ the way `fls -r` finds them; NTFS alternate data streams become entries of their
 from __future__ import annotations
 
 import io
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import pytsk3
 
@@ -63,6 +63,39 @@ class TskReader(io.RawIOBase):
             raise OSError(f"read failed at offset {self._pos} of {self._size}")
         self._pos += len(data)
         return data
+
+
+class TskOpener:
+    """`FileEntry.open` of a file in an image: a TskReader on it. It pickles without its TSK
+    file, which cannot leave the process: a scan's worker process reopens the file by address
+    through a handle of its own on the evidence. Reading by address gives the same bytes,
+    since TSK reads a file's content from its metadata alone."""
+
+    def __init__(self, tsk_file, evidence: str, volume: int, addr: int, size: int,
+                 attr: Optional[Tuple[int, int]], short_ok: bool):
+        self._file = tsk_file
+        self.evidence, self.volume, self.addr = evidence, volume, addr
+        self.size, self.attr, self.short_ok = size, attr, short_ok
+
+    def __call__(self) -> TskReader:
+        # An empty file is never read, and not even reopened (it may have no metadata).
+        if self._file is None and self.size:
+            self._file = _own_handle(self.evidence)._fs[self.volume].open_meta(inode=self.addr)
+        return TskReader(self._file, self.size, self.attr, self.short_ok)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_file": None}
+
+
+_handles: Dict[str, object] = {}   # this process's own open evidence, by path
+
+
+def _own_handle(evidence: str):
+    handle = _handles.get(evidence)
+    if handle is None:
+        from . import open_evidence   # here: the package imports this module
+        handle = _handles[evidence] = open_evidence(evidence)
+    return handle
 
 
 def walk(fs, volume: Volume, evidence: str, deleted: bool = True
@@ -183,7 +216,8 @@ def _entry(f, meta, evidence, volume, path, addr, allocated, size, attr) -> File
             times[t] = iso(getattr(meta, t, 0), getattr(meta, nano, 0))
     return FileEntry(
         evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
-        inode=int(addr), open=lambda: TskReader(f, int(size), attr, short_ok), **times)
+        inode=int(addr), open=TskOpener(f, evidence, volume.index, int(addr), int(size), attr,
+                                        short_ok), **times)
 
 
 def _decode(raw: bytes) -> str:
