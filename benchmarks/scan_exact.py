@@ -28,11 +28,13 @@ after the same page-cache warm-up (every byte of its evidence and its set read o
 Every contender's matched files must be exactly the planted ones (checked).
 Targets: triage >= 1.5x hashdeep's speed with the unsized set, >= 10x with the sized set.
 
-The pool section judges every file of the folder and of the image with triage's Judge, the
-walk in the main thread as in `triage scan`, and the judging done inline, by a pool of threads
-(as scan.py does) or by a pool of processes (each opens the evidence and the set itself and is
-sent (volume, inode, path, size) tuples); the results database is left out, so the
-arrangements are compared on the work they share."""
+The pool part first checks whether each reader (folder, raw image through pytsk3, E01 through
+pyewf) can run in two threads at once, then does the scan's own work on the folder, the raw
+image and an E01 of it (walk in the main thread, judge every file with triage's Judge, record
+every verdict in a results db in the main thread) in four arrangements: inline; scan.py's pool
+of threads (sharing the evidence handle; what it uses where it cannot fork); a pool of threads
+each reading through its own evidence handle; scan.py's pool of processes (forked, each
+reading through its own handles). The pools are fed batches of 64 files."""
 
 from __future__ import annotations
 
@@ -234,112 +236,108 @@ def report_found(outdir: Path) -> set:
 
 # --- threads against processes ---------------------------------------------------------------
 
-def gil_check(evidences: dict, seconds: float = 3.0) -> None:
-    """Does each reader release the GIL? One thread reads the evidence's largest file over and
-    over; then two threads, each with its own evidence handle, do the same at once. Two threads
-    reading twice as much means the reads run in parallel; no more means the GIL (or a lock)
-    serialises them. No hashing: the reads alone."""
+def gil_check(evidences: dict, seconds: float = 4.0) -> None:
+    """Do the readers run in parallel? One thread reads the evidence's files for a few seconds;
+    then two threads, each with its own evidence handle, starting half the list apart. Two
+    threads reading twice as much means the reads release the GIL (and take no common lock);
+    no more means they are serialised. Reads only, no hashing; files in walk order, so that
+    no cache holds what a thread reads again."""
     from concurrent.futures import ThreadPoolExecutor
     from triage.evidence import open_evidence
     from triage.records import ScanError
 
-    def largest(ev):
-        return max((e for e in ev.entries() if not isinstance(e, ScanError)), key=lambda e: e.size)
-
-    def spin(entry):
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            with entry.open() as r:
+    def spin(ev, start):
+        files = [e for e in ev.entries() if not isinstance(e, ScanError)]
+        files = files[start % len(files):] + files[:start % len(files)]
+        n, t0 = 0, time.perf_counter()
+        for e in files:
+            with e.open() as r:
                 while True:
                     block = r.read(1 << 20)
                     if not block:
                         break
                     n += len(block)
-        return n / (time.perf_counter() - start)
+            if time.perf_counter() - t0 > seconds:
+                break
+        return n / (time.perf_counter() - t0)
 
     rows = []
     for name, path in evidences.items():
         handles = [open_evidence(str(path)) for _ in range(2)]
-        entries = [largest(ev) for ev in handles]
+        count = sum(1 for _ in handles[0].entries())
         warm(path)
-        one = spin(entries[0])
+        one = spin(handles[0], 0)
         with ThreadPoolExecutor(2) as pool:
-            two = sum(pool.map(spin, entries))
+            two = sum(pool.map(spin, handles, (0, count // 2)))
         for ev in handles:
             ev.close()
         rows.append([name, one / 1e6, two / 1e6, two / one,
-                     "yes" if two / one > 1.5 else "no" if two / one < 1.2 else "partly"])
-    print(table(["reader", "1 thread (MB/s)", "2 threads (MB/s)", "2 threads / 1",
-                 "reads run in parallel"], rows,
-                "Do reads release the GIL? (largest file read again and again, no hashing)"))
+                     "yes" if two / one > 1.6 else "no" if two / one < 1.2 else "partly"])
+    print(table(["reader", "1 thread (MB/s)", "2 threads, a handle each (MB/s)",
+                 "2 threads / 1", "reads run in parallel"], rows,
+                "Do reads release the GIL? (reads only, no hashing)"))
 
 
-_worker = {}
+_local = None
 
 
-def _open_worker(evidence: str, hashset: str) -> None:
-    """A process worker's own evidence handle, set and judge (TSK handles cannot be pickled)."""
+def _judge_in_own_handle(judge, entry):
+    """Judge `entry` reading it through this thread's own evidence handle (TSK's image lock and
+    media.py's lock around pyewf are per handle: threads sharing one take turns to read)."""
+    import threading
+    from dataclasses import replace
     from triage.evidence import open_evidence
-    from triage.hashsets import load
-    from triage.scanners import Judge
-    _worker["ev"] = open_evidence(evidence)
-    _worker["judge"] = Judge([load(hashset)])
-
-
-def _judge_batch(keys: list) -> list:
-    """Rebuild each entry from (volume, inode, path, size) in this process and judge it; the
-    verdict goes back without its entry (which holds an open TSK file)."""
-    from triage.evidence.folder import open_readonly
     from triage.evidence.tsk_walk import TskReader
-    from triage.records import FileEntry
-    ev, judge, out = _worker["ev"], _worker["judge"], []
-    for volume, inode, path, size in keys:
-        if ev.kind == "folder":
-            opener = lambda full=ev.path + path: open_readonly(full)
-        else:
-            opener = lambda f=ev._fs[volume].open_meta(inode=inode), size=size: TskReader(f, size)
-        v = judge(FileEntry(ev.path, path, size, True, inode=inode, open=opener))
-        out.append({k: getattr(v, k) for k in ("status", "matches", "hashes", "bytes_read",
-                                                "hashed", "decoded", "errors", "warnings")})
-    return out
+    global _local
+    _local = _local or threading.local()
+    if not hasattr(_local, "ev"):
+        _local.ev = open_evidence(entry.evidence)
+    if _local.ev.kind == "folder":
+        return judge(entry)
+    f = _local.ev._fs[entry.volume.index].open_meta(inode=entry.inode)
+    verdict = judge(replace(entry, open=lambda: TskReader(f, entry.size)))
+    verdict.entry = entry
+    return verdict
 
 
 def judge_all(evidence: Path, hashset: Path, how: str, batch: int = 64) -> Timing:
-    """What `triage scan` does with each file, minus the CLI and the reports: walk in this
-    thread, judge inline, in a pool of threads or of processes (fed in batches, so that
-    pickling is paid per batch), record every verdict in a results db in this thread."""
+    """What `triage scan` does with each file, minus the CLI, the progress counter and the
+    reports: walk in this thread, judge inline or in a pool (scan.py's own, fed batches of 64
+    files), record every verdict in a results db in this thread."""
     import tempfile
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+    from itertools import chain, islice
+    from triage import scan
     from triage.evidence import open_evidence
     from triage.hashsets import load
     from triage.records import ScanError
     from triage.results import Results, entry_key
-    from triage.scan import Progress, _record
-    from triage.scanners import Judge, Verdict
+    from triage.scanners import Judge
     cpu0 = time.process_time() + _children_cpu()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=DATA) as tmp, open_evidence(str(evidence)) as ev:
         results = Results.create(Path(tmp))
         ev_id = results.add_evidence(str(evidence), {})
-        items = [e for e in ev.entries() if not isinstance(e, ScanError)] if how == "processes" \
-            else (e for e in ev.entries() if not isinstance(e, ScanError))
-        if how == "processes":
-            keys = [(None if e.volume is None else e.volume.index, e.inode, e.path, e.size)
-                    for e in items]
-            with ProcessPoolExecutor(CORES, initializer=_open_worker,
-                                     initargs=(str(evidence), str(hashset))) as pool:
-                chunks = pool.map(_judge_batch, [keys[i:i + batch]
-                                                 for i in range(0, len(keys), batch)])
-                verdicts = (Verdict(e, **v) for e, v in
-                            zip(items, (v for chunk in chunks for v in chunk)))
-                for v in verdicts:
-                    _record(results, ev_id, entry_key(v.entry.key()), v, Progress())
+        fork = scan._fork_context() if how == "processes" else None
+        judge = Judge([load(hashset)], stop=fork.Event() if fork else threading.Event())
+        entries = (e for e in ev.entries() if not isinstance(e, ScanError))
+        pool = None
+        if how == "inline":
+            verdicts = map(judge, entries)
         else:
-            judge = Judge([load(hashset)])
-            with ThreadPoolExecutor(CORES) as pool:
-                verdicts = map(judge, items) if how == "inline" else pool.map(judge, items)
-                for v in verdicts:
-                    _record(results, ev_id, entry_key(v.entry.key()), v, Progress())
+            if how == "threads, a handle each":
+                pool = ThreadPoolExecutor(CORES)
+                judge_batch = partial(scan._judge_batch, partial(_judge_in_own_handle, judge))
+            else:
+                pool, judge_batch = scan._start_pool(CORES, judge, fork)
+            batches = iter(lambda: list(islice(entries, batch)), [])
+            verdicts = chain.from_iterable(pool.map(judge_batch, batches))
+        for v in verdicts:
+            scan._record(results, ev_id, entry_key(v.entry.key()), v, scan.Progress())
+        if pool is not None:
+            pool.shutdown()
         errors = results.summary().errors
         results.close()
     if errors:
@@ -357,14 +355,14 @@ def pools(evidences: dict, unsized_tset, sized_tset, repeat) -> None:
     contenders, inputs = {}, {}
     for ev_name, evidence in evidences.items():
         for set_name, tset in (("unsized", unsized_tset), ("sized", sized_tset)):
-            for how in ("inline", "threads", "processes"):
+            for how in ("inline", "threads", "threads, a handle each", "processes"):
                 name = f"{ev_name}, {set_name} set, {how}"
                 contenders[name] = lambda e=evidence, s=tset, h=how: judge_all(e, s, h)
                 inputs[name] = (evidence, tset)
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
     rows = []
     for name, t in best.items():
-        group = name.rsplit(",", 1)[0]
+        group = name.split(" set, ")[0] + " set"
         rows.append([name, t.seconds, t.cores, t.cpu, best[group + ", inline"].seconds / t.seconds,
                      best[group + ", threads"].seconds / t.seconds])
     print(table(["walk + judge + record", "seconds", "CPU cores busy", "CPU seconds",
