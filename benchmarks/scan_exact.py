@@ -11,7 +11,9 @@ Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data):
     from either tool) hidden among 1,000,000 random MD5s whose sizes follow the log-normal
     model of picture and video sizes that benchmarks/hashset_store.py uses (median ~160 KB);
   * the set twice: `set-sized.hashdeep`, hashdeep's known-file format (size,md5,filename), and
-    `set-unsized.md5`, md5sum lines with no size (`HASH  name`).
+    `set-unsized.md5`, md5sum lines with no size (`HASH  name`); and, to show the size
+    prefilter's best case, `set-best.hashdeep`, where the random entries claim sizes above
+    4 GB that no file of the folder has, so only the planted files are read.
 --scale multiplies the files, bytes, set entries and planted files (0.02 for a quick run).
 
 Contenders, each run --repeat times interleaved round by round, the median kept, each run
@@ -29,7 +31,7 @@ Every contender's matched files must be exactly the planted ones (checked).
 Targets: triage >= 1.5x hashdeep's speed with the unsized set, >= 10x with the sized set.
 
 The pool part first checks whether each reader (folder, raw image through pytsk3, E01 through
-pyewf) can run in two threads at once, then does the scan's own work on the folder, the raw
+pyewf) releases the GIL while it reads and runs in two threads at once, then does the scan's own work on the folder, the raw
 image and an E01 of it (walk in the main thread, judge every file with triage's Judge, record
 every verdict in a results db in the main thread) in four arrangements: inline; scan.py's pool
 of threads (sharing the evidence handle; what it uses where it cannot fork); a pool of threads
@@ -65,7 +67,7 @@ def make_sets(base: Path, tree: Path, entries: int, planted: int, seed: int = 5)
     """The planted files (relative path -> md5) and the two set files; cached with a stamp."""
     stamp = base / "sets.json"
     params = {"tree": json.loads(tree.with_name(tree.name + ".json").read_text()),
-              "entries": entries, "planted": planted, "seed": seed, "version": 1}
+              "entries": entries, "planted": planted, "seed": seed, "version": 2}
     if stamp.exists():
         saved = json.loads(stamp.read_text())
         if saved["params"] == params:
@@ -91,6 +93,12 @@ def make_sets(base: Path, tree: Path, entries: int, planted: int, seed: int = 5)
         f.writelines(f"{rows[i][0]},{rows[i][1]},{rows[i][2]}\n" for i in order)
     with open(base / "set-unsized.md5", "w") as f:
         f.writelines(f"{rows[i][1]}  {rows[i][2]}\n" for i in order)
+    # The prefilter's best case: the random entries claim sizes no file of the folder has
+    # (above 4 GB), so only the planted files are read.
+    with open(base / "set-best.hashdeep", "w") as f:
+        f.write("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n## benchmark set, best case\n")
+        f.writelines(f"{rows[i][0] if i < planted else rows[i][0] + (4 << 30)},{rows[i][1]},"
+                     f"{rows[i][2]}\n" for i in order)
     stamp.write_text(json.dumps({"params": params, "planted": truth}))
     return truth
 
@@ -135,6 +143,7 @@ def main(argv=None) -> None:
     sized, unsized = base / "set-sized.hashdeep", base / "set-unsized.md5"
     sized_tset, sized_import = compile_set(sized)
     unsized_tset, unsized_import = compile_set(unsized)
+    best_tset, _ = compile_set(base / "set-best.hashdeep")
 
     print("machine:")
     print_machine()
@@ -152,7 +161,7 @@ def main(argv=None) -> None:
 
     if args.part in ("all", "scan"):
         side_by_side(base, tree, image, truth, payload, entries, args.repeat,
-                     sized, unsized, sized_tset, unsized_tset)
+                     sized, unsized, sized_tset, unsized_tset, best_tset)
     if args.part in ("all", "pool"):
         evidences = {"folder": tree, "raw image": image, "E01 image": build_e01(image)}
         gil_check(evidences)
@@ -160,7 +169,7 @@ def main(argv=None) -> None:
 
 
 def side_by_side(base, tree, image, truth, payload, entries, repeat,
-                 sized, unsized, sized_tset, unsized_tset) -> None:
+                 sized, unsized, sized_tset, unsized_tset, best_tset) -> None:
     count = sum(1 for p in tree.rglob("*") if p.is_file())
     out = base / "out"
     shutil.rmtree(out, ignore_errors=True)
@@ -190,7 +199,9 @@ def side_by_side(base, tree, image, truth, payload, entries, repeat,
             ("image, unsized set (compiled)", image, unsized_tset),
             ("folder, sized set (hashdeep file)", tree, sized),
             ("folder, sized set (compiled)", tree, sized_tset),
-            ("image, sized set (compiled)", image, sized_tset))):
+            ("image, sized set (compiled)", image, sized_tset),
+            ("folder, sized set, best case (compiled)", tree, best_tset),
+            ("image, sized set, best case (compiled)", image, best_tset))):
         name = f"triage scan {label}"
         outdirs[name] = outdir = out / f"triage-{i}"
 
@@ -237,20 +248,24 @@ def report_found(outdir: Path) -> set:
 # --- threads against processes ---------------------------------------------------------------
 
 def gil_check(evidences: dict, seconds: float = 4.0) -> None:
-    """Do the readers run in parallel? One thread reads the evidence's files for a few seconds;
-    then two threads, each with its own evidence handle, starting half the list apart. Two
-    threads reading twice as much means the reads release the GIL (and take no common lock);
-    no more means they are serialised. Reads only, no hashing; files in walk order, so that
-    no cache holds what a thread reads again."""
+    """Do the readers let other threads run? Two measures per reader:
+    * a thread that sleeps 1 ms in a loop, while another reads the largest file in one call:
+      if the read held the GIL, the sleeper would wake up late by the length of the read;
+    * reading many files for a few seconds in one thread, then in two threads with an evidence
+      handle each (reads only, no hashing): twice the bytes means the reads run in parallel."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
     from triage.evidence import open_evidence
     from triage.records import ScanError
 
+    def files(ev):
+        return [e for e in ev.entries() if not isinstance(e, ScanError)]
+
     def spin(ev, start):
-        files = [e for e in ev.entries() if not isinstance(e, ScanError)]
-        files = files[start % len(files):] + files[:start % len(files)]
+        todo = files(ev)
+        todo = todo[start % len(todo):] + todo[:start % len(todo)]
         n, t0 = 0, time.perf_counter()
-        for e in files:
+        for e in todo:
             with e.open() as r:
                 while True:
                     block = r.read(1 << 20)
@@ -261,21 +276,43 @@ def gil_check(evidences: dict, seconds: float = 4.0) -> None:
                 break
         return n / (time.perf_counter() - t0)
 
+    def sleeper_delay(entry):
+        stop, late = threading.Event(), []
+
+        def sleeper():
+            while not stop.is_set():
+                t = time.perf_counter()
+                time.sleep(0.001)
+                late.append(time.perf_counter() - t - 0.001)
+        thread = threading.Thread(target=sleeper)
+        thread.start()
+        reads = []
+        for _ in range(5):
+            with entry.open() as r:
+                t = time.perf_counter()
+                r.read(entry.size)
+                reads.append(time.perf_counter() - t)
+        stop.set()
+        thread.join()
+        return min(reads), max(late)
+
     rows = []
     for name, path in evidences.items():
         handles = [open_evidence(str(path)) for _ in range(2)]
-        count = sum(1 for _ in handles[0].entries())
+        count = len(files(handles[0]))
         warm(path)
+        read, late = sleeper_delay(max(files(handles[0]), key=lambda e: e.size))
         one = spin(handles[0], 0)
         with ThreadPoolExecutor(2) as pool:
             two = sum(pool.map(spin, handles, (0, count // 2)))
         for ev in handles:
             ev.close()
-        rows.append([name, one / 1e6, two / 1e6, two / one,
-                     "yes" if two / one > 1.6 else "no" if two / one < 1.2 else "partly"])
-    print(table(["reader", "1 thread (MB/s)", "2 threads, a handle each (MB/s)",
-                 "2 threads / 1", "reads run in parallel"], rows,
-                "Do reads release the GIL? (reads only, no hashing)"))
+        rows.append([name, read * 1e3, late * 1e3, "yes" if late < read / 3 else "no",
+                     one / 1e6, two / 1e6, two / one])
+    print(table(["reader", "one read of the largest file (ms)", "sleeper's worst delay (ms)",
+                 "GIL released during reads", "reads, 1 thread (MB/s)",
+                 "reads, 2 threads, a handle each (MB/s)", "2 threads / 1"], rows,
+                "Do reads release the GIL?"))
 
 
 _local = None

@@ -185,9 +185,9 @@ def _fork_context():
 def _start_pool(workers: int, judge: Judge, fork) -> Tuple[Executor, Callable]:
     """The workers that judge files, and the call that judges a batch in one of them.
 
-    Processes were measured 1.6 to 2.6 times as fast as threads (benchmarks/scan_exact.py):
-    with threads, the per-file Python work (walk, lookups, results) holds the GIL, and reads
-    through one shared evidence handle take turns. A worker process reads through handles of
+    Processes were measured 1.4 to 2.1 times as fast as threads on 2 cores (folder, raw and
+    E01; benchmarks/scan_exact.py): with threads, the per-file Python work (walk, lookups,
+    results) holds the GIL, and reads through one shared evidence handle take turns. A worker process reads through handles of
     its own (tsk_walk.TskOpener) and leaves Ctrl-C to this process."""
     if fork is None:
         return ThreadPoolExecutor(workers, thread_name_prefix="judge"), partial(_judge_batch, judge)
