@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,16 @@ def run_triage(*args, cwd=None, env=None, timeout=300) -> Run:
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
     return Run(proc)
+
+
+def ewf_sections(path: Path):
+    """(type, payload) of each section of an EWF-E01 segment file."""
+    data = path.read_bytes()
+    at = 13   # after the file header
+    while True:
+        kind = data[at:at + 16].rstrip(b"\0").decode()
+        next_at, size = struct.unpack_from("<QQ", data, at + 16)
+        yield kind, data[at + 76:at + size]
+        if kind in ("done", "next") or next_at <= at:
+            return
+        at = next_at
