@@ -89,3 +89,16 @@ def test_find_rejects_wrong_shapes(tricky):
         hs.find("md5", np.zeros((3, 20), np.uint8))
     with pytest.raises(ValueError, match="16 bytes"):
         hs.find("md5", [bytes(16), bytes(15)])
+
+
+@pytest.mark.parametrize("signal,length", [("md5", 16), ("sha1", 20)])
+def test_single_digest_lookups_equal_the_batch(tricky, signal, length):
+    """The scan looks up one digest per file (a scalar path); it must agree with the batch."""
+    hs, digests = tricky
+    rng = np.random.default_rng(13)
+    known = digests[signal]
+    queries = known[:300] + [k[:8] + bytes(length - 8) for k in known[:50]] + \
+        [bytes(k) for k in rng.integers(0, 256, (200, length), dtype=np.uint8)]
+    batch = hs.lookup(signal, queries)
+    assert [hs.lookup(signal, [q])[0] for q in queries] == batch
+    assert sum(len(found) for found in batch) > 300   # the repeated categories come back too

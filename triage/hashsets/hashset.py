@@ -65,6 +65,9 @@ class HashSet:
         found: List[List[SetEntry]] = [[] for _ in digests]
         if signal not in self.signals or not digests:
             return found
+        if len(digests) == 1:   # the scan asks once per file: numpy's per-call cost would dominate
+            rows = self._find_one(signal, digests[0])
+            return [self.entries(signal, np.array(rows, dtype=np.intp))] if rows else found
         query, rows = self.find(signal, self._query(signal, digests))
         for q, entry in zip(query.tolist(), self.entries(signal, rows)):
             found[q].append(entry)
@@ -184,6 +187,27 @@ class HashSet:
             equal = np.all(stored == asked, axis=1)
             q_idx, rows = q_idx[equal], rows[equal]
         return q_idx, rows
+
+    def _find_one(self, signal: str, digest: bytes) -> List[int]:
+        """The rows equal to one digest: its bucket, a search within it, then the (rare) later
+        rows sharing the first 8 bytes. The same answer as find, without batch set-up."""
+        length = self._specs[signal]["key_bytes"]
+        if len(digest) != length:
+            raise ValueError(f"{signal} digests must be {length} bytes each")
+        hi = self._arrays[f"{signal}.hi"]
+        bucket = self._arrays[f"{signal}.bucket"]
+        word = int.from_bytes(digest[:8], "big")
+        b = word >> (64 - self._specs[signal]["bucket_bits"])
+        start, end = int(bucket[b]), int(bucket[b + 1])
+        key = hi.dtype.type(word)
+        i = start + int(hi[start:end].searchsorted(key))
+        rest = self._arrays.get(f"{signal}.rest")
+        rows = []
+        while i < len(hi) and hi[i] == key:
+            if rest is None or rest[i].tobytes() == digest[8:]:
+                rows.append(i)
+            i += 1
+        return rows
 
     def string(self, index: int) -> str:
         offsets = self._arrays["strings.offsets"]
