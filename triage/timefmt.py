@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
 from typing import Optional
 
 _pinned = False
@@ -27,10 +26,15 @@ def iso(seconds: Optional[float], nanos: int = 0) -> Optional[str]:
     """Seconds since the epoch (and optional nanoseconds) to ISO 8601; 0 or None means unset."""
     if not seconds and not nanos:
         return None
+    # gmtime and %-formatting: a listing formats four stamps a file, and this is 3x cheaper
+    # than datetime's strftime, which was most of the walk's time (benchmarks/README.md).
     try:
-        stamp = datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        t = time.gmtime(int(seconds))
     except (OverflowError, OSError, ValueError):
         return None  # a corrupt timestamp is absent information, not a reason to stop
+    if not 1 <= t.tm_year <= 9999:
+        return None
+    stamp = "%04d-%02d-%02dT%02d:%02d:%02d" % t[:6]
     if nanos:
         stamp += f".{nanos:09d}".rstrip("0")
     return stamp + "Z"
