@@ -5,6 +5,7 @@ every expected failure into one line on stderr and the documented exit code."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -15,7 +16,21 @@ from .commands import COMMANDS
 from .errors import EXIT_UNUSABLE, TriageError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Imports a command's module when the command is asked for (see commands.COMMANDS)."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        return getattr(importlib.import_module(f"{__package__}.commands.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="triage")
 def cli():
     """Find known material on seized devices and disk images by hash and perceptual hash,
@@ -23,10 +38,6 @@ def cli():
 
     Exit codes: 0 complete and no hits, 1 hits found, 2 could not run,
     3 no hits but some content could not be read, 130 interrupted."""
-
-
-for command in COMMANDS:
-    cli.add_command(command)
 
 
 def main(argv=None) -> None:

@@ -8,14 +8,16 @@ PIL image (see triage.imaging)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Optional
-
-import imagehash
-import numpy as np
-import pdqhash
-from PIL import Image
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from .base import Signal, register
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+# numpy, Pillow, pdqhash and imagehash are imported where a hash is computed, not here: every
+# command loads the signal registry, and most never hash a picture.
 
 @dataclass(frozen=True)
 class PerceptualHash:
@@ -37,7 +39,7 @@ class PerceptualSignal(Signal):
     regions: ClassVar[bool] = False
 
     @classmethod
-    def compute(cls, image: Image.Image) -> PerceptualHash:
+    def compute(cls, image: "Image.Image") -> PerceptualHash:
         raise NotImplementedError
 
     @classmethod
@@ -50,8 +52,9 @@ class PerceptualSignal(Signal):
         return cls.min_quality is None or h.quality is None or h.quality >= cls.min_quality
 
 
-def _bits_hex(bits: np.ndarray) -> str:
+def _bits_hex(bits: "np.ndarray") -> str:
     # pdqhash returns the bits most significant first, in the C++ reference's hex order.
+    import numpy as np
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
@@ -66,12 +69,14 @@ class PDQ(PerceptualSignal):
     regions = True
 
     @classmethod
-    def compute(cls, image: Image.Image) -> PerceptualHash:
+    def compute(cls, image: "Image.Image") -> PerceptualHash:
+        import pdqhash
         bits, quality = pdqhash.compute(_rgb_array(image))
         return PerceptualHash(cls.name, _bits_hex(bits), int(quality))
 
 
-def _rgb_array(image: Image.Image) -> np.ndarray:
+def _rgb_array(image: "Image.Image") -> "np.ndarray":
+    import numpy as np
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
@@ -80,20 +85,21 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
 class ImageHashSignal(PerceptualSignal):
     """One of imagehash's hashes; `side` is its hash_size (bits = side squared)."""
 
-    function: ClassVar[Callable]
+    function: ClassVar[str]       # the imagehash function's name
     side: ClassVar[int]
 
     @classmethod
-    def compute(cls, image: Image.Image) -> PerceptualHash:
-        return PerceptualHash(cls.name, str(cls.function(image, hash_size=cls.side)), None)
+    def compute(cls, image: "Image.Image") -> PerceptualHash:
+        import imagehash
+        function = getattr(imagehash, cls.function)
+        return PerceptualHash(cls.name, str(function(image, hash_size=cls.side)), None)
 
 
-def _imagehash_signal(name: str, function: Callable, side: int, threshold: int) -> type:
+def _imagehash_signal(name: str, function: str, side: int, threshold: int) -> type:
     cls = type(name.upper(), (ImageHashSignal,), {
-        "name": name, "function": staticmethod(function), "side": side,
+        "name": name, "function": function, "side": side,
         "bits": side * side, "hex_length": side * side // 4, "threshold": threshold,
-        "__doc__": f"imagehash.{function.__name__} with hash_size={side} "
-                   f"({side * side} bits).",
+        "__doc__": f"imagehash.{function} with hash_size={side} ({side * side} bits).",
     })
     return register(cls)
 
@@ -102,11 +108,11 @@ def _imagehash_signal(name: str, function: Callable, side: int, threshold: int) 
 # the largest radius at which no two distinct corpus images matched, and at most a quarter of
 # the bits. PDQ keeps Meta's 31, which the same benchmark supports. No radius separated every
 # pair for the 64-bit average hash (two distinct photos gave one value): prefer pdq.
-PHASH = _imagehash_signal("phash", imagehash.phash, 8, 9)
-DHASH = _imagehash_signal("dhash", imagehash.dhash, 8, 3)
-AHASH = _imagehash_signal("ahash", imagehash.average_hash, 8, 0)
-WHASH = _imagehash_signal("whash", imagehash.whash, 8, 0)
-PHASH256 = _imagehash_signal("phash256", imagehash.phash, 16, 64)
-DHASH256 = _imagehash_signal("dhash256", imagehash.dhash, 16, 36)
-AHASH256 = _imagehash_signal("ahash256", imagehash.average_hash, 16, 15)
-WHASH256 = _imagehash_signal("whash256", imagehash.whash, 16, 15)
+PHASH = _imagehash_signal("phash", "phash", 8, 9)
+DHASH = _imagehash_signal("dhash", "dhash", 8, 3)
+AHASH = _imagehash_signal("ahash", "average_hash", 8, 0)
+WHASH = _imagehash_signal("whash", "whash", 8, 0)
+PHASH256 = _imagehash_signal("phash256", "phash", 16, 64)
+DHASH256 = _imagehash_signal("dhash256", "dhash", 16, 36)
+AHASH256 = _imagehash_signal("ahash256", "average_hash", 16, 15)
+WHASH256 = _imagehash_signal("whash256", "whash", 16, 15)
