@@ -18,6 +18,7 @@ class BarProgress(Progress):
         self._bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024,
                          file=sys.stderr, disable=disable, dynamic_ncols=True, leave=False,
                          desc="scanning")
+        self.shown = not self._bar.disable
 
     def add_total(self, files: int, nbytes: int) -> None:
         with self._lock:

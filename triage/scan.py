@@ -3,21 +3,15 @@ database as they come, reports out at the end (or at an interruption)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
-from concurrent.futures import (FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor,
-                                ThreadPoolExecutor, wait)
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
-from . import TOOL_NAME, __version__, environment
+from . import TOOL_NAME, __version__, environment, signals
 from .errors import (EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, TriageError)
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
@@ -25,9 +19,7 @@ from .records import ScanError
 from .reporters import render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
-from .scanners.judge import Interrupted
-
-REPORT_FORMAT_VERSION = "1.0"
+from .workers import Workers, batches, stop_event
 
 
 @dataclass
@@ -57,6 +49,8 @@ class ScanOutcome:
 class Progress:
     """What the pipeline tells whoever watches it; the CLI draws it, tests ignore it."""
 
+    shown = False   # nobody watching: the totals (a second walk) are not worth counting
+
     def add_total(self, files: int, nbytes: int) -> None: ...
     def advance(self, files: int, nbytes: int, hit: bool = False) -> None: ...
     def close(self) -> None: ...
@@ -73,11 +67,9 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     sets = [load_hashset(p) for p in req.hashsets]
     evidences = _open_all(req.evidence)
     results = _prepare_outdir(req, sets)
-    fork = _fork_context()
-    stop = fork.Event() if fork else threading.Event()
+    stop = stop_event()
     judge = Judge(sets, req.thresholds, stop=stop)
-    workers = req.workers or os.cpu_count() or 2
-    pool, judge_batch = _start_pool(workers, judge, fork)
+    workers = Workers(judge, req.workers or os.cpu_count() or 2)
     interrupted = False
     try:
         results.set("case", req.case)
@@ -91,15 +83,15 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
         results.set_hashsets([_set_info(s) for s in sets])
         ids = {ev.path: results.add_evidence(ev.path, ev.describe()) for ev in evidences}
         results.commit()
-        counter = _Counter(req.evidence, judge, req.deleted, progress, stop)
-        counter.start()
-        _run(evidences, ids, results, judge, req, progress, stop, pool, judge_batch, workers)
+        if progress.shown:
+            _Counter(req.evidence, judge, req.deleted, progress, stop).start()
+        _run(evidences, ids, results, judge, req, progress, workers)
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
     finally:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        workers.close()
         progress.close()
         for ev in evidences:
             ev.close()
@@ -157,126 +149,49 @@ def _prepare_outdir(req: ScanRequest, sets) -> Results:
 
 
 def _set_info(hs) -> dict:
-    from dataclasses import asdict
     info = asdict(hs.info)
     info["unmatchable_signals"] = sorted(
-        s for s in hs.signals if not _computable(s))
+        s for s in hs.signals if s not in signals.SIGNALS or not signals.SIGNALS[s].computable)
     return info
 
 
-def _computable(signal: str) -> bool:
-    from . import signals
-    return signals.SIGNALS[signal].computable if signal in signals.SIGNALS else False
-
-
-# Files go to the workers in batches, so that a worker process's round trip (pickling the
-# entries and verdicts, two queue hops) is paid per batch rather than per file.
-BATCH_FILES = 64
-BATCH_BYTES = 32 << 20   # a batch also closes at this much to read, so large files spread out
-
-
-def _fork_context():
-    """Worker processes where they can be forked (Linux). Forking hands each worker the loaded
-    sets and judge as they are (a set compiled from a text file has no file left to reopen);
-    macOS and Windows cannot fork safely, and use threads."""
-    return multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-
-
-def _start_pool(workers: int, judge: Judge, fork) -> Tuple[Executor, Callable]:
-    """The workers that judge files, and the call that judges a batch in one of them.
-
-    Processes were measured 1.4 to 2.1 times as fast as threads on 2 cores (folder, raw and
-    E01; benchmarks/scan_exact.py): with threads, the per-file Python work (walk, lookups,
-    results) holds the GIL, and reads through one shared evidence handle take turns. A worker process reads through handles of
-    its own (tsk_walk.TskOpener) and leaves Ctrl-C to this process."""
-    if fork is None:
-        return ThreadPoolExecutor(workers, thread_name_prefix="judge"), partial(_judge_batch, judge)
-    pool = ProcessPoolExecutor(workers, fork, initializer=_worker_start, initargs=(judge,))
-    # Fork them all now, before the progress counter's thread starts: a child forked while
-    # another thread holds a lock would inherit the lock held.
-    pool.submit(int).result()
-    return pool, _judge_in_worker
-
-
-_worker_judge: Optional[Judge] = None
-
-
-def _worker_start(judge: Judge) -> None:
-    global _worker_judge
-    _worker_judge = judge
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:   # Linux: die with the scan (kill -9) rather than wait for work forever
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _judge_in_worker(entries: list) -> List[Verdict]:
-    return _judge_batch(_worker_judge, entries)
-
-
-def _judge_batch(judge: Judge, entries: list) -> List[Verdict]:
-    """Judge files one after another. A scan stopped midway gets the verdicts done so far; the
-    rest stay undone, for --resume."""
-    verdicts = []
-    for entry in entries:
-        try:
-            verdicts.append(judge(entry))
-        except Interrupted:
-            break
-    return verdicts
-
-
-def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progress, stop,
-         pool: Executor, judge_batch: Callable, workers: int):
+def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progress,
+         workers: Workers):
     done = results.done_keys() if req.resume else set()
     finished = {e["path"] for e in results.evidence() if e["finished"]} if req.resume else set()
-    limit = workers * 2      # batches in flight: one at work and one waiting, per worker
-    inflight: Dict[Future, list] = {}   # -> [(evidence id, key, entry)] of the batch
 
-    def record(fut: Future) -> None:
-        for (ev_id, key, _), verdict in zip(inflight.pop(fut), fut.result()):
+    def pending(ev, ev_id):
+        """(key, entry) of every file not judged yet; errors of the walk recorded on the way."""
+        for item in ev.entries(deleted=req.deleted):
+            if isinstance(item, ScanError):
+                results.add_error(ev_id, item.to_dict())
+                continue
+            key = entry_key(item.key())
+            if key in done:
+                progress.advance(1, item.size if judge.needs_read(item.size) else 0)
+                continue
+            yield key, item
+
+    def record(ev_id, batch, verdicts):
+        for (key, _), verdict in zip(batch, verdicts):
             _record(results, ev_id, key, verdict, progress)
 
-    def send(batch: list) -> None:
-        inflight[pool.submit(judge_batch, [entry for _, _, entry in batch])] = batch
-        while len(inflight) > limit:
-            for fut in wait(list(inflight), return_when=FIRST_COMPLETED)[0]:
-                record(fut)
-
+    ev_id = None
     try:
         for ev in evidences:
             ev_id = ids[ev.path]
             if ev.path in finished:
                 continue
-            batch, to_read = [], 0
-            for item in ev.entries(deleted=req.deleted):
-                if isinstance(item, ScanError):
-                    results.add_error(ev_id, item.to_dict())
-                    continue
-                key = entry_key(item.key())
-                size = item.size if judge.needs_read(item.size) else 0
-                if key in done:
-                    progress.advance(1, size)
-                    continue
-                batch.append((ev_id, key, item))
-                to_read += size
-                if len(batch) >= BATCH_FILES or to_read >= BATCH_BYTES:
-                    send(batch)
-                    batch, to_read = [], 0
-            if batch:
-                send(batch)
-            for fut in list(inflight):
-                record(fut)
+            work = batches(pending(ev, ev_id),
+                           lambda item: item[1].size if judge.needs_read(item[1].size) else 0)
+            for batch, verdicts in workers.map(work, entry=lambda item: item[1]):
+                record(ev_id, batch, verdicts)
             results.finish_evidence(ev_id)
     except BaseException:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        judge.stop.set()
         # Keep every verdict that did complete: nothing already found is lost.
-        for fut in list(inflight):
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                record(fut)
+        for batch, verdicts in workers.stop():
+            record(ev_id, batch, verdicts)
         results.commit()
         raise
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from functools import partial
+from typing import List, Sequence
 
 import click
 from tqdm import tqdm
@@ -13,6 +16,7 @@ from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
 from ..records import ScanError
 from ..safetext import visible
+from ..workers import Workers, batches
 from .options import signal_list
 
 
@@ -21,43 +25,65 @@ from .options import signal_list
 @click.option("--hash", "hashes", default=None, metavar="ALGOS", callback=signal_list("exact"),
               help="Digests to compute in one pass, e.g. md5,sha1,sha256.")
 @click.option("--no-deleted", is_flag=True, help="Only allocated files.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Files hashed in parallel (default: one per CPU).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
-def files(evidence, hashes, no_deleted, progress):
+def files(evidence, hashes, no_deleted, workers, progress):
     """List every file of EVIDENCE (disk image, E01, split raw, device or folder): allocated and
     deleted files of every partition and file system, NTFS streams as `path:stream`.
 
     One JSON object a line with evidence, volume, path, inode, allocated, size, times and the
-    requested hashes. A part that cannot be read becomes a line with an "error" key (also shown
-    on stderr) and the listing goes on; the exit code is then 3."""
+    requested hashes, in a stable order. A part that cannot be read becomes a line with an
+    "error" key (also shown on stderr) and the listing goes on; the exit code is then 3. A
+    deleted file recovered only in part carries "recovered": the bytes its hashes cover."""
     errors = 0
-    out = sys.stdout
     with open_evidence(evidence) as ev, tqdm(
         unit=" files", disable=not progress if progress is not None else None,
         file=sys.stderr, leave=False, dynamic_ncols=True,
     ) as bar:
-        for item in ev.entries(deleted=not no_deleted):
-            if isinstance(item, ScanError):
-                errors += 1
-                _report_error(out, item)
-                continue
-            record = item.to_dict()
-            if hashes:
-                try:
-                    with item.open() as reader:
-                        counted = _Counted(chunks(reader))
-                        record.update(digest_stream(counted, hashes))
-                    if counted.total < item.size:
-                        # a deleted file recovered in part: the hashes cover what was there
-                        record["recovered"] = counted.total
-                except READ_ERRORS as exc:
-                    record.update({name: None for name in hashes})
-                    errors += 1
-                    _report_error(out, ScanError(item.evidence, f"read failed: {one_line(exc)}",
-                                                 item.volume, item.path, item.inode))
-            out.write(dumps(record) + "\n")
-            bar.update(1)
+        items = ev.entries(deleted=not no_deleted)
+        if hashes:
+            pool = Workers(partial(describe, hashes=hashes), workers or os.cpu_count() or 2)
+            work = batches(items, lambda item: getattr(item, "size", 0))
+            outputs = (out for _, results in pool.map(work) for out in results)
+        else:
+            pool, outputs = None, (describe(item, ()) for item in items)
+        try:
+            for records in outputs:
+                for record in records:
+                    sys.stdout.write(dumps(record) + "\n")
+                    if "error" in record:
+                        errors += 1
+                        _warn(record)
+                bar.update(1)
+        finally:
+            if pool is not None:
+                pool.close()
     return EXIT_INCOMPLETE if errors else EXIT_CLEAN
+
+
+def describe(item, hashes: Sequence[str]) -> List[dict]:
+    """The JSON objects one listed item prints: a file (with its hashes), an error, or both
+    when a file's content cannot be read."""
+    if isinstance(item, ScanError):
+        return [_error_record(item)]
+    record = item.to_dict()
+    if not hashes:
+        return [record]
+    try:
+        with item.open() as reader:
+            counted = _Counted(chunks(reader))
+            record.update(digest_stream(counted, hashes))
+    except READ_ERRORS as exc:
+        record.update({name: None for name in hashes})
+        problem = ScanError(item.evidence, f"read failed: {one_line(exc)}", item.volume,
+                            item.path, item.inode)
+        return [record, _error_record(problem)]
+    if counted.total < item.size:
+        # a deleted file recovered in part: the hashes cover what was there
+        record["recovered"] = counted.total
+    return [record]
 
 
 class _Counted:
@@ -70,10 +96,14 @@ class _Counted:
             yield block
 
 
-def _report_error(out, error: ScanError) -> None:
+def _error_record(error: ScanError) -> dict:
     record = error.to_dict()
     record["error"] = record.pop("reason")
-    out.write(dumps(record) + "\n")
-    where = error.path or (f"volume {error.volume.index}" if error.volume else "")
-    tqdm.write(visible(f"triage: warning: {error.evidence}: {where}: {error.reason}"),
+    return record
+
+
+def _warn(record: dict) -> None:
+    volume = record.get("volume")
+    where = record.get("path") or (f"volume {volume['index']}" if volume else "")
+    tqdm.write(visible(f"triage: warning: {record['evidence']}: {where}: {record['error']}"),
                file=sys.stderr)

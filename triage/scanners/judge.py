@@ -11,15 +11,12 @@ from .. import signals
 from ..errors import READ_ERRORS, one_line
 from ..hashing import CHUNK, chunks, digest_stream
 from ..records import FileEntry, Match
+from ..workers import Interrupted
 from .exact import ExactMatcher
 
 REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
 HEAD = 64 * 1024                             # enough for libmagic, small enough to read always
 MAX_IMAGE_BYTES = 256 * 1024 * 1024          # larger "images" are not decoded (bombs, videos)
-
-
-class Interrupted(Exception):
-    """The scan was asked to stop while this file was being read."""
 
 
 @dataclass
