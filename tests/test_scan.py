@@ -456,3 +456,34 @@ def test_unreadable_file_is_an_error_record_and_the_scan_goes_on(images, triage,
     assert unreadable[0]["volume"]["offset"] == fat32 and unreadable[0]["inode"] == \
         random_bin["inode"]
     assert files[other["path"]]["md5"] == report["hits"][0]["md5"]
+
+
+def test_a_crashing_worker_keeps_what_was_found(tmp_path, monkeypatch):
+    """A C library can crash on a corrupt structure and take its worker process down. The scan
+    must keep every verdict already made, write the partial report and say so in one line."""
+    import os
+    from triage.errors import TriageError
+    from triage.scan import ScanRequest, scan
+    from triage.scanners.judge import Judge
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for i in range(200):
+        (evidence / f"f{i:03d}.bin").write_bytes(f"content {i}\n".encode() * (i + 1))
+    alert = tmp_path / "alert.md5"
+    alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f005.bin\n")
+    judge = Judge.__call__
+
+    def crash_on_the_last(self, entry):
+        if entry.path == "/f199.bin":
+            os._exit(1)
+        return judge(self, entry)
+
+    monkeypatch.setattr(Judge, "__call__", crash_on_the_last)
+    out = tmp_path / "out"
+    with pytest.raises(TriageError, match="worker process died"):
+        scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                         workers=2))
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False
+    assert [h["path"] for h in report["hits"]] == ["/f005.bin"]
+    assert 0 < report["summary"]["files_seen"] < 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,7 +71,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     stop = stop_event()
     judge = Judge(sets, req.thresholds, stop=stop)
     workers = Workers(judge, req.workers or os.cpu_count() or 2)
-    interrupted = False
+    interrupted = crashed = False
     try:
         results.set("case", req.case)
         results.set("tool", {"name": TOOL_NAME, "version": __version__})
@@ -88,7 +89,10 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
         _run(evidences, ids, results, judge, req, progress, workers)
     except KeyboardInterrupt:
         interrupted = True
-        stop.set()
+    except BrokenProcessPool:
+        # A worker died (a C library crashing on a corrupt structure): keep what was found,
+        # write the partial report, then say so.
+        interrupted = crashed = True
     finally:
         stop.set()
         workers.close()
@@ -105,6 +109,9 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     reports.append(write_manifest(Path(req.outdir), reports + [results.path]))
     for s in sets:
         s.close()
+    if crashed:
+        raise TriageError(f"a worker process died while reading the evidence; the partial "
+                          f"report is in {req.outdir} (complete: false); `--resume` continues")
     return ScanOutcome(req.outdir, summary, complete, exit_code(summary, complete), reports,
                        time.monotonic() - started)
 
