@@ -14,15 +14,17 @@ Contenders, each run --repeat times interleaved round by round, the median kept,
 preceded by the same page-cache warm-up (every byte of its input read once, so all of them
 start warm and the tools are measured, not the disk):
   * listing: `triage files IMG` (no hashes) against `fls -r -p IMG`;
-  * hashing: `triage files IMG --hash md5` and `--hash md5,sha1,sha256` against `hashdeep -r`
-    with the same algorithms on the source tree the image was made from (the same files byte
-    for byte; checked: every MD5 must agree), with its default threads (one per core) and -j1;
+  * hashing: `triage files IMG --hash md5` and `--hash md5,sha1,sha256` (default workers: one
+    process per core) against `hashdeep -r` with the same algorithms on the source tree the
+    image was made from (the same files byte for byte; checked: every MD5 must agree), with
+    its default threads (one per core) and -j1;
   * the largest files one by one: `icat IMG INODE | md5sum` against triage's reader and hasher
-    on the same inodes (one process, the code `triage files` runs);
+    on the same inodes (the code each `triage files` worker runs on a file, in one process);
   * the CPU limit: hashlib on data in memory, the same digests in 1 MiB updates, one process
     and one per core.
-Ratios: triage's files/s over fls's (target >= 0.5); triage's MB/s over the CPU limit for as
-many cores as it keeps busy (target >= 0.9) and over hashdeep's."""
+Ratios: triage's files/s over fls's (target >= 0.5); each hashing contender's MB/s over the CPU
+limit with as many processes as it hashes with in parallel (triage and hashdeep: one per core;
+hashdeep -j1: one) (target for triage >= 0.9), and over hashdeep's."""
 
 from __future__ import annotations
 
@@ -144,12 +146,14 @@ def hashing(fs, image, tree, out, repeat, payload, listed) -> None:
         if name.startswith("CPU limit"):
             algos, n = name.split()[2], int(name.split()[3][1:])
             rows.append([f"hashlib in memory, {n} process(es)", algos, t.seconds,
-                         payload / t.seconds / 1e6, "", t.cores, 1.0, "", 1.0])
+                         payload / t.seconds / 1e6, "", t.cores, 1.0, "", ""])
             continue
         triage = name.startswith("triage")
         algos = name.split()[-1] if triage else name.split()[2]
-        threads = 1 if triage or "-j1" in name else CORES
-        limit = best[f"CPU limit {algos} x{threads}"]
+        # Held against the limit of as many processes as it hashes with: `triage files --hash`
+        # runs one worker process per core, hashdeep one thread per core (or -j1).
+        parallel = 1 if "-j1" in name else CORES
+        limit = best[f"CPU limit {algos} x{parallel}"]
         alone = payload / (t.seconds - listed.seconds) / 1e6 if triage else ""
         # Per CPU-second as well as per wall-second: other work on a shared machine slows the
         # wall clock, but not what each byte costs the CPU.
@@ -157,7 +161,7 @@ def hashing(fs, image, tree, out, repeat, payload, listed) -> None:
                      limit.seconds / t.seconds, (payload / t.cpu) / (payload / limit.cpu),
                      best[f"hashdeep -c {algos}"].seconds / t.seconds])
     print(table(["contender", "digests", "seconds", "MB/s", "MB/s beyond the listing",
-                 "CPU cores busy", "vs CPU limit (same threads)",
+                 "CPU cores busy", "vs CPU limit (same processes or threads)",
                  "vs CPU limit per CPU-second", "vs hashdeep"], rows,
                 f"Hashing every file, {fs} image (triage) and its source tree (hashdeep), "
                 f"{payload / 1e9:.2f} GB (target: triage >= 0.9x the CPU limit)"))

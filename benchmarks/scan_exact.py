@@ -33,10 +33,12 @@ Targets: triage >= 1.5x hashdeep's speed with the unsized set, >= 10x with the s
 The pool part first checks whether each reader (folder, raw image through pytsk3, E01 through
 pyewf) releases the GIL while it reads and runs in two threads at once, then does the scan's own work on the folder, the raw
 image and an E01 of it (walk in the main thread, judge every file with triage's Judge, record
-every verdict in a results db in the main thread) in four arrangements: inline; scan.py's pool
-of threads (sharing the evidence handle; what it uses where it cannot fork); a pool of threads
-each reading through its own evidence handle; scan.py's pool of processes (forked, each
-reading through its own handles). The pools are fed batches of 64 files."""
+every verdict in a results db in the main thread) in four arrangements: inline; the worker pool
+of triage/workers.py (the one `triage scan` and `triage files --hash` use) running threads
+(sharing the evidence handle; what it does where it cannot fork); the same threads each reading
+through an evidence handle of its own; the pool's forked processes (each reading through its
+own handles). The pools are fed the pool's own batches (64 files, or fewer adding up to
+32 MiB to read)."""
 
 from __future__ import annotations
 
@@ -338,44 +340,43 @@ def _judge_in_own_handle(judge, entry):
     return verdict
 
 
-def judge_all(evidence: Path, hashset: Path, how: str, batch: int = 64) -> Timing:
+def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
     """What `triage scan` does with each file, minus the CLI, the progress counter and the
-    reports: walk in this thread, judge inline or in a pool (scan.py's own, fed batches of 64
-    files), record every verdict in a results db in this thread."""
+    reports: walk in this thread, judge inline or in triage's worker pool (triage/workers.py,
+    fed its own batches: 64 files or 32 MiB to read), record every verdict in a results db in
+    this thread."""
     import tempfile
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
     from functools import partial
-    from itertools import chain, islice
-    from triage import scan
+    from unittest import mock
+    from triage import scan, workers
     from triage.evidence import open_evidence
     from triage.hashsets import load
     from triage.records import ScanError
     from triage.results import Results, entry_key
     from triage.scanners import Judge
+    # The pool forks processes on Linux and runs threads where it cannot fork: with `_fork`
+    # answering "cannot", the same pool runs threads here.
+    fork = workers._fork if how == "processes" else (lambda: None)
     cpu0 = time.process_time() + _children_cpu()
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=DATA) as tmp, open_evidence(str(evidence)) as ev:
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp, open_evidence(str(evidence)) as ev, \
+            mock.patch.object(workers, "_fork", fork):
         results = Results.create(Path(tmp))
         ev_id = results.add_evidence(str(evidence), {})
-        fork = scan._fork_context() if how == "processes" else None
-        judge = Judge([load(hashset)], stop=fork.Event() if fork else threading.Event())
+        judge = Judge([load(hashset)], stop=workers.stop_event())
         entries = (e for e in ev.entries() if not isinstance(e, ScanError))
         pool = None
         if how == "inline":
             verdicts = map(judge, entries)
         else:
-            if how == "threads, a handle each":
-                pool = ThreadPoolExecutor(CORES)
-                judge_batch = partial(scan._judge_batch, partial(_judge_in_own_handle, judge))
-            else:
-                pool, judge_batch = scan._start_pool(CORES, judge, fork)
-            batches = iter(lambda: list(islice(entries, batch)), [])
-            verdicts = chain.from_iterable(pool.map(judge_batch, batches))
+            own = how == "threads, a handle each"
+            pool = workers.Workers(partial(_judge_in_own_handle, judge) if own else judge, CORES)
+            work = workers.batches(entries, lambda e: e.size if judge.needs_read(e.size) else 0)
+            verdicts = (v for _, batch in pool.map(work) for v in batch)
         for v in verdicts:
             scan._record(results, ev_id, entry_key(v.entry.key()), v, scan.Progress())
         if pool is not None:
-            pool.shutdown()
+            pool.close()
         errors = results.summary().errors
         results.close()
     if errors:
