@@ -44,12 +44,24 @@ def file_sizes(files: int, total: int, sigma: float, seed: int) -> np.ndarray:
     return sizes
 
 
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _built_from(out: Path, source: Path):
+    """(whether OUT is already built from SOURCE as it is now, SOURCE's stamp): each derived item
+    records its source's stamp, so a rebuilt source rebuilds what was made from it."""
+    params = json.loads(_stamp(source).read_text())
+    done = out.exists() and _stamp(out).exists() and json.loads(_stamp(out).read_text()) == params
+    return done, params
+
+
 def generate_tree(root: Path, files: int, total: int, sigma: float, seed: int) -> Path:
     """A folder of `files` files in nested folders (about 100 a folder), content cut from one
     seeded random pool with the file's number in front, so every file is distinct and the same
     seed gives the same bytes. Built once: a stamp beside the tree records what it holds."""
     params = {"files": files, "total": total, "sigma": sigma, "seed": seed, "version": 1}
-    stamp = root.with_name(root.name + ".json")
+    stamp = _stamp(root)
     if stamp.exists() and json.loads(stamp.read_text()) == params:
         return root
     if root.exists():
@@ -81,9 +93,8 @@ def tree_bytes(root: Path) -> int:
 
 def build_ext4(tree: Path, image: Path) -> Path:
     """An ext4 image made by `mkfs.ext4 -d` from the tree (no mount needed); cached."""
-    stamp = image.with_name(image.name + ".json")
-    source = json.loads(tree.with_name(tree.name + ".json").read_text())
-    if image.exists() and stamp.exists() and json.loads(stamp.read_text()) == source:
+    done, source = _built_from(image, tree)
+    if done:
         return image
     payload = tree_bytes(tree)
     count = sum(1 for _ in tree.rglob("*"))
@@ -92,7 +103,7 @@ def build_ext4(tree: Path, image: Path) -> Path:
     image.unlink(missing_ok=True)
     subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-N", str(count + 1024),
                     "-d", str(tree), str(image), f"{size_mib}M"], check=True)
-    stamp.write_text(json.dumps(source))
+    _stamp(image).write_text(json.dumps(source))
     return image
 
 
@@ -100,25 +111,23 @@ def build_e01(image: Path) -> Path:
     """The image in EWF form (`ewfacquire`, deflate fast, 1.5 GB segments); cached."""
     target = image.with_suffix("")
     e01 = target.with_suffix(".E01")
-    stamp = e01.with_name(e01.name + ".json")
-    source = json.loads(image.with_name(image.name + ".json").read_text())
-    if e01.exists() and stamp.exists() and json.loads(stamp.read_text()) == source:
+    done, source = _built_from(e01, image)
+    if done:
         return e01
     for old in image.parent.glob(target.name + ".E??"):
         old.unlink()
     subprocess.run(["ewfacquire", "-u", "-q", "-c", "deflate:fast", "-f", "encase6", "-C", "bench",
                     "-E", "bench", "-e", "bench", "-t", str(target), str(image)],
                    check=True, capture_output=True)
-    stamp.write_text(json.dumps(source))
+    _stamp(e01).write_text(json.dumps(source))
     return e01
 
 
 def build_ntfs(tree: Path, image: Path) -> Path:
     """An NTFS image: mkntfs, then the tree copied in through an ntfs-3g mount (root and FUSE
     needed); cached."""
-    stamp = image.with_name(image.name + ".json")
-    source = json.loads(tree.with_name(tree.name + ".json").read_text())
-    if image.exists() and stamp.exists() and json.loads(stamp.read_text()) == source:
+    done, source = _built_from(image, tree)
+    if done:
         return image
     payload = tree_bytes(tree)
     count = sum(1 for _ in tree.rglob("*"))
@@ -135,7 +144,7 @@ def build_ntfs(tree: Path, image: Path) -> Path:
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
         mnt.rmdir()
-    stamp.write_text(json.dumps(source))
+    _stamp(image).write_text(json.dumps(source))
     return image
 
 
