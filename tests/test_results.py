@@ -1,0 +1,104 @@
+"""The results database: what a crash keeps, what a resume skips, what the summary counts."""
+
+import sqlite3
+
+import pytest
+
+from triage.errors import TriageError
+from triage.results import DB_NAME, Results, entry_key
+
+
+def _hit(path, category):
+    return {"entry": {"path": path}, "hashes": {"md5": "0" * 32},
+            "matches": [{"kind": "alert", "category": category, "signal": "md5"}]}
+
+
+@pytest.fixture
+def results(tmp_path):
+    r = Results.create(tmp_path)
+    yield r
+    r.close()
+
+
+def _other_connection(tmp_path):
+    """What a reader (or a resumed scan after kill -9) sees: only what was committed."""
+    return sqlite3.connect(str(tmp_path / DB_NAME))
+
+
+def test_a_hit_is_durable_at_once(results, tmp_path):
+    ev = results.add_evidence("/evidence.E01", {"container": "ewf"})
+    results.record(ev, entry_key("a"), 0, "clean", 10, True, False)
+    results.record(ev, entry_key("b"), 0, "hit", 20, True, False, _hit("/b.jpg", "1"))
+    with _other_connection(tmp_path) as other:
+        assert other.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == 1
+        # the clean file before it went in the same transaction
+        assert other.execute("SELECT COUNT(*) FROM done").fetchone()[0] == 2
+
+
+def test_resume_sees_done_keys_and_finished_evidence(tmp_path):
+    results = Results.create(tmp_path)
+    ev = results.add_evidence("/evidence.E01", {})
+    keys = [entry_key(f"file {i}") for i in range(3)]
+    for key in keys:
+        results.record(ev, key, 0, "skipped", 0, False, False)
+    results.finish_evidence(ev)
+    results.close()
+    again = Results.open(tmp_path)
+    assert again.done_keys() == set(keys)
+    assert again.evidence() == [{"id": ev, "path": "/evidence.E01", "info": {},
+                                 "finished": True}]
+    assert again.add_evidence("/evidence.E01", {"size": 5}) == ev    # the same item, updated
+    assert again.evidence()[0]["info"] == {"size": 5}
+    again.close()
+
+
+def test_summary_counts_every_verdict(results):
+    ev = results.add_evidence("/e", {})
+    results.record(ev, entry_key("1"), 0, "hit", 100, True, False, _hit("/1", "1"))
+    results.record(ev, entry_key("2"), 0, "hit", 50, True, True, _hit("/2", "2"))
+    results.record(ev, entry_key("3"), 1, "known", 30, True, False)
+    results.record(ev, entry_key("4"), 1, "skipped", 0, False, False)
+    results.record(ev, entry_key("5"), 1, "clean", 7, True, True)
+    results.add_error(ev, {"reason": "read failed", "path": "/6"})
+    results.add_error(ev, {"reason": "read failed", "path": "/6"})     # a resume records it again
+    results.add_error(ev, {"reason": "truncated picture", "path": "/5"}, severity="warning")
+    s = results.summary()
+    assert (s.files_seen, s.files_hashed, s.files_skipped, s.files_known) == (5, 4, 1, 1)
+    assert (s.images_decoded, s.bytes_read, s.hits) == (2, 187, 2)
+    assert s.hits_by_category == {"1": 1, "2": 1}
+    assert (s.errors, s.warnings) == (1, 1)
+    assert results.volume_counts(ev) == {
+        0: {"files_seen": 2, "hit": 2, "known": 0, "clean": 0, "skipped": 0, "error": 0},
+        1: {"files_seen": 3, "hit": 0, "known": 1, "clean": 1, "skipped": 1, "error": 0}}
+
+
+def test_the_same_file_recorded_twice_counts_once(results):
+    ev = results.add_evidence("/e", {})
+    results.record(ev, entry_key("x"), 0, "hit", 10, True, False, _hit("/x", "1"))
+    results.record(ev, entry_key("x"), 0, "hit", 10, True, False, _hit("/x", "1"))
+    assert results.summary().hits == 1 and results.summary().files_seen == 1
+
+
+def test_create_starts_afresh(tmp_path):
+    first = Results.create(tmp_path)
+    first.record(first.add_evidence("/e", {}), entry_key("x"), 0, "clean", 1, True, False)
+    first.close()
+    second = Results.create(tmp_path)
+    assert second.done_keys() == set() and second.evidence() == []
+    second.close()
+
+
+def test_open_refuses_what_is_not_a_results_database(tmp_path):
+    with pytest.raises(TriageError, match="results.sqlite is missing"):
+        Results.open(tmp_path)
+    (tmp_path / DB_NAME).write_bytes(b"not a database, just bytes" * 100)
+    with pytest.raises(TriageError, match="not a triage results database"):
+        Results.open(tmp_path)
+
+
+def test_open_refuses_another_schema_version(tmp_path):
+    Results.create(tmp_path).close()
+    with sqlite3.connect(str(tmp_path / DB_NAME)) as conn:
+        conn.execute("UPDATE scan SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(TriageError, match="version 99 is not 1"):
+        Results.open(tmp_path)

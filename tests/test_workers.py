@@ -1,0 +1,100 @@
+"""The worker pool: batches, order, stop, and the thread fallback where it cannot fork."""
+
+import os
+import threading
+from functools import partial
+
+import pytest
+
+from triage import workers
+from triage.workers import BATCH_BYTES, BATCH_FILES, Interrupted, Workers, batches
+
+
+def test_batches_close_at_the_file_count_or_the_bytes_to_read():
+    half = BATCH_BYTES // 2
+    sizes = [0] * (BATCH_FILES + 3) + [half, half, 7, BATCH_BYTES - 7, 5]
+    got = list(batches(sizes, cost=lambda size: size))
+    assert [len(b) for b in got] == [BATCH_FILES, 3 + 2, 2, 1]
+    assert [x for b in got for x in b] == sizes      # nothing lost, nothing reordered
+
+
+def test_no_items_no_batches():
+    assert list(batches([], cost=len)) == []
+
+
+def _square_and_pid(n):
+    return n * n, os.getpid()
+
+
+@pytest.fixture(params=["processes", "threads"])
+def kind(request, monkeypatch):
+    if request.param == "threads":       # what runs where the platform cannot fork
+        monkeypatch.setattr(workers, "_fork", lambda: None)
+    elif workers._fork() is None:
+        pytest.skip("no fork on this platform")
+    return request.param
+
+
+def test_results_come_back_in_order_from_every_worker(kind):
+    pool = Workers(_square_and_pid, 2)
+    try:
+        out = list(pool.map(batches(range(1000), cost=lambda n: 0)))
+    finally:
+        pool.close()
+    assert [n for batch, _ in out for n in batch] == list(range(1000))
+    assert [r[0] for _, results in out for r in results] == [n * n for n in range(1000)]
+    pids = {r[1] for _, results in out for r in results}
+    if kind == "processes":
+        assert os.getpid() not in pids
+    else:
+        assert pids == {os.getpid()}
+
+
+def test_the_task_gets_what_entry_picks_out_of_each_item(kind):
+    pool = Workers(_square_and_pid, 2)
+    try:
+        out = list(pool.map([[("a", 2), ("b", 3)]], entry=lambda item: item[1]))
+    finally:
+        pool.close()
+    assert out[0][0] == [("a", 2), ("b", 3)]
+    assert [r[0] for r in out[0][1]] == [4, 9]
+
+
+def _stop_at(stop, limit, n):
+    if n == limit:
+        stop.set()
+    if stop.is_set():
+        raise Interrupted
+    return n
+
+
+def test_an_interrupted_batch_returns_what_it_finished_and_stop_keeps_completed_work(kind):
+    stop = workers.stop_event()
+    pool = Workers(partial(_stop_at, stop, 100), 1)   # one worker: a deterministic order
+    done = []
+    for batch, results in pool.map(batches(range(10 * BATCH_FILES), cost=lambda n: 0)):
+        done += results
+        if len(results) < len(batch):
+            break
+    done += [n for _, results in pool.stop() for n in results]
+    # The batch holding item 100 stopped there and gave back what it had; batches already
+    # queued behind it saw the stop and gave nothing; none ran twice.
+    assert done == list(range(100))
+
+
+def test_threads_share_the_callers_objects(monkeypatch):
+    monkeypatch.setattr(workers, "_fork", lambda: None)
+    seen = []
+    lock = threading.Lock()
+
+    def note(n):
+        with lock:
+            seen.append(n)
+        return n
+
+    pool = Workers(note, 2)
+    try:
+        list(pool.map([[1, 2], [3]]))
+    finally:
+        pool.close()
+    assert sorted(seen) == [1, 2, 3]
