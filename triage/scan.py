@@ -177,6 +177,10 @@ def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progr
             if key in done:
                 progress.advance(1, item.size if judge.needs_read(item.size) else 0)
                 continue
+            unread = judge.unread(item)
+            if unread is not None:   # settled by its size here: no trip to a worker and back
+                _record(results, ev_id, key, unread, progress)
+                continue
             yield key, item
 
     def record(ev_id, batch, verdicts):
@@ -189,8 +193,7 @@ def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progr
             ev_id = ids[ev.path]
             if ev.path in finished:
                 continue
-            work = batches(pending(ev, ev_id),
-                           lambda item: item[1].size if judge.needs_read(item[1].size) else 0)
+            work = batches(pending(ev, ev_id), lambda item: item[1].size)
             for batch, verdicts in workers.map(work, entry=lambda item: item[1]):
                 record(ev_id, batch, verdicts)
             results.finish_evidence(ev_id)

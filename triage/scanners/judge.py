@@ -54,16 +54,19 @@ class Judge:
     def _image_candidate(self, size: int) -> bool:
         return self.perceptual is not None and 0 < size <= MAX_IMAGE_BYTES
 
+    def unread(self, entry: FileEntry) -> Optional[Verdict]:
+        """The verdict of a file no set could match by its size, which is never opened; None
+        when the file must be read. Cheap: the scan settles these without a worker."""
+        return None if self.needs_read(entry.size) else Verdict(entry, "skipped")
+
     def __call__(self, entry: FileEntry) -> Verdict:
         try:
-            return self._judge(entry)
+            return self.unread(entry) or self._judge(entry)
         except READ_ERRORS as exc:
             return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"])
 
     def _judge(self, entry: FileEntry) -> Verdict:
         needed = self.exact.plan(entry.size)
-        if not needed and not self._image_candidate(entry.size):
-            return Verdict(entry, "skipped")
         with entry.open() as reader:
             head = reader.read(min(HEAD, entry.size)) if entry.size else b""
             image = self._image_candidate(entry.size) and self._sniff(head)
