@@ -371,10 +371,10 @@ def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
         else:
             own = how == "threads, a handle each"
             pool = workers.Workers(partial(_judge_in_own_handle, judge) if own else judge, CORES)
-            work = workers.batches(entries, lambda e: e.size if judge.needs_read(e.size) else 0)
+            work = workers.batches(entries, lambda e: judge.planned_bytes(e.size))
             verdicts = (v for _, batch in pool.map(work) for v in batch)
         for v in verdicts:
-            scan._record(results, ev_id, entry_key(v.entry.key()), v, scan.Progress())
+            scan._record(results, ev_id, entry_key(v.entry.key()), v)
         if pool is not None:
             pool.close()
         errors = results.summary().errors

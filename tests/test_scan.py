@@ -487,3 +487,42 @@ def test_a_crashing_worker_keeps_what_was_found(tmp_path, monkeypatch):
     assert report["complete"] is False
     assert [h["path"] for h in report["hits"]] == ["/f005.bin"]
     assert 0 < report["summary"]["files_seen"] < 200
+
+
+def test_the_progress_bar_ends_at_its_totals(images, sets, tmp_path):
+    """The bar's totals come from a second walk; what the scan advances must add up to them
+    exactly, hits (read twice) and unread files included, or the bar ends short or overshoots."""
+    import threading
+    from triage.scan import Progress, ScanRequest, scan as run_scan
+
+    class Recorder(Progress):
+        shown = True
+
+        def __init__(self):
+            self.lock = threading.Lock()
+            self.total = [0, 0]
+            self.done = [0, 0]
+            self.hits = 0
+
+        def add_total(self, files, nbytes):
+            with self.lock:
+                self.total = [self.total[0] + files, self.total[1] + nbytes]
+
+        def advance(self, files, nbytes, hit=False):
+            with self.lock:
+                self.done = [self.done[0] + files, self.done[1] + nbytes]
+                self.hits += hit
+
+    progress = Recorder()
+    outcome = run_scan(ScanRequest(evidence=[str(images / "mbr.raw")],
+                                   hashsets=[str(sets["alert"]), str(sets["known"])],
+                                   outdir=tmp_path / "out", workers=2), progress)
+    for _ in range(100):   # the counting walk runs beside the scan; let it finish
+        if progress.total[0] == outcome.summary.files_seen:
+            break
+        time.sleep(0.05)
+    sizes = {f["size"] for f in sets["planted"] + sets["known_files"]}
+    planned = sum(f["size"] for f in MBR["files"] if f["size"] in sizes)
+    assert progress.total == progress.done == [len(MBR["files"]), planned]
+    assert progress.hits == outcome.summary.hits == len(sets["planted"])
+    assert outcome.summary.bytes_read > planned      # hits were read again for the report

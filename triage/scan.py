@@ -175,17 +175,19 @@ def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progr
                 continue
             key = entry_key(item.key())
             if key in done:
-                progress.advance(1, item.size if judge.needs_read(item.size) else 0)
+                progress.advance(1, judge.planned_bytes(item.size))
                 continue
             unread = judge.unread(item)
             if unread is not None:   # settled by its size here: no trip to a worker and back
-                _record(results, ev_id, key, unread, progress)
+                _record(results, ev_id, key, unread)
+                progress.advance(1, 0)
                 continue
             yield key, item
 
     def record(ev_id, batch, verdicts):
         for (key, _), verdict in zip(batch, verdicts):
-            _record(results, ev_id, key, verdict, progress)
+            _record(results, ev_id, key, verdict)
+            progress.advance(1, judge.planned_bytes(verdict.entry.size), hit=verdict.is_hit)
 
     ev_id = None
     try:
@@ -206,7 +208,7 @@ def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progr
         raise
 
 
-def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict, progress) -> None:
+def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict) -> None:
     entry = verdict.entry
     volume = None if entry.volume is None else entry.volume.index
     for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
@@ -219,7 +221,6 @@ def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict, progress
                    "matches": [m.to_dict() for m in verdict.matches]}
     results.record(ev_id, key, volume, verdict.status, verdict.bytes_read, verdict.hashed,
                    verdict.decoded, finding)
-    progress.advance(1, verdict.bytes_read, hit=verdict.is_hit)
 
 
 class _Counter(threading.Thread):
@@ -242,8 +243,7 @@ class _Counter(threading.Thread):
                         if isinstance(item, ScanError):
                             continue
                         files += 1
-                        if self.judge.needs_read(item.size):
-                            nbytes += item.size
+                        nbytes += self.judge.planned_bytes(item.size)
                         if files % 1000 == 0:
                             self.progress.add_total(files, nbytes)
                             files = nbytes = 0

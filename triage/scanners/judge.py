@@ -48,8 +48,13 @@ class Judge:
         self.stop = stop or threading.Event()
 
     def needs_read(self, size: int) -> bool:
-        """Whether a file of this size will be opened at all (for progress totals)."""
+        """Whether a file of this size will be opened at all."""
         return bool(self.exact.plan(size)) or self._image_candidate(size)
+
+    def planned_bytes(self, size: int) -> int:
+        """What the progress bar counts for a file: its size when it will be read, else 0.
+        (A hit's re-read for the report and a non-image's unread tail are not planned.)"""
+        return size if self.needs_read(size) else 0
 
     def _image_candidate(self, size: int) -> bool:
         return self.perceptual is not None and 0 < size <= MAX_IMAGE_BYTES
