@@ -16,6 +16,7 @@ from . import TOOL_NAME, __version__, environment, signals
 from .errors import (EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, TriageError)
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
+from .progress import Progress
 from .records import ScanError
 from .reporters import render_all, write_manifest
 from .results import Results, Summary, entry_key
@@ -45,16 +46,6 @@ class ScanOutcome:
     exit_code: int
     reports: List[Path]
     elapsed: float
-
-
-class Progress:
-    """What the pipeline tells whoever watches it; the CLI draws it, tests ignore it."""
-
-    shown = False   # nobody watching: the totals (a second walk) are not worth counting
-
-    def add_total(self, files: int, nbytes: int) -> None: ...
-    def advance(self, files: int, nbytes: int, hit: bool = False) -> None: ...
-    def close(self) -> None: ...
 
 
 def now() -> str:

@@ -14,6 +14,7 @@ from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
 from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
+from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
 from ..workers import Workers, batches
@@ -38,10 +39,7 @@ def files(evidence, hashes, no_deleted, workers, progress):
     "error" key (also shown on stderr) and the listing goes on; the exit code is then 3. A
     deleted file recovered only in part carries "recovered": the bytes its hashes cover."""
     errors = 0
-    with open_evidence(evidence) as ev, tqdm(
-        unit=" files", disable=not progress if progress is not None else None,
-        file=sys.stderr, leave=False, dynamic_ncols=True,
-    ) as bar:
+    with open_evidence(evidence) as ev, progress_bar(progress, unit=" files") as bar:
         items = ev.entries(deleted=not no_deleted)
         if hashes:
             pool = Workers(partial(describe, hashes=hashes), workers or os.cpu_count() or 2)

@@ -15,6 +15,7 @@ from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, one_line
 from ..hashing import chunks, digest_stream
 from ..imaging import HEAD, ImageDecodeError, decode, sniff
 from ..jsonout import dumps
+from ..progress import progress_bar
 from ..safetext import visible
 from ..scanners.judge import MAX_IMAGE_BYTES
 from .options import signal_list
@@ -43,8 +44,7 @@ def hash_command(paths, names, as_json, progress):
         if not signals.get(name).computable:
             raise click.BadParameter(f"{name} cannot be computed here", param_hint="--signal")
     failures = 0
-    for path in tqdm(paths, unit=" files", file=sys.stderr, leave=False, dynamic_ncols=True,
-                     disable=not progress if progress is not None else None):
+    for path in progress_bar(progress, iterable=paths, unit=" files"):
         record = hash_file(path, names)
         if "error" in record:
             failures += 1

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
 from .. import signals
-from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
+from ..errors import EXIT_CLEAN, EXIT_HITS
 from ..hashsets import categories, compile_sources, load
 from ..hashsets.build import DEFAULT_SIGNALS, build_set
 from ..hashsets.diff import diff as diff_sets

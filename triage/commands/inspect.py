@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
 import click
-from tqdm import tqdm
 
 from ..errors import EXIT_CLEAN, EXIT_HITS
 from ..evidence import open_evidence, verify
 from ..jsonout import dumps
+from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
 
@@ -31,14 +30,13 @@ def inspect(evidence, as_json, do_verify, progress):
 
     Exit codes: 0 described (and verified, with --verify); 1 --verify found a mismatch;
     2 the evidence cannot be opened."""
-    bar_off = not progress if progress is not None else None
     with open_evidence(evidence) as ev:
         info = ev.describe()
-        info["counts"] = _count(ev, bar_off)
+        info["counts"] = _count(ev, progress)
         code = EXIT_CLEAN
         if do_verify and ev.media is not None:
-            with tqdm(total=ev.size, unit="B", unit_scale=True, desc="verify", file=sys.stderr,
-                      disable=bar_off, leave=False) as bar:
+            with progress_bar(progress, total=ev.size, unit="B", unit_scale=True,
+                              desc="verify") as bar:
                 result = verify(ev.media, progress=bar.update)
             info["verification"] = {"hashes": result, "note": VERIFY_NOTE}
             if any(h["match"] is False for h in result.values()):
@@ -52,11 +50,10 @@ def inspect(evidence, as_json, do_verify, progress):
     return code
 
 
-def _count(ev, bar_off) -> dict:
+def _count(ev, progress) -> dict:
     """Files per volume (allocated, deleted) and errors, from one walk without reading content."""
     counts = {}
-    with tqdm(unit=" files", desc="counting", file=sys.stderr, disable=bar_off,
-              leave=False) as bar:
+    with progress_bar(progress, unit=" files", desc="counting") as bar:
         for item in ev.entries():
             key = "folder" if item.volume is None else str(item.volume.index)
             c = counts.setdefault(key, Counter())

@@ -73,7 +73,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
               "notes": notes},
         workers=workers or 0, resume=resume, force=force, deleted=not no_deleted,
         thresholds=thresholds)
-    progress = BarProgress(disable=True if (quiet or as_json) else None)
+    progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)
     if as_json:
         click.echo(dumps({"outdir": str(outcome.outdir), "exit_code": outcome.exit_code,
