@@ -56,7 +56,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     progress = progress or Progress()
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
-    sets = [load_hashset(p) for p in req.hashsets]
+    sets = [load_hashset(p, progress=progress.shown) for p in req.hashsets]
     evidences = _open_all(req.evidence)
     results = _prepare_outdir(req, sets)
     stop = stop_event()

@@ -145,9 +145,9 @@ def validate(sets, known_good, as_json):
     """Check sets before they ship: malformed lines, bad values, duplicates, conflicting
     categories, trivial and degenerate hashes, low PDQ quality, known-good overlap, missing
     sizes. Exit codes: 0 clean; 1 problems found; 2 a set is unreadable."""
-    good = load(known_good) if known_good else None
+    good = load(known_good, progress=True) if known_good else None
     try:
-        findings = [f for path in sets for f in validate_set(path, good)]
+        findings = [f for path in sets for f in validate_set(path, good, progress=True)]
     finally:
         if good is not None:
             good.close()
@@ -170,7 +170,7 @@ def validate(sets, known_good, as_json):
 def diff(old, new, listing, as_json):
     """What changed from OLD to NEW: values added, removed and re-categorised, per signal and
     category. Exit codes: 0 compared; 2 a set is unreadable."""
-    with load(old) as a, load(new) as b:
+    with load(old, progress=True) as a, load(new, progress=True) as b:
         result = diff_sets(a, b, listing)
     if as_json:
         click.echo(dumps(result, indent=2))
@@ -195,7 +195,7 @@ def diff(old, new, listing, as_json):
 
 
 def _show(path, as_json) -> int:
-    with load(path) as hs:
+    with load(path, progress=True) as hs:
         data = hs.info.to_dict()
         uncomputable = sorted(s for s in hs.signals if not signals.get(s).computable)
     data["unmatchable"] = {s: f"{s} values are kept and counted but cannot be computed "

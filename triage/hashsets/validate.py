@@ -38,11 +38,14 @@ class Finding:
         return asdict(self)
 
 
-def validate(path, known_good: Optional[HashSet] = None) -> List[Finding]:
-    """Findings for one set. Raises HashSetError when it cannot be read at all."""
+def validate(path, known_good: Optional[HashSet] = None, progress: bool = False
+             ) -> List[Finding]:
+    """Findings for one set. Raises HashSetError when it cannot be read at all. `progress`:
+    a bar while a source file is read (on a terminal)."""
     path = Path(path)
     problems: List[Problem] = []
-    with load(path, on_problem=lambda _p, problem: problems.append(problem)) as hs:
+    with load(path, on_problem=lambda _p, problem: problems.append(problem),
+              progress=progress) as hs:
         findings = [Finding(p.severity, p.code, str(path), p.reason, str(p.where) or None)
                     for p in problems]
         if not problems and hs.info.problems:     # a compiled set remembers its import
