@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from triage import hamming, imaging
+from triage.scanners import perceptual
 from triage.hashsets import load
 from triage.records import Match
 from triage.scanners.perceptual import PerceptualMatcher, query_hashes, reference_hashes
@@ -127,6 +128,24 @@ def test_a_thumbnail_reports_its_own_distance_when_within_the_radius(reference):
     assert PDQ.distance(enlarged.value, bridge_pdq) < as_found     # closer, yet not reported
     pdq = [(m.variant, m.distance) for m in matches if m.signal == "pdq"]
     assert pdq == [("original", as_found)]
+
+
+def test_a_camera_size_copy_is_hashed_from_a_reduced_copy_and_matches(reference):
+    """A 10-megapixel copy: hashing it whole would cost PDQ half a second; the query hashes a
+    box-reduced copy (short side 512 to 1023) and still lands within a few bits."""
+    hs, (bridge_pdq, _), _ = reference
+    big = imaging.decode(BRIDGE.read_bytes()).resize((4000, 2510), Image.Resampling.LANCZOS)
+    data = encode(big, quality=90)
+    matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    decoded = imaging.decode(data)
+    working = perceptual._working(decoded)
+    assert working.size == (1000, 628)
+    original = {h.variant: h for h in hashes if h.signal == "pdq"}["original"]
+    assert original.value == PDQ.compute(working).value
+    assert PDQ.distance(original.value, PDQ.compute(decoded).value) <= 4   # as if hashed whole
+    pdq = [(m.category, m.variant, m.distance) for m in matches if m.signal == "pdq"]
+    assert pdq == [("CAT1", "original", PDQ.distance(original.value, bridge_pdq))]
+    assert pdq[0][2] <= 6
 
 
 def test_an_unrelated_photo_matches_nothing(reference):
