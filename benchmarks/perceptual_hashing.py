@@ -2,7 +2,7 @@
 libraries, side by side in one run, with a check that the values are the same.
 
     pip install -r benchmarks/requirements.txt
-    python benchmarks/perceptual_hashing.py [--rounds 5]
+    python benchmarks/perceptual_hashing.py [--rounds 5] [--camera]
 
 Rows:
   * plain `imagehash.phash(Image.open(f))` vs `triage.signals.perceptual.PHASH.compute(decode(f))`
@@ -10,7 +10,10 @@ Rows:
   * the whole query of `triage scan` (scanners.perceptual.query_hashes: PDQ x 8 dihedral and
     pHash, on the image, its unletterboxed form and 4 central regions), for what a scan pays
   * Pillow's reduced-size JPEG decoding (`draft`), which the issue asks about: its speed and
-    how far it moves PDQ (it is not used: see docs/perceptual.md)."""
+    how far it moves PDQ (it is not used: see docs/perceptual.md).
+
+`--camera`: the same rows on the photos enlarged to a long side of 4000 px (JPEG q90), what a
+phone or camera writes; the corpus photos themselves are small."""
 
 from __future__ import annotations
 
@@ -63,6 +66,16 @@ def draft_pdq(data):
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
+def camera_size(data: bytes) -> bytes:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    scale = 4000 / max(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)),
+                         Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def rates(functions, files, rounds):
     """Images a second for each function: the median of `rounds` passes over every file, the
     functions taking turns within each round so that all see the same machine load."""
@@ -79,9 +92,13 @@ def rates(functions, files, rounds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--camera", action="store_true",
+                        help="enlarge every photo to a long side of 4000 px first")
     args = parser.parse_args(argv)
     corpus = photos()
     files = list(corpus.values())
+    if args.camera:
+        files = [camera_size(d) for d in files]
     megapixels = sum(np.prod(Image.open(io.BytesIO(d)).size) for d in files) / 1e6
     print(f"# {len(files)} photos, {megapixels:.1f} megapixels in all; median of "
           f"{args.rounds} rounds, one process\n")
