@@ -526,3 +526,46 @@ def test_the_progress_bar_ends_at_its_totals(images, sets, tmp_path):
     assert progress.total == progress.done == [len(MBR["files"]), planned]
     assert progress.hits == outcome.summary.hits == len(sets["planted"])
     assert outcome.summary.bytes_read > planned      # hits were read again for the report
+
+
+def test_several_evidence_items_in_one_scan_and_resume(images, triage, sets, tmp_path,
+                                                       monkeypatch):
+    """An examiner's batch: two images in one run, each with its own provenance and hits; a
+    resume of the finished scan (after a crash at the very end) judges nothing again."""
+    gpt = load_truth("gpt.raw")
+    big = next(f for f in gpt["files"] if f["path"] == "/big.bin")
+    alert = tmp_path / "alert.csv"
+    write_alert_csv(alert, sets["planted"] + [big])
+    both = [images / "mbr.raw", images / "gpt.raw"]
+    out = tmp_path / "out"
+    run = triage("scan", *both, "--hashset", alert, "-o", out, "--json")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert [Path(e["path"]).name for e in report["evidence"]] == ["mbr.raw", "gpt.raw"]
+    assert [e["partition_table"] for e in report["evidence"]] == ["dos", "gpt"]
+    by_image = {}
+    for hit in report["hits"]:
+        by_image.setdefault(Path(hit["evidence"]).name, set()).add(hit["path"])
+    listed = {f["md5"] for f in sets["planted"]} | {big["md5"]}
+    on_gpt = {f["path"] for f in gpt["files"] if f["md5"] in listed}
+    assert "/big.bin" in on_gpt and len(on_gpt) == 2    # and a copy of a file planted on mbr
+    assert by_image == {"mbr.raw": {f["path"] for f in sets["planted"]}, "gpt.raw": on_gpt}
+    assert report["summary"]["files_seen"] == len(MBR["files"]) + len(gpt["files"])
+    assert report["summary"]["hits"] == len(sets["planted"]) + len(on_gpt)
+
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        conn.execute("UPDATE scan SET value = 'false' WHERE key = 'complete'")
+    from triage.scan import ScanRequest, scan as run_scan
+    from triage.scanners.judge import Judge
+
+    def judged_again(self, entry):
+        raise AssertionError(f"{entry.path} judged again")
+
+    monkeypatch.setattr(Judge, "__call__", judged_again)
+    monkeypatch.setattr(Judge, "unread", judged_again)
+    outcome = run_scan(ScanRequest(evidence=[str(p) for p in both], hashsets=[str(alert)],
+                                   outdir=out, resume=True))
+    assert outcome.complete and outcome.exit_code == 1
+    resumed = json.loads((out / "report.json").read_text())
+    assert resumed["complete"] is True and resumed["hits"] == report["hits"]
