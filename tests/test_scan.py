@@ -181,6 +181,17 @@ def test_unreadable_set_exits_two_before_scanning(images, triage, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_output_folder_that_cannot_be_made_exits_two_before_scanning(images, triage, sets,
+                                                                       tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"x")
+    out = blocker / "out"
+    run = scan(triage, [images / "fat16.raw"], sets, out)
+    assert run.code == 2
+    assert run.stderr == f"triage: error: {out}: cannot create the output folder: " \
+                         "Not a directory\n"
+
+
 def test_refuses_to_overwrite_a_finished_scan(images, triage, sets, tmp_path):
     assert scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q").code in (0, 1)
     again = scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q")

@@ -57,6 +57,11 @@ def main(argv=None) -> None:
         # `triage files img | head`: the reader left; that is not an error of ours.
         sys.stderr.close()
         sys.exit(0)
+    except OSError as exc:   # a file or folder the command needed and could not use
+        if os.environ.get("TRIAGE_DEBUG"):
+            raise
+        click.echo(f"triage: error: {exc.filename or 'triage'}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_UNUSABLE)
     except Exception as exc:  # last line of defence: one line, no traceback, unless debugging
         if os.environ.get("TRIAGE_DEBUG"):
             raise

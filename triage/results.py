@@ -71,7 +71,11 @@ class Results:
 
     @classmethod
     def create(cls, outdir: Path) -> "Results":
-        outdir.mkdir(parents=True, exist_ok=True)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TriageError(f"{outdir}: cannot create the output folder: "
+                              f"{exc.strerror or exc}") from None
         path = outdir / DB_NAME
         if path.exists():
             path.unlink()

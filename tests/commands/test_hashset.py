@@ -62,6 +62,19 @@ def test_unreadable_set_is_one_line_and_exit_2(tmp_path):
         assert proc.stderr.startswith(f"triage: error: {broken}:")
 
 
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"x")
+    source = tmp_path / "list.md5"
+    source.write_text("d41d8cd98f00b204e9800998ecf8427f  a\n")
+    for command in (("import", source), ("build", tmp_path)):
+        out = blocker / f"{command[0]}.tset"          # its "folder" is a file
+        proc = run_triage("hashset", *command, "-o", out)
+        assert proc.code == 2
+        assert proc.stderr == f"triage: error: {out}: cannot write here: Not a directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "list.md5"]
+
+
 def test_diff_text_and_build(tmp_path):
     ref = tmp_path / "ref"
     ref.mkdir()

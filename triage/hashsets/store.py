@@ -29,7 +29,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from ..errors import HashSetError
+from ..errors import HashSetError, TriageError
 
 MAGIC = b"TRIAGEHS"
 VERSION = 2      # 2: per-signal bucket index (compile.bucket_index)
@@ -56,7 +56,10 @@ def write(path, header: dict, arrays: Dict[str, np.ndarray]) -> None:
     blob = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     data_start = _align(PREFIX.size + len(blob))
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=".triage-set-", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".triage-set-", dir=path.parent or ".")
+    except OSError as exc:
+        raise TriageError(f"{path}: cannot write here: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(b"\0" * PREFIX.size + blob)
@@ -72,10 +75,17 @@ def write(path, header: dict, arrays: Dict[str, np.ndarray]) -> None:
             f.write(PREFIX.pack(MAGIC, VERSION, 0, len(blob), written,
                                 hashlib.sha256(blob).digest(), digest.digest()))
         os.replace(tmp, path)
+    except OSError as exc:   # a full disk, a folder where the set should go
+        _discard(tmp)
+        raise TriageError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str) -> None:
+    if os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 def open_mapped(path, verify: bool = True) -> Tuple[dict, Dict[str, np.ndarray], mmap.mmap]:
