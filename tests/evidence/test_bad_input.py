@@ -55,6 +55,19 @@ def test_empty_file(triage, tmp_path):
     assert "empty" in one_line_error(triage("files", empty), empty)
 
 
+@pytest.mark.parametrize("command", ["files", "inspect", "scan"])
+def test_a_fifo_or_character_device_is_refused_without_waiting(triage, tmp_path, command):
+    """Opening a FIFO for reading would wait for a writer forever (the run has a timeout)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    listed = tmp_path / "set.md5"
+    listed.write_text("d41d8cd98f00b204e9800998ecf8427f  a\n")
+    extra = ["--hashset", listed, "-o", tmp_path / "out"] if command == "scan" else []
+    for path in (fifo, "/dev/zero"):
+        line = one_line_error(triage(command, path, *extra), path)
+        assert line.endswith("not a regular file, block device or folder")
+
+
 def test_truncated_e01(triage, images, tmp_path):
     data = (images / "mbr.E01").read_bytes()
     cut = tmp_path / "cut.E01"

@@ -261,6 +261,9 @@ def open_media(path: str) -> Media:
     """Open an image file or device read-only; EvidenceError (one line) when that is impossible."""
     try:
         st = os.stat(path)
+        # Checked before opening: opening a FIFO for reading waits for a writer forever.
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+            raise EvidenceError(f"{path}: not a regular file, block device or folder")
         with open(path, "rb") as f:
             head = f.read(512)
     except OSError as exc:
