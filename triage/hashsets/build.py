@@ -12,9 +12,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from .. import signals
 from ..errors import HashSetError
 from ..hashing import chunks, digest_stream
+from ..progress import progress_bar
 from ..records import SetEntry
-from tqdm import tqdm
-
 from .compile import Compiler
 from .formats.base import Item
 from .importer import KINDS, ProblemSink, write_set
@@ -125,7 +124,8 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
     compiler = Compiler()
     problems = 0
     manifest = hashlib.sha256()
-    with tqdm(desc="build", unit="B", unit_scale=True, disable=not progress or None) as bar:
+    with progress_bar(None if progress else False, desc="build", unit="B",
+                      unit_scale=True) as bar:
         for where, item in build_entries(folder, names, category, bar if progress else None):
             if isinstance(item, SetEntry):
                 compiler.add(item)

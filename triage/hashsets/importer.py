@@ -7,11 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
 
-from tqdm import tqdm
-
 from .. import __version__
 from ..errors import HashSetError
 from ..hashing import chunks, digest_stream
+from ..progress import progress_bar
 from ..records import SetEntry
 from . import categories, store
 from .compile import Compiler
@@ -72,8 +71,8 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
     described: List[dict] = []
     records = []
     problems = 0
-    with tqdm(desc="import", unit=" entries", disable=not progress or None,
-              unit_scale=True) as bar:
+    with progress_bar(None if progress else False, desc="import", unit=" entries",
+                      unit_scale=True) as bar:
         for source in sources:
             path = Path(source)
             fmt = detect(path)
