@@ -39,12 +39,16 @@ class BarProgress(Progress):
         self.shown = not self._bar.disable
 
     def add_total(self, files: int, nbytes: int) -> None:
+        if not self.shown:   # called per file: a hidden bar costs nothing
+            return
         with self._lock:
             self._files_total += files
             self._bar.total += nbytes
             self._show()
 
     def advance(self, files: int, nbytes: int, hit: bool = False) -> None:
+        if not self.shown:
+            return
         with self._lock:
             self._files += files
             self._hits += int(hit)

@@ -64,6 +64,21 @@ def test_may_match(griffeye):
     assert griffeye.may_match("sha256", 5000) is False
 
 
+def test_may_match_agrees_with_the_listed_sizes(tmp_path):
+    """The size bitmap answers most "no"s; a size sharing its low 24 bits with a listed one
+    (a set bit) must still be told apart by the exact search."""
+    rng = np.random.default_rng(5)
+    listed = sorted({int(x) for x in rng.integers(1, 1 << 26, 3000)})
+    source = tmp_path / "sized.hashdeep"
+    source.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n" + "".join(
+        f"{size},{hashlib.md5(str(size).encode()).hexdigest()},f{size}\n" for size in listed))
+    with load(source) as hs:
+        twins = [size + (1 << 24) for size in listed[:200]] + \
+            [size ^ (1 << 25) for size in listed[:200]]
+        queries = listed + twins + [int(x) for x in rng.integers(0, 1 << 27, 5000)] + [0, -1]
+        assert [hs.may_match("md5", q) for q in queries] == [q in set(listed) for q in queries]
+
+
 def test_vectors_and_entry(griffeye):
     vectors = griffeye.vectors("pdq")
     assert vectors.dtype == np.uint8 and vectors.shape == (1, 32)
