@@ -4,7 +4,12 @@ conversion to the shared field vocabulary (DFXML's fileobject names)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Optional, Tuple
+
+from .timefmt import iso
+
+TIME_FIELDS = ("mtime", "atime", "ctime", "crtime")
+_UNSET = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,10 @@ class FileEntry:
     allocated: bool
     volume: Optional[Volume] = None
     inode: Optional[int] = None
-    mtime: Optional[str] = None
-    atime: Optional[str] = None
-    ctime: Optional[str] = None
-    crtime: Optional[str] = None
+    # mtime, atime, ctime, crtime as (seconds, nanoseconds) since the epoch, (0, 0) when unset:
+    # made into text only when shown (a scan shows few entries, and formatting every stamp
+    # was a sixth of its per-file time).
+    times: Tuple[Tuple[int, int], ...] = (_UNSET,) * 4
     open: Callable[[], BinaryIO] = field(default=None, compare=False, repr=False)
 
     def key(self) -> str:
@@ -52,10 +57,7 @@ class FileEntry:
             **_location(self),
             "allocated": self.allocated,
             "size": self.size,
-            "mtime": self.mtime,
-            "atime": self.atime,
-            "ctime": self.ctime,
-            "crtime": self.crtime,
+            **{name: iso(*stamp) for name, stamp in zip(TIME_FIELDS, self.times)},
         }
 
 

@@ -12,7 +12,6 @@ from typing import Iterator, Union
 
 from ..errors import one_line
 from ..records import FileEntry, ScanError
-from ..timefmt import iso
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -64,17 +63,15 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry
         size=st.st_size,
         allocated=True,
         inode=st.st_ino,
-        mtime=iso(st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9),
-        atime=iso(st.st_atime_ns // 10**9, st.st_atime_ns % 10**9),
-        ctime=iso(st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9),
-        crtime=_birth(st),
+        times=(divmod(st.st_mtime_ns, 10**9), divmod(st.st_atime_ns, 10**9),
+               divmod(st.st_ctime_ns, 10**9), _birth(st)),
         open=partial(open_readonly, path),   # picklable: a scan's worker process opens it
     )
 
 
 def _birth(st: os.stat_result):
-    ns = getattr(st, "st_birthtime_ns", None)
-    return None if ns is None else iso(ns // 10**9, ns % 10**9)
+    ns = getattr(st, "st_birthtime_ns", None)   # where the platform records it
+    return (0, 0) if ns is None else divmod(ns, 10**9)
 
 
 def _relative(root: str, path: str) -> str:

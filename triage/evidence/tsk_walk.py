@@ -9,8 +9,7 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import pytsk3
 
 from ..errors import READ_ERRORS, one_line
-from ..records import FileEntry, ScanError, Volume
-from ..timefmt import iso
+from ..records import TIME_FIELDS, FileEntry, ScanError, Volume
 
 MAX_DEPTH = 1024   # deeper than any real tree; a corrupt one must not exhaust the walk
 
@@ -202,7 +201,7 @@ def _ntfs_attributes(f) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
 _EMPTY_BY_DESIGN = {(8, ":$Bad")}
 
 
-_TIMES = tuple((t, t + "_nano") for t in ("mtime", "atime", "ctime", "crtime"))
+_TIMES = tuple((t, t + "_nano") for t in TIME_FIELDS)
 
 
 def _entry(f, meta, evidence, volume, path, addr, allocated, size, attr) -> FileEntry:
@@ -210,14 +209,12 @@ def _entry(f, meta, evidence, volume, path, addr, allocated, size, attr) -> File
     # where the recoverable clusters end. For an allocated file a short read is an error.
     short_ok = not allocated or (
         attr is not None and (int(addr), path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
-    times = {}
-    if meta is not None:
-        for t, nano in _TIMES:
-            times[t] = iso(getattr(meta, t, 0), getattr(meta, nano, 0))
+    times = ((0, 0),) * 4 if meta is None else tuple(
+        (getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
     return FileEntry(
         evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
-        inode=int(addr), open=TskOpener(f, evidence, volume.index, int(addr), int(size), attr,
-                                        short_ok), **times)
+        inode=int(addr), times=times,
+        open=TskOpener(f, evidence, volume.index, int(addr), int(size), attr, short_ok))
 
 
 def _decode(raw: bytes) -> str:
