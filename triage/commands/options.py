@@ -24,3 +24,20 @@ def signal_list(kind=None):
         return names
 
     return parse
+
+
+def _formats(ctx, param, value):
+    from ..reporters import check_formats
+    try:
+        return check_formats([f.strip().lower() for f in value.split(",") if f.strip()])
+    except Exception as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def report_formats(command):
+    """The --format option of the commands that write reports, naming every reporter."""
+    from ..reporters import REPORTERS
+    return click.option(
+        "--format", "formats", default="json,csv,html", show_default=True, callback=_formats,
+        help=f"Reports to write, of {', '.join(sorted(REPORTERS))} (case: CASE/UCO JSON-LD); "
+             "report.json is always written.")(command)

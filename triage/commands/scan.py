@@ -9,9 +9,9 @@ import click
 
 from ..jsonout import dumps
 from ..progress import BarProgress
-from ..reporters import check_formats
 from ..safetext import visible
 from ..scan import ScanRequest, scan as run_scan
+from .options import report_formats
 
 
 def _thresholds(ctx, param, values):
@@ -24,26 +24,17 @@ def _thresholds(ctx, param, values):
     return out
 
 
-def _formats(ctx, param, value):
-    names = [f.strip().lower() for f in value.split(",") if f.strip()]
-    try:
-        return check_formats(names)
-    except Exception as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command()
 @click.argument("evidence", nargs=-1, required=True)
 @click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET",
               help="A compiled set or any supported source file; repeat for several.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the results (default: ./triage-YYYYmmddTHHMMSSZ).")
-@click.option("--format", "formats", default="json,csv,html", show_default=True,
-              callback=_formats, help="Reports to write; report.json is always written.")
-@click.option("--case-number")
-@click.option("--examiner")
-@click.option("--evidence-id")
-@click.option("--notes")
+@report_formats
+@click.option("--case-number", help="Case number, for the report.")
+@click.option("--examiner", help="Examiner's name, for the report.")
+@click.option("--evidence-id", help="Exhibit or evidence reference, for the report.")
+@click.option("--notes", help="Free text for the report.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Files judged in parallel (default: one per CPU).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted scan in OUTDIR.")
