@@ -152,6 +152,21 @@ def test_unletterbox_leaves_plain_and_flat_images_alone():
     assert imaging.unletterbox(Image.new("RGB", (50, 50), (9, 9, 9))) is None
 
 
+@pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
+def test_unletterbox_finds_a_bar_on_any_one_side(side):
+    """Pictures whose four outer lines all have detail are passed over without converting every
+    pixel; one flat side is enough to look further."""
+    picture = gradient(90, 70)
+    box = {"top": (0, 12, 90, 82), "bottom": (0, 0, 90, 70), "left": (12, 0, 102, 70),
+           "right": (0, 0, 90, 70)}[side]
+    size = (90, 82) if side in ("top", "bottom") else (102, 70)
+    padded = Image.new("RGB", size, (30, 30, 30))
+    padded.paste(picture, box[:2])
+    inner = imaging.unletterbox(padded)
+    assert inner is not None and inner.size == (90, 70)
+    assert np.array_equal(np.asarray(inner), np.asarray(picture))
+
+
 def test_central_region():
     assert imaging.central(gradient(100, 80), 0.8).size == (80, 64)
 

@@ -131,6 +131,8 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
     so a black letterbox and a grey frame both go. Under the outermost bars, a further flat
     layer is peeled only in a colour some side's outermost bar has (the frame under a title
     bar): a photo's own flat sky under a letterbox bar stays."""
+    if not any(_flat(line, tolerance) for line in _outer_lines(image)):
+        return None   # most pictures: no side starts with a bar (saves converting every pixel)
     grey = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = grey.shape
     cut = [0, 0, 0, 0]                       # top, bottom, left, right
@@ -155,6 +157,19 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
             (width - left - right) < max(8, min_fraction * width):
         return None   # the whole picture is "border": a flat image, not a letterbox
     return image.crop((left, top, width - right, height - bottom))
+
+
+def _outer_lines(image: Image.Image) -> list:
+    """The outermost row or column of each side, as grey levels."""
+    width, height = image.size
+    boxes = [(0, 0, width, 1), (0, height - 1, width, height),
+             (0, 0, 1, height), (width - 1, 0, width, height)]
+    return [np.asarray(image.crop(box).convert("L"), dtype=np.int16).ravel() for box in boxes]
+
+
+def _flat(line: np.ndarray, tolerance: int) -> bool:
+    """_bar's test for one line: at most 2% of it strays from its median."""
+    return (np.abs(line - float(np.median(line))) > tolerance).mean() <= 0.02
 
 
 def _bars(grey: np.ndarray, tolerance: int) -> list:
