@@ -2,8 +2,8 @@
 elsewhere. Entries travel in batches, so a worker process's round trip (pickling, two queue
 hops) is paid per batch rather than per file.
 
-Processes were measured 1.4 to 2.1 times as fast as threads on 2 cores (folder, raw and E01;
-benchmarks/scan_exact.py): pytsk3 and pyewf release the GIL while reading, but the per-file
+Processes were measured 1.1 to 2.0 times as fast as threads on 2 cores (folder, raw and E01;
+benchmarks/scan_exact.py, benchmarks/README.md): pytsk3 and pyewf release the GIL while reading, but the per-file
 Python work around them does not, and reads through one shared evidence handle take turns. A
 worker process reads through handles of its own (evidence.tsk_walk.TskOpener)."""
 
