@@ -3,9 +3,10 @@ elsewhere. Entries travel in batches, so a worker process's round trip (pickling
 hops) is paid per batch rather than per file.
 
 Processes were measured 1.1 to 2.0 times as fast as threads on 2 cores (folder, raw and E01;
-benchmarks/scan_exact.py, benchmarks/README.md): pytsk3 and pyewf release the GIL while reading, but the per-file
-Python work around them does not, and reads through one shared evidence handle take turns. A
-worker process reads through handles of its own (evidence.tsk_walk.TskOpener)."""
+benchmarks/scan_exact.py, numbers in benchmarks/README.md): pytsk3 and pyewf release the GIL
+while reading, but the per-file Python work around them does not, and reads through one shared
+evidence handle take turns. A worker process reads through handles of its own
+(evidence.tsk_walk.TskOpener)."""
 
 from __future__ import annotations
 
