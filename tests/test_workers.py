@@ -29,8 +29,8 @@ def _square_and_pid(n):
 @pytest.fixture(params=["processes", "threads"])
 def kind(request, monkeypatch):
     if request.param == "threads":       # what runs where the platform cannot fork
-        monkeypatch.setattr(workers, "_fork", lambda: None)
-    elif workers._fork() is None:
+        monkeypatch.setattr(workers, "fork_context", lambda: None)
+    elif workers.fork_context() is None:
         pytest.skip("no fork on this platform")
     return request.param
 
@@ -83,7 +83,7 @@ def test_an_interrupted_batch_returns_what_it_finished_and_stop_keeps_completed_
 
 
 def test_threads_share_the_callers_objects(monkeypatch):
-    monkeypatch.setattr(workers, "_fork", lambda: None)
+    monkeypatch.setattr(workers, "fork_context", lambda: None)
     seen = []
     lock = threading.Lock()
 

@@ -3,6 +3,7 @@ database as they come, reports out at the end (or at an interruption)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ from .records import ScanError
 from .reporters import render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
-from .workers import Workers, batches, stop_event
+from .workers import Workers, batches, detach, fork_context, stop_event
 
 
 @dataclass
@@ -61,6 +62,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     results = _prepare_outdir(req, sets)
     stop = stop_event()
     judge = Judge(sets, req.thresholds, stop=stop)
+    totals = _Totals(req.evidence, judge, req.deleted, progress, stop) if progress.shown else None
     workers = Workers(judge, req.workers or os.cpu_count() or 2)
     interrupted = crashed = False
     try:
@@ -75,8 +77,8 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
         results.set_hashsets([_set_info(s) for s in sets])
         ids = {ev.path: results.add_evidence(ev.path, ev.describe()) for ev in evidences}
         results.commit()
-        if progress.shown:
-            _Counter(req.evidence, judge, req.deleted, progress, stop).start()
+        if totals is not None:
+            totals.listen()
         _run(evidences, ids, results, judge, req, progress, workers)
     except KeyboardInterrupt:
         interrupted = True
@@ -214,30 +216,56 @@ def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict) -> None:
                    verdict.decoded, finding)
 
 
-class _Counter(threading.Thread):
-    """Walks the evidence a second time, metadata only, so the progress bar has totals (files,
-    and bytes that will be read) and an ETA, while the scan itself streams from the first walk."""
+class _Totals:
+    """The progress bar's totals (files, and bytes that will be read) for its ETA, from a second
+    walk of the metadata while the scan streams from its own. The walk runs in a process of its
+    own where the platform forks: in a thread of this one it took the GIL from the scan's walk
+    (a scan that reads little ran 1.8x slower with a bar than without). Totals come back over a
+    pipe, passed to the bar by a thread that mostly waits."""
 
     def __init__(self, paths, judge: Judge, deleted: bool, progress: Progress, stop):
-        super().__init__(name="count", daemon=True)
-        self.paths, self.judge, self.deleted = paths, judge, deleted
-        self.progress, self.stop = progress, stop
+        fork = fork_context()
+        self._progress = progress
+        self._totals, sender = multiprocessing.Pipe(duplex=False)
+        args = (paths, judge, deleted, stop, sender, fork is not None)
+        if fork is not None:
+            # Forked now, before the worker pool and before any thread of ours exists.
+            fork.Process(target=_count, args=args, name="count", daemon=True).start()
+            sender.close()   # the counting process holds the sending end
+        else:
+            threading.Thread(target=_count, args=args, name="count", daemon=True).start()
 
-    def run(self) -> None:
-        for path in self.paths:
-            try:
-                with open_evidence(os.path.abspath(path)) as ev:
-                    files = nbytes = 0
-                    for item in ev.entries(deleted=self.deleted):
-                        if self.stop.is_set():
-                            return
-                        if isinstance(item, ScanError):
-                            continue
-                        files += 1
-                        nbytes += self.judge.planned_bytes(item.size)
-                        if files % 1000 == 0:
-                            self.progress.add_total(files, nbytes)
-                            files = nbytes = 0
-                    self.progress.add_total(files, nbytes)
-            except Exception:  # totals are a courtesy; the scan itself reports real errors
-                return
+    def listen(self) -> None:
+        """Pass totals on to the bar as they come (once the worker pool has forked)."""
+        threading.Thread(target=self._pass_on, name="totals", daemon=True).start()
+
+    def _pass_on(self) -> None:
+        try:
+            while True:
+                self._progress.add_total(*self._totals.recv())
+        except (EOFError, OSError):   # the count is finished, or the scan is
+            return
+
+
+def _count(paths, judge: Judge, deleted: bool, stop, totals, forked: bool) -> None:
+    if forked:
+        detach()
+    try:
+        for path in paths:
+            with open_evidence(os.path.abspath(path)) as ev:
+                files = nbytes = 0
+                for item in ev.entries(deleted=deleted):
+                    if stop.is_set():
+                        return
+                    if isinstance(item, ScanError):
+                        continue
+                    files += 1
+                    nbytes += judge.planned_bytes(item.size)
+                    if files == 1000:
+                        totals.send((files, nbytes))
+                        files = nbytes = 0
+                totals.send((files, nbytes))
+    except Exception:  # totals are a courtesy; the scan itself reports real errors
+        return
+    finally:
+        totals.close()

@@ -27,7 +27,7 @@ class Interrupted(Exception):
     """A task was asked to stop (the stop event is set) in the middle of an entry."""
 
 
-def _fork():
+def fork_context():
     """Forking hands each worker the task as it is (loaded hash sets included; a set compiled
     from a text file has no file left to reopen). macOS and Windows cannot fork safely."""
     return multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
@@ -35,7 +35,7 @@ def _fork():
 
 def stop_event():
     """An event a task can poll to stop early, visible to the workers of either kind."""
-    fork = _fork()
+    fork = fork_context()
     return fork.Event() if fork else threading.Event()
 
 
@@ -60,7 +60,7 @@ class Workers:
 
     def __init__(self, task: Callable, count: int):
         self.count = count
-        fork = _fork()
+        fork = fork_context()
         if fork is None:
             self._pool = ThreadPoolExecutor(count, thread_name_prefix="worker")
             self._call = partial(_run_batch, task)
@@ -109,8 +109,15 @@ _task: Optional[Callable] = None
 def _start(task: Callable) -> None:
     global _task
     _task = task
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the main process decides how to stop
-    try:   # Linux: die with the main process (kill -9) rather than wait for work forever
+    detach()
+
+
+def detach() -> None:
+    """For a forked helper process: Ctrl-C is the main process's to handle (it stops helpers
+    through their stop event), and on Linux the helper dies with the main process (kill -9)
+    rather than wait for work forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

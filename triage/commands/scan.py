@@ -80,6 +80,8 @@ def verdict_text(outcome) -> str:
     s = outcome.summary
     if s.hits:
         head = f"HITS FOUND: {s.hits} file(s) match known material"
+        if not outcome.complete:
+            head += " in the part scanned (INTERRUPTED: the scan is not complete)"
     elif not outcome.complete:
         head = "INTERRUPTED: no hits in the part scanned; the scan is not complete"
     elif s.errors:
