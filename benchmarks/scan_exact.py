@@ -354,13 +354,13 @@ def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
     from triage.records import ScanError
     from triage.results import Results, entry_key
     from triage.scanners import Judge
-    # The pool forks processes on Linux and runs threads where it cannot fork: with `_fork`
+    # The pool forks processes on Linux and runs threads where it cannot fork: with `fork_context`
     # answering "cannot", the same pool runs threads here.
-    fork = workers._fork if how == "processes" else (lambda: None)
+    fork = workers.fork_context if how == "processes" else (lambda: None)
     cpu0 = time.process_time() + _children_cpu()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=DATA) as tmp, open_evidence(str(evidence)) as ev, \
-            mock.patch.object(workers, "_fork", fork):
+            mock.patch.object(workers, "fork_context", fork):
         results = Results.create(Path(tmp))
         ev_id = results.add_evidence(str(evidence), {})
         judge = Judge([load(hashset)], stop=workers.stop_event())
