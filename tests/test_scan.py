@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from support import REPO, load_truth
+from support import REPO, load_truth, sha256_file
 
 SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").read_text())
 MBR = load_truth("mbr.raw")
@@ -190,6 +190,21 @@ def test_an_output_folder_that_cannot_be_made_exits_two_before_scanning(images, 
     assert run.code == 2
     assert run.stderr == f"triage: error: {out}: cannot create the output folder: " \
                          "Not a directory\n"
+
+
+def test_never_writes_into_a_scanned_folder(triage, sets, tmp_path):
+    """Run from inside the evidence without -o, the default output folder would land in it."""
+    evidence = tmp_path / "seized"
+    (evidence / "docs").mkdir(parents=True)
+    (evidence / "docs" / "a.txt").write_bytes(b"evidence content\n")
+    before = {p: sha256_file(p) for p in evidence.rglob("*") if p.is_file()}
+    run = triage("scan", ".", "--hashset", sets["alert"], cwd=evidence)
+    assert run.code == 2
+    assert "inside the evidence folder" in run.stderr and run.stderr.count("\n") == 1
+    inner = triage("scan", evidence, "--hashset", sets["alert"], "-o", evidence / "docs" / "out")
+    assert inner.code == 2 and "inside the evidence folder" in inner.stderr
+    assert {p: sha256_file(p) for p in evidence.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in evidence.rglob("*")) == ["a.txt", "docs"]
 
 
 def test_refuses_to_overwrite_a_finished_scan(images, triage, sets, tmp_path):

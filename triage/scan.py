@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 from . import TOOL_NAME, __version__, environment, signals
 from .errors import (EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, TriageError)
 from .evidence import Evidence, open_evidence
+from .evidence.folder import inside
 from .hashsets import load as load_hashset
 from .progress import Progress
 from .records import ScanError
@@ -59,6 +60,12 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     # Everything that can make the scan impossible is checked before any long work starts.
     sets = [load_hashset(p, progress=progress.shown) for p in req.hashsets]
     evidences = _open_all(req.evidence)
+    try:
+        _outside_evidence(Path(req.outdir), evidences)
+    except TriageError:
+        for ev in evidences:
+            ev.close()
+        raise
     results = _prepare_outdir(req, sets)
     stop = stop_event()
     judge = Judge(sets, req.thresholds, stop=stop)
@@ -127,6 +134,16 @@ def _open_all(paths: Sequence[str]) -> List[Evidence]:
             ev.close()
         raise
     return opened
+
+
+def _outside_evidence(outdir: Path, evidences: Sequence[Evidence]) -> None:
+    """Evidence is never written to: an output folder inside a scanned folder (the default one,
+    made in the working directory, when that is the evidence) is refused before anything is
+    written."""
+    for ev in evidences:
+        if ev.kind == "folder" and inside(outdir, ev.path):
+            raise TriageError(f"{outdir}: inside the evidence folder {ev.path}, which is never "
+                              f"written to; give -o a folder outside it")
 
 
 def _prepare_outdir(req: ScanRequest, sets) -> Results:

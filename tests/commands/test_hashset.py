@@ -67,12 +67,14 @@ def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
     blocker.write_bytes(b"x")
     source = tmp_path / "list.md5"
     source.write_text("d41d8cd98f00b204e9800998ecf8427f  a\n")
-    for command in (("import", source), ("build", tmp_path)):
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    for command in (("import", source), ("build", reference)):
         out = blocker / f"{command[0]}.tset"          # its "folder" is a file
         proc = run_triage("hashset", *command, "-o", out)
         assert proc.code == 2
         assert proc.stderr == f"triage: error: {out}: cannot write here: Not a directory\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "list.md5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "list.md5", "reference"]
 
 
 def test_diff_text_and_build(tmp_path):

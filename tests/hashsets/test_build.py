@@ -33,8 +33,9 @@ def test_build_hashes_regular_files_without_following_symlinks(tmp_path):
 
 
 def test_build_rejects_signal_it_cannot_compute(tmp_path):
+    (tmp_path / "ref").mkdir()
     with pytest.raises(ValueError, match="photodna"):
-        build_set(tmp_path, tmp_path / "x.tset", names=["photodna"])
+        build_set(tmp_path / "ref", tmp_path / "x.tset", names=["photodna"])
 
 
 VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "pdq" / "threatexchange"
@@ -72,3 +73,11 @@ def test_build_stores_perceptual_reference_hashes_so_crops_match(tmp_path):
         image.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(cropped, quality=90)
         matches, _ = PerceptualMatcher([hs]).match(cropped.read_bytes())
         assert {(m.signal, m.category) for m in matches} >= {("pdq", "2")}
+
+
+def test_build_refuses_to_write_the_set_inside_its_folder(tmp_path):
+    from triage.errors import HashSetError
+    (tmp_path / "ref.bin").write_bytes(b"reference")
+    with pytest.raises(HashSetError, match="inside .*, the folder the set is built from"):
+        build_set(tmp_path, tmp_path / "sub" / "set.tset")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.bin"]

@@ -81,3 +81,10 @@ def _relative(root: str, path: str) -> str:
     # Undecodable names come back with surrogate escapes; show their bytes visibly instead.
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "/" + text.replace(os.sep, "/")
+
+
+def inside(path, folder) -> bool:
+    """Whether `path` is `folder` or lies under it, symlinks resolved: where nothing may be
+    written while the folder is read."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -11,6 +11,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .. import signals
 from ..errors import HashSetError
+from ..evidence.folder import inside
 from ..hashing import chunks, digest_stream
 from ..progress import progress_bar
 from ..records import SetEntry
@@ -119,6 +120,9 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
     folder = Path(folder)
     if not folder.is_dir():
         raise HashSetError(f"{folder}: not a folder")
+    if inside(out, folder):
+        raise HashSetError(f"{out}: inside {folder}, the folder the set is built from; "
+                           f"write the set outside it")
     if kind is not None and kind not in KINDS:
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     compiler = Compiler()
