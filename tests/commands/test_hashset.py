@@ -95,3 +95,14 @@ def test_help_for_every_subcommand():
     for sub in ("import", "build", "info", "validate", "diff"):
         result = CliRunner().invoke(cli, ["hashset", sub, "--help"])
         assert result.exit_code == 0 and "Exit codes" in " ".join(result.output.split())
+
+
+def test_import_refuses_to_replace_its_own_source(tmp_path):
+    source = tmp_path / "list.md5"
+    text = "d41d8cd98f00b204e9800998ecf8427f  a\n"
+    source.write_text(text)
+    proc = run_triage("hashset", "import", source, "-o", source)
+    assert proc.code == 2
+    assert proc.stderr == f"triage: error: {source}: is also a source; write the set to " \
+                          "another file\n"
+    assert source.read_text() == text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,6 +68,10 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
     at all raises HashSetError; a bad record is passed to `on_problem` and skipped."""
     if kind is not None and kind not in KINDS:
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    sources = [Path(source) for source in sources]
+    for source in sources:
+        if _same_file(source, out):   # the compiled set would replace its own source
+            raise HashSetError(f"{out}: is also a source; write the set to another file")
     compiler = Compiler()
     described: List[dict] = []
     records = []
@@ -85,6 +90,13 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
                                   on_problem=on_problem, progress=bar if progress else None)
     write_set(compiler, out, described=described, sources=records, problems=problems,
               name=name, version=version, kind=kind, scheme=scheme, thresholds=thresholds)
+
+
+def _same_file(a: Path, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:   # either does not exist (yet): not the same file
+        return False
 
 
 def write_set(compiler: Compiler, out, *, described: List[dict], sources: List[dict],
