@@ -59,13 +59,8 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
     sets = [load_hashset(p, progress=progress.shown) for p in req.hashsets]
+    _outside_evidence(Path(req.outdir), req.evidence)
     evidences = _open_all(req.evidence)
-    try:
-        _outside_evidence(Path(req.outdir), evidences)
-    except TriageError:
-        for ev in evidences:
-            ev.close()
-        raise
     results = _prepare_outdir(req, sets)
     stop = stop_event()
     judge = Judge(sets, req.thresholds, stop=stop)
@@ -136,14 +131,14 @@ def _open_all(paths: Sequence[str]) -> List[Evidence]:
     return opened
 
 
-def _outside_evidence(outdir: Path, evidences: Sequence[Evidence]) -> None:
+def _outside_evidence(outdir: Path, paths: Sequence[str]) -> None:
     """Evidence is never written to: an output folder inside a scanned folder (the default one,
     made in the working directory, when that is the evidence) is refused before anything is
     written."""
-    for ev in evidences:
-        if ev.kind == "folder" and inside(outdir, ev.path):
-            raise TriageError(f"{outdir}: inside the evidence folder {ev.path}, which is never "
-                              f"written to; give -o a folder outside it")
+    for path in paths:
+        if os.path.isdir(path) and inside(outdir, path):
+            raise TriageError(f"{outdir}: inside the evidence folder {os.path.abspath(path)}, "
+                              f"which is never written to; give -o a folder outside it")
 
 
 def _prepare_outdir(req: ScanRequest, sets) -> Results:
