@@ -131,21 +131,24 @@ def test_a_thumbnail_reports_its_own_distance_when_within_the_radius(reference):
 
 
 def test_a_camera_size_copy_is_hashed_from_a_reduced_copy_and_matches(reference):
-    """A 10-megapixel copy: hashing it whole would cost PDQ half a second; the query hashes a
-    box-reduced copy (short side 512 to 1023) and still lands within a few bits."""
+    """A 10-megapixel copy: hashing it whole would cost PDQ half a second; the query hashes it
+    upright from a box-reduced copy (short side 1024 to 2047) and still lands within a few
+    bits, and its turned variants from a smaller one."""
     hs, (bridge_pdq, _), _ = reference
     big = imaging.decode(BRIDGE.read_bytes()).resize((4000, 2510), Image.Resampling.LANCZOS)
     data = encode(big, quality=90)
     matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
     decoded = imaging.decode(data)
-    working = perceptual._working(decoded)
-    assert working.size == (1000, 628)
-    original = {h.variant: h for h in hashes if h.signal == "pdq"}["original"]
-    assert original.value == PDQ.compute(working).value
-    assert PDQ.distance(original.value, PDQ.compute(decoded).value) <= 4   # as if hashed whole
-    pdq = [(m.category, m.variant, m.distance) for m in matches if m.signal == "pdq"]
-    assert pdq == [("CAT1", "original", PDQ.distance(original.value, bridge_pdq))]
-    assert pdq[0][2] <= 6
+    upright = perceptual._working(decoded, perceptual.UPRIGHT_SIDE)
+    assert upright.size == (2000, 1255)
+    pdq = {h.variant: h for h in hashes if h.signal == "pdq"}
+    assert pdq["original"].value == PDQ.compute(upright).value
+    assert pdq["rotate90"].value == PDQ.compute(
+        perceptual._working(upright).transpose(Image.Transpose.ROTATE_90)).value
+    assert PDQ.distance(pdq["original"].value, PDQ.compute(decoded).value) <= 4
+    found = [(m.category, m.variant, m.distance) for m in matches if m.signal == "pdq"]
+    assert found == [("CAT1", "original", PDQ.distance(pdq["original"].value, bridge_pdq))]
+    assert found[0][2] <= 6
 
 
 def test_an_unrelated_photo_matches_nothing(reference):

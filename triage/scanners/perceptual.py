@@ -43,6 +43,7 @@ DIHEDRAL = (
 QUERY_CENTRAL = (0.95,)
 REFERENCE_CENTRAL = (0.9, 0.8)
 WORKING_SIDE = 512    # derived forms are hashed from a copy reduced to about this short side
+UPRIGHT_SIDE = 1024   # a query as found, from a copy reduced to about this one (see query_hashes)
 ENLARGE_BELOW = 256   # a query with a shorter side is hashed enlarged to it too
 MIN_DETAIL = 50       # PDQ's quality rule, applied to the picture for every signal
 
@@ -70,10 +71,10 @@ def regions(image: Image.Image, fractions) -> Iterator[Tuple[str, Image.Image]]:
         yield f"central{round(fraction * 100)}", imaging.central(working, fraction)
 
 
-def _working(image: Image.Image) -> Image.Image:
-    # A query need only land within a radius: a box-reduced copy keeps it cheap (a short side
-    # of 512 or more moved PDQ by at most 12 bits on the photo corpus; 2 on a 10 Mpx photo).
-    factor = min(image.size) // WORKING_SIDE
+def _working(image: Image.Image, side: int = WORKING_SIDE) -> Image.Image:
+    """A box-reduced copy with a short side of `side` to 2 * side - 1 (the image itself when
+    smaller): a query need only land within a radius, and PDQ's cost grows with the pixels."""
+    factor = min(image.size) // side
     return image.reduce(factor) if factor > 1 else image
 
 
@@ -83,9 +84,9 @@ def _named(form: str, h: PerceptualHash, variant: str = "original") -> Perceptua
     return PerceptualHash(h.signal, h.value, h.quality, name)
 
 
-def _upright_and_turned(signal: PerceptualSignal, form: str, working: Image.Image
-                        ) -> List[PerceptualHash]:
-    hashes = [_named(form, signal.compute(working))]
+def _upright_and_turned(signal: PerceptualSignal, form: str, upright: Image.Image,
+                        working: Image.Image) -> List[PerceptualHash]:
+    hashes = [_named(form, signal.compute(upright))]
     if signal.dihedral:
         hashes += [_named(form, signal.compute(working.transpose(t)), variant)
                    for variant, t in DIHEDRAL]
@@ -100,12 +101,15 @@ def query_hashes(image: Image.Image, names) -> List[PerceptualHash]:
     chosen = [signals.get(name) for name in sorted(names)]
     hashes = []
     for form, picture in wholes(image):
-        # Every form is hashed from its reduced copy: PDQ's own filters cost time in proportion
-        # to the pixels (half a second for a 12-megapixel photo), and the C++ reference itself
-        # shrinks pictures over 512 pixels before hashing. A short side under 1024: as found.
-        working = _working(picture)
+        # PDQ's own filters cost time in proportion to the pixels (half a second for a
+        # 12-megapixel photo). Reduced to a short side of 1024-2047 a photo moved by at most 4
+        # bits (median 2) on the corpus enlarged to 4000 px, to 512-1023 by up to 14: the
+        # upright hash, which most copies match through, comes from the first; the 7 turned
+        # ones, for the rarer rotated copies, from the second. A short side under 2048: as found.
+        upright = _working(picture, UPRIGHT_SIDE)
+        working = _working(upright)
         if imaging.detail(working) >= MIN_DETAIL:
-            hashes += [h for s in chosen for h in _upright_and_turned(s, form, working)]
+            hashes += [h for s in chosen for h in _upright_and_turned(s, form, upright, working)]
     # Rotated *and* cropped copies are rare, while the eight variants of every region made
     # distinct images collide (the corner tiles of a round photo): regions stay upright.
     with_regions = [s for s in chosen if s.regions]
