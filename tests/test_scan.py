@@ -515,11 +515,17 @@ def test_a_crashing_worker_keeps_what_was_found(tmp_path, monkeypatch):
     assert 0 < report["summary"]["files_seen"] < 200
 
 
-def test_the_progress_bar_ends_at_its_totals(images, sets, tmp_path):
-    """The bar's totals come from a second walk; what the scan advances must add up to them
-    exactly, hits (read twice) and unread files included, or the bar ends short or overshoots."""
+@pytest.mark.parametrize("kind", ["processes", "threads"])
+def test_the_progress_bar_ends_at_its_totals(images, sets, tmp_path, monkeypatch, kind):
+    """The bar's totals come from a second walk (in a process of its own, or a thread where the
+    platform cannot fork); what the scan advances must add up to them exactly, hits (read
+    twice) and unread files included, or the bar ends short or overshoots."""
     import threading
+    from triage import scan as scan_module, workers
     from triage.scan import Progress, ScanRequest, scan as run_scan
+    if kind == "threads":
+        monkeypatch.setattr(workers, "fork_context", lambda: None)
+        monkeypatch.setattr(scan_module, "fork_context", lambda: None)
 
     class Recorder(Progress):
         shown = True
