@@ -11,7 +11,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .. import signals
 from ..errors import HashSetError
-from ..evidence.folder import inside
+from ..evidence.folder import inside, open_readonly
 from ..hashing import chunks, digest_stream
 from ..progress import progress_bar
 from ..records import SetEntry
@@ -21,23 +21,13 @@ from .importer import KINDS, ProblemSink, write_set
 from .problems import Problem
 
 DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash")
-_NOATIME = getattr(os, "O_NOATIME", 0)
-
-
-def _open(path: str) -> int:
-    # O_NOATIME keeps reference material's access times intact where the OS allows it.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        return os.open(path, flags | _NOATIME)
-    except PermissionError:
-        return os.open(path, flags)
 
 
 Value = Tuple[str, str, Optional[int]]     # signal, value, quality
 
 
 def exact_values(path: str, names: List[str]) -> List[Value]:
-    with os.fdopen(_open(path), "rb") as f:
+    with open_readonly(path) as f:
         return [(name, value, None) for name, value in digest_stream(chunks(f), names).items()]
 
 
@@ -47,7 +37,7 @@ def perceptual_values(path: str, names: List[str]) -> List[Value]:
     are not images give nothing; an image that cannot be decoded is a problem."""
     from .. import imaging
     from ..scanners.perceptual import reference_hashes
-    with os.fdopen(_open(path), "rb") as f:
+    with open_readonly(path) as f:
         if imaging.sniff(f.read(imaging.HEAD)) is None:
             return []
         f.seek(0)
