@@ -66,12 +66,14 @@ class Judge:
 
     def __call__(self, entry: FileEntry) -> Verdict:
         try:
-            return self.unread(entry) or self._judge(entry)
+            return self._judge(entry)
         except READ_ERRORS as exc:
             return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"])
 
     def _judge(self, entry: FileEntry) -> Verdict:
         needed = self.exact.plan(entry.size)
+        if not needed and not self._image_candidate(entry.size):   # as unread(), one plan
+            return Verdict(entry, "skipped")
         with entry.open() as reader:
             head = reader.read(min(HEAD, entry.size)) if entry.size else b""
             image = self._image_candidate(entry.size) and self._sniff(head)
