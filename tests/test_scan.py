@@ -427,7 +427,7 @@ def test_demo_scan_gives_the_expected_report(tmp_path, triage):
     run = triage("scan", DEMO / "demo.E01", "--hashset", DEMO / "demo-alert.json",
                  "--hashset", DEMO / "demo-known-good.txt", "-o", tmp_path / "out")
     assert run.code == expected["exit_code"] == 1, run.stderr
-    assert run.stdout.startswith("HITS FOUND: 7 file(s)")
+    assert run.stdout.startswith("HITS FOUND: 7 files")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
 

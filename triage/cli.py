@@ -50,8 +50,13 @@ def main(argv=None) -> None:
     except click.exceptions.Abort:
         click.echo("triage: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        sys.exit(EXIT_UNUSABLE)
     except click.ClickException as exc:
-        exc.show()
+        # One line, as every other error: click's own form runs to three.
+        where = f"{exc.ctx.command_path}: " if getattr(exc, "ctx", None) else ""
+        click.echo(f"triage: error: {where}{' '.join(exc.format_message().split())}", err=True)
         sys.exit(EXIT_UNUSABLE)
     except BrokenPipeError:
         # `triage files img | head`: the reader left; that is not an error of ours.

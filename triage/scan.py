@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import TOOL_NAME, __version__, environment, signals
-from .errors import (EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, TriageError)
+from .errors import TriageError
 from .evidence import Evidence, open_evidence
 from .evidence.folder import inside
 from .hashsets import load as load_hashset
@@ -23,6 +23,7 @@ from .records import ScanError
 from .reporters import render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
+from .verdict import decide
 from .workers import Workers, batches, detach, fork_context, stop_event
 
 
@@ -48,6 +49,7 @@ class ScanOutcome:
     exit_code: int
     reports: List[Path]
     elapsed: float
+    hashsets: List[dict] = field(default_factory=list)   # as the report lists them
 
 
 def now() -> str:
@@ -100,6 +102,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     results.commit()
     reports = render_all(results, req.outdir, req.formats)
     summary = results.summary()
+    set_infos = results.hashsets()
     results.close()
     reports.append(write_manifest(Path(req.outdir), reports + [results.path]))
     for s in sets:
@@ -108,15 +111,11 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
         raise TriageError(f"a worker process died while reading the evidence; the partial "
                           f"report is in {req.outdir} (complete: false); `--resume` continues")
     return ScanOutcome(req.outdir, summary, complete, exit_code(summary, complete), reports,
-                       time.monotonic() - started)
+                       time.monotonic() - started, set_infos)
 
 
 def exit_code(summary: Summary, complete: bool) -> int:
-    if not complete:
-        return EXIT_INTERRUPTED
-    if summary.hits:
-        return EXIT_HITS
-    return EXIT_INCOMPLETE if summary.errors else EXIT_CLEAN
+    return decide(asdict(summary), complete).exit_code
 
 
 def _open_all(paths: Sequence[str]) -> List[Evidence]:

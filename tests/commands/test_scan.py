@@ -16,12 +16,12 @@ def outcome(complete=True, **summary):
 
 @pytest.mark.parametrize("complete, summary, head", [
     (True, {"hits": 2, "hits_by_category": {"1": 2}},
-     "HITS FOUND: 2 file(s) match known material"),
+     "HITS FOUND: 2 files match known material"),
     (False, {"hits": 2, "hits_by_category": {"1": 2}},
-     "HITS FOUND: 2 file(s) match known material in the part scanned "
+     "HITS FOUND: 2 files match known material in the part scanned "
      "(INTERRUPTED: the scan is not complete)"),
     (False, {}, "INTERRUPTED: no hits in the part scanned; the scan is not complete"),
-    (True, {"errors": 1}, "NO HITS, BUT COVERAGE WAS NOT TOTAL: some content could not be read"),
+    (True, {"errors": 1}, "NO HITS, BUT COVERAGE WAS NOT TOTAL: 1 item(s) could not be read"),
     (True, {}, "NO HITS: no known material found"),
 ])
 def test_the_first_line_says_what_was_found_and_whether_the_scan_finished(complete, summary,

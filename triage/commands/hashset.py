@@ -13,6 +13,7 @@ from ..hashsets.importer import KINDS
 from ..hashsets.validate import validate as validate_set
 from ..jsonout import dumps
 from ..safetext import visible
+from .options import thresholds
 
 SHOWN_PROBLEMS = 20
 
@@ -32,19 +33,6 @@ class ProblemPrinter:
         if self.count > SHOWN_PROBLEMS:
             click.echo(f"triage: {self.count - SHOWN_PROBLEMS} more problem(s) not shown "
                        "(run `triage hashset validate` for all)", err=True)
-
-
-def _thresholds(values) -> dict:
-    found = {}
-    for text in values:
-        name, _, number = text.partition("=")
-        try:
-            if signals.get(name).kind != "perceptual":
-                raise ValueError(f"{name} is not a perceptual signal")
-            found[name.lower()] = int(number)
-        except ValueError as exc:
-            raise click.BadParameter(f"{text}: {exc}", param_hint="--threshold") from None
-    return found
 
 
 def _progress(value):
@@ -73,7 +61,7 @@ def hashset():
 @click.option("--signal", "signal_name",
               help="Signal of bare hashes in plain lists when the length cannot tell "
                    "(e.g. phash, pdq).")
-@click.option("--threshold", multiple=True, metavar="SIGNAL=N",
+@click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
               help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
@@ -89,7 +77,7 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
     printer = ProblemPrinter()
     compile_sources(sources, output, name=name, version=set_version, kind=kind,
                     category=category, scheme=scheme, signal=signal_name,
-                    thresholds=_thresholds(threshold), on_problem=printer,
+                    thresholds=threshold, on_problem=printer,
                     progress=_progress(progress))
     printer.close()
     return _show(output, as_json)
@@ -105,9 +93,12 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
 @click.option("--version", "set_version", help="Set version.")
 @click.option("--signal", "signal_names", default=",".join(DEFAULT_SIGNALS), show_default=True,
               help="Comma-separated signals to compute.")
+@click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
+              help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
-def build(folder, output, category, kind, name, set_version, signal_names, as_json, progress):
+def build(folder, output, category, kind, name, set_version, signal_names, threshold, as_json,
+          progress):
     """Make a set from the reference files under FOLDER: size and every signal of each regular
     file, reading each file once; symlinks are not followed. Exit codes: 0 written; 2 the folder
     cannot be read."""
@@ -120,7 +111,8 @@ def build(folder, output, category, kind, name, set_version, signal_names, as_js
     printer = ProblemPrinter()
     try:
         build_set(folder, output, names=names, category=category, kind=kind, name=name,
-                  version=set_version, on_problem=printer, progress=_progress(progress))
+                  version=set_version, thresholds=threshold, on_problem=printer,
+                  progress=_progress(progress))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--signal") from None
     printer.close()

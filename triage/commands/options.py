@@ -20,10 +20,23 @@ def signal_list(kind=None):
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
             if kind and cls.kind != kind:
-                raise click.BadParameter(f"{name} is not a {kind} signal")
+                raise click.BadParameter(f"{name} is not an {kind} signal" if kind[0] in "aeiou"
+                                         else f"{name} is not a {kind} signal")
         return names
 
     return parse
+
+
+def thresholds(ctx, param, values) -> dict:
+    """A click callback for the repeatable `--threshold SIGNAL=BITS`."""
+    found = {}
+    for text in values or ():
+        try:
+            name, bits = signals.parse_threshold(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        found[name] = bits
+    return found
 
 
 def _formats(ctx, param, value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,17 +12,8 @@ from ..jsonout import dumps
 from ..progress import BarProgress
 from ..safetext import visible
 from ..scan import ScanRequest, scan as run_scan
-from .options import report_formats
-
-
-def _thresholds(ctx, param, values):
-    out = {}
-    for value in values:
-        name, sep, number = value.partition("=")
-        if not sep or not number.strip().isdigit():
-            raise click.BadParameter(f"{value!r}: expected SIGNAL=BITS, e.g. pdq=31")
-        out[name.strip().lower()] = int(number)
-    return out
+from ..verdict import category_title, decide
+from .options import report_formats, thresholds
 
 
 @click.command()
@@ -40,7 +32,7 @@ def _thresholds(ctx, param, values):
 @click.option("--resume", is_flag=True, help="Continue an interrupted scan in OUTDIR.")
 @click.option("--force", is_flag=True, help="Replace a scan already in OUTDIR.")
 @click.option("--no-deleted", is_flag=True, help="Skip deleted files.")
-@click.option("--threshold", "thresholds", multiple=True, callback=_thresholds,
+@click.option("--threshold", "thresholds", multiple=True, callback=thresholds,
               metavar="SIGNAL=BITS", help="Override a perceptual match radius, e.g. pdq=31.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no verdict text.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
@@ -72,25 +64,18 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
                           round(outcome.elapsed, 3), "summary": outcome.summary.__dict__,
                           "reports": [str(p) for p in outcome.reports]}, indent=2))
     elif not quiet:
-        click.echo(verdict_text(outcome), err=False)
+        click.echo(verdict_text(outcome, outcome.hashsets), err=False)
     return outcome.exit_code
 
 
-def verdict_text(outcome) -> str:
+def verdict_text(outcome, hashsets=()) -> str:
     s = outcome.summary
-    if s.hits:
-        head = f"HITS FOUND: {s.hits} file(s) match known material"
-        if not outcome.complete:
-            head += " in the part scanned (INTERRUPTED: the scan is not complete)"
-    elif not outcome.complete:
-        head = "INTERRUPTED: no hits in the part scanned; the scan is not complete"
-    elif s.errors:
-        head = "NO HITS, BUT COVERAGE WAS NOT TOTAL: some content could not be read"
-    else:
-        head = "NO HITS: no known material found"
-    lines = [head]
+    verdict = decide(asdict(s), outcome.complete)
+    lines = [verdict.headline]
     for category, count in s.hits_by_category.items():
-        lines.append(f"  category {visible(category)}: {count} file{'s' if count != 1 else ''}")
+        lines.append(f"  category {visible(category_title(category, hashsets))}: {count} "
+                     f"file{'s' if count != 1 else ''}")
+    lines += [f"  {visible(detail)}" for detail in verdict.details]
     decoded = f", {s.images_decoded:,} images decoded" if s.images_decoded else ""
     lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed{decoded}, "
                  f"{s.files_skipped:,} not read (no set could match), {s.files_known:,} "

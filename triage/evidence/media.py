@@ -22,6 +22,7 @@ import pyewf
 import pytsk3
 
 from ..errors import EvidenceError, READ_ERRORS, one_line
+from ..registry import Registry
 from ..timefmt import pin_utc
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
@@ -249,12 +250,13 @@ def _is_raw(path, st, head):
     return stat.S_ISREG(st.st_mode)
 
 
-CONTAINERS: List[Container] = [
-    Container("ewf", _is_ewf, _open_ewf),
-    Container("split-raw", _is_split_raw, _open_split_raw),
-    Container("device", _is_device, _open_native("device")),
-    Container("raw", _is_raw, _open_native("raw")),
-]
+# Tried in this order: the first that recognises the media opens it.
+CONTAINERS: Registry[Container] = Registry("container")
+for _container in (Container("ewf", _is_ewf, _open_ewf),
+                   Container("split-raw", _is_split_raw, _open_split_raw),
+                   Container("device", _is_device, _open_native("device")),
+                   Container("raw", _is_raw, _open_native("raw"))):
+    CONTAINERS.add(_container.kind, _container)
 
 
 def open_media(path: str) -> Media:
@@ -270,7 +272,7 @@ def open_media(path: str) -> Media:
         raise EvidenceError(f"{path}: {exc.strerror or exc}") from None
     if head.startswith(LOGICAL_EWF_SIGNATURES):
         raise EvidenceError(f"{path}: logical evidence files (L01/Lx01) are not supported")
-    for container in CONTAINERS:
+    for container in CONTAINERS.values():
         if container.recognises(path, st, head):
             media = container.open(path, st)
             if media.size == 0:

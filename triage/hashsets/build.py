@@ -106,6 +106,7 @@ def _manifest_line(where: str, entry: SetEntry) -> bytes:
 def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               category: Optional[str] = None, kind: Optional[str] = None,
               name: Optional[str] = None, version: Optional[str] = None,
+              thresholds: Optional[Dict[str, int]] = None,
               on_problem: Optional[ProblemSink] = None, progress: bool = False) -> None:
     folder = Path(folder)
     if not folder.is_dir():
@@ -132,4 +133,4 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               sources=[{"path": str(folder), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
               problems=problems, name=name or folder.resolve().name, version=version,
-              kind=kind or "alert")
+              kind=kind or "alert", thresholds=thresholds)

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Sequence
+from typing import Callable, List, NamedTuple, Sequence
 
 from ..errors import TriageError
+from ..registry import Registry
 
 
 class Reporter(NamedTuple):
@@ -14,12 +15,12 @@ class Reporter(NamedTuple):
     render: Callable[[dict], bytes]
 
 
-REPORTERS: Dict[str, Reporter] = {}
+REPORTERS: Registry[Reporter] = Registry("report format")
 
 
 def register(name: str, filename: str):
     def wrap(render):
-        REPORTERS[name] = Reporter(filename, render)
+        REPORTERS.add(name, Reporter(filename, render))
         return render
     return wrap
 

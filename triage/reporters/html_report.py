@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from ..safetext import visible
+from ..verdict import category_title, decide
 from . import register
 
 CSS = """
@@ -19,6 +20,7 @@ code,.mono{font-family:ui-monospace,monospace;font-size:.92em;word-break:break-a
 .verdict{padding:1em;font-size:1.3em;font-weight:bold;border-radius:4px}
 .hits{background:#fde2e2;border:2px solid #b00020}.clean{background:#e3f5e1;border:2px solid #2e7d32}
 .partial{background:#fff4d6;border:2px solid #a66b00}
+.detail{font-size:.8em;font-weight:normal;margin-top:.4em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}
 """
 
@@ -45,15 +47,12 @@ def _table(headers, rows, numeric=()):
 
 def _verdict(report) -> str:
     s = report["summary"]
-    if s["hits"]:
-        cats = ", ".join(f"{esc(k)}: {v}" for k, v in s["hits_by_category"].items())
-        return f'<div class="verdict hits">{s["hits"]} file(s) match known material ({cats})</div>'
-    if not report["complete"]:
-        return '<div class="verdict partial">Scan interrupted: no hits in the part scanned</div>'
-    if s["errors"]:
-        return (f'<div class="verdict partial">No hits, but {s["errors"]} item(s) could not be '
-                f'read: coverage was not total</div>')
-    return '<div class="verdict clean">No known material found</div>'
+    verdict = decide(s, report["complete"])
+    cats = ", ".join(f"{esc(category_title(k, report['hashsets']))}: {v}"
+                     for k, v in s["hits_by_category"].items())
+    lines = [esc(verdict.headline) + (f" ({cats})" if cats else "")]
+    lines += [f'<div class="detail">{esc(d)}</div>' for d in verdict.details]
+    return f'<div class="verdict {verdict.tone}">{"".join(lines)}</div>'
 
 
 def _coverage(report) -> str:

@@ -7,7 +7,9 @@ asks this registry instead of branching on signal names."""
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Dict, Type
+from typing import ClassVar, Type
+
+from ..registry import Registry
 
 _HEX = re.compile(r"[0-9a-f]+\Z")
 
@@ -48,12 +50,8 @@ class Signal:
         return cls.hex_length // 2
 
 
-SIGNALS: Dict[str, Type[Signal]] = {}
-
-
-def register(cls: Type[Signal]) -> Type[Signal]:
-    SIGNALS[cls.name] = cls
-    return cls
+SIGNALS: Registry[Type[Signal]] = Registry("signal")
+register = SIGNALS.register()
 
 
 def get(name: str) -> Type[Signal]:
@@ -66,3 +64,21 @@ def get(name: str) -> Type[Signal]:
 
 def of_kind(kind: str) -> list:
     return sorted(name for name, cls in SIGNALS.items() if cls.kind == kind)
+
+
+def parse_threshold(text: str) -> tuple:
+    """`SIGNAL=BITS` as given on a command line -> (signal name, radius). Only signals matched
+    by distance take a radius, each within its own range (0..bits for a perceptual hash)."""
+    name, sep, number = text.partition("=")
+    name, number = name.strip().lower(), number.strip()
+    if not sep or not name:
+        raise ValueError(f"{text!r}: expected SIGNAL=BITS, e.g. pdq=31")
+    cls = get(name)
+    limit = getattr(cls, "bits", None)
+    if limit is None:
+        raise ValueError(f"{name} takes no radius (only signals matched by distance do: "
+                         f"{', '.join(n for n, c in SIGNALS.items() if getattr(c, 'bits', None))})")
+    if not (number.isascii() and number.isdigit()) or int(number) > limit:
+        raise ValueError(f"{text!r}: the {name} radius must be a whole number of bits from 0 to "
+                         f"{limit}")
+    return name, int(number)

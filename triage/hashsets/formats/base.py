@@ -17,6 +17,7 @@ from typing import ClassVar, Dict, Iterator, List, Optional, Tuple, Type, Union
 import numpy as np
 
 from ...records import SetEntry
+from ...registry import Registry
 from ..problems import Problem
 
 Item = Tuple[Union[str, int], Union[SetEntry, Problem]]
@@ -65,12 +66,8 @@ class Format:
         return {}
 
 
-FORMATS: Dict[str, Type[Format]] = {}
-
-
-def register(cls: Type[Format]) -> Type[Format]:
-    FORMATS[cls.name] = cls
-    return cls
+FORMATS: Registry[Type[Format]] = Registry("hash-set format")
+register = FORMATS.register()
 
 
 def in_detection_order() -> List[Type[Format]]:

@@ -1,0 +1,51 @@
+"""One module decides the verdict and the exit code; every caller shows what it decides."""
+
+import pytest
+
+from triage.errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED
+from triage.verdict import CLEAN, HITS, PARTIAL, category_title, decide
+
+
+@pytest.mark.parametrize("summary, complete, tone, code, headline", [
+    ({"hits": 1}, True, HITS, EXIT_HITS, "HITS FOUND: 1 file match known material"),
+    ({"hits": 3, "errors": 2}, True, HITS, EXIT_HITS, "HITS FOUND: 3 files match known material"),
+    ({"hits": 3}, False, HITS, EXIT_INTERRUPTED,
+     "HITS FOUND: 3 files match known material in the part scanned (INTERRUPTED: the scan is "
+     "not complete)"),
+    ({}, False, PARTIAL, EXIT_INTERRUPTED,
+     "INTERRUPTED: no hits in the part scanned; the scan is not complete"),
+    ({"errors": 4}, True, PARTIAL, EXIT_INCOMPLETE,
+     "NO HITS, BUT COVERAGE WAS NOT TOTAL: 4 item(s) could not be read"),
+    ({"hits": 0, "errors": 0}, True, CLEAN, EXIT_CLEAN, "NO HITS: no known material found"),
+])
+def test_each_outcome_has_one_headline_tone_and_exit_code(summary, complete, tone, code,
+                                                          headline):
+    verdict = decide(summary, complete)
+    assert (verdict.tone, verdict.exit_code, verdict.headline) == (tone, code, headline)
+
+
+def test_hits_with_unread_content_say_so_beneath_the_headline():
+    assert decide({"hits": 1, "errors": 2}, True).details == [
+        "2 item(s) could not be read: coverage was not total"]
+
+
+def test_a_coverage_note_alone_keeps_a_scan_without_hits_from_reading_clean():
+    verdict = decide({"hits": 0, "errors": 0}, True, notes=["volume 3 is encrypted"])
+    assert (verdict.tone, verdict.exit_code) == (PARTIAL, EXIT_INCOMPLETE)
+    assert verdict.headline == ("NO HITS, BUT COVERAGE WAS NOT TOTAL: part of the evidence was "
+                                "not examined")
+    assert verdict.details == ["volume 3 is encrypted"]
+
+
+def test_a_stop_other_than_an_interruption_is_named():
+    assert decide({}, False, stopped="time budget spent").headline.startswith(
+        "TIME BUDGET SPENT: no hits")
+
+
+def test_categories_are_named_by_the_scheme_of_the_set_that_uses_them():
+    sets = [{"category_scheme": "vics", "categories": {"1": 5, "2": 1}},
+            {"category_scheme": "caid", "categories": {"A": 3}}]
+    assert category_title("1", sets) == "1 child abuse material (CAM)"
+    assert category_title("A", sets) == "A category A"
+    assert category_title("B", sets) == "B"            # no set holds it: the bare label
+    assert category_title("uncategorised", sets) == "uncategorised"

@@ -1,0 +1,61 @@
+"""The verdict of a scan and its exit code, decided in one place: the terminal, the HTML report
+and the process exit code all say what this module says.
+
+Works from the report's own plain data (the summary as a dict, `complete`, the hash sets), so
+a report re-rendered from its results database gives the same words as the scan did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, List, Mapping, Optional
+
+from .errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED
+from .hashsets import categories
+
+# tone: how a reader should take it at a glance (the HTML box's colour)
+HITS, PARTIAL, CLEAN = "hits", "partial", "clean"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    tone: str
+    headline: str
+    exit_code: int
+    details: List[str] = field(default_factory=list)   # plain sentences under the headline
+
+
+def decide(summary: Mapping, complete: bool, stopped: Optional[str] = None,
+           notes: Iterable[str] = ()) -> Verdict:
+    """`summary` as in the report (hits, errors, ...); `stopped` says why an incomplete scan
+    stopped ("interrupted" unless told otherwise); `notes` are coverage facts the headline
+    must not hide (an encrypted volume left unread, a set that lost entries)."""
+    hits, errors = summary.get("hits", 0), summary.get("errors", 0)
+    stopped = stopped or "interrupted"
+    details = list(notes)
+    if hits:
+        headline = f"HITS FOUND: {hits} file{'s' if hits != 1 else ''} match known material"
+        if not complete:
+            headline += f" in the part scanned ({stopped.upper()}: the scan is not complete)"
+        elif errors:
+            details.append(f"{errors:,} item(s) could not be read: coverage was not total")
+        return Verdict(HITS, headline, EXIT_INTERRUPTED if not complete else EXIT_HITS, details)
+    if not complete:
+        return Verdict(PARTIAL, f"{stopped.upper()}: no hits in the part scanned; the scan is "
+                       f"not complete", EXIT_INTERRUPTED, details)
+    if errors or details:
+        what = (f"{errors:,} item(s) could not be read" if errors
+                else "part of the evidence was not examined")
+        return Verdict(PARTIAL, f"NO HITS, BUT COVERAGE WAS NOT TOTAL: {what}",
+                       EXIT_INCOMPLETE, details)
+    return Verdict(CLEAN, "NO HITS: no known material found", EXIT_CLEAN, details)
+
+
+def category_title(label: str, hashsets: Iterable[Mapping] = ()) -> str:
+    """A category as a reader should see it: the label with its meaning in the scheme of the
+    sets that use it, e.g. "1 child abuse material (CAM)"; the bare label when no set's scheme
+    describes it."""
+    for hs in hashsets:
+        meaning = categories.describe(hs.get("category_scheme") or "", label)
+        if meaning and label in (hs.get("categories") or {}):
+            return f"{label} {meaning}"
+    return label
