@@ -57,6 +57,8 @@ def run_triage(*args, cwd=None, env=None, timeout=300) -> Run:
     proc = subprocess.run([sys.executable, "-m", "triage", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+    # `internal error` is reserved for bugs: no input any test gives may produce it.
+    assert "internal error" not in proc.stderr, proc.stderr
     return Run(proc)
 
 

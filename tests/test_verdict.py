@@ -37,9 +37,14 @@ def test_a_coverage_note_alone_keeps_a_scan_without_hits_from_reading_clean():
     assert verdict.details == ["volume 3 is encrypted"]
 
 
-def test_a_stop_other_than_an_interruption_is_named():
-    assert decide({}, False, stopped="time budget spent").headline.startswith(
-        "TIME BUDGET SPENT: no hits")
+def test_a_stop_other_than_an_interruption_is_named_and_exits_by_what_was_found():
+    terminated = decide({"hits": 2}, False, stopped="terminated")
+    assert terminated.exit_code == 143 and "(TERMINATED: the scan is not complete)" in \
+        terminated.headline
+    budget = decide({}, False, stopped="time budget spent")
+    assert budget.headline.startswith("TIME BUDGET SPENT: no hits")
+    assert budget.exit_code == EXIT_INCOMPLETE
+    assert decide({"hits": 1}, False, stopped="time budget spent").exit_code == EXIT_HITS
 
 
 def test_categories_are_named_by_the_scheme_of_the_set_that_uses_them():

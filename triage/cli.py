@@ -43,7 +43,11 @@ def cli():
 def main(argv=None) -> None:
     try:
         # Commands return their exit code; click hands it back in non-standalone mode.
-        code = cli.main(args=argv, prog_name="triage", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        # The arguments as given travel with the context: an interrupted scan prints them
+        # back as the command that resumes it.
+        code = cli.main(args=args, prog_name="triage", standalone_mode=False,
+                        obj={"argv": args})
     except TriageError as exc:
         click.echo(f"triage: error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -7,7 +7,8 @@ EXIT_CLEAN = 0
 EXIT_HITS = 1
 EXIT_UNUSABLE = 2
 EXIT_INCOMPLETE = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130     # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143      # SIGTERM (128 + SIGTERM)
 
 
 # What reading evidence can raise: OS errors, and the RuntimeError pytsk3 turns a failed read

@@ -21,44 +21,91 @@ def progress_bar(shown: Optional[bool] = None, **options) -> tqdm:
 
 
 class Progress:
-    """What the scan tells whoever watches it; the CLI draws it, tests ignore it."""
+    """What the scan tells whoever watches it; the CLI draws it, tests ignore it.
+
+    Bytes count what will be read: a file's planned bytes (what its plan reads for certain)
+    when it is counted, and when it is done the larger of those and what was really read
+    (a picture found behind its head, a hit read again for the report) on both sides, so the
+    share done only grows."""
 
     shown = False   # nobody watching: the totals (a second walk) are not worth counting
 
+    def start(self) -> None: ...
     def add_total(self, files: int, nbytes: int) -> None: ...
-    def advance(self, files: int, nbytes: int, hit: bool = False) -> None: ...
+    def totals_known(self) -> None: ...
+    def advance(self, files: int, planned: int, read: Optional[int] = None,
+                hit: bool = False) -> None: ...
     def close(self) -> None: ...
 
 
 class BarProgress(Progress):
+    """Bytes, files and hits, with a share done and an ETA only once the totals are known
+    (before, the share would fall as the count grows); redrawn every second even while a
+    large file is being read, so the display never looks frozen."""
+
+    REDRAW = 1.0   # seconds
+
     def __init__(self, shown: Optional[bool] = None):
         self._lock = threading.Lock()
         self._files = self._files_total = self._hits = 0
-        self._bar = progress_bar(shown, total=0, unit="B", unit_scale=True, unit_divisor=1024,
-                                 desc="scanning")
+        self._bytes_total = 0
+        self._known = False
+        self._closed = threading.Event()
+        # smoothing=0: the rate is the average since the start, so the ETA does not swing
+        # with every burst of small or large files.
+        self._bar = progress_bar(shown, total=None, unit="B", unit_scale=True,
+                                 unit_divisor=1024, desc="scanning", smoothing=0)
         self.shown = not self._bar.disable
+
+    def start(self) -> None:
+        """Begin redrawing; called once worker processes are forked (a thread must not exist
+        when a process forks)."""
+        if self.shown:
+            threading.Thread(target=self._redraw, name="progress", daemon=True).start()
+
+    def _redraw(self) -> None:
+        while not self._closed.wait(self.REDRAW):
+            with self._lock:
+                self._bar.refresh()
 
     def add_total(self, files: int, nbytes: int) -> None:
         if not self.shown:   # called per file: a hidden bar costs nothing
             return
         with self._lock:
             self._files_total += files
-            self._bar.total += nbytes
+            self._bytes_total += nbytes
             self._show()
 
-    def advance(self, files: int, nbytes: int, hit: bool = False) -> None:
+    def totals_known(self) -> None:
         if not self.shown:
             return
         with self._lock:
+            self._known = True
+            self._bar.total = self._bytes_total
+            self._show()
+            self._bar.refresh()
+
+    def advance(self, files: int, planned: int, read: Optional[int] = None,
+                hit: bool = False) -> None:
+        if not self.shown:
+            return
+        extra = max(0, (read or 0) - planned)
+        with self._lock:
             self._files += files
             self._hits += int(hit)
-            self._bar.update(nbytes)
+            self._bytes_total += extra
+            if self._known:
+                self._bar.total = self._bytes_total
+            self._bar.update(planned + extra)
             self._show()
 
     def _show(self) -> None:
-        self._bar.set_postfix_str(f"{self._files:,}/{self._files_total:,} files, "
+        of = f"/{self._files_total:,}" if self._known else f" (counting {self._files_total:,})"
+        self._bar.set_postfix_str(f"{self._files:,}{of} files, "
                                   f"{self._hits} hit{'s' if self._hits != 1 else ''}",
                                   refresh=False)
 
     def close(self) -> None:
-        self._bar.close()
+        self._closed.set()
+        with self._lock:
+            self._bar.close()

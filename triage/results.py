@@ -64,6 +64,7 @@ class Results:
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
         self._conn = conn
+        self._failed: Optional[sqlite3.Error] = None
         self._pending = 0
         self._last_commit = time.monotonic()
 
@@ -106,13 +107,25 @@ class Results:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise TriageError(f"{path}: not a triage results database: {exc}") from None
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                raise TriageError(f"{path}: not a triage results database: {exc}") from None
+            raise TriageError(f"{path}: cannot write: {exc}") from None
         conn.execute("BEGIN")
         return cls(path, conn)
 
     def close(self) -> None:
-        if self._conn.in_transaction:
+        if self._failed is None and self._conn.in_transaction:
             self._conn.execute("COMMIT")
+        self._conn.close()
+
+    def abandon(self) -> None:
+        """Close without committing what is pending (it could not be written, or what it
+        would claim, e.g. reports written, did not happen); committed work stays."""
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
         self._conn.close()
 
     # --- writing ----------------------------------------------------------------------------
@@ -120,10 +133,30 @@ class Results:
     def commit(self) -> None:
         """Make everything written so far durable (and start the next transaction)."""
         if self._conn.in_transaction:
-            self._conn.execute("COMMIT")
-        self._conn.execute("BEGIN")
+            self._write("COMMIT")
+        self._write("BEGIN")
         self._pending = 0
         self._last_commit = time.monotonic()
+
+    def _write(self, sql: str, params=(), many: bool = False):
+        """Every write goes through here. After a failed write (a full disk) SQLite may have
+        rolled the transaction back on its own and fallen into autocommit, where a file's
+        verdict could be stored without its finding: so the first failure is final for this
+        connection, and a write outside a transaction opens one first."""
+        if self._failed is not None:
+            raise self._failed
+        try:
+            if not self._conn.in_transaction and sql not in ("BEGIN", "COMMIT"):
+                self._conn.execute("BEGIN")
+            return (self._conn.executemany if many else self._conn.execute)(sql, params)
+        except sqlite3.Error as exc:
+            self._failed = exc
+            try:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
 
     def _written(self, urgent: bool = False) -> None:
         # Batch commits for speed, but never hold more than a second or a few hundred files.
@@ -132,7 +165,7 @@ class Results:
             self.commit()
 
     def set(self, key: str, value) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO scan VALUES (?, ?)", (key, json.dumps(value)))
+        self._write("INSERT OR REPLACE INTO scan VALUES (?, ?)", (key, json.dumps(value)))
 
     def get(self, key: str, default=None):
         row = self._conn.execute("SELECT value FROM scan WHERE key = ?", (key,)).fetchone()
@@ -141,31 +174,29 @@ class Results:
     def add_evidence(self, path: str, info: dict) -> int:
         row = self._conn.execute("SELECT id FROM evidence WHERE path = ?", (path,)).fetchone()
         if row:
-            self._conn.execute("UPDATE evidence SET info = ? WHERE id = ?",
-                               (json.dumps(info), row[0]))
+            self._write("UPDATE evidence SET info = ? WHERE id = ?", (json.dumps(info), row[0]))
             return row[0]
-        cur = self._conn.execute("INSERT INTO evidence (path, info) VALUES (?, ?)",
-                                 (path, json.dumps(info)))
+        cur = self._write("INSERT INTO evidence (path, info) VALUES (?, ?)",
+                          (path, json.dumps(info)))
         return cur.lastrowid
 
     def finish_evidence(self, evidence_id: int) -> None:
-        self._conn.execute("UPDATE evidence SET finished = 1 WHERE id = ?", (evidence_id,))
+        self._write("UPDATE evidence SET finished = 1 WHERE id = ?", (evidence_id,))
         self.commit()
 
     def set_hashsets(self, infos: List[dict]) -> None:
-        self._conn.execute("DELETE FROM hashsets")
-        self._conn.executemany("INSERT INTO hashsets (info) VALUES (?)",
-                               [(json.dumps(i),) for i in infos])
+        self._write("DELETE FROM hashsets")
+        self._write("INSERT INTO hashsets (info) VALUES (?)", [(json.dumps(i),) for i in infos],
+                    many=True)
 
     def record(self, evidence_id: int, key: bytes, volume: Optional[int], status: str,
                bytes_read: int, hashed: bool, decoded: bool,
                finding: Optional[dict] = None) -> None:
         """One file's verdict; with its finding (a hit) it is committed at once."""
-        self._conn.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (key, evidence_id, volume, status, bytes_read, int(hashed),
-                            int(decoded)))
+        self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, evidence_id, volume, status, bytes_read, int(hashed), int(decoded)))
         if finding is not None:
-            self._conn.execute(
+            self._write(
                 "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (evidence_id, key, json.dumps(finding["entry"]), json.dumps(finding["hashes"]),
@@ -176,7 +207,7 @@ class Results:
                   severity: str = "error") -> None:
         """An error (content not checked) or a warning (checked, worth a look); recording the
         same one twice, as a resumed scan does, keeps one."""
-        self._conn.execute(
+        self._write(
             "INSERT OR IGNORE INTO errors (evidence_id, severity, record) VALUES (?, ?, ?)",
             (evidence_id, severity, json.dumps(error, sort_keys=True)))
         self._written()

@@ -3,7 +3,9 @@ that can disguise a name on screen (bidi overrides, zero-width marks) become vis
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 
 # Bidi controls, zero-width and invisible formatting marks, line/paragraph separators, BOM.
 DISGUISING = re.compile("[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
@@ -14,3 +16,21 @@ def visible(text: str) -> str:
     """`name\u202egpj.exe` -> `name<U+202E>gpj.exe`; a newline -> `\\x0a`. One line, no tricks."""
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
     return DISGUISING.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+def shell_word(text: str) -> str:
+    """`text` (an argument as the OS gave it, undecodable bytes as surrogate escapes) quoted
+    for a POSIX shell so that pasting it gives back the same bytes: plain quoting where it is
+    printable UTF-8, bash's $'...' with \\xHH escapes where it is not."""
+    raw = os.fsencode(text)
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = None
+    if decoded is not None and not _CONTROL.search(decoded) and not DISGUISING.search(decoded):
+        return shlex.quote(decoded)
+    out = []
+    for byte in raw:
+        char = chr(byte)
+        out.append(char if 0x20 <= byte < 0x7f and char not in "\\'" else f"\\x{byte:02x}")
+    return "$'" + "".join(out) + "'"

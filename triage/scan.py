@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -16,11 +19,11 @@ from typing import Dict, List, Optional, Sequence
 from . import TOOL_NAME, __version__, environment, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
-from .evidence.folder import inside
 from .hashsets import load as load_hashset
+from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
 from .records import ScanError
-from .reporters import render_all, write_manifest
+from .reporters import REPORTERS, render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
 from .verdict import decide
@@ -33,12 +36,17 @@ class ScanRequest:
     hashsets: Sequence[str]
     outdir: Path
     formats: Sequence[str] = ("json", "csv", "html")
+    # Case details and options as given; None: not given (a new scan takes the default, a
+    # resume the first run's value).
     case: Dict[str, Optional[str]] = field(default_factory=dict)
     workers: int = 0                     # 0: one per CPU
     resume: bool = False
     force: bool = False
-    deleted: bool = True
-    thresholds: Dict[str, int] = field(default_factory=dict)
+    deleted: Optional[bool] = None
+    thresholds: Optional[Dict[str, int]] = None
+
+
+DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}}
 
 
 @dataclass
@@ -50,6 +58,11 @@ class ScanOutcome:
     reports: List[Path]
     elapsed: float
     hashsets: List[dict] = field(default_factory=list)   # as the report lists them
+    stopped: Optional[str] = None                        # why an incomplete scan stopped
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as at Ctrl-C, with a partial report."""
 
 
 def now() -> str:
@@ -61,61 +74,114 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
     sets = [load_hashset(p, progress=progress.shown) for p in req.hashsets]
-    _outside_evidence(Path(req.outdir), req.evidence)
+    check_outside_evidence(Path(req.outdir), req.evidence)
     evidences = _open_all(req.evidence)
-    results = _prepare_outdir(req, sets)
-    stop = stop_event()
-    judge = Judge(sets, req.thresholds, stop=stop)
-    totals = _Totals(req.evidence, judge, req.deleted, progress, stop) if progress.shown else None
-    workers = Workers(judge, req.workers or os.cpu_count() or 2)
-    interrupted = crashed = False
     try:
-        results.set("case", req.case)
+        prepared = prepare(
+            Path(req.outdir), resume=req.resume, force=req.force,
+            report_names=[r.filename for r in REPORTERS.values()],
+            identity={"evidence": [evidence_identity(ev) for ev in evidences],
+                      "hashsets": [set_identity(_set_info(s)) for s in sets]},
+            case={k: req.case.get(k) for k in CASE_FLAGS},
+            options={"deleted": req.deleted, "thresholds": req.thresholds},
+            defaults=DEFAULT_OPTIONS)
+    except BaseException:
+        for item in [*evidences, *sets]:
+            item.close()
+        raise
+    try:
+        with _terminate_as_interrupt():
+            return _scan(req, prepared, sets, evidences, progress, started)
+    finally:
+        prepared.lock.release()
+        for s in sets:
+            s.close()
+
+
+def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
+          started: float) -> ScanOutcome:
+    results, options = prepared.results, prepared.options
+    stop = stop_event()
+    judge = Judge(sets, options["thresholds"], stop=stop)
+    totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
+              if progress.shown else None)
+    workers = Workers(judge, req.workers or os.cpu_count() or 2)
+    stopped = None
+    crashed = False
+    try:
         results.set("tool", {"name": TOOL_NAME, "version": __version__})
         results.set("environment", environment.describe())
-        results.set("options", {"deleted": req.deleted, "thresholds": req.thresholds,
-                                "formats": list(req.formats)})
+        results.set("options", {**options, "formats": list(req.formats)})
         if results.get("started") is None:
             results.set("started", now())
         results.set("complete", False)
         results.set_hashsets([_set_info(s) for s in sets])
         ids = {ev.path: results.add_evidence(ev.path, ev.describe()) for ev in evidences}
         results.commit()
+        progress.start()
         if totals is not None:
             totals.listen()
-        _run(evidences, ids, results, judge, req, progress, workers)
+        _run(evidences, ids, results, judge, options["deleted"], req.resume, progress, workers)
+    except Terminated:
+        stopped = "terminated"
     except KeyboardInterrupt:
-        interrupted = True
+        stopped = "interrupted"
     except BrokenProcessPool:
         # A worker died (a C library crashing on a corrupt structure): keep what was found,
         # write the partial report, then say so.
-        interrupted = crashed = True
+        stopped, crashed = "interrupted", True
+    except sqlite3.Error as exc:
+        results.abandon()
+        raise TriageError(f"{results.path}: cannot write: {exc}; what was recorded before is "
+                          f"kept: free space, then run the same command with --resume") from None
     finally:
         stop.set()
         workers.close()
         progress.close()
         for ev in evidences:
             ev.close()
-    complete = not interrupted
-    results.set("complete", complete)
-    results.set("finished", now())
-    results.commit()
-    reports = render_all(results, req.outdir, req.formats)
+    complete = stopped is None
+    reports = _finish(results, Path(req.outdir), req.formats, complete)
     summary = results.summary()
     set_infos = results.hashsets()
     results.close()
     reports.append(write_manifest(Path(req.outdir), reports + [results.path]))
-    for s in sets:
-        s.close()
     if crashed:
         raise TriageError(f"a worker process died while reading the evidence; the partial "
                           f"report is in {req.outdir} (complete: false); `--resume` continues")
-    return ScanOutcome(req.outdir, summary, complete, exit_code(summary, complete), reports,
-                       time.monotonic() - started, set_infos)
+    return ScanOutcome(req.outdir, summary, complete,
+                       decide(asdict(summary), complete, stopped).exit_code, reports,
+                       time.monotonic() - started, set_infos, stopped)
 
 
-def exit_code(summary: Summary, complete: bool) -> int:
-    return decide(asdict(summary), complete).exit_code
+def _finish(results: Results, outdir: Path, formats, complete: bool) -> List[Path]:
+    """Write the reports, then mark the scan finished: a scan whose reports could not be
+    written stays unfinished in its database, so --resume writes them."""
+    try:
+        results.set("complete", complete)
+        results.set("finished", now())
+        reports = render_all(results, outdir, formats)
+        results.commit()
+    except BaseException:
+        results.abandon()
+        raise
+    return reports
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a shutdown, `kill`, a batch system's time limit) stops the scan the way Ctrl-C
+    does: what was found is kept and the partial report written."""
+    def terminate(signum, frame):
+        raise Terminated()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _open_all(paths: Sequence[str]) -> List[Evidence]:
@@ -130,35 +196,6 @@ def _open_all(paths: Sequence[str]) -> List[Evidence]:
     return opened
 
 
-def _outside_evidence(outdir: Path, paths: Sequence[str]) -> None:
-    """Evidence is never written to: an output folder inside a scanned folder (the default one,
-    made in the working directory, when that is the evidence) is refused before anything is
-    written."""
-    for path in paths:
-        if os.path.isdir(path) and inside(outdir, path):
-            raise TriageError(f"{outdir}: inside the evidence folder {os.path.abspath(path)}, "
-                              f"which is never written to; give -o a folder outside it")
-
-
-def _prepare_outdir(req: ScanRequest, sets) -> Results:
-    outdir = Path(req.outdir)
-    existing = (outdir / "results.sqlite").exists()
-    if req.resume and existing:
-        results = Results.open(outdir)
-        before = [h.get("sources") for h in results.hashsets()]
-        now_sets = [_set_info(s).get("sources") for s in sets]
-        if before and before != now_sets:
-            results.close()
-            raise TriageError(f"{outdir}: the hash sets differ from those of the interrupted "
-                              f"scan; resume needs the same sets (or start again with --force)")
-        return results
-    if existing or (outdir / "report.json").exists():
-        if not req.force and not req.resume:
-            raise TriageError(f"{outdir}: already holds a scan; use --resume to continue it or "
-                              f"--force to replace it")
-    return Results.create(outdir)
-
-
 def _set_info(hs) -> dict:
     info = asdict(hs.info)
     info["unmatchable_signals"] = sorted(
@@ -166,14 +203,14 @@ def _set_info(hs) -> dict:
     return info
 
 
-def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progress,
-         workers: Workers):
-    done = results.done_keys() if req.resume else set()
-    finished = {e["path"] for e in results.evidence() if e["finished"]} if req.resume else set()
+def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
+         progress: Progress, workers: Workers):
+    done = results.done_keys() if resume else set()
+    finished = {e["path"] for e in results.evidence() if e["finished"]} if resume else set()
 
     def pending(ev, ev_id):
         """(key, entry) of every file not judged yet; errors of the walk recorded on the way."""
-        for item in ev.entries(deleted=req.deleted):
+        for item in ev.entries(deleted=deleted):
             if isinstance(item, ScanError):
                 results.add_error(ev_id, item.to_dict())
                 continue
@@ -191,7 +228,8 @@ def _run(evidences, ids, results: Results, judge: Judge, req: ScanRequest, progr
     def record(ev_id, batch, verdicts):
         for (key, _), verdict in zip(batch, verdicts):
             _record(results, ev_id, key, verdict)
-            progress.advance(1, judge.planned_bytes(verdict.entry.size), hit=verdict.is_hit)
+            progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
+                             hit=verdict.is_hit)
 
     ev_id = None
     try:
@@ -253,8 +291,12 @@ class _Totals:
     def _pass_on(self) -> None:
         try:
             while True:
-                self._progress.add_total(*self._totals.recv())
-        except (EOFError, OSError):   # the count is finished, or the scan is
+                counted = self._totals.recv()
+                if counted is None:   # the count reached the end
+                    self._progress.totals_known()
+                    return
+                self._progress.add_total(*counted)
+        except (EOFError, OSError):   # the count stopped short, or the scan is over
             return
 
 
@@ -276,6 +318,7 @@ def _count(paths, judge: Judge, deleted: bool, stop, totals, forked: bool) -> No
                         totals.send((files, nbytes))
                         files = nbytes = 0
                 totals.send((files, nbytes))
+        totals.send(None)
     except Exception:  # totals are a courtesy; the scan itself reports real errors
         return
     finally:

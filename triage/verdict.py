@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, List, Mapping, Optional
 
-from .errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED
+from .errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_TERMINATED
 from .hashsets import categories
 
 # tone: how a reader should take it at a glance (the HTML box's colour)
 HITS, PARTIAL, CLEAN = "hits", "partial", "clean"
+
+# A scan stopped by a signal exits as the shell reports that signal, hits or not; any other
+# stop (a time budget) exits by what was found.
+SIGNAL_EXITS = {"interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED}
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,11 @@ def decide(summary: Mapping, complete: bool, stopped: Optional[str] = None,
             headline += f" in the part scanned ({stopped.upper()}: the scan is not complete)"
         elif errors:
             details.append(f"{errors:,} item(s) could not be read: coverage was not total")
-        return Verdict(HITS, headline, EXIT_INTERRUPTED if not complete else EXIT_HITS, details)
+        code = EXIT_HITS if complete else SIGNAL_EXITS.get(stopped, EXIT_HITS)
+        return Verdict(HITS, headline, code, details)
     if not complete:
         return Verdict(PARTIAL, f"{stopped.upper()}: no hits in the part scanned; the scan is "
-                       f"not complete", EXIT_INTERRUPTED, details)
+                       f"not complete", SIGNAL_EXITS.get(stopped, EXIT_INCOMPLETE), details)
     if errors or details:
         what = (f"{errors:,} item(s) could not be read" if errors
                 else "part of the evidence was not examined")

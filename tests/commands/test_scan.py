@@ -26,9 +26,11 @@ def outcome(complete=True, **summary):
 ])
 def test_the_first_line_says_what_was_found_and_whether_the_scan_finished(complete, summary,
                                                                           head):
-    lines = verdict_text(outcome(complete, **summary)).splitlines()
+    again = None if complete else "triage scan ev.E01 --hashset s.json --resume"
+    lines = verdict_text(outcome(complete, **summary), resume_command=again).splitlines()
     assert lines[0] == head
-    assert ("Resume with: triage scan ... --resume -o /cases/out" in lines) == (not complete)
+    assert ("Resume with: triage scan ev.E01 --hashset s.json --resume" in lines) == \
+        (not complete)
     assert "Elapsed 1m15.2s. Report: /cases/out/report.json" in lines
 
 

@@ -54,3 +54,38 @@ def report_formats(command):
         "--format", "formats", default="json,csv,html", show_default=True, callback=_formats,
         help=f"Reports to write, of {', '.join(sorted(REPORTERS))} (case: CASE/UCO JSON-LD); "
              "report.json is always written.")(command)
+
+
+# Options whose values are secrets, with how each is masked when a command is printed back:
+# `-` makes the command ask for the secret instead (a command line is visible to every user
+# of the machine in /proc, and a printed one ends up in logs).
+SECRET_OPTIONS = {
+    "--credential": lambda value: value.partition(":")[0] + ":-",
+}
+
+
+def replay(ctx: click.Context, drop=(), add=()) -> list:
+    """The arguments of the running command as the user gave them (after the command's
+    name), without the options in `drop`, with `add` appended, and with secret values masked."""
+    given = list((ctx.obj or {}).get("argv") or [])
+    path = ctx.command_path.split()[1:]          # e.g. ["scan"], ["hashset", "import"]
+    if given[:len(path)] == path:
+        given = given[len(path):]
+    out, masked = [], None
+    for arg in given:
+        if masked is not None:
+            out.append(masked(arg))
+            masked = None
+            continue
+        name, eq, value = arg.partition("=")
+        if name in drop:
+            continue
+        if name in SECRET_OPTIONS:
+            if eq:
+                out.append(f"{name}={SECRET_OPTIONS[name](value)}")
+            else:
+                out.append(arg)
+                masked = SECRET_OPTIONS[name]
+            continue
+        out.append(arg)
+    return out + list(add)

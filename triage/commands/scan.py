@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 import click
 
 from ..jsonout import dumps
 from ..progress import BarProgress
-from ..safetext import visible
+from ..safetext import shell_word, visible
 from ..scan import ScanRequest, scan as run_scan
 from ..verdict import category_title, decide
-from .options import report_formats, thresholds
+from .options import replay, report_formats, thresholds
 
 
 @click.command()
@@ -54,8 +55,9 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         evidence=list(evidence), hashsets=list(hashsets), outdir=outdir, formats=formats,
         case={"case_number": case_number, "examiner": examiner, "evidence_id": evidence_id,
               "notes": notes},
-        workers=workers or 0, resume=resume, force=force, deleted=not no_deleted,
-        thresholds=thresholds)
+        workers=workers or 0, resume=resume, force=force,
+        # None: not given, so a resume keeps what the scan started with
+        deleted=False if no_deleted else None, thresholds=thresholds or None)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)
     if as_json:
@@ -64,11 +66,19 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
                           round(outcome.elapsed, 3), "summary": outcome.summary.__dict__,
                           "reports": [str(p) for p in outcome.reports]}, indent=2))
     elif not quiet:
-        click.echo(verdict_text(outcome, outcome.hashsets), err=False)
+        again = None
+        if not outcome.complete:
+            ctx = click.get_current_context()
+            add = [] if resume else ["--resume"]
+            if ctx.get_parameter_source("outdir") is not click.core.ParameterSource.COMMANDLINE:
+                add += ["-o", str(outdir)]
+            again = " ".join(shell_word(w) for w in ["triage", "scan", *replay(
+                ctx, drop={"--force"}, add=add)])
+        click.echo(verdict_text(outcome, outcome.hashsets, again), err=False)
     return outcome.exit_code
 
 
-def verdict_text(outcome, hashsets=()) -> str:
+def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> str:
     s = outcome.summary
     verdict = decide(asdict(s), outcome.complete)
     lines = [verdict.headline]
@@ -86,6 +96,6 @@ def verdict_text(outcome, hashsets=()) -> str:
     html = outcome.outdir / "report.html"
     main = html if html.exists() else outcome.outdir / "report.json"
     lines.append(f"Elapsed {int(minutes)}m{seconds:04.1f}s. Report: {main}")
-    if not outcome.complete:
-        lines.append(f"Resume with: triage scan ... --resume -o {outcome.outdir}")
+    if resume_command:
+        lines.append(f"Resume with: {resume_command}")
     return "\n".join(lines)

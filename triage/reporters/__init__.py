@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Sequence
 
+from ..atomic import write_all
 from ..errors import TriageError
 from ..registry import Registry
 
@@ -40,15 +41,10 @@ def check_formats(formats: Sequence[str]) -> List[str]:
 
 
 def render_all(results, outdir: Path, formats: Sequence[str]) -> List[Path]:
-    """Write every requested report; the caller seals them (and the database) with
-    write_manifest once the database is closed."""
+    """Write every requested report, all or none; the caller seals them (and the database)
+    with write_manifest once the database is closed."""
     report = build(results)
-    written = []
-    for name in check_formats(formats):
-        reporter = REPORTERS[name]
-        path = Path(outdir) / reporter.filename
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(reporter.render(report))
-        tmp.replace(path)  # a reader never sees half a report
-        written.append(path)
-    return written
+    rendered = {Path(outdir) / REPORTERS[name].filename: REPORTERS[name].render(report)
+                for name in check_formats(formats)}
+    write_all(rendered)
+    return list(rendered)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List
 
 from .. import TOOL_NAME, __version__
+from ..atomic import write_atomically
 from ..jsonout import dumps
 
 MANIFEST = "manifest.json"
@@ -21,5 +22,5 @@ def write_manifest(outdir: Path, outputs: List[Path]) -> Path:
     manifest = {"format": "triage-manifest", "tool": {"name": TOOL_NAME, "version": __version__},
                 "files": files}
     target = outdir / MANIFEST
-    target.write_text(dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_atomically(target, (dumps(manifest, indent=2) + "\n").encode("utf-8"))
     return target

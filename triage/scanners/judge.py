@@ -52,9 +52,12 @@ class Judge:
         return bool(self.exact.plan(size)) or self._image_candidate(size)
 
     def planned_bytes(self, size: int) -> int:
-        """What the progress bar counts for a file: its size when it will be read, else 0.
-        (A hit's re-read for the report and a non-image's unread tail are not planned.)"""
-        return size if self.needs_read(size) else 0
+        """What the progress bar counts for a file before it is read: its size when a digest
+        needs it all, its head when only a picture would be read further, else 0. (What is
+        found to need more, a picture or a hit's re-read, is added when it is done.)"""
+        if self.exact.plan(size):
+            return size
+        return min(size, HEAD) if self._image_candidate(size) else 0
 
     def _image_candidate(self, size: int) -> bool:
         return self.perceptual is not None and 0 < size <= MAX_IMAGE_BYTES
