@@ -41,5 +41,5 @@ def test_categories_and_coverage_are_counted():
     assert text.splitlines()[1:4] == [
         "  category 1: 2 files",
         "  category <U+202E>gpj: 1 file",          # a bidi override shown, not obeyed
-        "Files: 10 seen, 4 hashed, 1 images decoded, 6 not read (no set could match), "
-        "0 known-good; 2.5 MB read; 0 unreadable"]
+        "Files: 10 seen, 4 hashed, 1 images decoded, 6 passed over (no set could match their "
+        "size or type), 0 known-good; 2.5 MB read; 0 unreadable"]

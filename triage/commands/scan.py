@@ -88,8 +88,9 @@ def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> 
     lines += [f"  {visible(detail)}" for detail in verdict.details]
     decoded = f", {s.images_decoded:,} images decoded" if s.images_decoded else ""
     lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed{decoded}, "
-                 f"{s.files_skipped:,} not read (no set could match), {s.files_known:,} "
-                 f"known-good; {s.bytes_read / 1e6:,.1f} MB read; {s.errors:,} unreadable")
+                 f"{s.files_skipped:,} passed over (no set could match their size or type), "
+                 f"{s.files_known:,} known-good; {s.bytes_read / 1e6:,.1f} MB read; "
+                 f"{s.errors:,} unreadable")
     if s.warnings:
         lines.append(f"Warnings: {s.warnings} (see the report)")
     minutes, seconds = divmod(outcome.elapsed, 60)
