@@ -239,6 +239,8 @@ def test_sigterm_stops_like_ctrl_c_with_a_partial_report(corpus, tmp_path):
     assert err == b""
     partial = _report(out)
     assert partial["complete"] is False and 0 < partial["summary"]["files_seen"] < FILES
+    assert partial["stopped"] == "terminated"
+    assert "(TERMINATED: the scan is not complete)" in (out / "report.html").read_text()
     run = run_triage("scan", corpus["folder"], "--hashset", corpus["set"], "-o", out, "--resume",
                      "-q")
     assert run.code == 1 and _hit_paths(out) == corpus["hits"]

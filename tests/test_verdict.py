@@ -3,7 +3,7 @@
 import pytest
 
 from triage.errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, EXIT_INTERRUPTED
-from triage.verdict import CLEAN, HITS, PARTIAL, category_title, decide
+from triage.verdict import CLEAN, HITS, PARTIAL, category_title, decide, of_report
 
 
 @pytest.mark.parametrize("summary, complete, tone, code, headline", [
@@ -54,3 +54,26 @@ def test_categories_are_named_by_the_scheme_of_the_set_that_uses_them():
     assert category_title("A", sets) == "A category A"
     assert category_title("B", sets) == "B"            # no set holds it: the bare label
     assert category_title("uncategorised", sets) == "uncategorised"
+
+
+def _report(summary, complete=True, stopped=None, hashsets=()):
+    return {"summary": {"hits": 0, "errors": 0, **summary}, "complete": complete,
+            "stopped": stopped, "hashsets": list(hashsets)}
+
+
+def test_a_set_that_lost_most_of_its_records_keeps_the_scan_from_reading_clean():
+    lossy = {"name": "vics-2026", "problems": 999, "entries": 1}
+    verdict = of_report(_report({}, hashsets=[lossy, {"name": "nsrl", "problems": 0,
+                                                      "entries": 50}]))
+    assert (verdict.tone, verdict.exit_code) == (PARTIAL, EXIT_INCOMPLETE)
+    assert verdict.details == [
+        "hash set 'vics-2026' lost most of its records at import (999 skipped, 1 entries "
+        "kept): known material may have been missed; check it with `triage hashset validate`"]
+    # a few skipped records are a warning at import, not a coverage gap
+    assert of_report(_report({}, hashsets=[{"name": "a", "problems": 3, "entries": 997}])
+                     ).tone == CLEAN
+
+
+def test_the_report_says_how_an_incomplete_scan_stopped():
+    verdict = of_report(_report({"hits": 2}, complete=False, stopped="terminated"))
+    assert verdict.exit_code == 143 and "TERMINATED" in verdict.headline

@@ -23,10 +23,10 @@ from .hashsets import load as load_hashset
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
 from .records import ScanError
-from .reporters import REPORTERS, render_all, write_manifest
+from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
-from .verdict import decide
+from .verdict import Verdict as ScanVerdict, of_report
 from .workers import Workers, batches, detach, fork_context, stop_event
 
 
@@ -58,7 +58,7 @@ class ScanOutcome:
     reports: List[Path]
     elapsed: float
     hashsets: List[dict] = field(default_factory=list)   # as the report lists them
-    stopped: Optional[str] = None                        # why an incomplete scan stopped
+    verdict: Optional[ScanVerdict] = None                # what the report says
 
 
 class Terminated(KeyboardInterrupt):
@@ -141,31 +141,34 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         for ev in evidences:
             ev.close()
     complete = stopped is None
-    reports = _finish(results, Path(req.outdir), req.formats, complete)
+    report, reports = _finish(results, Path(req.outdir), req.formats, complete, stopped)
     summary = results.summary()
-    set_infos = results.hashsets()
     results.close()
     reports.append(write_manifest(Path(req.outdir), reports + [results.path]))
     if crashed:
         raise TriageError(f"a worker process died while reading the evidence; the partial "
                           f"report is in {req.outdir} (complete: false); `--resume` continues")
-    return ScanOutcome(req.outdir, summary, complete,
-                       decide(asdict(summary), complete, stopped).exit_code, reports,
-                       time.monotonic() - started, set_infos, stopped)
+    verdict = of_report(report)
+    return ScanOutcome(req.outdir, summary, complete, verdict.exit_code, reports,
+                       time.monotonic() - started, report["hashsets"], verdict)
 
 
-def _finish(results: Results, outdir: Path, formats, complete: bool) -> List[Path]:
+def _finish(results: Results, outdir: Path, formats, complete: bool,
+            stopped: Optional[str]) -> tuple:
     """Write the reports, then mark the scan finished: a scan whose reports could not be
-    written stays unfinished in its database, so --resume writes them."""
+    written stays unfinished in its database, so --resume writes them. Returns the canonical
+    report and the files written."""
     try:
         results.set("complete", complete)
+        results.set("stopped", stopped)
         results.set("finished", now())
-        reports = render_all(results, outdir, formats)
+        report = build_report(results)
+        reports = render_all(results, outdir, formats, report)
         results.commit()
     except BaseException:
         results.abandon()
         raise
-    return reports
+    return report, reports
 
 
 @contextmanager

@@ -64,3 +64,26 @@ def category_title(label: str, hashsets: Iterable[Mapping] = ()) -> str:
         if meaning and label in (hs.get("categories") or {}):
             return f"{label} {meaning}"
     return label
+
+
+def of_report(report: Mapping) -> Verdict:
+    """The verdict of a report (the canonical dict every format renders)."""
+    return decide(report["summary"], report["complete"], report.get("stopped"),
+                  coverage_notes(report))
+
+
+# A set that lost more than this share of its source records at import cannot be trusted to
+# have found what it should: the verdict says so.
+LOST_SHARE = 0.5
+
+
+def coverage_notes(report: Mapping) -> List[str]:
+    """Facts about what was not examined that no verdict may hide."""
+    notes = []
+    for hs in report.get("hashsets", []):
+        skipped, kept = hs.get("problems") or 0, hs.get("entries") or 0
+        if skipped and skipped > LOST_SHARE * (skipped + kept):
+            notes.append(f"hash set {hs.get('name')!r} lost most of its records at import "
+                         f"({skipped:,} skipped, {kept:,} entries kept): known material may "
+                         f"have been missed; check it with `triage hashset validate`")
+    return notes

@@ -80,7 +80,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
 
 def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> str:
     s = outcome.summary
-    verdict = decide(asdict(s), outcome.complete)
+    verdict = outcome.verdict or decide(asdict(s), outcome.complete)
     lines = [verdict.headline]
     for category, count in s.hits_by_category.items():
         lines.append(f"  category {visible(category_title(category, hashsets))}: {count} "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence
 
 from ..atomic import write_all
 from ..errors import TriageError
@@ -40,10 +40,12 @@ def check_formats(formats: Sequence[str]) -> List[str]:
     return ["json"] + [f for f in dict.fromkeys(formats) if f != "json"]
 
 
-def render_all(results, outdir: Path, formats: Sequence[str]) -> List[Path]:
-    """Write every requested report, all or none; the caller seals them (and the database)
-    with write_manifest once the database is closed."""
-    report = build(results)
+def render_all(results, outdir: Path, formats: Sequence[str],
+               report: Optional[dict] = None) -> List[Path]:
+    """Write every requested report (of `report`, or of the one `results` gives), all or none;
+    the caller seals them (and the database) with write_manifest once the database is
+    closed."""
+    report = build(results) if report is None else report
     rendered = {Path(outdir) / REPORTERS[name].filename: REPORTERS[name].render(report)
                 for name in check_formats(formats)}
     write_all(rendered)

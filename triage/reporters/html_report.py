@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 
 from ..safetext import visible
-from ..verdict import category_title, decide
+from ..verdict import category_title, of_report
 from . import register
 
 CSS = """
@@ -47,7 +47,7 @@ def _table(headers, rows, numeric=()):
 
 def _verdict(report) -> str:
     s = report["summary"]
-    verdict = decide(s, report["complete"])
+    verdict = of_report(report)
     cats = ", ".join(f"{esc(category_title(k, report['hashsets']))}: {v}"
                      for k, v in s["hits_by_category"].items())
     lines = [esc(verdict.headline) + (f" ({cats})" if cats else "")]

@@ -26,6 +26,7 @@ def build(results: Results) -> dict:
         "started": results.get("started"),
         "finished": results.get("finished"),
         "complete": bool(results.get("complete")),
+        "stopped": results.get("stopped"),
         "evidence": [_evidence(results, e) for e in results.evidence()],
         "hashsets": results.hashsets(),
         "summary": summary,
