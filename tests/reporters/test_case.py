@@ -1,6 +1,10 @@
 """report.jsonld: a CASE 1.5.0 / UCO 1.5.0 graph that case-utils' `case_validate` (pySHACL with
 the bundled CASE 1.5.0 ontology, offline) accepts, holding exactly the scan's hits, its
-evidence, examiner, tool and hash sets, with ids that depend only on the scan."""
+evidence, examiner, tool and hash sets, with ids that depend only on the scan.
+
+What the validator says, learnt on the way (case-utils 0.18.0, pySHACL 0.40.1): a `hashMethod`
+outside HashNameVocab (PDQ, PHASH) is an sh:Info, so a graph holding one conforms only with
+`--allow-info`; a `hashValue` that is not xsd:hexBinary is an sh:Violation."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parent / "data" / "case"
 HASH_FIELDS = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"}
 
 
@@ -86,10 +89,20 @@ def integer(literal: dict) -> int:
     return int(literal["@value"])
 
 
-def test_the_example_this_format_follows_validates():
-    """The validator is set up right: the example passes, offline."""
-    run = case_validate(DATA / "hit-report.example.jsonld")
-    assert run.returncode == 0 and "Conforms: True" in run.stdout, run.stdout + run.stderr
+def test_the_validator_refuses_triages_output_with_a_bad_hash(hit_scan, tmp_path):
+    """The gate can fail: triage's own graph with one hit's SHA-256 no longer hex (a
+    `hashValue` must be xsd:hexBinary) is a violation, so `Conforms: True` below means
+    something."""
+    doc = json.loads((hit_scan.outdir / "report.jsonld").read_text("utf-8"))
+    g = Graph(hit_scan.outdir / "report.jsonld")
+    (digest,) = [h for h in g.nodes.values() if h.get("uco-types:hashMethod") == "SHA256"
+                 and h["uco-types:hashValue"]["@value"] == hit_scan.report["hits"][0]["sha256"]]
+    broken = json.dumps(doc).replace(digest["uco-types:hashValue"]["@value"], "not-hex")
+    path = tmp_path / "broken.jsonld"
+    path.write_text(broken, "utf-8")
+    run = case_validate(path)
+    assert run.returncode == 1 and "Conforms: False" in run.stdout
+    assert "sh:Violation" in run.stdout and "not-hex" in run.stdout
 
 
 def test_case_validate_accepts_the_report(hit_scan):

@@ -62,9 +62,16 @@ def fileobjects(data: bytes) -> dict:
     return found
 
 
-def test_the_upstream_example_validates(schema):
-    """The validator is set up right: the example this format follows passes, offline."""
-    schema.validate(str(SCHEMA_DIR / "examples" / "hit-report.example.dfxml"))
+def test_the_schema_refuses_triages_output_once_out_of_order(hit_scan, schema):
+    """The gate is strict where it must be: triage's own document with one `tr:match` moved
+    before the `hashdigest`s (foreign content where the fileobject's sequence allows none, which
+    libxml2 has let through) is refused, so the validity tests below can fail."""
+    root = etree.parse(str(hit_scan.outdir / "report.dfxml")).getroot()
+    fo = next(root.iter(f"{{{DFXML}}}fileobject"))
+    schema.validate(etree.tostring(root).decode("utf-8"))
+    fo.find("d:hashdigest", NS).addprevious(fo.find("tr:match", NS))
+    with pytest.raises(xmlschema.XMLSchemaValidationError, match="match"):
+        schema.validate(etree.tostring(root).decode("utf-8"))
 
 
 def test_valid_against_the_dfxml_schema(hit_scan, photo_scan, schema):
