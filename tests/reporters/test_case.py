@@ -165,8 +165,8 @@ def test_exactly_the_planted_hits_with_their_fields(hit_scan):
         (note,) = g.about(node, "hash match")
         assert note["uco-core:tag"] == [f"category:{truth['category']}"]
         assert note["uco-core:statement"] == [
-            f"exact {s} match in alert set 'alert', category '{truth['category']}'"
-            for s in ("md5", "sha1")]
+            f"exact {s} match in alert set 'alert', category '{truth['category']}', "
+            f"set value {truth[s]}" for s in ("md5", "sha1")]
         if partitions:   # where CASE has an inode term, it is used
             fs = g.facet(partitions[0], "uco-observable:FileSystemFacet")
             fs_type = fs["uco-observable:fileSystemType"]
@@ -249,11 +249,24 @@ def test_a_perceptual_match_is_stated_with_its_distance_and_variant(photo_scan):
     assert g.hashes(node) == {"MD5": hit["md5"], "SHA1": hit["sha1"], "SHA256": hit["sha256"],
                               "PDQ": hit["pdq"], "PHASH": hit["phash"]}
     (note,) = g.about(node, "hash match")
+    listed = photo_scan.hashset_sources[0].read_text().splitlines()[1].split(",")[0]
     assert note["uco-core:statement"] == [
         f"perceptual pdq match in alert set 'photos', category 'CAT1', series 'bridge-series', "
-        f"distance {match['distance']}, variant {match['variant']}, quality {match['quality']}"]
+        f"set value {listed}, distance {match['distance']}, variant {match['variant']}, "
+        f"quality {match['quality']}"]
     assert g.facet(node, "uco-observable:FileFacet")["triage:inode"]["@value"] == \
         str(hit["inode"])
+
+
+def test_a_match_is_stated_with_its_set_entry_id(demo_scan):
+    g = Graph(demo_scan.outdir / "report.jsonld")
+    (near,) = demo_scan.expected["near_duplicates"]
+    (node,) = [n for n in g.of_type("uco-observable:File") if g.path(n) == near["path"]]
+    (note,) = g.about(node, "hash match")
+    assert note["uco-core:statement"] == [
+        f"perceptual pdq match in alert set 'demo-alert', category '2', entry ID '3', "
+        f"set value {near['pdq']}, distance {near['pdq_distance']}, variant original, "
+        f"quality 100"]
 
 
 def test_report_render_reproduces_it_byte_for_byte(hit_scan, tmp_path):

@@ -40,15 +40,22 @@ def check_formats(formats: Sequence[str]) -> List[str]:
 
 
 def render_all(results, outdir: Path, formats: Sequence[str]) -> List[Path]:
-    """Write every requested report; the caller seals them (and the database) with
-    write_manifest once the database is closed."""
+    """Write every requested report and remove the reports of other formats that an earlier
+    render left (by their registered names only), so OUTDIR holds exactly what the manifest
+    will list; the caller seals them (and the database) with write_manifest once the database
+    is closed."""
     report = build(results)
+    wanted = check_formats(formats)
     written = []
-    for name in check_formats(formats):
+    for name in wanted:
         reporter = REPORTERS[name]
         path = Path(outdir) / reporter.filename
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(reporter.render(report))
         tmp.replace(path)  # a reader never sees half a report
         written.append(path)
+    for name, reporter in REPORTERS.items():
+        stale = Path(outdir) / reporter.filename
+        if name not in wanted and (stale.is_symlink() or stale.is_file()):
+            stale.unlink()
     return written
