@@ -82,18 +82,26 @@ def test_categories_are_named_in_the_verdict_the_table_and_every_match(demo_scan
 
 
 def test_hits_are_grouped_by_evidence_item(hit_scan):
+    """One table per evidence item, titled in its head (repeated on every printed page it runs
+    over) with the item, its number of hits and what it is; the rows do not repeat the item."""
     root = page(hit_scan.outdir / "report.html")
-    hits = section(root, "hits")
     report = hit_scan.report
     counts = {ev["path"]: sum(h["evidence"] == ev["path"] for h in report["hits"])
               for ev in report["evidence"]}
-    assert [text(h3) for h3 in hits.findall("h3")] == [
+    tables = section(root, "hits").find_class("hitlist")
+    titles = [table.xpath("./thead/tr[@class='group']/th")[0] for table in tables]
+    assert [text(t.find_class("where")[0]) for t in titles] == [
         f"{visible(path)} ({n} hit{'s' if n != 1 else ''})" for path, n in counts.items() if n]
-    for h3, table in zip(hits.findall("h3"), hits.find_class("hitlist")):
-        evidence = text(h3.find("code"))
-        assert len(table.xpath("./tbody")) == counts[next(p for p in counts
-                                                           if visible(p) == evidence)]
-        assert evidence not in text(table)        # the path is not repeated on every row
+    assert [text(t.find_class("evidence-line")[0]) if t.find_class("evidence-line") else ""
+            for t in titles] == [
+        "EnCase image (E01) · 125,829,120 bytes (125.8 MB) · media not verified in this scan: "
+        "run `triage inspect --verify` on it",
+        "raw image · 16,777,216 bytes (16.8 MB) · media no stored hashes to verify against",
+        "folder"]
+    for path, table in zip(counts, tables):
+        bodies = table.xpath("./tbody")
+        assert len(bodies) == counts[path]
+        assert not [b for b in bodies if visible(path) in text(b)]   # not repeated on each row
     assert set(hit_bodies(root)) == {visible(h["path"]) for h in report["hits"]}
 
 
@@ -104,7 +112,7 @@ def test_a_near_duplicate_says_what_it_matched(demo_scan):
     bodies = hit_bodies(page(demo_scan.outdir / "report.html"))
     (match,) = bodies[near["path"]].find_class("match")
     assert text(match) == (f"{TITLES['2']} set demo-alert, entry ID 3 pdq distance "
-                           f"{near['pdq_distance']}, near set value {near['pdq']}")
+                           f"{near['pdq_distance']} from the set's value {near['pdq']}")
     for hit in demo_scan.expected["hits"]:
         (match,) = bodies[hit["path"]].find_class("match")
         assert text(match) == (f"{TITLES[hit['categories'][0]]} set demo-alert, entry ID "

@@ -30,15 +30,18 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}td.num{white-sp
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;
 word-break:break-all}
 .verdict{padding:.8em 1em;font-size:1.25em;font-weight:bold;border-radius:4px}
-.hits{background:#fde2e2;border:2px solid #b00020}.clean{background:#e3f5e1;border:2px solid #2e7d32}
+.hits{background:#fde2e2;border:2px solid #b00020}
+.clean{background:#e3f5e1;border:2px solid #2e7d32}
 .partial{background:#fff4d6;border:2px solid #a66b00}
 .verdict ul{margin:.3em 0 0;padding-left:1.4em;font-size:.8em}
 .detail{font-size:.8em;font-weight:normal;margin-top:.4em}
 .lead{color:#555}
 dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1.2em;margin:.4em 0}
 dt{font-weight:600}dd{margin:0}
-.evidence-head{color:#444;margin:.1em 0 .4em}
-table.hitlist tbody{border-top:2px solid #bbb}
+tr.group th{background:none;border:0;padding:1.1em 0 .35em;font-weight:normal}
+.where{font-weight:600}.evidence-line{color:#444}
+table.hitlist{table-layout:fixed}table.hitlist tbody{border-top:2px solid #bbb}
+col.w37{width:37%}col.w23{width:23%}col.w11{width:11%}col.w9{width:9%}
 table.hitlist td.more{background:#fafafa;border-top:0}
 .more-grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:.2em 1.5em}
 .match{margin-bottom:.35em}.match:last-child{margin-bottom:0}
@@ -49,7 +52,7 @@ footer{margin-top:2em;color:#666;font-size:.85em;border-top:1px solid #ccc;paddi
 @page{size:A4;margin:14mm 12mm}
 @media print{
  body{font-size:9.5pt;max-width:none;margin:0;padding:0}
- h2,h3,.lead,.evidence-head{break-after:avoid}
+ h2,h3,.lead{break-after:avoid}
  tr,.verdict,dl,.match{break-inside:avoid}
  table.hitlist tbody{break-inside:avoid}
  thead{display:table-header-group}
@@ -101,17 +104,25 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def _thead(headers: Sequence[str], numeric, title: str = "") -> str:
+    """The column headers, under a `title` row when given: a table's head repeats on every
+    printed page it runs over, so a group's title (its evidence item) does too."""
+    cells = "".join(f'<th{" class=num" if i in numeric else ""}>{esc(h)}</th>'
+                    for i, h in enumerate(headers))
+    group = f'<tr class="group"><th colspan="{len(headers)}">{title}</th></tr>' if title else ""
+    return f"<thead>{group}<tr>{cells}</tr></thead>"
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric=(),
-           cls: str = "") -> str:
+           cls: str = "", title: str = "") -> str:
     numeric = set(numeric)
-    head = "".join(f'<th{" class=num" if i in numeric else ""}>{esc(h)}</th>'
-                   for i, h in enumerate(headers))
     body = ["<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{cell}</td>'
                              for i, cell in enumerate(row)) + "</tr>" for row in rows]
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}">none</td></tr>')
     klass = f' class="{cls}"' if cls else ""
-    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f"<table{klass}>{_thead(headers, numeric, title)}<tbody>{''.join(body)}</tbody>"
+            f"</table>")
 
 
 def _dl(pairs: Iterable[Tuple[str, str]]) -> str:
@@ -190,20 +201,24 @@ def _evidence_line(ev: Optional[dict]) -> str:
     parts = [esc(CONTAINERS.get(ev["container"], ev["container"]))]
     if ev["size"] is not None:
         parts.append(size_text(ev["size"]))
-    parts.append("media " + _verification(ev))
-    return f'<p class="evidence-head">{" &middot; ".join(parts)}</p>'
+    if ev["container"] != "folder":
+        parts.append("media " + _verification(ev))
+    return f'<br><span class="evidence-line">{" &middot; ".join(parts)}</span>'
 
 
-def _grouped(items, report, title: str, body: Callable[[List[dict]], str]) -> str:
+def _grouped(items, report, noun: str, table: Callable[[List[dict], str], str]) -> str:
+    """One table per evidence item, its title (the item, how many, what it is) in the table's
+    head, so a printed page that continues the table names the item again."""
     evidence = {ev["path"]: ev for ev in report["evidence"]}
     if not items:
         return "<p>none</p>"
     parts = []
     for path, group in _by_evidence(items, report):
-        heading = (f"<code>{esc(path)}</code>" if path is not None
-                   else "not tied to an evidence item")
-        parts.append(f"<h3>{heading} ({plural(len(group), title)})</h3>"
-                     f"{_evidence_line(evidence.get(path))}{body(group)}")
+        where = (f"<code>{esc(path)}</code>" if path is not None
+                 else "not tied to an evidence item")
+        title = (f'<span class="where">{where} ({plural(len(group), noun)})</span>'
+                 f"{_evidence_line(evidence.get(path))}")
+        parts.append(table(group, title))
     return "".join(parts)
 
 
@@ -218,8 +233,8 @@ def _match_lines(hit: dict, hashsets) -> str:
             continue
         how = f"{esc(m['signal'])} distance {m['distance']}"
         if m.get("variant") and m["variant"] != "original":
-            how += f" (through the file {esc(m['variant'])})"
-        lines.append((what, f"{how}, near set value <code>{esc(m.get('value'))}</code>"))
+            how += f" (the file's {esc(m['variant'])} variant)"
+        lines.append((what, f"{how} from the set's value<br><code>{esc(m.get('value'))}</code>"))
     for what, sigs in exact.items():
         lines.insert(0, (what, f"{esc(', '.join(sigs))} exact (same digest)"))
     out = []
@@ -235,7 +250,11 @@ def _match_lines(hit: dict, hashsets) -> str:
     return "".join(out)
 
 
-def _hit_rows(hits: List[dict], report) -> str:
+def _exact_first(item) -> tuple:
+    return signal_type(item[0]).kind != "exact", item[0]
+
+
+def _hit_table(hits: List[dict], report, title: str) -> str:
     volumes = _volume_names(report)
     bodies = []
     for hit in hits:
@@ -244,26 +263,31 @@ def _hit_rows(hits: List[dict], report) -> str:
                  if vol else "&ndash;")
         state = "allocated" if hit["allocated"] else '<span class="warn">deleted</span>'
         hashes = "<br>".join(f'<span class="muted">{esc(k)}</span> <code>{esc(v)}</code>'
-                             for k, v in hit_signals(hit).items())
+                             for k, v in sorted(hit_signals(hit).items(), key=_exact_first))
         bodies.append(
             f"<tbody><tr><td><code>{esc(hit['path'])}</code></td><td>{where}</td>"
             f"<td class=num>{esc(hit.get('inode'))}</td><td>{state}</td>"
             f"<td class=num>{number(hit['size'])}</td><td>{esc(hit.get('mtime'))}</td></tr>"
             f'<tr><td class="more" colspan="6"><div class="more-grid"><div>{hashes}</div>'
             f"<div>{_match_lines(hit, report['hashsets'])}</div></div></td></tr></tbody>")
-    head = "".join(f'<th{" class=num" if h in ("Inode", "Size (bytes)") else ""}>{h}</th>'
-                   for h in ("Path", "Volume", "Inode", "State", "Size (bytes)",
-                             "Modified (UTC)"))
-    return f'<table class="hitlist"><thead><tr>{head}</tr></thead>{"".join(bodies)}</table>'
+    cols = "".join(f'<col class="w{width}">' for _, width in HIT_COLUMNS)
+    head = _thead([name for name, _ in HIT_COLUMNS], {2, 4}, title)
+    return f'<table class="hitlist"><colgroup>{cols}</colgroup>{head}{"".join(bodies)}</table>'
 
 
-def _problem_rows(items: List[dict], report) -> str:
+# With their widths in % (CSS classes w37...), fixed so that the hit tables of every evidence
+# item line up.
+HIT_COLUMNS = (("Path", 37), ("Volume", 11), ("Inode", 9), ("State", 9), ("Size (bytes)", 11),
+               ("Modified (UTC)", 23))
+
+
+def _problem_table(items: List[dict], report, title: str) -> str:
     volumes = _volume_names(report)
     rows = [(esc(volumes.get((e.get("evidence"), (e.get("volume") or {}).get("index")),
                              (e.get("volume") or {}).get("index"))),
              f"<code>{esc(e.get('path'))}</code>", esc(e.get("inode")), esc(e.get("reason")))
             for e in items]
-    return _table(["Volume", "Path", "Inode", "Reason"], rows, numeric=(2,))
+    return _table(["Volume", "Path", "Inode", "Reason"], rows, numeric=(2,), title=title)
 
 
 def _hashsets(report) -> str:
@@ -349,11 +373,11 @@ file content.</p>
         numeric=(1,), cls="compact")}</section>
 <section id="coverage"><h2>Coverage</h2>{_coverage(report)}</section>
 <section id="hits"><h2>Hits ({len(hits):,})</h2>
-{_grouped(hits, report, "hit", lambda g: _hit_rows(g, report))}</section>
+{_grouped(hits, report, "hit", lambda g, t: _hit_table(g, report, t))}</section>
 <section id="errors"><h2>Unreadable ({len(errors):,})</h2>
-{_grouped(errors, report, "item", lambda g: _problem_rows(g, report))}</section>
+{_grouped(errors, report, "item", lambda g, t: _problem_table(g, report, t))}</section>
 <section id="warnings"><h2>Warnings ({len(warnings):,})</h2>
-{_grouped(warnings, report, "warning", lambda g: _problem_rows(g, report))}</section>
+{_grouped(warnings, report, "warning", lambda g, t: _problem_table(g, report, t))}</section>
 <section id="hashsets"><h2>Hash sets</h2>{_hashsets(report)}</section>
 <section id="evidence"><h2>Evidence</h2>{_evidence(report)}</section>
 <footer>{esc(tool.get('name'))} {esc(tool.get('version'))} &middot; report format
