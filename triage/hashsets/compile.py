@@ -184,11 +184,17 @@ class Compiler:
             return none, none, none
         add = self.strings.add
         series, names, ids = array("I"), array("I"), array("I")
-        for s, name, ident in zip(block.series or [None] * n, block.name or [None] * n,
-                                  block.id or [None] * n):
-            series.append(add(s))
-            names.append(add(name))
-            ids.append(add(ident))
+        if block.id is None:     # most sources: no ID column, no pool lookup per row for it
+            for s, name in zip(block.series or [None] * n, block.name or [None] * n):
+                series.append(add(s))
+                names.append(add(name))
+            ids = array("I", [NONE32]) * n
+        else:
+            for s, name, ident in zip(block.series or [None] * n, block.name or [None] * n,
+                                      block.id):
+                series.append(add(s))
+                names.append(add(name))
+                ids.append(add(ident))
         return (np.frombuffer(series, np.uint32), np.frombuffer(names, np.uint32),
                 np.frombuffer(ids, np.uint32))
 

@@ -99,7 +99,8 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
     category = categories.label(category)
     if isinstance(series, str):
         series = series.strip() or None
-    id = source_id(id)
+    if id is not None:
+        id = source_id(id)
     for signal, text in values.items():
         if text is None:
             continue
