@@ -162,7 +162,8 @@ def _case(report) -> str:
 def _coverage(report) -> str:
     s = report["summary"]
     rows = [("Files seen", number(s["files_seen"])), ("Files hashed", number(s["files_hashed"])),
-            ("Files not read (no set could match their size)", number(s["files_skipped"])),
+            ("Files passed over (no set could match their size or type)",
+             number(s["files_skipped"])),
             ("Known-good files (ignored)", number(s["files_known"])),
             ("Images decoded for perceptual matching", number(s["images_decoded"])),
             ("Read", size_text(s["bytes_read"])), ("Unreadable items", number(s["errors"])),
@@ -340,13 +341,13 @@ def _evidence(report) -> str:
         if rows:
             parts.append(_table(["Volume", "Partition", "File system", "Offset (bytes)",
                                  "Length (bytes)", "Block size", "Files seen", "Hits",
-                                 "Known-good", "Not read", "Unreadable"], rows,
+                                 "Known-good", "Passed over", "Unreadable"], rows,
                                 numeric=range(3, 11)))
         elif "counts" in ev:
             c = ev["counts"]
             parts.append(_dl([("Files seen", number(c["files_seen"])),
                               ("Hits", number(c["hit"])), ("Known-good", number(c["known"])),
-                              ("Not read", number(c["skipped"])),
+                              ("Passed over", number(c["skipped"])),
                               ("Unreadable", number(c["error"]))]))
     return "".join(parts)
 
