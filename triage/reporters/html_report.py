@@ -154,7 +154,8 @@ def _case(report) -> str:
     pairs = [(CASE_LABELS.get(k, k), esc(v)) for k, v in report["case"].items()]
     pairs += [("Scan started", esc(report["started"])), ("Scan finished", esc(report["finished"])),
               ("Complete", "yes" if report["complete"] else
-               '<span class="bad">no: interrupted, only part of the evidence was scanned</span>'),
+               f'<span class="bad">no: {esc(report.get("stopped") or "interrupted")}, only part '
+               f'of the evidence was scanned</span>'),
               ("Tool", f"{esc(tool.get('name'))} {esc(tool.get('version'))}")]
     return _dl(pairs)
 
