@@ -114,17 +114,15 @@ def test_options_that_change_findings_are_kept_and_checked_too(corpus, tmp_path)
     assert _report(out)["options"]["thresholds"] == {"pdq": 20}
 
 
-def test_the_same_set_by_another_path_or_as_its_source_is_the_same_set(corpus, tmp_path):
+def test_the_same_set_by_another_path_or_as_its_source_is_the_same_set(corpus, tmp_path,
+                                                                      monkeypatch):
     out = tmp_path / "out"
     # the source, by a path relative to its folder
-    os.chdir(corpus["base"])
-    try:
-        outcome = run_scan(ScanRequest(evidence=[str(corpus["folder"])],
-                                       hashsets=["alert.md5"], outdir=out, workers=1),
-                           _StopAfter(300))
-        assert not outcome.complete
-    finally:
-        os.chdir(tmp_path)
+    monkeypatch.chdir(corpus["base"])
+    outcome = run_scan(ScanRequest(evidence=[str(corpus["folder"])], hashsets=["alert.md5"],
+                                   outdir=out, workers=1), _StopAfter(300))
+    assert not outcome.complete
+    monkeypatch.undo()
     copy = tmp_path / "elsewhere" / "renamed.txt"
     copy.parent.mkdir()
     copy.write_bytes(corpus["source"].read_bytes())

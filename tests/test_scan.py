@@ -208,11 +208,11 @@ def test_never_writes_into_a_scanned_folder(triage, sets, tmp_path):
 
 
 def test_refuses_to_overwrite_a_finished_scan(images, triage, sets, tmp_path):
-    assert scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q").code in (0, 1)
+    assert scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q").code == 1
     again = scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q")
     assert again.code == 2 and "--force" in again.stderr
     assert scan(triage, [images / "fat16.raw"], sets, tmp_path / "o", "-q", "--force").code \
-        in (0, 1)
+        == 1
 
 
 def test_hostile_names_come_out_inert(images, triage, tmp_path):
@@ -357,7 +357,7 @@ def test_ctrl_c_writes_a_partial_report_and_resume_completes(resumable, tmp_path
 
 def test_report_render_reproduces_the_reports(images, triage, sets, tmp_path):
     out = tmp_path / "o"
-    assert scan(triage, [images / "fat16.raw"], sets, out, "-q").code in (0, 1)
+    assert scan(triage, [images / "fat16.raw"], sets, out, "-q").code == 1
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.name.startswith("report.")}
     for p in out.glob("report.*"):
         p.unlink()

@@ -96,6 +96,7 @@ class SetEntry:
     size: Optional[int] = None        # file size in bytes, when the source carries it
     name: Optional[str] = None        # file name in the source, kept for provenance only
     quality: Optional[int] = None     # PDQ quality, when the source carries it
+    id: Optional[str] = None          # the record's ID in its source (VICS MediaID, an ID column)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,10 @@ class Match:
     distance: int = 0                  # 0 for exact digests; Hamming distance for perceptual
     variant: Optional[str] = None      # perceptual: which transform of the query matched
     quality: Optional[int] = None      # perceptual: quality of the query hash
+    # What was matched: the set entry's stored value and its ID in the source, never its file
+    # name (a set's names can describe the content).
+    value: str = field(kw_only=True)
+    id: Optional[str] = field(default=None, kw_only=True)
 
     def to_dict(self) -> dict:
         d = {
@@ -118,6 +123,8 @@ class Match:
             "kind": self.kind,
             "category": self.category,
             "series": self.series,
+            "id": self.id,
+            "value": self.value,
             "distance": self.distance,
         }
         if self.variant is not None:

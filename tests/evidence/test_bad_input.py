@@ -155,7 +155,7 @@ def test_directory_loop_terminates(triage, images, tmp_path):
     data[victim + 28: victim + 32] = bytes(4)
     bad.write_bytes(bytes(data))
     run = triage("files", bad, timeout=60)
-    assert run.code in (0, 3)
+    assert run.code == 0, run.stderr     # the walk cuts the loop: no error record
     rows = [r for r in run.lines() if "error" not in r]
     keys = [(r["path"], r["inode"]) for r in rows]
     assert len(keys) == len(set(keys))

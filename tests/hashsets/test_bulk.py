@@ -169,6 +169,22 @@ def test_table_default_category_and_no_category_column(tmp_path):
     assert bulk["bulk"] and bulk["labels"] == ["known-good"]
 
 
+def test_table_id_column_bulk_equals_per_line(tmp_path):
+    """A source's record ID (an `ID` or `MediaID` column) is kept in the compiled set, the
+    same on both paths."""
+    rows = ["MD5,PDQ,MediaID,Category"] + [
+        f"{md5(i)},{hashlib.sha256(str(i).encode()).hexdigest() if i % 4 == 0 else ''},"
+        f"{['', f'M-{i}', f' {i} '][i % 3]},1" for i in range(60)]
+    path = tmp_path / "ids.csv"
+    path.write_text("\n".join(rows) + "\n")
+    bulk, per_line = both_table(path)
+    assert_same(bulk, per_line)
+    assert bulk["bulk"] >= 2 and {"md5.id", "pdq.id"} <= set(bulk["arrays"])
+    entries = [e for _, e in table.read_rows(open(path, "rb"))]
+    assert [e.id for e in entries if e.signal == "md5"][:6] == [None, "M-1", "2", None, "M-4",
+                                                                 "5"]
+
+
 def test_table_quote_reads_the_rest_per_line(tmp_path):
     rows = [HEADER] + table_rows(40) + [f'{md5(40)},,,5,1,,"a name\nover two lines",'] \
         + table_rows(20, 41) + ["garbage"]

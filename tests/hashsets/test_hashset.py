@@ -98,6 +98,16 @@ def test_load_source_directly_and_known_good_kind():
                         "build2.art")
 
 
+def test_a_records_source_id_survives_compilation():
+    with load(SYN / "vics-2.0-case.json") as hs:
+        md5 = hashlib.md5(b"s").digest()
+        assert [e.id for e in hs.lookup("md5", [md5])[0]] == ["1"]
+        assert (hs.entry("pdq", 0).id, hs.entry("sha256", 0).id) == ("1", "4")
+        assert hs.column("md5", "id") is not None
+    with load(REAL / "NSRL-CAID-ART.json") as hs:      # no record has an ID: no column
+        assert hs.column("sha1", "id") is None
+
+
 def test_photodna_is_kept_and_counted():
     with load(SYN / "vics-2.0-case.json") as hs:
         assert hs.info.signals["photodna"] == 1

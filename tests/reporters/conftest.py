@@ -1,9 +1,11 @@
-"""Real scans the DFXML and CASE tests share, with the hits they must report.
+"""Real scans the reporter tests share, with the hits they must report.
 
 `hit_scan`: mbr.E01 (E01 header, FAT16, NTFS, ext4, FAT32 and an unreadable partition), ext4.raw
 (the `<script>` and bidi-override names) and a folder of names with control characters, against
 a set built from the fixtures' Sleuth Kit truth. `photo_scan`: a rotated copy of a photo found
-by PDQ, for the perceptual fields (distance, variant, quality)."""
+by PDQ, for the perceptual fields (distance, variant, quality). `demo_scan`: the README's demo
+(a VICS alert set with MediaIDs, exact and near-duplicate hits, an NSRL known-good set), every
+format written; `interrupted_demo`: its results database marked interrupted, re-rendered."""
 
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ import pytest
 
 from support import FIXTURES, load_truth, run_triage
 
-FORMATS = "json,dfxml,case"
+ALL_FORMATS = "json,csv,html,dfxml,case"
+# The file names the alert set gives its entries: set names can describe the content, so no
+# report may carry them (test_html).
+ENTRY_NAME = "set-entry-name-"
+DEMO = FIXTURES / "demo"
 CASE = {"case_number": "CASE-42", "examiner": "E. Xaminer", "evidence_id": "EX-7"}
 # Names a folder can hold and XML 1.0 cannot (C0 controls, ESC), or only just can (newline,
 # tab, DEL, NEL); a backslash beside a control character tests the escape of the escape.
@@ -91,7 +97,8 @@ def hit_scan(images, tmp_path_factory) -> Scan:
         writer = csv.writer(out)
         writer.writerow(["MD5", "SHA1", "FileSize", "Category", "FileName"])
         for i, f in enumerate(planted):
-            writer.writerow([f["md5"], f["sha1"], f["size"], categories[f["md5"]], f"ref-{i}"])
+            writer.writerow([f["md5"], f["sha1"], f["size"], categories[f["md5"]],
+                             f"{ENTRY_NAME}{i}.jpg"])
 
     evidence = {str(images / "mbr.E01"): mbr["files"], str(images / "ext4.raw"): ext4["files"],
                 str(folder): folder_files}
@@ -102,7 +109,8 @@ def hit_scan(images, tmp_path_factory) -> Scan:
                 key = (path, f.get("volume_offset"), f["path"], f.get("inode"))
                 expected[key] = {**f, "category": categories[f["md5"]]}
     outdir = base / "out"
-    run = run_triage("scan", *evidence, "--hashset", alert, "-o", outdir, "--format", FORMATS,
+    run = run_triage("scan", *evidence, "--hashset", alert, "-o", outdir,
+                     "--format", ALL_FORMATS,
                      *[a for k, v in CASE.items() for a in (f"--{k.replace('_', '-')}", v)],
                      "-q")
     assert run.code == 1, run.stderr
@@ -141,7 +149,36 @@ def photo_scan(tmp_path_factory) -> Scan:
                       f"bridge-series\n")
     outdir = base / "out"
     run = run_triage("scan", base / "evidence", "--hashset", source, "-o", outdir,
-                     "--format", FORMATS, "-q")
+                     "--format", ALL_FORMATS, "-q")
     assert run.code == 1, run.stderr
     report = json.loads((outdir / "report.json").read_text("utf-8"))
     return Scan(outdir, report, {}, [copy.read_bytes()], [source])
+
+
+@pytest.fixture(scope="session")
+def demo_scan(tmp_path_factory) -> Scan:
+    outdir = tmp_path_factory.mktemp("demo-scan") / "out"
+    run = run_triage("scan", DEMO / "demo.E01", "--hashset", DEMO / "demo-alert.json",
+                     "--hashset", DEMO / "demo-known-good.txt", "-o", outdir, "--format",
+                     ALL_FORMATS, "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((outdir / "report.json").read_text("utf-8"))
+    expected = json.loads((DEMO / "expected.json").read_text("utf-8"))
+    return Scan(outdir, report, expected, _contents(report, []),
+                [DEMO / "demo-alert.json", DEMO / "demo-known-good.txt"])
+
+
+@pytest.fixture(scope="session")
+def interrupted_demo(demo_scan, tmp_path_factory) -> Path:
+    """The demo's results database as an interrupted scan leaves it (`complete` false), its
+    reports rendered again from it by `triage report render`."""
+    import sqlite3
+    outdir = tmp_path_factory.mktemp("interrupted") / "out"
+    shutil.copytree(demo_scan.outdir, outdir)
+    with sqlite3.connect(outdir / "results.sqlite") as conn:
+        conn.execute("UPDATE scan SET value = 'false' WHERE key = 'complete'")
+        conn.execute("UPDATE evidence SET finished = 0")
+    conn.close()
+    run = run_triage("report", "render", outdir, "--format", "json,csv,html")
+    assert run.code == 0, run.stderr
+    return outdir

@@ -1,6 +1,10 @@
 """report.jsonld: a CASE 1.5.0 / UCO 1.5.0 graph that case-utils' `case_validate` (pySHACL with
 the bundled CASE 1.5.0 ontology, offline) accepts, holding exactly the scan's hits, its
-evidence, examiner, tool and hash sets, with ids that depend only on the scan."""
+evidence, examiner, tool and hash sets, with ids that depend only on the scan.
+
+What the validator says, learnt on the way (case-utils 0.18.0, pySHACL 0.40.1): a `hashMethod`
+outside HashNameVocab (PDQ, PHASH) is an sh:Info, so a graph holding one conforms only with
+`--allow-info`; a `hashValue` that is not xsd:hexBinary is an sh:Violation."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parent / "data" / "case"
 HASH_FIELDS = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"}
 
 
@@ -86,10 +89,20 @@ def integer(literal: dict) -> int:
     return int(literal["@value"])
 
 
-def test_the_example_this_format_follows_validates():
-    """The validator is set up right: the example passes, offline."""
-    run = case_validate(DATA / "hit-report.example.jsonld")
-    assert run.returncode == 0 and "Conforms: True" in run.stdout, run.stdout + run.stderr
+def test_the_validator_refuses_triages_output_with_a_bad_hash(hit_scan, tmp_path):
+    """The gate can fail: triage's own graph with one hit's SHA-256 no longer hex (a
+    `hashValue` must be xsd:hexBinary) is a violation, so `Conforms: True` below means
+    something."""
+    doc = json.loads((hit_scan.outdir / "report.jsonld").read_text("utf-8"))
+    g = Graph(hit_scan.outdir / "report.jsonld")
+    (digest,) = [h for h in g.nodes.values() if h.get("uco-types:hashMethod") == "SHA256"
+                 and h["uco-types:hashValue"]["@value"] == hit_scan.report["hits"][0]["sha256"]]
+    broken = json.dumps(doc).replace(digest["uco-types:hashValue"]["@value"], "not-hex")
+    path = tmp_path / "broken.jsonld"
+    path.write_text(broken, "utf-8")
+    run = case_validate(path)
+    assert run.returncode == 1 and "Conforms: False" in run.stdout
+    assert "sh:Violation" in run.stdout and "not-hex" in run.stdout
 
 
 def test_case_validate_accepts_the_report(hit_scan):
@@ -152,8 +165,8 @@ def test_exactly_the_planted_hits_with_their_fields(hit_scan):
         (note,) = g.about(node, "hash match")
         assert note["uco-core:tag"] == [f"category:{truth['category']}"]
         assert note["uco-core:statement"] == [
-            f"exact {s} match in alert set 'alert', category '{truth['category']}'"
-            for s in ("md5", "sha1")]
+            f"exact {s} match in alert set 'alert', category '{truth['category']}', "
+            f"set value {truth[s]}" for s in ("md5", "sha1")]
         if partitions:   # where CASE has an inode term, it is used
             fs = g.facet(partitions[0], "uco-observable:FileSystemFacet")
             fs_type = fs["uco-observable:fileSystemType"]
@@ -236,11 +249,24 @@ def test_a_perceptual_match_is_stated_with_its_distance_and_variant(photo_scan):
     assert g.hashes(node) == {"MD5": hit["md5"], "SHA1": hit["sha1"], "SHA256": hit["sha256"],
                               "PDQ": hit["pdq"], "PHASH": hit["phash"]}
     (note,) = g.about(node, "hash match")
+    listed = photo_scan.hashset_sources[0].read_text().splitlines()[1].split(",")[0]
     assert note["uco-core:statement"] == [
         f"perceptual pdq match in alert set 'photos', category 'CAT1', series 'bridge-series', "
-        f"distance {match['distance']}, variant {match['variant']}, quality {match['quality']}"]
+        f"set value {listed}, distance {match['distance']}, variant {match['variant']}, "
+        f"quality {match['quality']}"]
     assert g.facet(node, "uco-observable:FileFacet")["triage:inode"]["@value"] == \
         str(hit["inode"])
+
+
+def test_a_match_is_stated_with_its_set_entry_id(demo_scan):
+    g = Graph(demo_scan.outdir / "report.jsonld")
+    (near,) = demo_scan.expected["near_duplicates"]
+    (node,) = [n for n in g.of_type("uco-observable:File") if g.path(n) == near["path"]]
+    (note,) = g.about(node, "hash match")
+    assert note["uco-core:statement"] == [
+        f"perceptual pdq match in alert set 'demo-alert', category '2', entry ID '3', "
+        f"set value {near['pdq']}, distance {near['pdq_distance']}, variant original, "
+        f"quality 100"]
 
 
 def test_report_render_reproduces_it_byte_for_byte(hit_scan, tmp_path):

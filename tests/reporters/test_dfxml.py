@@ -62,13 +62,20 @@ def fileobjects(data: bytes) -> dict:
     return found
 
 
-def test_the_upstream_example_validates(schema):
-    """The validator is set up right: the example this format follows passes, offline."""
-    schema.validate(str(SCHEMA_DIR / "examples" / "hit-report.example.dfxml"))
+def test_the_schema_refuses_triages_output_once_out_of_order(hit_scan, schema):
+    """The gate is strict where it must be: triage's own document with one `tr:match` moved
+    before the `hashdigest`s (foreign content where the fileobject's sequence allows none, which
+    libxml2 has let through) is refused, so the validity tests below can fail."""
+    root = etree.parse(str(hit_scan.outdir / "report.dfxml")).getroot()
+    fo = next(root.iter(f"{{{DFXML}}}fileobject"))
+    schema.validate(etree.tostring(root).decode("utf-8"))
+    fo.find("d:hashdigest", NS).addprevious(fo.find("tr:match", NS))
+    with pytest.raises(xmlschema.XMLSchemaValidationError, match="match"):
+        schema.validate(etree.tostring(root).decode("utf-8"))
 
 
-def test_valid_against_the_dfxml_schema(hit_scan, photo_scan, schema):
-    for scan in (hit_scan, photo_scan):
+def test_valid_against_the_dfxml_schema(hit_scan, photo_scan, demo_scan, schema):
+    for scan in (hit_scan, photo_scan, demo_scan):
         schema.validate(str(scan.outdir / "report.dfxml"))
 
 
@@ -88,7 +95,8 @@ def test_exactly_the_planted_hits_with_their_fields(hit_scan):
                                 "sha256": truth["sha256"]}
         assert fo["matches"] == [
             {"kind": "exact", "signal": signal, "set": "alert", "set_kind": "alert",
-             "category": truth["category"], "distance": "0"} for signal in ("md5", "sha1")]
+             "category": truth["category"], "value": truth[signal], "distance": "0"}
+            for signal in ("md5", "sha1")]
     by_key = {(h["evidence"], (h["volume"] or {}).get("offset"), h["path"], h["inode"]): h
               for h in hit_scan.report["hits"]}
     assert all(found[k]["times"] == {t: by_key[k][t] for t in found[k]["times"]} for k in found)
@@ -168,11 +176,29 @@ def test_a_perceptual_match_carries_distance_variant_and_quality(photo_scan):
     assert fo["hashes"] == {k: hit[k] for k in ("md5", "sha1", "sha256")}
     (match,) = hit["matches"]
     assert match["variant"] and match["distance"] > 0
+    listed = photo_scan.hashset_sources[0].read_text().splitlines()[1].split(",")[0]
     assert fo["matches"] == [{
         "kind": "perceptual", "signal": "pdq", "set": "photos", "set_kind": "alert",
-        "category": "CAT1", "series": "bridge-series", "distance": str(match["distance"]),
-        "variant": match["variant"], "quality": str(match["quality"])}]
+        "category": "CAT1", "series": "bridge-series", "value": listed,
+        "distance": str(match["distance"]), "variant": match["variant"],
+        "quality": str(match["quality"])}]
     assert fo["element"].find("d:filename", NS).get(f"{{{TR}}}escaped") == "text"
+
+
+def test_a_match_names_the_set_entry_by_its_id_and_value(demo_scan):
+    """The demo's VICS set numbers its records (MediaID): each match carries the number and
+    the stored value of the record it matched."""
+    found = {k[2]: fo for k, fo in fileobjects(
+        (demo_scan.outdir / "report.dfxml").read_bytes()).items()}
+    (near,) = demo_scan.expected["near_duplicates"]
+    assert [(m["signal"], m["id"], m["value"], m["distance"]) for m in
+            found[near["path"]]["matches"]] == [("pdq", "3", near["pdq"],
+                                                 str(near["pdq_distance"]))]
+    alert = json.loads(demo_scan.hashset_sources[0].read_text("utf-8"))["value"]
+    media_id = {r["MD5"].lower(): str(r["MediaID"]) for r in alert}
+    for hit in demo_scan.expected["hits"]:
+        assert [(m["signal"], m["id"], m["value"]) for m in found[hit["path"]]["matches"]] == [
+            ("md5", media_id[hit["md5"]], hit["md5"]), ("sha1", media_id[hit["md5"]], hit["sha1"])]
 
 
 def test_report_render_reproduces_it_byte_for_byte(hit_scan, tmp_path):

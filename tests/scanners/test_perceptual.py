@@ -71,8 +71,9 @@ def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
     # The copy as found is within the radius: it is what the match reports, even where a
     # variant (here the central region, say) happens to come closer.
     assert matches == [
-        Match("pdq", "known", "alert", "CAT1", None, pdq_d, "original", 100),
-        Match("phash", "known", "alert", "CAT1", None, phash_d, "original", None),
+        Match("pdq", "known", "alert", "CAT1", None, pdq_d, "original", 100, value=bridge_pdq),
+        Match("phash", "known", "alert", "CAT1", None, phash_d, "original", None,
+              value=bridge_phash),
     ]
     # pdq in 8 rotations/flips and phash on the image (it has no border), pdq upright on
     # its central 95%.
@@ -248,3 +249,24 @@ def test_a_centrally_cropped_copy_matches_a_built_set_through_a_central_region(t
     assert matches and {(m.set, m.signal, m.category) for m in matches} == {
         ("built", "pdq", "CAT1")}
     assert 0 < min(m.distance for m in matches) <= 31
+
+
+def test_one_match_per_set_entry_the_closest(tmp_path):
+    """A built set stores a small reference picture whole and enlarged, two rows of one entry:
+    a copy within the radius of both is one match, at the closer row, with its stored value
+    (it was two, the same pdq `original` at 2 and 14 bits)."""
+    from triage.hashsets.build import build_set
+    (tmp_path / "ref").mkdir()
+    small = imaging.decode(BRIDGE.read_bytes()).resize((240, 180))
+    (tmp_path / "ref" / "small.jpg").write_bytes(encode(small, quality=95))
+    build_set(tmp_path / "ref", tmp_path / "ref.set", names=["pdq"], category="1")
+    with load(tmp_path / "ref.set") as hs:
+        stored = [e.value for e in hs.iter_entries("pdq")]
+        data = encode(small, quality=60)
+        query = PDQ.compute(imaging.decode(data)).value
+        distances = sorted(PDQ.distance(query, v) for v in stored)
+        assert len(stored) == 4 and distances[:2] == [2, 14]     # both within the radius
+        matches, _ = PerceptualMatcher([hs]).match(data)
+    (match,) = matches
+    assert (match.distance, match.variant, match.id) == (2, "original", None)
+    assert match.value in stored and PDQ.distance(query, match.value) == 2

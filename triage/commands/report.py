@@ -22,6 +22,10 @@ def report():
 def render(outdir, formats):
     """Write OUTDIR's reports again from OUTDIR/results.sqlite and re-seal manifest.json.
 
+    Reports of formats not asked for this time (report.csv, report.dfxml, ... from an earlier
+    render) are removed, so OUTDIR holds exactly the files manifest.json lists; nothing else
+    in OUTDIR is touched.
+
     Exit codes: 0 written; 2 no results database in OUTDIR or unknown format."""
     results = Results.open(outdir)
     written = render_all(results, outdir, formats)

@@ -7,7 +7,7 @@ digest ending in 00 compares right), `bucket` (where each range of top bits of `
 a search starts in the right few rows), `rest` (the remaining bytes, uint8), and only the
 attribute columns the set actually uses: `size` (uint32 when every size fits, else uint64),
 `sizes` (the distinct sizes, for the size prefilter), `category` (a code into the set's label
-list), `series`, `name` and `value` (indices into one string pool), `quality` (uint8)."""
+list), `series`, `name`, `id` and `value` (indices into one string pool), `quality` (uint8)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ class SignalBuffer:
         self.category = array("H")
         self.series = array("I")
         self.name = array("I")
+        self.id = array("I")
         self.value = array("I")
         self.quality = array("B")
 
@@ -93,6 +94,7 @@ class SignalBuffer:
             "category": np.frombuffer(self.category, np.uint16),
             "series": np.frombuffer(self.series, np.uint32),
             "name": np.frombuffer(self.name, np.uint32),
+            "id": np.frombuffer(self.id, np.uint32),
             "quality": np.frombuffer(self.quality, np.uint8),
         }
         if self.opaque:
@@ -125,6 +127,7 @@ class Compiler:
         buf.category.append(self.code(entry.category))
         buf.series.append(NONE32 if entry.series is None else self.strings.add(entry.series))
         buf.name.append(NONE32 if entry.name is None else self.strings.add(entry.name))
+        buf.id.append(NONE32 if entry.id is None else self.strings.add(entry.id))
         buf.quality.append(NO_QUALITY if entry.quality is None else entry.quality)
 
     def add_columns(self, block, category: Optional[str] = None) -> int:
@@ -135,7 +138,7 @@ class Compiler:
         labels = block.labels if block.category is not None else [None]
         lut = np.array([self.code(category if x is None else x) for x in labels], np.uint16)
         codes = lut[block.category] if block.category is not None else np.full(n, lut[0])
-        series, names = self._string_columns(block)
+        series, names, ids = self._string_columns(block)
         added = 0
         for signal, (keys, rows) in block.digests.items():
             buf = self._buffer(signal)
@@ -150,6 +153,7 @@ class Compiler:
                 "category": take(codes),
                 "series": take(series),
                 "name": take(names),
+                "id": take(ids),
                 "quality": take(block.quality) if block.quality is not None and buf.perceptual
                 else np.full(m, NO_QUALITY, np.uint8),
             })
@@ -172,18 +176,27 @@ class Compiler:
         return buf
 
     def _string_columns(self, block):
-        """Pool indices of a block's series and names, added row by row, series before name,
+        """Pool indices of a block's series, names and ids, added row by row in that order,
         as `add` does, so the pool's order is the same on both paths."""
         n = block.rows
-        if block.series is None and block.name is None:
+        if block.series is None and block.name is None and block.id is None:
             none = np.full(n, NONE32, np.uint32)
-            return none, none
+            return none, none, none
         add = self.strings.add
-        series, names = array("I"), array("I")
-        for s, name in zip(block.series or [None] * n, block.name or [None] * n):
-            series.append(add(s))
-            names.append(add(name))
-        return np.frombuffer(series, np.uint32), np.frombuffer(names, np.uint32)
+        series, names, ids = array("I"), array("I"), array("I")
+        if block.id is None:     # most sources: no ID column, no pool lookup per row for it
+            for s, name in zip(block.series or [None] * n, block.name or [None] * n):
+                series.append(add(s))
+                names.append(add(name))
+            ids = array("I", [NONE32]) * n
+        else:
+            for s, name, ident in zip(block.series or [None] * n, block.name or [None] * n,
+                                      block.id):
+                series.append(add(s))
+                names.append(add(name))
+                ids.append(add(ident))
+        return (np.frombuffer(series, np.uint32), np.frombuffer(names, np.uint32),
+                np.frombuffer(ids, np.uint32))
 
     def label_list(self) -> List[str]:
         return sorted(self.labels, key=self.labels.get)
@@ -256,7 +269,7 @@ def bucket_index(hi: np.ndarray):
 
 # Attribute columns in sort priority, after the digest: rows of one digest come out in this
 # order, and identical rows are next to each other so they collapse.
-SORTED_BY = ("category", "size", "value", "series", "name", "quality")
+SORTED_BY = ("category", "size", "value", "series", "name", "id", "quality")
 
 
 def finish_signal(buf: SignalBuffer, cat_dtype):
@@ -319,7 +332,7 @@ def finish_signal(buf: SignalBuffer, cat_dtype):
         columns["sizes"] = _distinct_sorted(np.sort(known)).astype(dtype)
     if attrs["category"].any():
         columns["category"] = attrs["category"]
-    for name in ("series", "name", "value"):
+    for name in ("series", "name", "id", "value"):
         if name in attrs and (attrs[name] != NONE32).any():
             columns[name] = attrs[name]
     if (attrs["quality"] != NO_QUALITY).any():

@@ -127,8 +127,9 @@ class HashSet:
             [None if q == NO_QUALITY else q for q in quality[rows].tolist()]
         series = self._texts(prefix + "series", rows)
         names = self._texts(prefix + "name", rows)
-        return [SetEntry(signal, v, c, se, sz, nm, q)
-                for v, c, se, sz, nm, q in zip(values, cats, series, sizes, names, quals)]
+        ids = self._texts(prefix + "id", rows)
+        return [SetEntry(signal, v, c, se, sz, nm, q, i)
+                for v, c, se, sz, nm, q, i in zip(values, cats, series, sizes, names, quals, ids)]
 
     def close(self) -> None:
         self._arrays = {}

@@ -42,11 +42,17 @@ def check_formats(formats: Sequence[str]) -> List[str]:
 
 def render_all(results, outdir: Path, formats: Sequence[str],
                report: Optional[dict] = None) -> List[Path]:
-    """Write every requested report (of `report`, or of the one `results` gives), all or none;
-    the caller seals them (and the database) with write_manifest once the database is
-    closed."""
+    """Write every requested report (of `report`, or of the one `results` gives), all or none,
+    and remove the reports of other formats that an earlier render left (by their registered
+    names only), so OUTDIR holds exactly what the manifest will list; the caller seals them
+    (and the database) with write_manifest once the database is closed."""
     report = build(results) if report is None else report
+    wanted = check_formats(formats)
     rendered = {Path(outdir) / REPORTERS[name].filename: REPORTERS[name].render(report)
-                for name in check_formats(formats)}
+                for name in wanted}
     write_all(rendered)
+    for name, reporter in REPORTERS.items():
+        stale = Path(outdir) / reporter.filename
+        if name not in wanted and (stale.is_symlink() or stale.is_file()):
+            stale.unlink()
     return list(rendered)

@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 from ..jsonout import dumps
 from ..signals import get as signal_type
 from . import register
+from .model import hit_signals
 
 CONTEXT = {
     "kb": "https://triage.invalid/kb/",
@@ -42,8 +43,6 @@ CONTEXT = {
 _ROOT = uuid.uuid5(uuid.NAMESPACE_URL, "https://triage.invalid/ns/case/")
 TIMES = {"mtime": "modifiedTime", "atime": "accessedTime", "ctime": "metadataChangeTime",
          "crtime": "observableCreatedTime"}
-# Hit fields that are not a signal's value.
-HIT_FIELDS = {"evidence", "volume", "path", "inode", "allocated", "size", *TIMES, "matches"}
 IMAGES = ("raw", "split-raw", "ewf")
 
 
@@ -197,7 +196,7 @@ def _hit(g: _Graph, hit: dict, evidence: dict, versions: dict):
         "uco-observable:sizeInBytes": _integer(hit["size"]),
         "uco-observable:allocationStatus": "Allocated" if hit["allocated"] else "Unallocated",
         **{f"uco-observable:{term}": _time(hit[field]) for field, term in TIMES.items()}})
-    signals = {k: v for k, v in hit.items() if k not in HIT_FIELDS}
+    signals = hit_signals(hit)
     facets = [file_facet, g.node("ContentDataFacet", key, "uco-observable:ContentDataFacet",
                                  {"uco-observable:hash": g.hashes(key, signals)})]
     ev_node, volumes = evidence[hit["evidence"]]
@@ -226,13 +225,18 @@ def _hit(g: _Graph, hit: dict, evidence: dict, versions: dict):
 
 def _statement(m: dict, versions: dict) -> str:
     """One matched set entry in words, e.g. "exact md5 match in alert set 'csam-2026'
-    version '3', category '1'"."""
+    version '3', category '1', entry ID '17', set value 9e10...": what it matched, by the
+    entry's ID and stored value, never its name."""
     version = versions.get(m["set"])
     parts = [f"{signal_type(m['signal']).kind} {m['signal']} match in {m['kind']} set "
              f"{m['set']!r}" + (f" version {version!r}" if version else ""),
              f"category {m['category']!r}" if m["category"] else "no category"]
     if m["series"]:
         parts.append(f"series {m['series']!r}")
+    if m.get("id"):
+        parts.append(f"entry ID {m['id']!r}")
+    if m.get("value"):
+        parts.append(f"set value {m['value']}")
     if signal_type(m["signal"]).kind == "perceptual":
         parts.append(f"distance {m['distance']}")
     for extra in ("variant", "quality"):

@@ -1,4 +1,10 @@
-"""report.csv: one row per hit and matched set entry, safe to open in a spreadsheet."""
+"""report.csv: one row per hit, so a spreadsheet's row count is the count of hits; safe to open
+in a spreadsheet.
+
+A hit's matches share its row: `matches` holds one `signal:set:category:distance` token per
+matched set entry, `; `-separated, and `matched_ids` / `matched_values` the entry's source ID
+and stored value in the same order (`-` where there is none); `categories` names each category
+once ("1 child abuse material (CAM)")."""
 
 from __future__ import annotations
 
@@ -6,11 +12,13 @@ import csv
 import io
 
 from ..safetext import visible
+from ..verdict import category_title
 from . import register
 
-COLUMNS = ["evidence", "volume_index", "volume_offset", "path", "inode", "allocated", "size",
-           "mtime", "atime", "ctime", "crtime", "md5", "sha1", "sha256", "signal", "set",
-           "kind", "category", "series", "distance", "variant"]
+LOCATION = ["evidence", "volume_index", "volume_offset", "path", "inode", "allocated", "size",
+            "mtime", "atime", "ctime", "crtime", "md5", "sha1", "sha256"]
+COLUMNS = LOCATION + ["categories", "series", "matches", "matched_ids", "matched_values"]
+SEPARATOR = "; "
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -26,6 +34,24 @@ def neutralise(value):
     return value
 
 
+def _joined(values) -> str:
+    return SEPARATOR.join(dict.fromkeys(v for v in values if v))
+
+
+def match_cells(hit: dict, hashsets) -> dict:
+    matches = hit["matches"]
+    ids = [m.get("id") for m in matches]
+    return {
+        "categories": _joined(category_title(m["category"], hashsets) for m in matches
+                              if m["category"]),
+        "series": _joined(m["series"] for m in matches),
+        "matches": SEPARATOR.join(f"{m['signal']}:{m['set']}:{m['category'] or '-'}:"
+                                  f"{m['distance']}" for m in matches),
+        "matched_ids": SEPARATOR.join(i or "-" for i in ids) if any(ids) else "",
+        "matched_values": SEPARATOR.join(m["value"] or "-" for m in matches),
+    }
+
+
 @register("csv", "report.csv")
 def render(report: dict) -> bytes:
     out = io.StringIO()
@@ -33,9 +59,8 @@ def render(report: dict) -> bytes:
     writer.writerow(COLUMNS)
     for hit in report["hits"]:
         volume = hit.get("volume") or {}
-        for match in hit["matches"]:
-            row = {**hit, **match, "volume_index": volume.get("index"),
-                   "volume_offset": volume.get("offset")}
-            writer.writerow([neutralise(row.get(c)) for c in COLUMNS])
+        row = {**hit, "volume_index": volume.get("index"), "volume_offset": volume.get("offset"),
+               **match_cells(hit, report["hashsets"])}
+        writer.writerow([neutralise(row.get(c)) for c in COLUMNS])
     # A BOM so Excel reads UTF-8 names correctly instead of guessing a code page.
     return ("\ufeff" + out.getvalue()).encode("utf-8")

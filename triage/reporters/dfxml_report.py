@@ -6,7 +6,8 @@ ftype_str, and `<error>` when its file system could not be read), each hit a `<f
 its volume (filename, partition, filesize, alloc, inode, times, hashdigest). A folder has no
 volumes: its hits are top-level fileobjects. What DFXML has no element for lives in the
 `tr:` namespace, where the schema allows foreign content: one `<tr:match>` per matched set
-entry, the evidence item, the case, the sets and the coverage counts.
+entry (with the entry's source `id` and stored `value`, never its name), the evidence item, the
+case, the sets and the coverage counts.
 
 File names are attacker-controlled. XML 1.0 cannot carry most C0 controls, lone surrogates or
 U+FFFE/U+FFFF at all (lxml refuses them). A value holding one is written backslash-escaped
@@ -26,6 +27,7 @@ from .. import TOOL_NAME, __version__
 from ..safetext import DISGUISING
 from ..signals import get as signal_type
 from . import register
+from .model import hit_signals
 
 DFXML_VERSION = "2.0.0-beta.0"
 DFXML = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
@@ -199,7 +201,7 @@ def _fileobject(parent, hit, partition, report, **where):
     for tag in TIMES:
         if hit.get(tag):
             _sub(fo, tag, hit[tag])
-    signals = [k for k in hit if k not in FIELDS]
+    signals = list(hit_signals(hit))
     for name in (s for s in signals if s in DIGESTS):
         _sub(fo, "hashdigest", hit[name], type=name)
     for name in (s for s in signals if s not in DIGESTS):
@@ -208,12 +210,9 @@ def _fileobject(parent, hit, partition, report, **where):
     for m in hit["matches"]:
         _sub(fo, "match", ns=TR, kind=signal_type(m["signal"]).kind, signal=m["signal"],
              set=m["set"], set_version=versions.get(m["set"]), set_kind=m["kind"],
-             category=m["category"], series=m["series"], distance=m["distance"],
-             variant=m.get("variant"), quality=m.get("quality"))
-
-
-# Hit fields that are not a signal's value.
-FIELDS = {"evidence", "volume", "path", "inode", "allocated", "size", *TIMES, "matches"}
+             category=m["category"], series=m["series"], id=m.get("id"),
+             value=m.get("value"), distance=m["distance"], variant=m.get("variant"),
+             quality=m.get("quality"))
 
 
 def _problem(root, severity, item):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..results import Results
+from ..signals import get as signal_type
 
 FORMAT = "triage-report"
 FORMAT_VERSION = "2.0"   # 2.0: see docs/report-changes.md
@@ -52,12 +53,33 @@ def _zero_counts() -> dict:
     return {"files_seen": 0, **{s: 0 for s in STATUSES}}
 
 
+# A hit's fields that are not one of the file's digests or perceptual hashes.
+HIT_FIELDS = frozenset({"evidence", "volume", "path", "inode", "allocated", "size", "mtime",
+                        "atime", "ctime", "crtime", "matches"})
+
+
+def hit_signals(hit: dict) -> dict:
+    """The file's own digests and perceptual hashes, by signal name."""
+    return {k: v for k, v in hit.items() if k not in HIT_FIELDS}
+
+
 def _hit(finding: dict) -> dict:
     hit = dict(finding["entry"])
     hit.update(finding["hashes"])
-    hit["matches"] = sorted(finding["matches"], key=lambda m: (
-        m["kind"], m["set"], m["signal"], m["distance"], m.get("category") or ""))
+    hit["matches"] = sorted((_match(m, hit) for m in finding["matches"]), key=lambda m: (
+        m["kind"], m["set"], m["signal"], m["distance"], m.get("category") or "",
+        m["id"] or "", m["value"] or ""))
     return hit
+
+
+def _match(m: dict, hit: dict) -> dict:
+    """A match as the report states it. A results database written before matches said what
+    they matched lacks `id` and `value`: an exact match's value is the file's own digest, a
+    perceptual one's is not known (null)."""
+    if "value" in m:
+        return m
+    exact = signal_type(m["signal"]).kind == "exact"
+    return {**m, "id": m.get("id"), "value": hit.get(m["signal"]) if exact else None}
 
 
 def _hit_order(hit: dict):

@@ -29,5 +29,6 @@ class ExactMatcher:
                     continue
                 for entry in s.lookup(sig, [bytes.fromhex(digests[sig])])[0]:
                     found.append(Match(signal=sig, set=s.info.name, kind=s.info.kind,
-                                       category=entry.category, series=entry.series))
+                                       category=entry.category, series=entry.series,
+                                       value=entry.value, id=entry.id))
         return list(dict.fromkeys(found))  # the same entry listed twice in a set is one match

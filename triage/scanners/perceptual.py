@@ -189,10 +189,22 @@ class PerceptualMatcher:
                     if row not in best or rank < best[row][0]:
                         best[row] = (rank, query)
             info = searched.hashset.info
-            for row, ((_, distance), query) in sorted(best.items()):
-                entry = searched.hashset.entry(searched.signal, row)
+            rows = sorted(best)
+            entries = searched.hashset.entries(searched.signal, np.array(rows, dtype=np.intp))
+            closest = {}
+            for row, entry in zip(rows, entries):
+                # One match per set entry: a set stores one reference picture under several
+                # rows (whole, enlarged, regions) that share its source ID, or its name and
+                # size; the closest row speaks for it.
+                key = (entry.id if entry.id is not None else
+                       (entry.name, entry.size) if entry.name is not None else row,
+                       entry.category, entry.series)
+                if key not in closest or best[row][0] < closest[key][0][0]:
+                    closest[key] = (best[row], entry)
+            for ((_, distance), query), entry in closest.values():
                 matches.append(Match(
                     signal=searched.signal, set=info.name, kind=info.kind,
                     category=entry.category, series=entry.series, distance=distance,
-                    variant=query.variant, quality=query.quality))
+                    variant=query.variant, quality=query.quality, value=entry.value,
+                    id=entry.id))
         return sorted(matches, key=lambda m: (m.set, m.signal, m.distance, m.category or ""))

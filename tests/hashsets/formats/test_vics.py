@@ -18,8 +18,9 @@ def read(path):
 def test_real_nsrl_caid_vics_1_2():
     entries, problems = read(REAL / "NSRL-CAID-AVI.json")
     assert problems == [] and len(entries) == 60
+    # Every record of NIST's CAID files has MediaID 0, which identifies nothing: no id.
     assert entries[0] == SetEntry("md5", "c0bed93b35a501849efb0f3a7e47d9f5", "8", None, 8180626,
-                                  "DXP_Relic_Intro.avi")
+                                  "DXP_Relic_Intro.avi", id=None)
     assert entries[1].signal == "sha1"
     assert entries[1].value == "372c8db4188e1d24327bbde8fc7a6e2e89ef3041"
     art, _ = read(REAL / "NSRL-CAID-ART.json")
@@ -33,7 +34,9 @@ def test_vics_2_case_export_with_alternative_hashes():
     by_signal = {e.signal: e for e in entries if e.category == "1"}
     assert set(by_signal) == {"md5", "sha1", "photodna", "pdq"}
     assert by_signal["md5"] == SetEntry("md5", hashlib.md5(b"s").hexdigest(), "1", "S-1",
-                                        123456, "s.jpg")
+                                        123456, "s.jpg", id="1")
+    assert {e.id for e in entries if e.category == "1"} == {"1"}       # MediaID, as text
+    assert [e.id for e in entries if e.category != "1"] == ["2", "4"]
     assert by_signal["photodna"].value == "AAEC" * 36
     assert by_signal["pdq"].quality == 90
     assert [(e.signal, e.category, e.size) for e in entries if e.category != "1"] == [

@@ -37,6 +37,7 @@ class Columns:
     category: Optional[np.ndarray] = None     # per record: index into `labels`
     series: Optional[List[Optional[str]]] = None
     name: Optional[List[Optional[str]]] = None
+    id: Optional[List[Optional[str]]] = None
     quality: Optional[np.ndarray] = None      # uint8 per record, 255 = none; perceptual signals only
 
 

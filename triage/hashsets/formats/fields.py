@@ -20,6 +20,7 @@ FIELD_ALIASES = {
     "category": "category", "cat": "category", "grade": "category", "caidcategory": "category",
     "series": "series", "seriesname": "series",
     "name": "name", "filename": "name", "file": "name", "path": "name", "filepath": "name",
+    "id": "id", "mediaid": "id",
     "quality": "quality", "pdqquality": "quality",
 }
 SIGNAL_ALIASES = {"sha2": "sha256", "sha2256": "sha256"}
@@ -58,6 +59,15 @@ def parse_size(text) -> Optional[int]:
     return value
 
 
+def source_id(value) -> Optional[str]:
+    """A record's ID in its source as text (VICS MediaID is a number, an ID column text)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip() or None
+
+
 def parse_quality(text) -> Optional[int]:
     if text is None or str(text).strip() == "":
         return None
@@ -68,7 +78,7 @@ def parse_quality(text) -> Optional[int]:
 
 
 def entries(where: str, values: Dict[str, str], *, size=None, category=None, series=None,
-            name=None, quality=None) -> Iterator[Item]:
+            name=None, quality=None, id=None) -> Iterator[Item]:
     """One SetEntry per signal value of a record, or a Problem for each value that is not one.
     `size` and `quality` may be raw text; they are parsed here so every format words the same.
     This runs once per record of multi-million-record sets, hence the plain code."""
@@ -89,6 +99,8 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
     category = categories.label(category)
     if isinstance(series, str):
         series = series.strip() or None
+    if id is not None:
+        id = source_id(id)
     for signal, text in values.items():
         if text is None:
             continue
@@ -101,4 +113,4 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
             yield where, Problem(where, str(exc))
             continue
         yield where, SetEntry(signal, value, category, series, size, name,
-                              quality if cls.kind == "perceptual" else None)
+                              quality if cls.kind == "perceptual" else None, id)

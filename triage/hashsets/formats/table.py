@@ -1,5 +1,5 @@
 """Delimited tables with a header row whose columns name the hash kinds (md5, sha1, sha256, pdq,
-phash, size, category, series, name; any case, any separators), as Griffeye, ICSE and CAID
+phash, size, category, series, name, id; any case, any separators), as Griffeye, ICSE and CAID
 tooling export them. Also the engine of the NSRL RDS 2 and HashKeeper readers, which are
 tables with a fixed header."""
 
@@ -51,8 +51,8 @@ class Layout:
         self.sized = "size" in fields
         self.hashes = [(i, f) for i, f in enumerate(fields) if f is not None and signal_of(f) == f]
         attrs = {f: i for i, f in enumerate(fields) if f is not None and signal_of(f) != f}
-        self.size, self.category, self.series, self.name, self.quality = (
-            attrs.get(k) for k in ("size", "category", "series", "name", "quality"))
+        self.size, self.category, self.series, self.name, self.quality, self.id = (
+            attrs.get(k) for k in ("size", "category", "series", "name", "quality", "id"))
 
 
 def row_items(row: List[str], where: int, layout: Layout,
@@ -75,7 +75,8 @@ def row_items(row: List[str], where: int, layout: Layout,
         category=(None if layout.category is None else row[layout.category]) or category,
         series=None if layout.series is None else row[layout.series],
         name=None if layout.name is None else row[layout.name] or None,
-        quality=None if layout.quality is None else row[layout.quality])
+        quality=None if layout.quality is None else row[layout.quality],
+        id=None if layout.id is None else row[layout.id])
 
 
 def rows_items(text: Iterable[str], first_line: int, layout: Layout,
@@ -196,6 +197,8 @@ def _parse_block(block: bytes, layout: Layout, category: Optional[str]) -> Optio
         columns.series = [v.strip() or None for v in texts(lines.data, *cell(layout.series))]
     if layout.name is not None:
         columns.name = [v or None for v in texts(lines.data, *cell(layout.name))]
+    if layout.id is not None:
+        columns.id = [v.strip() or None for v in texts(lines.data, *cell(layout.id))]
     return columns
 
 

@@ -81,7 +81,14 @@ def record_entries(where: str, media: dict) -> Iterator[Item]:
     yield from entries(where, values, size=size, category=fields.get("category"),
                        series=fields.get("series") if isinstance(fields.get("series"), str)
                        else None, name=name if isinstance(name, str) else None,
-                       quality=quality)
+                       quality=quality, id=_media_id(fields))
+
+
+def _media_id(fields: dict):
+    """The record's MediaID (or ID). NIST's NSRL-CAID files give every record MediaID 0: that
+    identifies nothing, so 0 is no ID."""
+    found = fields.get("mediaid", fields.get("id"))
+    return None if found in (0, "0") else found
 
 
 @register
