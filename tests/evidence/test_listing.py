@@ -38,7 +38,8 @@ def test_listing_equals_sleuthkit(images, triage, name):
     assert set(mine) == set(theirs)
     for key, t in theirs.items():
         m = mine[key]
-        assert (m["allocated"], m["size"]) == (t["allocated"], t["size"]), key
+        assert (m["allocated"], m["realloc"], m["size"]) == (
+            t["allocated"], t["realloc"], t["size"]), key
         if t.get("icat_error") is None:
             assert (m["md5"], m["sha1"], m["sha256"]) == (t["md5"], t["sha1"], t["sha256"]), key
         if not key[1].startswith("/$"):
@@ -51,6 +52,21 @@ def test_listing_equals_sleuthkit(images, triage, name):
     assert out.code == (3 if unreadable else 0)
 
 
+def test_a_reallocated_name_reads_the_live_file_on_its_inode(images, triage):
+    """fls lists a deleted name whose inode a live file now owns, marked (realloc): listed too,
+    flagged, with the content icat gives for the inode (the live file's). Before, such names
+    were dropped, so a renamed editor temp file was never seen."""
+    rows = {r["path"]: r for r in triage("files", images / "ext4.raw", "--hash", "sha256").lines()}
+    draft, newer = rows["/home/user/draft.txt"], rows["/newer.txt"]
+    truth = {f["path"]: f for f in load_truth("ext4.raw")["files"]}
+    assert (draft["realloc"], draft["allocated"], draft["inode"]) == (True, False, 21)
+    assert (newer["realloc"], newer["allocated"], newer["inode"]) == (False, True, 21)
+    assert draft["sha256"] == newer["sha256"] == truth["/home/user/draft.txt"]["sha256"]
+    assert sum(r["realloc"] for r in rows.values()) == 1
+    listed = triage("files", images / "ext4.raw", "--no-deleted").lines()
+    assert not any(r["realloc"] for r in listed)
+
+
 def test_fixtures_cover_the_planted_cases():
     """The comparison above is only as strong as what the images hold."""
     files = [f for name in truth_names() for f in load_truth(name)["files"]]
@@ -61,6 +77,7 @@ def test_fixtures_cover_the_planted_cases():
     assert any(f["size"] == 0 for f in files)
     assert any(f["size"] > 1 << 20 for f in files)
     assert any(not f["path"].isascii() for f in files)
+    assert any(f["realloc"] for f in files)
     tables = {load_truth(n)["partition_table"] for n in truth_names()}
     assert {"dos", "gpt", None} <= tables
 

@@ -17,13 +17,15 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
-def open_readonly(path: str) -> io.BufferedReader:
-    """Open a file read-only without updating its access time when the OS lets us."""
+def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader:
+    """Open a file read-only without updating its access time when the OS lets us. Files of a
+    walked folder are never followed out of it; an evidence image named by a link is."""
+    flags = _BASE_FLAGS if not follow_symlinks else _BASE_FLAGS & ~getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, _BASE_FLAGS | _NOATIME)
+        fd = os.open(path, flags | _NOATIME)
     except PermissionError:
         # O_NOATIME is refused on files we do not own (unless root); read anyway.
-        fd = os.open(path, _BASE_FLAGS)
+        fd = os.open(path, flags)
     return os.fdopen(fd, "rb", buffering=0)
 
 
@@ -56,7 +58,15 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
         pending.extend(reversed(subfolders))
 
 
-def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry:
+def single(path: str, evidence: str) -> FileEntry:
+    """A loose file given as evidence, listed as the one file of its folder would be. It was
+    named by the examiner, so a link to it is followed."""
+    path = os.path.abspath(path)
+    return _entry(path, os.stat(path), os.path.dirname(path), evidence, follow=True)
+
+
+def _entry(path: str, st: os.stat_result, root: str, evidence: str,
+           follow: bool = False) -> FileEntry:
     return FileEntry(
         evidence=evidence,
         path=_relative(root, path),
@@ -65,7 +75,7 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry
         inode=st.st_ino,
         times=(divmod(st.st_mtime_ns, 10**9), divmod(st.st_atime_ns, 10**9),
                divmod(st.st_ctime_ns, 10**9), _birth(st)),
-        open=partial(open_readonly, path),   # picklable: a scan's worker process opens it
+        open=partial(open_readonly, path, follow),   # picklable: a worker process opens it
     )
 
 
