@@ -3,12 +3,13 @@ by fls/icat/mmls when the fixtures were built), and against hashdeep for folders
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import pytest
 
-from support import load_truth, sha256_file, truth_names
+from support import TRUTH, build_script, load_truth, sha256_file, truth_names
 
 ALL = "md5,sha1,sha256"
 
@@ -174,3 +175,34 @@ def test_listing_does_not_change_the_image(images, triage):
     before = sha256_file(image)
     assert triage("files", image, "--hash", ALL).code == 0
     assert sha256_file(image) == before
+
+
+DERIVED = sorted(build_script().DERIVED)
+
+
+@pytest.mark.parametrize("name", DERIVED)
+def test_derived_image_lists_the_truth_and_its_named_exceptions(images, triage, tmp_path, name):
+    """A committed image with one directory entry patched (fixtures/build_images.py DERIVED):
+    triage lists what fls lists of the patched copy, except where the truth names an exception:
+    there it shows what triage must show (a file named '..' that fls skips; a name fls cuts at
+    a NUL). Before, the '..' file was skipped like fls, and the NUL name was cut."""
+    build = build_script()
+    derived = build.DERIVED[name]
+    truth = json.loads((TRUTH / "derived" / f"{name}.json").read_text(encoding="utf-8"))
+    base = load_truth(derived.base)
+    image = tmp_path / name
+    image.write_bytes(build.derive(derived, (images / base["segments"][0]).read_bytes()))
+    out, files, errors = listing(triage, image)
+    assert not errors and out.code == 0, out.stderr
+    expected = {(f["volume_offset"], f["path"], f["inode"]): f for f in truth["files"]}
+    for exception in truth["exceptions"]:
+        if exception["fls_path"] is not None:
+            shown = next(k for k in expected if k[1] == exception["fls_path"])
+            del expected[shown]
+        t = exception["triage"]
+        expected[(t["volume_offset"], t["path"], t["inode"])] = t
+    mine = as_truth_rows(files)
+    assert set(mine) == set(expected)
+    for key, t in expected.items():
+        assert (mine[key]["allocated"], mine[key]["size"], mine[key]["md5"],
+                mine[key]["sha256"]) == (t["allocated"], t["size"], t["md5"], t["sha256"]), key

@@ -87,10 +87,16 @@ def _birth(st: os.stat_result):
 def _relative(root: str, path: str) -> str:
     rel = os.path.relpath(path, root)
     rel = "" if rel == "." else rel
-    text = os.fsdecode(rel)
-    # Undecodable names come back with surrogate escapes; show their bytes visibly instead.
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "/" + text.replace(os.sep, "/")
+    return "/" + printable(os.fsdecode(rel)).replace(os.sep, "/")
+
+
+def printable(path: str) -> str:
+    """An OS path as text any output can carry: bytes that are not UTF-8 (Python keeps them as
+    surrogate escapes, which no UTF-8 writer accepts) become visible `\\xff` escapes, as in
+    file names. Only for showing: the path itself still opens the file."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def inside(path, folder) -> bool:
