@@ -3,6 +3,7 @@ error entry (and the rest listed, exit 3) when part of it can. Never a traceback
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -273,3 +274,51 @@ def test_reading_an_image_leaves_its_access_time_alone(images, triage, tmp_path)
         assert triage("files", tmp_path / image, "--hash", "md5").code == 0
         assert triage("inspect", tmp_path / image).code == 0
         assert [(tmp_path / p).stat().st_atime_ns for p in parts] == before
+
+
+def picture_bytes() -> bytes:
+    from PIL import Image
+    import io
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+# An MP4's first box as libmagic reads it ("video/mp4"); the rest need not play.
+VIDEO = struct.pack(">I", 24) + b"ftypisom" + b"\0\0\x02\0" + b"isomiso2" + bytes(20_000)
+
+
+@pytest.mark.parametrize("name,content,mime", [("photo.png", picture_bytes(), "image/png"),
+                                               ("clip.mp4", VIDEO, "video/mp4")])
+def test_a_loose_picture_or_video_is_one_file(triage, tmp_path, name, content, mime):
+    """Before: 'no partition table or file system found'. Now listed as the one file of a
+    folder holding it would be, and described as a file."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    loose = folder / name
+    loose.write_bytes(content)
+    run = triage("files", loose, "--hash", "md5,sha256")
+    assert run.code == 0, run.stderr
+    [row] = run.lines()
+    assert (row["evidence"], row["path"], row["size"], row["allocated"], row["volume"]) == (
+        str(loose), f"/{name}", len(content), True, None)
+    assert (row["md5"], row["sha256"]) == (hashlib.md5(content).hexdigest(),
+                                           hashlib.sha256(content).hexdigest())
+    [as_folder] = triage("files", folder, "--hash", "md5,sha256").lines()
+    assert {k: v for k, v in row.items() if k != "evidence"} == {
+        k: v for k, v in as_folder.items() if k != "evidence"}
+    info = triage("inspect", loose, "--json").json()
+    assert (info["container"], info["size"], info["metadata"]) == ("file", len(content),
+                                                                  {"mime_type": mime})
+    assert info["counts"]["folder"]["allocated"] == 1
+
+
+def test_anything_else_without_a_file_system_keeps_its_error(triage, tmp_path, images):
+    """A damaged disk image must not pass for 'one file': only pictures and videos do."""
+    for name, content in (("text.txt", b"plain text\n" * 1000),
+                          ("zeros.img", bytes(1 << 20)),
+                          ("wiped.raw", bytes(1 << 16) + (images / "fat16.raw").read_bytes()[1 << 16:])):
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        assert "no partition table or file system found" in one_line_error(
+            triage("files", bad), bad)
