@@ -73,10 +73,12 @@ def _raise(lib, what: str, error: _P):
 
 
 class Handle:
-    """One libewf handle opened read-only on the segment files of an EWF image."""
+    """One libewf handle opened read-only on the segment files of an EWF image. Not for two
+    threads at once (neither is libewf's handle): EwfImg reads under its lock."""
 
     def __init__(self, segments: Sequence[str], lib: ctypes.CDLL):
         self._lib = lib
+        self._buffer = ctypes.create_string_buffer(0)   # reused: zeroing one per read costs
         self._handle = _P()
         error = _P()
         if lib.libewf_handle_initialize(ctypes.byref(self._handle), ctypes.byref(error)) != 1:
@@ -98,13 +100,14 @@ class Handle:
         return value.value
 
     def read(self, offset: int, size: int) -> bytes:
-        buffer = ctypes.create_string_buffer(size)
+        if len(self._buffer) < size:
+            self._buffer = ctypes.create_string_buffer(size)
         error = _P()
-        count = self._lib.libewf_handle_read_buffer_at_offset(self._handle, buffer, size, offset,
-                                                              ctypes.byref(error))
+        count = self._lib.libewf_handle_read_buffer_at_offset(self._handle, self._buffer, size,
+                                                              offset, ctypes.byref(error))
         if count < 0:
             _raise(self._lib, f"read failed at media byte {offset:,}", error)
-        return ctypes.string_at(buffer, count)
+        return ctypes.string_at(self._buffer, count)
 
     def checksum_error_count(self) -> int:
         return self._get(self._lib.libewf_handle_get_number_of_checksum_errors, ctypes.c_uint32)

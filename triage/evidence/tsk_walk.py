@@ -21,6 +21,7 @@ _DIR_META_TYPES = {pytsk3.TSK_FS_META_TYPE_DIR, pytsk3.TSK_FS_META_TYPE_VIRT_DIR
 _NTFS = {pytsk3.TSK_FS_TYPE_NTFS}
 _EXT = {pytsk3.TSK_FS_TYPE_EXT2, pytsk3.TSK_FS_TYPE_EXT3, pytsk3.TSK_FS_TYPE_EXT4}
 _NTFS_DATA = pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA
+_DOTS = (b".", b"..")
 _DEFAULT_DATA = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 
 
@@ -210,9 +211,14 @@ def _entries(fs, stack, volume, evidence, deleted, media, explain, ntfs, whole_n
             continue
         name = f.info.name
         raw = name.name
-        if raw is None or _is_self_or_parent(raw, name.meta_addr, frame):
+        if raw is None:
             continue
-        path = f"{frame.prefix}/{_component(raw, name.meta_addr, frame.whole)}"
+        if frame.whole or raw in _DOTS:   # the few names that need more than decoding
+            if _is_self_or_parent(raw, name.meta_addr, frame):
+                continue
+            path = f"{frame.prefix}/{_component(raw, name.meta_addr, frame.whole)}"
+        else:
+            path = f"{frame.prefix}/{_decode(raw)}"
         f, meta = _with_meta(fs, f, name)
         unallocated = bool(name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
         # "(realloc)" in fls: a deleted name whose inode now belongs to a live file. Listed, as
@@ -233,15 +239,15 @@ def _entries(fs, stack, volume, evidence, deleted, media, explain, ntfs, whole_n
                         yield ScanError(evidence, f"cannot open directory: {_why(explain, exc)}",
                                         volume, path, addr)
         content = _ntfs_attributes(f) if ntfs and meta is not None else None
-        found = _Found(f, meta, evidence, volume, name.meta_addr, not unallocated, realloc, media,
-                       geometry)
         if content:
             for suffix, size, attr in content:
                 if is_dir and not suffix:
                     continue  # the directory's own index, not content
-                yield found.entry(path + suffix, size, attr)
+                yield _entry(f, meta, evidence, volume, path + suffix, name.meta_addr,
+                             not unallocated, realloc, size, attr, media, geometry)
         elif not is_dir and _is_regular(name, meta):
-            yield found.entry(path, meta.size if meta is not None else 0, None)
+            yield _entry(f, meta, evidence, volume, path, name.meta_addr, not unallocated,
+                         realloc, meta.size if meta is not None else 0, None, media, geometry)
 
 
 class _Frame(NamedTuple):
@@ -261,7 +267,7 @@ def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
 
 def _component(raw: bytes, addr: int, whole: Dict[Tuple[int, bytes], bytes]) -> str:
     raw = whole.get((addr, raw), raw)
-    if raw in (b".", b".."):
+    if raw in _DOTS:
         return "\\x2e" * len(raw)   # never a path step: shown escaped, as other odd bytes are
     return _decode(raw).replace("\0", "\\x00")
 
@@ -330,28 +336,21 @@ _EMPTY_BY_DESIGN = {(8, ":$Bad")}
 _TIMES = tuple((t, t + "_nano") for t in TIME_FIELDS)
 
 
-class _Found:
-    """What one directory entry's file entries (its data, and on NTFS its streams) share."""
-
-    def __init__(self, f, meta, evidence, volume, addr, allocated, realloc, media, geometry):
-        self.f, self.meta, self.evidence, self.volume = f, meta, evidence, volume
-        self.addr, self.allocated, self.realloc, self.media = int(addr), allocated, realloc, media
-        self.geometry = geometry
-        self.times = ((0, 0),) * 4 if meta is None else tuple(
-            (getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
-
-    def entry(self, path, size, attr) -> FileEntry:
-        # A deleted file is recovered as far as TSK can follow it (as icat does): its content
-        # ends where the recoverable clusters end. For a live inode (an allocated file, or a
-        # reallocated name reading the inode's current file) a short read is an error.
-        short_ok = not (self.allocated or self.realloc) or (
-            attr is not None and (self.addr, path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
-        locator = Locator(self.evidence, self.volume.index, self.addr, attr)
-        return FileEntry(
-            evidence=self.evidence, path=path, size=int(size), allocated=self.allocated,
-            volume=self.volume, inode=self.addr, times=self.times, realloc=self.realloc,
-            attribute=attr,
-            open=TskOpener(self.f, self.media, locator, int(size), short_ok, self.geometry))
+def _entry(f, meta, evidence, volume, path, addr, allocated, realloc, size, attr, media,
+           geometry) -> FileEntry:
+    # A deleted file is recovered as far as TSK can follow it (as icat does): its content ends
+    # where the recoverable clusters end. For a live inode (an allocated file, or a reallocated
+    # name reading the inode's current file) a short read is an error.
+    addr = int(addr)
+    short_ok = not (allocated or realloc) or (
+        attr is not None and (addr, path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
+    times = ((0, 0),) * 4 if meta is None else tuple(
+        (getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
+    return FileEntry(
+        evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
+        inode=addr, times=times, realloc=realloc, attribute=attr,
+        open=TskOpener(f, media, Locator(evidence, volume.index, addr, attr), int(size),
+                       short_ok, geometry))
 
 
 def _decode(raw: bytes) -> str:
