@@ -57,6 +57,14 @@ def load() -> Optional[ctypes.CDLL]:
     return lib
 
 
+# A new bytes object, uninitialised, to read into (what pyewf does in C): the C API allows
+# filling it before anyone else holds it, and it saves copying every byte read once more.
+_new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+_new_bytes.argtypes, _new_bytes.restype = [ctypes.c_void_p, ctypes.c_ssize_t], ctypes.py_object
+_bytes_buffer = ctypes.pythonapi.PyBytes_AsString
+_bytes_buffer.argtypes, _bytes_buffer.restype = [ctypes.py_object], ctypes.c_void_p
+
+
 class LibewfError(OSError):
     """A libewf call failed; the message is libewf's most specific line."""
 
@@ -78,7 +86,6 @@ class Handle:
 
     def __init__(self, segments: Sequence[str], lib: ctypes.CDLL):
         self._lib = lib
-        self._buffer = ctypes.create_string_buffer(0)   # reused: zeroing one per read costs
         self._handle = _P()
         error = _P()
         if lib.libewf_handle_initialize(ctypes.byref(self._handle), ctypes.byref(error)) != 1:
@@ -100,14 +107,21 @@ class Handle:
         return value.value
 
     def read(self, offset: int, size: int) -> bytes:
-        if len(self._buffer) < size:
-            self._buffer = ctypes.create_string_buffer(size)
+        if size > 1:
+            data = _new_bytes(None, size)
+            count = self._read_into(_bytes_buffer(data), offset, size)
+            return data if count == size else data[:count]
+        # The empty and one-byte bytes objects are shared singletons: never written into.
+        buffer = ctypes.create_string_buffer(1)
+        return ctypes.string_at(buffer, self._read_into(buffer, offset, size))
+
+    def _read_into(self, buffer, offset: int, size: int) -> int:
         error = _P()
-        count = self._lib.libewf_handle_read_buffer_at_offset(self._handle, self._buffer, size,
-                                                              offset, ctypes.byref(error))
+        count = self._lib.libewf_handle_read_buffer_at_offset(self._handle, buffer, size, offset,
+                                                              ctypes.byref(error))
         if count < 0:
             _raise(self._lib, f"read failed at media byte {offset:,}", error)
-        return ctypes.string_at(self._buffer, count)
+        return count
 
     def checksum_error_count(self) -> int:
         return self._get(self._lib.libewf_handle_get_number_of_checksum_errors, ctypes.c_uint32)
