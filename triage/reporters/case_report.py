@@ -43,7 +43,8 @@ _ROOT = uuid.uuid5(uuid.NAMESPACE_URL, "https://triage.invalid/ns/case/")
 TIMES = {"mtime": "modifiedTime", "atime": "accessedTime", "ctime": "metadataChangeTime",
          "crtime": "observableCreatedTime"}
 # Hit fields that are not a signal's value.
-HIT_FIELDS = {"evidence", "volume", "path", "inode", "allocated", "size", *TIMES, "matches"}
+HIT_FIELDS = {"evidence", "volume", "path", "inode", "allocated", "realloc", "size", *TIMES,
+              "matches"}
 IMAGES = ("raw", "split-raw", "ewf")
 
 

@@ -213,7 +213,7 @@ def _fileobject(parent, hit, partition, report, **where):
 
 
 # Hit fields that are not a signal's value.
-FIELDS = {"evidence", "volume", "path", "inode", "allocated", "size", *TIMES, "matches"}
+FIELDS = {"evidence", "volume", "path", "inode", "allocated", "realloc", "size", *TIMES, "matches"}
 
 
 def _problem(root, severity, item):
