@@ -125,3 +125,27 @@ def test_worker_processes_reopen_once_and_close_when_their_work_ends(images, tmp
     # Each worker that read closed its one handle on the evidence when the pool shut it down.
     assert {int(pid) for pid, _ in closes} == readers
     assert all(count == "1" for _, count in closes)
+
+
+def test_content_key_groups_the_names_of_one_content(images, tmp_path):
+    """What the scan groups to read shared content once: hard links and a reallocated name with
+    the live file on its inode share a key; a stream, another file, or a folder's file (keyed by
+    path: inode numbers repeat across the mounts a folder may span) do not."""
+    ev, entries = entries_of(images / "ext4.raw")
+    with ev:
+        keys = {e.path: e.content_key() for e in entries}
+    assert keys["/home/user/docs/report.txt"] == keys["/home/user/report-link.txt"]
+    assert keys["/home/user/draft.txt"] == keys["/newer.txt"] == (
+        str(images / "ext4.raw"), 0, 21, None)
+    assert len(set(keys.values())) == len(keys) - 2
+    ev, entries = entries_of(images / "ntfs.raw")
+    with ev:
+        keys = {e.path: e.content_key() for e in entries}
+    base, stream = (keys["/Users/Public/Documents/tiny.txt"],
+                    keys["/Users/Public/Documents/tiny.txt:secret"])
+    assert base[:3] == stream[:3] and base[3] is None and stream[3] is not None
+    (tmp_path / "a").write_text("x")
+    os.link(tmp_path / "a", tmp_path / "b")
+    folder = open_evidence(str(tmp_path))
+    assert len({e.content_key() for e in folder.entries()}) == 2
+    pickle.loads(pickle.dumps(keys))   # picklable, for the worker processes
