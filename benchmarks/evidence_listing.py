@@ -2,7 +2,7 @@
 `triage files`, side by side in one run with The Sleuth Kit and hashdeep, and against the
 hashing limit of this machine's CPU measured in the same run.
 
-    python benchmarks/evidence_listing.py [--scale 1] [--repeat 3] [--ntfs]
+    python benchmarks/evidence_listing.py [--scale 1] [--repeat 3] [--ntfs] [--ewf]
 
 Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data): a tree of
 100,000 files, 3 GB in all (log-normal sizes from empty to ~30 MB, content from a seeded
@@ -21,7 +21,11 @@ start warm and the tools are measured, not the disk):
   * the largest files one by one: `icat IMG INODE | md5sum` against triage's reader and hasher
     on the same inodes (the code each `triage files` worker runs on a file, in one process);
   * the CPU limit: hashlib on data in memory, the same digests in 1 MiB updates, one process
-    and one per core.
+    and one per core;
+  * with --ewf, the ext4 image as an E01 (ewfacquire, deflate fast): `triage files E01 --hash
+    md5` against the same on the raw image (what the container costs, damaged-chunk checks
+    included), and `triage inspect E01 --verify` against `ewfverify` (both re-read every chunk
+    against its checksum and the media against the stored hashes).
 Ratios: triage's files/s over fls's (target >= 0.5); each hashing contender's MB/s over the CPU
 limit with as many processes as it hashes with in parallel (triage and hashdeep: one per core;
 hashdeep -j1: one) (target for triage >= 0.9), and over hashdeep's."""
@@ -35,8 +39,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DATA, build_ext4, build_ntfs, cpu_limit, generate_tree, print_machine,  # noqa: E402
-                    rounds, run, table, warm)
+from common import (DATA, build_e01, build_ext4, build_ntfs, cpu_limit, generate_tree,  # noqa: E402
+                    print_machine, rounds, run, table, warm)
 
 FILES, BYTES, SIGMA, SEED = 100_000, 3_000_000_000, 2.0, 1
 TRIAGE = [sys.executable, "-m", "triage"]
@@ -52,7 +56,7 @@ from triage.evidence import open_evidence
 from triage.evidence.tsk_walk import TskReader
 from triage.hashing import chunks, digest_stream
 with open_evidence(sys.argv[1]) as ev:
-    fs = ev._fs[ev.volumes[0].index]
+    fs = ev.file_system(ev.volumes[0].index)
     for inode in map(int, sys.argv[2:]):
         f = fs.open_meta(inode=inode)
         with TskReader(f, f.info.meta.size) as r:
@@ -66,6 +70,7 @@ def main(argv=None) -> None:
                     help="multiplies the file count and bytes (default 1: 100,000 files, 3 GB)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each contender (median kept)")
     ap.add_argument("--ntfs", action="store_true", help="also an NTFS image (needs root, FUSE)")
+    ap.add_argument("--ewf", action="store_true", help="also the ext4 image as an E01")
     args = ap.parse_args(argv)
 
     files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
@@ -82,7 +87,7 @@ def main(argv=None) -> None:
     print("machine:")
     print_machine()
     print(f"command: python benchmarks/evidence_listing.py --scale {args.scale:g} "
-          f"--repeat {args.repeat}{' --ntfs' if args.ntfs else ''}")
+          f"--repeat {args.repeat}{' --ntfs' if args.ntfs else ''}{' --ewf' if args.ewf else ''}")
     payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
     print(f"tree: {files:,} files, {payload / 1e9:.2f} GB; images: " +
           ", ".join(f"{k} {p.stat().st_size / 1e9:.2f} GB" for k, p in images.items()))
@@ -91,6 +96,39 @@ def main(argv=None) -> None:
         listed = listing(fs, image, out, args.repeat)
         hashing(fs, image, tree, out, args.repeat, payload, listed)
         largest(fs, image, out, args.repeat)
+    if args.ewf:
+        ewf(images["ext4"], build_e01(images["ext4"]), out, args.repeat, payload)
+
+
+def ewf(image: Path, e01: Path, out: Path, repeat: int, payload: int) -> None:
+    """What reading through the EWF container costs, libewf's checksum-error checks included
+    (a clean image: no chunk is damaged, so no file's extents are ever looked up)."""
+    def files(path, name):
+        def contender():
+            with open(out / name, "wb") as f:
+                return run(TRIAGE + ["files", str(path), "--hash", "md5"], stdout=f)
+        return contender
+
+    def verify():
+        with open(out / "inspect-verify.json", "wb") as f:
+            return run(TRIAGE + ["inspect", str(e01), "--verify", "--json"], stdout=f)
+
+    contenders = {"triage files RAW --hash md5": files(image, "files-raw.jsonl"),
+                  "triage files E01 --hash md5": files(e01, "files-e01.jsonl"),
+                  "triage inspect E01 --verify": verify,
+                  "ewfverify -q E01": lambda: run(["ewfverify", "-q", str(e01)])}
+    best = rounds(contenders, repeat, lambda name: warm(image if "RAW" in name else e01))
+    digests = [sorted((r["path"], r["md5"]) for r in map(json.loads, open(out / name))
+                      if "error" not in r) for name in ("files-raw.jsonl", "files-e01.jsonl")]
+    info = json.load(open(out / "inspect-verify.json"))
+    if digests[0] != digests[1] or info["damaged"] or not info["verification"]["hashes"]["md5"]["match"]:
+        sys.exit("benchmark: the E01 does not read as its raw image, or does not verify")
+    raw, whole = best["triage files RAW --hash md5"], best["ewfverify -q E01"]
+    rows = [[k, t.seconds, t.cores, t.seconds / raw.seconds if "files" in k else "",
+             t.seconds / whole.seconds if "files" not in k else ""] for k, t in best.items()]
+    print(table(["contender", "seconds", "CPU cores busy", "vs the raw image", "vs ewfverify"],
+                rows, f"EWF: the ext4 image as {e01.name} ({e01.stat().st_size / 1e9:.2f} GB, "
+                      f"{payload / 1e9:.2f} GB of files)"))
 
 
 def listing(fs: str, image: Path, out: Path, repeat: int) -> None:

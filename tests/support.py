@@ -23,6 +23,19 @@ def slow_scale() -> float:
     return float(os.environ.get("TRIAGE_SLOW_SCALE", "1"))
 
 
+def build_script():
+    """fixtures/build_images.py as a module (what it planted where, the derived images'
+    patches). Importing it has no side effects; loaded once."""
+    import importlib.util
+    name = "fixtures_build_images"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FIXTURES / "build_images.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module   # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -73,3 +86,28 @@ def ewf_sections(path: Path):
         if kind in ("done", "next") or next_at <= at:
             return
         at = next_at
+
+
+def ewf_chunks(segments):
+    """Every chunk of an EWF-E01 image, in media order: (segment path, first byte in the
+    segment file, end, compressed), from each segment's table sections (libyal's EWF format:
+    a table entry is the chunk's offset from the table's base, its top bit set when the chunk
+    is compressed; a table's chunks lie in the sectors section just before it)."""
+    chunks = []
+    for segment in segments:
+        data = Path(segment).read_bytes()
+        at = 13
+        while True:
+            kind = data[at:at + 16].rstrip(b"\0").decode()
+            next_at, _ = struct.unpack_from("<QQ", data, at + 16)
+            if kind == "table":
+                count, _, base = struct.unpack_from("<IIQ", data, at + 76)
+                entries = struct.unpack_from(f"<{count}I", data, at + 76 + 24)
+                starts = [base + (e & 0x7FFFFFFF) for e in entries] + [at]
+                for i, entry in enumerate(entries):
+                    chunks.append((Path(segment), starts[i], starts[i + 1],
+                                   bool(entry & 0x80000000)))
+            if kind in ("done", "next") or next_at <= at:
+                break
+            at = next_at
+    return chunks

@@ -46,16 +46,32 @@ class FileEntry:
     # was a sixth of its per-file time).
     times: Tuple[Tuple[int, int], ...] = (_UNSET,) * 4
     open: Callable[[], BinaryIO] = field(default=None, compare=False, repr=False)
+    # A deleted name whose inode now belongs to a live file (`fls` prints "(realloc)"): its
+    # content is the inode's current content, which may be another file's.
+    realloc: bool = False
+    # NTFS: (type, id) of the named stream (`path:stream`) this entry is; None for the default
+    # data of a file, and for every entry of other file systems and of folders.
+    attribute: Optional[Tuple[int, int]] = None
 
     def key(self) -> str:
         """A stable identity within one scan, used by the results db for resume."""
         vol = "-" if self.volume is None else str(self.volume.index)
         return f"{self.evidence}\x00{vol}\x00{self.inode}\x00{self.path}"
 
+    def content_key(self) -> tuple:
+        """Names with equal keys read the same bytes (hard links, a reallocated name and the
+        live file on its inode): what a scan groups to read shared content once. Hashable and
+        stable across processes. A folder's file is keyed by its path: an inode number alone
+        does not name a file across the mounts a folder may span."""
+        if self.volume is None:
+            return (self.evidence, None, self.path, None)
+        return (self.evidence, self.volume.index, self.inode, self.attribute)
+
     def to_dict(self) -> dict:
         return {
             **_location(self),
             "allocated": self.allocated,
+            "realloc": self.realloc,
             "size": self.size,
             **{name: iso(*stamp) for name, stamp in zip(TIME_FIELDS, self.times)},
         }

@@ -5,8 +5,8 @@ hops) is paid per batch rather than per file.
 Processes were measured 1.1 to 2.0 times as fast as threads on 2 cores (folder, raw and E01;
 benchmarks/scan_exact.py, numbers in benchmarks/README.md): pytsk3 and pyewf release the GIL
 while reading, but the per-file Python work around them does not, and reads through one shared
-evidence handle take turns. A worker process reads through handles of its own
-(evidence.tsk_walk.TskOpener)."""
+evidence handle take turns. A worker process reads through handles of its own: one
+evidence.reopen.Handles a process, made when it starts and closed when its work ends."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
+from multiprocessing.util import Finalize
 from typing import Callable, Deque, Iterable, Iterator, List, Optional, Tuple
+
+from .evidence import open_evidence
+from .evidence.reopen import Handles
 
 BATCH_FILES = 64
 BATCH_BYTES = 32 << 20   # a batch also closes at this much to read, so large files spread out
@@ -110,6 +114,10 @@ def _start(task: Callable) -> None:
     global _task
     _task = task
     detach()
+    # Entries arrive pickled, without their TSK file: the process reopens the evidence once,
+    # through this, and closes it when the pool shuts the process down.
+    handles = Handles(open_evidence).install()
+    Finalize(handles, handles.close, exitpriority=10)
 
 
 def detach() -> None:

@@ -3,8 +3,14 @@ error entry (and the rest listed, exit 3) when part of it can. Never a traceback
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
+import struct
+import subprocess
+import sys
+import zlib
 
 import pytest
 
@@ -160,3 +166,159 @@ def test_directory_loop_terminates(triage, images, tmp_path):
     keys = [(r["path"], r["inode"]) for r in rows]
     assert len(keys) == len(set(keys))
     assert max(r["path"].count("/") for r in rows) <= 5
+
+
+GPT = load_truth("gpt.raw")
+
+
+def add_gpt_entry(path, first_lba, last_lba):
+    """Write a fourth GPT entry (a basic-data partition) and fix both CRCs, so the table
+    stays valid for any reader (mmls shows it)."""
+    data = bytearray(path.read_bytes())
+    header = 512
+    table = struct.unpack_from("<Q", data, header + 72)[0] * 512
+    count, size = struct.unpack_from("<II", data, header + 80)
+    slot = next(table + i * size for i in range(count) if not any(data[table + i * size:
+                                                                       table + i * size + 16]))
+    data[slot:slot + 16] = bytes.fromhex("A2A0D0EBE5B9334487C068B6B72699C7")  # basic data
+    data[slot + 16:slot + 32] = bytes(range(1, 17))
+    struct.pack_into("<QQ", data, slot + 32, first_lba, last_lba)
+    struct.pack_into("<I", data, header + 88, zlib.crc32(bytes(data[table:table + count * size])))
+    header_size = struct.unpack_from("<I", data, header + 12)[0]
+    struct.pack_into("<I", data, header + 16, 0)
+    struct.pack_into("<I", data, header + 16, zlib.crc32(bytes(data[header:header + header_size])))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("command", ["files", "inspect"])
+def test_a_gpt_entry_past_the_media_is_one_error_and_the_rest_is_read(images, triage, tmp_path,
+                                                                      command):
+    """An entry starting at LBA 2^62: 'internal error: OverflowError' before, and the three
+    good partitions never read."""
+    bad = writable_copy(images, "gpt.raw", tmp_path)
+    add_gpt_entry(bad, 2 ** 62, 2 ** 62 + 100)
+    if command == "inspect":
+        run = triage("inspect", bad, "--json")
+        assert run.code == 0, run.stderr
+        volumes = run.json()["volumes"]
+        assert [v["fs_type"] for v in volumes] == ["fat32", "ext4", "exfat", None]
+        assert volumes[3]["offset"] == 2 ** 62 * 512
+        assert "past the end of the media" in volumes[3]["error"]
+        return
+    run = triage("files", bad, "--hash", "md5")
+    assert run.code == 3, run.stderr
+    rows = run.lines()
+    errors = [r for r in rows if "error" in r]
+    assert [(e["volume"]["offset"], e["path"]) for e in errors] == [(2 ** 62 * 512, None)]
+    assert errors[0]["error"] == (f"the volume starts at byte {2 ** 62 * 512:,}, past the end "
+                                  f"of the media ({GPT['media_size']:,} bytes)")
+    listed = {(r["volume"]["offset"], r["path"], r["md5"]) for r in rows if "error" not in r}
+    assert listed == {(f["volume_offset"], f["path"], f["md5"]) for f in GPT["files"]}
+    assert run.stderr.count("\n") == 1 and "internal error" not in run.stderr
+
+
+def test_a_one_byte_image_names_the_evidence(triage, tmp_path):
+    """Before: 'triage: error: triage: Img_Info_read: ...' (no evidence path, TSK's words)."""
+    tiny = tmp_path / "tiny.raw"
+    tiny.write_bytes(b"\x00")
+    line = one_line_error(triage("files", tiny), tiny)
+    assert line == (f"triage: error: {tiny}: no partition table or file system found "
+                    f"(raw media of 1 bytes)")
+
+
+@pytest.mark.parametrize("missing", ["mbr-split.E03", "mbr-split.E05"])
+def test_a_missing_ewf_segment_is_named(images, triage, tmp_path, missing):
+    for seg in sorted(images.glob("mbr-split.E0*")):
+        if seg.name != missing:
+            shutil.copyfile(seg, tmp_path / seg.name)
+    first = tmp_path / "mbr-split.E01"
+    for command in ("files", "inspect"):
+        line = one_line_error(triage(command, first), first)
+        previous = f"mbr-split.E0{int(missing[-1]) - 1}"
+        assert line.endswith(f": EWF segment {missing} is missing (the image cannot be read "
+                             f"past {previous})"), line
+
+
+def test_a_missing_split_raw_segment_is_named(images, triage, tmp_path):
+    """Before, the series silently ended at the gap: a shorter disk, later volumes 'truncated'."""
+    for seg in ("gpt.raw.000", "gpt.raw.002"):
+        shutil.copyfile(images / seg, tmp_path / seg)
+    first = tmp_path / "gpt.raw.000"
+    line = one_line_error(triage("files", first), first)
+    assert line.endswith(": split raw segment gpt.raw.001 is missing (the series goes on with "
+                         "gpt.raw.002)")
+
+
+def test_files_writes_valid_utf8_for_a_non_utf8_evidence_path(images, triage, tmp_path):
+    """The evidence path came out as its raw bytes: stdout was not UTF-8 (nor JSON)."""
+    folder = os.fsencode(tmp_path)
+    image = os.path.join(folder, b"ev\xff.raw")
+    shutil.copyfile(images / "fat16.raw", image)
+    proc = subprocess.run([sys.executable, "-m", "triage", "files", image], capture_output=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode("utf-8").splitlines()           # strict: raises on raw bytes
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == len(load_truth("fat16.raw")["files"])
+    assert {r["evidence"] for r in rows} == {os.fsdecode(folder) + "/ev\\xff.raw"}
+
+
+def test_reading_an_image_leaves_its_access_time_alone(images, triage, tmp_path):
+    """pytsk3 opened raw images itself, without O_NOATIME: each listing moved the image's atime."""
+    for name in ("fat16.raw", "gpt.raw.000", "gpt.raw.001", "gpt.raw.002"):
+        writable_copy(images, name, tmp_path)
+        os.utime(tmp_path / name, (1_000_000_000, 1_000_000_000))
+    for image, parts in (("fat16.raw", ["fat16.raw"]),
+                         ("gpt.raw.000", ["gpt.raw.000", "gpt.raw.001", "gpt.raw.002"])):
+        before = [(tmp_path / p).stat().st_atime_ns for p in parts]
+        assert triage("files", tmp_path / image, "--hash", "md5").code == 0
+        assert triage("inspect", tmp_path / image).code == 0
+        assert [(tmp_path / p).stat().st_atime_ns for p in parts] == before
+
+
+def picture_bytes() -> bytes:
+    from PIL import Image
+    import io
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+# An MP4's first box as libmagic reads it ("video/mp4"); the rest need not play.
+VIDEO = struct.pack(">I", 24) + b"ftypisom" + b"\0\0\x02\0" + b"isomiso2" + bytes(20_000)
+
+
+@pytest.mark.parametrize("name,content,mime", [("photo.png", picture_bytes(), "image/png"),
+                                               ("clip.mp4", VIDEO, "video/mp4")])
+def test_a_loose_picture_or_video_is_one_file(triage, tmp_path, name, content, mime):
+    """Before: 'no partition table or file system found'. Now listed as the one file of a
+    folder holding it would be, and described as a file."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    loose = folder / name
+    loose.write_bytes(content)
+    run = triage("files", loose, "--hash", "md5,sha256")
+    assert run.code == 0, run.stderr
+    [row] = run.lines()
+    assert (row["evidence"], row["path"], row["size"], row["allocated"], row["volume"]) == (
+        str(loose), f"/{name}", len(content), True, None)
+    assert (row["md5"], row["sha256"]) == (hashlib.md5(content).hexdigest(),
+                                           hashlib.sha256(content).hexdigest())
+    [as_folder] = triage("files", folder, "--hash", "md5,sha256").lines()
+    assert {k: v for k, v in row.items() if k != "evidence"} == {
+        k: v for k, v in as_folder.items() if k != "evidence"}
+    info = triage("inspect", loose, "--json").json()
+    assert (info["container"], info["size"], info["metadata"]) == ("file", len(content),
+                                                                  {"mime_type": mime})
+    assert info["counts"]["folder"]["allocated"] == 1
+
+
+def test_anything_else_without_a_file_system_keeps_its_error(triage, tmp_path, images):
+    """A damaged disk image must not pass for 'one file': only pictures and videos do."""
+    for name, content in (("text.txt", b"plain text\n" * 1000),
+                          ("zeros.img", bytes(1 << 20)),
+                          ("wiped.raw", bytes(1 << 16) + (images / "fat16.raw").read_bytes()[1 << 16:])):
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        assert "no partition table or file system found" in one_line_error(
+            triage("files", bad), bad)

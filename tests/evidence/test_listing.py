@@ -3,12 +3,13 @@ by fls/icat/mmls when the fixtures were built), and against hashdeep for folders
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import pytest
 
-from support import load_truth, sha256_file, truth_names
+from support import TRUTH, build_script, load_truth, sha256_file, truth_names
 
 ALL = "md5,sha1,sha256"
 
@@ -38,7 +39,8 @@ def test_listing_equals_sleuthkit(images, triage, name):
     assert set(mine) == set(theirs)
     for key, t in theirs.items():
         m = mine[key]
-        assert (m["allocated"], m["size"]) == (t["allocated"], t["size"]), key
+        assert (m["allocated"], m["realloc"], m["size"]) == (
+            t["allocated"], t["realloc"], t["size"]), key
         if t.get("icat_error") is None:
             assert (m["md5"], m["sha1"], m["sha256"]) == (t["md5"], t["sha1"], t["sha256"]), key
         if not key[1].startswith("/$"):
@@ -51,6 +53,21 @@ def test_listing_equals_sleuthkit(images, triage, name):
     assert out.code == (3 if unreadable else 0)
 
 
+def test_a_reallocated_name_reads_the_live_file_on_its_inode(images, triage):
+    """fls lists a deleted name whose inode a live file now owns, marked (realloc): listed too,
+    flagged, with the content icat gives for the inode (the live file's). Before, such names
+    were dropped, so a renamed editor temp file was never seen."""
+    rows = {r["path"]: r for r in triage("files", images / "ext4.raw", "--hash", "sha256").lines()}
+    draft, newer = rows["/home/user/draft.txt"], rows["/newer.txt"]
+    truth = {f["path"]: f for f in load_truth("ext4.raw")["files"]}
+    assert (draft["realloc"], draft["allocated"], draft["inode"]) == (True, False, 21)
+    assert (newer["realloc"], newer["allocated"], newer["inode"]) == (False, True, 21)
+    assert draft["sha256"] == newer["sha256"] == truth["/home/user/draft.txt"]["sha256"]
+    assert sum(r["realloc"] for r in rows.values()) == 1
+    listed = triage("files", images / "ext4.raw", "--no-deleted").lines()
+    assert not any(r["realloc"] for r in listed)
+
+
 def test_fixtures_cover_the_planted_cases():
     """The comparison above is only as strong as what the images hold."""
     files = [f for name in truth_names() for f in load_truth(name)["files"]]
@@ -61,6 +78,7 @@ def test_fixtures_cover_the_planted_cases():
     assert any(f["size"] == 0 for f in files)
     assert any(f["size"] > 1 << 20 for f in files)
     assert any(not f["path"].isascii() for f in files)
+    assert any(f["realloc"] for f in files)
     tables = {load_truth(n)["partition_table"] for n in truth_names()}
     assert {"dos", "gpt", None} <= tables
 
@@ -157,3 +175,34 @@ def test_listing_does_not_change_the_image(images, triage):
     before = sha256_file(image)
     assert triage("files", image, "--hash", ALL).code == 0
     assert sha256_file(image) == before
+
+
+DERIVED = sorted(build_script().DERIVED)
+
+
+@pytest.mark.parametrize("name", DERIVED)
+def test_derived_image_lists_the_truth_and_its_named_exceptions(images, triage, tmp_path, name):
+    """A committed image with one directory entry patched (fixtures/build_images.py DERIVED):
+    triage lists what fls lists of the patched copy, except where the truth names an exception:
+    there it shows what triage must show (a file named '..' that fls skips; a name fls cuts at
+    a NUL). Before, the '..' file was skipped like fls, and the NUL name was cut."""
+    build = build_script()
+    derived = build.DERIVED[name]
+    truth = json.loads((TRUTH / "derived" / f"{name}.json").read_text(encoding="utf-8"))
+    base = load_truth(derived.base)
+    image = tmp_path / name
+    image.write_bytes(build.derive(derived, (images / base["segments"][0]).read_bytes()))
+    out, files, errors = listing(triage, image)
+    assert not errors and out.code == 0, out.stderr
+    expected = {(f["volume_offset"], f["path"], f["inode"]): f for f in truth["files"]}
+    for exception in truth["exceptions"]:
+        if exception["fls_path"] is not None:
+            shown = next(k for k in expected if k[1] == exception["fls_path"])
+            del expected[shown]
+        t = exception["triage"]
+        expected[(t["volume_offset"], t["path"], t["inode"])] = t
+    mine = as_truth_rows(files)
+    assert set(mine) == set(expected)
+    for key, t in expected.items():
+        assert (mine[key]["allocated"], mine[key]["size"], mine[key]["md5"],
+                mine[key]["sha256"]) == (t["allocated"], t["size"], t["md5"], t["sha256"]), key

@@ -8,13 +8,19 @@ import click
 
 from ..errors import EXIT_CLEAN, EXIT_HITS
 from ..evidence import open_evidence, verify
+from ..evidence.folder import printable
 from ..jsonout import dumps
 from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
 
-VERIFY_NOTE = ("pyewf returns zeros for a chunk whose checksum fails, without an error, so a "
-               "damaged E01 shows only as a hash mismatch: --verify re-reads every byte to catch it")
+# Said only where it applies: a build of pyewf whose libewf cannot be reached (media.py).
+ZEROS_NOTE = ("this pyewf hides libewf's checksum errors and returns zeros for a damaged chunk, "
+              "so a damaged E01 shows only as a hash mismatch")
+NOT_VERIFIED_NOTE = ("not verified: --verify re-reads every chunk against its checksum and the "
+                     "media against the stored hashes")
+DAMAGED_NOTE = ("{n} chunk(s) fail their checksum: libewf reads them as zeros, as ewfverify "
+                "does, so the computed hashes cover zeros there; files over them are unreadable")
 
 
 @click.command()
@@ -28,26 +34,41 @@ def inspect(evidence, as_json, do_verify, progress):
     """Describe EVIDENCE: container kind, media size, segments, E01 header values and stored
     hashes, partition table, volumes with file-system type, block size and file counts.
 
-    Exit codes: 0 described (and verified, with --verify); 1 --verify found a mismatch;
-    2 the evidence cannot be opened."""
+    Exit codes: 0 described (and verified, with --verify); 1 --verify found a hash mismatch or
+    a damaged chunk; 2 the evidence cannot be opened."""
     with open_evidence(evidence) as ev:
-        info = ev.describe()
-        info["counts"] = _count(ev, progress)
-        code = EXIT_CLEAN
+        counts = _count(ev, progress)
+        code, verification = EXIT_CLEAN, None
         if do_verify and ev.media is not None:
             with progress_bar(progress, total=ev.size, unit="B", unit_scale=True,
                               desc="verify") as bar:
                 result = verify(ev.media, progress=bar.update)
-            info["verification"] = {"hashes": result, "note": VERIFY_NOTE}
-            if any(h["match"] is False for h in result.values()):
+            verification = {"hashes": result, "note": _note(ev)}
+            if any(h["match"] is False for h in result.values()) or ev.damaged():
                 code = EXIT_HITS
         elif ev.kind == "ewf":
-            info["verification"] = {"hashes": None, "note": VERIFY_NOTE}
+            verification = {"hashes": None, "note": _note(ev) or NOT_VERIFIED_NOTE}
+        # Described last: the damaged chunks are those the walk and the verification met.
+        info = ev.describe()
+        info["path"] = printable(info["path"])
+        info["segments"] = [printable(s) for s in info["segments"]]
+        info["counts"] = counts
+        if verification is not None:
+            info["verification"] = verification
     if as_json:
         click.echo(dumps(info, indent=2))
     else:
         click.echo(_render(info))
     return code
+
+
+def _note(ev) -> str:
+    if ev.media is None or ev.kind != "ewf":
+        return ""
+    if not ev.media.checks_chunks:
+        return ZEROS_NOTE
+    damaged = ev.damaged()
+    return DAMAGED_NOTE.format(n=len(damaged)) if damaged else ""
 
 
 def _count(ev, progress) -> dict:
@@ -84,7 +105,10 @@ def _render(info: dict) -> str:
             verdict = {True: "MATCHES stored", False: "MISMATCH with stored",
                        None: "(nothing stored to compare)"}[h["match"]]
             lines.append(f"Computed {name:<7}{h['computed']}  {verdict}")
-    if ver:
+    for d in info["damaged"]:
+        lines.append(f"DAMAGED chunk   media bytes {d['offset']:,}-{d['offset'] + d['length'] - 1:,}"
+                     f" ({d['length']:,} bytes): checksum mismatch")
+    if ver and ver["note"]:
         lines.append(f"Note: {ver['note']}.")
     if info["container"] != "folder":
         lines.append(f"Partition table {info['partition_table'] or 'none'}")

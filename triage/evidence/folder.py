@@ -17,13 +17,15 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
-def open_readonly(path: str) -> io.BufferedReader:
-    """Open a file read-only without updating its access time when the OS lets us."""
+def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader:
+    """Open a file read-only without updating its access time when the OS lets us. Files of a
+    walked folder are never followed out of it; an evidence image named by a link is."""
+    flags = _BASE_FLAGS if not follow_symlinks else _BASE_FLAGS & ~getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, _BASE_FLAGS | _NOATIME)
+        fd = os.open(path, flags | _NOATIME)
     except PermissionError:
         # O_NOATIME is refused on files we do not own (unless root); read anyway.
-        fd = os.open(path, _BASE_FLAGS)
+        fd = os.open(path, flags)
     return os.fdopen(fd, "rb", buffering=0)
 
 
@@ -56,7 +58,15 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
         pending.extend(reversed(subfolders))
 
 
-def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry:
+def single(path: str, evidence: str) -> FileEntry:
+    """A loose file given as evidence, listed as the one file of its folder would be. It was
+    named by the examiner, so a link to it is followed."""
+    path = os.path.abspath(path)
+    return _entry(path, os.stat(path), os.path.dirname(path), evidence, follow=True)
+
+
+def _entry(path: str, st: os.stat_result, root: str, evidence: str,
+           follow: bool = False) -> FileEntry:
     return FileEntry(
         evidence=evidence,
         path=_relative(root, path),
@@ -65,7 +75,7 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str) -> FileEntry
         inode=st.st_ino,
         times=(divmod(st.st_mtime_ns, 10**9), divmod(st.st_atime_ns, 10**9),
                divmod(st.st_ctime_ns, 10**9), _birth(st)),
-        open=partial(open_readonly, path),   # picklable: a scan's worker process opens it
+        open=partial(open_readonly, path, follow),   # picklable: a worker process opens it
     )
 
 
@@ -77,10 +87,16 @@ def _birth(st: os.stat_result):
 def _relative(root: str, path: str) -> str:
     rel = os.path.relpath(path, root)
     rel = "" if rel == "." else rel
-    text = os.fsdecode(rel)
-    # Undecodable names come back with surrogate escapes; show their bytes visibly instead.
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "/" + text.replace(os.sep, "/")
+    return "/" + printable(os.fsdecode(rel)).replace(os.sep, "/")
+
+
+def printable(path: str) -> str:
+    """An OS path as text any output can carry: bytes that are not UTF-8 (Python keeps them as
+    surrogate escapes, which no UTF-8 writer accepts) become visible `\\xff` escapes, as in
+    file names. Only for showing: the path itself still opens the file."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def inside(path, folder) -> bool:

@@ -8,15 +8,17 @@ container says about itself."""
 from __future__ import annotations
 
 import calendar
+import errno
 import hashlib
 import os
 import re
 import stat
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import pyewf
 import pytsk3
@@ -24,9 +26,21 @@ import pytsk3
 from ..errors import EvidenceError, READ_ERRORS, one_line
 from ..registry import Registry
 from ..timefmt import pin_utc
+from . import libewf
+from .folder import open_readonly
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
 LOGICAL_EWF_SIGNATURES = (b"LVF\x09\x0d\x0a\xff\x00", b"LEF2\x0d\x0a\x81\x00")
+
+
+class DamagedMedia(OSError):
+    """Content that lies in a chunk whose stored checksum does not match its data (what
+    `ewfverify` calls a sector validation error): its bytes are not the evidence's."""
+
+    def __init__(self, offset: int, length: int):
+        self.offset, self.length = offset, length
+        super().__init__(errno.EIO, f"damaged EWF chunk at media bytes {offset:,}-"
+                                    f"{offset + length - 1:,} (checksum mismatch)")
 
 
 @dataclass
@@ -39,32 +53,114 @@ class Media:
     metadata: Dict[str, str] = field(default_factory=dict)        # E01 header values
     stored_hashes: Dict[str, str] = field(default_factory=dict)   # hashes the container carries
     sector_size: int = 512
+    # Whether a damaged chunk can be told from data: an EWF read through libewf's own API.
+    checks_chunks: bool = False
 
     def read(self, offset: int, length: int) -> bytes:
         return self.img.read(offset, length)
+
+    def damaged(self) -> List[Tuple[int, int]]:
+        """(media offset, length) of every damaged chunk met so far in this process. A damaged
+        chunk reads as libewf gives it (zeros), as ewfverify reads it; whoever read bytes from
+        the media checks here whether they lay in one (TSK must not see an error: one raised
+        while it probes for a file system spoils the whole open, and its block cache would
+        hand the zeros out again later without asking)."""
+        known = getattr(self.img, "damaged", None)
+        return known() if known else []
+
+    def damage_seen(self) -> int:
+        """How many damaged chunks this process has met: 0 on a clean image, so that the
+        checks above cost nothing there."""
+        return getattr(self.img, "damage_seen", 0)
+
+    def explain(self, exc: BaseException) -> BaseException:
+        """The error this process's last failed read in this thread raised inside the image,
+        when TSK hid it behind its own ("Read error: unknown libtsk error"); else `exc`."""
+        take = getattr(self.img, "take_failure", None)
+        failure = take() if take else None
+        return failure if failure is not None else exc
+
+    def forget_failure(self) -> None:
+        take = getattr(self.img, "take_failure", None)
+        if take:
+            take()
 
     def close(self) -> None:
         self.img.close()
 
 
+class _LastFailure(threading.local):
+    error: Optional[BaseException] = None
+
+
 class _PyImg(pytsk3.Img_Info):
-    """A TSK image whose bytes come from Python (EWF via pyewf, split raw from segment files)."""
+    """A TSK image whose bytes come from Python (EWF through libewf, raw and split raw from
+    files opened without touching their access time)."""
 
     def __init__(self, size: int):
         self._size = size
-        self._lock = threading.Lock()  # pyewf handles and shared file offsets are not thread-safe
+        self._lock = threading.Lock()  # libewf handles and shared file offsets are not thread-safe
+        self._failure = _LastFailure()
         super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
     def get_size(self) -> int:
         return self._size
 
+    def read(self, offset, size):
+        try:
+            return self._read(offset, size)
+        except BaseException as exc:
+            # pytsk3 turns this into TSK's own error, which keeps only a repr of it: kept here so
+            # the reader can say what really failed.
+            self._failure.error = exc
+            raise
+
+    def take_failure(self) -> Optional[BaseException]:
+        error, self._failure.error = self._failure.error, None
+        return error
+
+    def _read(self, offset: int, size: int) -> bytes:
+        raise NotImplementedError
+
 
 class EwfImg(_PyImg):
+    """EWF read through libewf's C API, which keeps the list of chunks whose checksum fails
+    (pyewf reads them as zeros and says nothing): `damaged()` is that list."""
+
+    def __init__(self, handle: libewf.Handle):
+        self._handle = handle
+        self._reported = 0                          # checksum errors libewf had reported
+        self._damaged: List[Tuple[int, int]] = []   # sorted, merged
+        self.damage_seen = 0
+        super().__init__(handle.media_size)
+
+    def _read(self, offset, size):
+        with self._lock:
+            data = self._handle.read(offset, size)
+            # One call per read: the list is fetched only when it grew.
+            count = self._handle.checksum_error_count()
+            if count != self._reported:
+                self._reported = count
+                self._damaged = _merged(self._damaged + self._handle.checksum_errors())
+                self.damage_seen = len(self._damaged)
+        return data
+
+    def damaged(self) -> List[Tuple[int, int]]:
+        return list(self._damaged)
+
+    def close(self):
+        self._handle.close()
+
+
+class PyewfImg(_PyImg):
+    """EWF through pyewf alone, where libewf's C API is out of reach: a damaged chunk reads as
+    zeros and cannot be told apart."""
+
     def __init__(self, handle):
         self._handle = handle
         super().__init__(handle.get_media_size())
 
-    def read(self, offset, size):
+    def _read(self, offset, size):
         with self._lock:
             return self._handle.read_buffer_at_offset(size, offset)
 
@@ -72,36 +168,75 @@ class EwfImg(_PyImg):
         self._handle.close()
 
 
+def _merged(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    out: List[Tuple[int, int]] = []
+    for start, length in sorted(ranges):
+        if out and start <= out[-1][0] + out[-1][1]:
+            last_start, last_length = out[-1]
+            out[-1] = (last_start, max(last_start + last_length, start + length) - last_start)
+        else:
+            out.append((start, length))
+    return out
+
+
+def overlap(ranges, extents) -> Optional[Tuple[int, int]]:
+    """The first of `ranges` ((offset, length), e.g. damaged chunks) that meets any of
+    `extents` ((offset, length) on the same media), or None."""
+    for start, length in ranges:
+        for offset, size in extents:
+            if start < offset + size and offset < start + length:
+                return start, length
+    return None
+
+
+class RawImg(_PyImg):
+    """One raw image file, opened without updating its access time where the OS lets us
+    (O_NOATIME, as folders are read): pytsk3's own raw reader opens the file itself."""
+
+    def __init__(self, path: str):
+        self._file = open_readonly(path, follow_symlinks=True)
+        self._fd = self._file.fileno()
+        super().__init__(os.fstat(self._fd).st_size)
+
+    def _read(self, offset, size):
+        return os.pread(self._fd, size, offset)   # no shared file offset: no lock
+
+    def close(self):
+        self._file.close()
+
+
 class SplitRawImg(_PyImg):
     def __init__(self, segments: List[str]):
-        self._files = [open(p, "rb") for p in segments]
+        self._files = []
+        try:
+            for p in segments:
+                self._files.append(open_readonly(p, follow_symlinks=True))
+        except OSError:
+            self.close()
+            raise
+        self._fds = [f.fileno() for f in self._files]
         self._starts = []
         total = 0
-        for f in self._files:
+        for fd in self._fds:
             self._starts.append(total)
-            total += os.fstat(f.fileno()).st_size
+            total += os.fstat(fd).st_size
         super().__init__(total)
 
-    def read(self, offset, size):
+    def _read(self, offset, size):
         out = bytearray()
-        with self._lock:
-            while size > 0 and offset < self._size:
-                i = _segment_at(self._starts, offset)
-                f = self._files[i]
-                f.seek(offset - self._starts[i])
-                block = f.read(size)
-                if not block:
-                    break
-                out += block
-                offset += len(block)
-                size -= len(block)
+        while size > 0 and offset < self._size:
+            i = _segment_at(self._starts, offset)
+            block = os.pread(self._fds[i], size, offset - self._starts[i])
+            if not block:
+                break
+            out += block
+            offset += len(block)
+            size -= len(block)
         return bytes(out)
 
     def close(self):
         for f in self._files:
             f.close()
-
-
 def _segment_at(starts: List[int], offset: int) -> int:
     lo, hi = 0, len(starts) - 1
     while lo < hi:
@@ -117,29 +252,41 @@ def _segment_at(starts: List[int], offset: int) -> int:
 
 _NUMERIC = re.compile(r"^(?P<base>.*\.)(?P<num>\d{3,})$")          # x.000 x.001 / x.001 x.002
 _ALPHA = re.compile(r"^(?P<base>.*\.)(?P<alpha>[a-z]{2,3})$")       # x.aa x.ab (split's default)
+_LOOK_PAST_A_GAP = 4   # names tried after a missing one, to tell a gap from the series' end
 
 
 def split_raw_segments(path: str) -> List[str]:
-    """The series a first segment starts, or [] if `path` is not the first of two or more."""
+    """The series a first segment starts, or [] if `path` is not the first of two or more.
+    EvidenceError naming the missing segment when the series has a gap."""
     p = Path(path)
-    m = _NUMERIC.match(p.name)
-    if m:
-        width, first = len(m["num"]), int(m["num"])
-        if first not in (0, 1):
-            return []
-        names = (f"{m['base']}{i:0{width}d}" for i in range(first, 10 ** width))
-    else:
-        m = _ALPHA.match(p.name)
-        if not m or set(m["alpha"]) != {"a"}:
-            return []
-        names = (m["base"] + _alpha(i, len(m["alpha"])) for i in range(26 ** len(m["alpha"])))
+    names = _series_names(p.name)
+    if names is None:
+        return []
     segments = []
     for name in names:
         candidate = p.with_name(name)
         if not candidate.is_file():
+            later = [p.with_name(n) for _, n in zip(range(_LOOK_PAST_A_GAP), names)]
+            present = next((c for c in later if c.is_file()), None)
+            if present is not None:
+                raise EvidenceError(f"{path}: split raw segment {candidate.name} is missing "
+                                    f"(the series goes on with {present.name})")
             break
         segments.append(str(candidate))
     return segments if len(segments) > 1 else []
+
+
+def _series_names(first: str):
+    m = _NUMERIC.match(first)
+    if m:
+        width, start = len(m["num"]), int(m["num"])
+        if start not in (0, 1):
+            return None
+        return (f"{m['base']}{i:0{width}d}" for i in range(start, 10 ** width))
+    m = _ALPHA.match(first)
+    if not m or set(m["alpha"]) != {"a"}:
+        return None
+    return (m["base"] + _alpha(i, len(m["alpha"])) for i in range(26 ** len(m["alpha"])))
 
 
 def _alpha(i: int, width: int) -> str:
@@ -173,18 +320,34 @@ def _open_ewf(path, st):
     pin_utc()  # libewf formats header dates in local time; see timefmt.pin_utc
     headers = handle.get_header_values() or {}
     hashes = {k.lower().replace("-", ""): v.lower() for k, v in (handle.get_hash_values() or {}).items()}
+    sector_size = handle.bytes_per_sector or 512
+    img = _ewf_reader(path, segments, handle)
     media = Media(
         kind="ewf",
         path=path,
-        size=handle.get_media_size(),
+        size=img.get_size(),
         segments=list(segments),
-        img=EwfImg(handle),
+        img=img,
         metadata=_ewf_metadata(headers),
         stored_hashes=hashes,
-        sector_size=handle.bytes_per_sector or 512,
+        sector_size=sector_size,
+        checks_chunks=isinstance(img, EwfImg),
     )
     _check_readable(media)
     return media
+
+
+def _ewf_reader(path, segments, handle) -> _PyImg:
+    """Reads through libewf's C API where it can be reached (damaged chunks then raise), else
+    through the pyewf handle already open."""
+    lib = libewf.load()
+    if lib is None:
+        return PyewfImg(handle)
+    handle.close()
+    try:
+        return EwfImg(libewf.Handle(segments, lib))
+    except OSError as exc:
+        raise EvidenceError(f"{path}: cannot open EWF image: {one_line(exc)}") from None
 
 
 _EWF_HEADER_NAMES = {
@@ -228,7 +391,10 @@ def _is_split_raw(path, st, head):
 
 def _open_split_raw(path, st):
     segments = split_raw_segments(path)
-    img = SplitRawImg(segments)
+    try:
+        img = SplitRawImg(segments)
+    except OSError as exc:
+        raise EvidenceError(f"{exc.filename or path}: {exc.strerror or exc}") from None
     return Media("split-raw", path, img.get_size(), segments, img)
 
 
@@ -236,26 +402,32 @@ def _is_device(path, st, head):
     return stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode)
 
 
-def _open_native(kind):
-    def opener(path, st):
-        try:
-            img = pytsk3.Img_Info(path)  # TSK opens raw files and devices O_RDONLY
-        except READ_ERRORS as exc:
-            raise EvidenceError(f"{path}: cannot open: {one_line(exc)}") from None
-        return Media(kind, path, img.get_size(), [path], img)
-    return opener
+def _open_device(path, st):
+    try:
+        img = pytsk3.Img_Info(path)  # TSK opens devices O_RDONLY and knows their size
+    except READ_ERRORS as exc:
+        raise EvidenceError(f"{path}: cannot open: {one_line(exc)}") from None
+    return Media("device", path, img.get_size(), [path], img)
 
 
 def _is_raw(path, st, head):
     return stat.S_ISREG(st.st_mode)
 
 
+def _open_raw(path, st):
+    try:
+        img = RawImg(path)
+    except OSError as exc:
+        raise EvidenceError(f"{path}: {exc.strerror or exc}") from None
+    return Media("raw", path, img.get_size(), [path], img)
+
+
 # Tried in this order: the first that recognises the media opens it.
 CONTAINERS: Registry[Container] = Registry("container")
 for _container in (Container("ewf", _is_ewf, _open_ewf),
                    Container("split-raw", _is_split_raw, _open_split_raw),
-                   Container("device", _is_device, _open_native("device")),
-                   Container("raw", _is_raw, _open_native("raw"))):
+                   Container("device", _is_device, _open_device),
+                   Container("raw", _is_raw, _open_raw)):
     CONTAINERS.add(_container.kind, _container)
 
 
@@ -266,7 +438,7 @@ def open_media(path: str) -> Media:
         # Checked before opening: opening a FIFO for reading waits for a writer forever.
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
             raise EvidenceError(f"{path}: not a regular file, block device or folder")
-        with open(path, "rb") as f:
+        with open_readonly(path, follow_symlinks=True) as f:
             head = f.read(512)
     except OSError as exc:
         raise EvidenceError(f"{path}: {exc.strerror or exc}") from None
@@ -276,6 +448,7 @@ def open_media(path: str) -> Media:
         if container.recognises(path, st, head):
             media = container.open(path, st)
             if media.size == 0:
+                media.close()
                 raise EvidenceError(f"{path}: the media is empty (0 bytes)")
             return media
     raise EvidenceError(f"{path}: not a regular file, block device or folder")
@@ -283,25 +456,91 @@ def open_media(path: str) -> Media:
 
 def _check_readable(media: Media) -> None:
     # A truncated EWF, or one missing its last segments, opens but fails on reading: say so at
-    # once rather than per file later.
+    # once rather than per file later. (A damaged chunk there reads, and is reported as such.)
     try:
-        media.read(0, min(media.size, 512))
-        media.read(max(0, media.size - 512), min(media.size, 512))
+        for offset in (0, max(0, media.size - 512)):
+            media.read(offset, min(media.size, 512))
     except READ_ERRORS:
+        missing = missing_ewf_segment(media.segments)
+        media.close()
+        if missing:
+            raise EvidenceError(f"{media.path}: EWF segment {Path(missing).name} is missing "
+                                f"(the image cannot be read past {Path(media.segments[-1]).name})"
+                                ) from None
         raise EvidenceError(f"{media.path}: the EWF image cannot be read from its first chunk "
-                            f"(truncated, damaged, or a segment is missing)") from None
+                            f"(truncated or damaged)") from None
+
+
+# --- EWF segment files ------------------------------------------------------------------------
+
+_EWF1_FILE_HEADER = 13       # signature, 1, segment number, 0
+_EWF1_SECTION = 76           # type[16], next offset, size, padding, checksum
+
+
+def missing_ewf_segment(segments: List[str]) -> Optional[str]:
+    """The name of the segment that should follow the last one found, when that one says it is
+    not the last (its section chain ends in "next", not "done"): libewf's glob stops at a gap."""
+    last = segments[-1] if segments else None
+    if last is None or _last_section(last) != "next":
+        return None
+    return _next_segment_name(last)
+
+
+def _last_section(path: str) -> Optional[str]:
+    """Type of the last section of an EWF-E01 segment file, or None if it cannot be followed."""
+    try:
+        with open_readonly(path, follow_symlinks=True) as f:
+            size = os.fstat(f.fileno()).st_size
+            at, kind = _EWF1_FILE_HEADER, None
+            for _ in range(1 << 16):   # a corrupt chain must not loop forever
+                descriptor = os.pread(f.fileno(), _EWF1_SECTION, at)
+                if len(descriptor) < 32:
+                    return None
+                kind = descriptor[:16].rstrip(b"\0").decode("ascii", "replace")
+                following = struct.unpack_from("<Q", descriptor, 16)[0]
+                if kind in ("next", "done") or following <= at or following >= size:
+                    return kind
+                at = following
+    except OSError:
+        return None
+    return None
+
+
+def _next_segment_name(path: str) -> Optional[str]:
+    """libewf's segment naming: .E01 ... .E99, then .EAA ... .EZZ, .FAA ... (case kept)."""
+    head, ext = path[:-3], path[-3:]
+    if len(ext) != 3 or not ext[0].isalpha():
+        return None
+    upper = ext[0].isupper()
+    a = "A" if upper else "a"
+    if ext[1:].isdigit():
+        number = int(ext[1:]) + 1
+        return head + ext[0] + (f"{number:02d}" if number <= 99 else a * 2)
+    letters = [ord(c) - ord(a) for c in ext]
+    if not all(0 <= n < 26 for n in letters):
+        return None
+    for i in (2, 1, 0):
+        letters[i] += 1
+        if letters[i] < 26:
+            break
+        letters[i] = 0
+    return head + "".join(chr(ord(a) + n) for n in letters)
 
 
 def verify(media: Media, progress: Optional[Callable[[int], None]] = None,
            chunk: int = 1 << 22) -> Dict[str, Dict[str, Optional[str]]]:
     """Re-read the whole media and compare its MD5 and SHA-1 with the stored ones (ewfverify).
 
-    pyewf returns zeros for a chunk whose checksum fails instead of raising, so a damaged E01
-    only shows as a hash mismatch: this full re-hash is the one way to catch it."""
+    Damaged chunks are read as ewfverify reads them (libewf gives zeros) and are listed in
+    `media.damaged()` once this returns; the caller fails the verification on any."""
     hashers = {"md5": hashlib.md5(), "sha1": hashlib.sha1()}
     offset = 0
     while offset < media.size:
-        block = media.read(offset, min(chunk, media.size - offset))
+        try:
+            block = media.read(offset, min(chunk, media.size - offset))
+        except READ_ERRORS as exc:
+            raise EvidenceError(f"{media.path}: read failed at media byte {offset:,}: "
+                                f"{one_line(exc)}") from None
         if not block:
             raise EvidenceError(f"{media.path}: media ends early at byte {offset} of {media.size}")
         for h in hashers.values():

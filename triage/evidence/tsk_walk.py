@@ -4,33 +4,46 @@ the way `fls -r` finds them; NTFS alternate data streams become entries of their
 from __future__ import annotations
 
 import io
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import pytsk3
 
 from ..errors import READ_ERRORS, one_line
 from ..records import TIME_FIELDS, FileEntry, ScanError, Volume
+from .ext_names import names_with_nul
+from .media import DamagedMedia, overlap
+from .reopen import Locator, installed
 
 MAX_DEPTH = 1024   # deeper than any real tree; a corrupt one must not exhaust the walk
 
 _DIR_NAME_TYPES = {pytsk3.TSK_FS_NAME_TYPE_DIR, pytsk3.TSK_FS_NAME_TYPE_VIRT_DIR}
 _DIR_META_TYPES = {pytsk3.TSK_FS_META_TYPE_DIR, pytsk3.TSK_FS_META_TYPE_VIRT_DIR}
 _NTFS = {pytsk3.TSK_FS_TYPE_NTFS}
+_EXT = {pytsk3.TSK_FS_TYPE_EXT2, pytsk3.TSK_FS_TYPE_EXT3, pytsk3.TSK_FS_TYPE_EXT4}
+_NTFS_DATA = pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA
+_DOTS = (b".", b"..")
+_DEFAULT_DATA = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 
 
 class TskReader(io.RawIOBase):
     """Sequential reader over one attribute of a TSK file (the default data, or a named stream).
 
     With `short_ok`, content ends where TSK stops returning data (a deleted file recovered in
-    part); otherwise stopping before `size` is an error."""
+    part); otherwise stopping before `size` is an error. A read that fails inside the image
+    (a missing segment) raises what the image raised, not TSK's "unknown libtsk error"; content
+    lying in a damaged EWF chunk raises DamagedMedia (`geometry`, the volume's byte offset and
+    the file system's block size, places the file's runs on the media)."""
 
     def __init__(self, tsk_file, size: int, attr: Optional[Tuple[int, int]] = None,
-                 short_ok: bool = False):
+                 short_ok: bool = False, media=None, geometry: Optional[Tuple[int, int]] = None):
         super().__init__()
         self._file = tsk_file
         self._size = size
         self._attr = attr   # (type, id) of a named attribute; None for the default data
         self._short_ok = short_ok
+        self._media = media
+        self._geometry = geometry
+        self._extents: Optional[List[Tuple[int, int]]] = None
         self._pos = 0
 
     def readable(self) -> bool:
@@ -52,10 +65,19 @@ class TskReader(io.RawIOBase):
     def _next(self, want: int) -> bytes:
         if want <= 0:
             return b""
-        if self._attr is None:
-            data = self._file.read_random(self._pos, want)
-        else:
-            data = self._file.read_random(self._pos, want, *self._attr)
+        if self._media is not None:
+            self._media.forget_failure()
+        try:
+            if self._attr is None:
+                data = self._file.read_random(self._pos, want)
+            else:
+                data = self._file.read_random(self._pos, want, *self._attr)
+        except READ_ERRORS as exc:
+            if self._media is None:
+                raise
+            raise self._media.explain(exc) from None
+        if self._media is not None and self._media.damage_seen():
+            self._refuse_damage()
         if not data:
             if self._short_ok:
                 return b""
@@ -64,83 +86,157 @@ class TskReader(io.RawIOBase):
         return data
 
 
-class TskOpener:
-    """`FileEntry.open` of a file in an image: a TskReader on it. It pickles without its TSK
-    file, which cannot leave the process: a scan's worker process reopens the file by address
-    through a handle of its own on the evidence. Reading by address gives the same bytes,
-    since TSK reads a file's content from its metadata alone."""
+    def _refuse_damage(self) -> None:
+        """Checked after each read, once this process has met a damaged chunk: the chunks this
+        read touched are known by now, whether libewf read them just now or TSK served them
+        from its cache (filled, by this process, earlier)."""
+        if self._extents is None:
+            self._extents = _extents(self._file, self._attr, self._geometry)
+        hit = overlap(self._media.damaged(), self._extents)
+        if hit is not None:
+            raise DamagedMedia(*hit)
 
-    def __init__(self, tsk_file, evidence: str, volume: int, addr: int, size: int,
-                 attr: Optional[Tuple[int, int]], short_ok: bool):
-        self._file = tsk_file
-        self.evidence, self.volume, self.addr = evidence, volume, addr
-        self.size, self.attr, self.short_ok = size, attr, short_ok
+
+def _extents(tsk_file, attr, geometry) -> List[Tuple[int, int]]:
+    """(media offset, length) of the runs of the attribute a TskReader reads: the named one,
+    or the default data. Resident content has no runs of its own (it lies in the metadata
+    record, whose damage the walk reports for the volume)."""
+    if geometry is None or tsk_file is None:
+        return []
+    volume_offset, block = geometry
+    out = []
+    try:
+        for attribute in tsk_file:
+            info = attribute.info
+            if attr is not None:
+                if (info.type, info.id) != tuple(attr):
+                    continue
+            elif not (info.type in _DEFAULT_DATA or (info.type == _NTFS_DATA and not info.name)):
+                continue
+            if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+                continue
+            for run in attribute:
+                if run.flags & (pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER):
+                    continue
+                out.append((volume_offset + run.addr * block, run.len * block))
+    except READ_ERRORS:
+        pass
+    return out
+
+
+class ReopenError(Exception):
+    """A file entry that left its process was opened where no evidence handles are installed:
+    a bug in the caller, not a read error of the evidence."""
+
+
+class TskOpener:
+    """`FileEntry.open` of a file in an image: a TskReader on it. It pickles as its Locator
+    alone (a TSK file cannot leave the process): a scan's worker process reopens the file by
+    address through the process's own Handles (reopen.py). Reading by address gives the same
+    bytes, since TSK reads a file's content from its metadata alone."""
+
+    def __init__(self, tsk_file, media, locator: Locator, size: int, short_ok: bool,
+                 geometry: Tuple[int, int]):
+        self._file, self._media = tsk_file, media
+        self.locator, self.size, self.short_ok = locator, size, short_ok
+        self.geometry = geometry
 
     def __call__(self) -> TskReader:
+        tsk_file, media = self._file, self._media
         # An empty file is never read, and not even reopened (it may have no metadata).
-        if self._file is None and self.size:
-            self._file = _own_handle(self.evidence)._fs[self.volume].open_meta(inode=self.addr)
-        return TskReader(self._file, self.size, self.attr, self.short_ok)
+        if tsk_file is None and self.size:
+            handles = installed()
+            if handles is None:
+                raise ReopenError("a file entry was opened in a process without evidence "
+                                  "handles (triage.evidence.reopen.Handles.install)")
+            tsk_file, media = handles.open_file(self.locator)
+        return TskReader(tsk_file, self.size, self.locator.attribute, self.short_ok, media,
+                         self.geometry)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_file": None}
+        return {**self.__dict__, "_file": None, "_media": None}
 
 
-_handles: Dict[str, object] = {}   # this process's own open evidence, by path
-
-
-def _own_handle(evidence: str):
-    handle = _handles.get(evidence)
-    if handle is None:
-        from . import open_evidence   # here: the package imports this module
-        handle = _handles[evidence] = open_evidence(evidence)
-    return handle
-
-
-def walk(fs, volume: Volume, evidence: str, deleted: bool = True
+def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None
          ) -> Iterator[Union[FileEntry, ScanError]]:
-    """Depth-first, in directory order, like `fls -r -p`."""
+    """Depth-first, in directory order, like `fls -r -p`, with two departures: a name that
+    only looks like "." or ".." (it points elsewhere) is listed, escaped; an ext name holding a
+    NUL is shown whole. Damaged EWF chunks met in the volume end it as error records."""
     ntfs = fs.info.ftype in _NTFS
+    whole_names = fs.info.ftype in _EXT
     root = fs.info.root_inum
-    # Each frame: an iterator over one directory, its path, and the directory inodes above it
-    # (a directory that points back at an ancestor would otherwise loop forever).
+    geometry = (volume.offset, fs.info.block_size)
+    explain = media.explain if media is not None else (lambda exc: exc)
+    # Each frame: an iterator over one directory, its path, the directory inodes above it (a
+    # directory that points back at an ancestor would otherwise loop forever), its own inode,
+    # its parent's, and the whole names of its NUL-holding entries.
     try:
-        stack: List[Tuple[Iterator, str, frozenset]] = [(iter(fs.open_dir(inode=root)), "", frozenset([root]))]
+        stack: List[_Frame] = [_Frame(iter(fs.open_dir(inode=root)), "", frozenset([root]),
+                                      root, root, _names(fs, root, whole_names))]
     except READ_ERRORS as exc:
-        yield ScanError(evidence, f"cannot open the root directory: {one_line(exc)}", volume, "/", root)
+        yield ScanError(evidence, f"cannot open the root directory: {_why(explain, exc)}",
+                        volume, "/", root)
         return
+    yield from _entries(fs, stack, volume, evidence, deleted, media, explain, ntfs,
+                        whole_names, geometry)
+    yield from _damage_in(volume, evidence, media)
+
+
+def _damage_in(volume: Volume, evidence: str, media) -> Iterator[ScanError]:
+    """Damaged chunks the walk met in this volume (directories, inode tables, the MFT: TSK
+    read zeros there and may have listed less): each an error, so the listing is never taken
+    for complete."""
+    if media is None or not media.damage_seen():
+        return
+    for start, length in media.damaged():
+        if volume.offset <= start < volume.offset + volume.length:
+            yield ScanError(evidence, f"{DamagedMedia(start, length).strerror}: what lies there "
+                            f"(file-system structures or content) reads as zeros, so entries "
+                            f"may be missing", volume)
+
+
+def _entries(fs, stack, volume, evidence, deleted, media, explain, ntfs, whole_names,
+             geometry) -> Iterator[Union[FileEntry, ScanError]]:
     while stack:
-        entries, prefix, ancestors = stack[-1]
+        frame = stack[-1]
         try:
-            f = next(entries)
+            f = next(frame.entries)
         except StopIteration:
             stack.pop()
             continue
         except READ_ERRORS as exc:
             stack.pop()
-            yield ScanError(evidence, f"directory listing stopped: {one_line(exc)}", volume,
-                            prefix or "/")
+            yield ScanError(evidence, f"directory listing stopped: {_why(explain, exc)}", volume,
+                            frame.prefix or "/")
             continue
         name = f.info.name
         raw = name.name
-        if raw in (b".", b"..") or raw is None:
+        if raw is None:
             continue
-        path = f"{prefix}/{_decode(raw)}"
+        if frame.whole or raw in _DOTS:   # the few names that need more than decoding
+            if _is_self_or_parent(raw, name.meta_addr, frame):
+                continue
+            path = f"{frame.prefix}/{_component(raw, name.meta_addr, frame.whole)}"
+        else:
+            path = f"{frame.prefix}/{_decode(raw)}"
         f, meta = _with_meta(fs, f, name)
         unallocated = bool(name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
-        if unallocated and meta is not None and meta.flags & pytsk3.TSK_FS_META_FLAG_ALLOC:
-            continue  # "(realloc)": the inode now belongs to another file, listed under its name
+        # "(realloc)" in fls: a deleted name whose inode now belongs to a live file. Listed, as
+        # fls lists it; its content is the inode's current content (what icat gives).
+        realloc = unallocated and meta is not None and bool(meta.flags & pytsk3.TSK_FS_META_FLAG_ALLOC)
         if unallocated and not deleted:
             continue
         is_dir = name.type in _DIR_NAME_TYPES or (meta is not None and meta.type in _DIR_META_TYPES)
-        if is_dir:
+        if is_dir and not realloc:   # a reallocated directory is walked under its live name
             addr = name.meta_addr
-            if addr not in ancestors and len(stack) < MAX_DEPTH:
+            if addr not in frame.ancestors and len(stack) < MAX_DEPTH:
                 try:
-                    stack.append((iter(fs.open_dir(inode=addr)), path, ancestors | {addr}))
+                    stack.append(_Frame(iter(fs.open_dir(inode=addr)), path,
+                                        frame.ancestors | {addr}, addr, frame.inode,
+                                        _names(fs, addr, whole_names)))
                 except READ_ERRORS as exc:
                     if not unallocated:  # a deleted folder whose entries are gone is normal
-                        yield ScanError(evidence, f"cannot open directory: {one_line(exc)}",
+                        yield ScanError(evidence, f"cannot open directory: {_why(explain, exc)}",
                                         volume, path, addr)
         content = _ntfs_attributes(f) if ntfs and meta is not None else None
         if content:
@@ -148,10 +244,46 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True
                 if is_dir and not suffix:
                     continue  # the directory's own index, not content
                 yield _entry(f, meta, evidence, volume, path + suffix, name.meta_addr,
-                             not unallocated, size, attr)
+                             not unallocated, realloc, size, attr, media, geometry)
         elif not is_dir and _is_regular(name, meta):
             yield _entry(f, meta, evidence, volume, path, name.meta_addr, not unallocated,
-                         meta.size if meta is not None else 0, None)
+                         realloc, meta.size if meta is not None else 0, None, media, geometry)
+
+
+class _Frame(NamedTuple):
+    entries: Iterator
+    prefix: str
+    ancestors: frozenset
+    inode: int
+    parent: int
+    whole: Dict[Tuple[int, bytes], bytes]
+
+
+def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
+    """Only the entries that really are the directory itself or its parent are skipped: a
+    file merely named ".." (an entry patched to hide it, as fls skips it) is listed."""
+    return (raw == b"." and addr == frame.inode) or (raw == b".." and addr == frame.parent)
+
+
+def _component(raw: bytes, addr: int, whole: Dict[Tuple[int, bytes], bytes]) -> str:
+    raw = whole.get((addr, raw), raw)
+    if raw in _DOTS:
+        return "\\x2e" * len(raw)   # never a path step: shown escaped, as other odd bytes are
+    return _decode(raw).replace("\0", "\\x00")
+
+
+def _names(fs, addr: int, wanted: bool) -> Dict[Tuple[int, bytes], bytes]:
+    if not wanted:
+        return {}
+    try:
+        directory = fs.open_meta(inode=addr)
+    except READ_ERRORS:
+        return {}
+    return names_with_nul(directory, fs.info.block_size)
+
+
+def _why(explain, exc: BaseException) -> str:
+    return one_line(explain(exc))
 
 
 def _with_meta(fs, f, name):
@@ -204,17 +336,21 @@ _EMPTY_BY_DESIGN = {(8, ":$Bad")}
 _TIMES = tuple((t, t + "_nano") for t in TIME_FIELDS)
 
 
-def _entry(f, meta, evidence, volume, path, addr, allocated, size, attr) -> FileEntry:
+def _entry(f, meta, evidence, volume, path, addr, allocated, realloc, size, attr, media,
+           geometry) -> FileEntry:
     # A deleted file is recovered as far as TSK can follow it (as icat does): its content ends
-    # where the recoverable clusters end. For an allocated file a short read is an error.
-    short_ok = not allocated or (
-        attr is not None and (int(addr), path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
+    # where the recoverable clusters end. For a live inode (an allocated file, or a reallocated
+    # name reading the inode's current file) a short read is an error.
+    addr = int(addr)
+    short_ok = not (allocated or realloc) or (
+        attr is not None and (addr, path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
     times = ((0, 0),) * 4 if meta is None else tuple(
         (getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
     return FileEntry(
         evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
-        inode=int(addr), times=times,
-        open=TskOpener(f, evidence, volume.index, int(addr), int(size), attr, short_ok))
+        inode=addr, times=times, realloc=realloc, attribute=attr,
+        open=TskOpener(f, media, Locator(evidence, volume.index, addr, attr), int(size),
+                       short_ok, geometry))
 
 
 def _decode(raw: bytes) -> str:

@@ -49,12 +49,19 @@ def _is_extended_container(desc: str) -> bool:
     return desc.startswith(("DOS Extended", "Win95 Extended", "Linux Extended"))
 
 
-def open_fs(img: pytsk3.Img_Info, volume: Volume):
-    """Open the file system of a volume; return (fs or None, the volume with fs facts or error)."""
+def open_fs(img: pytsk3.Img_Info, volume: Volume, media_size: Optional[int] = None):
+    """Open the file system of a volume; return (fs or None, the volume with fs facts or error).
+    Whatever stops one volume from opening (a bogus table entry far past the media's end, an
+    offset no C integer holds) is that volume's error, never the whole evidence's."""
+    if media_size is not None and volume.offset >= media_size:
+        return None, replace(volume, error=f"the volume starts at byte {volume.offset:,}, past "
+                                           f"the end of the media ({media_size:,} bytes)")
     try:
         fs = pytsk3.FS_Info(img, offset=volume.offset)
     except READ_ERRORS as exc:
         return None, replace(volume, error=_fs_error(exc))
+    except (OverflowError, ValueError, TypeError, MemoryError) as exc:
+        return None, replace(volume, error=f"the file system cannot be opened: {one_line(exc)}")
     fs_type = FS_TYPES.get(fs.info.ftype, f"tsk-{fs.info.ftype}")
     block = _cluster_size(img, volume.offset, fs_type) or fs.info.block_size
     return fs, replace(volume, fs_type=fs_type, block_size=block)

@@ -54,8 +54,8 @@ def _zero_counts() -> dict:
 
 
 # A hit's fields that are not one of the file's digests or perceptual hashes.
-HIT_FIELDS = frozenset({"evidence", "volume", "path", "inode", "allocated", "size", "mtime",
-                        "atime", "ctime", "crtime", "matches"})
+HIT_FIELDS = frozenset({"evidence", "volume", "path", "inode", "allocated", "realloc", "size",
+                        "mtime", "atime", "ctime", "crtime", "matches"})
 
 
 def hit_signals(hit: dict) -> dict:

@@ -1,0 +1,69 @@
+"""Media: a read that fails inside an image says what failed, and segment names follow
+libewf's naming."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import pytsk3
+
+from support import load_truth
+from triage.evidence.media import Media, RawImg, _next_segment_name
+from triage.evidence.tsk_walk import walk
+from triage.records import Volume
+
+FAT16 = load_truth("fat16.raw")
+
+
+class FailingImg(RawImg):
+    """A raw image whose bytes in one range cannot be read (a segment gone, a bad sector)."""
+
+    def __init__(self, path, bad):
+        super().__init__(path)
+        self.bad = bad
+
+    def _read(self, offset, size):
+        if offset < self.bad[1] and self.bad[0] < offset + size:
+            raise OSError(5, f"segment gone at media byte {offset:,}")
+        return super()._read(offset, size)
+
+
+def test_a_failed_read_inside_the_image_is_told_as_the_image_raised_it(images):
+    """TSK keeps only "Read error: unknown libtsk error" of it; the reader says what failed."""
+    img = FailingImg(str(images / "fat16.raw"), (0, 0))
+    media = Media("raw", str(images / "fat16.raw"), img.get_size(), [], img)
+    fs = pytsk3.FS_Info(img)
+    volume = Volume(index=0, offset=0, length=img.get_size(), description="whole media")
+    entries = {e.path: e for e in walk(fs, volume, media.path, media=media)}
+    big = entries["/big.bin"]
+    # The file's runs, from its own attribute: fail a range in the middle of it.
+    start = next(r.addr for a in fs.open_meta(inode=big.inode) for r in a) * fs.info.block_size
+    img.bad = (start + 600_000, start + 600_001)
+    with pytest.raises(OSError) as failure, big.open() as reader:
+        while reader.read(1 << 16):
+            pass
+    assert str(failure.value).startswith("[Errno 5] segment gone at media byte ")
+    # Reads elsewhere are unaffected, and no failure is left behind for the next reader.
+    small = entries["/notes-1.txt"]
+    with small.open() as reader:
+        assert len(reader.read()) == small.size
+    img.close()
+
+
+@pytest.mark.parametrize("name,following", [
+    ("x.E01", "x.E02"), ("x.E09", "x.E10"), ("x.E99", "x.EAA"), ("x.EAZ", "x.EBA"),
+    ("x.EZZ", "x.FAA"), ("x.e05", "x.e06"), ("x.s01", "x.s02")])
+def test_segment_names_follow_libewf(name, following):
+    assert _next_segment_name(name) == following
+
+
+def test_raw_reads_leave_no_shared_offset(images):
+    """Raw images are read with pread: two readers of one handle never move each other."""
+    img = RawImg(str(images / "fat16.raw"))
+    with open(images / "fat16.raw", "rb") as f:
+        f.seek(1 << 20)
+        expected = f.read(4096)
+    assert img.read(1 << 20, 4096) == expected
+    assert os.lseek(img._fd, 0, os.SEEK_CUR) == 0
+    img.close()
