@@ -27,8 +27,8 @@ def _other_connection(tmp_path):
 
 def test_a_hit_is_durable_at_once(results, tmp_path):
     ev = results.add_evidence("/evidence.E01", {"container": "ewf"})
-    results.record(ev, entry_key("a"), 0, "clean", 10, True, False)
-    results.record(ev, entry_key("b"), 0, "hit", 20, True, False, _hit("/b.jpg", "1"))
+    results.record(ev, entry_key("a"), entry_key("a"), 0, "clean", 10, True, False)
+    results.record(ev, entry_key("b"), entry_key("b"), 0, "hit", 20, True, False, _hit("/b.jpg", "1"))
     with _other_connection(tmp_path) as other:
         assert other.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == 1
         # the clean file before it went in the same transaction
@@ -40,7 +40,7 @@ def test_resume_sees_done_keys_and_finished_evidence(tmp_path):
     ev = results.add_evidence("/evidence.E01", {})
     keys = [entry_key(f"file {i}") for i in range(3)]
     for key in keys:
-        results.record(ev, key, 0, "skipped", 0, False, False)
+        results.record(ev, key, key, 0, "skipped", 0, False, False)
     results.finish_evidence(ev)
     results.close()
     again = Results.open(tmp_path)
@@ -54,11 +54,11 @@ def test_resume_sees_done_keys_and_finished_evidence(tmp_path):
 
 def test_summary_counts_every_verdict(results):
     ev = results.add_evidence("/e", {})
-    results.record(ev, entry_key("1"), 0, "hit", 100, True, False, _hit("/1", "1"))
-    results.record(ev, entry_key("2"), 0, "hit", 50, True, True, _hit("/2", "2"))
-    results.record(ev, entry_key("3"), 1, "known", 30, True, False)
-    results.record(ev, entry_key("4"), 1, "skipped", 0, False, False)
-    results.record(ev, entry_key("5"), 1, "clean", 7, True, True)
+    results.record(ev, entry_key("1"), entry_key("1"), 0, "hit", 100, True, False, _hit("/1", "1"))
+    results.record(ev, entry_key("2"), entry_key("2"), 0, "hit", 50, True, True, _hit("/2", "2"))
+    results.record(ev, entry_key("3"), entry_key("3"), 1, "known", 30, True, False)
+    results.record(ev, entry_key("4"), entry_key("4"), 1, "skipped", 0, False, False)
+    results.record(ev, entry_key("5"), entry_key("5"), 1, "clean", 7, True, True)
     results.add_error(ev, {"reason": "read failed", "path": "/6"})
     results.add_error(ev, {"reason": "read failed", "path": "/6"})     # a resume records it again
     results.add_error(ev, {"reason": "truncated picture", "path": "/5"}, severity="warning")
@@ -68,20 +68,23 @@ def test_summary_counts_every_verdict(results):
     assert s.hits_by_category == {"1": 1, "2": 1}
     assert (s.errors, s.warnings) == (1, 1)
     assert results.volume_counts(ev) == {
-        0: {"files_seen": 2, "hit": 2, "known": 0, "clean": 0, "skipped": 0, "error": 0},
-        1: {"files_seen": 3, "hit": 0, "known": 1, "clean": 1, "skipped": 1, "error": 0}}
+        0: {"files_seen": 2, "hit": 2, "known": 0, "clean": 0, "skipped": 0, "error": 0,
+            "same": 0},
+        1: {"files_seen": 3, "hit": 0, "known": 1, "clean": 1, "skipped": 1, "error": 0,
+            "same": 0}}
 
 
 def test_the_same_file_recorded_twice_counts_once(results):
     ev = results.add_evidence("/e", {})
-    results.record(ev, entry_key("x"), 0, "hit", 10, True, False, _hit("/x", "1"))
-    results.record(ev, entry_key("x"), 0, "hit", 10, True, False, _hit("/x", "1"))
+    results.record(ev, entry_key("x"), entry_key("x"), 0, "hit", 10, True, False, _hit("/x", "1"))
+    results.record(ev, entry_key("x"), entry_key("x"), 0, "hit", 10, True, False, _hit("/x", "1"))
     assert results.summary().hits == 1 and results.summary().files_seen == 1
 
 
 def test_create_starts_afresh(tmp_path):
     first = Results.create(tmp_path)
-    first.record(first.add_evidence("/e", {}), entry_key("x"), 0, "clean", 1, True, False)
+    first.record(first.add_evidence("/e", {}), entry_key("x"), entry_key("x"), 0, "clean", 1,
+                 True, False)
     first.close()
     second = Results.create(tmp_path)
     assert second.done_keys() == set() and second.evidence() == []
@@ -100,5 +103,23 @@ def test_open_refuses_another_schema_version(tmp_path):
     Results.create(tmp_path).close()
     with sqlite3.connect(str(tmp_path / DB_NAME)) as conn:
         conn.execute("UPDATE scan SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(TriageError, match="version 99 is not 1"):
+    with pytest.raises(TriageError, match="version 99 is not 2"):
         Results.open(tmp_path)
+
+
+def test_other_names_of_a_content_are_counted_apart_and_listed_with_its_finding(results):
+    ev = results.add_evidence("/e", {})
+    content = entry_key("volume 0 inode 21")
+    results.record(ev, entry_key("/home/draft.txt"), content, 0, "hit", 87, True, False,
+                   _hit("/home/draft.txt", "1"))
+    results.record_name(ev, entry_key("/newer.txt"), content, 0,
+                        {"path": "/newer.txt", "allocated": True, "realloc": False})
+    results.record(ev, entry_key("/other"), entry_key("inode 22"), 0, "clean", 5, True, False)
+    (finding,) = results.findings()
+    assert finding["entry"]["path"] == "/home/draft.txt"
+    assert finding["names"] == [{"path": "/newer.txt", "allocated": True, "realloc": False}]
+    s = results.summary()
+    assert (s.files_seen, s.other_names, s.hits, s.bytes_read) == (2, 1, 1, 92)
+    assert results.volume_counts(ev)[0]["files_seen"] == 2
+    assert results.volume_counts(ev)[0]["same"] == 1
+    assert results.judged_contents() == {content, entry_key("inode 22")}

@@ -606,3 +606,37 @@ def test_several_evidence_items_in_one_scan_and_resume(images, triage, sets, tmp
     assert outcome.complete and outcome.exit_code == 1
     resumed = json.loads((out / "report.json").read_text())
     assert resumed["complete"] is True and resumed["hits"] == report["hits"]
+
+
+def test_a_file_under_several_names_is_one_hit_under_its_own_name(images, tmp_path, triage):
+    """ext4.raw: /newer.txt owns inode 21, which the deleted /home/user/draft.txt named before
+    (fls: "(realloc)"); /home/user/report-link.txt is a hard link of docs/report.txt. Each file
+    is read once, is one hit, and is shown under its live name with its other names beside."""
+    ext4 = load_truth("ext4.raw")
+    by_path = {f["path"]: f for f in ext4["files"]}
+    newer, report_txt = by_path["/newer.txt"], by_path["/home/user/docs/report.txt"]
+    alert = tmp_path / "alert.md5"
+    alert.write_text(f"{newer['md5']}  newer\n{report_txt['md5']}  report\n")
+    out = tmp_path / "out"
+    run = triage("scan", images / "ext4.raw", "--hashset", alert, "-o", out, "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    hits = {h["path"]: h for h in report["hits"]}
+    assert sorted(hits) == ["/home/user/docs/report.txt", "/newer.txt"]
+    assert hits["/newer.txt"]["allocated"] is True and hits["/newer.txt"]["realloc"] is False
+    assert hits["/newer.txt"]["other_names"] == [
+        {"path": "/home/user/draft.txt", "allocated": False, "realloc": True}]
+    assert hits["/home/user/docs/report.txt"]["other_names"] == [
+        {"path": "/home/user/report-link.txt", "allocated": True, "realloc": False}]
+    s = report["summary"]
+    assert s["hits"] == 2 and s["other_names"] == 2
+    assert s["files_seen"] == len(ext4["files"]) - 2
+    # every content read once (a set without sizes reads all), the two hits once more for the
+    # digests an MD5 set lacks; the other names not at all
+    others = {"/home/user/draft.txt", "/home/user/report-link.txt"}
+    assert s["bytes_read"] == sum(f.get("recovered", f["size"]) for f in ext4["files"]
+                                  if f["path"] not in others) + newer["size"] + \
+        report_txt["size"]
+    rows = (out / "report.csv").read_text("utf-8-sig").splitlines()
+    assert len(rows) == 1 + 2                       # one row per file, not per name

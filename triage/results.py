@@ -17,7 +17,7 @@ from typing import Dict, Iterator, List, Optional
 from .errors import TriageError
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: a file's content key, other names of one content, the scan's identity
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scan (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,18 +27,23 @@ CREATE TABLE IF NOT EXISTS evidence (
 CREATE TABLE IF NOT EXISTS hashsets (id INTEGER PRIMARY KEY, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS done (
     key BLOB PRIMARY KEY, evidence_id INTEGER NOT NULL, volume INTEGER, status TEXT NOT NULL,
-    bytes INTEGER NOT NULL, hashed INTEGER NOT NULL, decoded INTEGER NOT NULL)
+    bytes INTEGER NOT NULL, hashed INTEGER NOT NULL, decoded INTEGER NOT NULL,
+    content BLOB NOT NULL)
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS findings (
     id INTEGER PRIMARY KEY, evidence_id INTEGER NOT NULL, key BLOB NOT NULL UNIQUE,
     entry TEXT NOT NULL, hashes TEXT NOT NULL, matches TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS names (
+    key BLOB PRIMARY KEY, content BLOB NOT NULL, entry TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS names_by_content ON names (content);
 CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY, evidence_id INTEGER, severity TEXT NOT NULL,
     record TEXT NOT NULL, UNIQUE (severity, record));
 """
 
-# Verdicts a file can get; `done.status`.
-STATUSES = ("hit", "known", "clean", "skipped", "error")
+# Verdicts a file can get; `done.status`. "same": another name (a hard link, a reallocated
+# name) of content that was judged under its first name, and is not read again.
+STATUSES = ("hit", "known", "clean", "skipped", "error", "same")
 
 
 def entry_key(key: str) -> bytes:
@@ -52,6 +57,7 @@ class Summary:
     files_hashed: int = 0
     files_skipped: int = 0
     files_known: int = 0
+    other_names: int = 0        # names of a file already seen under another (not read again)
     images_decoded: int = 0
     bytes_read: int = 0
     hits: int = 0
@@ -189,19 +195,30 @@ class Results:
         self._write("INSERT INTO hashsets (info) VALUES (?)", [(json.dumps(i),) for i in infos],
                     many=True)
 
-    def record(self, evidence_id: int, key: bytes, volume: Optional[int], status: str,
-               bytes_read: int, hashed: bool, decoded: bool,
+    def record(self, evidence_id: int, key: bytes, content: bytes, volume: Optional[int],
+               status: str, bytes_read: int, hashed: bool, decoded: bool,
                finding: Optional[dict] = None) -> None:
-        """One file's verdict; with its finding (a hit) it is committed at once."""
-        self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key, evidence_id, volume, status, bytes_read, int(hashed), int(decoded)))
+        """One file's verdict, by name (`key`) and content; a finding (a hit) belongs to the
+        content, and is committed at once."""
+        self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, evidence_id, volume, status, bytes_read, int(hashed), int(decoded),
+                     content))
         if finding is not None:
             self._write(
                 "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (evidence_id, key, json.dumps(finding["entry"]), json.dumps(finding["hashes"]),
-                 json.dumps(finding["matches"])))
+                (evidence_id, content, json.dumps(finding["entry"]),
+                 json.dumps(finding["hashes"]), json.dumps(finding["matches"])))
         self._written(urgent=finding is not None)
+
+    def record_name(self, evidence_id: int, key: bytes, content: bytes, volume: Optional[int],
+                    entry: dict) -> None:
+        """Another name of content already judged under its first name: listed, not read."""
+        self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, 'same', 0, 0, 0, ?)",
+                    (key, evidence_id, volume, content))
+        self._write("INSERT OR REPLACE INTO names VALUES (?, ?, ?)",
+                    (key, content, json.dumps(entry)))
+        self._written()
 
     def add_error(self, evidence_id: Optional[int], error: dict,
                   severity: str = "error") -> None:
@@ -217,6 +234,11 @@ class Results:
     def done_keys(self) -> set:
         return {row[0] for row in self._conn.execute("SELECT key FROM done")}
 
+    def judged_contents(self) -> set:
+        """The content of every file judged so far (under its first name)."""
+        return {row[0] for row in self._conn.execute(
+            "SELECT content FROM done WHERE status != 'same'")}
+
     def evidence(self) -> List[dict]:
         rows = self._conn.execute("SELECT id, path, info, finished FROM evidence ORDER BY id")
         return [{"id": i, "path": p, "info": json.loads(info), "finished": bool(f)}
@@ -227,9 +249,13 @@ class Results:
                 self._conn.execute("SELECT info FROM hashsets ORDER BY id")]
 
     def findings(self) -> Iterator[dict]:
-        rows = self._conn.execute("SELECT entry, hashes, matches FROM findings")
-        for entry, hashes, matches in rows:
-            yield {"entry": json.loads(entry), "hashes": json.loads(hashes),
+        """Each hit: the entry of the name it was judged under, the other names of its content
+        (`names`), its hashes and matches."""
+        rows = self._conn.execute("SELECT key, entry, hashes, matches FROM findings")
+        for content, entry, hashes, matches in rows.fetchall():
+            names = [json.loads(e) for (e,) in self._conn.execute(
+                "SELECT entry FROM names WHERE content = ? ORDER BY key", (content,))]
+            yield {"entry": json.loads(entry), "names": names, "hashes": json.loads(hashes),
                    "matches": json.loads(matches)}
 
     def errors(self, severity: str = "error") -> List[dict]:
@@ -237,13 +263,14 @@ class Results:
             "SELECT record FROM errors WHERE severity = ? ORDER BY id", (severity,))]
 
     def volume_counts(self, evidence_id: int) -> Dict[Optional[int], Dict[str, int]]:
-        """Files seen and how they ended, per volume of one evidence item."""
+        """Files seen (contents: a file under several names counts once, its other names under
+        "same") and how they ended, per volume of one evidence item."""
         counts: Dict[Optional[int], Dict[str, int]] = {}
         for volume, status, count in self._conn.execute(
                 "SELECT volume, status, COUNT(*) FROM done WHERE evidence_id = ? "
                 "GROUP BY volume, status", (evidence_id,)):
             c = counts.setdefault(volume, {"files_seen": 0, **{s: 0 for s in STATUSES}})
-            c["files_seen"] += count
+            c["files_seen"] += 0 if status == "same" else count
             c[status] = count
         return counts
 
@@ -253,6 +280,9 @@ class Results:
         for status, count, total, hashed, decoded in q(
                 "SELECT status, COUNT(*), SUM(bytes), SUM(hashed), SUM(decoded) "
                 "FROM done GROUP BY status"):
+            if status == "same":
+                s.other_names += count
+                continue
             s.files_seen += count
             s.bytes_read += total or 0
             s.files_hashed += hashed or 0

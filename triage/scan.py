@@ -209,10 +209,14 @@ def _set_info(hs) -> dict:
 def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
          progress: Progress, workers: Workers):
     done = results.done_keys() if resume else set()
+    # Content judged (or on its way to a worker) under its first name: another name of it (a
+    # hard link, a deleted name whose inode a live file now owns) is listed, not read again.
+    judged = results.judged_contents() if resume else set()
     finished = {e["path"] for e in results.evidence() if e["finished"]} if resume else set()
 
     def pending(ev, ev_id):
-        """(key, entry) of every file not judged yet; errors of the walk recorded on the way."""
+        """(key, content, entry) of every file not judged yet; errors of the walk and other
+        names of judged content recorded on the way."""
         for item in ev.entries(deleted=deleted):
             if isinstance(item, ScanError):
                 results.add_error(ev_id, item.to_dict())
@@ -221,16 +225,22 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             if key in done:
                 progress.advance(1, judge.planned_bytes(item.size))
                 continue
-            unread = judge.unread(item)
-            if unread is not None:   # settled by its size here: no trip to a worker and back
-                _record(results, ev_id, key, unread)
+            content = content_key(item)
+            if content in judged:
+                results.record_name(ev_id, key, content, _volume(item), item.to_dict())
                 progress.advance(1, 0)
                 continue
-            yield key, item
+            judged.add(content)
+            unread = judge.unread(item)
+            if unread is not None:   # settled by its size here: no trip to a worker and back
+                _record(results, ev_id, key, content, unread)
+                progress.advance(1, 0)
+                continue
+            yield key, content, item
 
     def record(ev_id, batch, verdicts):
-        for (key, _), verdict in zip(batch, verdicts):
-            _record(results, ev_id, key, verdict)
+        for (key, content, _), verdict in zip(batch, verdicts):
+            _record(results, ev_id, key, content, verdict)
             progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
                              hit=verdict.is_hit)
 
@@ -240,8 +250,8 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             ev_id = ids[ev.path]
             if ev.path in finished:
                 continue
-            work = batches(pending(ev, ev_id), lambda item: item[1].size)
-            for batch, verdicts in workers.map(work, entry=lambda item: item[1]):
+            work = batches(pending(ev, ev_id), lambda item: item[2].size)
+            for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
                 record(ev_id, batch, verdicts)
             results.finish_evidence(ev_id)
     except BaseException:
@@ -253,9 +263,17 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
         raise
 
 
-def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict) -> None:
+def content_key(entry) -> bytes:
+    """The results database's key of what an entry reads (FileEntry.content_key), compact."""
+    return entry_key("\x00".join(map(str, entry.content_key())))
+
+
+def _volume(entry) -> Optional[int]:
+    return None if entry.volume is None else entry.volume.index
+
+
+def _record(results: Results, ev_id: int, key: bytes, content: bytes, verdict: Verdict) -> None:
     entry = verdict.entry
-    volume = None if entry.volume is None else entry.volume.index
     for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
         for reason in reasons:
             problem = ScanError(entry.evidence, reason, entry.volume, entry.path, entry.inode)
@@ -264,8 +282,8 @@ def _record(results: Results, ev_id: int, key: bytes, verdict: Verdict) -> None:
     if verdict.is_hit:
         finding = {"entry": entry.to_dict(), "hashes": verdict.hashes,
                    "matches": [m.to_dict() for m in verdict.matches]}
-    results.record(ev_id, key, volume, verdict.status, verdict.bytes_read, verdict.hashed,
-                   verdict.decoded, finding)
+    results.record(ev_id, key, content, _volume(entry), verdict.status, verdict.bytes_read,
+                   verdict.hashed, verdict.decoded, finding)
 
 
 class _Totals:

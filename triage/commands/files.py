@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from functools import partial
-from typing import List, Sequence
+from typing import Dict, Iterator, List, Sequence
 
 import click
 from tqdm import tqdm
@@ -43,9 +43,9 @@ def files(evidence, hashes, no_deleted, workers, progress):
     with open_evidence(evidence) as ev, progress_bar(progress, unit=" files") as bar:
         items = ev.entries(deleted=not no_deleted)
         if hashes:
-            pool = Workers(partial(describe, hashes=hashes), workers or os.cpu_count() or 2)
-            work = batches(items, lambda item: getattr(item, "size", 0))
-            outputs = (out for _, results in pool.map(work) for out in results)
+            pool = Workers(partial(describe_once, hashes=hashes), workers or os.cpu_count() or 2)
+            work = batches(_marked(items), lambda marked: getattr(marked[0], "size", 0))
+            outputs = _reused((out for _, results in pool.map(work) for out in results), hashes)
         else:
             pool, outputs = None, (describe(item, ()) for item in items)
         try:
@@ -61,6 +61,39 @@ def files(evidence, hashes, no_deleted, workers, progress):
             if pool is not None:
                 pool.close()
     return EXIT_INCOMPLETE if errors else EXIT_CLEAN
+
+
+def _marked(items) -> Iterator[tuple]:
+    """(item, content key or None, whether that content was listed before under another name:
+    a hard link, a deleted name whose inode a live file now owns)."""
+    seen = set()
+    for item in items:
+        if isinstance(item, ScanError):
+            yield item, None, False
+            continue
+        key = item.content_key()
+        yield item, key, key in seen
+        seen.add(key)
+
+
+def describe_once(marked: tuple, hashes: Sequence[str]) -> tuple:
+    """describe(), reading a content only under its first name."""
+    item, key, again = marked
+    return key, again, describe(item, () if again else hashes)
+
+
+def _reused(outputs, hashes: Sequence[str]) -> Iterator[List[dict]]:
+    """The records of each item, another name of a content given the digests read under its
+    first (which comes before it: outputs keep the walk's order)."""
+    digests: Dict[tuple, dict] = {}
+    for key, again, records in outputs:
+        if key is not None:
+            if again:
+                records[0].update(digests[key])
+            else:
+                digests[key] = {k: records[0].get(k) for k in (*hashes, "recovered")
+                                if k in records[0]}
+        yield records
 
 
 def describe(item, hashes: Sequence[str]) -> List[dict]:

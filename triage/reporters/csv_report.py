@@ -1,7 +1,8 @@
 """report.csv: one row per hit, so a spreadsheet's row count is the count of hits; safe to open
 in a spreadsheet.
 
-A hit's matches share its row: `matches` holds one `signal:set:category:distance` token per
+A hit is a file: its other names (hard links, deleted names its inode had) share its row in
+`other_names`. A hit's matches share its row too: `matches` holds one `signal:set:category:distance` token per
 matched set entry, `; `-separated, and `matched_ids` / `matched_values` the entry's source ID
 and stored value in the same order (`-` where there is none); `categories` names each category
 once ("1 child abuse material (CAM)")."""
@@ -17,7 +18,8 @@ from . import register
 
 LOCATION = ["evidence", "volume_index", "volume_offset", "path", "inode", "allocated", "size",
             "mtime", "atime", "ctime", "crtime", "md5", "sha1", "sha256"]
-COLUMNS = LOCATION + ["categories", "series", "matches", "matched_ids", "matched_values"]
+COLUMNS = LOCATION + ["other_names", "categories", "series", "matches", "matched_ids",
+                      "matched_values"]
 SEPARATOR = "; "
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -52,6 +54,12 @@ def match_cells(hit: dict, hashsets) -> dict:
     }
 
 
+def _name(name: dict) -> str:
+    """Another name of a hit, with its state when it is not a live name."""
+    state = "reallocated" if name["realloc"] else None if name["allocated"] else "deleted"
+    return f"{name['path']} ({state})" if state else name["path"]
+
+
 @register("csv", "report.csv")
 def render(report: dict) -> bytes:
     out = io.StringIO()
@@ -60,6 +68,7 @@ def render(report: dict) -> bytes:
     for hit in report["hits"]:
         volume = hit.get("volume") or {}
         row = {**hit, "volume_index": volume.get("index"), "volume_offset": volume.get("offset"),
+               "other_names": SEPARATOR.join(_name(n) for n in hit["other_names"]),
                **match_cells(hit, report["hashsets"])}
         writer.writerow([neutralise(row.get(c)) for c in COLUMNS])
     # A BOM so Excel reads UTF-8 names correctly instead of guessing a code page.

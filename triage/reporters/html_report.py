@@ -264,10 +264,14 @@ def _hit_table(hits: List[dict], report, title: str) -> str:
         where = (esc(volumes.get((hit["evidence"], vol["index"]), vol["index"]))
                  if vol else "&ndash;")
         state = "allocated" if hit["allocated"] else '<span class="warn">deleted</span>'
+        if hit.get("realloc"):
+            state = '<span class="warn">deleted name, inode reallocated</span>'
+        also = "".join(f'<br><span class="muted">also named</span> <code>{esc(n["path"])}</code>'
+                       f'{_name_state(n)}' for n in hit.get("other_names", []))
         hashes = "<br>".join(f'<span class="muted">{esc(k)}</span> <code>{esc(v)}</code>'
                              for k, v in sorted(hit_signals(hit).items(), key=_exact_first))
         bodies.append(
-            f"<tbody><tr><td><code>{esc(hit['path'])}</code></td><td>{where}</td>"
+            f"<tbody><tr><td><code>{esc(hit['path'])}</code>{also}</td><td>{where}</td>"
             f"<td class=num>{esc(hit.get('inode'))}</td><td>{state}</td>"
             f"<td class=num>{number(hit['size'])}</td><td>{esc(hit.get('mtime'))}</td></tr>"
             f'<tr><td class="more" colspan="6"><div class="more-grid"><div>{hashes}</div>'
@@ -275,6 +279,12 @@ def _hit_table(hits: List[dict], report, title: str) -> str:
     cols = "".join(f'<col class="w{width}">' for _, width in HIT_COLUMNS)
     head = _thead([name for name, _ in HIT_COLUMNS], {2, 4}, title)
     return f'<table class="hitlist"><colgroup>{cols}</colgroup>{head}{"".join(bodies)}</table>'
+
+
+def _name_state(name: dict) -> str:
+    if name["realloc"]:
+        return ' <span class="muted">(deleted; its inode now holds this file)</span>'
+    return "" if name["allocated"] else ' <span class="muted">(deleted)</span>'
 
 
 # With their widths in % (CSS classes w37...), fixed so that the hit tables of every evidence

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..results import Results
-from ..signals import get as signal_type
 
 FORMAT = "triage-report"
 FORMAT_VERSION = "2.0"   # 2.0: see docs/report-changes.md
@@ -55,7 +54,7 @@ def _zero_counts() -> dict:
 
 # A hit's fields that are not one of the file's digests or perceptual hashes.
 HIT_FIELDS = frozenset({"evidence", "volume", "path", "inode", "allocated", "realloc", "size",
-                        "mtime", "atime", "ctime", "crtime", "matches"})
+                        "mtime", "atime", "ctime", "crtime", "other_names", "matches"})
 
 
 def hit_signals(hit: dict) -> dict:
@@ -64,22 +63,22 @@ def hit_signals(hit: dict) -> dict:
 
 
 def _hit(finding: dict) -> dict:
-    hit = dict(finding["entry"])
+    """A hit is a file (one content), shown under its own name: a live name before a deleted
+    one, and never a reallocated name (its inode now holds another file's content) while any
+    other name is there; the rest are its `other_names`."""
+    names = sorted([finding["entry"], *finding["names"]], key=_name_rank)
+    hit = dict(names[0])
     hit.update(finding["hashes"])
-    hit["matches"] = sorted((_match(m, hit) for m in finding["matches"]), key=lambda m: (
+    hit["other_names"] = [{k: n[k] for k in ("path", "allocated", "realloc")}
+                          for n in names[1:]]
+    hit["matches"] = sorted(finding["matches"], key=lambda m: (
         m["kind"], m["set"], m["signal"], m["distance"], m.get("category") or "",
         m["id"] or "", m["value"] or ""))
     return hit
 
 
-def _match(m: dict, hit: dict) -> dict:
-    """A match as the report states it. A results database written before matches said what
-    they matched lacks `id` and `value`: an exact match's value is the file's own digest, a
-    perceptual one's is not known (null)."""
-    if "value" in m:
-        return m
-    exact = signal_type(m["signal"]).kind == "exact"
-    return {**m, "id": m.get("id"), "value": hit.get(m["signal"]) if exact else None}
+def _name_rank(entry: dict):
+    return (bool(entry.get("realloc")), not entry["allocated"], entry["path"])
 
 
 def _hit_order(hit: dict):
