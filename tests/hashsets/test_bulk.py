@@ -30,6 +30,7 @@ def compiled(records):
     for record in records:
         if isinstance(record, Columns):
             compiler.add_columns(record)
+            problems += record.problems
             bulk += 1
         elif isinstance(record[1], Problem):
             problems.append(record[1])

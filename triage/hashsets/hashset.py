@@ -27,7 +27,9 @@ class SetInfo:
     category_scheme: str
     thresholds: Dict[str, int] = field(default_factory=dict)
     sized: Dict[str, int] = field(default_factory=dict)        # signal -> entries with a size
-    problems: int = 0                      # source records that could not be read at import
+    problems: int = 0                      # malformed source records and values at import
+    records: int = 0                       # source records read at import (lines, rows, ...)
+    skipped: int = 0                       # of those, records that gave no entry (a problem)
     stats: Dict[str, dict] = field(default_factory=dict)       # signal -> import statistics
 
     def to_dict(self) -> dict:

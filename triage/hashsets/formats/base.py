@@ -11,7 +11,7 @@ of clean lines as `Columns` (parsed with numpy, no Python object per record) and
 from __future__ import annotations
 
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 import numpy as np
@@ -38,6 +38,8 @@ class Columns:
     series: Optional[List[Optional[str]]] = None
     name: Optional[List[Optional[str]]] = None
     quality: Optional[np.ndarray] = None      # uint8 per record, 255 = none; perceptual signals only
+    # Warnings about records the block holds whole (a missing size), as `read` gives them.
+    problems: List[Problem] = field(default_factory=list)
 
 
 class Format:

@@ -22,8 +22,8 @@ from .fields import entries, signal_of
 
 _BSD = re.compile(r"([A-Za-z0-9-]+)\s?\((.*)\)\s?=\s?([0-9A-Fa-f]+)\Z")
 _SUM = re.compile(r"\\?([0-9A-Fa-f]{16,128})(?:[ \t]+\*?(.*))?\Z")
-_SIZED = re.compile(r"(\d+)[ \t]+([0-9A-Fa-f]{16,128})(?:[ \t]+(.*))?\Z")
-_QUALITY = re.compile(r"([0-9A-Fa-f]{64}),(\d{1,3})(?:,(.*))?\Z")
+_SIZED = re.compile(r"([0-9]+)[ \t]+([0-9A-Fa-f]{16,128})(?:[ \t]+(.*))?\Z")
+_QUALITY = re.compile(r"([0-9A-Fa-f]{64}),([0-9]{1,3})(?:,(.*))?\Z")
 BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
 COMMENT = ("#", ";", "//")
 
@@ -85,7 +85,8 @@ def read_lines(lines: Iterable[Tuple[int, str]], signal: Optional[str]) -> Itera
                        "(name it with --signal)")
             continue
         if kind not in signals.SIGNALS:
-            yield where, Problem(where, f"unsupported hash kind {kind!r}", code="unsupported")
+            yield where, Problem(where, "the line names a hash kind triage does not read",
+                                 code="unsupported")
             continue
         yield from entries(where, {kind: value}, size=size, name=name or None, quality=quality)
 

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from pathlib import Path
-from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Union
+from typing import BinaryIO, Dict, Iterator, List, Optional, TextIO, Union
 
 import numpy as np
 
 from .. import categories
 from ..compile import NO_QUALITY
-from ..problems import Problem
-from ..textio import HEAD, encoding_of, text_reader
+from ..limits import MAX_LINE, size_text
+from ..problems import Problem, SourceError
+from ..textio import HEAD, encoding_of, lines, text_reader, too_long
 from . import blocks
 from .base import Columns, Format, Item, register
 from .blocks import decimals, distinct, hex_digests, texts
 from .fields import entries, field_of, signal_of
 
 DELIMITERS = "\t,;|"
-csv.field_size_limit(sys.maxsize)   # NSRL file names can exceed csv's 128 KiB default
+csv.field_size_limit(MAX_LINE)      # a field may be as long as a line (csv's default: 128 KiB)
 
 
 def first_line(text: str) -> str:
@@ -78,12 +78,17 @@ def row_items(row: List[str], where: int, layout: Layout,
         quality=None if layout.quality is None else row[layout.quality])
 
 
-def rows_items(text: Iterable[str], first_line: int, layout: Layout,
+def rows_items(text: TextIO, first_line: int, layout: Layout,
                category: Optional[str]) -> Iterator[Item]:
     """The items of the csv rows in `text`, whose first line is line `first_line`."""
-    rows = csv.reader(text, delimiter=layout.delimiter)
-    for row in rows:
-        yield from row_items(row, rows.line_num + first_line - 1, layout, category)
+    rows = csv.reader(lines(text, first_line), delimiter=layout.delimiter)
+    try:
+        for row in rows:
+            yield from row_items(row, rows.line_num + first_line - 1, layout, category)
+    except csv.Error:
+        # A quoted field left open runs to the field bound; nothing after it can be placed.
+        raise SourceError(rows.line_num + first_line, "quoted field longer than "
+                          f"{size_text(MAX_LINE)} (limit), reading stopped") from None
 
 
 def read_rows(raw: BinaryIO, mapping: Optional[Dict[str, str]] = None,
@@ -92,7 +97,7 @@ def read_rows(raw: BinaryIO, mapping: Optional[Dict[str, str]] = None,
     that carry none."""
     with raw:
         text = text_reader(raw)
-        layout = Layout(text.readline(), mapping)
+        layout = Layout(next(lines(text), ""), mapping)
         yield from rows_items(text, 2, layout, category)
 
 
@@ -109,7 +114,9 @@ def read_rows_bulk(path: Path, mapping: Optional[Dict[str, str]] = None,
         yield from read_rows(raw, mapping, category)
         return
     with raw:
-        header = raw.readline()
+        header = raw.readline(MAX_LINE + 1)
+        if len(header) > MAX_LINE:
+            raise too_long(1)
         layout = Layout(header.decode(encoding, "replace").replace("\r\n", "\n"), mapping)
         bulk = _bulk_layout(layout)
         for number, offset, block in blocks.blocks(raw, 2, block_size):
