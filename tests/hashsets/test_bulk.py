@@ -143,7 +143,7 @@ def table_rows(n, start=0):
 
 
 def both_table(path, category=None):
-    bulk = compiled(table.read_rows_bulk(path, category=category, block_size=BLOCK))
+    bulk = compiled(table.read_rows_bulk(open(path, "rb"), category=category, block_size=BLOCK))
     per_line = compiled(table.read_rows(open(path, "rb"), category=category))
     return bulk, per_line
 

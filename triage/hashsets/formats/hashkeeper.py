@@ -9,7 +9,7 @@ from typing import Iterator, Optional
 
 from ..textio import text_reader
 from .base import Format, Item, register
-from .table import first_line, read_rows
+from .table import first_line, read_rows, read_rows_bulk
 
 HEADER = ["file_id", "hashset_id", "file_name", "directory", "hash", "file_size"]
 COLUMNS = {"file_name": "name", "hash": "md5", "file_size": "size"}
@@ -28,6 +28,10 @@ class HashKeeper(Format):
     @classmethod
     def read(cls, path: Path, signal: Optional[str] = None) -> Iterator[Item]:
         return read_rows(open(path, "rb"), COLUMNS)
+
+    @classmethod
+    def read_bulk(cls, path: Path, signal: Optional[str] = None):
+        return read_rows_bulk(open(path, "rb"), COLUMNS)
 
     @classmethod
     def describe(cls, path: Path) -> dict:

@@ -16,7 +16,7 @@ from typing import BinaryIO, Iterator, Optional
 from ..limits import MAX_INFLATED, MAX_LINE, MAX_RATIO, size_text
 from ..problems import SourceError
 from .base import Format, Item, register
-from .table import first_line, read_rows
+from .table import first_line, read_rows, read_rows_bulk
 
 COLUMNS = {"SHA-1": "sha1", "MD5": "md5", "FileName": "name", "FileSize": "size"}
 MEMBER = "nsrlfile.txt"
@@ -122,3 +122,10 @@ class NsrlRds2(Format):
             zipped = f.read(4) == b"PK\x03\x04"
         raw = open_member(path) if zipped else open(path, "rb")
         return read_rows(raw, COLUMNS, category="known-good")
+
+    @classmethod
+    def read_bulk(cls, path: Path, signal: Optional[str] = None):
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+        raw = open_member(path) if zipped else open(path, "rb")
+        return read_rows_bulk(raw, COLUMNS, category="known-good")
