@@ -59,7 +59,9 @@ def blocks(raw: BinaryIO, first_line: int, size: int = BLOCK) -> Iterator[Tuple[
             continue
         block, carry = data[:cut], data[cut:]
         yield number, offset, block
-        number += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+        number += block.count(b"\n")
+        if b"\r" in block:
+            number += block.count(b"\r") - block.count(b"\r\n")
         offset += len(block)
     if carry:
         if len(carry) > MAX_LINE:
@@ -167,5 +169,9 @@ def distinct(block: bytes, arr: np.ndarray, starts: np.ndarray,
 
 
 def texts(block: bytes, starts: np.ndarray, ends: np.ndarray) -> List[str]:
-    """Each field decoded as the per-line path decodes it."""
+    """Each field decoded as the per-line path decodes it. An ASCII block (the usual case) is
+    decoded once and sliced: byte offsets are then character offsets."""
+    if block.isascii():
+        text = block.decode("ascii")
+        return [text[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
     return [block[s:e].decode("utf-8", "replace") for s, e in zip(starts.tolist(), ends.tolist())]

@@ -143,10 +143,11 @@ def quoted_cells(lines: "blocks.Lines", delimiter: str):
     """Where a block's quotes are: None when it has none; False when they are not all at the
     edges of fields (an opening quote right after a delimiter or the line's start, its
     closing quote on the same line right before a delimiter or the line's end, nothing
-    between them but other bytes: how csv reads them is then not plain); else the (opening,
-    closing) offsets of each quoted field."""
+    between them but other bytes: how csv reads them is then not plain); else the running
+    count of quotes (int32 per byte), whose parity tells what lies inside a quoted field."""
     arr = lines.arr
-    at = np.flatnonzero(arr == ord('"'))
+    is_quote = arr == ord('"')
+    at = np.flatnonzero(is_quote)
     if not len(at):
         return None
     if len(at) % 2:
@@ -159,10 +160,10 @@ def quoted_cells(lines: "blocks.Lines", delimiter: str):
     ends_ok = (closing == len(arr) - 1) | (after == sep) | (after == 10)
     if not (starts_ok.all() and ends_ok.all()):
         return False
-    same_line = np.searchsorted(lines.ends, opening) == np.searchsorted(lines.ends, closing)
-    if not same_line.all():
+    running = np.cumsum(is_quote, dtype=np.int32)
+    if (running.take(lines.ends - 1, mode="clip") & 1).any():    # a field over a line end
         return False
-    return opening, closing
+    return running
 
 
 def _bulk_layout(layout: Layout) -> bool:
@@ -187,10 +188,7 @@ def _parse_block(lines: "blocks.Lines", layout: Layout, category: Optional[str],
         return Columns(0, {})
     cuts = np.flatnonzero(arr == ord(layout.delimiter))
     if quotes is not None:
-        opening, closing = quotes
-        pair = np.searchsorted(opening, cuts) - 1
-        inside = (pair >= 0) & (cuts < closing.take(pair, mode="clip"))
-        cuts = cuts[~inside]
+        cuts = cuts[(quotes.take(cuts) & 1) == 0]      # an odd count before: inside quotes
     if rest:
         # The first width - 1 delimiters of each row; a row with fewer is not whole.
         row = np.searchsorted(starts, cuts, side="right") - 1
