@@ -9,7 +9,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ..records import SetEntry
-from . import store
+from . import store, structure
 from .compile import NO_QUALITY, NONE32
 
 
@@ -52,6 +52,11 @@ class HashSet:
     def __init__(self, path, verify: bool = True):
         self.path = path
         header, self._arrays, self._mapped = store.open_mapped(path, verify)
+        try:
+            structure.check(path, header, self._arrays, SetInfo)
+        except BaseException:
+            self.close()
+            raise
         self._specs: Dict[str, dict] = header["signals"]
         self.labels: List[str] = header["labels"]
         self.info = SetInfo(**header["info"])
