@@ -45,7 +45,7 @@ def label(value) -> Optional[str]:
     if isinstance(value, str):
         if value.isascii() and value.isdigit() and value[0] != "0":
             return value        # the common case, kept cheap: "1", "2", ...
-        text = value.strip()
+        text = printable(value).strip()
         if not text:
             return None
         if text.isascii() and text.isdigit():
@@ -58,6 +58,18 @@ def label(value) -> Optional[str]:
     if isinstance(value, int) and abs(value) < 10 ** MAX_LABEL:
         return str(value)
     raise ValueError("category is neither a label nor a whole number")
+
+
+def printable(text: str) -> str:
+    """Text as it can be written anywhere: a lone surrogate (JSON's "\\ud800") becomes U+FFFD,
+    as undecodable bytes do in every text reader."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def detect(labels: Iterable[str]) -> str:

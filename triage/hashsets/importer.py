@@ -137,6 +137,9 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
             path = Path(source)
             fmt = detect(path)
             try:
+                if fmt.source(path) != path:
+                    path = fmt.source(path)
+                    fmt = detect(path)
                 facts = fmt.describe(path)
             except SourceError as exc:
                 raise exc.at(path) from None

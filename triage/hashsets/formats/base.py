@@ -67,6 +67,12 @@ class Format:
         """Set-level facts the file carries: any of name, version, kind, scheme."""
         return {}
 
+    @classmethod
+    def source(cls, path: Path) -> Path:
+        """The file that holds this source's records: itself, or (a description file such as
+        HashKeeper's .hke) the file it describes, which is then read in its place."""
+        return path
+
 
 FORMATS: Registry[Type[Format]] = Registry("hash-set format")
 register = FORMATS.register()

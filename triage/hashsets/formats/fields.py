@@ -100,7 +100,7 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
         yield where, Problem(where, str(exc))
         category = None
     if isinstance(series, str):
-        series = series.strip() or None
+        series = categories.printable(series).strip() or None
     else:
         series = None
     if name.__class__ is not str:      # a database or JSON may hold a number or bytes here

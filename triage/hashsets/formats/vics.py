@@ -353,7 +353,8 @@ def _assemble(m: int, first: int, hashes: dict, sizes: list, category: list,
         return None
     columns.labels, columns.category = labelled
     if series is not None:
-        columns.series = [x.strip() or None if x is not None else None for x in series]
+        columns.series = [categories.printable(x).strip() or None if x is not None else None
+                          for x in series]
     if file_names is not None:
         names = names or [None] * m
         names = [f if not n and f is not _NO_FILES else n for n, f in zip(names, file_names)]
