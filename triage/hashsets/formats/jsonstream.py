@@ -28,6 +28,8 @@ KEY_TAIL = 4096                 # bytes kept before a chunk, to read the key of 
 HASHSET, CASE = "hashset", "case"
 _OPEN, _CLOSE = 0x7B, 0x7D      # `{` and `[`, `}` and `]`, once OR-ed with 0x20
 _WS = b" \t\r\n"
+_BRACKET = np.zeros(256, bool)
+_BRACKET[list(b"[]{}")] = True
 
 
 @dataclass
@@ -103,29 +105,29 @@ class Splitter:
     def _scan(self, start: int) -> None:
         arr = np.frombuffer(self.data, np.uint8, offset=start)
         quotes = np.flatnonzero(arr == 34)
-        slashes = arr == 92
         carried = self.backslashes
-        if len(quotes) and (carried or slashes.any()):
+        slashed = self.data.find(b"\\", start) >= 0      # memchr: backslashes are rare
+        slashes = arr == 92 if slashed or carried else None
+        if len(quotes) and (carried or slashed):
             # A quote is escaped when an odd run of backslashes ends right before it.
             last_other = np.maximum.accumulate(np.where(slashes, -1, np.arange(len(arr))))
             before = quotes - 1
             other = np.where(before >= 0, last_other[np.maximum(before, 0)], -1)
             run = np.where(other >= 0, before - other, before + 1 + carried)
             quotes = quotes[(run & 1) == 0]
-        if len(arr) and slashes[-1]:
+        if slashed and slashes[-1]:        # a run of backslashes ends the chunk
             others = np.flatnonzero(~slashes)
             self.backslashes = (carried + len(arr)) if not len(others) else \
                 len(arr) - 1 - int(others[-1])
         else:
             self.backslashes = 0
-        low = arr | 0x20
-        at = np.flatnonzero((low == _OPEN) | (low == _CLOSE))
+        at = np.flatnonzero(_BRACKET.take(arr))
         outside = ((np.searchsorted(quotes, at) + self.in_string) & 1) == 0
         at = at[outside]
         self.in_string = bool((self.in_string + len(quotes)) & 1)
         if not len(at):
             return
-        opens = low[at] == _OPEN
+        opens = (arr.take(at) | 0x20) == _OPEN
         after = self.depth + np.cumsum(np.where(opens, 1, -1))
         level = np.where(opens, after, after + 1)
         if after.min() < 0:
