@@ -28,8 +28,6 @@ KEY_TAIL = 4096                 # bytes kept before a chunk, to read the key of 
 HASHSET, CASE = "hashset", "case"
 _OPEN, _CLOSE = 0x7B, 0x7D      # `{` and `[`, `}` and `]`, once OR-ed with 0x20
 _WS = b" \t\r\n"
-_BRACKET = np.zeros(256, bool)
-_BRACKET[list(b"[]{}")] = True
 
 
 @dataclass
@@ -121,13 +119,14 @@ class Splitter:
                 len(arr) - 1 - int(others[-1])
         else:
             self.backslashes = 0
-        at = np.flatnonzero(_BRACKET.take(arr))
+        low = arr | 0x20                    # `[` and `{`, `]` and `}` alike (2 compares, not 4)
+        at = np.flatnonzero((low == _OPEN) | (low == _CLOSE))
         outside = ((np.searchsorted(quotes, at) + self.in_string) & 1) == 0
         at = at[outside]
         self.in_string = bool((self.in_string + len(quotes)) & 1)
         if not len(at):
             return
-        opens = (arr.take(at) | 0x20) == _OPEN
+        opens = low.take(at) == _OPEN
         after = self.depth + np.cumsum(np.where(opens, 1, -1))
         level = np.where(opens, after, after + 1)
         if after.min() < 0:
