@@ -7,7 +7,6 @@ import json
 import sqlite3
 import struct
 import zipfile
-import zlib
 
 import pytest
 
@@ -195,6 +194,13 @@ def test_a_trailing_comma_in_one_record_skips_that_record_only(bounded, tmp_path
     info = json.loads(run.stdout)
     assert (info["entries"], info["records"], info["skipped"], info["problems"]) == \
         (999, 1000, 1, 1)
+    shown = bounded("hashset", "info", out)
+    assert "records:    1,000 read at import, 1 skipped (a problem each), 1 problem(s) in all" \
+        in shown.stdout.splitlines()
+    checked = bounded("hashset", "validate", out)
+    assert checked.code == 1 and checked.stdout == (
+        f"{out}: warning: 1 problem(s) in the sources when this set was imported (1 of 1,000 "
+        "records skipped)\n")
 
 
 def test_a_comma_after_the_last_record_loses_nothing_and_is_reported(bounded, tmp_path):

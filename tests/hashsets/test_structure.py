@@ -58,7 +58,7 @@ HEADER_MUTATIONS = {
     "kind": lambda h: h["info"].update(kind="friendly"),
     "entries a string": lambda h: h["info"].update(entries="many"),
     "entries negative": lambda h: h["info"].update(entries=-1),
-    "signals a list": lambda h: h["info"].update(signals=[]),
+    "info signals a list": lambda h: h["info"].update(signals=[]),
     "source not an object": lambda h: h["info"].update(sources=[1]),
     "unknown info field": lambda h: h["info"].update(colour="red"),
     "name missing": lambda h: h["info"].pop("name"),

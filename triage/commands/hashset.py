@@ -219,8 +219,11 @@ def _render(d: dict) -> str:
             lines.append(f"  {visible(label):<10} {n:>12,}  {note}")
     if d["thresholds"]:
         lines.append("thresholds: " + ", ".join(f"{k}={v}" for k, v in d["thresholds"].items()))
-    if d["problems"]:
-        lines.append(f"problems:   {d['problems']} source record(s) skipped at import")
+    if d["records"]:
+        lines.append(f"records:    {d['records']:,} read at import, {d['skipped']:,} skipped "
+                     f"(a problem each), {d['problems']:,} problem(s) in all")
+    elif d["problems"]:
+        lines.append(f"problems:   {d['problems']:,} at import")
     lines.append("sources:")
     for src in d["sources"]:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")

@@ -48,10 +48,13 @@ def validate(path, known_good: Optional[HashSet] = None, progress: bool = False
         # Each problem names the file it is in (an .hke's problems are its .hsh's).
         findings = [Finding(p.severity, p.code, str(source), p.reason, str(p.where) or None)
                     for source, p in problems]
-        if not problems and hs.info.problems:     # a compiled set remembers its import
+        info = hs.info
+        if not problems and info.problems:        # a compiled set remembers its import
+            skipped = f" ({info.skipped:,} of {info.records:,} records skipped)" \
+                if info.records else ""
             findings.append(Finding("warning", "malformed", str(path),
-                                    f"{hs.info.problems} source record(s) could not be read "
-                                    "when this set was imported", count=hs.info.problems))
+                                    f"{info.problems} problem(s) in the sources when this set "
+                                    f"was imported{skipped}", count=info.problems))
         findings += check(hs, str(path), known_good)
     return findings
 

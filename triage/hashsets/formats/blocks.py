@@ -9,6 +9,7 @@ numbers, so what is reported, and where, does not depend on which path read a li
 
 from __future__ import annotations
 
+import codecs
 import io
 from typing import BinaryIO, Iterator, List, Optional, Tuple
 
@@ -17,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ... import signals
 from ..limits import MAX_LINE
-from ..textio import too_long
+from ..textio import HEAD, encoding_of, too_long
 
 # 1 MiB, ~25,000 lines of a CSV: large enough that numpy's per-call cost vanishes, small enough
 # that a block falling back to the per-line path for one bad line costs ~0.1 s.
@@ -67,6 +68,18 @@ def blocks(raw: BinaryIO, first_line: int, size: int = BLOCK) -> Iterator[Tuple[
         if len(carry) > MAX_LINE:
             raise too_long(number)
         yield number, offset, carry
+
+
+def utf8_blocks(raw, first_line: int,
+                size: int = BLOCK) -> Optional[Iterator[Tuple[int, int, bytes]]]:
+    """`blocks` of a UTF-8 stream, its BOM skipped; None for any other encoding (UTF-16),
+    which the caller reads per line."""
+    encoding = encoding_of(raw.peek(HEAD)[:HEAD])
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    if encoding == "utf-8-sig":
+        raw.read(len(codecs.BOM_UTF8))
+    return blocks(raw, first_line, size)
 
 
 def _first_end(data: bytes, within: int) -> int:

@@ -8,12 +8,11 @@ with the same column header in force, so problems keep their lines."""
 
 from __future__ import annotations
 
-import codecs
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Tuple, Union
 
 from ..problems import Problem
-from ..textio import HEAD, encoding_of, numbered_lines
+from ..textio import numbered_lines
 from . import blocks
 from .base import Columns, Format, Item, register
 from .fields import entries, field_of
@@ -82,13 +81,11 @@ def _directives(block: bytes) -> bool:
 def read_bulk(path: Path, block_size: int = blocks.BLOCK) -> Iterator[Union[Item, Columns]]:
     header = _Header()
     with open(path, "rb") as raw:
-        encoding = encoding_of(raw.peek(HEAD)[:HEAD])
-        if encoding not in ("utf-8", "utf-8-sig"):
+        parts = blocks.utf8_blocks(raw, 1, block_size)
+        if parts is None:
             yield from read_lines(numbered_lines(raw), header)
             return
-        if encoding == "utf-8-sig":
-            raw.read(len(codecs.BOM_UTF8))
-        for number, _, block in blocks.blocks(raw, 1, block_size):
+        for number, _, block in parts:
             columns = None
             if header.layout is not None and not _directives(block):
                 parsed = blocks.Lines.of(block)

@@ -5,7 +5,6 @@ pdq-photo-hasher's `HASH,QUALITY[,name]`. The signal of a bare hash comes from i
 
 from __future__ import annotations
 
-import codecs
 import re
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
@@ -14,7 +13,7 @@ import numpy as np
 
 from ... import signals
 from ..problems import Problem
-from ..textio import HEAD, encoding_of, numbered_lines
+from ..textio import numbered_lines
 from . import blocks
 from .base import Columns, Format, Item, register
 from .blocks import hex_digests, texts
@@ -95,14 +94,11 @@ def read_bulk(path: Path, signal: Optional[str] = None,
               block_size: int = blocks.BLOCK) -> Iterator[Union[Item, Columns]]:
     """`read`, with blocks of plain `HASH[  name]` lines as Columns (UTF-8 files only)."""
     with open(path, "rb") as raw:
-        head = raw.peek(HEAD)[:HEAD]
-        encoding = encoding_of(head)
-        if encoding not in ("utf-8", "utf-8-sig"):
+        parts = blocks.utf8_blocks(raw, 1, block_size)
+        if parts is None:
             yield from read_lines(numbered_lines(raw), signal)
             return
-        if encoding == "utf-8-sig":
-            raw.read(len(codecs.BOM_UTF8))
-        for number, _, block in blocks.blocks(raw, 1, block_size):
+        for number, _, block in parts:
             columns = _parse_block(block, signal)
             if columns is None:
                 yield from read_lines(blocks.numbered(block, number), signal)

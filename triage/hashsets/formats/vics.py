@@ -11,7 +11,6 @@ runs of records into Columns (no Python object per entry), exactly as `read` wou
 from __future__ import annotations
 
 import codecs
-import io
 import json
 import re
 from itertools import repeat
