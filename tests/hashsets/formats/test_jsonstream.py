@@ -56,6 +56,7 @@ def test_case_export_records_are_the_media(monkeypatch):
     (b'{"value":[{"a":1]]}', "1:17", "a closing bracket of the wrong kind"),
     (b'{"value":[]} {}', "1:14", "content after the end of the JSON document"),
     (b'{"value":[]} x', "1:14", "content after the end of the JSON document"),
+    (b'{"value":[]}' + b" " * 9 + b"\n x", "2:2", "content after the end of the JSON document"),
     (b'[{"value":[]}]', "1:1", "the document is not a JSON object"),
     (b'{"value":[' + b"[" * 70, "1:73", "JSON nested deeper than 64 levels (limit)"),
 ])

@@ -258,13 +258,12 @@ class Splitter:
         for reading keys. Past the bounds, stop."""
         size = len(self.data)
         if self.end is not None:
-            if self.data[self.end:].strip(_WS):
-                raise self._fatal(self.end + len(self.data[self.end:]) -
-                                  len(self.data[self.end:].lstrip(_WS)),
-                                  "content after the end of the JSON document")
-            keep = size
-        else:
-            keep = max(0, size - KEY_TAIL)
+            # After the document only blanks may follow; nothing before them is needed.
+            self._after_end()
+            self._drop(size)
+            self.end = 0
+            return
+        keep = max(0, size - KEY_TAIL)
         if self.pending is not None:
             if size - self.pending > MAX_RECORD:
                 raise self._fatal(self.pending, f"record {self.count + 1} is longer than "
@@ -276,8 +275,10 @@ class Splitter:
                 raise self._fatal(gap, f"more than {size_text(MAX_RECORD)} between two "
                                        "records (limit)")
             keep = min(keep, gap)
-        if keep <= 0:
-            return
+        if keep > 0:
+            self._drop(keep)
+
+    def _drop(self, keep: int) -> None:
         dropped = self.data[:keep]
         newlines = dropped.count(b"\n")
         if newlines:
@@ -302,12 +303,17 @@ class Splitter:
                                    "array(s)")
         if self.end is None:
             raise self._fatal(end, "no JSON object in the file")
-        if self.data[self.end:].strip(_WS):
-            raise self._fatal(self.end, "content after the end of the JSON document")
+        self._after_end()
         if not self.values:
             raise SourceError("", "VICS JSON without a value array")
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _after_end(self) -> None:
+        rest = self.data[self.end:]
+        if rest.strip(_WS):
+            raise self._fatal(self.end + len(rest) - len(rest.lstrip(_WS)),
+                              "content after the end of the JSON document")
 
     def _key(self, at: int) -> Optional[str]:
         """The object key right before the container opening at `at`, if any: `"key"`, blanks,
