@@ -93,3 +93,13 @@ def test_bulk_and_per_record_reading_compile_alike(tmp_path):
                    SYN / "vics-2.0-case.json", SYN / "vics-1.1-hashset.json"):
         fmt = detect(source)
         assert_same(compiled(fmt.read_bulk(source)), compiled(fmt.read(source)))
+
+
+def test_utf16_vics_is_read_as_utf8(tmp_path):
+    path = tmp_path / "utf16.json"
+    path.write_bytes((REAL / "NSRL-CAID-AVI.json").read_text(encoding="utf-8")
+                     .encode("utf-16"))
+    assert detect(path).name == "vics"
+    entries, problems = read(path)
+    assert problems == [] and len(entries) == 60
+    assert entries[0].name == "DXP_Relic_Intro.avi"

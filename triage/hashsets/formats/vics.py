@@ -46,6 +46,12 @@ class _Utf8:
     def close(self) -> None:
         self._text.close()
 
+    def __enter__(self) -> "_Utf8":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _open(path: Path):
     raw = open(path, "rb")
