@@ -336,3 +336,19 @@ def test_an_hke_without_its_hsh_says_where_the_hashes_are(bounded, tmp_path):
     run, _ = imported(bounded, tmp_path, lone)
     refused(run, lone, "a HashKeeper set description (.hke) holds no hashes; they are in "
                        "Z00236.hsh beside it, which is not there")
+
+
+def test_a_category_column_of_free_text_is_bounded(bounded, tmp_path):
+    many = tmp_path / "many.csv"
+    many.write_text("md5,category\n" + "".join(f"{md5(i)},c{i}\n" for i in range(70_000)))
+    run, out = imported(bounded, tmp_path, many)
+    refused(run, many, "more than 65,534 distinct categories (limit): not a category column")
+    assert not out.exists()
+    long = tmp_path / "long.csv"
+    long.write_text(f"md5,category\n{md5(1)},{'x' * 300}\n{md5(2)},1\n")
+    run, out = imported(bounded, tmp_path, long)
+    assert run.code == 0
+    assert run.lines() == [f"triage: error: {long}:2: category longer than 256 characters"]
+    with HashSet(out) as hs:
+        assert hs.lookup("md5", [bytes.fromhex(md5(1))])[0][0].category is None
+        assert hs.info.categories == {"1": 1}

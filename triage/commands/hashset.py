@@ -74,6 +74,11 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
             signals.get(signal_name)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--signal") from None
+    if category is not None:
+        try:
+            categories.label(category)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--category") from None
     printer = ProblemPrinter()
     compile_sources(sources, output, name=name, version=set_version, kind=kind,
                     category=category, scheme=scheme, signal=signal_name,

@@ -242,12 +242,16 @@ def _parse_block(lines: "blocks.Lines", layout: Layout, category: Optional[str],
             return None
         columns.quality = np.full(m, NO_QUALITY, np.uint8)
         columns.quality[filled] = values
-    if layout.category is not None:
-        values, columns.category = distinct(lines.data, arr, *cell(layout.category))
-        columns.labels = [categories.label(v.decode("utf-8", "replace") or category)
-                          for v in values]
-    elif category is not None:
-        columns.labels, columns.category = [categories.label(category)], np.zeros(m, np.intp)
+    try:
+        if layout.category is not None:
+            values, columns.category = distinct(lines.data, arr, *cell(layout.category))
+            columns.labels = [categories.label(v.decode("utf-8", "replace") or category)
+                              for v in values]
+        elif category is not None:
+            columns.labels = [categories.label(category)]
+            columns.category = np.zeros(m, np.intp)
+    except ValueError:        # a value that is no label: the per-line path reports its row
+        return None
     if layout.series is not None:
         columns.series = [v.strip() or None for v in texts(lines.data, *cell(layout.series))]
     if layout.name is not None:
