@@ -32,8 +32,7 @@ def test_hits_with_unread_content_say_so_beneath_the_headline():
 def test_a_coverage_note_alone_keeps_a_scan_without_hits_from_reading_clean():
     verdict = decide({"hits": 0, "errors": 0}, True, notes=["volume 3 is encrypted"])
     assert (verdict.tone, verdict.exit_code) == (PARTIAL, EXIT_INCOMPLETE)
-    assert verdict.headline == ("NO HITS, BUT COVERAGE WAS NOT TOTAL: part of the evidence was "
-                                "not examined")
+    assert verdict.headline == "NO HITS, BUT COVERAGE WAS NOT TOTAL (see below)"
     assert verdict.details == ["volume 3 is encrypted"]
 
 
@@ -62,15 +61,15 @@ def _report(summary, complete=True, stopped=None, hashsets=()):
 
 
 def test_a_set_that_lost_most_of_its_records_keeps_the_scan_from_reading_clean():
-    lossy = {"name": "vics-2026", "problems": 999, "entries": 1}
-    verdict = of_report(_report({}, hashsets=[lossy, {"name": "nsrl", "problems": 0,
-                                                      "entries": 50}]))
+    lossy = {"name": "vics-2026", "records": 1000, "skipped": 999}
+    verdict = of_report(_report({}, hashsets=[lossy, {"name": "nsrl", "records": 50,
+                                                      "skipped": 0}]))
     assert (verdict.tone, verdict.exit_code) == (PARTIAL, EXIT_INCOMPLETE)
     assert verdict.details == [
-        "hash set 'vics-2026' lost most of its records at import (999 skipped, 1 entries "
-        "kept): known material may have been missed; check it with `triage hashset validate`"]
+        "hash set 'vics-2026' lost most of its records at import (999 of 1,000 skipped): "
+        "known material may have been missed; check it with `triage hashset validate`"]
     # a few skipped records are a warning at import, not a coverage gap
-    assert of_report(_report({}, hashsets=[{"name": "a", "problems": 3, "entries": 997}])
+    assert of_report(_report({}, hashsets=[{"name": "a", "records": 1000, "skipped": 3}])
                      ).tone == CLEAN
 
 

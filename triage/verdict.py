@@ -48,10 +48,9 @@ def decide(summary: Mapping, complete: bool, stopped: Optional[str] = None,
         return Verdict(PARTIAL, f"{stopped.upper()}: no hits in the part scanned; the scan is "
                        f"not complete", SIGNAL_EXITS.get(stopped, EXIT_INCOMPLETE), details)
     if errors or details:
-        what = (f"{errors:,} item(s) could not be read" if errors
-                else "part of the evidence was not examined")
-        return Verdict(PARTIAL, f"NO HITS, BUT COVERAGE WAS NOT TOTAL: {what}",
-                       EXIT_INCOMPLETE, details)
+        what = f": {errors:,} item(s) could not be read" if errors else " (see below)"
+        return Verdict(PARTIAL, f"NO HITS, BUT COVERAGE WAS NOT TOTAL{what}", EXIT_INCOMPLETE,
+                       details)
     return Verdict(CLEAN, "NO HITS: no known material found", EXIT_CLEAN, details)
 
 
@@ -81,9 +80,9 @@ def coverage_notes(report: Mapping) -> List[str]:
     """Facts about what was not examined that no verdict may hide."""
     notes = []
     for hs in report.get("hashsets", []):
-        skipped, kept = hs.get("problems") or 0, hs.get("entries") or 0
-        if skipped and skipped > LOST_SHARE * (skipped + kept):
+        skipped, records = hs.get("skipped") or 0, hs.get("records") or 0
+        if skipped and skipped > LOST_SHARE * records:
             notes.append(f"hash set {hs.get('name')!r} lost most of its records at import "
-                         f"({skipped:,} skipped, {kept:,} entries kept): known material may "
-                         f"have been missed; check it with `triage hashset validate`")
+                         f"({skipped:,} of {records:,} skipped): known material may have "
+                         f"been missed; check it with `triage hashset validate`")
     return notes

@@ -30,6 +30,7 @@ def compiled(records):
     for record in records:
         if isinstance(record, Columns):
             compiler.add_columns(record)
+            problems += record.problems
             bulk += 1
         elif isinstance(record[1], Problem):
             problems.append(record[1])
@@ -142,7 +143,7 @@ def table_rows(n, start=0):
 
 
 def both_table(path, category=None):
-    bulk = compiled(table.read_rows_bulk(path, category=category, block_size=BLOCK))
+    bulk = compiled(table.read_rows_bulk(open(path, "rb"), category=category, block_size=BLOCK))
     per_line = compiled(table.read_rows(open(path, "rb"), category=category))
     return bulk, per_line
 
@@ -226,3 +227,56 @@ def test_field_parsers():
     assert values == [b"1", b"2", b""] and index.tolist() == [0, 1, 0, 2, 1]
     values, index = blocks.distinct(cats, arr, starts, ends)
     assert values == [b"1", b"2", b"", b"long label"] and index.tolist() == [0, 1, 0, 2, 3, 1]
+
+
+NSRL_HEADER = '"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode",' \
+              '"SpecialCode"'
+
+
+def nsrl_rows(n, start=0):
+    names = ["plain.dll", "with, comma.txt", "", "semi;colon", "caf\u00e9.sys"]
+    return [f'"{sha1(i).upper()}","{md5(i).upper()}","0000ABCD","{names[i % 5]}",{100 + i},'
+            f'{i},"WIN",""' for i in range(start, start + n)]
+
+
+def test_quoted_tables_bulk_equals_per_line(tmp_path):
+    """NSRL RDS 2 rows: every text field quoted, commas inside names; a bad hash, a row
+    without its size, and (late) a `""` escape, after which the rest is read per line."""
+    rows = [NSRL_HEADER] + nsrl_rows(40) + ['"XYZ","00","0","bad.txt",1,1,"WIN",""'] \
+        + nsrl_rows(30, 40) + [f'"{sha1(70)}","{md5(70)}","0","nosize",,1,"WIN",""'] \
+        + nsrl_rows(30, 71) + [f'"{sha1(101)}","{md5(101)}","0","say ""hi""",5,1,"WIN",""'] \
+        + nsrl_rows(20, 102)
+    path = tmp_path / "NSRLFile.txt"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    mapping = {"SHA-1": "sha1", "MD5": "md5", "FileName": "name", "FileSize": "size"}
+    bulk = compiled(table.read_rows_bulk(open(path, "rb"), mapping, "known-good",
+                                         block_size=BLOCK))
+    per_line = compiled(table.read_rows(open(path, "rb"), mapping, "known-good"))
+    assert_same(bulk, per_line)
+    assert bulk["bulk"] >= 5
+    assert [(p.where, p.code) for p in bulk["problems"]] == [
+        (42, "malformed"), (42, "malformed"), (73, "missing-size")]
+    strings = bulk["arrays"]["strings.blob"].tobytes().decode()
+    assert "with, comma.txt" in strings and 'say "hi"' in strings
+
+
+def test_hashdeep_bulk_equals_per_line(tmp_path):
+    from triage.hashsets.formats import hashdeep
+    lines = ["%%%% HASHDEEP-1.0", "%%%% size,md5,sha256,filename", "## a comment"]
+    lines += [f"{i},{md5(i)},{hashlib.sha256(str(i).encode()).hexdigest()},dir/f,{i}.txt"
+              for i in range(40)]
+    lines += [f",{md5(40)},{hashlib.sha256(b'40').hexdigest()},nosize", "garbage line",
+              f"7,{md5(41)},short,x"]
+    lines += [f"{i},{md5(i)},{hashlib.sha256(str(i).encode()).hexdigest()},n{i}"
+              for i in range(42, 70)]
+    lines += ["## now md5 only", "%%%% size,md5,tiger,filename"]
+    lines += [f"{i},{md5(i)},{'ab' * 24},t{i}" for i in range(70, 100)]
+    path = tmp_path / "list.hashdeep"
+    path.write_text("\r\n".join(lines) + "\r\n")
+    bulk = compiled(hashdeep.read_bulk(path, block_size=BLOCK))
+    per_line = compiled(hashdeep.Hashdeep.read(path))
+    assert_same(bulk, per_line)
+    assert bulk["bulk"] >= 5
+    assert [(p.where, p.code) for p in bulk["problems"]] == [
+        (44, "missing-size"), (45, "malformed"), (46, "malformed")]
+    assert bulk["specs"]["md5"]["rows"] == 100 and bulk["specs"]["sha256"]["rows"] == 69

@@ -7,7 +7,7 @@ import pytest
 
 from triage.hashsets import HashSet
 from triage.hashsets.compile import Compiler
-from triage.hashsets.importer import write_set
+from triage.hashsets.importer import Tally, write_set
 from triage.records import SetEntry
 
 
@@ -27,7 +27,7 @@ def tricky(tmp_path_factory):
             if i % 7 == 0:          # the same digest under another category
                 compiler.add(SetEntry(signal, key.hex(), "9", size=i))
     out = tmp_path_factory.mktemp("find") / "tricky.tset"
-    write_set(compiler, out, described=[], sources=[], problems=0)
+    write_set(compiler, out, described=[], sources=[], tally=Tally())
     with HashSet(out) as hs:
         yield hs, digests
 

@@ -74,6 +74,11 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
             signals.get(signal_name)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--signal") from None
+    if category is not None:
+        try:
+            categories.label(category)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--category") from None
     printer = ProblemPrinter()
     compile_sources(sources, output, name=name, version=set_version, kind=kind,
                     category=category, scheme=scheme, signal=signal_name,
@@ -219,8 +224,11 @@ def _render(d: dict) -> str:
             lines.append(f"  {visible(label):<10} {n:>12,}  {note}")
     if d["thresholds"]:
         lines.append("thresholds: " + ", ".join(f"{k}={v}" for k, v in d["thresholds"].items()))
-    if d["problems"]:
-        lines.append(f"problems:   {d['problems']} source record(s) skipped at import")
+    if d["records"]:
+        lines.append(f"records:    {d['records']:,} read at import, {d['skipped']:,} skipped "
+                     f"(a problem each), {d['problems']:,} problem(s) in all")
+    elif d["problems"]:
+        lines.append(f"problems:   {d['problems']:,} at import")
     lines.append("sources:")
     for src in d["sources"]:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")

@@ -17,7 +17,7 @@ from ..progress import progress_bar
 from ..records import SetEntry
 from .compile import Compiler
 from .formats.base import Item
-from .importer import KINDS, ProblemSink, write_set
+from .importer import KINDS, ProblemSink, Tally, write_set
 from .problems import Problem
 
 DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash")
@@ -117,20 +117,21 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
     if kind is not None and kind not in KINDS:
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     compiler = Compiler()
-    problems = 0
+    tally = Tally()
     manifest = hashlib.sha256()
     with progress_bar(None if progress else False, desc="build", unit="B",
                       unit_scale=True) as bar:
         for where, item in build_entries(folder, names, category, bar if progress else None):
             if isinstance(item, SetEntry):
                 compiler.add(item)
+                tally.entry(where)
                 manifest.update(_manifest_line(where, item))
             else:
-                problems += 1
+                tally.problem(item)
                 if on_problem is not None:
                     on_problem(folder, item)
     write_set(compiler, out, described=[{"kind": kind}],
               sources=[{"path": str(folder), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
-              problems=problems, name=name or folder.resolve().name, version=version,
+              tally=tally, name=name or folder.resolve().name, version=version,
               kind=kind or "alert", thresholds=thresholds)

@@ -3,7 +3,10 @@ the set's metadata names the scheme so a label can be explained and known-good o
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Iterable, Optional
+
+MAX_LABEL = 256   # characters: a category is a short label, not a field of text
 
 # Project VIC / VICS. Category 8 is NIST's addition for NSRL-CAID: known-good.
 VICS = {
@@ -34,18 +37,39 @@ KNOWN_GOOD = {"vics": {"8"}, "nsrl": {"known-good"}}
 
 
 def label(value) -> Optional[str]:
-    """Normalise a category as read from a source: ints and numeric strings to "1", blanks to
-    None, everything else stripped."""
+    """Normalise a category as read from a source: ints and numeric strings (ASCII digits) to
+    "1", blanks to None, other text stripped. ValueError for a value that is no label (an
+    infinite or huge number, a list)."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.isdigit() and value[0] != "0":
-        return value            # the common case, kept cheap: "1", "2", ...
-    if isinstance(value, (int, float)):
-        return str(int(value))
-    text = str(value).strip()
-    if not text:
-        return None
-    return str(int(text)) if text.isdigit() else text
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit() and value[0] != "0":
+            return value        # the common case, kept cheap: "1", "2", ...
+        text = printable(value).strip()
+        if not text:
+            return None
+        if text.isascii() and text.isdigit():
+            text = text.lstrip("0") or "0"
+        if len(text) > MAX_LABEL:
+            raise ValueError(f"category longer than {MAX_LABEL} characters")
+        return text
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
+    if isinstance(value, int) and abs(value) < 10 ** MAX_LABEL:
+        return str(value)
+    raise ValueError("category is neither a label nor a whole number")
+
+
+def printable(text: str) -> str:
+    """Text as it can be written anywhere: a lone surrogate (JSON's "\\ud800") becomes U+FFFD,
+    as undecodable bytes do in every text reader."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def detect(labels: Iterable[str]) -> str:

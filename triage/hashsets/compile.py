@@ -19,8 +19,10 @@ import numpy as np
 
 from .. import signals
 from ..records import SetEntry
+from .problems import SourceError
 
 NONE32 = 0xFFFFFFFF
+MAX_LABELS = 0xFFFF - 1     # category codes are uint16, 0 meaning none
 NO_QUALITY = 255
 EXAMPLES = 5
 
@@ -166,6 +168,9 @@ class Compiler:
             return 0
         code = self.labels.get(label)
         if code is None:
+            if len(self.labels) >= MAX_LABELS:
+                raise SourceError("", f"more than {MAX_LABELS:,} distinct categories (limit): "
+                                      "not a category column")
             code = self.labels[label] = len(self.labels) + 1
         return code
 

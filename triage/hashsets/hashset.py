@@ -9,7 +9,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ..records import SetEntry
-from . import store
+from . import store, structure
 from .compile import NO_QUALITY, NONE32
 
 
@@ -27,7 +27,9 @@ class SetInfo:
     category_scheme: str
     thresholds: Dict[str, int] = field(default_factory=dict)
     sized: Dict[str, int] = field(default_factory=dict)        # signal -> entries with a size
-    problems: int = 0                      # source records that could not be read at import
+    problems: int = 0                      # malformed source records and values at import
+    records: int = 0                       # source records read at import (lines, rows, ...)
+    skipped: int = 0                       # of those, records that gave no entry (a problem)
     stats: Dict[str, dict] = field(default_factory=dict)       # signal -> import statistics
 
     def to_dict(self) -> dict:
@@ -50,6 +52,11 @@ class HashSet:
     def __init__(self, path, verify: bool = True):
         self.path = path
         header, self._arrays, self._mapped = store.open_mapped(path, verify)
+        try:
+            structure.check(path, header, self._arrays, SetInfo)
+        except BaseException:
+            self.close()
+            raise
         self._specs: Dict[str, dict] = header["signals"]
         self.labels: List[str] = header["labels"]
         self.info = SetInfo(**header["info"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
@@ -17,7 +17,7 @@ from . import categories, store
 from .compile import Compiler
 from .formats import detect
 from .formats.base import Columns
-from .problems import Problem
+from .problems import Problem, SourceError
 
 ProblemSink = Callable[[Path, Problem], None]
 KINDS = ("alert", "known-good")
@@ -32,31 +32,86 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+@dataclass
+class Tally:
+    """What reading sources gave: `records` read (lines, rows, JSON records that held
+    anything: blanks, comments and headers are not records), `skipped` (records that gave no
+    entry because of a problem), `problems` (malformed values and records, skipped or not)."""
+
+    records: int = 0
+    skipped: int = 0
+    problems: int = 0
+    _where: object = None
+    _entry: bool = False
+    _trouble: bool = False
+
+    def entry(self, where) -> None:
+        self._at(where)
+        self._entry = True
+
+    def problem(self, problem: Problem) -> None:
+        self.note(problem)
+        if problem.where != "":        # "" is the file as a whole, not one of its records
+            self._at(problem.where)
+            self._trouble = True
+
+    def note(self, problem: Problem) -> None:
+        """A problem that costs no record: a warning about a record a block holds whole."""
+        self.problems += problem.severity == "error" or problem.code == "malformed"
+
+    def block(self, rows: int) -> None:
+        self.close()
+        self.records += rows
+
+    def close(self) -> None:
+        if self._where is not None:
+            self.records += 1
+            self.skipped += self._trouble and not self._entry
+        self._where, self._entry, self._trouble = None, False, False
+
+    def _at(self, where) -> None:
+        # A reader gives a record's items one after another, so a new place is a new record.
+        if where != self._where:
+            self.close()
+            self._where = where
+
+
 def read_into(compiler: Compiler, path: Path, fmt, *, signal=None, category=None,
-              on_problem: Optional[ProblemSink] = None, progress=None) -> int:
-    """Feed one source to the compiler; returns how many problems it had."""
-    problems = 0
+              on_problem: Optional[ProblemSink] = None, progress=None,
+              tally: Optional[Tally] = None) -> Tally:
+    """Feed one source to the compiler; returns (or adds to) its tally. A source that cannot
+    be read on (a bound passed, a broken structure) raises HashSetError naming the file."""
+    tally = Tally() if tally is None else tally
     pending = 0
-    for record in fmt.read_bulk(path, signal):
-        if isinstance(record, Columns):
-            pending += compiler.add_columns(record, category)
-        elif isinstance(record[1], SetEntry):
-            item = record[1]
-            if category is not None and item.category is None:
-                item = replace(item, category=category)
-            compiler.add(item)
-            pending += 1
-        else:
-            problem = record[1]
-            problems += problem.severity == "error" or problem.code == "malformed"
-            if on_problem is not None:
-                on_problem(path, problem)
-        if progress is not None and pending >= 65536:
-            progress.update(pending)
-            pending = 0
+    try:
+        for record in fmt.read_bulk(path, signal):
+            if isinstance(record, Columns):
+                pending += compiler.add_columns(record, category)
+                tally.block(record.rows)
+                for problem in record.problems:
+                    tally.note(problem)
+                    if on_problem is not None:
+                        on_problem(path, problem)
+            elif isinstance(record[1], SetEntry):
+                item = record[1]
+                if category is not None and item.category is None:
+                    item = replace(item, category=category)
+                compiler.add(item)
+                tally.entry(record[0])
+                pending += 1
+            else:
+                tally.problem(record[1])
+                if on_problem is not None:
+                    on_problem(path, record[1])
+            if progress is not None and pending >= 65536:
+                progress.update(pending)
+                pending = 0
+    except SourceError as exc:
+        raise exc.at(path) from None
+    tally.close()
     if progress is not None:
         progress.update(pending)
-    return problems
+    return tally
 
 
 def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
@@ -75,20 +130,26 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
     compiler = Compiler()
     described: List[dict] = []
     records = []
-    problems = 0
+    tally = Tally()
     with progress_bar(None if progress else False, desc="import", unit=" entries",
                       unit_scale=True) as bar:
         for source in sources:
             path = Path(source)
             fmt = detect(path)
-            facts = fmt.describe(path)
+            try:
+                if fmt.source(path) != path:
+                    path = fmt.source(path)
+                    fmt = detect(path)
+                facts = fmt.describe(path)
+            except SourceError as exc:
+                raise exc.at(path) from None
             facts.setdefault("kind", fmt.kind)
             facts.setdefault("scheme", fmt.scheme)
             described.append(facts)
             records.append({"path": str(path), "sha256": sha256_of(path), "format": fmt.name})
-            problems += read_into(compiler, path, fmt, signal=signal, category=category,
-                                  on_problem=on_problem, progress=bar if progress else None)
-    write_set(compiler, out, described=described, sources=records, problems=problems,
+            read_into(compiler, path, fmt, signal=signal, category=category,
+                      on_problem=on_problem, progress=bar if progress else None, tally=tally)
+    write_set(compiler, out, described=described, sources=records, tally=tally,
               name=name, version=version, kind=kind, scheme=scheme, thresholds=thresholds)
 
 
@@ -100,10 +161,11 @@ def _same_file(a: Path, b) -> bool:
 
 
 def write_set(compiler: Compiler, out, *, described: List[dict], sources: List[dict],
-              problems: int, name=None, version=None, kind=None, scheme=None,
+              tally: "Tally", name=None, version=None, kind=None, scheme=None,
               thresholds=None) -> None:
     """Finish a compiler's columns and write them with the set's metadata. Set-level facts
     the caller does not give come from what the sources said (`described`) or their labels."""
+    tally.close()
     specs, arrays = compiler.finish()
     labels = compiler.label_list()
     if scheme is None:
@@ -129,7 +191,9 @@ def write_set(compiler: Compiler, out, *, described: List[dict], sources: List[d
         "category_scheme": scheme,
         "thresholds": dict(thresholds or {}),
         "sized": {sig: s["sized"] for sig, s in specs.items()},
-        "problems": problems,
+        "problems": tally.problems,
+        "records": tally.records,
+        "skipped": tally.skipped,
         "stats": {sig: s.pop("stats") for sig, s in specs.items()},
     }
     store.write(out, {"info": info, "signals": specs, "labels": labels}, arrays)

@@ -102,6 +102,8 @@ def open_mapped(path, verify: bool = True) -> Tuple[dict, Dict[str, np.ndarray],
             if version != VERSION:
                 raise HashSetError(f"{path}: compiled set format version {version}, this "
                                    f"triage reads version {VERSION}: re-import the source")
+            if header_len > size:
+                raise HashSetError(f"{path}: compiled set header is truncated or corrupted")
             blob = f.read(header_len)
             if len(blob) != header_len or hashlib.sha256(blob).digest() != header_sum:
                 raise HashSetError(f"{path}: compiled set header is truncated or corrupted")
@@ -115,22 +117,47 @@ def open_mapped(path, verify: bool = True) -> Tuple[dict, Dict[str, np.ndarray],
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as exc:
         raise HashSetError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HashSetError(f"{path}: compiled set header is not valid JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise HashSetError(f"{path}: compiled set header is not valid JSON") from None
     arrays = {}
     try:
-        for name, spec in header["arrays"].items():
-            dtype = np.dtype(spec["dtype"])
-            count = int(np.prod(spec["shape"], dtype=np.int64))
-            start = data_start + spec["offset"]
-            if start + count * dtype.itemsize > size:
-                raise ValueError(f"array {name} runs past the end")
-            arrays[name] = np.frombuffer(mapped, dtype, count, start).reshape(spec["shape"])
-    except (KeyError, TypeError, ValueError) as exc:
+        layout = header.get("arrays") if isinstance(header, dict) else None
+        if not isinstance(layout, dict):
+            raise ValueError("no array layout")
+        for name, spec in layout.items():
+            dtype, shape, start = _array_spec(spec, data_start, size)
+            arrays[name] = np.frombuffer(mapped, dtype, int(np.prod(shape)), start).reshape(shape)
+    except ValueError as exc:
         arrays.clear()
         mapped.close()
         raise HashSetError(f"{path}: compiled set layout is inconsistent: {exc}") from None
     return header, arrays, mapped
+
+
+# The dtypes compile writes (unsigned integers, little-endian or single byte).
+DTYPES = {"|u1", "<u2", "<u4", "<u8"}
+
+
+def _array_spec(spec, data_start: int, size: int):
+    """(dtype, shape, file offset) of one array's layout entry, each field checked: a crafted
+    header must not reach numpy with an object dtype, a negative size or a span past the
+    end."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("dtype"), str) \
+            or spec["dtype"] not in DTYPES:
+        raise ValueError("an array of a type compiled sets do not use")
+    shape, offset = spec.get("shape"), spec.get("offset")
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 2 \
+            or not all(type(n) is int and 0 <= n <= size for n in shape) \
+            or type(offset) is not int or offset < 0:
+        raise ValueError("an array with a malformed shape or offset")
+    dtype = np.dtype(spec["dtype"])
+    count = 1
+    for n in shape:
+        count *= n
+    start = data_start + offset
+    if start + count * dtype.itemsize > size:
+        raise ValueError("an array runs past the end of the file")
+    return dtype, tuple(shape), start
 
 
 def _data_intact(f, start: int, expected: bytes) -> bool:

@@ -13,7 +13,6 @@ import numpy as np
 from .. import signals
 from . import load
 from .hashset import HashSet
-from .problems import Problem
 
 EXAMPLES = 5
 LOW_QUALITY = 50
@@ -43,15 +42,19 @@ def validate(path, known_good: Optional[HashSet] = None, progress: bool = False
     """Findings for one set. Raises HashSetError when it cannot be read at all. `progress`:
     a bar while a source file is read (on a terminal)."""
     path = Path(path)
-    problems: List[Problem] = []
-    with load(path, on_problem=lambda _p, problem: problems.append(problem),
+    problems: List[tuple] = []
+    with load(path, on_problem=lambda source, problem: problems.append((source, problem)),
               progress=progress) as hs:
-        findings = [Finding(p.severity, p.code, str(path), p.reason, str(p.where) or None)
-                    for p in problems]
-        if not problems and hs.info.problems:     # a compiled set remembers its import
+        # Each problem names the file it is in (an .hke's problems are its .hsh's).
+        findings = [Finding(p.severity, p.code, str(source), p.reason, str(p.where) or None)
+                    for source, p in problems]
+        info = hs.info
+        if not problems and info.problems:        # a compiled set remembers its import
+            skipped = f" ({info.skipped:,} of {info.records:,} records skipped)" \
+                if info.records else ""
             findings.append(Finding("warning", "malformed", str(path),
-                                    f"{hs.info.problems} source record(s) could not be read "
-                                    "when this set was imported", count=hs.info.problems))
+                                    f"{info.problems} problem(s) in the sources when this set "
+                                    f"was imported{skipped}", count=info.problems))
         findings += check(hs, str(path), known_good)
     return findings
 

@@ -1,8 +1,11 @@
 import hashlib
+import json
+
+import pytest
 
 from support import FIXTURES
 from triage.hashsets.formats import detect
-from triage.hashsets.problems import Problem
+from triage.hashsets.problems import Problem, SourceError
 from triage.records import SetEntry
 
 REAL = FIXTURES / "hashsets" / "real"
@@ -53,9 +56,72 @@ def test_vics_1_1_string_category_and_bad_size():
         ("record 2", "size is not a whole number of bytes")]
 
 
-def test_truncated_json_is_a_problem_not_a_crash(tmp_path):
+def test_truncated_json_is_fatal_with_its_position(tmp_path):
+    # Reading on would lose the rest of the file without saying so (issue 10 #7).
     path = tmp_path / "cut.json"
     path.write_bytes((REAL / "NSRL-CAID-AVI.json").read_bytes()[:3000])
+    with pytest.raises(SourceError) as caught:
+        read(path)
+    assert str(caught.value.at(path)) == f"{path}:36:102: the file ends inside a string, " \
+                                          "reading stopped"
+
+
+def test_bulk_and_per_record_reading_compile_alike(tmp_path):
+    """The typed and generic bulk paths against record_entries, on every shape: the real CAID
+    files, the case export, variant key spellings, missing sizes, names from MediaFiles or
+    FileName, string and int categories, a bad record among good ones."""
+    from hashsets.test_bulk import assert_same, compiled
+    records = []
+    for i in range(60):
+        record = {"MD5": hashlib.md5(str(i).encode()).hexdigest(), "Category": i % 3}
+        if i % 7:
+            record["MediaSize"] = str(i) if i % 2 else i
+        if i % 5 == 0:
+            record["FileName"] = f"f{i}" if i % 10 else ""
+        if i % 3 == 0:
+            record["MediaFiles"] = [{"FileName": f"m{i}"}] if i % 2 else []
+        if i % 11 == 0:
+            record["Series"] = f" s{i} "
+        if i % 13 == 0:
+            record["sha-1"] = hashlib.sha1(str(i).encode()).hexdigest()   # a variant spelling
+        if i == 41:
+            record["Category"] = "A"
+        if i == 50:
+            record["MD5"] = "not hex"
+        records.append(record)
+    path = tmp_path / "mix.json"
+    path.write_text('{"odata.metadata":"x/DataModels/1.2.xml#Media","value":[\n' +
+                    ",\n".join(json.dumps(r) for r in records) + "]}")
+    for source in (path, REAL / "NSRL-CAID-AVI.json", REAL / "NSRL-CAID-ART.json",
+                   SYN / "vics-2.0-case.json", SYN / "vics-1.1-hashset.json"):
+        fmt = detect(source)
+        assert_same(compiled(fmt.read_bulk(source)), compiled(fmt.read(source)))
+
+
+def test_utf16_vics_is_read_as_utf8(tmp_path):
+    path = tmp_path / "utf16.json"
+    path.write_bytes((REAL / "NSRL-CAID-AVI.json").read_text(encoding="utf-8")
+                     .encode("utf-16"))
+    assert detect(path).name == "vics"
     entries, problems = read(path)
-    assert len(entries) > 0
-    assert problems[-1].reason.startswith("invalid JSON, reading stopped")
+    assert problems == [] and len(entries) == 60
+    assert entries[0].name == "DXP_Relic_Intro.avi"
+
+
+def test_media_ids_come_through_every_path_the_reader_takes(tmp_path):
+    """The typed bulk path, the generic bulk path and the per-record path all keep MediaID as
+    the entry's ID (0, NSRL-CAID's value for every record, is none)."""
+    from triage.hashsets import compile_sources, load
+    typed = [{"MD5": f"{i:032x}", "MediaSize": 10 + i, "Category": 1, "MediaID": i}
+             for i in range(3)]
+    generic = [{"md5": f"{i:032x}", "MediaSize": 10 + i, "Category": 1, "ID": f"x{i}"}
+               for i in range(3)]
+    per_record = [{"MD5": f"{i:032x}", "MediaSize": "bad", "MediaID": i} for i in range(3)]
+    for records, ids in ((typed, {None, "1", "2"}), (generic, {"x0", "x1", "x2"}),
+                         (per_record, {None, "1", "2"})):
+        source = tmp_path / "v.json"
+        source.write_text(json.dumps({"odata.metadata": "http://x/$metadata#DataModels/1.2.xml",
+                                      "value": records}))
+        compile_sources([source], tmp_path / "v.tset")
+        with load(tmp_path / "v.tset") as hs:
+            assert {e.id for e in hs.iter_entries("md5")} == ids

@@ -11,7 +11,7 @@ of clean lines as `Columns` (parsed with numpy, no Python object per record) and
 from __future__ import annotations
 
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 import numpy as np
@@ -39,6 +39,8 @@ class Columns:
     name: Optional[List[Optional[str]]] = None
     id: Optional[List[Optional[str]]] = None
     quality: Optional[np.ndarray] = None      # uint8 per record, 255 = none; perceptual signals only
+    # Warnings about records the block holds whole (a missing size), as `read` gives them.
+    problems: List[Problem] = field(default_factory=list)
 
 
 class Format:
@@ -65,6 +67,12 @@ class Format:
     def describe(cls, path: Path) -> dict:
         """Set-level facts the file carries: any of name, version, kind, scheme."""
         return {}
+
+    @classmethod
+    def source(cls, path: Path) -> Path:
+        """The file that holds this source's records: itself, or (a description file such as
+        HashKeeper's .hke) the file it describes, which is then read in its place."""
+        return path
 
 
 FORMATS: Registry[Type[Format]] = Registry("hash-set format")

@@ -9,6 +9,7 @@ numbers, so what is reported, and where, does not depend on which path read a li
 
 from __future__ import annotations
 
+import codecs
 import io
 from typing import BinaryIO, Iterator, List, Optional, Tuple
 
@@ -16,6 +17,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ... import signals
+from ..limits import MAX_LINE
+from ..textio import HEAD, encoding_of, too_long
 
 # 1 MiB, ~25,000 lines of a CSV: large enough that numpy's per-call cost vanishes, small enough
 # that a block falling back to the per-line path for one bad line costs ~0.1 s.
@@ -38,24 +41,51 @@ def hex_length(signal: Optional[str]) -> int:
 def blocks(raw: BinaryIO, first_line: int, size: int = BLOCK) -> Iterator[Tuple[int, int, bytes]]:
     """(number of the block's first line, byte offset from where reading began, bytes) for
     consecutive blocks that end at a line end. Line numbers count lines as universal newlines
-    do (LF, CRLF and a bare CR each end one)."""
+    do (LF, CRLF and a bare CR each end one). A line longer than MAX_LINE raises SourceError."""
     number, offset, carry = first_line, 0, b""
     while True:
         chunk = raw.read(size)
         if not chunk:
             break
         data = carry + chunk
+        if carry and _first_end(data, MAX_LINE + 1) < 0:
+            if len(data) > MAX_LINE:
+                raise too_long(number)
+            carry = data            # one line longer than a block: read on, to the bound
+            continue
         # After the last LF, or a CR known not to be the first half of a CRLF.
         cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1
         if cut == 0:
-            carry = data            # one line longer than a block: read on
+            carry = data
             continue
         block, carry = data[:cut], data[cut:]
         yield number, offset, block
-        number += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+        number += block.count(b"\n")
+        if b"\r" in block:
+            number += block.count(b"\r") - block.count(b"\r\n")
         offset += len(block)
     if carry:
+        if len(carry) > MAX_LINE:
+            raise too_long(number)
         yield number, offset, carry
+
+
+def utf8_blocks(raw, first_line: int,
+                size: int = BLOCK) -> Optional[Iterator[Tuple[int, int, bytes]]]:
+    """`blocks` of a UTF-8 stream, its BOM skipped; None for any other encoding (UTF-16),
+    which the caller reads per line."""
+    encoding = encoding_of(raw.peek(HEAD)[:HEAD])
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    if encoding == "utf-8-sig":
+        raw.read(len(codecs.BOM_UTF8))
+    return blocks(raw, first_line, size)
+
+
+def _first_end(data: bytes, within: int) -> int:
+    """Where the first line of `data` ends (its LF or CR), if within `within` bytes, else -1."""
+    ends = [i for i in (data.find(b"\n", 0, within), data.find(b"\r", 0, within)) if i >= 0]
+    return min(ends) if ends else -1
 
 
 def text_of(block: bytes) -> io.StringIO:
@@ -152,5 +182,9 @@ def distinct(block: bytes, arr: np.ndarray, starts: np.ndarray,
 
 
 def texts(block: bytes, starts: np.ndarray, ends: np.ndarray) -> List[str]:
-    """Each field decoded as the per-line path decodes it."""
+    """Each field decoded as the per-line path decodes it. An ASCII block (the usual case) is
+    decoded once and sliced: byte offsets are then character offsets."""
+    if block.isascii():
+        text = block.decode("ascii")
+        return [text[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
     return [block[s:e].decode("utf-8", "replace") for s, e in zip(starts.tolist(), ends.tolist())]

@@ -24,6 +24,7 @@ FIELD_ALIASES = {
     "quality": "quality", "pdqquality": "quality",
 }
 SIGNAL_ALIASES = {"sha2": "sha256", "sha2256": "sha256"}
+SIZE_LIMIT = 1 << 63
 
 
 def normalise(header: str) -> str:
@@ -47,14 +48,18 @@ def parse_size(text) -> Optional[int]:
         return None
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
+    elif not isinstance(text, str):
+        raise ValueError("size is not a whole number of bytes")
     else:
-        digits = str(text).strip()
+        digits = text.strip()
         if not digits:
             return None
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):     # "²".isdigit() is true
             raise ValueError("size is not a whole number of bytes")
+        if len(digits.lstrip("0")) > 19:
+            raise ValueError("size out of range")
         value = int(digits)
-    if value < 0 or value >= 1 << 63:
+    if value < 0 or value >= SIZE_LIMIT:
         raise ValueError("size out of range")
     return value
 
@@ -65,14 +70,17 @@ def source_id(value) -> Optional[str]:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip() or None
+    return categories.printable(str(value)).strip() or None
 
 
 def parse_quality(text) -> Optional[int]:
-    if text is None or str(text).strip() == "":
+    if isinstance(text, int) and not isinstance(text, bool) and 0 <= text <= 100:
+        return text
+    value = text.strip() if isinstance(text, str) else None
+    if value == "":
         return None
-    value = str(text).strip()
-    if not value.isdigit() or int(value) > 100:
+    if not (value and value.isascii() and value.isdigit() and len(value) < 4
+            and int(value) <= 100):
         raise ValueError("quality must be a whole number from 0 to 100")
     return int(value)
 
@@ -82,9 +90,9 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
     """One SetEntry per signal value of a record, or a Problem for each value that is not one.
     `size` and `quality` may be raw text; they are parsed here so every format words the same.
     This runs once per record of multi-million-record sets, hence the plain code."""
-    if size.__class__ is str and size.isdigit() and len(size) < 19:
+    if size.__class__ is str and size.isascii() and size.isdigit() and len(size) < 19:
         size = int(size)
-    elif size is not None and size.__class__ is not int:
+    elif size is not None and (size.__class__ is not int or not 0 <= size < SIZE_LIMIT):
         try:
             size = parse_size(size)
         except ValueError as exc:
@@ -96,9 +104,17 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
         except ValueError as exc:
             yield where, Problem(where, str(exc))
             quality = None
-    category = categories.label(category)
+    try:
+        category = categories.label(category)
+    except ValueError as exc:
+        yield where, Problem(where, str(exc))
+        category = None
     if isinstance(series, str):
-        series = series.strip() or None
+        series = categories.printable(series).strip() or None
+    else:
+        series = None
+    if name.__class__ is not str:      # a database or JSON may hold a number or bytes here
+        name = None
     if id is not None:
         id = source_id(id)
     for signal, text in values.items():

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
-from ...errors import HashSetError
+from ..limits import MAX_INFLATED, MAX_LINE, MAX_RATIO, size_text
+from ..problems import SourceError
 from .base import Format, Item, register
-from .table import first_line, read_rows
+from .table import first_line, read_rows, read_rows_bulk
 
 COLUMNS = {"SHA-1": "sha1", "MD5": "md5", "FileName": "name", "FileSize": "size"}
 MEMBER = "nsrlfile.txt"
@@ -24,22 +27,75 @@ def is_header(text: str) -> bool:
     return bool(cells) and cells[0] == "SHA-1" and {"MD5", "FileName", "FileSize"} <= set(cells)
 
 
+# What zipfile and its decompressors raise on a damaged, truncated or crafted archive.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+              RuntimeError, NotImplementedError, ValueError, struct.error, UnicodeDecodeError)
+# NIST's zips deflate; other methods (bzip2, LZMA) inflate without an output bound per call.
+METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+class _Member(io.RawIOBase):
+    """A zip member as a raw stream whose damage (a bad CRC, corrupt deflate data, a cut
+    archive) is one SourceError rather than whatever zipfile or zlib raise."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._stream.read(len(buffer))
+        except ZIP_ERRORS:
+            raise SourceError("", "zip member is damaged or truncated (checksum or compressed "
+                                  "data wrong), reading stopped") from None
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def _checked(info: zipfile.ZipInfo, stored: int) -> zipfile.ZipInfo:
+    """`info` if its member can be read within the bounds: not encrypted, a method that inflates
+    in bounded steps, at most MAX_INFLATED bytes and MAX_RATIO times the `stored` bytes it
+    takes in the file (zipfile never inflates past the declared size)."""
+    if info.flag_bits & 0x1:
+        raise SourceError("", "zip member is encrypted: give the unencrypted NSRLFile.txt")
+    if info.compress_type not in METHODS:
+        raise SourceError("", "zip member uses a compression method other than deflate")
+    if info.file_size > MAX_INFLATED or info.file_size > MAX_RATIO * stored + MAX_LINE:
+        raise SourceError("", f"zip member inflates to {info.file_size:,} bytes from "
+                              f"{stored:,} (limits: {size_text(MAX_INFLATED)}, {MAX_RATIO} "
+                              "times): not an NSRL distribution")
+    return info
+
+
+def _base(name: str) -> str:
+    return name.rsplit("/", 1)[-1].lower()
+
+
 def open_member(path: Path) -> BinaryIO:
     """The NSRLFile.txt inside an RDS zip, streamed; a nested NSRLFile.txt.zip is opened too."""
     try:
         archive = zipfile.ZipFile(path)
         for info in archive.infolist():
-            base = info.filename.rsplit("/", 1)[-1].lower()
+            base = _base(info.filename)
             if base == MEMBER:
-                return archive.open(info)
+                return io.BufferedReader(_Member(archive.open(_checked(info,
+                                                                        info.compress_size))))
             if base == MEMBER + ".zip":
-                inner = zipfile.ZipFile(archive.open(info))
+                inner = zipfile.ZipFile(archive.open(_checked(info, info.compress_size)))
                 for member in inner.infolist():
-                    if member.filename.rsplit("/", 1)[-1].lower() == MEMBER:
-                        return inner.open(member)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise HashSetError(f"{path}: unreadable zip: {exc}") from None
-    raise HashSetError(f"{path}: zip holds no NSRLFile.txt")
+                    if _base(member.filename) == MEMBER:
+                        # Bounded by the bytes the nested zip takes in the file on disk.
+                        stream = inner.open(_checked(member, info.compress_size))
+                        return io.BufferedReader(_Member(stream))
+    except ZIP_ERRORS:
+        raise SourceError("", "unreadable zip (damaged or truncated)") from None
+    raise SourceError("", "zip holds no NSRLFile.txt")
 
 
 @register
@@ -55,7 +111,7 @@ class NsrlRds2(Format):
             try:
                 with zipfile.ZipFile(path) as archive:
                     names = {n.rsplit("/", 1)[-1].lower() for n in archive.namelist()}
-            except (zipfile.BadZipFile, OSError):
+            except ZIP_ERRORS:
                 return False
             return bool(names & {MEMBER, MEMBER + ".zip"})
         return is_header(text)
@@ -65,6 +121,11 @@ class NsrlRds2(Format):
         with open(path, "rb") as f:
             zipped = f.read(4) == b"PK\x03\x04"
         raw = open_member(path) if zipped else open(path, "rb")
-        if zipped:
-            raw = io.BufferedReader(raw)
         return read_rows(raw, COLUMNS, category="known-good")
+
+    @classmethod
+    def read_bulk(cls, path: Path, signal: Optional[str] = None):
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+        raw = open_member(path) if zipped else open(path, "rb")
+        return read_rows_bulk(raw, COLUMNS, category="known-good")

@@ -5,7 +5,6 @@ pdq-photo-hasher's `HASH,QUALITY[,name]`. The signal of a bare hash comes from i
 
 from __future__ import annotations
 
-import codecs
 import re
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
@@ -14,7 +13,7 @@ import numpy as np
 
 from ... import signals
 from ..problems import Problem
-from ..textio import HEAD, encoding_of, numbered_lines
+from ..textio import numbered_lines
 from . import blocks
 from .base import Columns, Format, Item, register
 from .blocks import hex_digests, texts
@@ -22,8 +21,8 @@ from .fields import entries, signal_of
 
 _BSD = re.compile(r"([A-Za-z0-9-]+)\s?\((.*)\)\s?=\s?([0-9A-Fa-f]+)\Z")
 _SUM = re.compile(r"\\?([0-9A-Fa-f]{16,128})(?:[ \t]+\*?(.*))?\Z")
-_SIZED = re.compile(r"(\d+)[ \t]+([0-9A-Fa-f]{16,128})(?:[ \t]+(.*))?\Z")
-_QUALITY = re.compile(r"([0-9A-Fa-f]{64}),(\d{1,3})(?:,(.*))?\Z")
+_SIZED = re.compile(r"([0-9]+)[ \t]+([0-9A-Fa-f]{16,128})(?:[ \t]+(.*))?\Z")
+_QUALITY = re.compile(r"([0-9A-Fa-f]{64}),([0-9]{1,3})(?:,(.*))?\Z")
 BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
 COMMENT = ("#", ";", "//")
 
@@ -85,7 +84,8 @@ def read_lines(lines: Iterable[Tuple[int, str]], signal: Optional[str]) -> Itera
                        "(name it with --signal)")
             continue
         if kind not in signals.SIGNALS:
-            yield where, Problem(where, f"unsupported hash kind {kind!r}", code="unsupported")
+            yield where, Problem(where, "the line names a hash kind triage does not read",
+                                 code="unsupported")
             continue
         yield from entries(where, {kind: value}, size=size, name=name or None, quality=quality)
 
@@ -94,14 +94,11 @@ def read_bulk(path: Path, signal: Optional[str] = None,
               block_size: int = blocks.BLOCK) -> Iterator[Union[Item, Columns]]:
     """`read`, with blocks of plain `HASH[  name]` lines as Columns (UTF-8 files only)."""
     with open(path, "rb") as raw:
-        head = raw.peek(HEAD)[:HEAD]
-        encoding = encoding_of(head)
-        if encoding not in ("utf-8", "utf-8-sig"):
+        parts = blocks.utf8_blocks(raw, 1, block_size)
+        if parts is None:
             yield from read_lines(numbered_lines(raw), signal)
             return
-        if encoding == "utf-8-sig":
-            raw.read(len(codecs.BOM_UTF8))
-        for number, _, block in blocks.blocks(raw, 1, block_size):
+        for number, _, block in parts:
             columns = _parse_block(block, signal)
             if columns is None:
                 yield from read_lines(blocks.numbered(block, number), signal)
