@@ -14,6 +14,7 @@ import click
 from . import __version__
 from .commands import COMMANDS
 from .errors import EXIT_UNUSABLE, TriageError
+from .safetext import path_text
 
 
 class LazyGroup(click.Group):
@@ -49,7 +50,7 @@ def main(argv=None) -> None:
         code = cli.main(args=args, prog_name="triage", standalone_mode=False,
                         obj={"argv": args})
     except TriageError as exc:
-        click.echo(f"triage: error: {exc}", err=True)
+        click.echo(f"triage: error: {path_text(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("triage: interrupted", err=True)
@@ -60,7 +61,8 @@ def main(argv=None) -> None:
     except click.ClickException as exc:
         # One line, as every other error: click's own form runs to three.
         where = f"{exc.ctx.command_path}: " if getattr(exc, "ctx", None) else ""
-        click.echo(f"triage: error: {where}{' '.join(exc.format_message().split())}", err=True)
+        click.echo(path_text(f"triage: error: {where}{' '.join(exc.format_message().split())}"),
+                   err=True)
         sys.exit(EXIT_UNUSABLE)
     except BrokenPipeError:
         # `triage files img | head`: the reader left; that is not an error of ours.
@@ -69,11 +71,12 @@ def main(argv=None) -> None:
     except OSError as exc:   # a file or folder the command needed and could not use
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        click.echo(f"triage: error: {exc.filename or 'triage'}: {exc.strerror or exc}", err=True)
+        click.echo(path_text(f"triage: error: {exc.filename or 'triage'}: {exc.strerror or exc}"),
+                   err=True)
         sys.exit(EXIT_UNUSABLE)
     except Exception as exc:  # last line of defence: one line, no traceback, unless debugging
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        click.echo(f"triage: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(path_text(f"triage: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(EXIT_UNUSABLE)
     sys.exit(code if isinstance(code, int) else 0)

@@ -8,10 +8,17 @@ visible to anyone reading the raw file."""
 from __future__ import annotations
 
 import json
+import re
 
 from .safetext import DISGUISING
 
 
+# Python keeps the bytes of an OS path that are not UTF-8 as lone surrogates (U+DC80..U+DCFF);
+# written as `\xff` (the two characters, escaped for JSON), as file names read from evidence are.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def dumps(obj, indent=None) -> str:
     text = json.dumps(obj, ensure_ascii=False, indent=indent)
+    text = _ESCAPED_BYTE.sub(lambda m: f"\\\\x{ord(m.group()) - 0xdc00:02x}", text)
     return DISGUISING.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

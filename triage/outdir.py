@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 from .errors import TriageError
 from .evidence.folder import inside
 from .results import DB_NAME, Results
+from .safetext import path_text
 
 # The case details and the options that change what a scan finds, each with its flag.
 CASE_FLAGS = {name: "--" + name.replace("_", "-")
@@ -43,7 +44,7 @@ def check_outside_evidence(outdir: Path, paths: Sequence[str]) -> None:
 def evidence_identity(ev) -> dict:
     """What tells this evidence item from another: its resolved path, and for media its size
     and stored hashes, or the SHA-256 of its first MiB when it stores none."""
-    found = {"path": os.path.realpath(ev.path), "container": ev.kind}
+    found = {"path": path_text(os.path.realpath(ev.path)), "container": ev.kind}
     if ev.media is not None:
         found["size"] = ev.size
         if ev.stored_hashes:

@@ -12,8 +12,20 @@ DISGUISING = re.compile("[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+def path_text(path: str) -> str:
+    """An OS path as text any output can carry: bytes that are not UTF-8 (Python keeps them as
+    surrogate escapes, which no UTF-8 writer accepts) become visible `\\xff` escapes, as they
+    do in file names read from evidence. Only for showing: the path itself still opens the
+    file."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def visible(text: str) -> str:
-    """`name\u202egpj.exe` -> `name<U+202E>gpj.exe`; a newline -> `\\x0a`. One line, no tricks."""
+    """`name\u202egpj.exe` -> `name<U+202E>gpj.exe`; a newline -> `\\x0a`; bytes of an OS path
+    that are not UTF-8 -> `\\xff`. One line, no tricks."""
+    text = path_text(text)
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
     return DISGUISING.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 

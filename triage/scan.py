@@ -116,7 +116,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
             results.set("started", now())
         results.set("complete", False)
         results.set_hashsets([_set_info(s) for s in sets])
-        ids = {ev.path: results.add_evidence(ev.path, ev.describe()) for ev in evidences}
+        ids = {ev.path: results.add_evidence(ev.name, ev.describe()) for ev in evidences}
         results.commit()
         progress.start()
         if totals is not None:
@@ -248,7 +248,7 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
     try:
         for ev in evidences:
             ev_id = ids[ev.path]
-            if ev.path in finished:
+            if ev.name in finished:
                 continue
             work = batches(pending(ev, ev_id), lambda item: item[2].size)
             for batch, verdicts in workers.map(work, entry=lambda item: item[2]):

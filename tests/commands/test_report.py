@@ -52,3 +52,18 @@ def test_render_without_a_results_database_is_one_line(tmp_path):
     run = run_triage("report", "render", tmp_path, "--format", "html")
     assert run.code == 2 and run.stderr.count("\n") == 1 and "results" in run.stderr
     assert (tmp_path / "report.csv").read_text() == "not ours to remove\n"
+
+
+def test_render_waits_for_no_scan_in_the_folder(tmp_path):
+    """Reports are never rendered from a database a scan is still writing."""
+    from triage.outdir import Lock
+    out = tmp_path / "busy"
+    assert run_triage("scan", DEMO / "demo.E01", "--hashset", DEMO / "demo-alert.json", "-o",
+                      out, "-q").code == 1
+    with Lock(out):
+        run = run_triage("report", "render", out)
+    assert run.code == 2
+    assert run.stderr.splitlines() == [
+        f"triage: error: {out}: another triage process is using this output folder; wait for "
+        f"it to finish"]
+    assert run_triage("report", "render", out).code == 0

@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
-from ..evidence.folder import printable
 from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
 from ..progress import progress_bar
@@ -51,7 +50,6 @@ def files(evidence, hashes, no_deleted, workers, progress):
         try:
             for records in outputs:
                 for record in records:
-                    record["evidence"] = printable(record["evidence"])
                     sys.stdout.write(dumps(record) + "\n")
                     if "error" in record:
                         errors += 1

@@ -8,7 +8,6 @@ import click
 
 from ..errors import EXIT_CLEAN, EXIT_HITS
 from ..evidence import open_evidence, verify
-from ..evidence.folder import printable
 from ..jsonout import dumps
 from ..progress import progress_bar
 from ..records import ScanError
@@ -50,8 +49,6 @@ def inspect(evidence, as_json, do_verify, progress):
             verification = {"hashes": None, "note": _note(ev) or NOT_VERIFIED_NOTE}
         # Described last: the damaged chunks are those the walk and the verification met.
         info = ev.describe()
-        info["path"] = printable(info["path"])
-        info["segments"] = [printable(s) for s in info["segments"]]
         info["counts"] = counts
         if verification is not None:
             info["verification"] = verification

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..outdir import Lock
 from ..reporters import render_all, write_manifest
+from ..safetext import path_text
 from ..results import Results
 from .options import report_formats
 
@@ -26,11 +28,13 @@ def render(outdir, formats):
     render) are removed, so OUTDIR holds exactly the files manifest.json lists; nothing else
     in OUTDIR is touched.
 
-    Exit codes: 0 written; 2 no results database in OUTDIR or unknown format."""
-    results = Results.open(outdir)
-    written = render_all(results, outdir, formats)
-    results.close()
-    written.append(write_manifest(outdir, written + [results.path]))
+    Exit codes: 0 written; 2 no results database in OUTDIR, unknown format, or a scan is
+    still using OUTDIR."""
+    with Lock(outdir):   # not while a scan writes to it
+        results = Results.open(outdir)
+        written = render_all(results, outdir, formats)
+        results.close()
+        written.append(write_manifest(outdir, written + [results.path]))
     for path in written:
-        click.echo(str(path))
+        click.echo(path_text(str(path)))
     return 0

@@ -11,7 +11,7 @@ import click
 
 from ..jsonout import dumps
 from ..progress import BarProgress
-from ..safetext import shell_word, visible
+from ..safetext import path_text, shell_word, visible
 from ..scan import ScanRequest, scan as run_scan
 from ..verdict import category_title, decide
 from .options import replay, report_formats, thresholds
@@ -96,7 +96,7 @@ def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> 
     minutes, seconds = divmod(outcome.elapsed, 60)
     html = outcome.outdir / "report.html"
     main = html if html.exists() else outcome.outdir / "report.json"
-    lines.append(f"Elapsed {int(minutes)}m{seconds:04.1f}s. Report: {main}")
+    lines.append(f"Elapsed {int(minutes)}m{seconds:04.1f}s. Report: {path_text(str(main))}")
     if resume_command:
         lines.append(f"Resume with: {resume_command}")
     return "\n".join(lines)

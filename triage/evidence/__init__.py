@@ -14,6 +14,7 @@ import magic
 
 from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
+from ..safetext import path_text
 from ..timefmt import pin_utc
 from . import folder, tsk_walk
 from .media import DamagedMedia, Media, open_media, verify
@@ -44,23 +45,30 @@ class Evidence:
     def entries(self, deleted: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
         order: volumes in partition-table order, files depth-first in directory order."""
+        shown = self.name
         if self.kind == "folder":
-            yield from folder.walk(self.path, self.path)
+            yield from folder.walk(self.path, shown)
             return
         if self.kind == "file":
-            yield folder.single(self.path, self.path)
+            yield folder.single(self.path, shown)
             return
         for volume in self.volumes:
             end = volume.offset + volume.length
             if self.size is not None and volume.offset < self.size < end:
-                yield ScanError(self.path, f"the volume ends at byte {end:,} but the media has "
+                yield ScanError(shown, f"the volume ends at byte {end:,} but the media has "
                                 f"only {self.size:,} bytes (truncated image?): content beyond "
                                 f"the end cannot be read", volume)
             fs = self._fs.get(volume.index)
             if fs is None:
-                yield ScanError(self.path, volume.error or "no file system", volume)
+                yield ScanError(shown, volume.error or "no file system", volume)
                 continue
-            yield from tsk_walk.walk(fs, volume, self.path, deleted=deleted, media=self.media)
+            yield from tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media)
+
+    @property
+    def name(self) -> str:
+        """The evidence path as every record and report shows it (bytes that are not UTF-8 as
+        `\\xff`); `path` is the one that opens it."""
+        return path_text(self.path)
 
     def file_system(self, index: int):
         """The open TSK file system of volume `index`; KeyError when it has none."""
@@ -75,10 +83,10 @@ class Evidence:
 
     def describe(self) -> dict:
         return {
-            "path": self.path,
+            "path": self.name,
             "container": self.kind,
             "size": self.size,
-            "segments": self.segments,
+            "segments": [path_text(s) for s in self.segments],
             "partition_table": self.partition_table,
             "metadata": self.metadata,
             "stored_hashes": self.stored_hashes,

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Iterator, Union
 
 from ..errors import one_line
+from ..safetext import path_text
 from ..records import FileEntry, ScanError
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
@@ -87,16 +88,7 @@ def _birth(st: os.stat_result):
 def _relative(root: str, path: str) -> str:
     rel = os.path.relpath(path, root)
     rel = "" if rel == "." else rel
-    return "/" + printable(os.fsdecode(rel)).replace(os.sep, "/")
-
-
-def printable(path: str) -> str:
-    """An OS path as text any output can carry: bytes that are not UTF-8 (Python keeps them as
-    surrogate escapes, which no UTF-8 writer accepts) become visible `\\xff` escapes, as in
-    file names. Only for showing: the path itself still opens the file."""
-    if path.isascii():
-        return path
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "/" + path_text(os.fsdecode(rel)).replace(os.sep, "/")
 
 
 def inside(path, folder) -> bool:

@@ -349,7 +349,9 @@ def _entry(f, meta, evidence, volume, path, addr, allocated, realloc, size, attr
     return FileEntry(
         evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
         inode=addr, times=times, realloc=realloc, attribute=attr,
-        open=TskOpener(f, media, Locator(evidence, volume.index, addr, attr), int(size),
+        # The locator reopens by the path as opened; `evidence` is that path as shown.
+        open=TskOpener(f, media, Locator(evidence if media is None else media.path,
+                                         volume.index, addr, attr), int(size),
                        short_ok, geometry))
 
 

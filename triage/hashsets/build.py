@@ -14,6 +14,7 @@ from ..errors import HashSetError
 from ..evidence.folder import inside, open_readonly
 from ..hashing import chunks, digest_stream
 from ..progress import progress_bar
+from ..safetext import path_text
 from ..records import SetEntry
 from .compile import Compiler
 from .formats.base import Item
@@ -131,7 +132,7 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
                 if on_problem is not None:
                     on_problem(folder, item)
     write_set(compiler, out, described=[{"kind": kind}],
-              sources=[{"path": str(folder), "sha256": manifest.hexdigest(),
+              sources=[{"path": path_text(str(folder)), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
-              tally=tally, name=name or folder.resolve().name, version=version,
+              tally=tally, name=name or path_text(folder.resolve().name), version=version,
               kind=kind or "alert", thresholds=thresholds)

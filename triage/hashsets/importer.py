@@ -12,6 +12,7 @@ from .. import __version__
 from ..errors import HashSetError
 from ..hashing import chunks, digest_stream
 from ..progress import progress_bar
+from ..safetext import path_text
 from ..records import SetEntry
 from . import categories, store
 from .compile import Compiler
@@ -146,7 +147,7 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
             facts.setdefault("kind", fmt.kind)
             facts.setdefault("scheme", fmt.scheme)
             described.append(facts)
-            records.append({"path": str(path), "sha256": sha256_of(path), "format": fmt.name})
+            records.append({"path": path_text(str(path)), "sha256": sha256_of(path), "format": fmt.name})
             read_into(compiler, path, fmt, signal=signal, category=category,
                       on_problem=on_problem, progress=bar if progress else None, tally=tally)
     write_set(compiler, out, described=described, sources=records, tally=tally,
