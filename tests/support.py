@@ -111,3 +111,24 @@ def ewf_chunks(segments):
                 break
             at = next_at
     return chunks
+
+
+def wait_for_done(outdir: Path, count: int, timeout: float = 60) -> None:
+    """Wait until a running scan has recorded `count` file verdicts in OUTDIR's results
+    database (read-only, and closed each time: an open reader would keep the scan from
+    checkpointing its database)."""
+    import sqlite3
+    import time
+    from contextlib import closing
+    db = Path(outdir) / "results.sqlite"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM done").fetchone()[0] >= count:
+                        return
+            except sqlite3.Error:
+                pass
+        time.sleep(0.02)
+    raise AssertionError("the scan made no progress")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import shlex
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_triage
+from support import run_triage, wait_for_done
 from triage.outdir import Lock
 from triage.progress import Progress
 from triage.scan import ScanRequest, scan as run_scan
@@ -209,28 +208,10 @@ def _start(corpus, out, *extra, **popen):
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
 
-def _wait_for_files(out: Path, count: int) -> None:
-    import sqlite3
-    import time
-    from contextlib import closing
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            # closing(): a connection left open would keep the scan from checkpointing
-            with closing(sqlite3.connect(f"file:{out / 'results.sqlite'}?mode=ro",
-                                         uri=True)) as conn:
-                if conn.execute("SELECT COUNT(*) FROM done").fetchone()[0] >= count:
-                    return
-        except sqlite3.Error:
-            pass
-        time.sleep(0.02)
-    raise AssertionError("the scan made no progress")
-
-
 def test_sigterm_stops_like_ctrl_c_with_a_partial_report(corpus, tmp_path):
     out = tmp_path / "out"
     proc = _start(corpus, out, "-q")
-    _wait_for_files(out, 200)
+    wait_for_done(out, 200)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -247,7 +228,7 @@ def test_sigterm_stops_like_ctrl_c_with_a_partial_report(corpus, tmp_path):
 def test_the_interruption_hint_is_a_command_that_resumes_when_pasted(corpus, tmp_path):
     out = tmp_path / "out dir"
     proc = _start(corpus, out, "--examiner", "E X")
-    _wait_for_files(out, 200)
+    wait_for_done(out, 200)
     proc.send_signal(signal.SIGINT)
     stdout, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from support import REPO, load_truth, sha256_file
+from support import REPO, load_truth, sha256_file, wait_for_done
 
 SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").read_text())
 MBR = load_truth("mbr.raw")
@@ -304,26 +304,11 @@ def _start(folder, alert, outdir, *extra):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_for_progress(outdir, at_least):
-    db = outdir / "results.sqlite"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                    if conn.execute("SELECT COUNT(*) FROM done").fetchone()[0] >= at_least:
-                        return
-            except sqlite3.Error:
-                pass
-        time.sleep(0.05)
-    raise AssertionError("the scan made no progress")
-
-
 def test_kill_9_then_resume_gives_the_same_hits(resumable, tmp_path, triage):
     folder, alert, expected = resumable
     out = tmp_path / "killed"
     proc = _start(folder, alert, out)
-    _wait_for_progress(out, 300)
+    wait_for_done(out, 300)
     proc.kill()
     proc.wait()
     with sqlite3.connect(out / "results.sqlite") as conn:
@@ -341,7 +326,7 @@ def test_ctrl_c_writes_a_partial_report_and_resume_completes(resumable, tmp_path
     folder, alert, expected = resumable
     out = tmp_path / "interrupted"
     proc = _start(folder, alert, out)
-    _wait_for_progress(out, 300)
+    wait_for_done(out, 300)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

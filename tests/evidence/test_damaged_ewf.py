@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FIXTURES, build_script, ewf_chunks, load_truth
+from support import FIXTURES, ewf_chunks, load_truth
 
 CHUNK = 32 * 1024   # ewfacquire's default: 64 sectors of 512 bytes
 MBR = load_truth("mbr.raw")
