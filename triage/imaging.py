@@ -3,7 +3,9 @@ perceptual hashes need (uniform-border removal, central regions).
 
 Evidence is hostile input: a decompression bomb, a truncated JPEG or a file that decodes
 forever must become an `ImageDecodeError` with a reason, never a crash, a hang or a message
-that quotes content."""
+that quotes content. One `Budget` (pixels and a deadline) goes with each picture from its
+decoding to its last hash, so no copy made of it (enlarged, unbordered, a region, turned) can
+cost more than decoding was allowed to."""
 
 from __future__ import annotations
 

@@ -22,10 +22,11 @@ _lock = threading.Lock()
 _previous = None
 
 # Every warning reaches the router each time (the default shows one message once per place, so
-# the second file with the same problem would get no record), except those nobody should see:
-# deprecations are about our own use of a library, not about the file (and Python hides them
-# outside __main__), and a caller may settle a warning's matter itself (`ignore`).
-_ignored: List[type] = [DeprecationWarning, PendingDeprecationWarning]
+# the second file with the same problem would get no record), except those Python itself hides
+# (about our own code, not the file: deprecations, imports, unclosed resources), and those a
+# caller settles itself (`ignore`).
+_ignored: List[type] = [DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                        ResourceWarning]
 _LOGGERS = ("PIL", "pillow_heif")
 
 
@@ -55,7 +56,8 @@ class _ToSink(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         sink = _sink()
         if sink is None:
-            logging.lastResort.handle(record)   # as if this handler were not there
+            if not _handled_elsewhere(record.name):
+                logging.lastResort.handle(record)   # as if this handler were not there
             return
         reason = _reason(record.name, record.getMessage())
         if reason not in sink:
@@ -63,6 +65,16 @@ class _ToSink(logging.Handler):
 
 
 _handler = _ToSink(logging.WARNING)
+
+
+def _handled_elsewhere(name: str) -> bool:
+    """Whether a record of logger `name` reaches a handler other than ours."""
+    logger: Optional[logging.Logger] = logging.getLogger(name)
+    while logger is not None:
+        if any(h is not _handler for h in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 def ignore(category: type) -> None:

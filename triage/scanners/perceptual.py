@@ -2,8 +2,8 @@
 
 The image is decoded once; every perceptual signal the sets carry is computed on each form of
 it (as found, without uniform borders; PDQ also on central regions), PDQ in all eight
-rotations and flips, and every hash is searched in every set's Hamming index. Nothing of the
-image leaves this module but hashes."""
+rotations and flips, and every hash is searched in every set's Hamming index, all within the
+picture's one imaging.Budget. Nothing of the image leaves this module but hashes."""
 
 from __future__ import annotations
 
