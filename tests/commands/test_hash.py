@@ -133,3 +133,16 @@ def test_a_picture_over_the_size_cap_keeps_its_digests(triage, tmp_path, monkeyp
     (record,) = run.lines()
     assert record["error"] == f"image larger than {RGB.stat().st_size - 1} bytes: not decoded"
     assert record["md5"] == hashlib.md5(RGB.read_bytes()).hexdigest() and record["pdq"] is None
+
+
+def test_running_out_of_memory_on_a_picture_is_that_files_error(triage, monkeypatch):
+    from triage.signals import perceptual
+
+    def exhausted(image):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
+    run = triage("hash", "--json", "--signal", "pdq,md5", RGB, IMAGEHASH)
+    assert run.code == 3
+    assert [(r["error"], r["pdq"]) for r in run.lines()] == [
+        ("image not hashed: out of memory", None)] * 2
+    assert run.lines()[0]["md5"] == hashlib.md5(RGB.read_bytes()).hexdigest()

@@ -146,3 +146,20 @@ def test_build_keeps_the_digests_of_pictures_it_cannot_hash_and_says_why(tmp_pat
         assert hs.info.signals["md5"] == 2 and hs.info.signals["pdq"] >= 1
         assert {hs.entry("pdq", r).name for r in range(len(hs.vectors("pdq")))} == {
             "tagged.tif"}
+
+
+def test_running_out_of_memory_on_a_reference_picture_is_a_problem(tmp_path, monkeypatch):
+    from triage.signals import perceptual
+
+    def exhausted(image):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copyfile(VECTORS / "dih" / "bridge-1-original.jpg", ref / "bridge.jpg")
+    problems = []
+    build_set(ref, tmp_path / "s.tset", on_problem=lambda src, p: problems.append(p))
+    assert [(p.where, p.reason) for p in problems] == [
+        ("bridge.jpg", "image not hashed: out of memory")]
+    with load(tmp_path / "s.tset") as hs:
+        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1}

@@ -106,3 +106,14 @@ def test_what_a_library_warns_about_a_picture_is_a_warning_on_its_record(picture
     assert (verdict.status, verdict.decoded, verdict.errors) == ("clean", True, [])
     assert verdict.warnings == ["image library warning: UserWarning: Tag data larger than "
                                 "file. Skipping tag 270"]
+
+
+def test_running_out_of_memory_on_a_picture_is_an_error_record(pictures, monkeypatch):
+    from triage.signals import perceptual
+
+    def exhausted(image):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
+    judge, entries, _ = pictures
+    verdict = judge(entries["/bridge.jpg"])
+    assert (verdict.status, verdict.errors) == ("clean", ["image not hashed: out of memory"])

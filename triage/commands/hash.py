@@ -102,6 +102,8 @@ def _perceive(data: bytes, names, record) -> None:
             record.update(values)
         except ImageDecodeError as exc:
             record["error"] = exc.reason()
+        except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
+            record["error"] = "image not hashed: out of memory"
     if said:
         record["warnings"] = [f"image library warning: {w}" for w in said]
 

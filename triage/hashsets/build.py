@@ -47,6 +47,8 @@ def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
                               Budget(time_limit=FULL_SIZE_TIME_LIMIT))
     except ImageDecodeError as exc:
         raise ValueError(exc.reason()) from None
+    except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
+        raise ValueError("image not hashed: out of memory") from None
     return list(dict.fromkeys((h.signal, h.value, h.quality) for h in hashes))
 
 

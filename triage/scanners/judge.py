@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 from .. import reading, signals
 from ..errors import READ_ERRORS, one_line
 from ..hashing import chunks, digest_stream
-from ..reading import HEAD, MAX_IMAGE_BYTES  # noqa: F401 - their names here before reading.py
+from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match
 from .exact import ExactMatcher
 
@@ -55,7 +55,7 @@ class Judge:
         return size if self.needs_read(size) else 0
 
     def _image_candidate(self, size: int) -> bool:
-        return self.perceptual is not None and 0 < size <= MAX_IMAGE_BYTES
+        return self.perceptual is not None and 0 < size <= reading.MAX_IMAGE_BYTES
 
     def unread(self, entry: FileEntry) -> Optional[Verdict]:
         """The verdict of a file no set could match by its size, which is never opened; None
