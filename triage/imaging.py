@@ -75,8 +75,8 @@ class OverBudget(ImageDecodeError):
 
 
 class Unhashable(ImageDecodeError):
-    """The picture decodes, but no perceptual hash of it would mean anything (see
-    scanners.perceptual.check_shape): checked, with nothing to compare, so a warning."""
+    """No perceptual hash of the picture would mean anything (scanners.perceptual.check_shape
+    says so from its header): nothing to compare, its digests still checked, so a warning."""
 
     severity = "warning"
     what = "no perceptual hash"
