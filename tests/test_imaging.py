@@ -1,7 +1,6 @@
 import io
-import struct
 import time
-import zlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,10 @@ import pytest
 from PIL import Image
 
 from triage import imaging
-from triage.imaging import ImageDecodeError, decode, sniff
+from triage.imaging import Budget, ImageDecodeError, OverBudget, decode, sniff
+
+import hostile_pictures as hostile
+from hostile_pictures import with_size
 
 VECTORS = Path(__file__).resolve().parent.parent / "fixtures" / "vectors"
 JPEG = (VECTORS / "pdq" / "pdqhash-python" / "image1.jpg").read_bytes()
@@ -95,12 +97,6 @@ def test_not_an_image_is_refused_before_decoding():
         decode(b"just some text, not an image")
 
 
-def with_size(png: bytes, width: int, height: int) -> bytes:
-    """The PNG with its header claiming another size (and a valid header checksum)."""
-    ihdr = png[12:16] + struct.pack(">II", width, height) + png[24:29]
-    return png[:8] + png[8:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
-
-
 def test_decompression_bomb_is_refused():
     # A header claiming 20000 x 20000: Pillow's guard trips before any pixel is inflated.
     bomb = with_size(encode(Image.new("L", (8, 8)), "PNG"), 20000, 20000)
@@ -117,15 +113,113 @@ def test_a_size_between_pillows_warning_and_its_error_meets_our_cap():
 
 def test_pixel_cap_is_checked_before_decoding():
     with pytest.raises(ImageDecodeError, match=r"too large: 96x64 pixels \(limit 1000\)"):
-        decode(encode(gradient(), "PNG"), max_pixels=1000)
+        decode(encode(gradient(), "PNG"), Budget(max_pixels=1000))
 
 
 def test_time_cap_stops_a_slow_decode():
     data = encode(gradient(300, 300), "PNG")
     started = time.monotonic()
     with pytest.raises(ImageDecodeError, match="longer than 0 s"):
-        decode(data, time_limit=0.0)
+        decode(data, Budget(time_limit=0.0))
     assert time.monotonic() - started < 5
+
+
+def test_a_budget_refuses_pictures_over_its_pixels_and_work_past_its_deadline():
+    budget = Budget(max_pixels=1000, time_limit=5.0)
+    budget.admit(40, 25)
+    with pytest.raises(OverBudget, match=r"^enlarged copy too large: 41x25 pixels \(limit 1000\)$"):
+        budget.admit(41, 25, "enlarged copy")
+    budget.check()
+    late = Budget(time_limit=5.0, started=time.monotonic() - 6)
+    with pytest.raises(OverBudget) as err:
+        late.check()
+    assert err.value.reason() == "image not hashed: decoding and hashing took longer than 5 s"
+    assert err.value.severity == "error"
+
+
+def test_decoding_spends_the_budget_it_is_given():
+    """One budget from the decode to the last hash: time already spent counts."""
+    spent = Budget(started=time.monotonic() - imaging.TIME_LIMIT - 1)
+    with pytest.raises(ImageDecodeError) as err:
+        decode(JPEG, spent)
+    assert err.value.reason() == f"image not decoded: decoding took longer than " \
+                                 f"{imaging.TIME_LIMIT:g} s"
+    assert not isinstance(err.value, OverBudget)   # at this stage nothing is decoded at all
+
+
+def test_prepare_sees_the_picture_before_a_pixel_is_decoded():
+    damaged = hostile.with_damaged_pixels(hostile.strip_png(1, 30000))
+    seen = []
+
+    def refuse(image):
+        seen.append((image.size, image.format))
+        raise imaging.Unhashable("refused from its header")
+
+    with pytest.raises(imaging.Unhashable, match="refused from its header"):
+        decode(damaged, prepare=refuse)     # the damaged pixels are never reached
+    assert seen == [((1, 30000), "PNG")]
+    with pytest.raises(ImageDecodeError, match="^corrupt image/png"):
+        decode(damaged, prepare=seen.append)
+
+
+@pytest.fixture(scope="module")
+def tiff_110mpx():
+    return hostile.tiff_110_megapixels()
+
+
+def test_a_picture_between_pillows_warning_and_our_cap_says_nothing(tiff_110mpx):
+    """110 Mpx: over Pillow's bomb warning (89 Mpx), under our cap, which decides. Pillow
+    warns on opening it, on loading a TIFF's tiles and on cropping it: none of it is heard."""
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        with imaging.library_warnings.collected() as said:
+            image = decode(tiff_110mpx)
+            inner = image.crop((0, 0, 10000, 10000))
+    assert (image.size, image.mode, inner.size) == ((10500, 10500), "L", (10000, 10000))
+    assert said == [] and heard == []
+
+
+def test_library_warnings_and_log_records_become_one_line_reasons():
+    with imaging.library_warnings.collected() as said:
+        assert decode(hostile.tiff_warning()).size == (64, 64)
+        decode(hostile.tiff_warning())      # the same warning again: one reason a file
+    assert said == ["UserWarning: Tag data larger than file. Skipping tag 270"]
+    with imaging.library_warnings.collected() as said:
+        with pytest.raises(ImageDecodeError, match="^image/tiff could not be identified$"):
+            decode(hostile.tiff_logged_error())
+    assert said == ["PIL.TiffImagePlugin: More samples per pixel than can be decoded: 1000"]
+    # Outside a collection, a warning goes where it went before.
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        decode(hostile.tiff_warning())
+    assert {str(w.message) for w in heard} == {"Tag data larger than file. Skipping tag 270"}
+
+
+def test_each_thread_collects_its_own_warnings():
+    import threading
+    barrier = threading.Barrier(2)
+    found = {}
+
+    def collect(name):
+        with imaging.library_warnings.collected() as said:
+            barrier.wait()
+            warnings.warn(f"from {name}")
+            barrier.wait()
+        found[name] = said
+
+    threads = [threading.Thread(target=collect, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == {"a": ["UserWarning: from a"], "b": ["UserWarning: from b"]}
+
+
+def test_unletterbox_stops_at_the_deadline():
+    framed = Image.new("RGB", (120, 100), (0, 0, 0))
+    framed.paste(gradient(80, 60), (20, 20))
+    with pytest.raises(OverBudget, match="took longer than 0 s"):
+        imaging.unletterbox(framed, budget=Budget(time_limit=0.0, started=time.monotonic() - 1))
 
 
 def test_unletterbox_removes_uniform_bars_of_each_side():

@@ -3,18 +3,23 @@ perceptual hashes need (uniform-border removal, central regions).
 
 Evidence is hostile input: a decompression bomb, a truncated JPEG or a file that decodes
 forever must become an `ImageDecodeError` with a reason, never a crash, a hang or a message
-that quotes content."""
+that quotes content. One `Budget` (pixels and a deadline) goes with each picture from its
+decoding to its last hash, so no copy made of it (enlarged, unbordered, a region, turned) can
+cost more than decoding was allowed to."""
 
 from __future__ import annotations
 
 import io
 import time
-import warnings
-from typing import Optional
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
 
 import magic
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError, features
+
+from . import library_warnings
 
 try:  # HEIC/HEIF (iPhone photos) need libheif; decode them when the plugin is there
     import pillow_heif
@@ -25,11 +30,18 @@ except ImportError:  # pragma: no cover - depends on the installation
     _HEIF = False
 
 # A truncated file is an error, never half a picture hashed: Pillow's default, kept whatever
-# another library may have set. (Its decompression-bomb guard is left on, as it ships.)
+# another library may have set. Pillow's decompression-bomb guard is left on, as it ships (it
+# refuses pictures over twice its limit); between its limit (89 Mpx) and that, where it only
+# warns (on opening, loading a TIFF, cropping), our own MAX_PIXELS decides, so its warning
+# would only say on stderr what the budget already settled.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+library_warnings.ignore(Image.DecompressionBombWarning)
 
 MAX_PIXELS = 120_000_000   # above a 108-megapixel phone photo; beyond this, refuse
-TIME_LIMIT = 10.0          # seconds of decoding for one image
+TIME_LIMIT = 10.0          # seconds to decode one picture and hash every form the scan searches
+# `triage hash` and `hashset build` hash the picture as found, at full size, as other PDQ tools
+# do: pdqhash took 20 s (and 3 GB) on a 110-megapixel picture on the 2 loaded cores here.
+FULL_SIZE_TIME_LIMIT = 60.0
 HEAD = 4096                # bytes that `sniff` needs
 
 _MIME = {
@@ -45,7 +57,54 @@ MIME_TYPES = frozenset(_MIME)
 
 class ImageDecodeError(ValueError):
     """The bytes are not an image we can decode within the limits. The message is the reason
-    only: never a byte of the content."""
+    only: never a byte of the content. `severity` and `reason()` say how the file's record
+    reads, the same in the scan, `triage hash` and `hashset build`."""
+
+    severity = "error"
+    what = "image not decoded"
+
+    def reason(self) -> str:
+        return f"{self.what}: {self}"
+
+
+class OverBudget(ImageDecodeError):
+    """A picture derived from a decoded one (enlarged, unbordered, a region, turned), or the
+    hashing itself, went past the picture's budget."""
+
+    what = "image not hashed"
+
+
+class Unhashable(ImageDecodeError):
+    """No perceptual hash of the picture would mean anything (scanners.perceptual.check_shape
+    says so from its header): nothing to compare, its digests still checked, so a warning."""
+
+    severity = "warning"
+    what = "no perceptual hash"
+
+
+@dataclass
+class Budget:
+    """What one picture may cost, from the start of its decoding to its last hash: no picture
+    held for it, decoded or derived, over `max_pixels`, and all of it done within `time_limit`
+    seconds of `started`. One object goes with the picture through every step, so the pixels
+    and the deadline that bound decoding bound each derived copy too. Plain values: it can
+    travel to a worker process with the bytes it budgets."""
+
+    max_pixels: int = MAX_PIXELS
+    time_limit: float = TIME_LIMIT
+    started: float = field(default_factory=time.monotonic)
+
+    def admit(self, width: int, height: int, what: str = "image") -> None:
+        """Refuse a picture of this size before it is made."""
+        if width * height > self.max_pixels:
+            raise OverBudget(f"{what} too large: {width}x{height} pixels "
+                             f"(limit {self.max_pixels})")
+
+    def check(self, doing: str = "decoding and hashing") -> None:
+        """Refuse to go on once the deadline has passed. Called between steps, each of them
+        bounded by the pixel cap, so no step can run away."""
+        if time.monotonic() - self.started > self.time_limit:
+            raise OverBudget(f"{doing} took longer than {self.time_limit:g} s")
 
 
 def sniff(head: bytes) -> Optional[str]:
@@ -61,39 +120,53 @@ class _DeadlineReader(io.BytesIO):
     """Pillow feeds its decoders from `read()` in blocks; checking the clock there bounds the
     decoding time without threads or signals (which only the main thread may use)."""
 
-    def __init__(self, data: bytes, limit: float):
+    def __init__(self, data: bytes, budget: Budget):
         super().__init__(data)
-        self.limit = limit
-        self.deadline = time.monotonic() + limit
+        self.budget = budget
 
     def read(self, size=-1):
-        if time.monotonic() > self.deadline:
-            raise ImageDecodeError(f"decoding took longer than {self.limit:g} s")
+        self.budget.check("decoding")
         return super().read(size)
 
 
-def decode(data: bytes, max_pixels: int = MAX_PIXELS, time_limit: float = TIME_LIMIT
-           ) -> Image.Image:
+def decode(data: bytes, budget: Optional[Budget] = None,
+           prepare: Optional[Callable[[Image.Image], None]] = None) -> Image.Image:
     """Decode `data` into a loaded RGB image, or L for an 8-bit greyscale one (the first frame
-    of an animation), within the pixel and time limits. EXIF orientation is deliberately ignored, as PDQ's reference does:
-    the dihedral hashes cover rotated copies."""
+    of an animation), within `budget` (a fresh default one when none is given). EXIF
+    orientation is deliberately ignored, as PDQ's reference does: the dihedral hashes cover
+    rotated copies.
+
+    `prepare(image)` sees the opened picture, its size and format known, before a pixel is
+    decoded: it may refuse it (its exception passes unchanged) or ask for a reduced decode
+    (`Image.draft`)."""
+    budget = budget or Budget()
+    library_warnings.install()   # Pillow's bomb warning stays ignored, whoever reset the filters
     mime = sniff(data[:HEAD])
     if mime is None:
         raise ImageDecodeError("not a supported image type")
-    try:
-        with warnings.catch_warnings():
-            # Between Pillow's limit and twice it, Pillow only warns; our own cap decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(_DeadlineReader(data, time_limit))
+    with _decoding(mime):
+        image = Image.open(_DeadlineReader(data, budget))
         width, height = image.size
-        if width * height > max_pixels:
-            raise ImageDecodeError(
-                f"image too large: {width}x{height} pixels (limit {max_pixels})")
+        budget.admit(width, height)
         if width < 1 or height < 1:
             raise ImageDecodeError("image has no pixels")
+    if prepare is not None:
+        prepare(image)
+    with _decoding(mime):
         image.seek(0)
         image.load()
+        budget.admit(*image.size)   # a reduced decode may differ from the header's size
+        budget.check("decoding")
         return _normalised(image)
+
+
+@contextmanager
+def _decoding(mime: str) -> Iterator[None]:
+    """Pillow's failures, and the budget's, as the one decode error with a reason."""
+    try:
+        yield
+    except OverBudget as exc:   # at this stage the picture is not decoded at all
+        raise ImageDecodeError(str(exc)) from None
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError:
@@ -124,8 +197,8 @@ def _normalised(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25
-                ) -> Optional[Image.Image]:
+def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25,
+                budget: Optional[Budget] = None) -> Optional[Image.Image]:
     """The image without uniform bars on its sides (letterboxing, padding, a screenshot's
     title bar and frame), or None when there are none. Each side is judged on its own colour,
     so a black letterbox and a grey frame both go. Under the outermost bars, a further flat
@@ -133,11 +206,16 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
     bar): a photo's own flat sky under a letterbox bar stays."""
     if not any(_flat(line, tolerance) for line in _outer_lines(image)):
         return None   # most pictures: no side starts with a bar (saves converting every pixel)
+    budget = budget or Budget()
+    # int16, though uint8 would hold it in half the memory: measured on a scan of ordinary
+    # photos, the smaller copy tripled the page faults of the arrays allocated after it (glibc
+    # sizes its mmap threshold on the largest block freed), costing 20% more CPU.
     grey = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = grey.shape
     cut = [0, 0, 0, 0]                       # top, bottom, left, right
     frame: Optional[list] = None             # colours of the outermost bars
     while True:
+        budget.check()   # each peel is cheap, but nested frames could ask for many
         top, bottom, left, right = cut
         if height - top - bottom < 1 or width - left - right < 1:
             return None   # flat all through
@@ -177,11 +255,15 @@ def _bars(grey: np.ndarray, tolerance: int) -> list:
             _bar(grey.T, tolerance), _bar(grey.T[::-1], tolerance)]
 
 
+MAX_BAR_ROWS = 256
+
+
 def _bar(grey: np.ndarray, tolerance: int) -> tuple:
     """How many leading rows of `grey` are one flat colour (the first row's median), and that
     colour. A row counts as flat when at most 2% of its pixels stray: JPEG ringing at a bar's
     edge should not stop the strip. Rows are read in growing chunks: most pictures have no
-    bar and cost one row."""
+    bar and cost one row; a flat one is read MAX_BAR_ROWS at a time, so the float copy of a
+    chunk stays small whatever the picture's size."""
     colour = float(np.median(grey[0]))
     start, step = 0, 16
     while start < len(grey):
@@ -189,7 +271,7 @@ def _bar(grey: np.ndarray, tolerance: int) -> tuple:
         not_flat = np.flatnonzero(stray > 0.02)
         if not_flat.size:
             return start + int(not_flat[0]), colour
-        start, step = start + step, step * 2
+        start, step = start + step, min(step * 2, MAX_BAR_ROWS)
     return len(grey), colour
 
 

@@ -95,3 +95,54 @@ def test_unknown_or_uncomputable_signals_are_refused(triage):
 def test_help_names_the_signals(triage):
     run = triage("hash", "--help")
     assert run.code == 0 and "--signal SIGNALS" in run.stdout and "--json" in run.stdout
+
+
+def test_library_warnings_are_one_line_each_and_never_pythons_own(tmp_path):
+    """A TIFF Pillow warns about, and a 110 Mpx one it would call a bomb: the values come, the
+    first says so in one `triage: warning:` line, the second says nothing."""
+    import hostile_pictures as hostile
+    from support import run_triage
+    tagged, big = tmp_path / "tagged.tif", tmp_path / "big.tif"
+    tagged.write_bytes(hostile.tiff_warning())
+    big.write_bytes(hostile.tiff_110_megapixels())
+    # pHash: PDQ of 110 Mpx at full size costs 20 s and 3 GB (pdqhash's float64 luma)
+    run = run_triage("hash", "--json", "--signal", "phash,md5", tagged, big)
+    assert run.code == 0
+    first, second = run.lines()
+    reason = "image library warning: UserWarning: Tag data larger than file. Skipping tag 270"
+    assert first["warnings"] == [reason] and len(first["phash"]) == 16
+    assert "warnings" not in second and len(second["phash"]) == 16
+    assert run.stderr.splitlines() == [f"triage: warning: {tagged}: {reason}"]
+
+
+def test_hash_gives_a_strips_canonical_values(triage, tmp_path):
+    """`hash` computes what other PDQ tools compute for the file as it is (no enlarged copy):
+    the shape rule is the scan's and the set builder's, not this command's."""
+    import hostile_pictures as hostile
+    strip = tmp_path / "strip.png"
+    strip.write_bytes(hostile.strip_png(1, 30000))
+    run = triage("hash", "--json", "--signal", "pdq", strip)
+    assert run.code == 0 and len(run.lines()[0]["pdq"]) == 64
+
+
+def test_a_picture_over_the_size_cap_keeps_its_digests(triage, tmp_path, monkeypatch):
+    from triage import reading
+    monkeypatch.setattr(reading, "MAX_IMAGE_BYTES", RGB.stat().st_size - 1)
+    run = triage("hash", "--json", "--signal", "pdq,md5", RGB)
+    assert run.code == 3
+    (record,) = run.lines()
+    assert record["error"] == f"image larger than {RGB.stat().st_size - 1} bytes: not decoded"
+    assert record["md5"] == hashlib.md5(RGB.read_bytes()).hexdigest() and record["pdq"] is None
+
+
+def test_running_out_of_memory_on_a_picture_is_that_files_error(triage, monkeypatch):
+    from triage.signals import perceptual
+
+    def exhausted(image):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
+    run = triage("hash", "--json", "--signal", "pdq,md5", RGB, IMAGEHASH)
+    assert run.code == 3
+    assert [(r["error"], r["pdq"]) for r in run.lines()] == [
+        ("image not hashed: out of memory", None)] * 2
+    assert run.lines()[0]["md5"] == hashlib.md5(RGB.read_bytes()).hexdigest()

@@ -81,3 +81,85 @@ def test_build_refuses_to_write_the_set_inside_its_folder(tmp_path):
     with pytest.raises(HashSetError, match="inside .*, the folder the set is built from"):
         build_set(tmp_path, tmp_path / "sub" / "set.tset")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.bin"]
+
+
+def test_build_reads_each_file_once_through_one_path(tmp_path, monkeypatch):
+    """Digests and pictures from one open and one pass over each file's bytes; a picture over
+    the size cap keeps its digests and is not decoded."""
+    from triage import reading
+    from triage.hashsets import build
+
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    photo = VECTORS / "dih" / "bridge-1-original.jpg"
+    shutil.copyfile(photo, ref / "bridge.jpg")
+    (ref / "notes.txt").write_bytes(b"not a picture\n" * 10000)
+    opened, handed = [], {}
+    real_open = build.open_readonly
+
+    class Reader:   # the file object's read() cannot be replaced: wrap it
+        def __init__(self, path):
+            self.f = real_open(path)
+            self.name = Path(path).name
+            opened.append(self.name)
+
+        def read(self, size=-1):
+            block = self.f.read(size)
+            handed[self.name] = handed.get(self.name, 0) + len(block)
+            return block
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(build, "open_readonly", Reader)
+    build_set(ref, tmp_path / "a.tset")
+    assert sorted(opened) == ["bridge.jpg", "notes.txt"]
+    assert handed == {"bridge.jpg": photo.stat().st_size, "notes.txt": 140000}
+
+    monkeypatch.setattr(reading, "MAX_IMAGE_BYTES", photo.stat().st_size - 1)
+    problems = []
+    build_set(ref, tmp_path / "b.tset", on_problem=lambda src, p: problems.append(p))
+    assert [(p.where, p.severity, p.reason) for p in problems] == [
+        ("bridge.jpg", "warning", f"image larger than {photo.stat().st_size - 1} bytes: "
+                                  f"not decoded")]
+    with load(tmp_path / "b.tset") as hs:
+        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2}
+
+
+def test_build_keeps_the_digests_of_pictures_it_cannot_hash_and_says_why(tmp_path):
+    import hostile_pictures as hostile
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "strip.png").write_bytes(hostile.strip_png(1, 30000))
+    (ref / "tagged.tif").write_bytes(hostile.tiff_warning())
+    problems = []
+    build_set(ref, tmp_path / "s.tset", on_problem=lambda src, p: problems.append(p))
+    assert [(p.where, p.severity, p.reason) for p in problems] == [
+        ("strip.png", "warning",
+         "no perceptual hash: 1x30000 pixels, one side over 16 times the other"),
+        ("tagged.tif", "warning",
+         "image library warning: UserWarning: Tag data larger than file. Skipping tag 270")]
+    with load(tmp_path / "s.tset") as hs:
+        assert hs.info.signals["md5"] == 2 and hs.info.signals["pdq"] >= 1
+        assert {hs.entry("pdq", r).name for r in range(len(hs.vectors("pdq")))} == {
+            "tagged.tif"}
+
+
+def test_running_out_of_memory_on_a_reference_picture_is_a_problem(tmp_path, monkeypatch):
+    from triage.signals import perceptual
+
+    def exhausted(image):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copyfile(VECTORS / "dih" / "bridge-1-original.jpg", ref / "bridge.jpg")
+    problems = []
+    build_set(ref, tmp_path / "s.tset", on_problem=lambda src, p: problems.append(p))
+    assert [(p.where, p.reason) for p in problems] == [
+        ("bridge.jpg", "image not hashed: out of memory")]
+    with load(tmp_path / "s.tset") as hs:
+        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1}

@@ -56,3 +56,64 @@ def test_a_hit_carries_all_three_digests(judge, entries):
     assert [(m.signal, m.kind) for m in verdict.matches] == [("md5", "alert")]
     # read once to match, once more for the report's SHA-1 and SHA-256
     assert verdict.bytes_read == 2 * len(LISTED)
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """A folder of pictures and a PDQ set holding the bridge photo's hash."""
+    import hostile_pictures as hostile
+    from triage.imaging import decode
+    from triage.signals.perceptual import PDQ
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    files = {"bridge.jpg": hostile.BRIDGE.read_bytes(),
+             "strip.png": hostile.strip_png(1, 30000),
+             "tagged.tif": hostile.tiff_warning(),
+             "bomb.png": hostile.png_bomb()}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    source = tmp_path / "pdq.csv"
+    source.write_text(f"pdq,category\n{PDQ.compute(decode(files['bridge.jpg'])).value},1\n")
+    with open_evidence(str(folder)) as ev:
+        yield Judge([load(source)]), {e.path: e for e in ev.entries()}, files
+
+
+def test_a_perceptual_hit_is_read_once_and_carries_all_three_digests(pictures):
+    judge, entries, files = pictures
+    verdict = judge(entries["/bridge.jpg"])
+    data = files["bridge.jpg"]
+    assert (verdict.status, verdict.decoded, verdict.bytes_read) == ("hit", True, len(data))
+    assert {k: verdict.hashes[k] for k in ("md5", "sha1", "sha256")} == {
+        "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_a_strip_is_checked_with_a_warning_and_a_bomb_is_an_error(pictures):
+    judge, entries, _ = pictures
+    strip = judge(entries["/strip.png"])
+    assert (strip.status, strip.decoded, strip.errors) == ("clean", False, [])
+    assert strip.warnings == [
+        "no perceptual hash: 1x30000 pixels, one side over 16 times the other"]
+    bomb = judge(entries["/bomb.png"])
+    assert (bomb.status, bomb.warnings) == ("clean", [])
+    assert bomb.errors == ["image not decoded: decompression bomb: pixel count beyond "
+                           "Pillow's limit"]
+
+
+def test_what_a_library_warns_about_a_picture_is_a_warning_on_its_record(pictures):
+    judge, entries, _ = pictures
+    verdict = judge(entries["/tagged.tif"])
+    assert (verdict.status, verdict.decoded, verdict.errors) == ("clean", True, [])
+    assert verdict.warnings == ["image library warning: UserWarning: Tag data larger than "
+                                "file. Skipping tag 270"]
+
+
+def test_running_out_of_memory_on_a_picture_is_an_error_record(pictures, monkeypatch):
+    from triage.signals import perceptual
+
+    def exhausted(image):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
+    judge, entries, _ = pictures
+    verdict = judge(entries["/bridge.jpg"])
+    assert (verdict.status, verdict.errors) == ("clean", ["image not hashed: out of memory"])

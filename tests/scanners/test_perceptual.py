@@ -2,6 +2,7 @@
 would load them (`pdq`, `phash`, `category` columns)."""
 
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,56 @@ def test_one_match_per_set_entry_the_closest(tmp_path):
     (match,) = matches
     assert (match.distance, match.variant, match.id) == (2, "original", None)
     assert match.value in stored and PDQ.distance(query, match.value) == 2
+
+
+def test_a_strip_is_refused_from_its_header_before_any_pixel_is_decoded(reference):
+    """1x30000 (100 KB): enlarged to a short side of 256 it would be 2 gigapixels. Its header
+    is enough to refuse it: the pixel data here is damaged and never reached."""
+    import hostile_pictures as hostile
+    hs, _, _ = reference
+    damaged = hostile.with_damaged_pixels(hostile.strip_png(1, 30000))
+    with pytest.raises(imaging.Unhashable) as err:
+        PerceptualMatcher([hs]).match(damaged)
+    assert err.value.reason() == ("no perceptual hash: 1x30000 pixels, one side over 16 times "
+                                  "the other")
+    assert err.value.severity == "warning"
+
+
+@pytest.mark.parametrize("size,refused", [((1, 1000), True), ((1000, 62), True),
+                                          ((20, 320), False), ((1, 1), False)])
+def test_the_shape_rule_holds_for_pictures_already_decoded(size, refused):
+    picture = Image.effect_noise(size, 60).convert("RGB")
+    for hashes in (query_hashes, reference_hashes):
+        if refused:
+            with pytest.raises(imaging.Unhashable, match=f"^{size[0]}x{size[1]} pixels"):
+                hashes(picture, {"pdq", "phash"})
+        else:
+            hashes(picture, {"pdq", "phash"})   # 16:1 and under: hashed as before
+
+
+def test_every_derived_picture_obeys_the_pictures_budget():
+    """A 160x100 thumbnail is enlarged to 410x256 for PDQ: over a budget of 160x100 pixels
+    that copy is refused before it is made."""
+    small = imaging.decode(encode(imaging.decode(BRIDGE.read_bytes()).resize((160, 100))))
+    with pytest.raises(imaging.OverBudget) as err:
+        query_hashes(small, {"pdq"}, imaging.Budget(max_pixels=160 * 100))
+    assert err.value.reason() == ("image not hashed: enlarged copy too large: 410x256 pixels "
+                                  "(limit 16000)")
+    assert len(query_hashes(small, {"pdq"}, imaging.Budget(max_pixels=410 * 256))) == 2 * 8 + 1
+
+
+def test_one_budget_goes_from_the_decode_to_the_last_hash():
+    class Watched(imaging.Budget):
+        def check(self, doing="decoding and hashing"):
+            steps.append(doing)
+            super().check(doing)
+
+    steps = []
+    hs_data = BRIDGE.read_bytes()
+    hashes = perceptual.hash_picture(hs_data, query_hashes, {"pdq", "phash"}, Watched())
+    assert steps[0] == "decoding" and steps[-1] == "decoding and hashing"
+    # every hash computed was checked against the deadline first
+    assert steps.count("decoding and hashing") >= len(hashes)
+    spent = imaging.Budget(started=time.monotonic() - imaging.TIME_LIMIT - 1)
+    with pytest.raises(imaging.OverBudget, match="^decoding and hashing took longer than 10 s$"):
+        query_hashes(imaging.decode(hs_data), {"pdq"}, spent)

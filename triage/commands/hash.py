@@ -10,14 +10,11 @@ from typing import Dict, Optional
 import click
 from tqdm import tqdm
 
-from .. import signals
+from .. import reading, signals
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, one_line
-from ..hashing import chunks, digest_stream
-from ..imaging import HEAD, ImageDecodeError, decode, sniff
 from ..jsonout import dumps
 from ..progress import progress_bar
 from ..safetext import visible
-from ..scanners.judge import MAX_IMAGE_BYTES
 from .options import signal_list
 
 DEFAULT = "md5,sha1,sha256,pdq,phash"
@@ -29,7 +26,8 @@ DEFAULT = "md5,sha1,sha256,pdq,phash"
 @click.option("--signal", "names", default=DEFAULT, show_default=True, metavar="SIGNALS",
               callback=signal_list(), help="Signals to compute, e.g. pdq,phash,md5.")
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON object a line: path, one key per signal, pdq_quality.")
+              help="One JSON object a line: path, one key per signal, pdq_quality (and error, "
+                   "warnings when there are).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 def hash_command(paths, names, as_json, progress):
@@ -39,22 +37,27 @@ def hash_command(paths, names, as_json, progress):
     Plain output is one `SIGNAL (FILE) = VALUE` line each (the BSD tag format); with --json a
     perceptual signal of a file that is not an image is null. A file that cannot be read, an
     image that cannot be decoded or one too large to decode is reported on stderr and the
-    others go on; the exit code is then 3."""
+    others go on; the exit code is then 3. What an image library warns about a file is
+    reported on stderr too, and does not change the exit code."""
     for name in names:
         if not signals.get(name).computable:
             raise click.BadParameter(f"{name} cannot be computed here", param_hint="--signal")
     failures = 0
     for path in progress_bar(progress, iterable=paths, unit=" files"):
         record = hash_file(path, names)
+        reasons = record.get("warnings", [])
         if "error" in record:
             failures += 1
-            tqdm.write(visible(f"triage: warning: {path}: {record['error']}"), file=sys.stderr)
+            reasons = [record["error"]] + reasons
+        for reason in reasons:
+            tqdm.write(visible(f"triage: warning: {path}: {reason}"), file=sys.stderr)
         click.echo(dumps(record) if as_json else _plain(record, names))
     return EXIT_INCOMPLETE if failures else EXIT_CLEAN
 
 
 def hash_file(path: str, names) -> Dict[str, Optional[object]]:
-    """`{"path", <signal>: hex or None, "pdq_quality"?, "error"?}` for one file."""
+    """`{"path", <signal>: hex or None, "pdq_quality"?, "error"?, "warnings"?}` for one file,
+    read once (reading.read) for all of them."""
     exact = [n for n in names if signals.get(n).kind == "exact"]
     perceptual = [n for n in names if signals.get(n).kind == "perceptual"]
     record: Dict[str, Optional[object]] = {"path": path}
@@ -66,42 +69,43 @@ def hash_file(path: str, names) -> Dict[str, Optional[object]]:
             record["error"] = "not a regular file"   # a FIFO or device would block or never end
             return record
         with open(path, "rb") as reader:
-            head = reader.read(HEAD)
-            image = bool(perceptual) and sniff(head) is not None
-            if image and os.fstat(reader.fileno()).st_size > MAX_IMAGE_BYTES:
-                record["error"] = f"image larger than {MAX_IMAGE_BYTES} bytes: not decoded"
-                image = False
-            content = bytearray(head) if image else None
-
-            def blocks():
-                yield head
-                for block in chunks(reader):
-                    if content is not None:
-                        content.extend(block)
-                    yield block
-
-            record.update(digest_stream(blocks(), exact))
+            contents = reading.read(reader, exact, pictures=bool(perceptual),
+                                    size=os.fstat(reader.fileno()).st_size)
     except OSError as exc:
         record["error"] = f"cannot read: {one_line(exc)}"
         return record
-    if content is not None:
-        reason = _perceive(content, perceptual, record)
-        if reason:
-            record["error"] = reason
+    record.update(contents.digests)
+    if contents.too_large:
+        record["error"] = f"image larger than {reading.MAX_IMAGE_BYTES} bytes: not decoded"
+    elif contents.data is not None:
+        _perceive(contents.data, perceptual, record)
     return record
 
 
-def _perceive(content: bytearray, names, record) -> Optional[str]:
-    try:
-        image = decode(bytes(content))
-    except ImageDecodeError as exc:
-        return f"image not decoded: {exc}"
-    for name in names:
-        h = signals.get(name).compute(image)
-        record[name] = h.value
-        if h.quality is not None:
-            record[f"{name}_quality"] = h.quality
-    return None
+def _perceive(data: bytes, names, record) -> None:
+    """The perceptual values of a picture as found (canonical: no enlarged or reduced copy),
+    decoded and hashed within one budget (each hash started before its deadline), into
+    `record`; or its error."""
+    from ..imaging import FULL_SIZE_TIME_LIMIT, Budget, ImageDecodeError, decode
+    from ..library_warnings import collected
+    budget = Budget(time_limit=FULL_SIZE_TIME_LIMIT)
+    values: Dict[str, object] = {}
+    with collected() as said:
+        try:
+            image = decode(data, budget)
+            for name in names:
+                budget.check()
+                h = signals.get(name).compute(image)
+                values[name] = h.value
+                if h.quality is not None:
+                    values[f"{name}_quality"] = h.quality
+            record.update(values)
+        except ImageDecodeError as exc:
+            record["error"] = exc.reason()
+        except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
+            record["error"] = "image not hashed: out of memory"
+    if said:
+        record["warnings"] = [f"image library warning: {w}" for w in said]
 
 
 def _plain(record, names) -> str:

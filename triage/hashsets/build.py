@@ -9,11 +9,12 @@ import stat
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .. import signals
+from .. import reading, signals
 from ..errors import HashSetError
 from ..evidence.folder import inside, open_readonly
-from ..hashing import chunks, digest_stream
+from ..library_warnings import collected
 from ..progress import progress_bar
+from ..reading import Contents
 from ..safetext import path_text
 from ..records import SetEntry
 from .compile import Compiler
@@ -27,33 +28,34 @@ DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash")
 Value = Tuple[str, str, Optional[int]]     # signal, value, quality
 
 
-def exact_values(path: str, names: List[str]) -> List[Value]:
-    with open_readonly(path) as f:
-        return [(name, value, None) for name, value in digest_stream(chunks(f), names).items()]
+def exact_values(contents: Contents, names: List[str]) -> List[Value]:
+    return [(name, contents.digests[name], None) for name in names]
 
 
-def perceptual_values(path: str, names: List[str]) -> List[Value]:
+def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
     """Every hash a reference picture should be stored under (the whole image, without its
     borders, and central regions), so shrunk, re-saved and cropped copies match. Files that
-    are not images give nothing; an image that cannot be decoded is a problem."""
-    from .. import imaging
-    from ..scanners.perceptual import reference_hashes
-    with open_readonly(path) as f:
-        if imaging.sniff(f.read(imaging.HEAD)) is None:
-            return []
-        f.seek(0)
-        data = f.read()
+    are not images give nothing; an image that cannot be decoded or hashed within its budget
+    is a problem (ValueError)."""
+    if contents.picture is None:
+        return []
+    if contents.too_large:
+        raise ValueError(f"image larger than {reading.MAX_IMAGE_BYTES} bytes: not decoded")
+    from ..imaging import FULL_SIZE_TIME_LIMIT, Budget, ImageDecodeError
+    from ..scanners.perceptual import hash_picture, reference_hashes
     try:
-        image = imaging.decode(data)
-    except imaging.ImageDecodeError as exc:
-        raise ValueError(f"image not decoded: {exc}") from None
-    hashes = reference_hashes(image, names)
+        hashes = hash_picture(contents.data, reference_hashes, names,
+                              Budget(time_limit=FULL_SIZE_TIME_LIMIT))
+    except ImageDecodeError as exc:
+        raise ValueError(exc.reason()) from None
+    except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
+        raise ValueError("image not hashed: out of memory") from None
     return list(dict.fromkeys((h.signal, h.value, h.quality) for h in hashes))
 
 
-# How each kind of signal is computed from a file: one entry per kind, so a new kind is
-# added here and nowhere else.
-CALCULATORS: Dict[str, Callable[[str, List[str]], List[Value]]] = {
+# How each kind of signal is computed from a file's contents (read once for all of them): one
+# entry per kind, so a new kind is added here and nowhere else.
+CALCULATORS: Dict[str, Callable[[Contents, List[str]], List[Value]]] = {
     "exact": exact_values, "perceptual": perceptual_values}
 
 
@@ -82,14 +84,22 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
                 continue
-            for kind, members in by_kind.items():
-                try:
-                    values += CALCULATORS[kind](str(path), members)
-                except ValueError as exc:   # e.g. an undecodable picture: its digests still count
-                    yield where, Problem(where, str(exc), severity="warning")
+            with open_readonly(str(path)) as f:
+                contents = reading.read(f, by_kind.get("exact", ()),
+                                        pictures="perceptual" in by_kind, size=info.st_size)
         except OSError as exc:
             yield where, Problem(where, f"cannot read: {exc.strerror or exc}", severity="error")
             continue
+        problems: List[str] = []
+        with collected() as said:
+            for kind, members in by_kind.items():
+                try:
+                    values += CALCULATORS[kind](contents, members)
+                except ValueError as exc:   # e.g. an undecodable picture: its digests still count
+                    problems.append(str(exc))
+        problems += [f"image library warning: {reason}" for reason in said]
+        for reason in problems:
+            yield where, Problem(where, reason, severity="warning")
         if progress is not None:
             progress.update(info.st_size)
         for signal, value, quality in values:

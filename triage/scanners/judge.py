@@ -7,16 +7,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .. import signals
+from .. import reading, signals
 from ..errors import READ_ERRORS, one_line
-from ..hashing import CHUNK, chunks, digest_stream
+from ..hashing import chunks, digest_stream
+from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match
-from ..workers import Interrupted
 from .exact import ExactMatcher
 
 REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
-HEAD = 64 * 1024                             # enough for libmagic, small enough to read always
-MAX_IMAGE_BYTES = 256 * 1024 * 1024          # larger "images" are not decoded (bombs, videos)
 
 
 @dataclass
@@ -60,7 +58,7 @@ class Judge:
         return min(size, HEAD) if self._image_candidate(size) else 0
 
     def _image_candidate(self, size: int) -> bool:
-        return self.perceptual is not None and 0 < size <= MAX_IMAGE_BYTES
+        return self.perceptual is not None and 0 < size <= reading.MAX_IMAGE_BYTES
 
     def unread(self, entry: FileEntry) -> Optional[Verdict]:
         """The verdict of a file no set could match by its size, which is never opened; None
@@ -75,49 +73,36 @@ class Judge:
 
     def _judge(self, entry: FileEntry) -> Verdict:
         needed = self.exact.plan(entry.size)
-        if not needed and not self._image_candidate(entry.size):   # as unread(), one plan
+        image = self._image_candidate(entry.size)
+        if not needed and not image:   # as unread(), one plan
             return Verdict(entry, "skipped")
         with entry.open() as reader:
-            head = reader.read(min(HEAD, entry.size)) if entry.size else b""
-            image = self._image_candidate(entry.size) and self._sniff(head)
-            if not needed and not image:
-                return Verdict(entry, "skipped", bytes_read=len(head))
-            content = bytearray(head) if image else None
-            digests, total = self._digest(head, reader, needed, content)
-        verdict = Verdict(entry, "clean", hashes=digests, bytes_read=total, hashed=bool(needed))
-        verdict.matches = self.exact.match(digests)
-        if content is not None and not verdict.matches:
-            self._perceive(bytes(content), verdict)
-        return self._settle(verdict)
-
-    def _sniff(self, head: bytes) -> bool:
-        from ..imaging import sniff
-        return sniff(head) is not None
-
-    def _digest(self, head, reader, names, keep: Optional[bytearray]):
-        """One pass over the bytes for every needed digest, keeping them too if it is an image."""
-        total = len(head)
-
-        def blocks():
-            nonlocal total
-            yield head
-            for block in chunks(reader, CHUNK):
-                if self.stop.is_set():
-                    raise Interrupted()
-                total += len(block)
-                if keep is not None:
-                    keep.extend(block)
-                yield block
-
-        digests = digest_stream(blocks(), names)
-        return digests, total
+            contents = reading.read(reader, needed, pictures=image, size=entry.size,
+                                    stop=self.stop)
+        if not needed and contents.data is None:
+            return Verdict(entry, "skipped", bytes_read=contents.bytes_read)
+        verdict = Verdict(entry, "clean", hashes=contents.digests,
+                          bytes_read=contents.bytes_read, hashed=bool(needed))
+        verdict.matches = self.exact.match(contents.digests)
+        if contents.data is not None and not verdict.matches:
+            self._perceive(contents.data, verdict)
+        return self._settle(verdict, contents.data)
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
-        from ..imaging import ImageDecodeError
-        try:
-            matches, hashes = self.perceptual.match(data)
-        except ImageDecodeError as exc:
-            verdict.errors.append(f"image not decoded: {exc}")
+        from .. import imaging
+        from ..library_warnings import collected
+        with collected() as said:
+            try:
+                matches, hashes = self.perceptual.match(data)
+            except imaging.ImageDecodeError as exc:
+                (verdict.errors if exc.severity == "error" else verdict.warnings).append(
+                    exc.reason())
+                matches = hashes = None
+            except MemoryError:   # the budget should prevent it; a record all the same
+                verdict.errors.append("image not hashed: out of memory")
+                matches = hashes = None
+        verdict.warnings += [f"image library warning: {w}" for w in said]
+        if matches is None:
             return
         verdict.decoded = True
         verdict.matches.extend(matches)
@@ -125,7 +110,7 @@ class Judge:
             if h.variant == "original":
                 verdict.hashes.setdefault(h.signal, h.value)
 
-    def _settle(self, verdict: Verdict) -> Verdict:
+    def _settle(self, verdict: Verdict, data: Optional[bytes] = None) -> Verdict:
         kinds = {m.kind for m in verdict.matches}
         if "known-good" in kinds:
             verdict.status = "known"
@@ -137,7 +122,9 @@ class Judge:
         elif "alert" in kinds:
             verdict.status = "hit"
             missing = [d for d in REPORT_DIGESTS if d not in verdict.hashes]
-            if missing:
+            if missing and data is not None:   # a picture, still held whole: no second read
+                verdict.hashes.update(digest_stream((data,), missing))
+            elif missing:
                 with verdict.entry.open() as reader:
                     verdict.hashes.update(digest_stream(chunks(reader), missing))
                 verdict.bytes_read += verdict.entry.size

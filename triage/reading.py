@@ -1,0 +1,71 @@
+"""One read of a file for everything asked of it: every requested digest in one pass over the
+bytes, the head that tells a picture by its content, and the whole content when it is a
+picture small enough to decode. The scan's judge, `triage hash` and `hashset build` read files
+through here, so each file is read once and the same limits hold everywhere.
+
+A reader in, plain values out, nothing kept between files: it runs the same in a worker
+process as in the main one, and what it returns can be sent from one to the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Dict, Iterable, Optional
+
+from .hashing import CHUNK, chunks, digest_stream
+from .workers import Interrupted
+
+HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
+MAX_IMAGE_BYTES = 256 * 1024 * 1024    # larger "pictures" are not decoded (bombs, videos)
+
+
+@dataclass
+class Contents:
+    """What one read of a file gave."""
+
+    bytes_read: int
+    digests: Dict[str, str] = field(default_factory=dict)   # hex, by signal name
+    picture: Optional[str] = None     # its MIME type, when pictures were asked for and it is one
+    data: Optional[bytes] = None      # the whole file, when it is a picture within the cap
+
+    @property
+    def too_large(self) -> bool:
+        """A picture over MAX_IMAGE_BYTES: recognised, but its content was not kept."""
+        return self.picture is not None and self.data is None
+
+
+def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = False,
+         size: Optional[int] = None, stop=None) -> Contents:
+    """Read `reader` from its start: its head always, then, when a digest is asked for or it
+    is a picture to keep, the rest once for all of them. `pictures`: tell a picture by its
+    content (imaging.sniff) and keep the bytes of one up to MAX_IMAGE_BYTES. `size`, when
+    known, spares reading an empty file and lets a larger picture be passed over unread.
+    `stop` (an event) is polled between blocks: once set, the read raises Interrupted."""
+    digests = tuple(digests)
+    head = reader.read(HEAD if size is None else min(HEAD, size)) if size != 0 else b""
+    picture = None
+    if pictures:
+        from .imaging import sniff   # the decoding stack, only for reads that need it
+        picture = sniff(head)
+    keep = picture is not None and (size is None or size <= MAX_IMAGE_BYTES)
+    if not digests and not keep:
+        return Contents(len(head), picture=picture)
+    total = len(head)
+    kept = [head] if keep else None
+
+    def blocks():
+        nonlocal total, kept
+        yield head
+        for block in chunks(reader, CHUNK):
+            if stop is not None and stop.is_set():
+                raise Interrupted()
+            total += len(block)
+            if kept is not None:
+                if total > MAX_IMAGE_BYTES:
+                    kept = None   # longer than its size said: over the cap all the same
+                else:
+                    kept.append(block)
+            yield block
+
+    found = digest_stream(blocks(), digests)
+    return Contents(total, found, picture, b"".join(kept) if kept is not None else None)
+
