@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 # Exit codes, as clamscan's: see README "Exit codes".
 EXIT_CLEAN = 0
 EXIT_HITS = 1
@@ -14,6 +16,17 @@ EXIT_TERMINATED = 143      # SIGTERM (128 + SIGTERM)
 # What reading evidence can raise: OS errors, and the RuntimeError pytsk3 turns a failed read
 # inside a Python image class (EWF, split raw) into.
 READ_ERRORS = (OSError, RuntimeError)
+
+
+class DamagedMedia(OSError):
+    """Content that lies in a chunk of the media whose stored checksum does not match its data
+    (what `ewfverify` calls a sector validation error): its bytes are not the evidence's. Says
+    where, so a scan can list the damaged ranges beside the files over them."""
+
+    def __init__(self, offset: int, length: int):
+        self.offset, self.length = offset, length
+        super().__init__(errno.EIO, f"damaged EWF chunk at media bytes {offset:,}-"
+                                    f"{offset + length - 1:,} (checksum mismatch)")
 
 
 class TriageError(Exception):

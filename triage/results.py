@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE TABLE IF NOT EXISTS names (
     key BLOB PRIMARY KEY, content BLOB NOT NULL, entry TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS names_by_content ON names (content);
+CREATE TABLE IF NOT EXISTS damage (
+    evidence_id INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+    PRIMARY KEY (evidence_id, offset)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY, evidence_id INTEGER, severity TEXT NOT NULL,
     record TEXT NOT NULL, UNIQUE (severity, record));
@@ -219,6 +222,15 @@ class Results:
         self._write("INSERT OR REPLACE INTO names VALUES (?, ?, ?)",
                     (key, content, json.dumps(entry)))
         self._written()
+
+    def add_damage(self, evidence_id: int, offset: int, length: int) -> None:
+        """A damaged range of the media (a chunk whose checksum fails), met by any reader."""
+        self._write("INSERT OR IGNORE INTO damage VALUES (?, ?, ?)", (evidence_id, offset, length))
+
+    def damage(self, evidence_id: int) -> List[dict]:
+        return [{"offset": o, "length": n} for o, n in self._conn.execute(
+            "SELECT offset, length FROM damage WHERE evidence_id = ? ORDER BY offset",
+            (evidence_id,))]
 
     def add_error(self, evidence_id: Optional[int], error: dict,
                   severity: str = "error") -> None:

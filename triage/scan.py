@@ -108,6 +108,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     workers = Workers(judge, req.workers or os.cpu_count() or 2)
     stopped = None
     crashed = False
+    ids = {}
     try:
         results.set("tool", {"name": TOOL_NAME, "version": __version__})
         results.set("environment", environment.describe())
@@ -138,8 +139,14 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         stop.set()
         workers.close()
         progress.close()
+        # Damage this process met itself (walking, opening volumes); the workers' came back
+        # with their verdicts.
+        damaged = {ids.get(ev.path): ev.damaged() for ev in evidences} if ids else {}
         for ev in evidences:
             ev.close()
+    for ev_id, ranges in damaged.items():
+        for d in ranges:
+            results.add_damage(ev_id, d["offset"], d["length"])
     complete = stopped is None
     report, reports = _finish(results, Path(req.outdir), req.formats, complete, stopped)
     summary = results.summary()
@@ -282,6 +289,8 @@ def _record(results: Results, ev_id: int, key: bytes, content: bytes, verdict: V
     if verdict.is_hit:
         finding = {"entry": entry.to_dict(), "hashes": verdict.hashes,
                    "matches": [m.to_dict() for m in verdict.matches]}
+    for offset, length in verdict.damaged:
+        results.add_damage(ev_id, offset, length)
     results.record(ev_id, key, content, _volume(entry), verdict.status, verdict.bytes_read,
                    verdict.hashed, verdict.decoded, finding)
 

@@ -79,6 +79,12 @@ LOST_SHARE = 0.5
 def coverage_notes(report: Mapping) -> List[str]:
     """Facts about what was not examined that no verdict may hide."""
     notes = []
+    for ev in report.get("evidence", []):
+        damaged = ev.get("damaged") or []
+        if damaged:
+            notes.append(f"{ev.get('path')}: {len(damaged)} damaged chunk(s) of the media (their "
+                         f"stored checksum fails, as ewfverify reports): the files over them "
+                         f"could not be checked")
     for hs in report.get("hashsets", []):
         skipped, records = hs.get("skipped") or 0, hs.get("records") or 0
         if skipped and skipped > LOST_SHARE * records:

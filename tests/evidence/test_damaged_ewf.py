@@ -242,6 +242,11 @@ def test_a_demo_hit_over_a_damaged_chunk_becomes_an_error(tmp_path, triage):
     errors = [e for e in report["errors"] if e["path"] == "/DCIM/100CANON/IMG_0003.JPG"]
     assert len(errors) == 1 and "damaged EWF chunk" in errors[0]["reason"]
     assert report["summary"]["errors"] >= 1
+    # the evidence lists the range ewfverify reports, met by whichever process read it, and
+    # the verdict says the media is damaged
+    ((offset, length),) = ranges
+    assert report["evidence"][0]["damaged"] == [{"offset": offset, "length": length}]
+    assert "1 damaged chunk(s) of the media" in (out / "report.html").read_text()
 
 
 def _report(out: Path) -> dict:

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import pyewf
 import pytsk3
 
-from ..errors import EvidenceError, READ_ERRORS, one_line
+from ..errors import DamagedMedia, EvidenceError, READ_ERRORS, one_line
 from ..registry import Registry
 from ..timefmt import pin_utc
 from . import libewf
@@ -31,16 +31,6 @@ from .folder import open_readonly
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
 LOGICAL_EWF_SIGNATURES = (b"LVF\x09\x0d\x0a\xff\x00", b"LEF2\x0d\x0a\x81\x00")
-
-
-class DamagedMedia(OSError):
-    """Content that lies in a chunk whose stored checksum does not match its data (what
-    `ewfverify` calls a sector validation error): its bytes are not the evidence's."""
-
-    def __init__(self, offset: int, length: int):
-        self.offset, self.length = offset, length
-        super().__init__(errno.EIO, f"damaged EWF chunk at media bytes {offset:,}-"
-                                    f"{offset + length - 1:,} (checksum mismatch)")
 
 
 @dataclass

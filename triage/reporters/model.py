@@ -38,6 +38,12 @@ def build(results: Results) -> dict:
 
 def _evidence(results: Results, row: dict) -> dict:
     info = dict(row["info"])
+    # Damaged chunks as the scan met them, wherever: the description of the evidence at the
+    # start lists only those met while opening it.
+    seen = {(d["offset"], d["length"]) for d in info.get("damaged", [])}
+    seen |= {(d["offset"], d["length"]) for d in results.damage(row["id"])}
+    if "damaged" in info or seen:
+        info["damaged"] = [{"offset": o, "length": n} for o, n in sorted(seen)]
     counts = results.volume_counts(row["id"])
     for volume in info.get("volumes", []):
         volume["counts"] = counts.get(volume["index"], _zero_counts())

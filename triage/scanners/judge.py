@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .. import reading, signals
-from ..errors import READ_ERRORS, one_line
+from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match
@@ -28,6 +28,7 @@ class Verdict:
     decoded: bool = False
     errors: List[str] = field(default_factory=list)     # content that could not be checked
     warnings: List[str] = field(default_factory=list)   # checked, but worth an examiner's look
+    damaged: List[Tuple[int, int]] = field(default_factory=list)   # media ranges (offset, length)
 
     @property
     def is_hit(self) -> bool:
@@ -55,7 +56,7 @@ class Judge:
         found to need more, a picture or a hit's re-read, is added when it is done.)"""
         if self.exact.plan(size):
             return size
-        return min(size, HEAD) if self._image_candidate(size) else 0
+        return min(size, reading.HEAD) if self._image_candidate(size) else 0
 
     def _image_candidate(self, size: int) -> bool:
         return self.perceptual is not None and 0 < size <= reading.MAX_IMAGE_BYTES
@@ -69,7 +70,9 @@ class Judge:
         try:
             return self._judge(entry)
         except READ_ERRORS as exc:
-            return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"])
+            damaged = [(exc.offset, exc.length)] if isinstance(exc, DamagedMedia) else []
+            return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"],
+                           damaged=damaged)
 
     def _judge(self, entry: FileEntry) -> Verdict:
         needed = self.exact.plan(entry.size)
