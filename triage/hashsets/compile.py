@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections import defaultdict
+from itertools import chain, count
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -37,21 +39,26 @@ def size_dtype(largest: int):
 
 
 class Strings:
-    """A pool of distinct strings (series, names, opaque values) referenced by index."""
+    """A pool of distinct strings (series, names, IDs, opaque values) referenced by index, in
+    the order of their first appearance."""
 
     def __init__(self):
-        self.index: Dict[str, int] = {}
+        # Numbered as first seen by the dict itself (a counter as the default factory), so a
+        # column of a million names is pooled by map() in C, not a Python call per string.
+        # None is number 0: "no string"; a string's pool index is its number less one.
+        self.index: Dict[Optional[str], int] = defaultdict(count().__next__)
+        self.index[None]
 
     def add(self, text: Optional[str]) -> int:
-        if text is None:
-            return NONE32
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.index)
-        return found
+        return NONE32 if text is None else self.index[text] - 1
+
+    def add_many(self, texts, n: int) -> np.ndarray:
+        """Pool indices of `n` strings (None: NONE32), exactly as add() of each in turn."""
+        numbers = np.fromiter(map(self.index.__getitem__, texts), np.int64, n)
+        return np.where(numbers == 0, NONE32, numbers - 1).astype(np.uint32)
 
     def arrays(self) -> Dict[str, np.ndarray]:
-        encoded = [s.encode("utf-8", "surrogatepass") for s in self.index]
+        encoded = [s.encode("utf-8", "surrogatepass") for s in self.index if s is not None]
         offsets = np.zeros(len(encoded) + 1, np.uint64)
         np.cumsum([len(b) for b in encoded], out=offsets[1:])
         return {"strings.offsets": offsets,
@@ -181,27 +188,18 @@ class Compiler:
         return buf
 
     def _string_columns(self, block):
-        """Pool indices of a block's series, names and ids, added row by row in that order,
+        """Pool indices of a block's series, names and ids, pooled row by row in that order,
         as `add` does, so the pool's order is the same on both paths."""
         n = block.rows
-        if block.series is None and block.name is None and block.id is None:
+        columns = [c for c in (block.series, block.name, block.id) if c is not None]
+        if not columns:
             none = np.full(n, NONE32, np.uint32)
             return none, none, none
-        add = self.strings.add
-        series, names, ids = array("I"), array("I"), array("I")
-        if block.id is None:     # most sources: no ID column, no pool lookup per row for it
-            for s, name in zip(block.series or [None] * n, block.name or [None] * n):
-                series.append(add(s))
-                names.append(add(name))
-            ids = array("I", [NONE32]) * n
-        else:
-            for s, name, ident in zip(block.series or [None] * n, block.name or [None] * n,
-                                      block.id):
-                series.append(add(s))
-                names.append(add(name))
-                ids.append(add(ident))
-        return (np.frombuffer(series, np.uint32), np.frombuffer(names, np.uint32),
-                np.frombuffer(ids, np.uint32))
+        codes = self.strings.add_many(chain.from_iterable(zip(*columns)), n * len(columns))
+        codes = codes.reshape(n, len(columns))
+        given = iter(range(len(columns)))
+        return tuple(codes[:, next(given)] if c is not None else np.full(n, NONE32, np.uint32)
+                     for c in (block.series, block.name, block.id))
 
     def label_list(self) -> List[str]:
         return sorted(self.labels, key=self.labels.get)

@@ -375,7 +375,10 @@ def _assemble(m: int, first: int, hashes: dict, sizes: list, category: list,
     if names is not None:
         columns.name = [n if n.__class__ is str else None for n in names]
     if ids is not None:
-        columns.id = list(map(media_id, ids))
+        if set(map(type, ids)) <= {int, type(None)}:     # the common case, read in C
+            columns.id = [str(i) if i else None for i in ids]
+        else:
+            columns.id = list(map(media_id, ids))
     return columns
 
 
