@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Build triage as one Linux x86-64 executable (PyInstaller), with Python, pytsk3, pyewf,
-# libmagic and its database, pdqhash, numpy, faiss, Pillow, pillow-heif and the rest inside.
+# Build triage as one Linux x86-64 executable, with Python, pytsk3, pyewf, libmagic and its
+# database, pdqhash, numpy, faiss, Pillow, pillow-heif and the rest inside.
 #
 #   packaging/build-onefile.sh [--onedir] [--python PYTHON] [--out DIR]
 #
-# Writes DIR/triage (default DIR: dist/) and DIR/triage.sha256 beside it. --onedir makes a
-# folder (DIR/triage/triage) instead: the same bundle unpacked, for a quick check in CI.
-# The build happens in a virtual environment of its own (build/onefile/venv) holding the
-# project's runtime dependencies only, never the test extra. See docs/fieldkit.md.
+# PyInstaller freezes the program into a folder; the one file is packaging/launcher.sh
+# followed by a gzip'd tar of that folder, which the launcher unpacks once BESIDE ITSELF
+# (PyInstaller's own one-file mode would unpack into the machine's temp folder on every run).
+# Writes DIR/triage (default DIR: dist/) and DIR/triage.sha256 beside it. --onedir stops at
+# the folder (DIR/triage/triage), for a quicker check. The build happens in a virtual
+# environment of its own (build/onefile/venv) holding the project's runtime dependencies
+# only, never the test extra. See docs/fieldkit.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,9 +55,11 @@ if [ -z "$magic_db" ] || [ ! -f "$magic_lib" ]; then
     exit 2
 fi
 
+if [ "$mode" = onedir ]; then bundle="$out"; else bundle="$work/bundle"; fi
+rm -rf "$bundle/triage"
 "$venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
-    --"$mode" --name triage \
-    --distpath "$out" --workpath "$work/pyi" --specpath "$work" \
+    --onedir --name triage \
+    --distpath "$bundle" --workpath "$work/pyi" --specpath "$work" \
     --collect-submodules triage --collect-data triage \
     --hidden-import pillow_heif --hidden-import pdqhash --hidden-import faiss \
     --add-binary "$magic_lib:." --add-data "$magic_db:." \
@@ -63,10 +68,29 @@ fi
     --exclude-module case_utils --exclude-module rdflib --exclude-module xmlschema \
     packaging/triage_main.py
 
-if [ "$mode" = onefile ]; then
-    (cd "$out" && sha256sum triage > triage.sha256)
-    ls -l "$out/triage"
-    cat "$out/triage.sha256"
-else
-    du -sh "$out/triage"
+# The oldest glibc the bundle runs on: the newest symbol version any of its ELF files needs.
+glibc=$(find "$bundle/triage" -type f \( -name '*.so*' -o -name triage \) -exec \
+        objdump -T {} + 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
+echo "needs glibc ${glibc#GLIBC_} or later"
+
+if [ "$mode" = onedir ]; then
+    du -sh "$bundle/triage"
+    exit 0
 fi
+mkdir -p "$out"
+payload="$work/payload.tar.gz"
+(cd "$bundle" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - triage) \
+    | gzip -n -6 > "$payload"
+id=$(sha256sum "$payload" | cut -c1-16)
+# The launcher with its payload's id and offset; the offset is written at a fixed width so
+# that the launcher's length, and so the offset itself, does not depend on it.
+stub=$(sed -e "s/@PAYLOAD_ID@/$id/" -e "s/@PAYLOAD_OFFSET@/OFFSETXXXX/" packaging/launcher.sh)
+length=$(printf '%s\n' "$stub" | wc -c)
+offset=$(printf '%010d' $((length + 1)))
+printf '%s\n' "$stub" | sed "s/OFFSETXXXX/$offset/" > "$out/triage.part"
+cat "$payload" >> "$out/triage.part"
+chmod 755 "$out/triage.part"
+mv "$out/triage.part" "$out/triage"
+(cd "$out" && sha256sum triage > triage.sha256)
+ls -l "$out/triage"
+cat "$out/triage.sha256"

@@ -231,14 +231,17 @@ def _match_lines(hit: dict, hashsets) -> str:
     for m in hit["matches"]:
         what = (m["set"], m["kind"], m["category"], m["series"], m.get("id"))
         if signal_type(m["signal"]).kind == "exact":
-            exact.setdefault(what, []).append(m["signal"])
+            exact.setdefault(what + (m.get("false_positive_rate"),), []).append(m["signal"])
             continue
         how = f"{esc(m['signal'])} distance {m['distance']}"
         if m.get("variant") and m["variant"] != "original":
             how += f" (the file's {esc(m['variant'])} variant)"
         lines.append((what, f"{how} from the set's value<br><code>{esc(m.get('value'))}</code>"))
-    for what, sigs in exact.items():
-        lines.insert(0, (what, f"{esc(', '.join(sigs))} exact (same digest)"))
+    for (*what, rate), sigs in exact.items():
+        how = (f"{esc(', '.join(sigs))} exact (same digest)" if rate is None else
+               f"{esc(', '.join(sigs))} in the sealed set (keyed fingerprint, false-positive "
+               f"rate {rate:.2g}: confirm with the unsealed set)")
+        lines.insert(0, (tuple(what), how))
     out = []
     for (name, kind, category, series, ident), how in lines:
         cat = (esc(category_title(category, hashsets)) if category else "no category")
