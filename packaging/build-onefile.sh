@@ -78,19 +78,6 @@ if [ "$mode" = onedir ]; then
     exit 0
 fi
 mkdir -p "$out"
-payload="$work/payload.tar.gz"
-(cd "$bundle" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - triage) \
-    | gzip -n -6 > "$payload"
-id=$(sha256sum "$payload" | cut -c1-16)
-# The launcher with its payload's id and offset; the offset is written at a fixed width so
-# that the launcher's length, and so the offset itself, does not depend on it.
-stub=$(sed -e "s/@PAYLOAD_ID@/$id/" -e "s/@PAYLOAD_OFFSET@/OFFSETXXXX/" packaging/launcher.sh)
-length=$(printf '%s\n' "$stub" | wc -c)
-offset=$(printf '%010d' $((length + 1)))
-printf '%s\n' "$stub" | sed "s/OFFSETXXXX/$offset/" > "$out/triage.part"
-cat "$payload" >> "$out/triage.part"
-chmod 755 "$out/triage.part"
-mv "$out/triage.part" "$out/triage"
-(cd "$out" && sha256sum triage > triage.sha256)
+bash packaging/assemble.sh "$bundle" "$out/triage"
 ls -l "$out/triage"
 cat "$out/triage.sha256"

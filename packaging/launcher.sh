@@ -3,9 +3,9 @@
 # PyInstaller folder: Python, triage and every library it needs, libmagic's database included).
 #
 # The first run unpacks it once into .triage-ID/ BESIDE THIS FILE (the USB stick), never into
-# the machine's temp folder; later runs start from there at once. Temporary files (SQLite's,
-# Python's) go to .triage-ID/tmp/ beside it too: with the output folder on the stick, nothing is
-# written to the machine under examination. TRIAGE_UNPACK_DIR=DIR unpacks into DIR instead (a
+# the machine's temp folder; later runs start from there at once. The program keeps its
+# temporary files (SQLite's, Python's) in .triage-ID/triage/tmp/ (packaging/rthook_triage.py):
+# with the output folder on the stick, nothing is written to the machine under examination. TRIAGE_UNPACK_DIR=DIR unpacks into DIR instead (a
 # stick mounted read-only). Delete .triage-*/ to unpack afresh. Needs only sh, tail, tar and
 # gzip (busybox will do). No heredocs here: a shell writes them to a temp file.
 set -u
@@ -16,7 +16,7 @@ base=${TRIAGE_UNPACK_DIR:-${self%/*}}
 dir="$base/.triage-$id"
 if [ ! -x "$dir/triage/triage" ]; then
     part="$dir.partial.$$"
-    if ! mkdir -p "$part/tmp" 2>/dev/null; then
+    if ! mkdir -p "$part" 2>/dev/null; then
         echo "triage: error: $base: cannot unpack beside the executable (not writable); set TRIAGE_UNPACK_DIR to a folder on the stick" >&2
         exit 2
     fi
@@ -28,6 +28,4 @@ if [ ! -x "$dir/triage/triage" ]; then
     # Another run may have unpacked meanwhile: keep the first, drop ours.
     mv "$part" "$dir" 2>/dev/null || rm -rf "$part"
 fi
-TMPDIR="$dir/tmp" SQLITE_TMPDIR="$dir/tmp"
-export TMPDIR SQLITE_TMPDIR
 exec "$dir/triage/triage" "$@"

@@ -162,8 +162,8 @@ def _check_signature(f, path, data_start: int, data_len: int, data_sum: bytes,
     read; return the signer's fingerprint. Raises HashSetError naming what is wrong."""
     end = data_start + data_len
     f.seek(end)
-    magic, version, _, public, signature = TRAILER.unpack(f.read(TRAILER.size))
-    if magic != TRAILER_MAGIC or version != 1:
+    magic, version, reserved, public, signature = TRAILER.unpack(f.read(TRAILER.size))
+    if magic != TRAILER_MAGIC or version != 1 or reserved:
         raise HashSetError(f"{path}: the signature at the end of the set is damaged")
     whole = hashlib.sha256()
     f.seek(0)
