@@ -103,6 +103,20 @@ class HashSet:
         i = sizes.searchsorted(sizes.dtype.type(size))
         return int(sizes[i]) == size
 
+    def find_categories(self, signal: str, digests) -> Tuple[np.ndarray, np.ndarray]:
+        """Every (query index, category code) of a digest in the set, vectorised, in query
+        order: "is this digest in category C" for a batch, the one question both forms
+        answer (a compiled set from its rows, a sealed set from its filters). Codes index
+        [None] + labels."""
+        if signal not in self.signals:
+            return np.zeros(0, np.intp), np.zeros(0, np.uint16)
+        if self.sealed is not None and signal in self.sealed.filters:
+            return self.sealed.find(signal, self._query(signal, digests))
+        query, rows = self.find(signal, digests)
+        codes = self.column(signal, "category")
+        return query, (np.zeros(len(rows), np.uint16) if codes is None
+                       else codes.take(rows).astype(np.uint16))
+
     def false_positive_rate(self, signal: str) -> Optional[float]:
         """The design rate at which one of `signal`'s filters wrongly says "in" (sealed sets),
         None where a match is exact."""
@@ -281,13 +295,15 @@ class HashSet:
     def _lookup_sealed(self, signal: str, digests) -> List[List[SetEntry]]:
         labels = [None] + self.labels
         query = self._query(signal, digests)
+        found: List[List[SetEntry]] = [[] for _ in range(len(query))]
         if len(query) == 1:      # once per file in a scan: no numpy batch set-up
-            codes = [self.sealed.codes_one(signal, query[0].tobytes())]
+            pairs = [(0, c) for c in self.sealed.codes_one(signal, query[0].tobytes())]
         else:
-            codes = self.sealed.codes(signal, query)
+            pairs = zip(*(a.tolist() for a in self.sealed.find(signal, query)))
         # The value is the digest asked about (the file's own): the set holds none to give.
-        return [[SetEntry(signal, query[i].tobytes().hex(), labels[c]) for c in found]
-                for i, found in enumerate(codes)]
+        for q, code in pairs:
+            found[q].append(SetEntry(signal, query[q].tobytes().hex(), labels[code]))
+        return found
 
     def _query(self, signal: str, digests) -> np.ndarray:
         length = key_length(signal)

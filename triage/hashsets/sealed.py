@@ -56,6 +56,7 @@ class Keyed:
         if len(key) != KEY_BYTES:
             raise ValueError("a sealed set's key is 16 bytes")
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())
+        self._one = None          # (process id, encryptor) for one digest at a time
 
     def words(self, digests: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """CBC-MAC of each row of `digests` (uint8, n x length, zero-padded to whole blocks):
@@ -65,6 +66,9 @@ class Keyed:
         padded = np.zeros((n, blocks * BLOCK), np.uint8)
         padded[:, :length] = digests
         encrypt = self._cipher.encryptor()
+        if length == BLOCK:           # MD5: one block, no padding, no chaining
+            pair = np.frombuffer(encrypt.update(np.ascontiguousarray(digests).data), "<u8")
+            return pair[0::2].astype(np.uint64), pair[1::2].astype(np.uint64)
         state = np.zeros((n, BLOCK), np.uint8)
         for b in range(blocks):
             state = state ^ padded[:, b * BLOCK:(b + 1) * BLOCK]
@@ -73,7 +77,11 @@ class Keyed:
         return pair[:, 0].astype(np.uint64), pair[:, 1].astype(np.uint64)
 
     def words_one(self, digest: bytes) -> Tuple[int, int]:
-        encrypt = self._cipher.encryptor()
+        # ECB keeps no state between blocks: one encryptor serves every call of a process
+        # (made again after a fork, as OpenSSL contexts are not shared across processes).
+        if self._one is None or self._one[0] != os.getpid():
+            self._one = (os.getpid(), self._cipher.encryptor())
+        encrypt = self._one[1]
         state = bytes(BLOCK)
         padded = digest + bytes(-len(digest) % BLOCK)
         for b in range(0, len(padded), BLOCK):
@@ -213,16 +221,20 @@ class SealedSignals:
         return frozenset(s for s, filters in self.filters.items()
                          if any(f.shape.entries for _, f in filters))
 
-    def codes(self, signal: str, digests: np.ndarray) -> List[List[int]]:
-        """For each digest (uint8 rows), the category codes whose filter says it is in."""
-        found: List[List[int]] = [[] for _ in range(len(digests))]
-        if not len(digests):
-            return found
+    def find(self, signal: str, digests: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Every (query index, category code) whose filter says "in", vectorised, in query
+        order: the batch API."""
+        if not len(digests) or signal not in self.filters:
+            return np.zeros(0, np.intp), np.zeros(0, np.uint16)
         lo, hi = self._keyed.words(digests)
-        for code, f in self.filters.get(signal, ()):
-            for q in np.flatnonzero(f.contains(lo, hi)).tolist():
-                found[q].append(code)
-        return found
+        queries, codes = [], []
+        for code, f in self.filters[signal]:
+            q = np.flatnonzero(f.contains(lo, hi))
+            queries.append(q)
+            codes.append(np.full(len(q), code, np.uint16))
+        query, code = np.concatenate(queries), np.concatenate(codes)
+        order = np.argsort(query, kind="stable")
+        return query[order], code[order]
 
     def codes_one(self, signal: str, digest: bytes) -> List[int]:
         lo, hi = self._keyed.words_one(digest)
