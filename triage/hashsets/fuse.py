@@ -6,9 +6,12 @@ A filter holds about 1.125 cells a key (3-wise, spatially coupled segments). A k
 does; any other key does with probability 2**-bits (the false-positive rate), because its
 fingerprint is uniform and independent of the cells it reads.
 
-Keys come in already hashed: two 64-bit words per key (`lo` places the key, `hi` gives its
-fingerprint), each mixed with the filter's own seed, so filters built from the same keys with
-different seeds are unrelated. The Python bindings were not used: pyxorfilter hashes `str(item)`
+Keys come in already hashed to uniform random bits (sealed.py's keyed AES): two 64-bit words
+per key. `lo`, mixed with the filter's own seed (MurmurHash3's finaliser), places the key: a
+new seed after a failed peel re-draws every position (an XOR with the seed would not: two keys
+equal in the few bits a small filter's positions use would share their cells under every
+seed). `hi`, XORed with the seed, gives the fingerprint (uniform already; only the positions
+need re-drawing). Filters of the same keys with different seeds are unrelated. The Python bindings were not used: pyxorfilter hashes `str(item)`
 and has only 8- and 16-bit fingerprints, and 1e-9 needs 30 bits.
 
 Construction peels the 3-hypergraph round by round: every cell holding exactly one key gives
@@ -31,6 +34,7 @@ TRIES = 64           # a failed peel (rare: a few in a thousand for big filters)
 
 _U64 = np.uint64
 _M1, _M2 = _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53)
+_MASK64 = (1 << 64) - 1
 
 
 def mix(words: np.ndarray, seed: int) -> np.ndarray:
@@ -43,9 +47,6 @@ def mix(words: np.ndarray, seed: int) -> np.ndarray:
     x *= _M2
     x ^= x >> _U64(33)
     return x
-
-
-_MASK64 = (1 << 64) - 1
 
 
 def mix_one(word: int, seed: int) -> int:
@@ -106,7 +107,7 @@ def positions_one(h: int, shape: Shape) -> Tuple[int, int, int]:
 
 
 def fingerprints(hi: np.ndarray, seed: int, bits: int) -> np.ndarray:
-    return (mix(hi, seed) >> _U64(64 - bits)).astype(np.uint32)
+    return ((hi ^ _U64(seed)) >> _U64(64 - bits)).astype(np.uint32)
 
 
 @dataclass
@@ -134,7 +135,7 @@ class Filter:
         found = 0
         for cell in positions_one(mix_one(lo, self.seed), self.shape):
             found ^= cell_value(self.words, cell, self.bits)
-        return found == mix_one(hi, self.seed) >> (64 - self.bits)
+        return found == (hi ^ self.seed) >> (64 - self.bits)
 
     def cells(self) -> np.ndarray:
         """The cells unpacked to one uint32 each (a gather then needs one read a cell, not
