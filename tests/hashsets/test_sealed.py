@@ -256,3 +256,16 @@ def test_a_source_list_is_sealed_directly(tmp_path):
     digest = hashlib.md5(b"not in any set").digest()
     with load(out) as hs:
         assert hs.lookup("md5", [digest]) == [[]]
+
+
+def test_a_sealed_known_good_set_serves_validate_as_the_unsealed_one(sets, tmp_path):
+    """`validate --known-good` asks only membership of the set being validated: a sealed
+    known-good set answers it the same."""
+    _, _, compiled, sealed_path, _ = sets
+    runs = [run_triage("hashset", "validate", compiled, "--known-good", good, "--json")
+            for good in (compiled, sealed_path)]
+    findings = [[f for f in r.json()["findings"] if f["code"] == "known-good"] for r in runs]
+    assert [r.code for r in runs] == [1, 1]
+    assert findings[0] == findings[1]
+    assert {f["signal"]: f["count"] for f in findings[1]} == {"md5": 400, "sha1": 400,
+                                                               "sha256": 400, "pdq": 20}
