@@ -94,4 +94,5 @@ def test_small_filters_of_keys_alike_in_the_placing_bits_still_build():
         lo, hi = keys(150, 100 + n)
         lo[1] = lo[0] ^ np.uint64(1 << 24)      # differs only in a bit no position uses
         f = fuse.build(lo, hi, 20, seeds(n))
-        assert f.contains(lo, hi).all()
+        assert f.mixed and f.contains(lo, hi).all()
+        assert all(f.contains_one(int(a), int(b)) for a, b in zip(lo[:5], hi[:5]))

@@ -194,6 +194,8 @@ def rewrite(path, target, change):
     (lambda h, a: h["sealed"]["signals"]["md5"]["filters"][1].update(
         category=h["sealed"]["signals"]["md5"]["filters"][0]["category"]), "or repeated"),
     (lambda h, a: h["sealed"]["signals"]["md5"]["filters"][0].update(seed=-1), "negative"),
+    (lambda h, a: h["sealed"]["signals"]["md5"]["filters"][0].update(mixed=1),
+     "placing is not said"),
     (lambda h, a: a.update({"sealed.md5.0": a["sealed.md5.0"][:-1]}), "wrong length"),
     (lambda h, a: h["sealed"]["signals"].update(pdq={"prefilter": False, "filters": []}),
      "not an exact one"),

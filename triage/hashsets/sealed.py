@@ -173,6 +173,7 @@ def _seal_signal(hs, signal, keyed: Keyed, bits: int, seeds, keep_sizes: bool,
         built = fuse.build(lo[rows], hi[rows], bits, seeds)
         arrays[f"sealed.{signal}.{number}"] = built.words
         filters.append({"category": int(code), "entries": len(rows), "seed": built.seed,
+                        "mixed": built.mixed,
                         "segment_length": built.shape.segment_length,
                         "segment_count": built.shape.segment_count})
     prefilter = bool(keep_sizes and hs.spec(signal).get("all_sized"))
@@ -211,7 +212,7 @@ class SealedSignals:
             self.filters[signal] = [
                 (f["category"], fuse.Filter(
                     fuse.Shape(f["entries"], f["segment_length"], f["segment_count"]),
-                    self.bits, f["seed"], arrays[f"sealed.{signal}.{i}"]))
+                    self.bits, f["seed"], arrays[f"sealed.{signal}.{i}"], f["mixed"]))
                 for i, f in enumerate(spec["filters"])]
             if spec["prefilter"]:
                 self.sizes[signal] = arrays[f"sealed.{signal}.sizes"]

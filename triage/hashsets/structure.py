@@ -233,6 +233,8 @@ def _check_sealed(sealed, kept: dict, arrays, labels: int) -> set:
                   f"{signal}: filter {number}'s category is beyond the labels or repeated")
             codes.add(f["category"])
             _need(f["seed"] < 1 << 64, f"{signal}: filter {number}'s seed is out of range")
+            _need(isinstance(f.get("mixed"), bool), f"{signal}: filter {number}'s placing is "
+                                                    f"not said")
             shape = fuse.Shape.of(f["entries"])
             _need(f["segment_length"] == shape.segment_length
                   and f["segment_count"] == shape.segment_count,
