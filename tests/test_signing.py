@@ -5,7 +5,6 @@ and `report verify` finding any altered, missing or unlisted output."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest

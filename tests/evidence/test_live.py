@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 
@@ -112,19 +110,6 @@ def test_no_device_to_scan_is_one_line(tmp_path, triage):
                           "left out: loop0 empty (size 0))\n")
     run = triage("scan", "--hashset", DEMO / "demo-alert.json", "-o", tmp_path / "out")
     assert run.code == 2 and "Missing argument 'EVIDENCE...' (or --live)" in run.stderr
-
-
-@pytest.fixture
-def loop_device(images):
-    if shutil.which("losetup") is None:
-        pytest.skip("losetup is not installed")
-    made = subprocess.run(["losetup", "-r", "-f", "--show", str(images / "fat16.raw")],
-                          capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"no loop device here: {made.stderr.strip()}")
-    device = made.stdout.strip()
-    yield device
-    subprocess.run(["losetup", "-d", device], check=False)
 
 
 def test_live_scans_a_real_device_read_only(loop_device, images, tmp_path, triage):

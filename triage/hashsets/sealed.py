@@ -111,7 +111,7 @@ def seal(hs, output, fpr: float = DEFAULT_FPR, keep_sizes: bool = False,
     for signal in sorted(hs.signals):
         kind = signals.get(signal).kind
         if kind == "exact":
-            spec, filters = _seal_signal(hs, signal, keyed, bits, seeds, keep_sizes, arrays)
+            spec = _seal_signal(hs, signal, keyed, bits, seeds, keep_sizes, arrays)
             sealed_specs[signal] = spec
             counts[signal] = hs.info.signals.get(signal, 0)
             if spec["prefilter"]:
@@ -157,7 +157,9 @@ def _seeds() -> Iterator[int]:
 
 
 def _seal_signal(hs, signal, keyed: Keyed, bits: int, seeds, keep_sizes: bool,
-                 arrays: Dict[str, np.ndarray]) -> Tuple[dict, list]:
+                 arrays: Dict[str, np.ndarray]) -> dict:
+    """One exact signal's filters (one a category, its distinct digests), their cells into
+    `arrays`; returns the signal's sealed spec."""
     keys = hs.vectors(signal)
     codes = hs.column(signal, "category")
     codes = np.zeros(len(keys), np.uint16) if codes is None else np.asarray(codes)
@@ -179,7 +181,7 @@ def _seal_signal(hs, signal, keyed: Keyed, bits: int, seeds, keep_sizes: bool,
     prefilter = bool(keep_sizes and hs.spec(signal).get("all_sized"))
     if prefilter:
         arrays[f"sealed.{signal}.sizes"] = np.asarray(hs.column(signal, "sizes"))
-    return {"prefilter": prefilter, "filters": filters}, filters
+    return {"prefilter": prefilter, "filters": filters}
 
 
 def _keep_signal(hs, signal: str, strings: Strings, arrays: Dict[str, np.ndarray]) -> None:
