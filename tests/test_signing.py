@@ -140,6 +140,7 @@ def test_scan_trust_refuses_unsigned_foreign_and_altered_sets(kit, tmp_path):
     assert run.code == 1, run.stderr
     report = json.loads((tmp_path / "ok" / "report.json").read_text())
     assert report["hashsets"][0]["signer"] == who
+    assert f'signed by <code>{who}</code>' in (tmp_path / "ok" / "report.html").read_text()
 
 
 def test_a_signed_report_verifies_and_every_change_is_named(kit, tmp_path):

@@ -245,8 +245,9 @@ def test_a_scan_with_the_sealed_set_finds_the_hits_of_the_unsealed_one(tmp_path)
     hit_md5 = {h["md5"] for h in closed_report["hits"]}
     assert all(m["value"] in hit_md5 for m in exact if m["signal"] == "md5")
     assert closed_report["hashsets"][0]["sealed"]["sizes_kept"] is True
-    assert "in the sealed set (keyed fingerprint, false-positive rate 9.3e-10" in \
-        (tmp_path / "sealed" / "report.html").read_text()
+    html = (tmp_path / "sealed" / "report.html").read_text()
+    assert "in the sealed set (keyed fingerprint, false-positive rate 9.3e-10" in html
+    assert "sealed: keyed fingerprints, false-positive rate 9.3e-10" in html
 
 
 def test_a_source_list_is_sealed_directly(tmp_path):

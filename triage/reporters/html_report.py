@@ -315,7 +315,14 @@ def _hashsets(report) -> str:
                                  for k, v in (hs.get("categories") or {}).items())
         sources = "<br>".join(f"{esc(s.get('path'))}<br><code>{esc(s.get('sha256'))}</code>"
                               for s in hs.get("sources", []))
-        rows.append((esc(hs.get("name")), esc(hs.get("version")), esc(hs.get("kind")),
+        form = []
+        if hs.get("sealed"):
+            form.append(f"sealed: keyed fingerprints, false-positive rate "
+                        f"{hs['sealed']['false_positive_rate']:.2g}")
+        if hs.get("signer"):
+            form.append(f"signed by <code>{esc(hs['signer'])}</code>")
+        name = esc(hs.get("name")) + "".join(f'<br><span class="muted">{f}</span>' for f in form)
+        rows.append((name, esc(hs.get("version")), esc(hs.get("kind")),
                      number(hs.get("entries", 0)), esc(signals + note), categories, sources))
     return _table(["Set", "Version", "Kind", "Entries", "Distinct values", "Categories",
                    "Source (SHA-256)"], rows, numeric=(3,))
