@@ -32,8 +32,8 @@ def make_source(path, n=400, seed=7):
             rows.append(f"{md5},,,{1000 + i * 7},{1 + (i + 1) % 3},other-name-{i}.jpg,X-{i}")
     path.write_text("\n".join(rows) + "\n")
     pdq = path.with_name("pdq.csv")
-    pdq.write_text("pdq,category,name\n" + "".join(
-        f"{rng.bytes(32).hex()},2,pdq-name-{i}.jpg\n" for i in range(20)))
+    pdq.write_text("pdq,size,category,name\n" + "".join(
+        f"{rng.bytes(32).hex()},{5000 + i},2,pdq-name-{i}.jpg\n" for i in range(20)))
     return path, pdq
 
 
@@ -154,6 +154,10 @@ def test_sizes_are_kept_only_when_asked(sets, tmp_path):
     assert run_triage("hashset", "seal", compiled, "-o", kept, "--keep-sizes").code == 0
     with HashSet(compiled) as plain, HashSet(kept) as with_sizes, \
             HashSet(sealed_path) as without:
+        assert without.info.sized == {} and without.column("pdq", "size") is None
+        assert with_sizes.info.sized == plain.info.sized
+        assert len(plain.column("pdq", "sizes")) == 20
+        assert np.array_equal(with_sizes.column("pdq", "sizes"), plain.column("pdq", "sizes"))
         for size in (1000, 1007, 1001, 999, 10 ** 9):
             assert with_sizes.may_match("md5", size) == plain.may_match("md5", size)
             assert without.may_match("md5", size)

@@ -121,10 +121,13 @@ def seal(hs, output, fpr: float = DEFAULT_FPR, keep_sizes: bool = False,
                 if label is not None:
                     categories[label] = categories.get(label, 0) + f["entries"]
         elif kind == "perceptual":
-            kept_specs[signal] = hs.spec(signal)
-            _keep_signal(hs, signal, strings, arrays)
+            spec = hs.spec(signal)
+            if not keep_sizes:
+                spec = dict(spec, sized=0, all_sized=False)
+            kept_specs[signal] = spec
+            _keep_signal(hs, signal, strings, arrays, keep_sizes)
             counts[signal] = hs.info.signals.get(signal, 0)
-            if signal in hs.info.sized:
+            if keep_sizes and signal in hs.info.sized:
                 sized[signal] = hs.info.sized[signal]
             code = hs.column(signal, "category")
             if code is not None:
@@ -184,12 +187,14 @@ def _seal_signal(hs, signal, keyed: Keyed, bits: int, seeds, keep_sizes: bool,
     return {"prefilter": prefilter, "filters": filters}
 
 
-def _keep_signal(hs, signal: str, strings: Strings, arrays: Dict[str, np.ndarray]) -> None:
-    """A perceptual signal's compiled columns, its strings moved to the sealed set's own pool
-    (the source pool also holds names and the strings of sealed signals)."""
+def _keep_signal(hs, signal: str, strings: Strings, arrays: Dict[str, np.ndarray],
+                 keep_sizes: bool) -> None:
+    """A perceptual signal's compiled columns (sizes only when asked), its strings moved to
+    the sealed set's own pool (the source pool also holds names and the strings of sealed
+    signals)."""
     for column in KEPT_COLUMNS:
         values = hs.column(signal, column)
-        if values is None:
+        if values is None or (column in ("size", "sizes") and not keep_sizes):
             continue
         if column in STRING_COLUMNS:
             texts = (None if i == NONE32 else hs.string(i) for i in values.tolist())
