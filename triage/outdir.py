@@ -29,6 +29,7 @@ CASE_FLAGS = {name: "--" + name.replace("_", "-")
 OPTION_FLAGS = {"deleted": "--no-deleted", "thresholds": "--threshold"}
 HEAD_BYTES = 1 << 20      # the part of the media whose digest tells two images apart
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
 
 
 def check_outside_evidence(outdir: Path, paths: Sequence[str]) -> None:
@@ -65,7 +66,7 @@ def set_identity(info: dict) -> dict:
 
 def existing_outputs(outdir: Path, report_names: Sequence[str]) -> List[str]:
     """Files of an earlier scan in `outdir` that a new one would replace."""
-    names = [DB_NAME, MANIFEST, *report_names]
+    names = [DB_NAME, MANIFEST, SIGNATURE, *report_names]
     return [n for n in names if (outdir / n).exists()]
 
 

@@ -131,6 +131,8 @@ class Match:
     # name (a set's names can describe the content).
     value: str = field(kw_only=True)
     id: Optional[str] = field(default=None, kw_only=True)
+    # A match in a sealed set: the design rate at which its filter wrongly says "in".
+    false_positive_rate: Optional[float] = field(default=None, kw_only=True)
 
     def to_dict(self) -> dict:
         d = {
@@ -147,4 +149,7 @@ class Match:
             d["variant"] = self.variant
         if self.quality is not None:
             d["quality"] = self.quality
+        if self.false_positive_rate is not None:
+            d["sealed"] = True
+            d["false_positive_rate"] = self.false_positive_rate
         return d

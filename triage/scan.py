@@ -44,6 +44,8 @@ class ScanRequest:
     force: bool = False
     deleted: Optional[bool] = None
     thresholds: Optional[Dict[str, int]] = None
+    trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
+    signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
 
 
 DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}}
@@ -73,7 +75,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     progress = progress or Progress()
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
-    sets = [load_hashset(p, progress=progress.shown) for p in req.hashsets]
+    sets = [load_hashset(p, trust=req.trust, progress=progress.shown) for p in req.hashsets]
     check_outside_evidence(Path(req.outdir), req.evidence)
     evidences = _open_all(req.evidence)
     try:
@@ -151,7 +153,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     report, reports = _finish(results, Path(req.outdir), req.formats, complete, stopped)
     summary = results.summary()
     results.close()
-    reports.append(write_manifest(Path(req.outdir), reports + [results.path]))
+    reports += write_manifest(Path(req.outdir), reports + [results.path], req.signer)
     if crashed:
         raise TriageError(f"a worker process died while reading the evidence; the partial "
                           f"report is in {req.outdir} (complete: false); `--resume` continues")

@@ -3,25 +3,7 @@ loop device (`losetup -r`, itself read-only); skipped where the machine has neit
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-import pytest
-
 from support import load_truth
-
-
-@pytest.fixture
-def loop_device(images):
-    if shutil.which("losetup") is None:
-        pytest.skip("losetup is not installed")
-    made = subprocess.run(["losetup", "-r", "-f", "--show", str(images / "fat16.raw")],
-                          capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"no loop device here: {made.stderr.strip()}")
-    device = made.stdout.strip()
-    yield device
-    subprocess.run(["losetup", "-d", device], check=False)
 
 
 def test_device_lists_what_the_image_holds(loop_device, triage):

@@ -9,4 +9,5 @@ COMMANDS = {
     "report": "report:report",
     "hash": "hash:hash_command",
     "hashset": "hashset:hashset",
+    "keys": "keys:keys",
 }

@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from .. import signals
-from ..errors import EXIT_CLEAN, EXIT_HITS
-from ..hashsets import categories, compile_sources, load
+from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
+from ..hashsets import HashSet, categories, compile_sources, load
 from ..hashsets.build import DEFAULT_SIGNALS, build_set
 from ..hashsets.diff import diff as diff_sets
 from ..hashsets.importer import KINDS
+from ..hashsets import sealed as sealing, store
 from ..hashsets.validate import validate as validate_set
 from ..jsonout import dumps
-from ..safetext import visible
+from ..safetext import path_text, visible
 from .options import thresholds
 
 SHOWN_PROBLEMS = 20
@@ -191,6 +192,53 @@ def diff(old, new, listing, as_json):
     return EXIT_CLEAN
 
 
+@hashset.command()
+@click.argument("set_or_source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Sealed set to write.")
+@click.option("--fpr", type=click.FloatRange(2.0 ** -32, 0.5), default=sealing.DEFAULT_FPR,
+              show_default=True,
+              help="Highest false-positive rate wanted for one lookup in one filter; the "
+                   "design rate (2^-bits) is at most this.")
+@click.option("--keep-sizes", is_flag=True,
+              help="Keep the file sizes, so a scan reads only files of a listed size (the "
+                   "sizes are then visible in the sealed set).")
+@click.option("--json", "as_json", is_flag=True, help="Print the sealed set's info as JSON.")
+def seal(set_or_source, output, fpr, keep_sizes, as_json):
+    """Seal a set: its exact digests become keyed fingerprints that can answer "is this
+    digest in category C" and nothing else (no listing, diff or export); perceptual hashes
+    stay as they are. Anyone holding the sealed set can still test a file they have. Exit
+    codes: 0 written; 2 the set is unreadable or already sealed."""
+    with load(set_or_source, progress=True) as hs:
+        sealing.seal(hs, output, fpr=fpr, keep_sizes=keep_sizes)
+    return _show(output, as_json)
+
+
+@hashset.command()
+@click.argument("set_file", type=click.Path(dir_okay=False))
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+              help="Private key (NAME.key of `triage keys new`); its passphrase is asked on "
+                   "the terminal or read from TRIAGE_KEY_PASSPHRASE.")
+def sign(set_file, key_path):
+    """Sign a compiled or sealed set in place: a signature over every byte of it and its
+    metadata, which `triage scan --trust NAME.pub` checks. A signature already there is
+    replaced. Exit codes: 0 signed; 2 the set or key is unreadable."""
+    from ..signing import load_signer
+    try:
+        with open(set_file, "rb") as f:
+            head = f.read(len(store.MAGIC))
+    except OSError as exc:
+        raise HashSetError(f"{set_file}: cannot read: {exc.strerror or exc}") from None
+    if not store.is_store(head):
+        raise HashSetError(f"{set_file}: a source list cannot carry a signature; compile it "
+                           f"first (`triage hashset import`)")
+    HashSet(set_file).close()        # only a sound set is signed: checksums and structure
+    signer = load_signer(key_path)
+    who = store.sign(set_file, signer)
+    click.echo(f"{path_text(str(set_file))}: signed by {who}")
+    return EXIT_CLEAN
+
+
 def _show(path, as_json) -> int:
     with load(path, progress=True) as hs:
         data = hs.info.to_dict()
@@ -232,6 +280,15 @@ def _render(d: dict) -> str:
     lines.append("sources:")
     for src in d["sources"]:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")
+    if d.get("sealed"):
+        sealed = d["sealed"]
+        lines.append(f"sealed:     exact digests as keyed fingerprints of "
+                     f"{sealed['fingerprint_bits']} bits: design false-positive rate "
+                     f"{sealed['false_positive_rate']:.2g} per lookup in one category's "
+                     f"filter (asked: {sealed['requested_rate']:g}); sizes "
+                     f"{'kept' if sealed['sizes_kept'] else 'not kept'}; digests cannot be "
+                     f"listed, only tested")
+    lines.append(f"signed:     {'by ' + d['signer'] if d.get('signer') else 'no'}")
     for note in d["unmatchable"].values():
         lines.append(f"note: {note}")
     return "\n".join(lines)

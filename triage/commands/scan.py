@@ -9,16 +9,19 @@ from typing import Optional
 
 import click
 
+from ..evidence.live import targets as live_targets
 from ..jsonout import dumps
+from ..reporters.manifest import stale_signature
 from ..progress import BarProgress
 from ..safetext import path_text, shell_word, visible
 from ..scan import ScanRequest, scan as run_scan
+from ..signing import load_signer, load_trusted
 from ..verdict import category_title, decide
 from .options import replay, report_formats, thresholds
 
 
 @click.command()
-@click.argument("evidence", nargs=-1, required=True)
+@click.argument("evidence", nargs=-1)
 @click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET",
               help="A compiled set or any supported source file; repeat for several.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
@@ -35,10 +38,19 @@ from .options import replay, report_formats, thresholds
 @click.option("--no-deleted", is_flag=True, help="Skip deleted files.")
 @click.option("--threshold", "thresholds", multiple=True, callback=thresholds,
               metavar="SIGNAL=BITS", help="Override a perceptual match radius, e.g. pdq=31.")
+@click.option("--live", is_flag=True,
+              help="Also scan this machine's block devices and unlocked /dev/mapper devices "
+                   "(read-only), leaving out the device triage runs from.")
+@click.option("--trust", "trusted", multiple=True, metavar="PUBKEY",
+              type=click.Path(dir_okay=False),
+              help="Use only sets signed by this key (NAME.pub); repeat for several keys.")
+@click.option("--sign", "sign_key", metavar="KEY", type=click.Path(dir_okay=False),
+              help="Sign manifest.json into manifest.sig with this private key (NAME.key).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no verdict text.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id, notes,
-         workers, resume, force, no_deleted, thresholds, quiet, as_json):
+         workers, resume, force, no_deleted, thresholds, live, trusted, sign_key, quiet,
+         as_json):
     """Scan EVIDENCE (disk images, E01, split raw, devices or folders) for files in the hash
     sets, allocated and deleted, in every partition. Writes OUTDIR/report.json (and csv, html),
     OUTDIR/manifest.json and the results database that --resume continues from.
@@ -51,15 +63,28 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         if resume:
             raise click.UsageError("--resume needs the -o OUTDIR of the interrupted scan")
         outdir = Path(f"triage-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+    if live:
+        devices, lines = live_targets(outdir)
+        evidence = (*evidence, *devices)
+        if not (quiet or as_json):
+            click.echo("\n".join(lines), err=True)
+    if not evidence:
+        raise click.UsageError("Missing argument 'EVIDENCE...' (or --live)")
+    signer = load_signer(sign_key) if sign_key else None      # the passphrase before the scan
+    stale = stale_signature(outdir, signer) if resume else None
     request = ScanRequest(
         evidence=list(evidence), hashsets=list(hashsets), outdir=outdir, formats=formats,
         case={"case_number": case_number, "examiner": examiner, "evidence_id": evidence_id,
               "notes": notes},
         workers=workers or 0, resume=resume, force=force,
         # None: not given, so a resume keeps what the scan started with
-        deleted=False if no_deleted else None, thresholds=thresholds or None)
+        deleted=False if no_deleted else None, thresholds=thresholds or None,
+        trust=load_trusted(trusted) if trusted else None, signer=signer)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)
+    if stale is not None and not stale.exists():
+        click.echo(f"triage: note: {path_text(str(stale))} removed: it signed the manifest "
+                   f"before this resume; give --sign KEY to sign the new one", err=True)
     if as_json:
         click.echo(dumps({"outdir": str(outcome.outdir), "exit_code": outcome.exit_code,
                           "complete": outcome.complete, "elapsed_seconds":

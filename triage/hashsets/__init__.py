@@ -20,9 +20,11 @@ from .store import is_store
 __all__ = ["HashSet", "SetInfo", "compile_sources", "load"]
 
 
-def load(path, verify: bool = True, **options) -> HashSet:
-    """Open a compiled set, or compile a source file (format detected from content) into a
-    temporary store and open that. `options` go to compile_sources (name, kind, signal...)."""
+def load(path, verify: bool = True, trust=None, **options) -> HashSet:
+    """Open a compiled or sealed set, or compile a source file (format detected from content)
+    into a temporary store and open that. `trust`: raw Ed25519 public keys, one of which must
+    have signed the set (a source file is never signed). `options` go to compile_sources
+    (name, kind, signal...)."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -30,7 +32,10 @@ def load(path, verify: bool = True, **options) -> HashSet:
     except OSError as exc:
         raise HashSetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if is_store(head):
-        return HashSet(path, verify)
+        return HashSet(path, verify, trust)
+    if trust is not None:
+        raise HashSetError(f"{path}: not signed (a source list, not a compiled set), and "
+                           f"--trust accepts only sets signed by a trusted key")
     fd, tmp = tempfile.mkstemp(prefix="triage-set-", suffix=".tset")
     os.close(fd)
     try:

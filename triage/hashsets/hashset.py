@@ -9,8 +9,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ..records import SetEntry
-from . import store, structure
-from .compile import NO_QUALITY, NONE32
+from . import sealed as sealing, store, structure
+from .compile import NO_QUALITY, NONE32, key_length
 
 
 @dataclass
@@ -31,6 +31,11 @@ class SetInfo:
     records: int = 0                       # source records read at import (lines, rows, ...)
     skipped: int = 0                       # of those, records that gave no entry (a problem)
     stats: Dict[str, dict] = field(default_factory=dict)       # signal -> import statistics
+    # A sealed set's fingerprint bits, design false-positive rate, whether sizes were kept.
+    sealed: Optional[dict] = None
+    # The fingerprint of the key that signed the set file (read from its signature, never
+    # from the header), None when unsigned.
+    signer: Optional[str] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,9 +54,12 @@ def size_bitmap(sizes: np.ndarray) -> bytes:
 
 
 class HashSet:
-    def __init__(self, path, verify: bool = True):
+    """A compiled or a sealed set (store.py holds both forms): the scan's calls answer the same
+    for both; a sealed set's exact signals refuse every call that would list their digests."""
+
+    def __init__(self, path, verify: bool = True, trust=None):
         self.path = path
-        header, self._arrays, self._mapped = store.open_mapped(path, verify)
+        header, self._arrays, self._mapped, signer = store.open_mapped(path, verify, trust)
         try:
             structure.check(path, header, self._arrays, SetInfo)
         except BaseException:
@@ -60,22 +68,28 @@ class HashSet:
         self._specs: Dict[str, dict] = header["signals"]
         self.labels: List[str] = header["labels"]
         self.info = SetInfo(**header["info"])
+        self.info.signer = signer
+        self.sealed = (sealing.SealedSignals(header, self._arrays)
+                       if header.get("form") == sealing.FORM else None)
         self.signals = frozenset(s for s, spec in self._specs.items() if spec["rows"])
+        # Per signal listed with a size throughout: its distinct sizes, for the prefilter.
+        self._sizes = {s: self._arrays[f"{s}.sizes"] for s, spec in self._specs.items()
+                       if spec["all_sized"]}
+        if self.sealed is not None:
+            self.signals |= self.sealed.signals
+            self._sizes.update(self.sealed.sizes)
         self._vectors: Dict[str, np.ndarray] = {}
-        self._largest = {s: int(self._arrays[f"{s}.sizes"][-1]) for s, spec in self._specs.items()
-                         if spec["all_sized"]}
         self._size_bits: Dict[str, bytes] = {}   # built on first use, per sized signal
 
     # -- the scan's calls ---------------------------------------------------------------------
 
     def may_match(self, signal: str, size: int) -> bool:
-        spec = self._specs.get(signal)
-        if spec is None or not spec["rows"]:
+        if signal not in self.signals:
             return False
-        if not spec["all_sized"]:
+        sizes = self._sizes.get(signal)
+        if sizes is None:
             return True
-        sizes = self._arrays[f"{signal}.sizes"]
-        if size < 0 or size > self._largest[signal]:
+        if size < 0 or size > sizes[-1]:
             return False
         # Asked once per file: most answers are "no", and the bitmap gives them in a fraction
         # of a searchsorted's time (numpy's per-call cost, ~5 us).
@@ -89,10 +103,33 @@ class HashSet:
         i = sizes.searchsorted(sizes.dtype.type(size))
         return int(sizes[i]) == size
 
+    def find_categories(self, signal: str, digests) -> Tuple[np.ndarray, np.ndarray]:
+        """Every (query index, category code) of a digest in the set, vectorised, in query
+        order: "is this digest in category C" for a batch, the one question both forms
+        answer (a compiled set from its rows, a sealed set from its filters). Codes index
+        [None] + labels."""
+        if signal not in self.signals:
+            return np.zeros(0, np.intp), np.zeros(0, np.uint16)
+        if self.sealed is not None and signal in self.sealed.filters:
+            return self.sealed.find(signal, self._query(signal, digests))
+        query, rows = self.find(signal, digests)
+        codes = self.column(signal, "category")
+        return query, (np.zeros(len(rows), np.uint16) if codes is None
+                       else codes.take(rows).astype(np.uint16))
+
+    def false_positive_rate(self, signal: str) -> Optional[float]:
+        """The design rate at which one of `signal`'s filters wrongly says "in" (sealed sets),
+        None where a match is exact."""
+        if self.sealed is not None and signal in self.sealed.filters:
+            return self.sealed.rate
+        return None
+
     def lookup(self, signal: str, digests: List[bytes]) -> List[List[SetEntry]]:
         found: List[List[SetEntry]] = [[] for _ in digests]
         if signal not in self.signals or not digests:
             return found
+        if self.sealed is not None and signal in self.sealed.filters:
+            return self._lookup_sealed(signal, digests)
         if len(digests) == 1:   # the scan asks once per file: numpy's per-call cost would dominate
             rows = self._find_one(signal, digests[0])
             return [self.entries(signal, np.array(rows, dtype=np.intp))] if rows else found
@@ -104,6 +141,7 @@ class HashSet:
     def vectors(self, signal: str) -> np.ndarray:
         """Every stored value of `signal` as uint8 rows (n, bytes), in the fixed row order that
         `entry(signal, row)` indexes."""
+        self._listable(signal)
         cached = self._vectors.get(signal)
         if cached is None:
             cached = self._vectors[signal] = self._keys(signal)
@@ -114,6 +152,7 @@ class HashSet:
 
     def entries(self, signal: str, rows: np.ndarray) -> List[SetEntry]:
         """The entries behind many rows at once: each column is gathered in one step."""
+        self._listable(signal)
         a, prefix = self._arrays, f"{signal}."
         n = len(rows)
         if prefix + "value" in a:
@@ -155,6 +194,7 @@ class HashSet:
     # -- for validate, diff and export --------------------------------------------------------
 
     def rows(self, signal: str) -> int:
+        self._listable(signal)
         spec = self._specs.get(signal)
         return spec["rows"] if spec else 0
 
@@ -162,6 +202,7 @@ class HashSet:
         return self._specs.get(signal, {})
 
     def column(self, signal: str, name: str) -> Optional[np.ndarray]:
+        self._listable(signal)
         return self._arrays.get(f"{signal}.{name}")
 
     def words(self, signal: str) -> np.ndarray:
@@ -174,6 +215,7 @@ class HashSet:
 
     def iter_entries(self, signal: Optional[str] = None) -> Iterator[SetEntry]:
         for name in [signal] if signal else sorted(self.signals):
+            self._listable(name)
             for row in range(self.rows(name)):
                 yield self.entry(name, row)
 
@@ -183,6 +225,7 @@ class HashSet:
         order, a query's rows in stored order; `entries(signal, rows)` turns rows into
         SetEntry values when they are wanted. Misses, the common case in a scan, cost one
         bucket read and a short binary search."""
+        self._listable(signal)
         query = self._query(signal, digests)
         hi = self._arrays[f"{signal}.hi"]
         q_hi = np.ascontiguousarray(query[:, :8]).view(">u8").ravel().astype(np.uint64)
@@ -245,8 +288,25 @@ class HashSet:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _listable(self, signal: str) -> None:
+        if self.sealed is not None and signal in self.sealed.filters:
+            raise sealing.refuse(self.path, signal)
+
+    def _lookup_sealed(self, signal: str, digests) -> List[List[SetEntry]]:
+        labels = [None] + self.labels
+        query = self._query(signal, digests)
+        found: List[List[SetEntry]] = [[] for _ in range(len(query))]
+        if len(query) == 1:      # once per file in a scan: no numpy batch set-up
+            pairs = [(0, c) for c in self.sealed.codes_one(signal, query[0].tobytes())]
+        else:
+            pairs = zip(*(a.tolist() for a in self.sealed.find(signal, query)))
+        # The value is the digest asked about (the file's own): the set holds none to give.
+        for q, code in pairs:
+            found[q].append(SetEntry(signal, query[q].tobytes().hex(), labels[code]))
+        return found
+
     def _query(self, signal: str, digests) -> np.ndarray:
-        length = self._specs[signal]["key_bytes"]
+        length = key_length(signal)
         if isinstance(digests, np.ndarray):
             if digests.dtype != np.uint8 or digests.ndim != 2 or digests.shape[1] != length:
                 raise ValueError(f"{signal} digests must be a uint8 array (n, {length})")

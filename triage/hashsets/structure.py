@@ -8,7 +8,11 @@ statistics); every array's dtype, shape and bounds (store.py maps them); per sig
 columns have one row per entry, the digest words are sorted and the bucket index is exactly
 the one compile.bucket_index makes of them; label codes within the labels; string indices
 within the pool, and the pool's offsets and UTF-8. Costs a few passes over the digest words
-(tens of ms at 10 million entries)."""
+(tens of ms at 10 million entries).
+
+A sealed set (sealed.py) is checked the same way: its key, its fingerprint width, and per
+sealed signal each filter's category, seed and geometry (which must be the one its entry count
+gives) and the length of its packed cells; its prefilter sizes sorted and distinct."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import numpy as np
 
 from .. import signals
 from ..errors import HashSetError
+from . import fuse
 from .compile import NONE32, bucket_index, key_length
 
 # The unsigned integer dtypes compile writes, as numpy spells them in the header.
@@ -70,6 +75,12 @@ def _check(header, arrays, info_type) -> None:
     expected = {"strings.offsets", "strings.blob"}
     for signal, spec in header["signals"].items():
         expected |= _check_signal(signal, spec, arrays, len(labels), strings)
+    form = header.get("form")
+    _need(form in (None, "sealed"), "the set is of a form this triage does not know")
+    _need((form == "sealed") == (header["info"].get("sealed") is not None),
+          "the set's info and its form disagree on whether it is sealed")
+    if form == "sealed":
+        expected |= _check_sealed(header.get("sealed"), header["signals"], arrays, len(labels))
     unknown = set(arrays) - expected
     _need(not unknown, f"{len(unknown)} array(s) no signal uses")
 
@@ -100,6 +111,14 @@ def _check_info(info: dict, info_type) -> None:
               and isinstance(source.get("format"), str)
               and (source.get("sha256") is None or isinstance(source.get("sha256"), str)),
               "a source in info.sources lacks its path, format or digest")
+    _need(info.get("signer") is None or isinstance(info["signer"], str),
+          "info.signer is not text")
+    sealed = info.get("sealed")
+    _need(sealed is None or (isinstance(sealed, dict)
+                             and type(sealed.get("fingerprint_bits")) is int
+                             and type(sealed.get("false_positive_rate")) is float
+                             and isinstance(sealed.get("sizes_kept"), bool)),
+          "info.sealed is malformed")
     stats = info.get("stats", {})
     _need(isinstance(stats, dict), "info.stats is not an object")
     for signal, values in stats.items():
@@ -187,4 +206,50 @@ def _check_signal(signal, spec, arrays, labels: int, strings: int) -> set:
     _need((arrays.get(f"{signal}.value") is not None) == (opaque and rows > 0),
           f"{signal}: stored values missing or extra")
     column("quality")
+    return names
+
+
+def _check_sealed(sealed, kept: dict, arrays, labels: int) -> set:
+    _need(isinstance(sealed, dict), "the sealed part of the header is missing")
+    key, bits, specs = sealed.get("key"), sealed.get("bits"), sealed.get("signals")
+    _need(isinstance(key, str) and len(key) == 32 and
+          all(c in "0123456789abcdef" for c in key), "the sealed set's key is malformed")
+    _need(type(bits) is int and 1 <= bits <= fuse.MAX_BITS,
+          "the sealed set's fingerprint width is out of range")
+    _need(isinstance(specs, dict), "the sealed signals are missing")
+    names = set()
+    for signal, spec in specs.items():
+        _need(isinstance(signal, str) and signal in signals.SIGNALS
+              and signals.get(signal).kind == "exact" and signal not in kept,
+              "a sealed signal that is not an exact one, or is also kept open")
+        _need(isinstance(spec, dict) and isinstance(spec.get("prefilter"), bool)
+              and isinstance(spec.get("filters"), list), f"{signal}: sealed spec is malformed")
+        codes = set()
+        for number, f in enumerate(spec["filters"]):
+            _need(isinstance(f, dict), f"{signal}: a filter's spec is not an object")
+            for field in ("category", "entries", "seed", "segment_length", "segment_count"):
+                _typed(f.get(field), int, f"{signal}: filter {number} {field}")
+            _need(f["category"] <= labels and f["category"] not in codes,
+                  f"{signal}: filter {number}'s category is beyond the labels or repeated")
+            codes.add(f["category"])
+            _need(f["seed"] < 1 << 64, f"{signal}: filter {number}'s seed is out of range")
+            _need(isinstance(f.get("mixed"), bool), f"{signal}: filter {number}'s placing is "
+                                                    f"not said")
+            shape = fuse.Shape.of(f["entries"])
+            _need(f["segment_length"] == shape.segment_length
+                  and f["segment_count"] == shape.segment_count,
+                  f"{signal}: filter {number}'s geometry is not the one its entries give")
+            name = f"sealed.{signal}.{number}"
+            words = arrays.get(name)
+            _need(words is not None and words.dtype == U8 and words.ndim == 1
+                  and len(words) == fuse.words_needed(shape.cells, bits),
+                  f"{signal}: filter {number}'s cells are missing or of the wrong length")
+            names.add(name)
+        if spec["prefilter"]:
+            name = f"sealed.{signal}.sizes"
+            sizes = arrays.get(name)
+            _need(sizes is not None and sizes.dtype in (U4, U8) and sizes.ndim == 1
+                  and len(sizes) and (sizes[1:] > sizes[:-1]).all(),
+                  f"{signal}: sealed sizes missing, or not sorted and distinct")
+            names.add(name)
     return names

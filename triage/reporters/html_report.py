@@ -231,14 +231,17 @@ def _match_lines(hit: dict, hashsets) -> str:
     for m in hit["matches"]:
         what = (m["set"], m["kind"], m["category"], m["series"], m.get("id"))
         if signal_type(m["signal"]).kind == "exact":
-            exact.setdefault(what, []).append(m["signal"])
+            exact.setdefault(what + (m.get("false_positive_rate"),), []).append(m["signal"])
             continue
         how = f"{esc(m['signal'])} distance {m['distance']}"
         if m.get("variant") and m["variant"] != "original":
             how += f" (the file's {esc(m['variant'])} variant)"
         lines.append((what, f"{how} from the set's value<br><code>{esc(m.get('value'))}</code>"))
-    for what, sigs in exact.items():
-        lines.insert(0, (what, f"{esc(', '.join(sigs))} exact (same digest)"))
+    for (*what, rate), sigs in exact.items():
+        how = (f"{esc(', '.join(sigs))} exact (same digest)" if rate is None else
+               f"{esc(', '.join(sigs))} in the sealed set (keyed fingerprint, false-positive "
+               f"rate {rate:.2g}: confirm with the unsealed set)")
+        lines.insert(0, (tuple(what), how))
     out = []
     for (name, kind, category, series, ident), how in lines:
         cat = (esc(category_title(category, hashsets)) if category else "no category")
@@ -312,7 +315,14 @@ def _hashsets(report) -> str:
                                  for k, v in (hs.get("categories") or {}).items())
         sources = "<br>".join(f"{esc(s.get('path'))}<br><code>{esc(s.get('sha256'))}</code>"
                               for s in hs.get("sources", []))
-        rows.append((esc(hs.get("name")), esc(hs.get("version")), esc(hs.get("kind")),
+        form = []
+        if hs.get("sealed"):
+            form.append(f"sealed: keyed fingerprints, false-positive rate "
+                        f"{hs['sealed']['false_positive_rate']:.2g}")
+        if hs.get("signer"):
+            form.append(f"signed by <code>{esc(hs['signer'])}</code>")
+        name = esc(hs.get("name")) + "".join(f'<br><span class="muted">{f}</span>' for f in form)
+        rows.append((name, esc(hs.get("version")), esc(hs.get("kind")),
                      number(hs.get("entries", 0)), esc(signals + note), categories, sources))
     return _table(["Set", "Version", "Kind", "Entries", "Distinct values", "Categories",
                    "Source (SHA-256)"], rows, numeric=(3,))

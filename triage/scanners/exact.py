@@ -30,5 +30,6 @@ class ExactMatcher:
                 for entry in s.lookup(sig, [bytes.fromhex(digests[sig])])[0]:
                     found.append(Match(signal=sig, set=s.info.name, kind=s.info.kind,
                                        category=entry.category, series=entry.series,
-                                       value=entry.value, id=entry.id))
+                                       value=entry.value, id=entry.id,
+                                       false_positive_rate=s.false_positive_rate(sig)))
         return list(dict.fromkeys(found))  # the same entry listed twice in a set is one match

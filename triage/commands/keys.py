@@ -1,0 +1,42 @@
+"""`triage keys`: make an Ed25519 signing key, and name a key by its fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_CLEAN
+from ..safetext import path_text
+from .. import signing
+
+
+@click.group()
+def keys():
+    """Signing keys for hash sets (`hashset sign`, `scan --trust`) and reports (`scan --sign`,
+    `report verify --trust`)."""
+
+
+@keys.command()
+@click.option("-o", "--output", "name", required=True, type=click.Path(path_type=Path),
+              help="Writes NAME.key (private, passphrase-protected) and NAME.pub (public).")
+def new(name):
+    """Make a new Ed25519 key pair. The passphrase (8 characters or more) is asked twice on
+    the terminal, or read from TRIAGE_KEY_PASSPHRASE. Give NAME.pub to whoever checks what
+    you sign; keep NAME.key. Exit codes: 0 written; 2 a file is in the way or cannot be
+    written, or no passphrase."""
+    passphrase = signing.read_passphrase(name.with_name(name.name + ".key"), confirm=True)
+    private, public, who = signing.new_key(name, passphrase)
+    click.echo(f"{path_text(str(private))}: private key (keep it; it cannot be recovered "
+               f"without its passphrase)")
+    click.echo(f"{path_text(str(public))}: public key {who}")
+    return EXIT_CLEAN
+
+
+@keys.command()
+@click.argument("key_file", type=click.Path(dir_okay=False, path_type=Path))
+def fingerprint(key_file):
+    """Print the fingerprint of a public key (NAME.pub): the one `hashset info`, `report
+    verify` and `ssh-keygen -lf NAME.pub` show. Exit codes: 0 shown; 2 not a public key."""
+    click.echo(signing.fingerprint(signing.load_public(key_file)))
+    return EXIT_CLEAN
