@@ -12,6 +12,7 @@ from ..jsonout import dumps
 from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
+from .options import evidence_access
 
 # Said only where it applies: a build of pyewf whose libewf cannot be reached (media.py).
 ZEROS_NOTE = ("this pyewf hides libewf's checksum errors and returns zeros for a damaged chunk, "
@@ -24,6 +25,7 @@ DAMAGED_NOTE = ("{n} chunk(s) fail their checksum: libewf reads them as zeros, a
 
 @click.command()
 @click.argument("evidence", type=click.Path(exists=False))
+@evidence_access
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--verify", "do_verify", is_flag=True,
               help="Re-read the whole media and compare its MD5/SHA-1 with the stored ones.")

@@ -1,8 +1,9 @@
 """Open any evidence item read-only and stream its file entries.
 
-Layers as in The Sleuth Kit: media (raw, split raw, EWF, device) -> volumes (partition table or
-none) -> file systems -> files. A folder skips the first three and is walked through the OS; a
-loose picture or video is one file, as in a folder of its own."""
+Media (raw, split raw, EWF, device, or a virtual disk: containers.py) -> a chain of layers per
+volume (partition, decryption, pool member, file system: layers.py) -> files. A folder skips
+the media and layers and is walked through the OS; a loose picture or video is one file, as in
+a folder of its own."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from ..records import FileEntry, ScanError, Volume
 from ..safetext import path_text
 from ..timefmt import pin_utc
 from . import folder, tsk_walk
+from .access import Access, installed as installed_access
 from .media import DamagedMedia, Media, open_media, verify
-from .volumes import find_volumes, open_fs
 
 __all__ = ["DamagedMedia", "Evidence", "open_evidence", "verify"]
 
@@ -32,7 +33,7 @@ _SNIFF = 8192
 @dataclass
 class Evidence:
     path: str
-    kind: str                                  # "raw", "split-raw", "ewf", "device", "folder", "file"
+    kind: str        # "raw", "split-raw", "ewf", "device", "folder", "file", "vmdk", "vhd", ...
     size: Optional[int] = None                 # media bytes; None for a folder
     segments: List[str] = field(default_factory=list)
     partition_table: Optional[str] = None      # "dos", "gpt", ... None when there is none
@@ -41,6 +42,10 @@ class Evidence:
     stored_hashes: Dict[str, str] = field(default_factory=dict)
     media: Optional[Media] = field(default=None, repr=False)
     _fs: Dict[int, object] = field(default_factory=dict, repr=False)
+    # Volumes whose bytes are the media's own (a partition), by index: only there do a TSK
+    # file's runs place its content on the media (damaged EWF chunks).
+    _linear: Dict[int, bool] = field(default_factory=dict, repr=False)
+    _keep: List = field(default_factory=list, repr=False)
 
     def entries(self, deleted: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
@@ -62,7 +67,11 @@ class Evidence:
             if fs is None:
                 yield ScanError(shown, volume.error or "no file system", volume)
                 continue
-            yield from tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media)
+            if hasattr(fs, "walk"):   # a libyal file system (libyal_fs.py)
+                yield from fs.walk(volume, shown, self.media.path)
+                continue
+            yield from tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media,
+                                     linear=self._linear.get(volume.index, True))
 
     @property
     def name(self) -> str:
@@ -71,7 +80,8 @@ class Evidence:
         return path_text(self.path)
 
     def file_system(self, index: int):
-        """The open TSK file system of volume `index`; KeyError when it has none."""
+        """The open file system of volume `index` (a TSK FS_Info, or a libyal_fs one);
+        KeyError when it has none."""
         return self._fs[index]
 
     def damaged(self) -> List[dict]:
@@ -91,16 +101,14 @@ class Evidence:
             "metadata": self.metadata,
             "stored_hashes": self.stored_hashes,
             "damaged": self.damaged(),
-            "volumes": [
-                {"index": v.index, "offset": v.offset, "length": v.length,
-                 "description": v.description, "fs_type": v.fs_type,
-                 "block_size": v.block_size, "error": v.error}
-                for v in self.volumes
-            ],
+            "volumes": [describe_volume(v) for v in self.volumes],
         }
 
     def close(self) -> None:
         self._fs.clear()
+        keep, self._keep = self._keep, []
+        for thing in reversed(keep):
+            thing.close()
         if self.media is not None:
             self.media.close()
 
@@ -111,31 +119,49 @@ class Evidence:
         self.close()
 
 
-def open_evidence(path: str) -> Evidence:
+def describe_volume(v: Volume) -> dict:
+    out = {"index": v.index, "offset": v.offset, "length": v.length,
+           "description": v.description, "fs_type": v.fs_type, "block_size": v.block_size,
+           "error": v.error, "layers": [dict(layer) for layer in v.layers]}
+    if v.path is not None:
+        out["path"] = v.path
+    return out
+
+
+def open_evidence(path: str, access: Optional[Access] = None) -> Evidence:
     """Open a disk image, device or folder read-only. EvidenceError when nothing in it can be
-    read at all; a volume that cannot be read is kept with its reason and the rest goes on."""
+    read at all; a volume that cannot be read is kept with its reason and the rest goes on.
+    `access`: credentials and a differencing disk's parent (default: the process's, see
+    access.Access.install)."""
     if os.path.isdir(path):
         return Evidence(path=path, kind="folder")
+    from .layers import Explorer
+    access = access if access is not None else installed_access()
     pin_utc()
-    media = open_media(path)
+    media = open_media(path, parent=access.parent)
+    explorer = Explorer(path, media, access)
     try:
-        table, volumes = find_volumes(media.img, media.size)
-        opened, filesystems = [], {}
-        for volume in volumes:
-            fs, volume = open_fs(media.img, volume, media.size)
-            if fs is None:
-                volume = _with_damage(volume, media)
-            opened.append(volume)
-            if fs is not None:
-                filesystems[volume.index] = fs
-        if not filesystems and table is None:
+        table = explorer.run()
+        opened = [v if v.index in explorer.filesystems else _with_damage(v, media)
+                  for v in explorer.volumes]
+        if not explorer.filesystems and table is None and _nothing_found(opened):
             return _nothing_to_walk(path, media)
     except BaseException:
+        for thing in reversed(explorer.keep):
+            thing.close()
         media.close()
         raise
     return Evidence(path=path, kind=media.kind, size=media.size, segments=media.segments,
                     partition_table=table, volumes=opened, metadata=media.metadata,
-                    stored_hashes=media.stored_hashes, media=media, _fs=filesystems)
+                    stored_hashes=media.stored_hashes, media=media, _fs=explorer.filesystems,
+                    _linear=explorer.linear, _keep=explorer.keep)
+
+
+def _nothing_found(volumes: List[Volume]) -> bool:
+    """No layer recognised anything: each volume's chain is at most the virtual disk (an
+    encrypted or pooled disk is something, even when it cannot be opened)."""
+    from .containers import LIBRARIES
+    return all(all(layer.get("kind") in LIBRARIES for layer in v.layers) for v in volumes)
 
 
 def _with_damage(volume: Volume, media: Media) -> Volume:

@@ -28,10 +28,19 @@ def find_volumes(img: pytsk3.Img_Info, size: int) -> Tuple[Optional[str], List[V
     """The partition table type ("dos", "gpt", ... or None) and every allocated partition.
 
     With no partition table the whole media is one volume at offset 0, as `fls` assumes."""
-    try:
-        vs = pytsk3.Volume_Info(img)
-    except READ_ERRORS:
+    found = partitions(img)
+    if found is None:
         return None, [Volume(index=0, offset=0, length=size, description="whole media")]
+    return found
+
+
+def partitions(img: pytsk3.Img_Info, base: int = 0):
+    """(table type, allocated partitions) of the partition table at byte `base` of `img`, or
+    None when there is none. Partition offsets are from `base`."""
+    try:
+        vs = pytsk3.Volume_Info(img, pytsk3.TSK_VS_TYPE_DETECT, base)
+    except READ_ERRORS:
+        return None
     block = vs.info.block_size
     volumes = []
     for part in vs:
