@@ -64,6 +64,8 @@ class Evidence:
                                 f"only {self.size:,} bytes (truncated image?): content beyond "
                                 f"the end cannot be read", volume)
             fs = self._fs.get(volume.index)
+            if fs is None and volume.error is None:
+                continue   # no content of its own (layers.Explorer._superfloppy)
             if fs is None:
                 yield ScanError(shown, volume.error or "no file system", volume)
                 continue

@@ -12,6 +12,7 @@ is remembered in the Access rather than found again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, List, Optional
 
 import pytsk3
@@ -30,7 +31,8 @@ HEAD = 1 << 16          # the bytes every layer's signature lies in
 MAX_LAYERS = 12         # deeper is a loop or an attack, never a real disk
 NOT_READ = ("no file system, volume system or encrypted volume triage can read (unknown or "
             "unsupported)")
-PARTITION_KINDS = set(VS_TYPES.values())
+# Partition tables as TSK names them (its "apfs" type is a pool, read here by libfsapfs)
+PARTITION_KINDS = set(VS_TYPES.values()) - {"apfs", "dbfiller"}
 
 
 class Explorer:
@@ -98,6 +100,15 @@ class Explorer:
         place = Place(top + [link], self.fresh(), 0,
                       f"file system at sector 0, outside the {table} partitions")
         self.add(place, disk, fs=fs, fs_type=opened.fs_type, block_size=opened.block_size)
+        # A partition of the stray table with nothing readable in it is bytes of the file
+        # system at 0: listed as mmls lists it, and no error (nothing there went unread).
+        for i, volume in enumerate(self.volumes):
+            if volume.index not in self.filesystems and volume.offset > 0 and len(volume.layers) \
+                    == len(top) + 1:
+                self.volumes[i] = replace(volume, error=None, description=(
+                    f"{volume.description}: an entry of a boot sector that also reads as a "
+                    f"partition table; these bytes belong to the {opened.fs_type} file system "
+                    f"at sector 0"))
 
     def fresh(self) -> int:
         index, self._next = self._next, self._next + 1
