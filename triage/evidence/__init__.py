@@ -46,10 +46,26 @@ class Evidence:
     # file's runs place its content on the media (damaged EWF chunks).
     _linear: Dict[int, bool] = field(default_factory=dict, repr=False)
     _keep: List = field(default_factory=list, repr=False)
+    # Disk images met while walking (a virtual machine's disk on a seized laptop): another
+    # evidence item each, not opened here; listed for the examiner to add.
+    container_files: List[dict] = field(default_factory=list)
 
     def entries(self, deleted: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
-        order: volumes in partition-table order, files depth-first in directory order."""
+        order: volumes in partition-table order, files depth-first in directory order. Disk
+        images among the files are noted in `container_files` on the way (they are listed
+        and judged as files, never opened as disks here)."""
+        found = []
+        for item in self._entries(deleted):
+            if isinstance(item, FileEntry):
+                kind = container_file_format(item.path)
+                if kind is not None:
+                    found.append({"volume": None if item.volume is None else item.volume.ref(),
+                                  "path": item.path, "format": kind, "size": item.size})
+            yield item
+        self.container_files = found
+
+    def _entries(self, deleted: bool) -> Iterator[Union[FileEntry, ScanError]]:
         shown = self.name
         if self.kind == "folder":
             yield from folder.walk(self.path, shown)
@@ -104,6 +120,7 @@ class Evidence:
             "stored_hashes": self.stored_hashes,
             "damaged": self.damaged(),
             "volumes": [describe_volume(v) for v in self.volumes],
+            "container_files": list(self.container_files),
         }
 
     def close(self) -> None:
@@ -119,6 +136,24 @@ class Evidence:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# Disk-image files by name (the first segment of a series): each is an evidence item of its
+# own. ISO and .img files are left out: installers and firmware would bury the real ones.
+CONTAINER_FILE_FORMATS = {
+    ".e01": "ewf", ".ex01": "ewf", ".l01": "ewf-logical", ".lx01": "ewf-logical",
+    ".s01": "smart", ".aff": "aff", ".aff4": "aff4", ".vmdk": "vmdk", ".vhd": "vhd",
+    ".avhd": "vhd", ".vhdx": "vhdx", ".avhdx": "vhdx", ".qcow": "qcow", ".qcow2": "qcow2",
+    ".vdi": "vdi", ".dmg": "dmg", ".sparseimage": "sparseimage", ".dd": "raw",
+}
+
+
+def container_file_format(path: str) -> Optional[str]:
+    name = path.rsplit("/", 1)[-1].lower()
+    dot = name.rfind(".")
+    if dot <= 0 or ":" in name[dot:]:   # NTFS streams are not files of their own
+        return None
+    return CONTAINER_FILE_FORMATS.get(name[dot:])
 
 
 def describe_volume(v: Volume) -> dict:
