@@ -7,6 +7,7 @@ the fixture's credentials."""
 from __future__ import annotations
 
 import json
+import struct
 
 import pytest
 
@@ -119,3 +120,83 @@ def test_a_superfloppy_gives_its_file_system_at_sector_0(images, triage):
     fat = [v for v in volumes if v["offset"] == 0]
     assert len(stray) == 1 and stray[0]["error"] is None and stray[0]["fs_type"] is None
     assert len(fat) == 1 and fat[0]["fs_type"] == "fat16"
+
+
+# --- bad input: one line, the rest scanned ---------------------------------------------------
+
+def test_a_differencing_disk_without_its_parent_names_the_parent(images, triage, tmp_path):
+    (tmp_path / "child.qcow2").write_bytes((images / "ext4-child.qcow2").read_bytes())
+    run = triage("files", tmp_path / "child.qcow2")
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        f"triage: error: {tmp_path / 'child.qcow2'}: differencing disk whose parent ext4.qcow2 "
+        f"is missing (put it beside the child, or give it with --parent PATH)"]
+    named = triage("files", tmp_path / "child.qcow2", "--parent", images / "ext4.qcow2")
+    assert named.code == 0 and "/added-in-child.bin" in named.stdout
+    refused = triage("files", images / "ext4.qcow2", "--parent", images / "ext4.qcow2")
+    assert refused.code == 2 and "not a differencing virtual disk" in refused.stderr
+
+
+def test_a_parent_chain_that_loops_is_refused(images, triage, tmp_path):
+    data = bytearray((images / "ext4-child.qcow2").read_bytes())
+    offset, size = struct.unpack_from(">QI", data, 8)
+    assert data[offset:offset + size] == b"ext4.qcow2"
+    data[offset:offset + size] = b"loop.qcow2"          # its own name: a loop
+    (tmp_path / "loop.qcow2").write_bytes(data)
+    run = triage("files", tmp_path / "loop.qcow2")
+    assert run.code == 2 and "parent chain loops back to loop.qcow2" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_corrupt_vmdk_descriptor_is_one_line(tmp_path, triage):
+    bad = tmp_path / "bad.vmdk"
+    bad.write_text('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
+                   'createType="monolithicFlat"\nRW 99999999999 FLAT "missing-flat.vmdk" 0\n')
+    run = triage("files", bad)
+    assert run.code == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"triage: error: {bad}: cannot open the VMDK image: ")
+
+
+def test_a_damaged_dmg_chunk_fails_its_files_and_the_rest_is_read(images, triage, tmp_path):
+    data = bytearray((images / "hfsplus_zlib.dmg").read_bytes())
+    streams = [i for i in range(len(data) - 1)
+               if data[i] == 0x78 and data[i + 1] in (0x01, 0x5E, 0x9C, 0xDA)]
+    for i in range(streams[5] + 4, streams[5] + 40):   # inside one compressed chunk
+        data[i] ^= 0x55
+    (tmp_path / "bad.dmg").write_bytes(data)
+    truth = truth_of("hfsplus_zlib.dmg")["dfvfs"]["file_systems"][0]["files"]
+    run = triage("files", tmp_path / "bad.dmg", "--hash", "md5")
+    assert run.code == 3
+    errors = [r for r in run.lines() if "error" in r]
+    good = {r["path"]: r["md5"] for r in run.lines() if "error" not in r and r["md5"]}
+    assert errors and all(r["error"].startswith("read failed: ") for r in errors)
+    assert all(len(r["error"]) < 200 for r in errors)
+    for f in truth:    # every file outside the damaged chunk reads as dfVFS read it
+        path = f["path"] + (f":{f['stream']}" if f["stream"] else "")
+        if path in good:
+            assert good[path] == f["md5"]
+    assert len(good) + len(errors) >= len(truth)
+
+
+def test_disk_images_inside_a_folder_are_listed_not_opened(images, triage, tmp_path):
+    folder = tmp_path / "laptop"
+    (folder / "VMs").mkdir(parents=True)
+    (folder / "VMs" / "win.vmdk").write_bytes((images / "ext4.vmdk").read_bytes())
+    (folder / "case.E01").write_bytes(b"EVF\x09\x0d\x0a\xff\x00" + bytes(100))
+    (folder / "notes.txt").write_text("x")
+    run = triage("inspect", "--json", folder)
+    assert run.code == 0
+    assert run.json()["container_files"] == [
+        {"volume": None, "path": "/case.E01", "format": "ewf", "size": 108},
+        {"volume": None, "path": "/VMs/win.vmdk", "format": "vmdk",
+         "size": (images / "ext4.vmdk").stat().st_size}]
+    alert = tmp_path / "set.txt"
+    alert.write_text("0123456789abcdef0123456789abcdef  nothing\n")
+    out = tmp_path / "o"
+    scan = triage("scan", folder, "--hashset", alert, "-o", out)
+    assert scan.code == 3 and "2 disk image file(s) inside" in scan.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert [c["path"] for c in report["evidence"][0]["container_files"]] == [
+        "/case.E01", "/VMs/win.vmdk"]
+    assert report["summary"]["files_seen"] == 3     # hashed as files all the same

@@ -3,6 +3,7 @@ the registry and the explorer that follows the chain)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -10,6 +11,18 @@ from ..errors import READ_ERRORS
 from .sources import Source
 
 LIB_ERRORS = READ_ERRORS + (TypeError, ValueError)
+_GENERIC = re.compile(r": unable to (read|open|retrieve|seek|scan|process)|with error:?$")
+
+
+def lib_reason(exc: BaseException) -> str:
+    """The telling part of a libyal error. Their text chains every function a failure passed
+    through, outermost first ("pymodi_handle_read_buffer_at_offset: unable to read data.
+    libmodi_...: invalid ..."): the first link that is more than "unable to read" is the cause."""
+    text = " ".join(str(exc).split())
+    parts = [p.strip(" .'\"()") for p in re.split(r"\. |(?:OS|IO)Error\(", text)]
+    parts = [p for p in parts if p]
+    specific = [p for p in parts if not _GENERIC.search(p)]
+    return (specific or parts or [type(exc).__name__])[0]
 
 
 @dataclass

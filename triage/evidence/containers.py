@@ -16,8 +16,9 @@ import pyqcow
 import pyvhdi
 import pyvmdk
 
-from ..errors import EvidenceError, one_line
-from .media import Container, Media, _PyImg
+from ..errors import EvidenceError
+from .chain import lib_reason
+from .media import Media, _PyImg
 
 MAX_PARENTS = 32   # a chain of differencing disks deeper than this is a loop or an attack
 LIB_ERRORS = (IOError, OSError, RuntimeError, TypeError, ValueError)
@@ -123,7 +124,7 @@ def open_disk(fmt: Format, path: str, parent: Optional[str] = None) -> Media:
     except LIB_ERRORS as exc:
         _close(chain)
         raise EvidenceError(f"{path}: cannot open the {kind.upper()} image: "
-                            f"{one_line(exc)}") from None
+                            f"{lib_reason(exc)}") from None
     metadata = {"library": LIBRARIES[kind]}
     if len(segments) > 1:
         metadata["parents"] = " < ".join(os.path.basename(s) for s in segments[1:])

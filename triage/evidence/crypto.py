@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from ..errors import one_line
 from . import luks
 from .access import Access, Credential, Unlocked
-from .chain import LIB_ERRORS, Layer, Link, Place
+from .chain import LIB_ERRORS, Layer, Link, Place, lib_reason
 from .sources import BytesSource, FileObject, LibyalSource, Source
 
 
@@ -139,7 +138,7 @@ class Libyal(Layer):
             link.facts.update(self.facts(volume))
         except LIB_ERRORS as exc:
             explorer.add(place.deeper(link), source, fs=None,
-                         error=f"encrypted ({self.kind}): cannot be opened: {one_line(exc)}")
+                         error=f"encrypted ({self.kind}): cannot be opened: {lib_reason(exc)}")
             return True
         access, evidence, key_path = explorer.access, explorer.evidence, place.path(link)
         known = access.known(evidence, key_path)

@@ -15,14 +15,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, List, Optional
 
-import pytsk3
-
-from ..errors import READ_ERRORS, one_line
+from ..errors import READ_ERRORS
 from ..records import Volume
 from ..registry import Registry
 from . import crypto, libyal_fs, pools
 from .access import Access
-from .chain import LIB_ERRORS, Layer, Link, Place
+from .chain import LIB_ERRORS, Layer, Link, Place, lib_reason
 from .media import Media
 from .sources import FileObject, MediaSource, Slice, Source
 from .volumes import VS_TYPES, find_volumes, open_fs, partitions
@@ -222,7 +220,7 @@ class LibyalFileSystemLayer(Layer):
         try:
             fs = self._opener(FileObject(source), head)
         except LIB_ERRORS as exc:
-            why = f"the {self.name} file system cannot be opened: {one_line(exc)}"
+            why = f"the {self.name} file system cannot be opened: {lib_reason(exc)}"
             if self.fallback:
                 explorer.why = why
                 return False

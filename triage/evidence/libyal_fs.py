@@ -12,12 +12,13 @@ import calendar
 import io
 import stat
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 import pytsk3
 
-from ..errors import READ_ERRORS, one_line
+from ..errors import READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
+from .chain import lib_reason
 from .reopen import Locator, installed
 
 MAX_DEPTH = 1024
@@ -67,7 +68,7 @@ class LibyalFileSystem:
         try:
             root = self.volume.get_root_directory()
         except LIB_ERRORS as exc:
-            yield ScanError(evidence, f"cannot open the root directory: {one_line(exc)}", volume,
+            yield ScanError(evidence, f"cannot open the root directory: {lib_reason(exc)}", volume,
                             "/")
             return
         number = self.kind.number
@@ -82,7 +83,7 @@ class LibyalFileSystem:
                 continue
             except LIB_ERRORS as exc:
                 stack.pop()
-                yield ScanError(evidence, f"directory listing stopped: {one_line(exc)}", volume,
+                yield ScanError(evidence, f"directory listing stopped: {lib_reason(exc)}", volume,
                                 prefix or "/")
                 continue
             try:
@@ -90,7 +91,7 @@ class LibyalFileSystem:
                 mode = child.file_mode or 0
                 ident = _num(child, number)
             except LIB_ERRORS as exc:
-                yield ScanError(evidence, f"cannot read an entry: {one_line(exc)}", volume,
+                yield ScanError(evidence, f"cannot read an entry: {lib_reason(exc)}", volume,
                                 prefix or "/")
                 continue
             if name is None:
@@ -109,7 +110,7 @@ class LibyalFileSystem:
                     yield self._file(fork, volume, evidence, locator_path, path + ":rsrc", ident,
                                      RSRC, times_of=child)
             except LIB_ERRORS as exc:
-                yield ScanError(evidence, f"cannot read the entry: {one_line(exc)}", volume, path,
+                yield ScanError(evidence, f"cannot read the entry: {lib_reason(exc)}", volume, path,
                                 ident)
 
     def _file(self, entry, volume, evidence, locator_path, path, ident, attribute,
@@ -199,8 +200,9 @@ class LibyalReader(io.RawIOBase):
             return b""
         try:
             data = self._entry.read_buffer_at_offset(want, self._pos)
-        except (TypeError, ValueError) as exc:
-            raise OSError(one_line(exc)) from None
+        except LIB_ERRORS as exc:
+            # libyal chains every function the failure passed through: the cause is enough
+            raise OSError(lib_reason(exc)) from None
         if not data:
             raise OSError(f"read failed at offset {self._pos} of {self._size}")
         self._pos += len(data)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import List
 
-from ..errors import one_line
 from . import libyal_fs
 from .access import Unlocked
-from .chain import LIB_ERRORS, Layer, Link
+from .chain import LIB_ERRORS, Layer, Link, lib_reason
 from .crypto import needs
 from .sources import FileObject, LibyalSource
 
@@ -37,7 +36,7 @@ class Lvm(Layer):
             physical = group.get_number_of_physical_volumes()
         except LIB_ERRORS as exc:
             explorer.add(place.deeper(link), source, fs=None,
-                         error=f"LVM physical volume that cannot be opened: {one_line(exc)}")
+                         error=f"LVM physical volume that cannot be opened: {lib_reason(exc)}")
             return True
         explorer.keep.append(LibyalSource(handle, 0, keep=[fileobj]))
         if physical > 1:
@@ -74,7 +73,7 @@ class ApfsContainer(Layer):
             uuid = container.get_identifier()
         except LIB_ERRORS as exc:
             explorer.add(place.deeper(Link("apfs_container", "apfs", "apfs", {})), source,
-                         fs=None, error=f"APFS container that cannot be opened: {one_line(exc)}")
+                         fs=None, error=f"APFS container that cannot be opened: {lib_reason(exc)}")
             return True
         explorer.keep.append(LibyalSource(container, 0, keep=[fileobj]))
         pool = Link("apfs_container", "apfs", "", {"uuid": uuid, "volumes": count})
@@ -93,7 +92,7 @@ class ApfsContainer(Layer):
             link = Link("apfs", f"apfs:#{i + 1}", f"apfs:#{i + 1}", {"file_system": True})
             here = place.deeper(pool).deeper(link, index=index)
             explorer.add(here, source, fs=None,
-                         error=f"APFS volume {i + 1} cannot be opened: {one_line(exc)}")
+                         error=f"APFS volume {i + 1} cannot be opened: {lib_reason(exc)}")
             return
         link = Link("apfs", f"apfs:{name}", f"apfs:{name}",
                     {"file_system": True, "library": "libfsapfs", "name": name, "uuid": uuid,
