@@ -200,3 +200,11 @@ def test_disk_images_inside_a_folder_are_listed_not_opened(images, triage, tmp_p
     assert [c["path"] for c in report["evidence"][0]["container_files"]] == [
         "/case.E01", "/VMs/win.vmdk"]
     assert report["summary"]["files_seen"] == 3     # hashed as files all the same
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_committed_layered_images_are_those_the_truth_describes(images, name):
+    """The truth was written from these bytes (sha256 of the image as tests unpack it)."""
+    import hashlib
+    digest = hashlib.sha256((images / name).read_bytes()).hexdigest()
+    assert digest == truth_of(name)["sha256"]

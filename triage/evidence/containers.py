@@ -18,34 +18,11 @@ import pyvmdk
 
 from ..errors import EvidenceError
 from .chain import lib_reason
-from .media import Media, _PyImg
+from .media import Media
+from .sources import LibyalSource, SourceImg
 
 MAX_PARENTS = 32   # a chain of differencing disks deeper than this is a loop or an attack
 LIB_ERRORS = (IOError, OSError, RuntimeError, TypeError, ValueError)
-
-
-class LibyalImg(_PyImg):
-    """A libyal virtual disk as The Sleuth Kit's image. `chain` holds the disk and its
-    parents, closed together."""
-
-    def __init__(self, handle, size: int, chain: List):
-        self._handle, self._chain = handle, chain
-        super().__init__(size)
-
-    def _read(self, offset, size):
-        size = min(size, self._size - offset)
-        if size <= 0:
-            return b""
-        with self._lock:
-            return self._handle.read_buffer_at_offset(size, offset)
-
-    def close(self):
-        for handle in reversed(self._chain):
-            try:
-                handle.close()
-            except LIB_ERRORS:
-                pass
-        self._chain = []
 
 
 @dataclass(frozen=True)
@@ -129,7 +106,8 @@ def open_disk(fmt: Format, path: str, parent: Optional[str] = None) -> Media:
     if len(segments) > 1:
         metadata["parents"] = " < ".join(os.path.basename(s) for s in segments[1:])
     return Media(kind=kind, path=path, size=size, segments=segments,
-                 img=LibyalImg(handle, size, chain), metadata=metadata)
+                 img=SourceImg(LibyalSource(chain[0], size, keep=chain[1:]), owns=True),
+                 metadata=metadata)
 
 
 def _open_one(fmt: Format, path: str, chain: List):

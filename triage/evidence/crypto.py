@@ -184,6 +184,17 @@ class Libyal(Layer):
             return False
 
     def give(self, volume, credential: Credential) -> None:
+        if credential.type == "password":
+            volume.set_password(credential.value)
+        elif credential.type == "recovery_password":
+            volume.set_recovery_password(credential.value)
+        elif credential.type == "startup_key":
+            volume.read_startup_key(credential.value)
+        else:
+            volume.set_keys(*self.split_key(credential.key_bytes()))
+
+    def split_key(self, key: bytes):
+        """key_data as the library's set_keys(key, tweak) takes it."""
         raise NotImplementedError
 
 
@@ -218,17 +229,10 @@ class BitLocker(Libyal):
         out["protectors"] = protectors
         return out
 
-    def give(self, volume, credential):
-        if credential.type == "password":
-            volume.set_password(credential.value)
-        elif credential.type == "recovery_password":
-            volume.set_recovery_password(credential.value)
-        elif credential.type == "startup_key":
-            volume.read_startup_key(credential.value)
-        else:
-            key = credential.key_bytes()
-            half = len(key) // 2 if len(key) > 32 else len(key)
-            volume.set_keys(key[:half], key[half:])
+    def split_key(self, key):
+        # the FVEK, and for AES-CBC with the Elephant diffuser its TWEAK key after it
+        half = len(key) // 2 if len(key) > 32 else len(key)
+        return key[:half], key[half:]
 
 
 class FileVault(Libyal):
@@ -251,14 +255,8 @@ class FileVault(Libyal):
     def facts(self, volume) -> dict:
         return {"protectors": ["password", "recovery key"]}
 
-    def give(self, volume, credential):
-        if credential.type == "password":
-            volume.set_password(credential.value)
-        elif credential.type == "recovery_password":
-            volume.set_recovery_password(credential.value)
-        else:
-            key = credential.key_bytes()
-            volume.set_keys(key[:16], key[16:])
+    def split_key(self, key):
+        return key[:16], key[16:]      # the volume key, then the tweak key
 
 
 LAYERS: List[Layer] = [Luks(), BitLocker(), FileVault()]

@@ -9,7 +9,6 @@ entry is looked up again by its number, which is how a worker process reopens it
 from __future__ import annotations
 
 import calendar
-import io
 import stat
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple, Union
@@ -20,6 +19,7 @@ from ..errors import READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
 from .chain import lib_reason
 from .reopen import Locator, installed
+from .sources import Reader
 
 MAX_DEPTH = 1024
 # An HFS+ resource fork is listed as `path:rsrc` (dfVFS's data stream "rsrc"): content can
@@ -183,15 +183,12 @@ def _times(entry) -> tuple:
     return tuple(out)
 
 
-class LibyalReader(io.RawIOBase):
+class LibyalReader(Reader):
     """Sequential reader over a libyal file entry (or an HFS+ resource fork)."""
 
     def __init__(self, entry, size: int):
         super().__init__()
         self._entry, self._size, self._pos = entry, size, 0
-
-    def readable(self):
-        return True
 
     def read(self, size=-1):
         left = self._size - self._pos
@@ -207,11 +204,6 @@ class LibyalReader(io.RawIOBase):
             raise OSError(f"read failed at offset {self._pos} of {self._size}")
         self._pos += len(data)
         return data
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
 
 class LibyalOpener:

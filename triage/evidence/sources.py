@@ -122,28 +122,39 @@ class BytesSource(Source):
 
 
 class SourceImg(_PyImg):
-    """A source as The Sleuth Kit's image."""
+    """A source as The Sleuth Kit's image; `owns`: closing the image closes the source (a
+    virtual disk's media), else the source's owner closes it."""
 
-    def __init__(self, source: Source):
-        self._source = source
+    def __init__(self, source: Source, owns: bool = False):
+        self._source, self._owns = source, owns
         super().__init__(source.size)
 
     def _read(self, offset, size):
         return self._source.read(offset, size)
 
     def close(self):
-        pass   # the source is closed by its owner
+        if self._owns:
+            self._source.close()
 
 
-class FileObject(io.RawIOBase):
+class Reader(io.RawIOBase):
+    """A raw reader whose `read` does the work: `readinto` on top of it."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class FileObject(Reader):
     """A source as the file-like object the libyal libraries' `open_file_object` reads."""
 
     def __init__(self, source: Source):
         super().__init__()
         self._source, self._pos = source, 0
-
-    def readable(self):
-        return True
 
     def seekable(self):
         return True
@@ -154,11 +165,6 @@ class FileObject(io.RawIOBase):
         data = self._source.read(self._pos, size)
         self._pos += len(data)
         return data
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
     def seek(self, offset, whence=os.SEEK_SET):
         if whence == os.SEEK_CUR:
