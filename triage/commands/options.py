@@ -82,14 +82,14 @@ def _ask(kind: str) -> str:
 
 
 def evidence_access(command):
-    """--credential, --credential-file and --parent: what opens encrypted volumes and a
-    differencing disk. The command runs with them installed as the process's Access
+    """--credential, --credential-file, --vss and --parent: what opens encrypted volumes, shadow
+    copies and a differencing disk. The command runs with them installed as the process's Access
     (evidence/access.py), which forked workers inherit in memory; the wrapped command never
     sees a credential."""
     from ..evidence.access import Access, parse_credential, read_credential_file
 
     @functools.wraps(command)
-    def run(*args, credentials=(), credential_files=(), parent=None, **kwargs):
+    def run(*args, credentials=(), credential_files=(), parent=None, vss=False, **kwargs):
         given = [parse_credential(text, _ask) for text in credentials]
         for path in credential_files:
             given += read_credential_file(path, _ask)
@@ -97,7 +97,7 @@ def evidence_access(command):
         if parent is not None and isinstance(evidence, tuple) and len(evidence) != 1:
             raise click.UsageError("--parent names the parent of one differencing disk: give "
                                    "one evidence item with it")
-        Access(given, parent).install()
+        Access(given, parent, snapshots=vss).install()
         return command(*args, **kwargs)
 
     for option in reversed((
@@ -110,6 +110,9 @@ def evidence_access(command):
         click.option("--credential-file", "credential_files", multiple=True,
                      type=click.Path(dir_okay=False), metavar="FILE",
                      help="Credentials, one TYPE:VALUE a line (# starts a comment line)."),
+        click.option("--vss", is_flag=True,
+                     help="Also read the Volume Shadow Copies of NTFS volumes: each snapshot's "
+                          "files that differ from the live volume, as vss<n>:/path."),
         click.option("--parent", type=click.Path(dir_okay=False), default=None,
                      metavar="PATH",
                      help="The parent of a differencing virtual disk (VHD, VHDX, VMDK, "

@@ -17,7 +17,7 @@ from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
 from ..safetext import path_text
 from ..timefmt import pin_utc
-from . import folder, tsk_walk
+from . import folder, snapshots, tsk_walk
 from .access import Access, installed as installed_access
 from .media import DamagedMedia, Media, open_media, verify
 
@@ -46,6 +46,7 @@ class Evidence:
     # file's runs place its content on the media (damaged EWF chunks).
     _linear: Dict[int, bool] = field(default_factory=dict, repr=False)
     _keep: List = field(default_factory=list, repr=False)
+    _snapshot_of: Dict[int, tuple] = field(default_factory=dict, repr=False)
     # Disk images met while walking (a virtual machine's disk on a seized laptop): another
     # evidence item each, not opened here; listed for the examiner to add.
     container_files: List[dict] = field(default_factory=list)
@@ -88,8 +89,18 @@ class Evidence:
             if hasattr(fs, "walk"):   # a libyal file system (libyal_fs.py)
                 yield from fs.walk(volume, shown, self.media.path)
                 continue
-            yield from tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media,
-                                     linear=self._linear.get(volume.index, True))
+            walked = tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media,
+                                   linear=self._linear.get(volume.index, True))
+            if volume.index in self._snapshot_of:
+                walked = self._differing(walked, shown, deleted, *self._snapshot_of[volume.index])
+            yield from walked
+
+    def _differing(self, walked, shown: str, deleted: bool, live_index: int, number: int):
+        """A shadow copy's files that are not the live volume's (snapshots.py)."""
+        live_volume = next(v for v in self.volumes if v.index == live_index)
+        live = snapshots.live_files(tsk_walk.walk(self._fs[live_index], live_volume, shown,
+                                                  deleted=deleted, media=self.media))
+        return snapshots.differing(walked, live, number)
 
     @property
     def name(self) -> str:
@@ -191,7 +202,8 @@ def open_evidence(path: str, access: Optional[Access] = None) -> Evidence:
     return Evidence(path=path, kind=media.kind, size=media.size, segments=media.segments,
                     partition_table=table, volumes=opened, metadata=media.metadata,
                     stored_hashes=media.stored_hashes, media=media, _fs=explorer.filesystems,
-                    _linear=explorer.linear, _keep=explorer.keep)
+                    _linear=explorer.linear, _keep=explorer.keep,
+                    _snapshot_of=explorer.snapshot_of)
 
 
 def _nothing_found(volumes: List[Volume]) -> bool:

@@ -1,7 +1,8 @@
 """What the examiner supplies to open evidence beyond its path, and what was learnt with it.
 
-Credentials for encrypted volumes (`--credential TYPE:VALUE`, `--credential-file`) and the
-parent of a differential virtual disk (`--parent`). An `Access` also remembers, per encrypted
+Credentials for encrypted volumes (`--credential TYPE:VALUE`, `--credential-file`), the
+parent of a differential virtual disk (`--parent`), and whether volume shadow copies are read
+(`--vss`). An `Access` also remembers, per encrypted
 volume, which credential opened it (by its position, never its value) and, for LUKS, the
 volume key: a worker process forked from the scan reopens the evidence with the same `Access`
 in its memory and does not run the key derivation again (Argon2id takes a second and up to a
@@ -109,9 +110,11 @@ class Unlocked:
 class Access:
     """Credentials and a parent path for opening evidence, and what they opened."""
 
-    def __init__(self, credentials: Sequence[Credential] = (), parent: Optional[str] = None):
+    def __init__(self, credentials: Sequence[Credential] = (), parent: Optional[str] = None,
+                 snapshots: bool = False):
         self.credentials: Tuple[Credential, ...] = tuple(credentials)
         self.parent = parent
+        self.snapshots = snapshots      # --vss: NTFS volume shadow copies as volumes
         self._unlocked: Dict[Tuple[str, str], Unlocked] = {}
 
     def known(self, evidence: str, volume: str) -> Optional[Unlocked]:

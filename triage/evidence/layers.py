@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 from ..errors import READ_ERRORS
 from ..records import Volume
 from ..registry import Registry
-from . import crypto, libyal_fs, pools
+from . import crypto, libyal_fs, pools, snapshots
 from .access import Access
 from .chain import LIB_ERRORS, Layer, Link, Place, lib_reason
 from .media import Media
@@ -43,6 +43,8 @@ class Explorer:
         self.linear: Dict[int, bool] = {}
         self.keep: List = []              # opened along the way, closed with the evidence
         self.why: Optional[str] = None    # why the last file-system probe failed
+        # a shadow copy's volume index -> (the live volume's index, its store number)
+        self.snapshot_of: Dict[int, tuple] = {}
         self._next = 1
 
     def run(self) -> Optional[str]:
@@ -202,8 +204,9 @@ class TskFileSystem(Layer):
         if fs is None:
             explorer.why = explorer.why or opened.error
             return False
-        explorer.add(place.deeper(_fs_link(opened.fs_type, "tsk")), source, fs=fs,
-                     fs_type=opened.fs_type, block_size=opened.block_size)
+        live = explorer.add(place.deeper(_fs_link(opened.fs_type, "tsk")), source, fs=fs,
+                            fs_type=opened.fs_type, block_size=opened.block_size)
+        snapshots.add_stores(explorer, source, place, live)
         return True
 
 
