@@ -218,3 +218,22 @@ def test_the_committed_layered_images_are_those_the_truth_describes(images, name
     import hashlib
     digest = hashlib.sha256((images / name).read_bytes()).hexdigest()
     assert digest == truth_of(name)["sha256"]
+
+
+def test_inside_a_layer_a_file_system_at_0_wins_over_a_stray_table(images):
+    """A decrypted or logical volume holding a superfloppy FAT (its boot sector also reads as
+    an MBR) is that FAT, not a partition table with nothing readable in it."""
+    from triage.evidence.access import Access
+    from triage.evidence.chain import Link, Place
+    from triage.evidence.layers import Explorer
+    from triage.evidence.media import open_media
+    from triage.evidence.sources import MediaSource
+    path = str(images / "superfloppy.raw")
+    media = open_media(path)
+    try:
+        explorer = Explorer(path, media, Access())
+        explorer.explore(MediaSource(media), Place([Link("luks2", "luks2", "luks2")], 0, 0, ""))
+        assert [(v.fs_type, v.path, v.error) for v in explorer.volumes] == [
+            ("fat16", "luks2", None)]
+    finally:
+        media.close()

@@ -186,6 +186,10 @@ class NestedPartitions(Layer):
         found = partitions(img, base)
         if found is None:
             return False
+        # A file system at 0 wins over a table: a FAT boot sector also reads as an MBR.
+        fs, _ = open_fs(img, Volume(index=0, offset=base, length=source.size, description=""))
+        if fs is not None:
+            return False
         table, parts = found
         explorer.explore_partitions(source, place, table, parts, keep_index=False)
         return True
