@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from . import luks
 from .access import Access, Credential, Unlocked
 from .chain import LIB_ERRORS, Layer, Link, Place, lib_reason
 from .sources import BytesSource, FileObject, LibyalSource, Source
+
+
+LUKS_MAGIC = b"LUKS\xba\xbe"
 
 
 def needs(kind: str, what: str, given: int) -> str:
@@ -42,8 +44,9 @@ class Luks(Layer):
     name, library = "luks", "triage (cryptography)"
 
     def open(self, explorer, source, head, place):
-        if not luks.is_luks(head):
+        if head[:6] != LUKS_MAGIC:
             return False
+        from . import luks     # numpy and cryptography: loaded only for a LUKS volume
         read = source.read
         try:
             header = luks.read_header(read)
@@ -86,6 +89,7 @@ class Luks(Layer):
 
 
 def _luks_unlock(header, access: Access, read) -> Unlocked:
+    from . import luks
     for number, credential in enumerate(access.credentials):
         if credential.type == "password":
             key = luks.unlock(header, credential.value.encode("utf-8"), read)

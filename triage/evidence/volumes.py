@@ -94,9 +94,11 @@ def _cluster_size(img, offset: int, fs_type: str) -> Optional[int]:
 def _fs_error(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if "Unable to determine file system type" in text or "Cannot determine file system type" in text:
-        return "no file system The Sleuth Kit can read (unknown, encrypted or unsupported, e.g. APFS)"
+        return ("no file system, volume system or encrypted volume that triage reads (unknown, "
+                "damaged, or encrypted in a format it does not know)")
     if "Possible encryption detected" in text:
-        return "the volume appears to be encrypted (e.g. BitLocker); TSK cannot read it"
+        return ("the volume appears to be encrypted in a format triage does not recognise (its "
+                "boot sector says so, but no BitLocker, LUKS or FileVault header was found)")
     return f"the file system cannot be opened: {one_line(exc)}"
 
 
