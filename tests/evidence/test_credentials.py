@@ -187,3 +187,35 @@ def test_workers_read_through_the_remembered_key(images):
     access.credentials = ()          # what a reopen has left: what was learnt
     with open_evidence(path, access) as ev:
         assert [v.fs_type for v in ev.volumes] == first == ["ext4"]
+
+
+def test_the_process_title_never_shows_a_credential(images, tmp_path):
+    """What `ps` shows of a running scan (its workers included) has the value masked."""
+    import os
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "triage", "scan", str(images / "luks1.raw"),
+                             "--hashset", str(alert_set(tmp_path)), "-o", str(tmp_path / "o"),
+                             "--credential", f"password:{PASSWORD}", "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = []
+    try:
+        deadline = time.time() + 30
+        while proc.poll() is None and time.time() < deadline:
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"luks1.raw" in cmdline:
+                    seen.append(cmdline)
+            time.sleep(0.05)
+    finally:
+        proc.wait(timeout=60)
+    titled = [c for c in seen if b"password:-" in c]
+    assert titled, "the scan ended before its title was seen"
+    leaked = [c for c in seen if PASSWORD.encode() in c]
+    # only the first instants of the process, before its options are read, may show it
+    assert len(leaked) < len(seen)
+    assert all(PASSWORD.encode() not in c for c in seen[seen.index(titled[0]):])

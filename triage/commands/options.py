@@ -81,6 +81,19 @@ def _ask(kind: str) -> str:
                         err=True)
 
 
+def _mask_process_title() -> None:
+    """The process's command line (/proc/PID/cmdline, what `ps` shows) rewritten with every
+    --credential value masked, as soon as the options are read: worker processes forked
+    later inherit it. (Until then, a value given on the command line was visible: hence
+    password:- and --credential-file.)"""
+    import sys
+    try:
+        import setproctitle
+    except ImportError:
+        return
+    setproctitle.setproctitle(" ".join([sys.executable, *masked_args(sys.argv)]))
+
+
 def evidence_access(command):
     """--credential, --credential-file, --vss and --parent: what opens encrypted volumes, shadow
     copies and a differencing disk. The command runs with them installed as the process's Access
@@ -98,6 +111,8 @@ def evidence_access(command):
             raise click.UsageError("--parent names the parent of one differencing disk: give "
                                    "one evidence item with it")
         Access(given, parent, snapshots=vss).install()
+        if credentials:
+            _mask_process_title()
         return command(*args, **kwargs)
 
     for option in reversed((
@@ -129,6 +144,11 @@ def replay(ctx: click.Context, drop=(), add=()) -> list:
     path = ctx.command_path.split()[1:]          # e.g. ["scan"], ["hashset", "import"]
     if given[:len(path)] == path:
         given = given[len(path):]
+    return masked_args(given, drop) + list(add)
+
+
+def masked_args(given, drop=()) -> list:
+    """`given` without the options in `drop`, the values of SECRET_OPTIONS masked."""
     out, masked = [], None
     for arg in given:
         if masked is not None:
@@ -146,4 +166,4 @@ def replay(ctx: click.Context, drop=(), add=()) -> list:
                 masked = SECRET_OPTIONS[name]
             continue
         out.append(arg)
-    return out + list(add)
+    return out

@@ -20,6 +20,7 @@ from ..timefmt import pin_utc
 from . import folder, snapshots, tsk_walk
 from .access import Access, installed as installed_access
 from .media import DamagedMedia, Media, open_media, verify
+from .memory import keep_read_buffers
 
 __all__ = ["DamagedMedia", "Evidence", "open_evidence", "verify"]
 
@@ -181,6 +182,7 @@ def open_evidence(path: str, access: Optional[Access] = None) -> Evidence:
     read at all; a volume that cannot be read is kept with its reason and the rest goes on.
     `access`: credentials and a differencing disk's parent (default: the process's, see
     access.Access.install)."""
+    keep_read_buffers()
     if os.path.isdir(path):
         return Evidence(path=path, kind="folder")
     from .layers import Explorer
