@@ -14,18 +14,32 @@ _UNSET = (0, 0)
 
 @dataclass(frozen=True)
 class Volume:
-    """One partition (or the whole media when there is no partition table)."""
+    """One partition (or the whole media when there is no partition table), or a volume inside
+    one: a logical volume, an APFS volume, a decrypted volume (evidence/layers.py)."""
 
-    index: int                      # 0-based order in which volumes are listed; stable per image
-    offset: int                     # byte offset of the volume in the media
+    # Unique per evidence item and stable per image: a partition's table slot (mmls), 0 for
+    # the whole media; a volume inside a pool or a nested table gets the next free number.
+    index: int
+    # Byte offset in the (virtual) disk of the partition that holds the volume (the volume's
+    # own offset when it is a partition).
+    offset: int
     length: int                     # bytes
-    description: str                # partition table's own label, e.g. "NTFS / exFAT (0x07)"
-    fs_type: Optional[str] = None   # "ntfs", "fat16", "ext4", ... or None when TSK cannot open it
+    # The partition table's own label, e.g. "NTFS / exFAT (0x07)"; for a volume reached
+    # through more layers, its chain as text, e.g. "vhdx > gpt p2 > bitlocker > ntfs".
+    description: str
+    fs_type: Optional[str] = None   # "ntfs", "fat16", "ext4", "apfs", ... None when unreadable
     block_size: Optional[int] = None
-    error: Optional[str] = None     # why the file system could not be opened
+    error: Optional[str] = None     # why the volume could not be read
+    # Where the volume lies, for a volume reached through more than a partition:
+    # "p3/luks2/lvm:vg/home", "p2/apfs:Data"; None for a partition or the whole media.
+    path: Optional[str] = None
+    # The chain of layers, outermost first, as the report lists them ({"kind": ..., facts}).
+    layers: Tuple[dict, ...] = field(default=(), compare=False, repr=False)
 
     def ref(self) -> dict:
-        return {"index": self.index, "offset": self.offset}
+        if self.path is None:
+            return {"index": self.index, "offset": self.offset}
+        return {"index": self.index, "offset": self.offset, "path": self.path}
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,8 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             work = batches(pending(ev, ev_id), lambda item: item[2].size)
             for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
                 record(ev_id, batch, verdicts)
+            # described again once walked: the disk images met on the way (container_files)
+            results.add_evidence(ev.name, ev.describe())
             results.finish_evidence(ev_id)
     except BaseException:
         judge.stop.set()

@@ -76,10 +76,47 @@ def of_report(report: Mapping) -> Verdict:
 LOST_SHARE = 0.5
 
 
+ENCRYPTED_NAMES = {"bitlocker": "BitLocker", "filevault": "FileVault", "luks1": "LUKS1",
+                   "luks2": "LUKS2", "apfs": "APFS"}
+CREDENTIAL_HINTS = {
+    "bitlocker": "its BitLocker recovery password (48 digits: --credential "
+                 "recovery_password:...), password or startup key (.BEK file)",
+    "filevault": "the user's password or the FileVault recovery key",
+    "apfs": "the user's password or the FileVault recovery key",
+}
+
+
+def _locked_notes(ev: Mapping) -> List[str]:
+    """Encrypted volumes left locked: part of the device was not examined."""
+    out = []
+    for volume in ev.get("volumes", []):
+        locked = [layer for layer in volume.get("layers") or [] if layer.get("locked")]
+        if not locked:
+            continue
+        layer = locked[-1]
+        kind = layer.get("kind", "")
+        name = ENCRYPTED_NAMES.get(kind, kind)
+        ident = layer.get("id") or layer.get("uuid")
+        what = CREDENTIAL_HINTS.get(kind, "its password or volume key")
+        out.append(f"{ev.get('path')}: volume {volume.get('index')} "
+                   f"({volume.get('path') or volume.get('description')}) is {name}-encrypted"
+                   f"{f' ({ident})' if ident else ''} and no credential given opened it: that "
+                   f"part of the device was NOT examined. Supply {what} with --credential "
+                   f"(password:- asks for it) or --credential-file, and scan again")
+    return out
+
+
 def coverage_notes(report: Mapping) -> List[str]:
     """Facts about what was not examined that no verdict may hide."""
     notes = []
     for ev in report.get("evidence", []):
+        notes += _locked_notes(ev)
+        inside = ev.get("container_files") or []
+        if inside:
+            notes.append(f"{ev.get('path')}: {len(inside)} disk image file(s) inside (e.g. "
+                         f"{inside[0].get('path')}, {inside[0].get('format')}) were not opened: "
+                         f"each is an evidence item of its own; scan them too (listed as "
+                         f"container_files in the report)")
         damaged = ev.get("damaged") or []
         if damaged:
             notes.append(f"{ev.get('path')}: {len(damaged)} damaged chunk(s) of the media (their "

@@ -12,6 +12,7 @@ from ..jsonout import dumps
 from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
+from .options import evidence_access
 
 # Said only where it applies: a build of pyewf whose libewf cannot be reached (media.py).
 ZEROS_NOTE = ("this pyewf hides libewf's checksum errors and returns zeros for a damaged chunk, "
@@ -24,6 +25,7 @@ DAMAGED_NOTE = ("{n} chunk(s) fail their checksum: libewf reads them as zeros, a
 
 @click.command()
 @click.argument("evidence", type=click.Path(exists=False))
+@evidence_access
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--verify", "do_verify", is_flag=True,
               help="Re-read the whole media and compare its MD5/SHA-1 with the stored ones.")
@@ -85,8 +87,29 @@ def _count(ev, progress) -> dict:
                 "errors": c["errors"]} for k, c in counts.items()}
 
 
+ENCRYPTION_KINDS = ("luks1", "luks2", "bitlocker", "filevault", "apfs")
+
+
+def _encryption(volume: dict):
+    """An encrypted layer's kind, id and key protectors, and how it was opened."""
+    for layer in volume.get("layers") or []:
+        if "locked" not in layer or layer.get("kind") not in ENCRYPTION_KINDS:
+            continue
+        ident = layer.get("uuid") or layer.get("id") or ""
+        state = ("LOCKED (no credential given opens it)" if layer["locked"]
+                 else f"unlocked with a {layer.get('unlocked_with') or 'clear key'}")
+        protectors = ", ".join(layer.get("protectors") or [])
+        yield (f"encrypted: {layer['kind']} {ident} {state}"
+               + (f"; key protectors: {protectors}" if protectors else ""))
+
+
 def _render(info: dict) -> str:
     lines = [f"Evidence        {info['path']}", f"Container       {info['container']}"]
+    inside = info.get("container_files") or []
+    if inside:
+        lines.append(f"Disk images     {len(inside)} inside, not opened (scan each as evidence "
+                     f"of its own): {', '.join(c['path'] for c in inside[:5])}"
+                     f"{' ...' if len(inside) > 5 else ''}")
     if info["size"] is not None:
         lines.append(f"Media size      {info['size']:,} bytes")
     if len(info["segments"]) > 1:
@@ -118,6 +141,9 @@ def _render(info: dict) -> str:
             lines.append(f"  {v['index']:>3}  {v['offset']:>14,}  {v['length']:>14,}  {fs:<12} "
                          f"{v['block_size'] or '-':>6}  {c.get('allocated', 0):>9}  "
                          f"{c.get('deleted', 0):>7}  {v['description']}")
+            if v.get("path"):
+                lines.append(f"       path {v['path']}")
+            lines += [f"       {text}" for text in _encryption(v)]
             if v["error"]:
                 lines.append(f"       {v['error']}")
     else:

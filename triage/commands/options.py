@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from .. import signals
@@ -56,12 +58,83 @@ def report_formats(command):
              "report.json is always written.")(command)
 
 
+def _mask_credential(value: str) -> str:
+    kind = value.partition(":")[0]
+    # a startup key is named by its file, which is no secret; every other value is
+    return value if kind.strip().lower() == "startup_key" else kind + ":-"
+
+
 # Options whose values are secrets, with how each is masked when a command is printed back:
 # `-` makes the command ask for the secret instead (a command line is visible to every user
 # of the machine in /proc, and a printed one ends up in logs).
 SECRET_OPTIONS = {
-    "--credential": lambda value: value.partition(":")[0] + ":-",
+    "--credential": _mask_credential,
 }
+
+
+def _ask(kind: str) -> str:
+    """A secret asked for without echo on the terminal; from a pipe, its first line."""
+    import sys
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(f"{kind.replace('_', ' ')} for encrypted volumes", hide_input=True,
+                        err=True)
+
+
+def _mask_process_title() -> None:
+    """The process's command line (/proc/PID/cmdline, what `ps` shows) rewritten with every
+    --credential value masked, as soon as the options are read: worker processes forked
+    later inherit it. (Until then, a value given on the command line was visible: hence
+    password:- and --credential-file.)"""
+    import sys
+    try:
+        import setproctitle
+    except ImportError:
+        return
+    setproctitle.setproctitle(" ".join([sys.executable, *masked_args(sys.argv)]))
+
+
+def evidence_access(command):
+    """--credential, --credential-file, --vss and --parent: what opens encrypted volumes, shadow
+    copies and a differencing disk. The command runs with them installed as the process's Access
+    (evidence/access.py), which forked workers inherit in memory; the wrapped command never
+    sees a credential."""
+    from ..evidence.access import Access, parse_credential, read_credential_file
+
+    @functools.wraps(command)
+    def run(*args, credentials=(), credential_files=(), parent=None, vss=False, **kwargs):
+        given = [parse_credential(text, _ask) for text in credentials]
+        for path in credential_files:
+            given += read_credential_file(path, _ask)
+        evidence = kwargs.get("evidence")
+        if parent is not None and isinstance(evidence, tuple) and len(evidence) != 1:
+            raise click.UsageError("--parent names the parent of one differencing disk: give "
+                                   "one evidence item with it")
+        Access(given, parent, snapshots=vss).install()
+        if credentials:
+            _mask_process_title()
+        return command(*args, **kwargs)
+
+    for option in reversed((
+        click.option("--credential", "credentials", multiple=True, metavar="TYPE:VALUE",
+                     help="Opens encrypted volumes (BitLocker, LUKS, APFS, FileVault); "
+                          "repeatable, each tried on every encrypted volume. TYPE: password, "
+                          "recovery_password, startup_key (a .BEK file), key_data (hex). "
+                          "password:- asks on the terminal: prefer it, or --credential-file, "
+                          "to a value on the command line, which other users can see."),
+        click.option("--credential-file", "credential_files", multiple=True,
+                     type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Credentials, one TYPE:VALUE a line (# starts a comment line)."),
+        click.option("--vss", is_flag=True,
+                     help="Also read the Volume Shadow Copies of NTFS volumes: each snapshot's "
+                          "files that differ from the live volume, as vss<n>:/path."),
+        click.option("--parent", type=click.Path(dir_okay=False), default=None,
+                     metavar="PATH",
+                     help="The parent of a differencing virtual disk (VHD, VHDX, VMDK, "
+                          "QCOW2), when it is not beside it under the name stored in it."),
+    )):
+        run = option(run)
+    return run
 
 
 def replay(ctx: click.Context, drop=(), add=()) -> list:
@@ -71,6 +144,11 @@ def replay(ctx: click.Context, drop=(), add=()) -> list:
     path = ctx.command_path.split()[1:]          # e.g. ["scan"], ["hashset", "import"]
     if given[:len(path)] == path:
         given = given[len(path):]
+    return masked_args(given, drop) + list(add)
+
+
+def masked_args(given, drop=()) -> list:
+    """`given` without the options in `drop`, the values of SECRET_OPTIONS masked."""
     out, masked = [], None
     for arg in given:
         if masked is not None:
@@ -88,4 +166,4 @@ def replay(ctx: click.Context, drop=(), add=()) -> list:
                 masked = SECRET_OPTIONS[name]
             continue
         out.append(arg)
-    return out + list(add)
+    return out

@@ -17,11 +17,12 @@ from ..safetext import path_text, shell_word, visible
 from ..scan import ScanRequest, scan as run_scan
 from ..signing import load_signer, load_trusted
 from ..verdict import category_title, decide
-from .options import replay, report_formats, thresholds
+from .options import evidence_access, replay, report_formats, thresholds
 
 
 @click.command()
 @click.argument("evidence", nargs=-1)
+@evidence_access
 @click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET",
               help="A compiled set or any supported source file; repeat for several.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),

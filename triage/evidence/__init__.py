@@ -1,8 +1,9 @@
 """Open any evidence item read-only and stream its file entries.
 
-Layers as in The Sleuth Kit: media (raw, split raw, EWF, device) -> volumes (partition table or
-none) -> file systems -> files. A folder skips the first three and is walked through the OS; a
-loose picture or video is one file, as in a folder of its own."""
+Media (raw, split raw, EWF, device, or a virtual disk: containers.py) -> a chain of layers per
+volume (partition, decryption, pool member, file system: layers.py) -> files. A folder skips
+the media and layers and is walked through the OS; a loose picture or video is one file, as in
+a folder of its own."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
 from ..safetext import path_text
 from ..timefmt import pin_utc
-from . import folder, tsk_walk
+from . import folder, snapshots, tsk_walk
+from .access import Access, installed as installed_access
 from .media import DamagedMedia, Media, open_media, verify
-from .volumes import find_volumes, open_fs
+from .memory import keep_read_buffers
 
 __all__ = ["DamagedMedia", "Evidence", "open_evidence", "verify"]
 
@@ -32,7 +34,7 @@ _SNIFF = 8192
 @dataclass
 class Evidence:
     path: str
-    kind: str                                  # "raw", "split-raw", "ewf", "device", "folder", "file"
+    kind: str        # "raw", "split-raw", "ewf", "device", "folder", "file", "vmdk", "vhd", ...
     size: Optional[int] = None                 # media bytes; None for a folder
     segments: List[str] = field(default_factory=list)
     partition_table: Optional[str] = None      # "dos", "gpt", ... None when there is none
@@ -41,10 +43,31 @@ class Evidence:
     stored_hashes: Dict[str, str] = field(default_factory=dict)
     media: Optional[Media] = field(default=None, repr=False)
     _fs: Dict[int, object] = field(default_factory=dict, repr=False)
+    # Volumes whose bytes are the media's own (a partition), by index: only there do a TSK
+    # file's runs place its content on the media (damaged EWF chunks).
+    _linear: Dict[int, bool] = field(default_factory=dict, repr=False)
+    _keep: List = field(default_factory=list, repr=False)
+    _snapshot_of: Dict[int, tuple] = field(default_factory=dict, repr=False)
+    # Disk images met while walking (a virtual machine's disk on a seized laptop): another
+    # evidence item each, not opened here; listed for the examiner to add.
+    container_files: List[dict] = field(default_factory=list)
 
     def entries(self, deleted: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
-        order: volumes in partition-table order, files depth-first in directory order."""
+        order: volumes in partition-table order, files depth-first in directory order. Disk
+        images among the files are noted in `container_files` on the way (they are listed
+        and judged as files, never opened as disks here)."""
+        found = []
+        for item in self._entries(deleted):
+            if isinstance(item, FileEntry):
+                kind = container_file_format(item.path)
+                if kind is not None:
+                    found.append({"volume": None if item.volume is None else item.volume.ref(),
+                                  "path": item.path, "format": kind, "size": item.size})
+            yield item
+        self.container_files = found
+
+    def _entries(self, deleted: bool) -> Iterator[Union[FileEntry, ScanError]]:
         shown = self.name
         if self.kind == "folder":
             yield from folder.walk(self.path, shown)
@@ -59,10 +82,26 @@ class Evidence:
                                 f"only {self.size:,} bytes (truncated image?): content beyond "
                                 f"the end cannot be read", volume)
             fs = self._fs.get(volume.index)
+            if fs is None and volume.error is None:
+                continue   # no content of its own (layers.Explorer._superfloppy)
             if fs is None:
                 yield ScanError(shown, volume.error or "no file system", volume)
                 continue
-            yield from tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media)
+            if hasattr(fs, "walk"):   # a libyal file system (libyal_fs.py)
+                yield from fs.walk(volume, shown, self.media.path)
+                continue
+            walked = tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media,
+                                   linear=self._linear.get(volume.index, True))
+            if volume.index in self._snapshot_of:
+                walked = self._differing(walked, shown, deleted, *self._snapshot_of[volume.index])
+            yield from walked
+
+    def _differing(self, walked, shown: str, deleted: bool, live_index: int, number: int):
+        """A shadow copy's files that are not the live volume's (snapshots.py)."""
+        live_volume = next(v for v in self.volumes if v.index == live_index)
+        live = snapshots.live_files(tsk_walk.walk(self._fs[live_index], live_volume, shown,
+                                                  deleted=deleted, media=self.media))
+        return snapshots.differing(walked, live, number)
 
     @property
     def name(self) -> str:
@@ -71,7 +110,8 @@ class Evidence:
         return path_text(self.path)
 
     def file_system(self, index: int):
-        """The open TSK file system of volume `index`; KeyError when it has none."""
+        """The open file system of volume `index` (a TSK FS_Info, or a libyal_fs one);
+        KeyError when it has none."""
         return self._fs[index]
 
     def damaged(self) -> List[dict]:
@@ -91,16 +131,15 @@ class Evidence:
             "metadata": self.metadata,
             "stored_hashes": self.stored_hashes,
             "damaged": self.damaged(),
-            "volumes": [
-                {"index": v.index, "offset": v.offset, "length": v.length,
-                 "description": v.description, "fs_type": v.fs_type,
-                 "block_size": v.block_size, "error": v.error}
-                for v in self.volumes
-            ],
+            "volumes": [describe_volume(v) for v in self.volumes],
+            "container_files": list(self.container_files),
         }
 
     def close(self) -> None:
         self._fs.clear()
+        keep, self._keep = self._keep, []
+        for thing in reversed(keep):
+            thing.close()
         if self.media is not None:
             self.media.close()
 
@@ -111,31 +150,69 @@ class Evidence:
         self.close()
 
 
-def open_evidence(path: str) -> Evidence:
+# Disk-image files by name (the first segment of a series): each is an evidence item of its
+# own. ISO and .img files are left out: installers and firmware would bury the real ones.
+CONTAINER_FILE_FORMATS = {
+    ".e01": "ewf", ".ex01": "ewf", ".l01": "ewf-logical", ".lx01": "ewf-logical",
+    ".s01": "smart", ".aff": "aff", ".aff4": "aff4", ".vmdk": "vmdk", ".vhd": "vhd",
+    ".avhd": "vhd", ".vhdx": "vhdx", ".avhdx": "vhdx", ".qcow": "qcow", ".qcow2": "qcow2",
+    ".vdi": "vdi", ".dmg": "dmg", ".sparseimage": "sparseimage", ".dd": "raw",
+}
+
+
+def container_file_format(path: str) -> Optional[str]:
+    name = path.rsplit("/", 1)[-1].lower()
+    dot = name.rfind(".")
+    if dot <= 0 or ":" in name[dot:]:   # NTFS streams are not files of their own
+        return None
+    return CONTAINER_FILE_FORMATS.get(name[dot:])
+
+
+def describe_volume(v: Volume) -> dict:
+    out = {"index": v.index, "offset": v.offset, "length": v.length,
+           "description": v.description, "fs_type": v.fs_type, "block_size": v.block_size,
+           "error": v.error, "layers": [dict(layer) for layer in v.layers]}
+    if v.path is not None:
+        out["path"] = v.path
+    return out
+
+
+def open_evidence(path: str, access: Optional[Access] = None) -> Evidence:
     """Open a disk image, device or folder read-only. EvidenceError when nothing in it can be
-    read at all; a volume that cannot be read is kept with its reason and the rest goes on."""
+    read at all; a volume that cannot be read is kept with its reason and the rest goes on.
+    `access`: credentials and a differencing disk's parent (default: the process's, see
+    access.Access.install)."""
+    keep_read_buffers()
     if os.path.isdir(path):
         return Evidence(path=path, kind="folder")
+    from .layers import Explorer
+    access = access if access is not None else installed_access()
     pin_utc()
-    media = open_media(path)
+    media = open_media(path, parent=access.parent)
+    explorer = Explorer(path, media, access)
     try:
-        table, volumes = find_volumes(media.img, media.size)
-        opened, filesystems = [], {}
-        for volume in volumes:
-            fs, volume = open_fs(media.img, volume, media.size)
-            if fs is None:
-                volume = _with_damage(volume, media)
-            opened.append(volume)
-            if fs is not None:
-                filesystems[volume.index] = fs
-        if not filesystems and table is None:
+        table = explorer.run()
+        opened = [v if v.index in explorer.filesystems else _with_damage(v, media)
+                  for v in explorer.volumes]
+        if not explorer.filesystems and table is None and _nothing_found(opened):
             return _nothing_to_walk(path, media)
     except BaseException:
+        for thing in reversed(explorer.keep):
+            thing.close()
         media.close()
         raise
     return Evidence(path=path, kind=media.kind, size=media.size, segments=media.segments,
                     partition_table=table, volumes=opened, metadata=media.metadata,
-                    stored_hashes=media.stored_hashes, media=media, _fs=filesystems)
+                    stored_hashes=media.stored_hashes, media=media, _fs=explorer.filesystems,
+                    _linear=explorer.linear, _keep=explorer.keep,
+                    _snapshot_of=explorer.snapshot_of)
+
+
+def _nothing_found(volumes: List[Volume]) -> bool:
+    """No layer recognised anything: each volume's chain is at most the virtual disk (an
+    encrypted or pooled disk is something, even when it cannot be opened)."""
+    from .containers import LIBRARIES
+    return all(all(layer.get("kind") in LIBRARIES for layer in v.layers) for v in volumes)
 
 
 def _with_damage(volume: Volume, media: Media) -> Volume:

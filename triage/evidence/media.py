@@ -35,7 +35,7 @@ LOGICAL_EWF_SIGNATURES = (b"LVF\x09\x0d\x0a\xff\x00", b"LEF2\x0d\x0a\x81\x00")
 
 @dataclass
 class Media:
-    kind: str                          # "raw", "split-raw", "ewf", "device"
+    kind: str            # "raw", "split-raw", "ewf", "device", or a virtual disk's (containers.py)
     path: str
     size: int
     segments: List[str]
@@ -375,6 +375,31 @@ def _ewf_date(text: str) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(parsed)))
 
 
+def _virtual_disk(path, st, head):
+    """The virtual-disk format (containers.FORMATS) of a regular file, from its first and last
+    512 bytes; None when it is none."""
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    from . import containers
+    tail = b""
+    if st.st_size >= 512:
+        try:
+            with open_readonly(path, follow_symlinks=True) as f:
+                tail = os.pread(f.fileno(), 512, st.st_size - 512)
+        except OSError:
+            return None
+    return containers.recognise(path, head, tail)
+
+
+def _is_virtual_disk(path, st, head):
+    return _virtual_disk(path, st, head) is not None
+
+
+def _open_virtual_disk(path, st, head=b"", parent=None):
+    from . import containers
+    return containers.open_disk(_virtual_disk(path, st, head), path, parent)
+
+
 def _is_split_raw(path, st, head):
     return stat.S_ISREG(st.st_mode) and bool(split_raw_segments(path))
 
@@ -415,14 +440,16 @@ def _open_raw(path, st):
 # Tried in this order: the first that recognises the media opens it.
 CONTAINERS: Registry[Container] = Registry("container")
 for _container in (Container("ewf", _is_ewf, _open_ewf),
+                   Container("virtual-disk", _is_virtual_disk, _open_virtual_disk),
                    Container("split-raw", _is_split_raw, _open_split_raw),
                    Container("device", _is_device, _open_device),
                    Container("raw", _is_raw, _open_raw)):
     CONTAINERS.add(_container.kind, _container)
 
 
-def open_media(path: str) -> Media:
-    """Open an image file or device read-only; EvidenceError (one line) when that is impossible."""
+def open_media(path: str, parent: Optional[str] = None) -> Media:
+    """Open an image file or device read-only; EvidenceError (one line) when that is impossible.
+    `parent`: the parent of a differencing virtual disk (`--parent`)."""
     try:
         st = os.stat(path)
         # Checked before opening: opening a FIFO for reading waits for a writer forever.
@@ -436,7 +463,14 @@ def open_media(path: str) -> Media:
         raise EvidenceError(f"{path}: logical evidence files (L01/Lx01) are not supported")
     for container in CONTAINERS.values():
         if container.recognises(path, st, head):
-            media = container.open(path, st)
+            if container.kind == "virtual-disk":
+                media = container.open(path, st, head, parent)
+            else:
+                media = container.open(path, st)
+            if parent is not None and "parents" not in media.metadata:
+                media.close()
+                raise EvidenceError(f"{path}: --parent was given, but this is not a "
+                                    f"differencing virtual disk")
             if media.size == 0:
                 media.close()
                 raise EvidenceError(f"{path}: the media is empty (0 bytes)")

@@ -157,15 +157,17 @@ class TskOpener:
         return {**self.__dict__, "_file": None, "_media": None}
 
 
-def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None
-         ) -> Iterator[Union[FileEntry, ScanError]]:
+def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
+         linear: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
     """Depth-first, in directory order, like `fls -r -p`, with two departures: a name that
     only looks like "." or ".." (it points elsewhere) is listed, escaped; an ext name holding a
-    NUL is shown whole. Damaged EWF chunks met in the volume end it as error records."""
+    NUL is shown whole. Damaged EWF chunks met in the volume end it as error records.
+    `linear`: the volume's bytes are the media's at volume.offset (a partition, not a
+    decrypted or virtual volume), so a file's runs say where its content lies on the media."""
     ntfs = fs.info.ftype in _NTFS
     whole_names = fs.info.ftype in _EXT
     root = fs.info.root_inum
-    geometry = (volume.offset, fs.info.block_size)
+    geometry = (volume.offset, fs.info.block_size) if linear else None
     explain = media.explain if media is not None else (lambda exc: exc)
     # Each frame: an iterator over one directory, its path, the directory inodes above it (a
     # directory that points back at an ancestor would otherwise loop forever), its own inode,

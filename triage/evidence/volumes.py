@@ -28,10 +28,19 @@ def find_volumes(img: pytsk3.Img_Info, size: int) -> Tuple[Optional[str], List[V
     """The partition table type ("dos", "gpt", ... or None) and every allocated partition.
 
     With no partition table the whole media is one volume at offset 0, as `fls` assumes."""
-    try:
-        vs = pytsk3.Volume_Info(img)
-    except READ_ERRORS:
+    found = partitions(img)
+    if found is None:
         return None, [Volume(index=0, offset=0, length=size, description="whole media")]
+    return found
+
+
+def partitions(img: pytsk3.Img_Info, base: int = 0):
+    """(table type, allocated partitions) of the partition table at byte `base` of `img`, or
+    None when there is none. Partition offsets are from `base`."""
+    try:
+        vs = pytsk3.Volume_Info(img, pytsk3.TSK_VS_TYPE_DETECT, base)
+    except READ_ERRORS:
+        return None
     block = vs.info.block_size
     volumes = []
     for part in vs:
@@ -85,9 +94,11 @@ def _cluster_size(img, offset: int, fs_type: str) -> Optional[int]:
 def _fs_error(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if "Unable to determine file system type" in text or "Cannot determine file system type" in text:
-        return "no file system The Sleuth Kit can read (unknown, encrypted or unsupported, e.g. APFS)"
+        return ("no file system, volume system or encrypted volume that triage reads (unknown, "
+                "damaged, or encrypted in a format it does not know)")
     if "Possible encryption detected" in text:
-        return "the volume appears to be encrypted (e.g. BitLocker); TSK cannot read it"
+        return ("the volume appears to be encrypted in a format triage does not recognise (its "
+                "boot sector says so, but no BitLocker, LUKS or FileVault header was found)")
     return f"the file system cannot be opened: {one_line(exc)}"
 
 
