@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Container, Dict, Iterator, List, Optional, Union
 
 import magic
 
@@ -42,9 +42,12 @@ class Evidence:
     media: Optional[Media] = field(default=None, repr=False)
     _fs: Dict[int, object] = field(default_factory=dict, repr=False)
 
-    def entries(self, deleted: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
+    def entries(self, deleted: bool = True, volumes: Optional[Container[int]] = None
+                ) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
-        order: volumes in partition-table order, files depth-first in directory order."""
+        order: volumes in partition-table order, files depth-first in directory order.
+        `volumes`: the indexes of the volumes to walk (None: all); a folder or a loose file has
+        no volumes and is walked whole."""
         shown = self.name
         if self.kind == "folder":
             yield from folder.walk(self.path, shown)
@@ -53,6 +56,8 @@ class Evidence:
             yield folder.single(self.path, shown)
             return
         for volume in self.volumes:
+            if volumes is not None and volume.index not in volumes:
+                continue
             end = volume.offset + volume.length
             if self.size is not None and volume.offset < self.size < end:
                 yield ScanError(shown, f"the volume ends at byte {end:,} but the media has "
