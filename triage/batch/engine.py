@@ -52,8 +52,12 @@ def _connected(dask, Client, LocalCluster, scheduler, workers, daemon, dashboard
             client.close()
         return
     with dask.config.set({**LOCAL_CONFIG, "distributed.worker.daemon": daemon}):
+        # Without a dashboard the scheduler still serves its health page: on a free port,
+        # not on the dashboard's (another batch's may hold it).
         local = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                              processes=True, memory_limit=0, dashboard_address=dashboard,
+                             scheduler_kwargs={"dashboard": dashboard is not None,
+                                               "dashboard_address": dashboard or ":0"},
                              silence_logs=logging.CRITICAL)
         try:
             client = Client(local, set_as_default=False)

@@ -82,8 +82,7 @@ def run(req: BatchRequest, display: Optional[Display] = None,
         raise TriageError(f"{', '.join(req.sources)}: no evidence items found"
                           f"{_skipped_hint(found.skipped)}")
     casedir = Path(req.casedir).absolute()
-    check_outside_evidence(casedir, [*req.sources, *(i.path for i in found.items
-                                                     if i.kind == "folder")])
+    check_outside_evidence(casedir, found.folders)
     with batch_sets.staging() as staged:
         ready = batch_sets.prepare(req.hashsets, Path(staged))
         case = state.open_case(
@@ -134,8 +133,8 @@ def _drive(req: BatchRequest, case: state.Case, ready, display: Display, connect
     stopped = None
     try:
         for result in results.values():
-            if result.status != case_report.NOT_FINISHED and bar is not None:
-                bar.item_done(result.item["evidence_id"], _hits(result))
+            if result.status != case_report.NOT_FINISHED:
+                _ended(result, bar, display, req.formats)
         if todo:
             with connect(req.scheduler, req.cluster_workers, req.daemon, req.dashboard) as client:
                 link = engine.dashboard_link(client)
@@ -188,14 +187,15 @@ class _Batch:
             hashsets=[r.path for r in ready], formats=list(req.formats),
             case={"case_number": settings["case_number"], "examiner": settings["examiner"]},
             deleted=settings["deleted"], thresholds=settings["thresholds"],
-            workers=req.workers, topic=f"triage-batch-{self.token}")
+            workers=req.workers,
+            topic=f"triage-batch-{self.token}" if bar is not None and bar.shown else None)
         self.roles: Dict[str, tuple] = {}    # key of a watched future -> (role, item)
         self.parts: Dict[str, List] = {}     # an item's part futures, held until it ends
         self.count = 0
 
     def run(self, todo: List[dict]) -> None:
         from distributed import as_completed
-        if self.bar is not None:
+        if self.job.topic:
             self.client.subscribe_topic(self.job.topic, self.bar.event)
         split = self.req.split_size or self._auto_split(todo)
         self.pending = as_completed(loop=self.client.loop)
@@ -265,12 +265,15 @@ class _Batch:
         self._end(ItemResult(item, result, status=DONE))
 
     def _end(self, result: ItemResult) -> None:
-        evidence_id = result.item["evidence_id"]
-        self.results[evidence_id] = result
-        self.parts.pop(evidence_id, None)
-        if self.bar is not None:
-            self.bar.item_done(evidence_id, _hits(result))
-        self.display.item(case_report.item_entry(result, self.req.formats))
+        self.results[result.item["evidence_id"]] = result
+        self.parts.pop(result.item["evidence_id"], None)
+        _ended(result, self.bar, self.display, self.req.formats)
+
+
+def _ended(result: ItemResult, bar: Optional[BatchBar], display: Display, formats) -> None:
+    if bar is not None:
+        bar.item_done(result.item["evidence_id"], _hits(result))
+    display.item(case_report.item_entry(result, formats))
 
 
 def failure(future) -> str:

@@ -51,6 +51,7 @@ class Item:
 class Found:
     items: List[Item] = field(default_factory=list)
     skipped: List[dict] = field(default_factory=list)   # {"path", "reason"}: not evidence
+    folders: List[str] = field(default_factory=list)    # every folder read: never written to
 
 
 def resolve(sources: Sequence[str]) -> Found:
@@ -78,6 +79,7 @@ def _folder_of_items(folder: str, source: str, extra: dict, found: Found) -> Non
     """Every evidence item in `folder`, found by content; the other segments of a set are
     part of its first, and files that are no disk image are listed as skipped."""
     claimed: Set[str] = set()
+    found.folders.append(folder)
     for path in _files(folder):
         if os.path.realpath(path) in claimed:
             continue
@@ -196,6 +198,7 @@ def _row(row: Dict[str, str], base: str, where: str, found: Found) -> None:
                               f"folder")
         found.items.append(Item(path, evidence_id, where, kind="folder", **extra,
                                 explicit_id=bool(evidence_id)))
+        found.folders.append(path)
     elif stat.S_ISDIR(st.st_mode):
         if evidence_id:
             raise TriageError(f"{where}: {path_text(row['path'])} is a folder of evidence "
