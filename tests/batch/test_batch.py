@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import pytest
 from support import FIXTURES, REPO, load_truth, run_triage, sha256_file, wait_for_done
 from triage.batch import engine
 from triage.batch.runner import BatchRequest, run
+from triage.scan import ScanRequest, scan
 
 DEMO = FIXTURES / "demo"
 CASE_SCHEMA = json.loads((REPO / "triage" / "schemas" / "case.schema.json").read_text())
@@ -161,48 +163,77 @@ def _kill_worker_running(cluster, key_part: str, folder: Path, done: int, timeou
     raise AssertionError("the task never ran")
 
 
-def test_a_killed_workers_task_is_retried_on_another_and_resumes(cluster, images, alert,
-                                                                 tmp_path, single):
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """A folder of 500 distinct pictures, each decoded and hashed (the PDQ of demo-alert.json
+    makes every picture a candidate): a scan long enough to be killed in the middle, twice.
+    A manifest names it as one tree; an MD5 set lists three of the pictures."""
+    import hashlib
+    import numpy as np
+    from PIL import Image
+    root = tmp_path_factory.mktemp("pictures")
+    folder = root / "camera"
+    folder.mkdir()
+    rng = np.random.default_rng(17)
+    for i in range(500):
+        noise = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+        Image.fromarray(noise).resize((256, 256)).save(folder / f"p{i:04d}.jpg", quality=80)
+    listed = root / "listed.md5"
+    listed.write_text("".join(f"{hashlib.md5((folder / f'p{i:04d}.jpg').read_bytes()).hexdigest()}"
+                              f"  p{i}\n" for i in (7, 250, 499)))
+    manifest = root / "manifest.csv"
+    manifest.write_text(f"path,evidence_id,kind\n{folder},pics,folder\n")
+    return {"folder": folder, "manifest": manifest,
+            "sets": [str(listed), str(DEMO / "demo-alert.json")]}
+
+
+def test_a_killed_workers_task_is_retried_on_another_and_resumes(cluster, pictures, tmp_path):
     casedir = tmp_path / "case"
     killed = []
     killer = threading.Thread(target=lambda: killed.append(
-        _kill_worker_running(cluster, "triage-item", casedir / "demo.E01", 5)))
+        _kill_worker_running(cluster, "triage-item", casedir / "pics", 30)))
     killer.start()
-    outcome = _batch(cluster, [DEMO / "demo.E01"], _sets(alert), casedir)
+    outcome = _batch(cluster, [pictures["manifest"]], pictures["sets"], casedir)
     killer.join()
     assert killed, "no worker was killed"
     (item,) = outcome.case["items"]
     assert item["status"] == "done" and outcome.exit_code == 1
-    mine = _report(casedir / "demo.E01")
-    theirs = single(DEMO / "demo.E01", "demo.E01")
-    for key in ("hits", "errors", "summary"):
-        assert mine[key] == theirs[key]
-    assert mine["summary"]["hits"] == 7
+    mine = _report(casedir / "pics")
+    single = tmp_path / "single"
+    scan(ScanRequest([str(pictures["folder"])], pictures["sets"], single, workers=1,
+                     case={"evidence_id": "pics", "case_number": "C-17",
+                           "examiner": "E. Xaminer"}))
+    theirs = _report(single)
+    for key in SAME:
+        assert mine[key] == theirs[key], key
+    assert mine["summary"]["hits"] == 3 and mine["summary"]["images_decoded"] == 497
 
 
 def test_a_task_whose_worker_dies_twice_fails_its_item_and_the_rest_completes(
-        cluster, images, alert, tmp_path):
+        cluster, images, alert, pictures, tmp_path):
     casedir = tmp_path / "case"
     deaths = []
 
     def kill_twice():
-        first = _kill_worker_running(cluster, "triage-item", casedir / "demo.E01", 3)
-        deaths.append(first)
-        # the task starts again elsewhere, resuming what the first attempt recorded
-        deaths.append(_kill_worker_running(cluster, "triage-item", casedir / "demo.E01", 20,
+        deaths.append(_kill_worker_running(cluster, "triage-item", casedir / "pics", 20))
+        # the task starts again on the other worker, resuming what the first attempt recorded
+        deaths.append(_kill_worker_running(cluster, "triage-item", casedir / "pics", 250,
                                            not_on=deaths))
 
     killer = threading.Thread(target=kill_twice)
     killer.start()
-    outcome = _batch(cluster, [DEMO / "demo.E01", images / "fat16.raw"], _sets(alert), casedir)
+    outcome = _batch(cluster, [pictures["manifest"], images / "fat16.raw"],
+                     [*pictures["sets"], str(alert)], casedir)
     killer.join()
     assert len(deaths) == 2 and deaths[0] != deaths[1]
     items = _items(outcome)
-    assert items["demo.E01"]["status"] == "failed"
-    assert "died twice" in items["demo.E01"]["reason"]
+    assert items["pics"]["status"] == "failed"
+    assert "died twice" in items["pics"]["reason"]
     assert items["fat16.raw"]["status"] == "done" and items["fat16.raw"]["hits"] == 2
     assert outcome.exit_code == 2
     assert outcome.case["verdict"]["headline"].startswith("1 OF 2 ITEMS COULD NOT BE SCANNED")
+    with sqlite3.connect(casedir / "pics" / "results.sqlite") as db:   # kept for --resume
+        assert 250 <= db.execute("SELECT COUNT(*) FROM done").fetchone()[0] < 500
 
 
 def test_an_item_that_cannot_be_opened_fails_alone(cluster, images, alert, tmp_path):
