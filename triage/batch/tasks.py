@@ -22,6 +22,7 @@ from ..scope import Scope
 from ..verdict import of_report
 from .merge import merge_parts, part_dir
 from .plan import plan_item
+from .worker import malloc_as_glibc
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Job:
 def scan_item(job: Job, item: dict, outdir: str) -> dict:
     """`triage scan` of one whole item into its folder; the outcome read from its report."""
     outdir = Path(outdir)
+    malloc_as_glibc()
     scan(job.request(item, outdir), TaskProgress(job.topic, item["evidence_id"]))
     return outcome(outdir, parts=1)
 
@@ -66,6 +68,7 @@ def scan_part(job: Job, item: dict, outdir: str, index: int, scope: dict) -> dic
     folder = part_dir(Path(outdir), index)
     state = Results.peek(folder)
     if not (state and state.get("complete")):
+        malloc_as_glibc()
         scan(job.request(item, folder, Scope.from_dict(scope)),
              TaskProgress(job.topic, item["evidence_id"]))
     return {"index": index}
