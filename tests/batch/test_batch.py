@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import shutil
 import threading
 import time
 from contextlib import nullcontext
@@ -20,7 +21,8 @@ import jsonschema
 import pytest
 
 from support import FIXTURES, REPO, load_truth, run_triage, sha256_file, wait_for_done
-from triage.batch import engine
+from triage.batch import engine, tasks
+from triage.batch.merge import part_dir
 from triage.batch.runner import BatchRequest, run
 from triage.scan import ScanRequest, scan
 
@@ -30,7 +32,8 @@ REPORT_SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").
 # What a batch must give as `triage scan` gives it; times, environment and the sets' import
 # time (the batch compiles each source set once) aside.
 SAME = ("options", "complete", "stopped", "evidence", "summary", "hits", "errors", "warnings")
-SPLIT = 6 << 20      # splits mbr.raw (120 MiB of media) and demo.E01 (57 MiB) into parts
+SPLIT = 12 << 20     # splits mbr.raw (120 MiB of media, 4 parts) and demo.E01 (57 MiB, 3 parts)
+PICTURES = 300
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +79,18 @@ def _items(outcome) -> dict:
 
 
 @pytest.fixture(scope="module")
-def single(images, alert, tmp_path_factory):
-    """`triage scan` of each item on its own, as the batch names it."""
+def single(alert, tmp_path_factory):
+    """The scan `triage scan` runs of each item on its own, as the batch names it."""
     folder = tmp_path_factory.mktemp("single")
 
-    def scan(path: Path, evidence_id: str) -> dict:
+    def one(path: Path, evidence_id: str) -> dict:
         out = folder / evidence_id
         if not out.exists():
-            run = run_triage("scan", path, *[a for s in _sets(alert) for a in ("--hashset", s)],
-                             "-o", out, "--evidence-id", evidence_id, "--case-number", "C-17",
-                             "--examiner", "E. Xaminer", "-q")
-            assert run.code in (0, 1, 3), run.stderr
+            scan(ScanRequest([str(path)], _sets(alert), out, workers=1,
+                             case={"evidence_id": evidence_id, "case_number": "C-17",
+                                   "examiner": "E. Xaminer"}))
         return _report(out)
-    return scan
+    return one
 
 
 @pytest.fixture(scope="module")
@@ -143,29 +145,29 @@ def test_the_case_folder_holds_the_case_report_sealed(fixture_batch):
     assert len(rows) == 1 + 5
 
 
-def _kill_worker_running(cluster, key_part: str, folder: Path, done: int, timeout=120,
-                         not_on=()):
-    """SIGKILL the worker process running the task whose key holds `key_part` (on a worker
-    other than those of `not_on`), once its scan has recorded `done` verdicts; the address
-    it ran on."""
+def _kill_worker_running(cluster, evidence_id: str, folder: Path, done: int, not_on=(),
+                         timeout=120):
+    """Once the scan into `folder` has recorded `done` verdicts, SIGKILL the worker process
+    running a task of `evidence_id` (other than the workers of `not_on`); its address."""
+    wait_for_done(folder, done, timeout=timeout)
     deadline = time.time() + timeout
     while time.time() < deadline:
         for address, keys in cluster.processing().items():
-            if address not in not_on and any(key_part in str(k) for k in keys):
+            if address not in not_on and any(isinstance(k, tuple) and k[1] == evidence_id
+                                              for k in keys):
                 try:
                     pid = cluster.run(os.getpid, workers=[address])[address]
                 except OSError:    # a worker on its way out, that the scheduler still lists
                     continue
-                wait_for_done(folder, done, timeout=timeout)
                 os.kill(pid, signal.SIGKILL)
                 return address
         time.sleep(0.02)
-    raise AssertionError("the task never ran")
+    raise AssertionError(f"no task of {evidence_id} was running")
 
 
 @pytest.fixture(scope="module")
 def pictures(tmp_path_factory):
-    """A folder of 500 distinct pictures, each decoded and hashed (the PDQ of demo-alert.json
+    """A folder of distinct pictures, each decoded and hashed (the PDQ of demo-alert.json
     makes every picture a candidate): a scan long enough to be killed in the middle, twice.
     A manifest names it as one tree; an MD5 set lists three of the pictures."""
     import hashlib
@@ -175,65 +177,58 @@ def pictures(tmp_path_factory):
     folder = root / "camera"
     folder.mkdir()
     rng = np.random.default_rng(17)
-    for i in range(500):
+    for i in range(PICTURES):
         noise = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
         Image.fromarray(noise).resize((256, 256)).save(folder / f"p{i:04d}.jpg", quality=80)
     listed = root / "listed.md5"
     listed.write_text("".join(f"{hashlib.md5((folder / f'p{i:04d}.jpg').read_bytes()).hexdigest()}"
-                              f"  p{i}\n" for i in (7, 250, 499)))
+                              f"  p{i}\n" for i in (7, PICTURES // 2, PICTURES - 1)))
     manifest = root / "manifest.csv"
     manifest.write_text(f"path,evidence_id,kind\n{folder},pics,folder\n")
     return {"folder": folder, "manifest": manifest,
             "sets": [str(listed), str(DEMO / "demo-alert.json")]}
 
 
-def test_a_killed_workers_task_is_retried_on_another_and_resumes(cluster, pictures, tmp_path):
+def test_a_task_whose_worker_dies_is_retried_once_then_fails_and_resume_finishes_it(
+        cluster, images, alert, pictures, tmp_path):
     casedir = tmp_path / "case"
-    killed = []
-    killer = threading.Thread(target=lambda: killed.append(
-        _kill_worker_running(cluster, "triage-item", casedir / "pics", 30)))
+    sets = [*pictures["sets"], str(alert)]
+    deaths, counts = [], []
+
+    def kill_twice():
+        deaths.append(_kill_worker_running(cluster, "pics", casedir / "pics", 20))
+        # the task starts again on the other worker, continuing what the first attempt recorded
+        deaths.append(_kill_worker_running(cluster, "pics", casedir / "pics", PICTURES // 3,
+                                           not_on=deaths))
+
+    killer = threading.Thread(target=kill_twice)
     killer.start()
-    outcome = _batch(cluster, [pictures["manifest"]], pictures["sets"], casedir)
+    outcome = _batch(cluster, [pictures["manifest"], images / "fat16.raw"], sets, casedir)
     killer.join()
-    assert killed, "no worker was killed"
-    (item,) = outcome.case["items"]
-    assert item["status"] == "done" and outcome.exit_code == 1
+    assert len(deaths) == 2 and deaths[0] != deaths[1]
+    items = _items(outcome)
+    assert items["pics"]["status"] == "failed"
+    assert items["pics"]["reason"].startswith("the Dask worker running it died twice")
+    assert items["fat16.raw"]["status"] == "done" and items["fat16.raw"]["hits"] == 2
+    assert outcome.exit_code == 2
+    assert outcome.case["verdict"]["headline"].startswith("1 OF 2 ITEMS COULD NOT BE SCANNED")
+    with sqlite3.connect(casedir / "pics" / "results.sqlite") as db:   # kept for --resume
+        kept = db.execute("SELECT COUNT(*) FROM done").fetchone()[0]
+    assert PICTURES // 3 <= kept < PICTURES
+
+    resumed = _batch(cluster, [pictures["manifest"], images / "fat16.raw"], sets, casedir,
+                     resume=True)
+    assert _items(resumed)["pics"]["status"] == "done" and resumed.exit_code == 1
     mine = _report(casedir / "pics")
     single = tmp_path / "single"
-    scan(ScanRequest([str(pictures["folder"])], pictures["sets"], single, workers=1,
+    scan(ScanRequest([str(pictures["folder"])], sets, single, workers=1,
                      case={"evidence_id": "pics", "case_number": "C-17",
                            "examiner": "E. Xaminer"}))
     theirs = _report(single)
     for key in SAME:
         assert mine[key] == theirs[key], key
-    assert mine["summary"]["hits"] == 3 and mine["summary"]["images_decoded"] == 497
-
-
-def test_a_task_whose_worker_dies_twice_fails_its_item_and_the_rest_completes(
-        cluster, images, alert, pictures, tmp_path):
-    casedir = tmp_path / "case"
-    deaths = []
-
-    def kill_twice():
-        deaths.append(_kill_worker_running(cluster, "triage-item", casedir / "pics", 20))
-        # the task starts again on the other worker, resuming what the first attempt recorded
-        deaths.append(_kill_worker_running(cluster, "triage-item", casedir / "pics", 250,
-                                           not_on=deaths))
-
-    killer = threading.Thread(target=kill_twice)
-    killer.start()
-    outcome = _batch(cluster, [pictures["manifest"], images / "fat16.raw"],
-                     [*pictures["sets"], str(alert)], casedir)
-    killer.join()
-    assert len(deaths) == 2 and deaths[0] != deaths[1]
-    items = _items(outcome)
-    assert items["pics"]["status"] == "failed"
-    assert "died twice" in items["pics"]["reason"]
-    assert items["fat16.raw"]["status"] == "done" and items["fat16.raw"]["hits"] == 2
-    assert outcome.exit_code == 2
-    assert outcome.case["verdict"]["headline"].startswith("1 OF 2 ITEMS COULD NOT BE SCANNED")
-    with sqlite3.connect(casedir / "pics" / "results.sqlite") as db:   # kept for --resume
-        assert 250 <= db.execute("SELECT COUNT(*) FROM done").fetchone()[0] < 500
+    assert mine["summary"]["hits"] == 3
+    assert mine["summary"]["images_decoded"] == PICTURES - 3
 
 
 def test_an_item_that_cannot_be_opened_fails_alone(cluster, images, alert, tmp_path):
@@ -262,13 +257,13 @@ def _without_times(case: dict) -> dict:
     return case
 
 
-def test_resume_after_kill_9_of_the_whole_batch_gives_the_same_case_report(
-        cluster, images, alert, tmp_path):
-    sources = [images / "mbr.raw", DEMO / "demo.E01", images / "fat16.raw"]
+def test_resume_after_kill_9_of_the_whole_batch_gives_the_same_case_report(fixture_batch,
+                                                                           alert, tmp_path):
+    whole, sources = fixture_batch
     sets = [a for s in _sets(alert) for a in ("--hashset", s)]
     casedir = tmp_path / "case"
     common = [*sources, *sets, "-o", casedir, "--case-number", "C-17", "--examiner",
-              "E. Xaminer", "--split-size", "6M", "--local-workers", "2"]
+              "E. Xaminer", "--split-size", "12M", "--local-workers", "2"]
     proc = _cli(*common, "-q")
     try:
         deadline = time.time() + 240
@@ -277,7 +272,7 @@ def test_resume_after_kill_9_of_the_whole_batch_gives_the_same_case_report(
             time.sleep(0.05)
         finished = {p.parent.name: sha256_file(p.parent / "report.json")
                     for p in casedir.glob("*/manifest.json")}
-        assert finished and len(finished) < 3
+        assert finished and len(finished) < len(sources)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
@@ -287,13 +282,12 @@ def test_resume_after_kill_9_of_the_whole_batch_gives_the_same_case_report(
     assert resumed.returncode == 1, err
     assert "internal error" not in err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert sorted(line["evidence_id"] for line in lines) == ["demo.E01", "fat16.raw", "mbr.raw"]
+    assert sorted(line["evidence_id"] for line in lines) == sorted(s.name for s in sources)
     for name, digest in finished.items():   # finished items are not scanned again
         assert sha256_file(casedir / name / "report.json") == digest
-    again = _batch(cluster, sources, _sets(alert), tmp_path / "whole", split_size=6 << 20)
     case = json.loads((casedir / "case.json").read_text())
     assert case["complete"] is True
-    assert _without_times(case) == _without_times(again.case)
+    assert _without_times(case) == _without_times(whole.case)
 
 
 def test_ctrl_c_writes_the_case_report_incomplete_and_says_how_to_resume(images, alert,
@@ -317,6 +311,45 @@ def test_ctrl_c_writes_the_case_report_incomplete_and_says_how_to_resume(images,
 
 def _items_by_id(case: dict) -> dict:
     return {i["evidence_id"]: i for i in case["items"]}
+
+
+class _Watching:
+    """The shared cluster's client, noting the parts the batch submits; with `stop_before_merge`
+    it waits for an item's parts, then stops the batch (Ctrl-C) as it submits their merge."""
+
+    def __init__(self, client, stop_before_merge: bool = False):
+        self.client, self.stop_before_merge, self.parts = client, stop_before_merge, []
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def submit(self, fn, *args, **kwargs):
+        if fn is tasks.scan_part:
+            self.parts.append(args[3])
+        if fn is tasks.merge_item and self.stop_before_merge:
+            self.client.gather(list(args[4:]))
+            raise KeyboardInterrupt
+        return self.client.submit(fn, *args, **kwargs)
+
+
+def test_resume_scans_only_the_parts_not_finished(cluster, images, alert, single, tmp_path):
+    casedir = tmp_path / "case"
+    stopping = _Watching(cluster, stop_before_merge=True)
+    stopped = _batch(stopping, [images / "ntfs.raw"], _sets(alert), casedir,
+                     split_size=1 << 20)
+    assert stopped.case["complete"] is False and stopped.exit_code == 130
+    count = len(stopping.parts)
+    assert count >= 3 and stopping.parts == list(range(count))
+    assert not (casedir / "ntfs.raw" / "report.json").exists()
+    shutil.rmtree(part_dir(casedir / "ntfs.raw", 1))     # as if stopped in its middle
+    resuming = _Watching(cluster)
+    resumed = _batch(resuming, [images / "ntfs.raw"], _sets(alert), casedir,
+                     split_size=1 << 20, resume=True)
+    assert resuming.parts == [1]
+    assert resumed.case["complete"] is True and resumed.case["items"][0]["parts"] == count
+    mine, theirs = _report(casedir / "ntfs.raw"), single(images / "ntfs.raw", "ntfs.raw")
+    for key in SAME:
+        assert mine[key] == theirs[key], key
 
 
 def test_daemonic_workers_judge_in_threads_with_the_same_hits(images, alert, tmp_path):

@@ -189,7 +189,7 @@ class _Batch:
             deleted=settings["deleted"], thresholds=settings["thresholds"],
             workers=req.workers,
             topic=f"triage-batch-{self.token}" if bar is not None and bar.shown else None)
-        self.roles: Dict[str, tuple] = {}    # key of a watched future -> (role, item)
+        self.roles: Dict[tuple, tuple] = {}  # key of a watched future -> (role, item)
         self.parts: Dict[str, List] = {}     # an item's part futures, held until it ends
         self.count = 0
 
@@ -229,7 +229,8 @@ class _Batch:
     def _submit(self, role: str, item: dict, fn, *args, priority: Optional[int] = None,
                 watch: bool = True):
         self.count += 1
-        key = f"triage-{role}-{self.count}-{self.token}"
+        # Dask groups tasks by the key's first element (the dashboard's bars): by role.
+        key = (f"triage-{role}-{self.token}", item["evidence_id"], self.count)
         future = self.client.submit(fn, *args, key=key, pure=False,
                                     priority=priority if priority is not None else
                                     (item.get("size") or 0) >> 20)
