@@ -23,7 +23,8 @@ import pytest
 from support import FIXTURES, REPO, load_truth, run_triage, sha256_file, wait_for_done
 from triage.batch import engine, tasks
 from triage.batch.merge import part_dir
-from triage.batch.runner import BatchRequest, run
+from triage.batch.progress import BatchBar
+from triage.batch.runner import BatchRequest, Display, run
 from triage.scan import ScanRequest, scan
 
 DEMO = FIXTURES / "demo"
@@ -60,10 +61,10 @@ def _sets(alert):
     return [str(alert), str(DEMO / "demo-alert.json"), str(DEMO / "demo-known-good.txt")]
 
 
-def _batch(cluster, sources, sets, casedir, **options):
+def _batch(cluster, sources, sets, casedir, display=None, **options):
     request = BatchRequest(sources=[str(s) for s in sources], hashsets=sets, casedir=casedir,
                            case_number="C-17", examiner="E. Xaminer", **options)
-    outcome = run(request, connect=lambda *args: nullcontext(cluster))
+    outcome = run(request, display, connect=lambda *args: nullcontext(cluster))
     jsonschema.validate(outcome.case, CASE_SCHEMA)
     return outcome
 
@@ -231,15 +232,41 @@ def test_a_task_whose_worker_dies_is_retried_once_then_fails_and_resume_finishes
     assert mine["summary"]["images_decoded"] == PICTURES - 3
 
 
-def test_an_item_that_cannot_be_opened_fails_alone(cluster, images, alert, tmp_path):
+class _Shown(Display):
+    """What the command shows: the one bar, and each item as it ends (--json's lines)."""
+
+    def __init__(self):
+        self.shown, self.lines = None, []
+
+    def bar(self, items: int) -> BatchBar:
+        self.shown = BatchBar(True, items)
+        return self.shown
+
+    def item(self, entry: dict) -> None:
+        self.lines.append(entry)
+
+
+def test_an_item_that_cannot_be_opened_fails_alone_and_the_bar_shows_both(cluster, images,
+                                                                          alert, tmp_path):
     junk = tmp_path / "junk.dd"
     junk.write_bytes(os.urandom(1 << 20))
-    outcome = _batch(cluster, [junk, images / "ext4.raw"], _sets(alert), tmp_path / "case")
+    display = _Shown()
+    outcome = _batch(cluster, [junk, images / "ext4.raw"], _sets(alert), tmp_path / "case",
+                     display)
     items = _items(outcome)
     assert items["junk.dd"]["status"] == "failed"
     assert items["junk.dd"]["reason"].startswith(f"{junk}: no partition table or file system")
     assert items["ext4.raw"]["hits"] == 3
     assert outcome.exit_code == 2
+    assert [line["evidence_id"] for line in display.lines] == ["junk.dd", "ext4.raw"]
+    assert display.lines == outcome.case["items"]
+    bar = display.shown
+    assert (bar.items, bar.hits, bar.failed) == (2, 3, 1)
+    # the scan's own progress reached the bar from the worker, as Dask events
+    deadline = time.time() + 10
+    while bar.bytes < items["ext4.raw"]["coverage"]["bytes_read"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert bar.bytes == items["ext4.raw"]["coverage"]["bytes_read"] > 0
 
 
 def _cli(*args, **popen):

@@ -16,16 +16,17 @@ class BatchBar:
         self._lock = threading.Lock()
         self._bar = progress_bar(shown, total=items, unit=" items", desc="batch")
         self.shown = not self._bar.disable
-        self._bytes = 0
+        self.items = 0                     # items ended
+        self.failed = 0                    # of which failed
+        self.bytes = 0                     # read so far
         self._live: Dict[str, int] = {}    # hits sent by an item's running scans
         self._hits = 0                     # hits of finished items
-        self._failed = 0
 
     def event(self, event) -> None:
         """A Dask event: (time, {"item", "files", "bytes", "hits"})."""
         _, message = event
         with self._lock:
-            self._bytes += message.get("bytes", 0)
+            self.bytes += message.get("bytes", 0)
             item = message.get("item")
             self._live[item] = self._live.get(item, 0) + message.get("hits", 0)
             self._show()
@@ -35,16 +36,22 @@ class BatchBar:
         with self._lock:
             self._live.pop(evidence_id, None)
             if hits is None:
-                self._failed += 1
+                self.failed += 1
             else:
                 self._hits += hits
+            self.items += 1
             self._bar.update(1)
             self._show()
 
+    @property
+    def hits(self) -> int:
+        """Of the items ended, and those the running scans have sent so far."""
+        return self._hits + sum(self._live.values())
+
     def _show(self) -> None:
-        hits = self._hits + sum(self._live.values())
-        failed = f", {self._failed} failed" if self._failed else ""
-        self._bar.set_postfix_str(f"{self._bytes / 1e9:,.2f} GB read, {hits} "
+        hits = self.hits
+        failed = f", {self.failed} failed" if self.failed else ""
+        self._bar.set_postfix_str(f"{self.bytes / 1e9:,.2f} GB read, {hits} "
                                   f"hit{'s' if hits != 1 else ''}{failed}")
 
     def close(self) -> None:
