@@ -194,7 +194,7 @@ def test_a_task_whose_worker_dies_is_retried_once_then_fails_and_resume_finishes
         cluster, images, alert, pictures, tmp_path):
     casedir = tmp_path / "case"
     sets = [*pictures["sets"], str(alert)]
-    deaths, counts = [], []
+    deaths = []
 
     def kill_twice():
         deaths.append(_kill_worker_running(cluster, "pics", casedir / "pics", 20))
@@ -379,10 +379,17 @@ def test_resume_scans_only_the_parts_not_finished(cluster, images, alert, single
         assert mine[key] == theirs[key], key
 
 
-def test_daemonic_workers_judge_in_threads_with_the_same_hits(images, alert, tmp_path):
-    with engine.cluster(None, 2, daemon=True) as client:
-        daemonic = client.run(lambda: __import__("multiprocessing").current_process().daemon)
-        assert set(daemonic.values()) == {True}
+def _forks(client) -> set:
+    """Whether a scan on each worker of the cluster forks its judging processes."""
+    return set(client.run(lambda: __import__("triage.workers").workers.fork_context()
+                          is not None).values())
+
+
+def test_by_default_scans_judge_in_threads_on_daemonic_workers_and_forked_the_same(
+        cluster, images, alert, tmp_path):
+    assert _forks(cluster) == {False}     # the module's cluster is the default one
+    with engine.cluster(None, 2, daemon=False) as client:
+        assert _forks(client) == {True}
         outcome = _batch(client, [images / "ext4.raw", images / "ntfs.raw"], _sets(alert),
                          tmp_path / "case", split_size=1 << 20)
     items = _items(outcome)

@@ -1,12 +1,15 @@
 """The Dask cluster a batch runs on: a LocalCluster sized to this machine, or an existing
 cluster reached by its scheduler's address. Dask schedules; this module only sets it up.
 
-Worker processes are started non-daemonic by default, so each scan forks its own judging
-processes as `triage scan` does (measured faster than one thread a task: docs/scaling.md);
-on daemonic workers (Dask's own default, or a cluster started so) the scan judges in threads
-instead (triage.workers.fork_context). A task whose worker dies (killed, out of memory) is
-given once more to another worker; a second death fails it (`allowed-failures: 1`). On a
-cluster of your own these are the scheduler's and workers' settings: see docs/scaling.md."""
+A worker per core, one task at a time each, and the workers daemonic as Dask starts them:
+a daemonic process may not have children, so each scan judges its files in a thread of its
+own process (triage.workers.fork_context) rather than forking the pool `triage scan` forks.
+With one core a task, that was measured the fastest way (benchmarks/batch.py: 1.29 times as
+fast as non-daemonic workers whose scans fork one judging process each, 1.19 times as fast as
+one worker whose scan forks a pool of one process per core; docs/scaling.md), and a cluster of
+one's own needs no setting for it. A task whose worker dies (killed, out of memory) is given
+once more to another worker; a second death fails it (`allowed-failures: 1`): on a cluster of
+one's own that is the scheduler's setting (docs/scaling.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Iterator, Optional
 from ..errors import TriageError
 
 # What a LocalCluster is started with; a cluster of one's own is configured by whoever
-# starts it (DASK_DISTRIBUTED__WORKER__DAEMON=False, ...__SCHEDULER__ALLOWED_FAILURES=1).
+# starts it (DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1).
 LOCAL_CONFIG = {
     "distributed.scheduler.allowed-failures": 1,
     # Dask's statistical profiler samples every thread of a worker 100 times a second: time
@@ -30,7 +33,7 @@ LOCAL_CONFIG = {
 
 @contextmanager
 def cluster(scheduler: Optional[str] = None, workers: Optional[int] = None,
-            daemon: bool = False, dashboard: Optional[str] = None) -> Iterator:
+            daemon: bool = True, dashboard: Optional[str] = None) -> Iterator:
     """A connected `distributed.Client`: to `scheduler` (tcp://HOST:8786) when given, else to
     a LocalCluster of `workers` processes (default: one per CPU), one task at a time each."""
     import dask

@@ -50,7 +50,8 @@ class BatchRequest:
     scheduler: Optional[str] = None             # tcp://HOST:8786; None: a LocalCluster
     cluster_workers: Optional[int] = None       # LocalCluster processes (default: CPUs)
     split_size: Optional[int] = None            # bytes of work a part; None: from the batch
-    daemon: bool = False                        # LocalCluster workers daemonic: tasks in threads
+    daemon: bool = True                         # LocalCluster workers daemonic: judging in
+                                                # threads; False: scans fork their pool
     dashboard: Optional[str] = None             # LocalCluster dashboard address, e.g. ":8787"
 
 

@@ -18,7 +18,6 @@ import io
 import os
 import stat
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 from ..errors import EvidenceError, TriageError

@@ -40,7 +40,8 @@ def byte_size(ctx, param, value) -> Optional[int]:
 @click.option("--case-number", help="Case number, for every report.")
 @click.option("--examiner", help="Examiner's name, for every report.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Files judged in parallel within each task.")
+              help="Files judged in parallel within each task (threads: the cluster's "
+                   "workers are daemonic, one task a core).")
 @click.option("--resume", is_flag=True, help="Continue a stopped batch in CASEDIR.")
 @click.option("--force", is_flag=True, help="Replace a batch (or scans) already in CASEDIR.")
 @click.option("--no-deleted", is_flag=True, help="Skip deleted files.")
