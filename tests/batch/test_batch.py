@@ -20,7 +20,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from support import FIXTURES, REPO, load_truth, run_triage, sha256_file, wait_for_done
+from support import (FIXTURES, REPO, load_truth, run_triage, sha256_file, slow_scale,
+                     wait_for_done)
 from triage.batch import engine, tasks
 from triage.batch.merge import part_dir
 from triage.batch.progress import BatchBar
@@ -34,7 +35,8 @@ REPORT_SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").
 # time (the batch compiles each source set once) aside.
 SAME = ("options", "complete", "stopped", "evidence", "summary", "hits", "errors", "warnings")
 SPLIT = 12 << 20     # splits mbr.raw (120 MiB of media, 4 parts) and demo.E01 (57 MiB, 3 parts)
-PICTURES = 300
+# Pictures of the folder killed twice while scanned (long enough to be killed in its middle).
+PICTURES = int(300 * slow_scale())
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +192,7 @@ def pictures(tmp_path_factory):
             "sets": [str(listed), str(DEMO / "demo-alert.json")]}
 
 
+@pytest.mark.slow
 def test_a_task_whose_worker_dies_is_retried_once_then_fails_and_resume_finishes_it(
         cluster, images, alert, pictures, tmp_path):
     casedir = tmp_path / "case"
@@ -284,6 +287,7 @@ def _without_times(case: dict) -> dict:
     return case
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_of_the_whole_batch_gives_the_same_case_report(fixture_batch,
                                                                            alert, tmp_path):
     whole, sources = fixture_batch
