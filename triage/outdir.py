@@ -70,6 +70,13 @@ def existing_outputs(outdir: Path, report_names: Sequence[str]) -> List[str]:
     return [n for n in names if (outdir / n).exists()]
 
 
+def clear(outdir: Path, report_names: Sequence[str]) -> None:
+    """Remove an earlier scan's outputs from OUTDIR (--force): the files existing_outputs
+    names and the database's journal files; nothing else."""
+    for name in [*existing_outputs(outdir, report_names), DB_NAME + "-wal", DB_NAME + "-shm"]:
+        (outdir / name).unlink(missing_ok=True)
+
+
 class Lock:
     """One scan (or render) of an output folder at a time: an advisory lock on the folder
     itself, which the kernel drops with the process (kill -9 included) and which no file of
@@ -140,8 +147,8 @@ def prepare(outdir: Path, *, resume: bool, force: bool, report_names: Sequence[s
             results = Results.open(outdir)
             try:
                 _same_scan(results, outdir, identity)
-                case = _kept(outdir, CASE_FLAGS, case, results.get("case"))
-                options = _kept(outdir, OPTION_FLAGS, options, results.get("request"))
+                case = kept(outdir, CASE_FLAGS, case, results.get("case"))
+                options = kept(outdir, OPTION_FLAGS, options, results.get("request"))
             except BaseException:
                 results.close()
                 raise
@@ -150,9 +157,8 @@ def prepare(outdir: Path, *, resume: bool, force: bool, report_names: Sequence[s
         if earlier and not force:
             raise TriageError(f"{outdir}: already holds a scan ({', '.join(earlier)}); use "
                               f"--resume to continue it or --force to replace it")
-        for name in earlier:   # --force: nothing of the replaced scan may pass for this one's
-            if name != DB_NAME:
-                (outdir / name).unlink(missing_ok=True)
+        # --force: nothing of the replaced scan may pass for this one's
+        clear(outdir, report_names)
         results = Results.create(outdir)
         options = {k: defaults[k] if v is None else v for k, v in options.items()}
         results.set("identity", identity)
@@ -172,24 +178,28 @@ def _same_scan(results: Results, outdir: Path, identity: Dict[str, object]) -> N
                           f"again with --force")
     for part, what in (("evidence", "the evidence differs from that"),
                        ("hashsets", "the hash sets differ from those")):
-        if _sorted(before.get(part)) != _sorted(identity.get(part)):
+        if canonical(before.get(part)) != canonical(identity.get(part)):
             raise TriageError(f"{outdir}: {what} of the scan being resumed; resume needs the "
                               f"same (or start again with --force)")
+    if before.get("scope") != identity.get("scope"):   # a part of an item (triage batch)
+        raise TriageError(f"{outdir}: the part of the evidence differs from that of the scan "
+                          f"being resumed; resume needs the same (or start again with --force)")
 
 
-def _kept(outdir: Path, flags: Dict[str, str], given: Dict[str, object],
-          kept: Optional[dict]) -> Dict[str, object]:
+def kept(outdir: Path, flags: Dict[str, str], given: Dict[str, object],
+         first: Optional[dict]) -> Dict[str, object]:
     """The first run's values; a value given again must be the same."""
-    kept = kept or {}
+    values = first or {}
     for name, flag in flags.items():
         value = given.get(name)
-        if value is not None and value != kept.get(name):
-            was = f" ({kept[name]!r})" if isinstance(kept.get(name), str) else ""
+        if value is not None and value != values.get(name):
+            was = f" ({values[name]!r})" if isinstance(values.get(name), str) else ""
             raise TriageError(f"{outdir}: {flag} differs from the scan being resumed{was}; a "
                               f"resume continues the scan as it started (or start again "
                               f"with --force)")
-    return {name: kept.get(name) for name in flags}
+    return {name: values.get(name) for name in flags}
 
 
-def _sorted(items) -> list:
+def canonical(items) -> list:
+    """Identities (dicts) in an order of their own, to compare two lists as sets."""
     return sorted(json.dumps(i, sort_keys=True) for i in items or [])

@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
@@ -107,6 +108,21 @@ class Results:
             raise TriageError(f"{path}: results database version {version!r} is not "
                               f"{SCHEMA_VERSION}; re-run the scan")
         return results
+
+    @classmethod
+    def peek(cls, outdir: Path) -> Optional[dict]:
+        """The scan-wide values (identity, complete, ...) of OUTDIR's results database, read
+        without writing or creating anything; None when there is none, or none readable (a
+        database killed before its first commit)."""
+        path = Path(outdir) / DB_NAME
+        if not path.is_file():
+            return None
+        try:
+            with closing(sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True)) as c:
+                return {key: json.loads(value)
+                        for key, value in c.execute("SELECT key, value FROM scan")}
+        except sqlite3.Error:
+            return None
 
     @classmethod
     def _connect(cls, path: Path) -> "Results":
@@ -240,6 +256,71 @@ class Results:
             "INSERT OR IGNORE INTO errors (evidence_id, severity, record) VALUES (?, ?, ?)",
             (evidence_id, severity, json.dumps(error, sort_keys=True)))
         self._written()
+
+    def absorb(self, path: Path) -> None:
+        """Add every record of another results database of this scan, a part of it scanned
+        on its own (triage batch, triage.scope): verdicts, findings, other names, errors and
+        damaged ranges, its evidence matched to this one's by path (finished when every part
+        finished it). Parts judge disjoint files, so a verdict or finding met twice is a
+        fault, not a duplicate: it raises."""
+        if self._conn.in_transaction:   # SQLite attaches outside a transaction only
+            self._write("COMMIT")
+        try:
+            self._conn.execute("ATTACH DATABASE ? AS part", (str(path),))
+        except sqlite3.Error as exc:
+            raise TriageError(f"{path}: cannot read: {exc}") from None
+        try:
+            version = self._conn.execute(
+                "SELECT value FROM part.scan WHERE key = 'schema_version'").fetchone()
+            if version is None or json.loads(version[0]) != SCHEMA_VERSION:
+                raise TriageError(f"{path}: not a results database of version {SCHEMA_VERSION}")
+            for part_id, ev_path, info, finished in self._conn.execute(
+                    "SELECT id, path, info, finished FROM part.evidence ORDER BY id").fetchall():
+                known = self._conn.execute("SELECT id FROM evidence WHERE path = ?",
+                                           (ev_path,)).fetchone()
+                info = json.loads(info)
+                if known is not None:
+                    # A part walks its volume from the start to its range's end: the disk
+                    # images met are the union of the parts', in walk order.
+                    kept = json.loads(self._conn.execute(
+                        "SELECT info FROM evidence WHERE id = ?", known).fetchone()[0])
+                    met = kept.get("container_files") or []
+                    info["container_files"] = met + [c for c in info.get("container_files")
+                                                     or [] if c not in met]
+                ev_id = self.add_evidence(ev_path, info)
+                self._write("UPDATE evidence SET finished = ? WHERE id = ?",
+                            (int(bool(finished) and (known is None or self._finished(ev_id))),
+                             ev_id))
+                self._absorb_rows(ev_id, part_id)
+            self._write("INSERT INTO names SELECT key, content, entry FROM part.names")
+            self._write("INSERT OR IGNORE INTO errors (evidence_id, severity, record) SELECT "
+                        "NULL, severity, record FROM part.errors WHERE evidence_id IS NULL "
+                        "ORDER BY id")
+            self._write("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._conn.execute("DETACH DATABASE part")
+            if self._failed is None:
+                self._write("BEGIN")
+
+    def _finished(self, evidence_id: int) -> bool:
+        return bool(self._conn.execute("SELECT finished FROM evidence WHERE id = ?",
+                                       (evidence_id,)).fetchone()[0])
+
+    def _absorb_rows(self, ev_id: int, part_id: int) -> None:
+        ids = (ev_id, part_id)
+        self._write("INSERT INTO done SELECT key, ?, volume, status, bytes, hashed, decoded, "
+                    "content FROM part.done WHERE evidence_id = ?", ids)
+        self._write("INSERT INTO findings (evidence_id, key, entry, hashes, matches) SELECT ?, "
+                    "key, entry, hashes, matches FROM part.findings WHERE evidence_id = ? "
+                    "ORDER BY id", ids)
+        self._write("INSERT OR IGNORE INTO damage SELECT ?, offset, length FROM part.damage "
+                    "WHERE evidence_id = ?", ids)
+        self._write("INSERT OR IGNORE INTO errors (evidence_id, severity, record) SELECT ?, "
+                    "severity, record FROM part.errors WHERE evidence_id = ? ORDER BY id", ids)
 
     # --- reading ----------------------------------------------------------------------------
 

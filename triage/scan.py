@@ -23,6 +23,7 @@ from .hashsets import load as load_hashset
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
 from .records import ScanError
+from .scope import Scope, walk as scope_walk
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
@@ -46,6 +47,9 @@ class ScanRequest:
     thresholds: Optional[Dict[str, int]] = None
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
+    # Part of the item only (triage batch splits a large one): no reports are written, the
+    # results database is merged into the item's (Results.absorb, then conclude).
+    scope: Optional[Scope] = None
 
 
 DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}}
@@ -82,8 +86,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
         prepared = prepare(
             Path(req.outdir), resume=req.resume, force=req.force,
             report_names=[r.filename for r in REPORTERS.values()],
-            identity={"evidence": [evidence_identity(ev) for ev in evidences],
-                      "hashsets": [set_identity(_set_info(s)) for s in sets]},
+            identity=_identity(evidences, sets, req.scope),
             case={k: req.case.get(k) for k in CASE_FLAGS},
             options={"deleted": req.deleted, "thresholds": req.thresholds},
             defaults=DEFAULT_OPTIONS)
@@ -92,12 +95,20 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             item.close()
         raise
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             return _scan(req, prepared, sets, evidences, progress, started)
     finally:
         prepared.lock.release()
         for s in sets:
             s.close()
+
+
+def _identity(evidences, sets, scope: Optional[Scope]) -> dict:
+    identity = {"evidence": [evidence_identity(ev) for ev in evidences],
+                "hashsets": [set_identity(set_info(s)) for s in sets]}
+    if scope is not None:
+        identity["scope"] = scope.to_dict()
+    return identity
 
 
 def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
@@ -106,7 +117,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     stop = stop_event()
     judge = Judge(sets, options["thresholds"], stop=stop)
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
-              if progress.shown else None)
+              if progress.shown and req.scope is None else None)
     workers = Workers(judge, req.workers or os.cpu_count() or 2)
     stopped = None
     crashed = False
@@ -118,13 +129,16 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         if results.get("started") is None:
             results.set("started", now())
         results.set("complete", False)
-        results.set_hashsets([_set_info(s) for s in sets])
+        if req.scope is not None:
+            results.set("scope", req.scope.to_dict())
+        results.set_hashsets([set_info(s) for s in sets])
         ids = {ev.path: results.add_evidence(ev.name, ev.describe()) for ev in evidences}
         results.commit()
         progress.start()
         if totals is not None:
             totals.listen()
-        _run(evidences, ids, results, judge, options["deleted"], req.resume, progress, workers)
+        _run(evidences, ids, results, judge, options["deleted"], req.resume, progress, workers,
+             req.scope)
     except Terminated:
         stopped = "terminated"
     except KeyboardInterrupt:
@@ -149,39 +163,42 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     for ev_id, ranges in damaged.items():
         for d in ranges:
             results.add_damage(ev_id, d["offset"], d["length"])
-    complete = stopped is None
-    report, reports = _finish(results, Path(req.outdir), req.formats, complete, stopped)
-    summary = results.summary()
-    results.close()
-    reports += write_manifest(Path(req.outdir), reports + [results.path], req.signer)
+    report, reports, summary = conclude(results, Path(req.outdir), req.formats, stopped,
+                                        render=req.scope is None, signer=req.signer)
     if crashed:
         raise TriageError(f"a worker process died while reading the evidence; the partial "
                           f"report is in {req.outdir} (complete: false); `--resume` continues")
     verdict = of_report(report)
-    return ScanOutcome(req.outdir, summary, complete, verdict.exit_code, reports,
+    return ScanOutcome(req.outdir, summary, stopped is None, verdict.exit_code, reports,
                        time.monotonic() - started, report["hashsets"], verdict)
 
 
-def _finish(results: Results, outdir: Path, formats, complete: bool,
-            stopped: Optional[str]) -> tuple:
-    """Write the reports, then mark the scan finished: a scan whose reports could not be
-    written stays unfinished in its database, so --resume writes them. Returns the canonical
-    report and the files written."""
+def conclude(results: Results, outdir: Path, formats, stopped: Optional[str],
+             render: bool = True, signer=None) -> tuple:
+    """End a scan (or a merge of its parts): write the reports, then mark the scan finished
+    (complete unless `stopped` says why not), close the database and seal it with the reports
+    in the manifest. A scan whose reports could not be written stays unfinished in its
+    database, so --resume writes them. `render` False (a part of a scan): the database alone.
+    Returns the canonical report, the files written and the summary."""
     try:
-        results.set("complete", complete)
+        results.set("complete", stopped is None)
         results.set("stopped", stopped)
         results.set("finished", now())
         report = build_report(results)
-        reports = render_all(results, outdir, formats, report)
+        reports = render_all(results, outdir, formats, report) if render else []
         results.commit()
     except BaseException:
         results.abandon()
         raise
-    return report, reports
+    summary = results.summary()
+    results.close()
+    if render:
+        reports += write_manifest(outdir, reports + [results.path], signer)
+    return report, reports, summary
 
 
 @contextmanager
-def _terminate_as_interrupt():
+def terminate_as_interrupt():
     """SIGTERM (a shutdown, `kill`, a batch system's time limit) stops the scan the way Ctrl-C
     does: what was found is kept and the partial report written."""
     def terminate(signum, frame):
@@ -208,7 +225,7 @@ def _open_all(paths: Sequence[str]) -> List[Evidence]:
     return opened
 
 
-def _set_info(hs) -> dict:
+def set_info(hs) -> dict:
     info = asdict(hs.info)
     info["unmatchable_signals"] = sorted(
         s for s in hs.signals if s not in signals.SIGNALS or not signals.SIGNALS[s].computable)
@@ -216,7 +233,7 @@ def _set_info(hs) -> dict:
 
 
 def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
-         progress: Progress, workers: Workers):
+         progress: Progress, workers: Workers, scope: Optional[Scope] = None):
     done = results.done_keys() if resume else set()
     # Content judged (or on its way to a worker) under its first name: another name of it (a
     # hard link, a deleted name whose inode a live file now owns) is listed, not read again.
@@ -226,7 +243,11 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
     def pending(ev, ev_id):
         """(key, content, entry) of every file not judged yet; errors of the walk and other
         names of judged content recorded on the way."""
-        for item in ev.entries(deleted=deleted):
+        for item, own in scope_walk(ev, scope, deleted):
+            if not own:   # before the scope's range: its content is judged by another part
+                if not isinstance(item, ScanError):
+                    judged.add(content_key(item))
+                continue
             if isinstance(item, ScanError):
                 results.add_error(ev_id, item.to_dict())
                 continue

@@ -33,8 +33,12 @@ class Interrupted(Exception):
 
 def fork_context():
     """Forking hands each worker the task as it is (loaded hash sets included; a set compiled
-    from a text file has no file left to reopen). macOS and Windows cannot fork safely."""
-    return multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    from a text file has no file left to reopen). macOS and Windows cannot fork safely, and a
+    daemonic process (a Dask worker as Dask starts it by default) may not have children: there,
+    threads."""
+    if not sys.platform.startswith("linux") or multiprocessing.current_process().daemon:
+        return None
+    return multiprocessing.get_context("fork")
 
 
 def stop_event():

@@ -3,6 +3,7 @@ is imported only when that command runs, so `triage files` does not pay for nump
 the imaging stack that `scan` and `hash` need. Add a command by adding its line here."""
 
 COMMANDS = {
+    "batch": "batch:batch",
     "files": "files:files",
     "inspect": "inspect:inspect",
     "scan": "scan:scan",

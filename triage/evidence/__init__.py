@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Container, Dict, Iterator, List, Optional, Union
 
 import magic
 
@@ -52,22 +52,32 @@ class Evidence:
     # evidence item each, not opened here; listed for the examiner to add.
     container_files: List[dict] = field(default_factory=list)
 
-    def entries(self, deleted: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
+    def entries(self, deleted: bool = True, volumes: Optional[Container[int]] = None
+                ) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
-        order: volumes in partition-table order, files depth-first in directory order. Disk
-        images among the files are noted in `container_files` on the way (they are listed
-        and judged as files, never opened as disks here)."""
-        found = []
-        for item in self._entries(deleted):
+        order: volumes in partition-table order, files depth-first in directory order.
+        `volumes`: the indexes of the volumes to walk (None: all); a folder or a loose file has
+        no volumes and is walked whole. Disk images among the files are noted in
+        `container_files` on the way (they are listed and judged as files, never opened as
+        disks here)."""
+        for item in self._entries(deleted, volumes):
             if isinstance(item, FileEntry):
-                kind = container_file_format(item.path)
-                if kind is not None:
-                    found.append({"volume": None if item.volume is None else item.volume.ref(),
-                                  "path": item.path, "format": kind, "size": item.size})
+                self._note_container_file(item)
             yield item
-        self.container_files = found
 
-    def _entries(self, deleted: bool) -> Iterator[Union[FileEntry, ScanError]]:
+    def _note_container_file(self, item: FileEntry) -> None:
+        # Noted as met, never reset: a walk may stop early (a part of a batch item) or be
+        # walked again, and what was met stays met.
+        kind = container_file_format(item.path)
+        if kind is None:
+            return
+        found = {"volume": None if item.volume is None else item.volume.ref(),
+                 "path": item.path, "format": kind, "size": item.size}
+        if found not in self.container_files:
+            self.container_files.append(found)
+
+    def _entries(self, deleted: bool, volumes: Optional[Container[int]]
+                 ) -> Iterator[Union[FileEntry, ScanError]]:
         shown = self.name
         if self.kind == "folder":
             yield from folder.walk(self.path, shown)
@@ -76,6 +86,8 @@ class Evidence:
             yield folder.single(self.path, shown)
             return
         for volume in self.volumes:
+            if volumes is not None and volume.index not in volumes:
+                continue
             end = volume.offset + volume.length
             if self.size is not None and volume.offset < self.size < end:
                 yield ScanError(shown, f"the volume ends at byte {end:,} but the media has "

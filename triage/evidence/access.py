@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import string
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import TriageError
 
@@ -146,3 +147,16 @@ _installed: Optional[Access] = None
 
 def installed() -> Access:
     return _installed if _installed is not None else Access()
+
+
+@contextmanager
+def installing(access: Access) -> Iterator[Access]:
+    """`access` installed for the time of a block, the previous one restored after it (a
+    triage batch task: one item's credential file, then nothing of it left in the worker)."""
+    global _installed
+    before = _installed
+    _installed = access
+    try:
+        yield access
+    finally:
+        _installed = before
