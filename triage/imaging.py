@@ -1,5 +1,5 @@
 """Safe, bounded decoding of image bytes found on evidence, and the geometric helpers the
-perceptual hashes need (uniform-border removal, central regions).
+perceptual hashes need (uniform-border detection, block means).
 
 Evidence is hostile input: a decompression bomb, a truncated JPEG or a file that decodes
 forever must become an `ImageDecodeError` with a reason, never a crash, a hang or a message
@@ -269,14 +269,6 @@ def reduce(image: Image.Image, cells: int, whole_below: int,
     return reduced if min(reduced.size) < whole_below else reduced.coarser(cells)
 
 
-def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25,
-                budget: Optional[Budget] = None) -> Optional[Image.Image]:
-    """The image without uniform bars on its sides, or None when there are none
-    (see `borders`)."""
-    box = borders(image, tolerance, min_fraction, budget)
-    return None if box is None else image.crop(box)
-
-
 def borders(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25,
             budget: Optional[Budget] = None, blend: int = 0
             ) -> Optional[Tuple[int, int, int, int]]:
@@ -386,11 +378,3 @@ def detail(image: Image.Image) -> int:
     steps = np.concatenate([np.abs(np.diff(grey, axis=0)).ravel(),
                             np.abs(np.diff(grey, axis=1)).ravel()])
     return min(100, int((steps * 100 / 255).astype(np.int64).sum() // 90))
-
-
-def central(image: Image.Image, fraction: float) -> Image.Image:
-    """The centred region holding `fraction` of each dimension."""
-    width, height = image.size
-    dx = round(width * (1 - fraction) / 2)
-    dy = round(height * (1 - fraction) / 2)
-    return image.crop((dx, dy, width - dx, height - dy))

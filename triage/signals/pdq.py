@@ -134,19 +134,6 @@ def _both_ways(n: int, block: int) -> np.ndarray:
     return _frozen(np.hstack([weights(n, block), weights(n, block, mirrored=True)]))
 
 
-@lru_cache(maxsize=8)
-def _pixel_weights(n: int) -> np.ndarray:
-    """(n, 64) float64: `weights` of single pixels, for the canonical value (float64 products,
-    so that every bit comes out as pdqhash's)."""
-    return _frozen(_samples(n))
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.setflags(write=False)
-    return array
-
-
 @dataclass(frozen=True)
 class Hash:
     value: str       # lower-case hex, the reference's order (as pdqhash >= 0.2 and triage store it)
