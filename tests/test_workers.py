@@ -113,3 +113,22 @@ def test_ordered_runs_here_with_one_worker_or_one_item():
         os.getpid()}
     assert list(workers.ordered(_square_and_pid, [3], len)) == [(9, os.getpid())]
     assert list(workers.ordered(_square_and_pid, [], len)) == []
+
+
+def _blas_threads(_):
+    import numpy  # noqa: F401 - loaded, as the perceptual matcher loads it
+    from threadpoolctl import threadpool_info
+    return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+
+
+def test_a_worker_process_runs_numpy_on_one_thread():
+    """A worker per core already: BLAS threads on top (OpenBLAS starts one a core) spun beside
+    the other worker and cost the query's PDQ 2 to 5 times its CPU."""
+    if workers.fork_context() is None:
+        pytest.skip("no fork on this platform")
+    pool = Workers(_blas_threads, 2)
+    try:
+        out = list(pool.map([[0], [1]]))
+    finally:
+        pool.close()
+    assert [results for _, results in out] == [[[1]], [[1]]]
