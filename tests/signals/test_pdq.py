@@ -147,12 +147,6 @@ def test_block_means_give_nearly_the_canonical_hashes():
         assert PDQ.distance(found[variant].value, turned) <= 8, variant
 
 
-def test_a_grid_crop_stands_for_that_part_of_the_picture():
-    grid = pdq.Grid(np.zeros((3, 5), np.float32), 20, 37, (8, 8))
-    part = grid.crop(1, 3, 2, 5)
-    assert (part.height, part.width, part.cells.shape) == (12, 21, (2, 3))
-
-
 def test_weights_of_blocks_sum_the_pixels_weights():
     per_pixel = pdq.weights(37)
     blocks = pdq.weights(37, 8)

@@ -204,13 +204,6 @@ class Grid:
     width: int
     block: Tuple[int, int]
 
-    def crop(self, top: int, bottom: int, left: int, right: int) -> "Grid":
-        """The cells [top:bottom, left:right], as the grid of that part of the picture."""
-        rows, cols = self.block
-        return Grid(self.cells[top:bottom, left:right],
-                    min(bottom * rows, self.height) - top * rows,
-                    min(right * cols, self.width) - left * cols, self.block)
-
 
 def hashes(grid: Grid, turned: bool = False) -> List[Tuple[str, Hash]]:
     """(variant, hash) of the picture the grid stands for: "original", and with `turned` its
