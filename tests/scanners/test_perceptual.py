@@ -366,3 +366,20 @@ def test_one_budget_goes_from_the_decode_to_the_last_hash():
     spent = imaging.Budget(started=time.monotonic() - imaging.TIME_LIMIT - 1)
     with pytest.raises(imaging.OverBudget, match="^decoding and hashing took longer than 10 s$"):
         query_hashes(imaging.reduce(imaging.decode(hs_data), 256, 1024), {"pdq"}, spent)
+
+
+def test_a_pdq_only_set_makes_the_query_compute_pdq_alone(tmp_path, monkeypatch):
+    """Only the signals a loaded set carries are computed: with PDQ alone, pHash never runs."""
+    source = tmp_path / "pdq.csv"
+    source.write_text(f"pdq,category\n{hashes_of(BRIDGE)[0]},CAT1\n")
+
+    def never(*args, **kwargs):
+        raise AssertionError("pHash computed for a set without it")
+    monkeypatch.setattr(PHASH, "of_reduced", classmethod(never))
+    monkeypatch.setattr(PHASH, "compute", classmethod(never))
+    with load(source, name="pdq-only") as hs:
+        matcher = PerceptualMatcher([hs])
+        matches, hashes = matcher.match(BRIDGE.read_bytes())
+    assert matcher.signals == frozenset({"pdq"}) and not matcher.central
+    assert {h.signal for h in hashes} == {"pdq"} and len(hashes) == 8
+    assert [(m.signal, m.distance, m.variant) for m in matches] == [("pdq", 2, "original")]
