@@ -41,6 +41,7 @@ from triage import imaging  # noqa: E402
 from triage.scanners.perceptual import query  # noqa: E402
 from triage.signals.pdq import DIHEDRAL  # noqa: E402
 from triage.signals.perceptual import PDQ, PHASH  # noqa: E402
+from triage.workers import one_math_thread  # noqa: E402
 
 TURNS = dict(zip(DIHEDRAL, (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180,
                             Image.Transpose.ROTATE_270, Image.Transpose.FLIP_TOP_BOTTOM,
@@ -138,6 +139,7 @@ def main(argv=None):
     parser.add_argument("--camera", action="store_true",
                         help="enlarge every photo to a long side of 4000 px first")
     args = parser.parse_args(argv)
+    one_math_thread()   # one process against one-threaded pdqhash, as each scan worker runs
     corpus = photos()
     files = list(corpus.values())
     if args.camera:

@@ -2,7 +2,7 @@
 in the same run, and against Meta's python-threatexchange on the same queries.
 
     pip install -r benchmarks/requirements.txt          # the photo corpus, threatexchange
-    python benchmarks/perceptual_scan.py [--repeat 3] [--part corpus,camera,e01,build]
+    python benchmarks/perceptual_scan.py [--repeat 3] [--part jpegs,corpus,camera,e01,build]
 
 Data (built once under $TRIAGE_BENCH_DATA/perceptual-v1, default /work/bench-data; nothing in
 git): the 29 photos of the offline corpus (perceptual_corpus.py), each in 8 forms: JPEG q90 and
@@ -11,6 +11,10 @@ cropped 5% a side, half size, and lossless (PNG for even photos, HEIC for odd on
   * corpus: the photos at their own sizes (200 to 1411 px a side);
   * camera: the photos first enlarged to a long side of 4000 px (12 MP), then the same 8 forms;
   * e01: the camera folder in an ext4 file system (mkfs.ext4 -d) acquired as E01 (ewfacquire).
+
+  * jpegs: the issue's first case, 60 JPEGs of 12 MP (the photos enlarged to a long side of
+    4000 px, each saved at one of q60, q65, ... q90, no other change; 4 of them are of the
+    references).
 
 Two of the photos are the references: their 16 files are the positives, the other 216 must
 not match. Sets (the same for every contender that takes them):
@@ -66,6 +70,7 @@ REFERENCES = ("skimage/chelsea.png", "vectors/image3.jpg")
 FILLER, MD5S = 10_000, 1_000_000
 CAMERA_SIDE = 4000
 FORMS = ("q90", "q75", "rot90", "mirror", "letterbox", "crop5", "half", "lossless")
+JPEGS, JPEG_QUALITIES = 60, (60, 65, 70, 75, 80, 85, 90)
 VERSION = 1
 
 
@@ -133,6 +138,27 @@ def build_folders(base: Path) -> Dict[str, Path]:
         print(f"  {index + 1}/{len(corpus)} photos", end="\r", flush=True)
     stamp.write_text(json.dumps({"version": VERSION}))
     return folders
+
+
+def build_jpegs(base: Path) -> Path:
+    """The `jpegs` folder: JPEGS camera-size JPEGs, photo i % 29 at quality i % 7 (29 and 7
+    share no factor, so no file repeats another); built once (a stamp)."""
+    folder, stamp = base / "jpegs", base / "jpegs.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == {"version": VERSION}:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    corpus = list(photos().items())
+    enlarged = {}
+    for i in range(JPEGS):
+        name, data = corpus[i % len(corpus)]
+        if name not in enlarged:
+            enlarged[name] = camera(Image.open(io.BytesIO(data)))
+        quality = JPEG_QUALITIES[i % len(JPEG_QUALITIES)]
+        (folder / f"{stem(name)}-q{quality}.jpg").write_bytes(
+            _save(enlarged[name], "JPEG", quality=quality))
+    stamp.write_text(json.dumps({"version": VERSION}))
+    return folder
 
 
 def positives(folder: Path) -> set:
@@ -320,9 +346,11 @@ def side_by_side(kind: str, folder: Path, evidence: Path, sets: dict, base: Path
         rate = n / t.seconds
         beyond = ""
         recall = extra = ""
+        cpu = t.cpu / n
         if name.startswith("triage scan"):
-            startup = best[f"{name}, empty folder"].seconds
-            beyond = n / max(t.seconds - startup, 1e-9)
+            startup = best[f"{name}, empty folder"]
+            beyond = n / max(t.seconds - startup.seconds, 1e-9)
+            cpu = (t.cpu - startup.cpu) / n
             got, report = scan_found(found[name])
             recall, extra = len(got & truth), len(got - truth)
             if report["summary"].get("errors"):
@@ -331,7 +359,7 @@ def side_by_side(kind: str, folder: Path, evidence: Path, sets: dict, base: Path
             got = te_found[CORES if "a core" in name else 1]
             recall, extra = len(got & truth), len(got - truth)
         shown = beyond if beyond != "" else rate
-        rows.append([name, t.seconds, rate, beyond, shown / limit_rate, t.cores,
+        rows.append([name, t.seconds, rate, beyond, shown / limit_rate, t.cores, cpu,
                      f"{recall}/{len(truth)}" if recall != "" else "", extra])
     if te_rotations:
         sample = [f for f in files if f.name in truth][:te_rotations // 2] + \
@@ -340,9 +368,12 @@ def side_by_side(kind: str, folder: Path, evidence: Path, sets: dict, base: Path
         in_sample = {f.name for f in sample} & truth
         rows.append([f"threatexchange match --rotations, 1 process ({len(sample)} files)",
                      t.seconds, len(sample) / t.seconds, "", len(sample) / t.seconds / limit_rate,
-                     t.cores, f"{len(got & in_sample)}/{len(in_sample)}", len(got - truth)])
+                     t.cores, t.cpu / len(sample), f"{len(got & in_sample)}/{len(in_sample)}",
+                     len(got - truth)])
     print(table(["contender", "seconds", "images/s", "images/s beyond start-up",
-                 "vs limit", "CPU cores busy", "positives found", "false matches"], rows,
+                 "vs limit", "CPU cores busy", "CPU s an image (scans: beyond start-up)",
+                 "positives found",
+                 "false matches"], rows,
                 f"{kind}: {n} files, {sum(f.stat().st_size for f in files) / 1e6:.0f} MB, "
                 f"{len(truth)} positives"))
     for name in found:
@@ -374,7 +405,7 @@ def build_rate(folder: Path, base: Path, repeat: int) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--part", default="corpus,camera,e01,build")
+    ap.add_argument("--part", default="jpegs,corpus,camera,e01,build")
     ap.add_argument("--te-rotations", type=int, default=16,
                     help="files in the threatexchange --rotations sample (0: none)")
     args = ap.parse_args(argv)
@@ -383,6 +414,8 @@ def main(argv=None) -> None:
     base.mkdir(parents=True, exist_ok=True)
     print(f"data in {base}: building if needed ...", flush=True)
     folders = build_folders(base)
+    if "jpegs" in parts:
+        folders["jpegs"] = build_jpegs(base)
     sets = build_sets(base, folders["refs"])
     print("machine:")
     for key, value in machine().items():
@@ -391,7 +424,7 @@ def main(argv=None) -> None:
     print(f"  load average at start: {os.getloadavg()[0]:.1f}")
     print(f"command: python benchmarks/perceptual_scan.py --repeat {args.repeat} --part "
           f"{args.part}\n")
-    for kind in ("corpus", "camera"):
+    for kind in ("jpegs", "corpus", "camera"):
         if kind in parts:
             side_by_side(kind, folders[kind], folders[kind], sets, base, args.repeat,
                          folders["empty"], args.te_rotations)
