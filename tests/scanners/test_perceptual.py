@@ -2,6 +2,8 @@
 would load them (`pdq`, `phash`, `category` columns)."""
 
 import io
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -383,3 +385,17 @@ def test_a_pdq_only_set_makes_the_query_compute_pdq_alone(tmp_path, monkeypatch)
     assert matcher.signals == frozenset({"pdq"}) and not matcher.central
     assert {h.signal for h in hashes} == {"pdq"} and len(hashes) == 8
     assert [(m.signal, m.distance, m.variant) for m in matches] == [("pdq", 2, "original")]
+
+
+def test_the_matcher_loads_its_signals_libraries_before_the_workers_fork(tmp_path):
+    """imagehash imports scipy on its first pHash (~0.8 s): loaded by the matcher, in the
+    scan's main process, rather than once in every worker mid-scan."""
+    source = write_set(tmp_path / "known.csv", [(*hashes_of(BRIDGE), "CAT1")])
+    script = ("import sys\n"
+              "from triage.hashsets import load\n"
+              "from triage.scanners.perceptual import PerceptualMatcher\n"
+              "assert 'scipy.fftpack' not in sys.modules\n"
+              f"PerceptualMatcher([load({str(source)!r})])\n"
+              "print('scipy.fftpack' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, "True"), out.stderr

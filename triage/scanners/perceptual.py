@@ -237,6 +237,8 @@ class PerceptualMatcher:
                 self._searched.append(
                     _Searched(hs, name, int(radius), hamming.build(hs.vectors(name))))
         self.signals = frozenset(s.signal for s in self._searched)
+        for name in self.signals:
+            signals.get(name).load()
         # The query's central region can only meet a stored one: searched when a set built
         # from reference pictures is loaded.
         self.central = any(built_from_pictures(s.hashset) for s in self._searched

@@ -47,6 +47,15 @@ class PerceptualSignal(Signal):
         raise NotImplementedError
 
     @classmethod
+    def load(cls) -> None:
+        """Import what computing this signal needs, by computing it once on a blank picture:
+        imagehash imports scipy (pHash) or pywt (wHash) on its first call, ~0.8 s. The
+        matcher does it in the scan's main process, so the workers it forks do not each
+        pay it again mid-scan."""
+        from PIL import Image
+        cls.compute(Image.new("L", (64, 64)))
+
+    @classmethod
     def of_reduced(cls, picture: "Reduced", turned: bool = False) -> List[PerceptualHash]:
         """The hash of a picture from its block means (imaging.Reduced), as the scan's query
         takes it; with `turned`, for a dihedral signal, also the hashes of its seven rotations
