@@ -406,6 +406,8 @@ def build_rate(folder: Path, base: Path, repeat: int) -> None:
         return run(TRIAGE + ["hashset", "build", str(folder), "-o", str(out)])
     best = rounds({"build": build}, repeat, lambda _: warm(folder))["build"]
     rate = len(files) / best.seconds
+    import pillow_heif
+    pillow_heif.register_heif_opener()   # to read the HEIC share's size
     mpx = sum(np.prod(Image.open(f).size) for f in files) / len(files) / 1e6
     print(table(["folder", "pictures", "mean Mpx", "seconds", "pictures/s", "CPU cores busy",
                  "100,000 pictures (extrapolated)"],
