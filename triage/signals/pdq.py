@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 SIDE = 64                  # samples an axis
 # Cells along a side a picture is hashed from when it comes as block means (Grid): its short
-# side's blocks are then at most 1/4 of the filter's reach, which moved the hashes of 12 MP
-# photos by at most 4 bits (median 0), their turned variants by at most 10 (median 0).
+# side's blocks are then at most 1/4 of the filter's reach, which moved the hashes of the corpus
+# photos enlarged to 12 MP by at most 4 bits (median 0) in every variant (docs/perceptual.md).
 CELLS = 256
 MIN_SIDE = 5               # the reference hashes smaller pictures as all zeros, quality 0
 LUMA = (0.299, 0.587, 0.114)
