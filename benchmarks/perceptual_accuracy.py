@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perceptual_corpus import photos  # noqa: E402
 
 from triage import imaging, signals  # noqa: E402
-from triage.scanners.perceptual import query_hashes, reference_hashes  # noqa: E402
+from triage.scanners import perceptual  # noqa: E402
+from triage.scanners.perceptual import reference_hashes  # noqa: E402
 
 SIGNALS = ["pdq", "phash", "dhash", "ahash", "whash", "phash256", "dhash256", "ahash256",
            "whash256"]
@@ -125,6 +126,23 @@ TRANSFORMS = {
 }
 
 
+def query_of(data: bytes, central: bool = True):
+    """What the scan searches for a file: its hashes from block means, with its central region
+    when a built set is loaded (`central`)."""
+    return perceptual.query(data, SIGNALS, central=central)
+
+
+def query_of_image(image, central: bool = True):
+    """The same for a picture already decoded (the distractor tiles)."""
+    picture = imaging.reduce(image, perceptual.REDUCED_CELLS, perceptual.WHOLE_BELOW)
+    return perceptual.query_hashes(picture, SIGNALS, central=central)
+
+
+def plain(hashes):
+    """A query against sets imported from elsewhere: no central region is searched."""
+    return [h for h in hashes if not h.variant.startswith("central")]
+
+
 def _rows(hashes):
     return np.array([np.frombuffer(bytes.fromhex(h.value), np.uint8) for h in hashes])
 
@@ -155,11 +173,13 @@ def measure(images, names):
     dist = defaultdict(lambda: defaultdict(list))   # (signal, setting) -> transform -> [d]
     for transform, make in tqdm(TRANSFORMS.items(), desc="transforms", file=sys.stderr):
         for name in names:
-            copy = imaging.decode(make(images[name]))
-            queries = by_signal(query_hashes(copy, SIGNALS))
+            data = make(images[name])
+            copy = imaging.decode(data)
+            found = query_of(data)
+            queries, queries_plain = by_signal(found), by_signal(plain(found))
             bare = by_signal([signals.get(s).compute(copy) for s in SIGNALS])
             for s in SIGNALS:
-                for setting, q, r in (("plain", queries, refs[name]["plain"]),
+                for setting, q, r in (("plain", queries_plain, refs[name]["plain"]),
                                       ("built", queries, refs[name]["built"]),
                                       ("bare", bare, refs[name]["plain"])):
                     ok = q[s] and r[s]
@@ -185,7 +205,8 @@ def false_matches(images):
     items = distractors(images)
     queries, refs = [], []
     for _, im in tqdm(items, desc="distractors", file=sys.stderr):
-        queries.append(by_signal(query_hashes(im, SIGNALS)))
+        found = query_of_image(im)
+        queries.append({"built": by_signal(found), "plain": by_signal(plain(found))})
         all_refs = reference_hashes(im, SIGNALS)
         refs.append({"plain": by_signal([h for h in all_refs if h.variant == "original"]),
                      "built": by_signal(all_refs)})
@@ -195,8 +216,8 @@ def false_matches(images):
         for setting in ("plain", "built"):
             q_rows, q_owner, r_rows, r_owner = [], [], [], []
             for k, (q, r) in enumerate(zip(queries, refs)):
-                q_rows += list(_rows(q[s])) if q[s] else []
-                q_owner += [k] * len(q[s])
+                q_rows += list(_rows(q[setting][s])) if q[setting][s] else []
+                q_owner += [k] * len(q[setting][s])
                 r_rows += list(_rows(r[setting][s])) if r[setting][s] else []
                 r_owner += [k] * len(r[setting][s])
             qa, ra = np.array(q_rows), np.array(r_rows)

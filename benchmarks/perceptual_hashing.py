@@ -1,19 +1,23 @@
-"""Hashing speed on the photo corpus: triage's bounded decode + hash against the plain
-libraries, side by side in one run, with a check that the values are the same.
+"""Hashing speed and fidelity on the photo corpus: triage's canonical values against the plain
+libraries (same values, speed, memory), the scan's query from block means against the
+physical limit, and how many bits the query's fast path moves each hash.
 
     pip install -r benchmarks/requirements.txt
     python benchmarks/perceptual_hashing.py [--rounds 5] [--camera]
 
-Rows:
-  * plain `imagehash.phash(Image.open(f))` vs `triage.signals.perceptual.PHASH.compute(decode(f))`
+Speed rows, one process, the functions taking turns within each round (median of rounds):
+  * plain `imagehash.phash(Image.open(f))` vs `PHASH.compute(decode(f))` (canonical)
   * plain `pdqhash.compute(np.asarray(Image.open(f).convert("RGB")))` vs `PDQ.compute(decode(f))`
-  * the whole query of `triage scan` (scanners.perceptual.query_hashes: PDQ x 8 dihedral and
-    pHash, on the image, its unletterboxed form and 4 central regions), for what a scan pays
-  * Pillow's reduced-size JPEG decoding (`draft`), which the issue asks about: its speed and
-    how far it moves PDQ (it is not used: see docs/perceptual.md).
+    (canonical: signals/pdq.py, bit for bit pdqhash's, in strips)
+  * the scan's query (scanners.perceptual.query: decode as block means, PDQ in 8 rotations and
+    flips, pHash, central region), and PDQ alone
+  * the limit: Pillow's reduced JPEG decoding (`draft`, 1/8 scale) + one `pdqhash.compute`.
 
-`--camera`: the same rows on the photos enlarged to a long side of 4000 px (JPEG q90), what a
-phone or camera writes; the corpus photos themselves are small."""
+Fidelity: per variant, the distance between the query's hash and the canonical hash of the
+picture turned that way (PDQ) or as found (pHash), over every photo: max and median.
+
+`--camera`: the photos enlarged to a long side of 4000 px (JPEG q90), what a phone or camera
+writes; the corpus photos themselves are small (200 to 1411 px a side)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import io
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import imagehash
@@ -33,8 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perceptual_corpus import photos  # noqa: E402
 
 from triage import imaging  # noqa: E402
-from triage.scanners.perceptual import query_hashes  # noqa: E402
+from triage.scanners.perceptual import query  # noqa: E402
+from triage.signals.pdq import DIHEDRAL  # noqa: E402
 from triage.signals.perceptual import PDQ, PHASH  # noqa: E402
+from triage.workers import one_math_thread  # noqa: E402
+
+TURNS = dict(zip(DIHEDRAL, (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180,
+                            Image.Transpose.ROTATE_270, Image.Transpose.FLIP_TOP_BOTTOM,
+                            Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.TRANSPOSE,
+                            Image.Transpose.TRANSVERSE)))
 
 
 def plain_phash(data):
@@ -55,13 +67,17 @@ def triage_pdq(data):
 
 
 def triage_query(data):
-    return len(query_hashes(imaging.decode(data), {"pdq", "phash"}))
+    return len(query(data, {"pdq", "phash"}))
 
 
-def draft_pdq(data):
+def triage_query_pdq(data):
+    return len(query(data, {"pdq"}, central=False))
+
+
+def limit(data):
     image = Image.open(io.BytesIO(data))
     if image.format == "JPEG":
-        image.draft("RGB", (256, 256))   # DCT-domain scaling by 1/2, 1/4 or 1/8
+        image.draft("RGB", (image.width // 8, image.height // 8))   # DCT-domain scaling
     bits, _ = pdqhash.compute(np.asarray(image.convert("RGB")))
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
@@ -89,12 +105,41 @@ def rates(functions, files, rounds):
     return {name: len(files) / statistics.median(t) for name, t in times.items()}
 
 
+def peak_memory(function, data) -> float:
+    """MB of Python and numpy memory at the peak of one call (the picture's own pixels,
+    held by Pillow in C, are not counted)."""
+    image = imaging.decode(data)
+    tracemalloc.start()
+    try:
+        function(image)
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def moved(files):
+    """variant -> distances between the query's hash and the canonical one, over the files."""
+    out = {v: [] for v in ("pdq original", *(f"pdq {v}" for v in DIHEDRAL), "phash original")}
+    for data in files:
+        full = imaging.decode(data)
+        found = {(h.signal, h.variant): h.value for h in query(data, {"pdq", "phash"})}
+        out["pdq original"].append(PDQ.distance(found["pdq", "original"],
+                                                PDQ.compute(full).value))
+        for variant, turn in TURNS.items():
+            out[f"pdq {variant}"].append(PDQ.distance(found["pdq", variant],
+                                                      PDQ.compute(full.transpose(turn)).value))
+        out["phash original"].append(PHASH.distance(found["phash", "original"],
+                                                    PHASH.compute(full).value))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--camera", action="store_true",
                         help="enlarge every photo to a long side of 4000 px first")
     args = parser.parse_args(argv)
+    one_math_thread()   # one process against one-threaded pdqhash, as each scan worker runs
     corpus = photos()
     files = list(corpus.values())
     if args.camera:
@@ -107,24 +152,34 @@ def main(argv=None):
     same_pdq = all(plain_pdq(d) == triage_pdq(d) for d in files)
     rate = rates({"plain imagehash.phash": plain_phash, "triage phash": triage_phash,
                   "plain pdqhash.compute": plain_pdq, "triage pdq": triage_pdq,
-                  "triage scan query (pdq+phash, all forms)": triage_query,
-                  "pdqhash with JPEG draft": draft_pdq}, files, args.rounds)
+                  "limit: draft 1/8 + pdqhash.compute": limit,
+                  "triage scan query (pdq x 8, phash, central)": triage_query,
+                  "triage scan query (pdq x 8)": triage_query_pdq}, files, args.rounds)
 
-    print("| what | images/s | vs plain library | same values |")
+    print("| what | images/s | vs plain library | vs limit | same values |")
+    print("|---|---|---|---|---|")
+    base = {"phash": "plain imagehash.phash", "pdq": "plain pdqhash.compute"}
+    same = {"triage phash": same_phash, "triage pdq": same_pdq}
+    for name, value in rate.items():
+        plain = base["phash"] if "phash" in name and "query" not in name else base["pdq"]
+        print(f"| {name} | {value:.1f} | {value / rate[plain]:.2f}x | "
+              f"{value / rate['limit: draft 1/8 + pdqhash.compute']:.2f}x | "
+              f"{same.get(name, '-')} |")
+
+    largest = max(files, key=lambda d: np.prod(Image.open(io.BytesIO(d)).size))
+    size = Image.open(io.BytesIO(largest)).size
+    print(f"\nPeak memory of one PDQ of the largest picture ({size[0]}x{size[1]}): "
+          f"pdqhash.compute {peak_memory(lambda im: pdqhash.compute(np.asarray(im)), largest):.0f}"
+          f" MB, triage's canonical {peak_memory(PDQ.compute, largest):.0f} MB "
+          f"(the decoded picture itself, held by Pillow, not counted)")
+
+    print("\nBits the query's fast path moves each hash (against the canonical value of the "
+          "picture so turned):\n")
+    print("| hash | max | median | mean |")
     print("|---|---|---|---|")
-    rows = (("plain imagehash.phash", "plain imagehash.phash", "-"),
-            ("triage phash", "plain imagehash.phash", same_phash),
-            ("plain pdqhash.compute", "plain pdqhash.compute", "-"),
-            ("triage pdq", "plain pdqhash.compute", same_pdq),
-            ("triage scan query (pdq+phash, all forms)", "plain pdqhash.compute", "-"),
-            ("pdqhash with JPEG draft", "plain pdqhash.compute", "-"))
-    for name, base, same in rows:
-        print(f"| {name} | {rate[name]:.1f} | {rate[name] / rate[base]:.2f}x | {same} |")
-
-    jpegs = [d for d in files if Image.open(io.BytesIO(d)).format == "JPEG"]
-    moved = [PDQ.distance(plain_pdq(d), draft_pdq(d)) for d in jpegs]
-    print(f"\nJPEG draft moved PDQ by {min(moved)}..{max(moved)} bits (median "
-          f"{statistics.median(moved)}) over {len(jpegs)} JPEGs.")
+    for variant, distances in moved(files).items():
+        print(f"| {variant} | {max(distances)} | {statistics.median(distances):g} | "
+              f"{statistics.mean(distances):.1f} |")
 
 
 if __name__ == "__main__":

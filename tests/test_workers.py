@@ -7,12 +7,12 @@ from functools import partial
 import pytest
 
 from triage import workers
-from triage.workers import BATCH_BYTES, BATCH_FILES, Interrupted, Workers, batches
+from triage.workers import BATCH_COST, BATCH_FILES, Interrupted, Workers, batches
 
 
-def test_batches_close_at_the_file_count_or_the_bytes_to_read():
-    half = BATCH_BYTES // 2
-    sizes = [0] * (BATCH_FILES + 3) + [half, half, 7, BATCH_BYTES - 7, 5]
+def test_batches_close_at_the_file_count_or_their_cost():
+    half = BATCH_COST // 2
+    sizes = [0] * (BATCH_FILES + 3) + [half, half, 7, BATCH_COST - 7, 5]
     got = list(batches(sizes, cost=lambda size: size))
     assert [len(b) for b in got] == [BATCH_FILES, 3 + 2, 2, 1]
     assert [x for b in got for x in b] == sizes      # nothing lost, nothing reordered
@@ -98,3 +98,37 @@ def test_threads_share_the_callers_objects(monkeypatch):
     finally:
         pool.close()
     assert sorted(seen) == [1, 2, 3]
+
+
+def test_ordered_keeps_the_order_and_shares_the_work(kind):
+    out = list(workers.ordered(_square_and_pid, range(300), cost=lambda n: BATCH_COST // 4,
+                               count=2))
+    assert [r[0] for r in out] == [n * n for n in range(300)]
+    if kind == "processes":
+        assert len({r[1] for r in out}) == 2 and os.getpid() not in {r[1] for r in out}
+
+
+def test_ordered_runs_here_with_one_worker_or_one_item():
+    assert {pid for _, pid in workers.ordered(_square_and_pid, range(5), len, count=1)} == {
+        os.getpid()}
+    assert list(workers.ordered(_square_and_pid, [3], len)) == [(9, os.getpid())]
+    assert list(workers.ordered(_square_and_pid, [], len)) == []
+
+
+def _blas_threads(_):
+    import numpy  # noqa: F401 - loaded, as the perceptual matcher loads it
+    from threadpoolctl import threadpool_info
+    return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+
+
+def test_a_worker_process_runs_numpy_on_one_thread():
+    """A worker per core already: BLAS threads on top (OpenBLAS starts one a core) spun beside
+    the other worker and cost the query's PDQ 2 to 5 times its CPU."""
+    if workers.fork_context() is None:
+        pytest.skip("no fork on this platform")
+    pool = Workers(_blas_threads, 2)
+    try:
+        out = list(pool.map([[0], [1]]))
+    finally:
+        pool.close()
+    assert [results for _, results in out] == [[[1]], [[1]]]

@@ -1,5 +1,5 @@
 """Safe, bounded decoding of image bytes found on evidence, and the geometric helpers the
-perceptual hashes need (uniform-border removal, central regions).
+perceptual hashes need (uniform-border detection, block means).
 
 Evidence is hostile input: a decompression bomb, a truncated JPEG or a file that decodes
 forever must become an `ImageDecodeError` with a reason, never a crash, a hang or a message
@@ -13,7 +13,7 @@ import io
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Tuple
 
 import magic
 import numpy as np
@@ -150,10 +150,11 @@ def decode(data: bytes, budget: Optional[Budget] = None,
         budget.admit(width, height)
         if width < 1 or height < 1:
             raise ImageDecodeError("image has no pixels")
+    with _decoding(mime):
+        image.seek(0)
     if prepare is not None:
         prepare(image)
     with _decoding(mime):
-        image.seek(0)
         image.load()
         budget.admit(*image.size)   # a reduced decode may differ from the header's size
         budget.check("decoding")
@@ -197,13 +198,87 @@ def _normalised(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25,
-                budget: Optional[Budget] = None) -> Optional[Image.Image]:
-    """The image without uniform bars on its sides (letterboxing, padding, a screenshot's
-    title bar and frame), or None when there are none. Each side is judged on its own colour,
-    so a black letterbox and a grey frame both go. Under the outermost bars, a further flat
-    layer is peeled only in a colour some side's outermost bar has (the frame under a title
-    bar): a photo's own flat sky under a letterbox bar stays."""
+@dataclass(frozen=True)
+class Reduced:
+    """A picture as grey block means: each pixel of `image` (mode L) is the mean of a block of
+    `block` (x, y) pixels of the picture as found, whose size is `size` (the last column and
+    row of blocks may cover fewer). What the scan hashes a query from: the perceptual hashes
+    squeeze every picture to 64 x 64 or less, and a JPEG decodes to block means in the DCT
+    domain (Pillow's `draft`) for a fraction of a full decode."""
+
+    image: Image.Image
+    size: Tuple[int, int]
+    block: Tuple[int, int] = (1, 1)
+
+    def coarser(self, cells: int) -> "Reduced":
+        """The same picture in larger blocks, keeping at least `cells` along each side."""
+        factor = (max(1, self.image.width // cells), max(1, self.image.height // cells))
+        if factor == (1, 1):
+            return self
+        return Reduced(self.image.reduce(factor), self.size,
+                       (self.block[0] * factor[0], self.block[1] * factor[1]))
+
+    def crop(self, box: Tuple[int, int, int, int]) -> "Reduced":
+        """The blocks inside `box` (left, top, right, bottom, in blocks): that part of the
+        picture."""
+        left, top, right, bottom = box
+        (bx, by), (width, height) = self.block, self.size
+        return Reduced(self.image.crop(box),
+                       (min(right * bx, width) - left * bx, min(bottom * by, height) - top * by),
+                       self.block)
+
+
+def draft_scale(size: Tuple[int, int], cells: int, whole_below: int) -> int:
+    """The JPEG DCT scaling (8, 4, 2 or 1) that keeps at least `cells` blocks along the
+    picture's short side; 1 for a picture under `whole_below` a side."""
+    if min(size) < whole_below:
+        return 1
+    return next((s for s in (8, 4, 2) if min(size) // s >= cells), 1)
+
+
+def decode_reduced(data: bytes, cells: int, whole_below: int, budget: Optional[Budget] = None,
+                   prepare: Optional[Callable[[Image.Image], None]] = None) -> Reduced:
+    """`data` decoded grey, as block means with at least `cells` blocks along each side when
+    its short side is `whole_below` pixels or more, else whole: a JPEG at 1/2, 1/4 or 1/8
+    scale straight to grey (no colour conversion, no chroma), any picture then box-reduced on
+    each axis as far as `cells` allows. The decode's limits are `decode`'s; `prepare` sees
+    the picture first, as there."""
+    found = {}
+
+    def reduce_in_decoder(image: Image.Image) -> None:
+        if prepare is not None:
+            prepare(image)
+        found["size"] = image.size
+        scale = draft_scale(image.size, cells, whole_below)
+        if image.format == "JPEG" and scale > 1:
+            image.draft("L", (image.width // scale, image.height // scale))
+        config = getattr(image, "decoderconfig", None)
+        found["scale"] = config[0] if config else 1
+
+    image = decode(data, budget, prepare=reduce_in_decoder)
+    return reduce(image, cells, whole_below, found["size"], found["scale"])
+
+
+def reduce(image: Image.Image, cells: int, whole_below: int,
+           size: Optional[Tuple[int, int]] = None, scale: int = 1) -> Reduced:
+    """`image` (already `scale` times smaller than the picture of `size`, when it was
+    decoded reduced) as grey block means with at least `cells` blocks along each side, or
+    whole when the picture's short side is under `whole_below`."""
+    grey = image if image.mode == "L" else image.convert("L")
+    reduced = Reduced(grey, size or image.size, (scale, scale))
+    return reduced if min(reduced.size) < whole_below else reduced.coarser(cells)
+
+
+def borders(image: Image.Image, tolerance: int = 12, min_fraction: float = 0.25,
+            budget: Optional[Budget] = None, blend: int = 0
+            ) -> Optional[Tuple[int, int, int, int]]:
+    """The box (left, top, right, bottom) of the image inside uniform bars on its sides
+    (letterboxing, padding, a screenshot's title bar and frame), or None when there are none.
+    Each side is judged on its own colour, so a black letterbox and a grey frame both go.
+    Under the outermost bars, a further flat layer is peeled only in a colour some side's
+    outermost bar has (the frame under a title bar): a photo's own flat sky under a letterbox
+    bar stays. `blend`: up to this many rows between two such layers may be of neither colour
+    (in a reduced picture, the block that straddles a title bar and the frame under it)."""
     if not any(_flat(line, tolerance) for line in _outer_lines(image)):
         return None   # most pictures: no side starts with a bar (saves converting every pixel)
     budget = budget or Budget()
@@ -219,12 +294,14 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
         top, bottom, left, right = cut
         if height - top - bottom < 1 or width - left - right < 1:
             return None   # flat all through
-        bars = _bars(grey[top:height - bottom, left:width - right], tolerance)
+        inner = grey[top:height - bottom, left:width - right]
+        bars = _bars(inner, tolerance)
         if frame is None:
             frame = [colour for rows, colour in bars if rows]
         else:
-            bars = [(rows, colour) if any(abs(colour - f) <= tolerance for f in frame)
-                    else (0, colour) for rows, colour in bars]
+            bars = [(rows, colour) if _framed(colour, frame, tolerance)
+                    else (_blended(inner, side, rows, frame, tolerance, blend), colour)
+                    for side, (rows, colour) in enumerate(bars)]
         if not any(rows for rows, _ in bars):
             break
         cut = [c + rows for c, (rows, _) in zip(cut, bars)]
@@ -234,7 +311,24 @@ def unletterbox(image: Image.Image, tolerance: int = 12, min_fraction: float = 0
     if (height - top - bottom) < max(8, min_fraction * height) or \
             (width - left - right) < max(8, min_fraction * width):
         return None   # the whole picture is "border": a flat image, not a letterbox
-    return image.crop((left, top, width - right, height - bottom))
+    return left, top, width - right, height - bottom
+
+
+def _framed(colour: float, frame: list, tolerance: int) -> bool:
+    return any(abs(colour - f) <= tolerance for f in frame)
+
+
+def _blended(grey: np.ndarray, side: int, rows: int, frame: list, tolerance: int,
+             blend: int) -> int:
+    """How many rows to peel from `side` of `grey` whose flat layer (`rows` deep) is in no
+    frame colour: none, unless it is at most `blend` rows over a flat layer that is."""
+    if not rows or rows > blend:
+        return 0
+    view = (grey, grey[::-1], grey.T, grey.T[::-1])[side][rows:]
+    if not len(view):
+        return 0
+    under, colour = _bar(view, tolerance)
+    return rows if under and _framed(colour, frame, tolerance) else 0
 
 
 def _outer_lines(image: Image.Image) -> list:
@@ -284,11 +378,3 @@ def detail(image: Image.Image) -> int:
     steps = np.concatenate([np.abs(np.diff(grey, axis=0)).ravel(),
                             np.abs(np.diff(grey, axis=1)).ravel()])
     return min(100, int((steps * 100 / 255).astype(np.int64).sum() // 90))
-
-
-def central(image: Image.Image, fraction: float) -> Image.Image:
-    """The centred region holding `fraction` of each dimension."""
-    width, height = image.size
-    dx = round(width * (1 - fraction) / 2)
-    dy = round(height * (1 - fraction) / 2)
-    return image.crop((dx, dy, width - dx, height - dy))

@@ -8,6 +8,7 @@ process as in the main one, and what it returns can be sent from one to the othe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterable, Optional
 
@@ -16,6 +17,16 @@ from .workers import Interrupted
 
 HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
 MAX_IMAGE_BYTES = 256 * 1024 * 1024    # larger "pictures" are not decoded (bombs, videos)
+# Names pictures usually have: only to guess what reading a file will cost when work is shared
+# out (workers.batches), never to decide what is decoded: that is the content's say.
+PICTURE_SUFFIXES = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp",
+    ".heic", ".heif", ".avif"})
+
+
+def likely_picture(name: str) -> bool:
+    """Whether a file's name says picture (see PICTURE_SUFFIXES: a cost estimate only)."""
+    return os.path.splitext(name or "")[1].lower() in PICTURE_SUFFIXES
 
 
 @dataclass

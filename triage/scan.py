@@ -280,7 +280,7 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             ev_id = ids[ev.path]
             if ev.name in finished:
                 continue
-            work = batches(pending(ev, ev_id), lambda item: item[2].size)
+            work = batches(pending(ev, ev_id), lambda item: judge.cost(item[2]))
             for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
                 record(ev_id, batch, verdicts)
             # described again once walked: the disk images met on the way (container_files)

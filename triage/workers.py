@@ -11,6 +11,7 @@ evidence.reopen.Handles a process, made when it starts and closed when its work 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -24,7 +25,12 @@ from .evidence import open_evidence
 from .evidence.reopen import Handles
 
 BATCH_FILES = 64
-BATCH_BYTES = 32 << 20   # a batch also closes at this much to read, so large files spread out
+# A batch also closes once its cost reaches this: the bytes it reads, and for pictures the work
+# of decoding them (scanners.judge.Judge.cost), so that large files and pictures spread over
+# every worker. 16 MiB is ~30 ms of hashing, or a handful of camera photos: a batch's own
+# overhead (a pickle, two queue hops) stays near 1%, and even a folder of 30 photos makes
+# several batches to share.
+BATCH_COST = 16 << 20
 
 
 class Interrupted(Exception):
@@ -49,12 +55,12 @@ def stop_event():
 
 def batches(items: Iterable, cost: Callable[[object], int]) -> Iterator[list]:
     """Consecutive items grouped BATCH_FILES at a time, or fewer once their cost (bytes to
-    read) reaches BATCH_BYTES."""
+    read, or their equivalent in work) reaches BATCH_COST."""
     batch, total = [], 0
     for item in items:
         batch.append(item)
         total += cost(item)
-        if len(batch) >= BATCH_FILES or total >= BATCH_BYTES:
+        if len(batch) >= BATCH_FILES or total >= BATCH_COST:
             yield batch
             batch, total = [], 0
     if batch:
@@ -111,6 +117,35 @@ class Workers:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def ordered(task: Callable, items: Iterable, cost: Callable[[object], int],
+            count: Optional[int] = None) -> Iterator:
+    """task(item) for every item, in `count` workers (one per CPU), the results in the items'
+    order; the pool is shut down however the caller stops reading. With one worker, or one
+    item, they are run here, with no pool to start."""
+    count = count or os.cpu_count() or 1
+    items = iter(items)
+    first = next(items, _END)
+    second = next(items, _END)
+    if second is _END or count == 1:
+        yield from map(task, (x for x in _chain(first, second, items) if x is not _END))
+        return
+    pool = Workers(task, count)
+    try:
+        for _, results in pool.map(batches(_chain(first, second, items), cost)):
+            yield from results
+    finally:
+        pool.close()
+
+
+_END = object()
+
+
+def _chain(first, second, rest):
+    yield first
+    yield second
+    yield from rest
+
+
 _task: Optional[Callable] = None
 
 
@@ -118,10 +153,22 @@ def _start(task: Callable) -> None:
     global _task
     _task = task
     detach()
+    one_math_thread()
     # Entries arrive pickled, without their TSK file: the process reopens the evidence once,
     # through this, and closes it when the pool shuts the process down.
     handles = Handles(open_evidence).install()
     Finalize(handles, handles.close, exitpriority=10)
+
+
+def one_math_thread() -> None:
+    """Keep numpy's BLAS (and any OpenMP library) to one thread in this process: there is a
+    worker per core already, and BLAS threads on top only fight them for the cores. The
+    query's PDQ (a few small matrix products a picture) cost 2 to 5 times the CPU with
+    OpenBLAS's threads spinning beside another worker's."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"          # for a library not loaded yet
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)                # for those loaded already (numpy, by the parent)
 
 
 def detach() -> None:

@@ -115,7 +115,7 @@ def test_build_reads_each_file_once_through_one_path(tmp_path, monkeypatch):
             self.f.close()
 
     monkeypatch.setattr(build, "open_readonly", Reader)
-    build_set(ref, tmp_path / "a.tset")
+    build_set(ref, tmp_path / "a.tset", workers=1)    # read here, where the reads are counted
     assert sorted(opened) == ["bridge.jpg", "notes.txt"]
     assert handed == {"bridge.jpg": photo.stat().st_size, "notes.txt": 140000}
 
@@ -163,3 +163,21 @@ def test_running_out_of_memory_on_a_reference_picture_is_a_problem(tmp_path, mon
         ("bridge.jpg", "image not hashed: out of memory")]
     with load(tmp_path / "s.tset") as hs:
         assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1}
+
+
+def test_build_in_worker_processes_gives_the_set_built_in_one(tmp_path):
+    """Files are hashed in one process per CPU; the set (entries, their order, the folder's
+    digest) is the one a single process builds."""
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for name in ("bridge-1-original.jpg", "bridge-2-rotate-90.jpg", "bridge-5-flipx.jpg"):
+        shutil.copyfile(VECTORS / "dih" / name, ref / name)
+    (ref / "notes.txt").write_text("not a picture")
+    sets = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.tset"
+        build_set(ref, out, category="1", workers=workers)
+        with load(out) as hs:
+            sets.append((hs.info.sources, hs.info.signals,
+                         [(e.name, e.value) for e in hs.iter_entries("pdq")]))
+    assert sets[0] == sets[1] and sets[0][1]["pdq"] >= 9

@@ -111,9 +111,53 @@ def test_what_a_library_warns_about_a_picture_is_a_warning_on_its_record(picture
 def test_running_out_of_memory_on_a_picture_is_an_error_record(pictures, monkeypatch):
     from triage.signals import perceptual
 
+    def exhausted(picture, turned=False):
+        raise MemoryError()
+    monkeypatch.setattr(perceptual.PDQ, "of_reduced", exhausted)
+    judge, entries, _ = pictures
+    verdict = judge(entries["/bridge.jpg"])
+    assert (verdict.status, verdict.errors) == ("clean", ["image not hashed: out of memory"])
+
+
+def test_a_perceptual_hit_reports_the_canonical_values_not_the_querys(pictures):
+    """The query hashed the bridge (1600 x 1004) from blocks of 6 x 3 pixels, 2 bits from its
+    canonical PDQ; the report carries the canonical value, as `triage hash` computes it."""
+    from triage import imaging
+    from triage.scanners.perceptual import query
+    from triage.signals.perceptual import PDQ
+    judge, entries, files = pictures
+    verdict = judge(entries["/bridge.jpg"])
+    canonical = PDQ.compute(imaging.decode(files["bridge.jpg"])).value
+    queried = [h.value for h in query(files["bridge.jpg"], {"pdq"}) if h.variant == "original"]
+    assert PDQ.distance(queried[0], canonical) == 2
+    assert verdict.status == "hit" and verdict.hashes["pdq"] == canonical
+    assert verdict.warnings == []
+    # The match itself is the query's: its distance is what the scan measured.
+    assert [(m.signal, m.distance) for m in verdict.matches] == [("pdq", 2)]
+
+
+def test_a_hit_whose_canonical_values_fail_keeps_the_querys_with_a_warning(pictures,
+                                                                          monkeypatch):
+    from triage.signals import perceptual
+
     def exhausted(image):
         raise MemoryError()
     monkeypatch.setattr(perceptual.PDQ, "compute", exhausted)
     judge, entries, _ = pictures
     verdict = judge(entries["/bridge.jpg"])
-    assert (verdict.status, verdict.errors) == ("clean", ["image not hashed: out of memory"])
+    assert verdict.status == "hit" and len(verdict.hashes["pdq"]) == 64
+    assert verdict.warnings == ["perceptual values in the report are the scan's (from block "
+                                "means), not the canonical: image not hashed: out of memory"]
+
+
+def test_pictures_cost_their_decoding_so_a_folder_of_photos_spreads_over_the_workers(
+        pictures, tmp_path):
+    """30 photos of 430 KB were one batch of 13 MB (64 files or 32 MiB a batch), so one
+    worker judged them all; priced with their decoding they make six batches."""
+    from triage.workers import batches
+    judge, entries, _ = pictures
+    photo = replace(entries["/bridge.jpg"], size=430_000)
+    costs = [judge.cost(replace(photo, path=f"/DCIM/IMG_{i:04d}.JPG")) for i in range(30)]
+    assert len(list(batches(costs, cost=lambda c: c))) == 6
+    # Only the likely pictures (by name, for this estimate alone) are priced so.
+    assert judge.cost(replace(photo, path="/notes.txt")) == judge.planned_bytes(430_000)

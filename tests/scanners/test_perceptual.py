@@ -2,6 +2,8 @@
 would load them (`pdq`, `phash`, `category` columns)."""
 
 import io
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from triage import hamming, imaging
 from triage.scanners import perceptual
 from triage.hashsets import load
 from triage.records import Match
-from triage.scanners.perceptual import PerceptualMatcher, query_hashes, reference_hashes
+from triage.scanners.perceptual import PerceptualMatcher, query, query_hashes, reference_hashes
+from triage.signals.pdq import DIHEDRAL
 from triage.signals.perceptual import PDQ, PHASH
 
 VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "pdq"
@@ -64,23 +67,27 @@ def test_a_recompressed_copy_matches_with_its_distance_and_quality(reference):
     hs, (bridge_pdq, bridge_phash), _ = reference
     data = encode(imaging.decode(BRIDGE.read_bytes()).resize((400, 300)), quality=60)
     copy = imaging.decode(data)
-    matches, hashes = PerceptualMatcher([hs]).match(data)
-    assert hashes == query_hashes(copy, {"pdq", "phash"})
+    matcher = PerceptualMatcher([hs])
+    matches, hashes = matcher.match(data)
+    assert hashes == query(data, {"pdq", "phash"}, central=False)
+    # A picture this small is hashed from every pixel: the query's values are the canonical.
+    assert {h.signal: h.value for h in hashes if h.variant == "original"} == {
+        "pdq": PDQ.compute(copy).value, "phash": PHASH.compute(copy).value}
     pdq_d = PDQ.distance(PDQ.compute(copy).value, bridge_pdq)
     phash_d = PHASH.distance(PHASH.compute(copy).value, bridge_phash)
     assert 0 < pdq_d <= 31 and phash_d <= PHASH.threshold
     # The copy as found is within the radius: it is what the match reports, even where a
-    # variant (here the central region, say) happens to come closer.
+    # variant happens to come closer.
     assert matches == [
         Match("pdq", "known", "alert", "CAT1", None, pdq_d, "original", 100, value=bridge_pdq),
         Match("phash", "known", "alert", "CAT1", None, phash_d, "original", None,
               value=bridge_phash),
     ]
-    # pdq in 8 rotations/flips and phash on the image (it has no border), pdq upright on
-    # its central 95%.
-    assert len(hashes) == 8 + 1 + 1
+    # pdq in 8 rotations/flips and phash on the image (it has no border); no central region:
+    # an imported set (here a CSV) stores none for it to meet.
+    assert not matcher.central
+    assert len(hashes) == 8 + 1
     assert [h.variant for h in hashes if h.signal == "phash"] == ["original"]
-    assert hashes[-1].variant == "central95"
 
 
 DIH = VECTORS / "threatexchange" / "dih"
@@ -117,7 +124,7 @@ def test_a_letterboxed_copy_matches_once_its_bars_are_removed(reference):
     matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
     pdq = [m for m in matches if m.signal == "pdq"]
     assert [(m.category, m.variant) for m in pdq] == [("CAT2", "unletterboxed")]
-    assert len(hashes) == 2 * (8 + 1) + 1     # two whole forms, one central region
+    assert len(hashes) == 2 * (8 + 1)     # two whole forms
 
 
 def test_a_thumbnail_reports_its_own_distance_when_within_the_radius(reference):
@@ -132,32 +139,55 @@ def test_a_thumbnail_reports_its_own_distance_when_within_the_radius(reference):
     assert pdq == [("original", as_found)]
 
 
-def test_a_camera_size_copy_is_hashed_from_a_reduced_copy_and_matches(reference):
-    """A 10-megapixel copy: hashing it whole would cost PDQ half a second; the query hashes it
-    upright from a box-reduced copy (short side 1024 to 2047) and still lands within a few
-    bits, and its turned variants from a smaller one."""
-    hs, (bridge_pdq, _), _ = reference
+def test_a_camera_size_copy_is_hashed_from_block_means_and_matches(reference):
+    """A 10-megapixel JPEG: decoded at 1/8 scale in the DCT domain, grey, and hashed from those
+    block means (signals/pdq.py): within a few bits of its canonical values, and its turned
+    variants within a few bits of the canonical values of the turned picture."""
+    hs, (bridge_pdq, bridge_phash), _ = reference
     big = imaging.decode(BRIDGE.read_bytes()).resize((4000, 2510), Image.Resampling.LANCZOS)
     data = encode(big, quality=90)
-    matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    picture = imaging.decode_reduced(data, perceptual.REDUCED_CELLS, perceptual.WHOLE_BELOW)
+    assert (picture.image.mode, picture.image.size, picture.block) == ("L", (500, 314), (8, 8))
+    matches, hashes = PerceptualMatcher([hs]).match(data)
     decoded = imaging.decode(data)
-    upright = perceptual._working(decoded, perceptual.UPRIGHT_SIDE)
-    assert upright.size == (2000, 1255)
     pdq = {h.variant: h for h in hashes if h.signal == "pdq"}
-    assert pdq["original"].value == PDQ.compute(upright).value
-    assert pdq["rotate90"].value == PDQ.compute(
-        perceptual._working(upright).transpose(Image.Transpose.ROTATE_90)).value
     assert PDQ.distance(pdq["original"].value, PDQ.compute(decoded).value) <= 4
-    found = [(m.category, m.variant, m.distance) for m in matches if m.signal == "pdq"]
-    assert found == [("CAT1", "original", PDQ.distance(pdq["original"].value, bridge_pdq))]
-    assert found[0][2] <= 6
+    for variant, turn in (("rotate90", Image.Transpose.ROTATE_90),
+                          ("flipx", Image.Transpose.FLIP_TOP_BOTTOM),
+                          ("flipminus1", Image.Transpose.TRANSVERSE)):
+        assert PDQ.distance(pdq[variant].value, PDQ.compute(decoded.transpose(turn)).value) <= 6
+    phash = [h for h in hashes if h.signal == "phash"]
+    assert PHASH.distance(phash[0].value, PHASH.compute(decoded).value) <= 2
+    found = [(m.signal, m.category, m.variant, m.distance) for m in matches]
+    assert found == [("pdq", "CAT1", "original", PDQ.distance(pdq["original"].value, bridge_pdq)),
+                     ("phash", "CAT1", "original", PHASH.distance(phash[0].value, bridge_phash))]
+    assert found[0][3] <= 6
+
+
+def test_a_screenshot_of_a_camera_size_photo_loses_its_frame_in_block_means(reference):
+    """The block straddling the title bar and the frame under it is a row of neither colour:
+    peeled with them (without that, the frame stayed and the copy was 50+ bits away)."""
+    hs, _, _ = reference
+    photo = imaging.decode(PHOTO.read_bytes()).resize((3000, 3480), Image.Resampling.LANCZOS)
+    frame, title = 120, 250
+    shot = Image.new("RGB", (photo.width + 2 * frame, photo.height + 2 * frame + title),
+                     (236, 236, 236))
+    shot.paste(Image.new("RGB", (shot.width, title), (52, 58, 64)), (0, 0))
+    shot.paste(photo, (frame, title + frame))
+    data = encode(shot, quality=90)
+    assert imaging.decode_reduced(data, perceptual.REDUCED_CELLS,
+                                  perceptual.WHOLE_BELOW).block == (8, 8)
+    matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+    assert [(m.signal, m.category, m.variant) for m in matches] == [
+        ("pdq", "CAT2", "unletterboxed"), ("phash", "CAT2", "unletterboxed")]
+    assert matches[0].distance <= 8
 
 
 def test_an_unrelated_photo_matches_nothing(reference):
     hs, _, _ = reference
     matches, hashes = PerceptualMatcher([hs]).match(OTHER.read_bytes())
     # 300 x 200 is small: it is hashed as found and enlarged, each in every variant.
-    assert matches == [] and len(hashes) == 2 * (8 + 1) + 1
+    assert matches == [] and len(hashes) == 2 * (8 + 1)
     assert [h.variant for h in hashes if h.signal == "phash"] == ["original", "enlarged"]
 
 
@@ -170,6 +200,7 @@ def test_flat_pictures_are_not_matched_by_any_signal(tmp_path):
     # and a set built from it would store nothing.
     assert matches == [] and hashes == []
     assert reference_hashes(imaging.decode(SMALL_Q0.read_bytes()), {"pdq", "phash"}) == []
+    assert perceptual.hash_picture(SMALL_Q0.read_bytes(), {"pdq", "phash"}) == []
 
 
 def test_radius_from_the_command_line_beats_the_sets_which_beats_the_default(tmp_path):
@@ -195,11 +226,14 @@ def test_known_good_sets_report_their_kind_and_several_sets_are_searched(tmp_pat
     a = write_set(tmp_path / "a.csv", [(*bridge, "CAT1")])
     b = write_set(tmp_path / "b.csv", [(*bridge, "")])
     with load(a, name="alerts") as ha, load(b, name="nsrl", kind="known-good") as hb:
-        matches, _ = PerceptualMatcher([ha, hb]).match(BRIDGE.read_bytes())
+        matches, hashes = PerceptualMatcher([ha, hb]).match(BRIDGE.read_bytes())
+    # The file itself, 1600 x 1004: hashed whole, its PDQ from 6 x 3 pixel blocks, 2 bits off.
+    pdq = PDQ.distance([h for h in hashes if h.variant == "original"][0].value, bridge[0])
+    assert pdq == 2
     assert [(m.set, m.kind, m.signal, m.category, m.distance, m.variant) for m in matches] == [
-        ("alerts", "alert", "pdq", "CAT1", 0, "original"),
+        ("alerts", "alert", "pdq", "CAT1", pdq, "original"),
         ("alerts", "alert", "phash", "CAT1", 0, "original"),
-        ("nsrl", "known-good", "pdq", None, 0, "original"),
+        ("nsrl", "known-good", "pdq", None, pdq, "original"),
         ("nsrl", "known-good", "phash", None, 0, "original"),
     ]
 
@@ -223,7 +257,7 @@ def test_query_hashes_name_every_form_and_variant():
     photo = imaging.decode(PHOTO.read_bytes())
     boxed = Image.new("RGB", (photo.width + 40, photo.height), (255, 255, 255))
     boxed.paste(photo, (20, 0))
-    variants = [h.variant for h in query_hashes(boxed, {"pdq"})]
+    variants = [h.variant for h in query_hashes(imaging.reduce(boxed, 256, 1024), {"pdq"})]
     assert variants[:2] == ["original", "rotate90"]
     assert variants[8:10] == ["unletterboxed", "unletterboxed+rotate90"]
     assert variants[16:] == ["central95"]
@@ -242,10 +276,14 @@ def test_a_centrally_cropped_copy_matches_a_built_set_through_a_central_region(t
     plain = write_set(tmp_path / "plain.csv", [(stored[0].value, "0" * 16, "CAT1")])
     with load(plain, name="plain") as hs:
         assert [m.signal for m in PerceptualMatcher([hs]).match(data)[0]] == []
-    # ...the central regions of a set built from the reference image do.
+    # ...the central regions of a set built from the reference image do (the query's own
+    # central region is searched once a set built from pictures is loaded).
     built = write_set(tmp_path / "built.csv", [(x.value, "0" * 16, "CAT1") for x in stored])
     with load(built, name="built") as hs:
-        matches, hashes = PerceptualMatcher([hs], thresholds={"phash": 0}).match(data)
+        hs.info.sources[0]["format"] = "folder"
+        matcher = PerceptualMatcher([hs], thresholds={"phash": 0})
+        assert matcher.central
+        matches, hashes = matcher.match(data)
     # Each stored region close enough is its own entry: at least one, all the same image.
     assert matches and {(m.set, m.signal, m.category) for m in matches} == {
         ("built", "pdq", "CAT1")}
@@ -290,7 +328,8 @@ def test_a_strip_is_refused_from_its_header_before_any_pixel_is_decoded(referenc
                                           ((20, 320), False), ((1, 1), False)])
 def test_the_shape_rule_holds_for_pictures_already_decoded(size, refused):
     picture = Image.effect_noise(size, 60).convert("RGB")
-    for hashes in (query_hashes, reference_hashes):
+    for hashes in (lambda p, names: query_hashes(imaging.reduce(p, 256, 1024), names),
+                   reference_hashes):
         if refused:
             with pytest.raises(imaging.Unhashable, match=f"^{size[0]}x{size[1]} pixels"):
                 hashes(picture, {"pdq", "phash"})
@@ -301,12 +340,12 @@ def test_the_shape_rule_holds_for_pictures_already_decoded(size, refused):
 def test_every_derived_picture_obeys_the_pictures_budget():
     """A 160x100 thumbnail is enlarged to 410x256 for PDQ: over a budget of 160x100 pixels
     that copy is refused before it is made."""
-    small = imaging.decode(encode(imaging.decode(BRIDGE.read_bytes()).resize((160, 100))))
+    small = encode(imaging.decode(BRIDGE.read_bytes()).resize((160, 100)))
     with pytest.raises(imaging.OverBudget) as err:
-        query_hashes(small, {"pdq"}, imaging.Budget(max_pixels=160 * 100))
+        query(small, {"pdq"}, imaging.Budget(max_pixels=160 * 100))
     assert err.value.reason() == ("image not hashed: enlarged copy too large: 410x256 pixels "
                                   "(limit 16000)")
-    assert len(query_hashes(small, {"pdq"}, imaging.Budget(max_pixels=410 * 256))) == 2 * 8 + 1
+    assert len(query(small, {"pdq"}, imaging.Budget(max_pixels=410 * 256))) == 2 * 8 + 1
 
 
 def test_one_budget_goes_from_the_decode_to_the_last_hash():
@@ -317,10 +356,46 @@ def test_one_budget_goes_from_the_decode_to_the_last_hash():
 
     steps = []
     hs_data = BRIDGE.read_bytes()
-    hashes = perceptual.hash_picture(hs_data, query_hashes, {"pdq", "phash"}, Watched())
-    assert steps[0] == "decoding" and steps[-1] == "decoding and hashing"
-    # every hash computed was checked against the deadline first
-    assert steps.count("decoding and hashing") >= len(hashes)
+    for hashing in (query, perceptual.hash_picture):
+        steps = []
+        hashes = hashing(hs_data, {"pdq", "phash"}, Watched())
+        assert steps[0] == "decoding" and steps[-1] == "decoding and hashing"
+        # every signal's hashing of every form (PDQ's eight variants at once) was checked
+        # against the deadline first
+        forms = {(h.signal, "original" if h.variant in DIHEDRAL else h.variant.split("+")[0])
+                 for h in hashes}
+        assert steps.count("decoding and hashing") >= len(forms) >= 3
     spent = imaging.Budget(started=time.monotonic() - imaging.TIME_LIMIT - 1)
     with pytest.raises(imaging.OverBudget, match="^decoding and hashing took longer than 10 s$"):
-        query_hashes(imaging.decode(hs_data), {"pdq"}, spent)
+        query_hashes(imaging.reduce(imaging.decode(hs_data), 256, 1024), {"pdq"}, spent)
+
+
+def test_a_pdq_only_set_makes_the_query_compute_pdq_alone(tmp_path, monkeypatch):
+    """Only the signals a loaded set carries are computed: with PDQ alone, pHash never runs."""
+    source = tmp_path / "pdq.csv"
+    source.write_text(f"pdq,category\n{hashes_of(BRIDGE)[0]},CAT1\n")
+
+    def never(*args, **kwargs):
+        raise AssertionError("pHash computed for a set without it")
+    monkeypatch.setattr(PHASH, "of_reduced", classmethod(never))
+    monkeypatch.setattr(PHASH, "compute", classmethod(never))
+    with load(source, name="pdq-only") as hs:
+        matcher = PerceptualMatcher([hs])
+        matches, hashes = matcher.match(BRIDGE.read_bytes())
+    assert matcher.signals == frozenset({"pdq"}) and not matcher.central
+    assert {h.signal for h in hashes} == {"pdq"} and len(hashes) == 8
+    assert [(m.signal, m.distance, m.variant) for m in matches] == [("pdq", 2, "original")]
+
+
+def test_the_matcher_loads_its_signals_libraries_before_the_workers_fork(tmp_path):
+    """imagehash imports scipy on its first pHash (~0.8 s): loaded by the matcher, in the
+    scan's main process, rather than once in every worker mid-scan."""
+    source = write_set(tmp_path / "known.csv", [(*hashes_of(BRIDGE), "CAT1")])
+    script = ("import sys\n"
+              "from triage.hashsets import load\n"
+              "from triage.scanners.perceptual import PerceptualMatcher\n"
+              "assert 'scipy.fftpack' not in sys.modules\n"
+              f"PerceptualMatcher([load({str(source)!r})])\n"
+              "print('scipy.fftpack' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, "True"), out.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from functools import partial
 from typing import Dict, Optional
 
 import click
 from tqdm import tqdm
 
 from .. import reading, signals
+from ..workers import BATCH_COST, ordered
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, one_line
 from ..jsonout import dumps
 from ..progress import progress_bar
@@ -43,8 +45,10 @@ def hash_command(paths, names, as_json, progress):
         if not signals.get(name).computable:
             raise click.BadParameter(f"{name} cannot be computed here", param_hint="--signal")
     failures = 0
-    for path in progress_bar(progress, iterable=paths, unit=" files"):
-        record = hash_file(path, names)
+    # Files are read and hashed in one process per CPU, printed in the order given.
+    records = ordered(partial(hash_file, names=names), paths, _cost)
+    for record in progress_bar(progress, iterable=records, total=len(paths), unit=" files"):
+        path = record["path"]
         reasons = record.get("warnings", [])
         if "error" in record:
             failures += 1
@@ -53,6 +57,16 @@ def hash_command(paths, names, as_json, progress):
             tqdm.write(visible(f"triage: warning: {path}: {reason}"), file=sys.stderr)
         click.echo(dumps(record) if as_json else _plain(record, names))
     return EXIT_INCOMPLETE if failures else EXIT_CLEAN
+
+
+def _cost(path: str) -> int:
+    """A picture is a batch of its own; other files cost what they read (workers.batches)."""
+    if reading.likely_picture(path):
+        return BATCH_COST
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def hash_file(path: str, names) -> Dict[str, Optional[object]]:
@@ -83,26 +97,24 @@ def hash_file(path: str, names) -> Dict[str, Optional[object]]:
 
 
 def _perceive(data: bytes, names, record) -> None:
-    """The perceptual values of a picture as found (canonical: no enlarged or reduced copy),
-    decoded and hashed within one budget (each hash started before its deadline), into
-    `record`; or its error."""
-    from ..imaging import FULL_SIZE_TIME_LIMIT, Budget, ImageDecodeError, decode
+    """The perceptual values of a picture as found (canonical: at full size, no enlarged or
+    reduced copy), decoded and hashed within one budget (each hash started before its
+    deadline), into `record`; or its error."""
+    from ..imaging import ImageDecodeError, decode
     from ..library_warnings import collected
-    budget = Budget(time_limit=FULL_SIZE_TIME_LIMIT)
+    from ..scanners.perceptual import canonical, full_size_budget
+    budget = full_size_budget()
     values: Dict[str, object] = {}
     with collected() as said:
         try:
-            image = decode(data, budget)
-            for name in names:
-                budget.check()
-                h = signals.get(name).compute(image)
-                values[name] = h.value
+            for h in canonical(decode(data, budget), names, budget):
+                values[h.signal] = h.value
                 if h.quality is not None:
-                    values[f"{name}_quality"] = h.quality
+                    values[f"{h.signal}_quality"] = h.quality
             record.update(values)
         except ImageDecodeError as exc:
             record["error"] = exc.reason()
-        except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
+        except MemoryError:   # the decoded picture itself: up to 4 bytes a pixel
             record["error"] = "image not hashed: out of memory"
     if said:
         record["warnings"] = [f"image library warning: {w}" for w in said]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .. import reading, signals
+from ..workers import BATCH_COST, ordered
 from ..errors import HashSetError
 from ..evidence.folder import inside, open_readonly
 from ..library_warnings import collected
@@ -41,14 +43,13 @@ def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
         return []
     if contents.too_large:
         raise ValueError(f"image larger than {reading.MAX_IMAGE_BYTES} bytes: not decoded")
-    from ..imaging import FULL_SIZE_TIME_LIMIT, Budget, ImageDecodeError
-    from ..scanners.perceptual import hash_picture, reference_hashes
+    from ..imaging import ImageDecodeError
+    from ..scanners.perceptual import full_size_budget, hash_picture
     try:
-        hashes = hash_picture(contents.data, reference_hashes, names,
-                              Budget(time_limit=FULL_SIZE_TIME_LIMIT))
+        hashes = hash_picture(contents.data, names, full_size_budget())
     except ImageDecodeError as exc:
         raise ValueError(exc.reason()) from None
-    except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
+    except MemoryError:   # the decoded picture itself: up to 4 bytes a pixel
         raise ValueError("image not hashed: out of memory") from None
     return list(dict.fromkeys((h.signal, h.value, h.quality) for h in hashes))
 
@@ -68,7 +69,10 @@ def walk(folder: Path) -> Iterator[Path]:
 
 
 def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
-                  category: Optional[str] = None, progress=None) -> Iterator[Item]:
+                  category: Optional[str] = None, progress=None,
+                  workers: Optional[int] = None) -> Iterator[Item]:
+    """(where, SetEntry or Problem) of every regular file under `folder`, in the walk's order,
+    the files read and hashed in `workers` processes (one per CPU)."""
     folder = Path(folder)
     names = list(names)
     by_kind: Dict[str, List[str]] = {}
@@ -77,33 +81,52 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
         if kind not in CALCULATORS:
             raise ValueError(f"signal {name!r} cannot be computed from files by build")
         by_kind.setdefault(kind, []).append(name)
-    for path in walk(folder):
-        where = str(path.relative_to(folder))
-        values: List[Value] = []
-        try:
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            with open_readonly(str(path)) as f:
-                contents = reading.read(f, by_kind.get("exact", ()),
-                                        pictures="perceptual" in by_kind, size=info.st_size)
-        except OSError as exc:
-            yield where, Problem(where, f"cannot read: {exc.strerror or exc}", severity="error")
-            continue
-        problems: List[str] = []
-        with collected() as said:
-            for kind, members in by_kind.items():
-                try:
-                    values += CALCULATORS[kind](contents, members)
-                except ValueError as exc:   # e.g. an undecodable picture: its digests still count
-                    problems.append(str(exc))
-        problems += [f"image library warning: {reason}" for reason in said]
-        for reason in problems:
-            yield where, Problem(where, reason, severity="warning")
-        if progress is not None:
-            progress.update(info.st_size)
-        for signal, value, quality in values:
-            yield where, SetEntry(signal, value, category, None, info.st_size, where, quality)
+    task = partial(_file_items, folder, by_kind, category)
+    for size, items in ordered(task, walk(folder), _cost, workers):
+        yield from items
+        if progress is not None and size is not None:
+            progress.update(size)
+
+
+def _cost(path: Path) -> int:
+    """A picture, decoded and hashed at full size, is a batch of its own; other files cost
+    what they read (workers.batches)."""
+    if reading.likely_picture(path.name):
+        return BATCH_COST
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _file_items(folder: Path, by_kind: Dict[str, List[str]], category: Optional[str],
+                path: Path) -> Tuple[Optional[int], List[Item]]:
+    """(its size, or None when it is not a regular file, and its items) for one file."""
+    where = str(path.relative_to(folder))
+    values: List[Value] = []
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return None, []
+        with open_readonly(str(path)) as f:
+            contents = reading.read(f, by_kind.get("exact", ()),
+                                    pictures="perceptual" in by_kind, size=info.st_size)
+    except OSError as exc:
+        return None, [(where, Problem(where, f"cannot read: {exc.strerror or exc}",
+                                      severity="error"))]
+    problems: List[str] = []
+    with collected() as said:
+        for kind, members in by_kind.items():
+            try:
+                values += CALCULATORS[kind](contents, members)
+            except ValueError as exc:   # e.g. an undecodable picture: its digests still count
+                problems.append(str(exc))
+    problems += [f"image library warning: {reason}" for reason in said]
+    items: List[Item] = [(where, Problem(where, reason, severity="warning"))
+                         for reason in problems]
+    items += [(where, SetEntry(signal, value, category, None, info.st_size, where, quality))
+              for signal, value, quality in values]
+    return info.st_size, items
 
 
 def _manifest_line(where: str, entry: SetEntry) -> bytes:
@@ -118,7 +141,8 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               category: Optional[str] = None, kind: Optional[str] = None,
               name: Optional[str] = None, version: Optional[str] = None,
               thresholds: Optional[Dict[str, int]] = None,
-              on_problem: Optional[ProblemSink] = None, progress: bool = False) -> None:
+              on_problem: Optional[ProblemSink] = None, progress: bool = False,
+              workers: Optional[int] = None) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         raise HashSetError(f"{folder}: not a folder")
@@ -132,7 +156,8 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
     manifest = hashlib.sha256()
     with progress_bar(None if progress else False, desc="build", unit="B",
                       unit_scale=True) as bar:
-        for where, item in build_entries(folder, names, category, bar if progress else None):
+        for where, item in build_entries(folder, names, category, bar if progress else None,
+                                         workers):
             if isinstance(item, SetEntry):
                 compiler.add(item)
                 tally.entry(where)

@@ -1,49 +1,48 @@
 """Judge one image against the perceptual hashes of the loaded sets.
 
-The image is decoded once; every perceptual signal the sets carry is computed on each form of
-it (as found, without uniform borders; PDQ also on central regions), PDQ in all eight
-rotations and flips, and every hash is searched in every set's Hamming index, all within the
-picture's one imaging.Budget. Nothing of the image leaves this module but hashes."""
+A query is decoded once, as grey block means with at least REDUCED_CELLS blocks along each side
+(imaging.decode_reduced: a JPEG decodes so in the DCT domain, at a fraction of the cost of its
+pixels), and every perceptual signal the sets carry is computed from that on each form of the
+picture: as found, enlarged when small, without uniform borders when it has some; PDQ in all
+eight rotations and flips from one pass (signals/pdq.py); PDQ on its central region only when a
+set built from reference pictures, which stores central regions, is loaded. Every hash is
+searched in every set's Hamming index, all within the picture's one imaging.Budget. Nothing of
+the image leaves this module but hashes.
+
+The query's values are within a few bits of the canonical ones (docs/perceptual.md measures
+it); what is stored and reported stays canonical: `reference_hashes` (a set built from
+reference pictures) hashes each picture whole at full size, as other tools do, and `canonical`
+gives a hit's values for the report, as `triage hash` does."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from .. import hamming, imaging, signals
+from ..imaging import Reduced
 from ..records import Match
 from ..signals.perceptual import PerceptualHash, PerceptualSignal
-
-# The dihedral group in PDQ's order (the C++ reference's pdqDihedralHash256esFromFloatLuma),
-# with the PIL transpose producing each: variant i of a query is the hash of transform i
-# applied to it, so a copy rotated 90 degrees matches through "rotate270". Pixels are
-# transposed rather than pdqhash.compute_dihedral used: its DCT-domain variants were up to 34
-# bits off the hash of the actually transposed image on the 300-pixel corpus photos, pixel
-# transposes 0 (docs/perceptual.md).
-DIHEDRAL = (
-    ("rotate90", Image.Transpose.ROTATE_90),       # counter-clockwise, as PDQ's
-    ("rotate180", Image.Transpose.ROTATE_180),
-    ("rotate270", Image.Transpose.ROTATE_270),
-    ("flipx", Image.Transpose.FLIP_TOP_BOTTOM),
-    ("flipy", Image.Transpose.FLIP_LEFT_RIGHT),
-    ("flipplus1", Image.Transpose.TRANSPOSE),
-    ("flipminus1", Image.Transpose.TRANSVERSE),
-)
-
 
 # Centred regions. A set built from reference images stores each image whole and its central
 # 90% and 80% (reference_hashes); the query is hashed whole and its central 95%. A copy
 # cropped by c on every side then meets one pair at most 2.5% apart in scale, which PDQ
 # tolerates, for any c up to 22.5%: whole-whole below 2.5%, 95%-90% to 7.5%, whole-90% to
 # 12.5%, 95%-80% to 17.5%, whole-80% beyond. Sets imported from other tools carry the whole
-# image only: then only copies cropped by under ~3% match (benchmarks/perceptual_accuracy.py).
+# image only: then only copies cropped by under ~3% match (benchmarks/perceptual_accuracy.py),
+# and the query leaves its central region out.
 QUERY_CENTRAL = (0.95,)
 REFERENCE_CENTRAL = (0.9, 0.8)
-WORKING_SIDE = 512    # derived forms are hashed from a copy reduced to about this short side
-UPRIGHT_SIDE = 1024   # a query as found, from a copy reduced to about this one (see query_hashes)
+# How a query is decoded. PDQ's filters average a picture over ~1/64 of each side, pHash and
+# its family squeeze it to 32 x 32 or less: a picture of WHOLE_BELOW px or more a side is
+# hashed from block means, at least REDUCED_CELLS a side (a 12-megapixel JPEG decodes at 1/8
+# scale, grey, in the DCT domain), which moved PDQ by at most 4 bits (median 0), pHash by at
+# most 2 (docs/perceptual.md). Smaller pictures are hashed from every pixel.
+REDUCED_CELLS = 256
+WHOLE_BELOW = 1024
 ENLARGE_BELOW = 256   # a query with a shorter side is hashed enlarged to it too
 MIN_DETAIL = 50       # PDQ's quality rule, applied to the picture for every signal
 # A strip longer than this many times its width has no perceptual hash worth matching: the
@@ -69,122 +68,148 @@ def _shape_of(image: Image.Image) -> None:
     check_shape(*image.size)
 
 
-def wholes(image: Image.Image, budget: imaging.Budget) -> Iterator[Tuple[str, Image.Image]]:
+def forms(picture: Reduced, budget: imaging.Budget) -> Iterator[Tuple[str, Reduced]]:
     """The picture as found; enlarged, when it is small; and without letterbox bars or a
     screenshot's frame (a padded copy hashes far from its source; the inner picture does
-    not). Bars are found at full size: on a reduced copy, the row blending a title bar into a
-    frame stops the peeling. Each form is made within the picture's budget."""
-    check_shape(*image.size)
-    yield "original", image
-    if min(image.size) < ENLARGE_BELOW:
+    not). Each form is made within the picture's budget."""
+    check_shape(*picture.size)
+    yield "original", picture
+    if min(picture.size) < ENLARGE_BELOW and picture.block == (1, 1):
         # PDQ's filters shrink to a single pixel on thumbnails, which then alias: a smooth
         # enlargement brought 0.25x and 0.5x copies of the corpus from up to 38 bits to 24.
-        factor = ENLARGE_BELOW / min(image.size)
-        size = (round(image.width * factor), round(image.height * factor))
+        factor = ENLARGE_BELOW / min(picture.size)
+        size = (round(picture.size[0] * factor), round(picture.size[1] * factor))
         budget.admit(*size, "enlarged copy")
         budget.check()
-        yield "enlarged", image.resize(size, Image.LANCZOS)
+        yield "enlarged", Reduced(picture.image.resize(size, Image.LANCZOS), size)
     budget.check()
-    inner = imaging.unletterbox(image, budget=budget)
-    if inner is not None:
-        yield "unletterboxed", _working(inner, budget=budget)
+    # In block means, the block straddling a title bar and the frame under it is a row of
+    # neither colour: peeled with them.
+    box = imaging.borders(picture.image, budget=budget,
+                          blend=0 if picture.block == (1, 1) else 1)
+    if box is not None:
+        yield "unletterboxed", picture.crop(box)
 
 
-def regions(image: Image.Image, fractions, budget: imaging.Budget
-            ) -> Iterator[Tuple[str, Image.Image]]:
-    working = _working(image, budget=budget)
+def regions(picture: Reduced, fractions, budget: imaging.Budget
+            ) -> Iterator[Tuple[str, Reduced]]:
     for fraction in fractions:
         budget.check()
-        yield f"central{round(fraction * 100)}", imaging.central(working, fraction)
+        width, height = picture.image.size
+        dx, dy = round(width * (1 - fraction) / 2), round(height * (1 - fraction) / 2)
+        yield f"central{round(fraction * 100)}", picture.crop((dx, dy, width - dx, height - dy))
 
 
-def _working(image: Image.Image, side: int = WORKING_SIDE,
-             budget: Optional[imaging.Budget] = None) -> Image.Image:
-    """A box-reduced copy with a short side of `side` to 2 * side - 1 (the image itself when
-    smaller): a query need only land within a radius, and PDQ's cost grows with the pixels."""
-    factor = min(image.size) // side
-    if factor <= 1:
-        return image
-    if budget is not None:
-        budget.check()
-    return image.reduce(factor)
-
-
-def _named(form: str, h: PerceptualHash, variant: str = "original") -> PerceptualHash:
+def _named(form: str, h: PerceptualHash) -> PerceptualHash:
+    variant = h.variant
     name = form if variant == "original" else (
         variant if form == "original" else f"{form}+{variant}")
     return PerceptualHash(h.signal, h.value, h.quality, name)
 
 
-def _compute(signal: PerceptualSignal, picture: Image.Image, budget: imaging.Budget
-             ) -> PerceptualHash:
+def _of_reduced(signal: PerceptualSignal, form: str, picture: Reduced,
+                budget: imaging.Budget, turned: bool = False) -> List[PerceptualHash]:
     budget.check()
-    return signal.compute(picture)
+    return [_named(form, h) for h in signal.of_reduced(picture, turned)]
 
 
-def _upright_and_turned(signal: PerceptualSignal, form: str, upright: Image.Image,
-                        working: Image.Image, budget: imaging.Budget) -> List[PerceptualHash]:
-    hashes = [_named(form, _compute(signal, upright, budget))]
-    if signal.dihedral:
-        hashes += [_named(form, _compute(signal, working.transpose(t), budget), variant)
-                   for variant, t in DIHEDRAL]
-    return hashes
-
-
-def query_hashes(image: Image.Image, names, budget: Optional[imaging.Budget] = None
-                 ) -> List[PerceptualHash]:
-    """Every hash the matcher searches for `image`: each signal of each whole form (PDQ in all
-    eight rotations and flips), and the central regions, upright, of signals that take them.
-    The variant says how the query was transformed, e.g. "unletterboxed+rotate90". A flat
-    picture gives nothing to search. Raises imaging.Unhashable for a picture no hash can
-    represent and imaging.OverBudget past `budget` (a fresh default one when none is given)."""
+def query_hashes(picture: Reduced, names, budget: Optional[imaging.Budget] = None,
+                 central: bool = True) -> List[PerceptualHash]:
+    """Every hash the matcher searches for `picture`: each signal of each whole form (PDQ in
+    all eight rotations and flips), and, with `central`, the central regions, upright, of
+    signals that take them. The variant says how the query was transformed, e.g.
+    "unletterboxed+rotate90". A flat picture gives nothing to search. Raises
+    imaging.Unhashable for a picture no hash can represent and imaging.OverBudget past
+    `budget` (a fresh default one when none is given)."""
     budget = budget or imaging.Budget()
     chosen = [signals.get(name) for name in sorted(names)]
     hashes = []
-    for form, picture in wholes(image, budget):
-        # PDQ's own filters cost time in proportion to the pixels (half a second for a
-        # 12-megapixel photo). Reduced to a short side of 1024-2047 a photo moved by at most 4
-        # bits (median 2) on the corpus enlarged to 4000 px, to 512-1023 by up to 14: the
-        # upright hash, which most copies match through, comes from the first; the 7 turned
-        # ones, for the rarer rotated copies, from the second. A short side under 2048: as found.
-        upright = _working(picture, UPRIGHT_SIDE, budget)
-        working = _working(upright, budget=budget)
-        if imaging.detail(working) >= MIN_DETAIL:
-            hashes += [h for s in chosen
-                       for h in _upright_and_turned(s, form, upright, working, budget)]
+    for form, each in forms(picture, budget):
+        if imaging.detail(each.image) >= MIN_DETAIL:
+            hashes += [h for s in chosen for h in _of_reduced(s, form, each, budget, s.dihedral)]
     # Rotated *and* cropped copies are rare, while the eight variants of every region made
     # distinct images collide (the corner tiles of a round photo): regions stay upright.
-    with_regions = [s for s in chosen if s.regions]
+    with_regions = [s for s in chosen if s.regions] if central else []
     if with_regions:
-        for form, picture in regions(image, QUERY_CENTRAL, budget):
-            if imaging.detail(picture) >= MIN_DETAIL:
-                hashes += [_named(form, _compute(s, picture, budget)) for s in with_regions]
+        for form, each in regions(picture, QUERY_CENTRAL, budget):
+            if imaging.detail(each.image) >= MIN_DETAIL:
+                hashes += [h for s in with_regions for h in _of_reduced(s, form, each, budget)]
     return hashes
+
+
+def query(data: bytes, names, budget: Optional[imaging.Budget] = None,
+          central: bool = True) -> List[PerceptualHash]:
+    """Decode `data` as block means and hash it as query_hashes does, all within one budget; a
+    picture no hash can represent is refused from its header, undecoded."""
+    budget = budget or imaging.Budget()
+    picture = imaging.decode_reduced(data, REDUCED_CELLS, WHOLE_BELOW, budget,
+                                     prepare=_shape_of)
+    return query_hashes(picture, names, budget, central)
 
 
 def reference_hashes(image: Image.Image, names, budget: Optional[imaging.Budget] = None
                      ) -> List[PerceptualHash]:
-    """What a set built from reference images should store for `image`, so that cropped copies
-    match too: each signal of the whole image and of the image without its own uniform
-    borders (a photo on a black sky loses the sky along with a letterbox when the query is
-    unletterboxed), and the REFERENCE_CENTRAL regions of signals that take them. Flat
-    pictures give nothing; the errors are query_hashes's."""
+    """What a set built from reference images should store for `image` (decoded at full
+    size), so that cropped copies match too: each signal's canonical value of the whole image
+    (what other tools compute), and, computed as the query computes its own, each signal of the
+    image enlarged when small and without its own uniform borders (a photo on a black sky
+    loses the sky along with a letterbox when the query is unletterboxed), and the
+    REFERENCE_CENTRAL regions of signals that take them. Flat pictures give nothing; the
+    errors are query_hashes's."""
     budget = budget or imaging.Budget()
+    check_shape(*image.size)
     chosen = [signals.get(name) for name in sorted(names)]
-    pictures = [(form, picture, chosen) for form, picture in wholes(image, budget)]
-    pictures += [(form, picture, [s for s in chosen if s.regions])
-                 for form, picture in regions(image, REFERENCE_CENTRAL, budget)]
+    picture = imaging.reduce(image, REDUCED_CELLS, WHOLE_BELOW)
     # A flat reference would store a hash that every flat query matches.
-    return [_named(form, _compute(s, picture, budget)) for form, picture, those in pictures
-            if imaging.detail(picture) >= MIN_DETAIL for s in those]
+    hashes = []
+    for form, each in forms(picture, budget):
+        if imaging.detail(each.image) < MIN_DETAIL:
+            continue
+        if form == "original":
+            hashes += [_named(form, _compute(s, image, budget)) for s in chosen]
+        else:
+            hashes += [h for s in chosen for h in _of_reduced(s, form, each, budget)]
+    with_regions = [s for s in chosen if s.regions]
+    if with_regions:
+        for form, each in regions(picture, REFERENCE_CENTRAL, budget):
+            if imaging.detail(each.image) >= MIN_DETAIL:
+                hashes += [h for s in with_regions for h in _of_reduced(s, form, each, budget)]
+    return hashes
 
 
-def hash_picture(data: bytes, hashes: Callable[..., List[PerceptualHash]], names,
-                 budget: Optional[imaging.Budget] = None) -> List[PerceptualHash]:
-    """Decode `data` and hash it with `hashes` (query_hashes or reference_hashes), all within
-    one budget; a picture no hash can represent is refused from its header, undecoded."""
+def _compute(signal: PerceptualSignal, image: Image.Image, budget: imaging.Budget
+             ) -> PerceptualHash:
+    budget.check()
+    return signal.compute(image)
+
+
+def canonical(image: Image.Image, names, budget: Optional[imaging.Budget] = None
+              ) -> List[PerceptualHash]:
+    """Each signal's canonical value of `image` as found, at full size (`triage hash`, a
+    hit's report), each started before the budget's deadline."""
     budget = budget or imaging.Budget()
-    return hashes(imaging.decode(data, budget, prepare=_shape_of), names, budget)
+    return [_compute(signals.get(name), image, budget) for name in names]
+
+
+def hash_picture(data: bytes, names, budget: Optional[imaging.Budget] = None
+                 ) -> List[PerceptualHash]:
+    """Decode `data` at full size and give what a set built from it stores
+    (reference_hashes), all within one budget; a picture no hash can represent is refused
+    from its header, undecoded."""
+    budget = budget or imaging.Budget()
+    return reference_hashes(imaging.decode(data, budget, prepare=_shape_of), names, budget)
+
+
+def full_size_budget() -> imaging.Budget:
+    """The budget of a picture hashed at full size (`triage hash`, `hashset build`, a hit's
+    canonical values)."""
+    return imaging.Budget(time_limit=imaging.FULL_SIZE_TIME_LIMIT)
+
+
+def built_from_pictures(hashset) -> bool:
+    """Whether a set was built by `hashset build` from reference pictures, and so stores their
+    central regions (its source is a folder)."""
+    return any(source.get("format") == "folder" for source in hashset.info.sources)
 
 
 @dataclass
@@ -212,6 +237,12 @@ class PerceptualMatcher:
                 self._searched.append(
                     _Searched(hs, name, int(radius), hamming.build(hs.vectors(name))))
         self.signals = frozenset(s.signal for s in self._searched)
+        for name in self.signals:
+            signals.get(name).load()
+        # The query's central region can only meet a stored one: searched when a set built
+        # from reference pictures is loaded.
+        self.central = any(built_from_pictures(s.hashset) for s in self._searched
+                           if signals.get(s.signal).regions)
 
     def match(self, data: bytes, budget: Optional[imaging.Budget] = None
               ) -> Tuple[List[Match], List[PerceptualHash]]:
@@ -220,7 +251,7 @@ class PerceptualMatcher:
         Unhashable, see their `reason()`)."""
         if not self.signals:
             return [], []
-        hashes = hash_picture(data, query_hashes, self.signals, budget)
+        hashes = query(data, self.signals, budget, self.central)
         return self.search(hashes), hashes
 
     def search(self, hashes: List[PerceptualHash]) -> List[Match]:

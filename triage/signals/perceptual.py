@@ -1,22 +1,24 @@
 """Perceptual hashes: values that stay close (in Hamming distance) when an image is re-saved,
 resized, recompressed or lightly edited.
 
-PDQ is Meta's open standard (256 bits, with a quality score); the pHash family comes from
-imagehash in its 64-bit default and a 256-bit form. Every signal computes from a decoded RGB
-PIL image (see triage.imaging)."""
+PDQ is Meta's open standard (256 bits, with a quality score), computed as its reference does
+(signals/pdq.py); the pHash family comes from imagehash in its 64-bit default and a 256-bit
+form. Every signal computes its canonical value from a decoded RGB or grey PIL image
+(triage.imaging), and the scan's query value from the picture's block means."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, List, Optional
 
 from .base import Signal, register
 
 if TYPE_CHECKING:
-    import numpy as np
     from PIL import Image
 
-# numpy, Pillow, pdqhash and imagehash are imported where a hash is computed, not here: every
+    from ..imaging import Reduced
+
+# numpy, Pillow and imagehash are imported where a hash is computed, not here: every
 # command loads the signal registry, and most never hash a picture.
 
 @dataclass(frozen=True)
@@ -40,7 +42,25 @@ class PerceptualSignal(Signal):
 
     @classmethod
     def compute(cls, image: "Image.Image") -> PerceptualHash:
+        """The canonical value of the picture as found, at full size (`triage hash`,
+        `hashset build`): what other tools holding the same library compute."""
         raise NotImplementedError
+
+    @classmethod
+    def load(cls) -> None:
+        """Import what computing this signal needs, by computing it once on a blank picture:
+        imagehash imports scipy (pHash) or pywt (wHash) on its first call, ~0.8 s. The
+        matcher does it in the scan's main process, so the workers it forks do not each
+        pay it again mid-scan."""
+        from PIL import Image
+        cls.compute(Image.new("L", (64, 64)))
+
+    @classmethod
+    def of_reduced(cls, picture: "Reduced", turned: bool = False) -> List[PerceptualHash]:
+        """The hash of a picture from its block means (imaging.Reduced), as the scan's query
+        takes it; with `turned`, for a dihedral signal, also the hashes of its seven rotations
+        and flips, named by variant. Within a few bits of `compute` on the picture itself."""
+        return [cls.compute(picture.image)]
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
@@ -50,12 +70,6 @@ class PerceptualSignal(Signal):
     def usable(cls, h: PerceptualHash) -> bool:
         """Whether `h` carries enough information to be matched (PDQ's quality rule)."""
         return cls.min_quality is None or h.quality is None or h.quality >= cls.min_quality
-
-
-def _bits_hex(bits: "np.ndarray") -> str:
-    # pdqhash returns the bits most significant first, in the C++ reference's hex order.
-    import numpy as np
-    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
 @register
@@ -70,16 +84,23 @@ class PDQ(PerceptualSignal):
 
     @classmethod
     def compute(cls, image: "Image.Image") -> PerceptualHash:
-        import pdqhash
-        bits, quality = pdqhash.compute(_rgb_array(image))
-        return PerceptualHash(cls.name, _bits_hex(bits), int(quality))
+        # pdqhash.compute's value, bit for bit, in a few megabytes (signals/pdq.py).
+        from . import pdq
+        h = pdq.canonical(image)
+        return PerceptualHash(cls.name, h.value, h.quality)
 
+    @classmethod
+    def of_reduced(cls, picture: "Reduced", turned: bool = False) -> List[PerceptualHash]:
+        import numpy as np
 
-def _rgb_array(image: "Image.Image") -> "np.ndarray":
-    import numpy as np
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+        from . import pdq
+        # Its cost grows with the cells (one product of every cell with 128 weights):
+        # pdq.CELLS a side keep a 12-megapixel photo within 4 bits of its canonical value.
+        picture = picture.coarser(pdq.CELLS)
+        (bx, by), (width, height) = picture.block, picture.size
+        grid = pdq.Grid(np.asarray(picture.image, dtype=np.float32), height, width, (by, bx))
+        return [PerceptualHash(cls.name, h.value, h.quality, variant)
+                for variant, h in pdq.hashes(grid, turned)]
 
 
 class ImageHashSignal(PerceptualSignal):
