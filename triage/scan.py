@@ -44,11 +44,12 @@ class ScanRequest:
     force: bool = False
     deleted: Optional[bool] = None
     thresholds: Optional[Dict[str, int]] = None
+    video: Optional[dict] = None         # scanners.video.VideoOptions: frames, match shares
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
 
 
-DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}}
+DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}}
 
 
 @dataclass
@@ -85,7 +86,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             identity={"evidence": [evidence_identity(ev) for ev in evidences],
                       "hashsets": [set_identity(_set_info(s)) for s in sets]},
             case={k: req.case.get(k) for k in CASE_FLAGS},
-            options={"deleted": req.deleted, "thresholds": req.thresholds},
+            options={"deleted": req.deleted, "thresholds": req.thresholds, "video": req.video},
             defaults=DEFAULT_OPTIONS)
     except BaseException:
         for item in [*evidences, *sets]:
@@ -104,7 +105,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
           started: float) -> ScanOutcome:
     results, options = prepared.results, prepared.options
     stop = stop_event()
-    judge = Judge(sets, options["thresholds"], stop=stop)
+    judge = Judge(sets, options["thresholds"], stop=stop, video=options["video"])
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown else None)
     workers = Workers(judge, req.workers or os.cpu_count() or 2)

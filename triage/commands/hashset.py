@@ -14,7 +14,7 @@ from ..hashsets import sealed as sealing, store
 from ..hashsets.validate import validate as validate_set
 from ..jsonout import dumps
 from ..safetext import path_text, visible
-from .options import thresholds
+from .options import set_video_match, thresholds
 
 SHOWN_PROBLEMS = 20
 
@@ -49,7 +49,7 @@ def hashset():
 
 
 @hashset.command("import")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Compiled set to write.")
 @click.option("--name", help="Set name (default: from the source).")
@@ -64,6 +64,7 @@ def hashset():
                    "(e.g. phash, pdq).")
 @click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
               help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
+@set_video_match
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 def import_(sources, output, name, set_version, kind, category, scheme, signal_name,
@@ -101,6 +102,7 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
               help="Comma-separated signals to compute.")
 @click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
               help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
+@set_video_match
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 def build(folder, output, category, kind, name, set_version, signal_names, threshold, as_json,
