@@ -2,7 +2,8 @@
 
 PyAV (FFmpeg) decodes; frames are sampled as vPDQ does (the first frame at or after each whole
 second) or, for speed, keyframes only, and FFmpeg scales each sampled frame down (PDQ works at
-64x64, so a long side of MAX_SIDE pixels loses nothing it uses). Evidence is hostile: a
+64x64, so a long side of SIDE pixels loses nothing it uses, and small frames are enlarged
+to it). Evidence is hostile: a
 container that does not open, a stream that breaks, one that never ends or holds millions of
 frames, each ends as a VideoDecodeError or a partial result with a warning, never a crash or a
 hang; the bounds are a wall-clock deadline, a cap on frames decoded and one on frames hashed.
@@ -21,7 +22,7 @@ from .signals.vpdq import FrameHash, hash_frame
 from .workers import Interrupted
 
 MODES = ("second", "keyframes")   # --video-frames
-MAX_SIDE = 512           # sampled frames are scaled by FFmpeg to at most this long side
+SIDE = 512               # sampled frames are scaled by FFmpeg to this long side
 TIME_LIMIT = 600.0       # seconds of wall time to decode and hash one video
 MAX_DECODED = 2_000_000  # frames decoded (about 9 hours at 60 fps)
 MAX_HASHED = 36_000      # frames hashed (10 hours at one a second)
@@ -107,8 +108,9 @@ def hash_video(source: BinaryIO, mode: str = "second", *, dihedral: bool = False
         if container.duration is not None and container.duration > 0:
             result.duration = container.duration / 1_000_000
         rate = float(stream.average_rate) if stream.average_rate else None
-        decoded = hashed = 0
+        decoded = 0
         next_sample = 0.0
+        sampled = _Sampled(frames, dihedral)
         try:
             for frame in container.decode(stream):
                 if stop is not None and stop.is_set():
@@ -120,20 +122,81 @@ def hash_video(source: BinaryIO, mode: str = "second", *, dihedral: bool = False
                 number = decoded - 1 if mode == "second" or not rate else round(stamp * rate)
                 if mode == "keyframes" or stamp + 1e-6 >= next_sample:
                     next_sample = (int(stamp + 1e-6) + 1) if mode == "second" else 0.0
-                    found = hash_frame(_small_rgb(frame), number, max(stamp, 0.0), dihedral)
-                    frames += found
-                    hashed += bool(found)
-                if _past_bound(result, decoded, hashed, bounds, deadline):
+                    sampled.add(_scaled_rgb(frame), number, max(stamp, 0.0))
+                if _past_bound(result, decoded, sampled.count, bounds, deadline):
                     break
         except (av.FFmpegError, ValueError, OSError, EOFError, MemoryError) as exc:
-            if not frames:
+            sampled.flush()
+            if not sampled.count:
                 raise VideoDecodeError(f"stream broken before any frame ({_reason(exc)})"
                                        ) from None
             result.warnings.append(f"video hashed in part: stream broken after "
                                    f"{decoded} frame(s) ({_reason(exc)})")
-    if not frames and decoded == 0:
+        sampled.flush()
+    if decoded == 0:
         raise VideoDecodeError("no frame decoded")
     return result
+
+
+# Letterbox and pillarbox bars: a copy padded to another shape hashes far from its source
+# (PDQ squeezes the whole frame), so bars are cut before hashing, on both sides, by one rule.
+# They are told from dark content by staying put: rows (columns) dark in each of the first
+# BAR_FRAMES sampled frames, at least BAR_MIN of the side, leaving at least half of it.
+BAR_FRAMES = 3
+BAR_DARK = 40       # brightest pixel of a bar row, 0..255 (encoders blur a bar's edge)
+BAR_MIN = 0.02
+
+
+class _Sampled:
+    """Sampled frames on their way to PDQ: the first few wait until the bars are known."""
+
+    def __init__(self, frames: List[FrameHash], dihedral: bool):
+        self.frames, self.dihedral = frames, dihedral
+        self.waiting: list = []
+        self.crop: Optional[Tuple[slice, slice]] = None
+        self.count = 0          # frames hashed (of quality 50 and over)
+
+    def add(self, rgb, number: int, stamp: float) -> None:
+        if self.crop is None:
+            self.waiting.append((rgb, number, stamp))
+            if len(self.waiting) >= BAR_FRAMES:
+                self.flush()
+            return
+        self._hash(rgb, number, stamp)
+
+    def flush(self) -> None:
+        if self.crop is None and self.waiting:
+            self.crop = bars([rgb for rgb, _, _ in self.waiting])
+        for item in self.waiting:
+            self._hash(*item)
+        self.waiting = []
+
+    def _hash(self, rgb, number: int, stamp: float) -> None:
+        found = hash_frame(rgb[self.crop], number, stamp, self.dihedral)
+        self.frames += found
+        self.count += bool(found)
+
+
+def bars(frames) -> Tuple[slice, slice]:
+    """The part of the frames inside bars they all share (slices of rows and columns)."""
+    import numpy as np
+    h, w = frames[0].shape[:2]
+    rows = np.ones(h, bool)
+    cols = np.ones(w, bool)
+    for rgb in frames:
+        dark = rgb.max(axis=2) <= BAR_DARK
+        rows &= dark.all(axis=1)
+        cols &= dark.all(axis=0)
+
+    def inner(dark, n):
+        top = int(np.argmin(dark)) if not dark.all() else n
+        bottom = int(np.argmin(dark[::-1])) if not dark.all() else n
+        top = top if top >= BAR_MIN * n else 0
+        bottom = bottom if bottom >= BAR_MIN * n else 0
+        if n - top - bottom < n / 2:
+            return slice(0, n)
+        return slice(top, n - bottom)
+    return inner(rows, h), inner(cols, w)
 
 
 def _past_bound(result: VideoHashes, decoded: int, hashed: int, bounds: Bounds,
@@ -152,13 +215,16 @@ def _past_bound(result: VideoHashes, decoded: int, hashed: int, bounds: Bounds,
     return True
 
 
-def _small_rgb(frame):
-    """The frame as RGB, scaled by FFmpeg (area averaging) to a long side of MAX_SIDE at most."""
+def _scaled_rgb(frame):
+    """The frame as RGB, scaled by FFmpeg to a long side of SIDE, its shape kept: larger
+    frames by area averaging, smaller ones enlarged (bicubic). PDQ's filters alias on small
+    pictures: a 0.5x copy's frames were a median 20 bits from the reference's at their own
+    size, 4 when both were brought to 512 (docs/video.md)."""
     w, h = frame.width, frame.height
-    scale = min(1.0, MAX_SIDE / max(w, h, 1))
+    scale = SIDE / max(w, h, 1)
     width, height = max(2, round(w * scale)), max(2, round(h * scale))
     return frame.to_ndarray(format="rgb24", width=width, height=height,
-                            interpolation="AREA")
+                            interpolation="AREA" if scale <= 1 else "BICUBIC")
 
 
 def _reason(exc: BaseException) -> str:
