@@ -127,7 +127,7 @@ def hash_video(source: BinaryIO, mode: str = "second", *, dihedral: bool = False
                     break
         except (av.FFmpegError, ValueError, OSError, EOFError, MemoryError) as exc:
             sampled.flush()
-            if not sampled.count:
+            if not sampled.hashed:
                 raise VideoDecodeError(f"stream broken before any frame ({_reason(exc)})"
                                        ) from None
             result.warnings.append(f"video hashed in part: stream broken after "
@@ -154,7 +154,12 @@ class _Sampled:
         self.frames, self.dihedral = frames, dihedral
         self.waiting: list = []
         self.crop: Optional[Tuple[slice, slice]] = None
-        self.count = 0          # frames hashed (of quality 50 and over)
+        self.hashed = 0         # frames hashed (of quality 50 and over)
+
+    @property
+    def count(self) -> int:
+        """Frames sampled so far: hashed, or waiting to be."""
+        return self.hashed + len(self.waiting)
 
     def add(self, rgb, number: int, stamp: float) -> None:
         if self.crop is None:
@@ -174,7 +179,7 @@ class _Sampled:
     def _hash(self, rgb, number: int, stamp: float) -> None:
         found = hash_frame(rgb[self.crop], number, stamp, self.dihedral)
         self.frames += found
-        self.count += bool(found)
+        self.hashed += bool(found)
 
 
 def bars(frames) -> Tuple[slice, slice]:
