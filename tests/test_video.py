@@ -43,11 +43,17 @@ def test_keyframes_only(videos):
     assert [every[h.frame] == h.value for h in hashed.frames] == [True] * 3
 
 
-def test_reference_frames_carry_eight_variants(videos):
+def test_reference_frames_carry_eight_variants_and_their_neighbours(videos):
     with open(videos["refs"]["ref0"], "rb") as f:
-        hashed = hash_video(f, dihedral=True)
-    assert len(hashed.frames) == 5 * 8
+        hashed = hash_video(f, reference=True)
+    # 5 sampled frames in 8 variants; the frame before each (none before the first) and
+    # after each, under the sampled frame's number and time.
+    assert len(hashed.frames) == 5 * 8 + 4 + 5
     assert sum(h.variant == "original" for h in hashed.frames) == 5
+    near = [(h.frame, h.timestamp) for h in hashed.frames if h.variant == "near"]
+    assert sorted(near) == [(0, 0.0)] + [(n, t) for n, t in
+                                         [(25, 1.0), (50, 2.0), (75, 3.0), (100, 4.0)]
+                                         for _ in range(2)]
 
 
 def test_an_animated_gif_is_a_video(videos):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple
 
 from .imaging import ImageDecodeError
-from .signals.vpdq import FrameHash, hash_frame
+from .signals.vpdq import NEAR, FrameHash, hash_frame
 from .workers import Interrupted
 
 MODES = ("second", "keyframes")   # --video-frames
@@ -79,11 +79,12 @@ class VideoHashes:
     warnings: List[str] = field(default_factory=list)   # hashed in part, and why
 
 
-def hash_video(source: BinaryIO, mode: str = "second", *, dihedral: bool = False,
+def hash_video(source: BinaryIO, mode: str = "second", *, reference: bool = False,
                bounds: Optional[Bounds] = None, stop=None) -> VideoHashes:
     """The vPDQ frame hashes of the video `source` (a readable, preferably seekable file
-    object), sampled by `mode`; with `dihedral` each frame's seven other rotations and flips
-    too (a reference, for a set). A video that gives no frame raises VideoDecodeError; one
+    object), sampled by `mode`; with `reference` (a set's reference video) each sampled
+    frame's seven other rotations and flips too, and the frames just before and after it
+    (signals.vpdq.NEAR). A video that gives no frame raises VideoDecodeError; one
     that breaks or passes a bound on the way gives the frames before it and a warning.
     `stop` (an event) is polled between frames: once set, Interrupted is raised."""
     import av
@@ -110,7 +111,8 @@ def hash_video(source: BinaryIO, mode: str = "second", *, dihedral: bool = False
         rate = float(stream.average_rate) if stream.average_rate else None
         decoded = 0
         next_sample = 0.0
-        sampled = _Sampled(frames, dihedral)
+        sampled = _Sampled(frames, reference)
+        previous = after = None
         try:
             for frame in container.decode(stream):
                 if stop is not None and stop.is_set():
@@ -120,9 +122,18 @@ def hash_video(source: BinaryIO, mode: str = "second", *, dihedral: bool = False
                 if stamp is None:    # no timestamps: count frames at the stream's rate
                     stamp = (decoded - 1) / rate if rate else float(decoded - 1)
                 number = decoded - 1 if mode == "second" or not rate else round(stamp * rate)
+                if after is not None:
+                    sampled.add(_scaled_rgb(frame), *after, near=True)
+                    after = None
                 if mode == "keyframes" or stamp + 1e-6 >= next_sample:
                     next_sample = (int(stamp + 1e-6) + 1) if mode == "second" else 0.0
                     sampled.add(_scaled_rgb(frame), number, max(stamp, 0.0))
+                    if reference and mode == "second":
+                        if previous is not None:
+                            sampled.add(_scaled_rgb(previous), number, max(stamp, 0.0),
+                                        near=True)
+                        after = (number, max(stamp, 0.0))
+                previous = frame
                 if _past_bound(result, decoded, sampled.count, bounds, deadline):
                     break
         except (av.FFmpegError, ValueError, OSError, EOFError, MemoryError) as exc:
@@ -150,8 +161,8 @@ BAR_MIN = 0.02
 class _Sampled:
     """Sampled frames on their way to PDQ: the first few wait until the bars are known."""
 
-    def __init__(self, frames: List[FrameHash], dihedral: bool):
-        self.frames, self.dihedral = frames, dihedral
+    def __init__(self, frames: List[FrameHash], reference: bool):
+        self.frames, self.reference = frames, reference
         self.waiting: list = []
         self.crop: Optional[Tuple[slice, slice]] = None
         self.hashed = 0         # frames hashed (of quality 50 and over)
@@ -159,25 +170,28 @@ class _Sampled:
     @property
     def count(self) -> int:
         """Frames sampled so far: hashed, or waiting to be."""
-        return self.hashed + len(self.waiting)
+        return self.hashed + sum(not near for *_, near in self.waiting)
 
-    def add(self, rgb, number: int, stamp: float) -> None:
+    def add(self, rgb, number: int, stamp: float, near: bool = False) -> None:
         if self.crop is None:
-            self.waiting.append((rgb, number, stamp))
-            if len(self.waiting) >= BAR_FRAMES:
+            self.waiting.append((rgb, number, stamp, near))
+            if sum(not n for *_, n in self.waiting) >= BAR_FRAMES:
                 self.flush()
             return
-        self._hash(rgb, number, stamp)
+        self._hash(rgb, number, stamp, near)
 
     def flush(self) -> None:
         if self.crop is None and self.waiting:
-            self.crop = bars([rgb for rgb, _, _ in self.waiting])
+            self.crop = bars([rgb for rgb, *_ in self.waiting])
         for item in self.waiting:
             self._hash(*item)
         self.waiting = []
 
-    def _hash(self, rgb, number: int, stamp: float) -> None:
-        found = hash_frame(rgb[self.crop], number, stamp, self.dihedral)
+    def _hash(self, rgb, number: int, stamp: float, near: bool) -> None:
+        if near:
+            self.frames += hash_frame(rgb[self.crop], number, stamp, variant=NEAR)
+            return
+        found = hash_frame(rgb[self.crop], number, stamp, self.reference)
         self.frames += found
         self.hashed += bool(found)
 

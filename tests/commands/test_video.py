@@ -64,6 +64,8 @@ def test_import_of_vpdq_files_and_folders(triage, videos, tmp_path):
     info = run.json()
     assert info["entries"] == 10 and len(info["sources"]) == 2
     assert info["thresholds"] == {"vpdq_query_percent": 70, "vpdq_reference_percent": 90}
+    assert triage("hashset", "info", both, "--json").json()["videos"] == {"vpdq": 2}
+    assert "videos:     2 reference video(s)" in triage("hashset", "info", both).stdout
     run = triage("hashset", "validate", both, "--json")
     assert run.code == 0, run.stdout
     run = triage("hashset", "diff", one, both, "--json")
@@ -88,7 +90,8 @@ def test_build_stores_frames_in_eight_variants(triage, videos, tmp_path):
                  "--signal", "vpdq,md5", "--json")
     assert run.code == 0, run.stderr
     info = run.json()
-    assert info["signals"]["md5"] == 1 and info["signals"]["vpdq"] == 40
+    # 5 frames in 8 variants, and 9 frames beside them (none before the first).
+    assert info["signals"]["md5"] == 1 and info["signals"]["vpdq"] == 49
     assert triage("hashset", "validate", out).code == 0
 
 
@@ -148,7 +151,7 @@ def test_keyframes_and_shares_on_the_command_line(videos, tmp_path):
     assert run.code == 2 and "--video-match" in run.stderr
     run = run_triage("scan", evidence, "--hashset", videos["set"], "-o", out, "-q", "--force",
                      "--video-match", "100.5,61")
-    assert run.code == 0, run.stderr      # 100 % of the clip and 60 % of the reference
+    assert run.code == 2 and "two percentages from 0 to 100" in run.stderr
     run = run_triage("scan", evidence, "--hashset", videos["set"], "-o", out, "-q", "--force",
                      "--video-match", "100,61")
     report = json.loads((out / "report.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import numpy as np
 
 from .. import signals
 from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
@@ -245,6 +246,9 @@ def _show(path, as_json) -> int:
     with load(path, progress=True) as hs:
         data = hs.info.to_dict()
         uncomputable = sorted(s for s in hs.signals if not signals.get(s).computable)
+        # A video signal's rows are frames: how many reference videos they make up.
+        data["videos"] = {s: _videos(hs, s) for s in sorted(hs.signals)
+                          if signals.get(s).kind == "video"}
     data["unmatchable"] = {s: f"{s} values are kept and counted but cannot be computed "
                               "here, so they never match" for s in uncomputable}
     if as_json:
@@ -252,6 +256,11 @@ def _show(path, as_json) -> int:
         return EXIT_CLEAN
     click.echo(_render(data))
     return EXIT_CLEAN
+
+
+def _videos(hs, signal: str) -> int:
+    ids = hs.column(signal, "id")
+    return 0 if ids is None else int(len(np.unique(ids)))
 
 
 def _render(d: dict) -> str:
@@ -267,6 +276,8 @@ def _render(d: dict) -> str:
     ]
     for s, n in d["signals"].items():
         lines.append(f"  {s:<10} {n:>12,}  {d['sized'].get(s, 0):>12,} sized")
+    for s, n in d.get("videos", {}).items():
+        lines.append(f"videos:     {n:,} reference video(s) in the {s} frames")
     if d["categories"]:
         lines.append("categories: (entries)")
         for label, n in d["categories"].items():

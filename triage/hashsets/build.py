@@ -55,8 +55,9 @@ def perceptual_values(contents: Contents, names: List[str], path: Path) -> List[
 
 def video_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
     """A reference video's frames (one a second, as vPDQ samples), each in its eight rotations
-    and flips, so turned and mirrored copies match with one PDQ a found frame; all under the
-    video's ID, the digest of its vPDQ text. An animated GIF, APNG or WebP is a video too.
+    and flips, so turned and mirrored copies match with one PDQ a found frame, and the frames
+    beside it, for copies at another frame rate; all under the video's ID, the digest of its
+    vPDQ text. An animated GIF, APNG or WebP is a video too.
     Files that are neither give nothing; one that cannot be decoded is a problem."""
     from ..video import VideoDecodeError, hash_video, is_animated
     if contents.video is None and not (contents.data is not None and is_animated(contents.data)):
@@ -64,7 +65,7 @@ def video_values(contents: Contents, names: List[str], path: Path) -> List[Value
     from ..scanners.video import reference_id
     try:
         with open_readonly(str(path)) as source:
-            hashed = hash_video(source, dihedral=True)
+            hashed = hash_video(source, reference=True)
     except VideoDecodeError as exc:
         raise ValueError(exc.reason()) from None
     ident = reference_id([f.line() for f in hashed.frames if f.variant == "original"])

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import hamming
 from ..records import Match
-from ..signals.vpdq import VARIANTS, VPDQ, FrameHash, dedupe, parse_line
+from ..signals.vpdq import NEAR, VARIANTS, VPDQ, FrameHash, dedupe, parse_line
 from ..video import Bounds, hash_video
 
 NAME = VPDQ.name
@@ -111,7 +111,9 @@ def _index_set(hs, radius: int, options: VideoOptions) -> Optional[_Indexed]:
         ref.timestamps = [t for t, _ in ordered]
         ref.frames = {n: i for i, (_, n) in enumerate(ordered)}
     variants = ["original", *VARIANTS]
-    row_variant = np.array([variants.index(f.variant) for f in parsed], np.int8)
+    # A frame stored beside a sampled one (NEAR) counts as that frame, as found.
+    row_variant = np.array([0 if f.variant == NEAR else variants.index(f.variant)
+                            for f in parsed], np.int8)
     row_pos = np.array([references[row_ref[r]].frames.get(f.frame, -1) if usable[r] else -1
                         for r, f in enumerate(parsed)], np.int32)
     q, c = _thresholds(hs, options)

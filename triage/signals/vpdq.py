@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 # reference. A copy turned 90 degrees counter-clockwise is undone by "rotate270", and so
 # matches the reference row hashed from the frame turned 90 degrees counter-clockwise.
 VARIANTS = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
+# A reference's frames just before and after a sampled one, stored under the sampled frame's
+# number and time: a copy at another frame rate, or cut a frame off, samples frames a fraction
+# of a frame period away from the reference's, which in a moving scene moves PDQ by 15-30
+# bits (docs/video.md). They count as the sampled frame they stand beside.
+NEAR = "near"
 _LINE = re.compile(r"\s*(\d{1,9})\s*,\s*(\d{1,3})\s*,\s*([0-9A-Fa-f]{64})\s*,\s*"
                    r"(\d{1,9}(?:\.\d*)?)\s*(?:,\s*([a-z0-9]+)\s*)?\Z")
 
@@ -52,7 +57,7 @@ def parse_line(text: str) -> FrameHash:
     frame, quality, value, timestamp, variant = m.groups()
     if int(quality) > 100:
         raise ValueError("vpdq quality is over 100")
-    if variant is not None and variant not in VARIANTS:
+    if variant is not None and variant not in VARIANTS and variant != NEAR:
         raise ValueError("vpdq line has an unknown fifth field")
     return FrameHash(int(frame), int(quality), value.lower(), float(timestamp),
                      variant or "original")
@@ -109,14 +114,14 @@ def _turned(rgb: "np.ndarray") -> Iterator[Tuple[str, "np.ndarray"]]:
     yield "flipminus1", np.rot90(rgb, 2).transpose(1, 0, 2)
 
 
-def hash_frame(rgb: "np.ndarray", frame: int, timestamp: float, dihedral: bool = False
-               ) -> List[FrameHash]:
+def hash_frame(rgb: "np.ndarray", frame: int, timestamp: float, dihedral: bool = False,
+               variant: str = "original") -> List[FrameHash]:
     """The frame's hash, and with `dihedral` its seven other rotations and flips (a reference
     frame, for a set). Below vPDQ's quality 50 a frame says too little: nothing."""
     value, quality = frame_pdq(rgb)
     if quality < VPDQ.min_quality:
         return []
-    hashes = [FrameHash(frame, quality, value, timestamp)]
+    hashes = [FrameHash(frame, quality, value, timestamp, variant)]
     if dihedral:
         for variant, turned in _turned(rgb):
             v, _ = frame_pdq(turned)
@@ -134,7 +139,3 @@ def dedupe(frames: List[FrameHash]) -> List[Tuple[FrameHash, int]]:
         else:
             runs.append((f, 1))
     return runs
-
-
-def quality_of(value: str) -> Optional[int]:
-    return parse_line(value).quality
