@@ -42,7 +42,7 @@ def triage():
 
 # Transforms the video tests use (fixtures/build_videos.py): one of each kind, short and small.
 VIDEO_TRANSFORMS = ("h264-crf35", "vp9", "half-size", "trim-start", "fps-15", "letterbox-10",
-                    "hflip", "avi-mpeg4", "gif")
+                    "hflip", "avi-mpeg4", "gif", "webp")
 
 
 @pytest.fixture(scope="session")

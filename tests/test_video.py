@@ -63,6 +63,17 @@ def test_an_animated_gif_is_a_video(videos):
     assert [round(h.timestamp) for h in hashed.frames] == [0, 1, 2, 3, 4]
 
 
+def test_an_animated_webp_is_decoded_by_pillow(videos):
+    # FFmpeg has no animated WebP decoder: its frames come from Pillow, timed by duration.
+    data = videos["copies"]["webp"].read_bytes()
+    assert is_animated(data)
+    hashed = hash_video(io.BytesIO(data))
+    assert [h.timestamp for h in hashed.frames] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(VideoDecodeError) as caught:
+        hash_video(io.BytesIO(data[:3000]))
+    assert "animated picture not decoded" in caught.value.reason()
+
+
 def test_a_still_gif_is_not_animated():
     from PIL import Image
     out = io.BytesIO()

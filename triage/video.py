@@ -93,6 +93,8 @@ def hash_video(source: BinaryIO, mode: str = "second", *, reference: bool = Fals
         raise ValueError(f"video frames must be one of {', '.join(MODES)}, not {mode!r}")
     bounds = bounds or Bounds()
     deadline = time.monotonic() + bounds.time_limit
+    if _is_webp(source):    # FFmpeg does not decode animated WebP: Pillow does
+        return _hash_pictures(source, reference, bounds, deadline, stop)
     try:
         container = av.open(source, mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, OSError, EOFError) as exc:
@@ -216,6 +218,66 @@ def bars(frames) -> Tuple[slice, slice]:
             return slice(0, n)
         return slice(top, n - bottom)
     return inner(rows, h), inner(cols, w)
+
+
+def _is_webp(source: BinaryIO) -> bool:
+    try:
+        if not source.seekable():
+            return False
+        head = source.read(12)
+        source.seek(0)
+    except (OSError, ValueError):
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+
+def _hash_pictures(source: BinaryIO, reference: bool, bounds: Bounds, deadline: float,
+                   stop) -> VideoHashes:
+    """An animated picture's frames through Pillow (each frame whole, timed by its duration),
+    sampled one a second and scaled as FFmpeg's are; bounded as a video, and each frame
+    within imaging's pixel cap."""
+    import numpy as np
+    from PIL import Image, ImageSequence
+    from .imaging import MAX_PIXELS
+
+    frames: List[FrameHash] = []
+    result = VideoHashes(frames)
+    sampled = _Sampled(frames, reference)
+    decoded, elapsed, next_sample = 0, 0.0, 0.0     # elapsed: milliseconds, summed exactly
+    try:
+        with Image.open(source) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise VideoDecodeError(f"frames of {image.width}x{image.height} pixels, over "
+                                       f"the {MAX_PIXELS:,}-pixel limit")
+            for frame in ImageSequence.Iterator(image):
+                if stop is not None and stop.is_set():
+                    raise Interrupted()
+                decoded += 1
+                frame.load()     # WebP says a frame's duration once it is decoded
+                stamp = elapsed / 1000
+                if stamp + 1e-6 >= next_sample:
+                    next_sample = int(stamp + 1e-6) + 1
+                    scale = SIDE / max(frame.width, frame.height, 1)
+                    size = (max(2, round(frame.width * scale)),
+                            max(2, round(frame.height * scale)))
+                    rgb = frame.convert("RGB").resize(
+                        size, Image.Resampling.BOX if scale <= 1 else Image.Resampling.BICUBIC)
+                    sampled.add(np.asarray(rgb), decoded - 1, stamp)
+                elapsed += max(frame.info.get("duration") or 0, 10)
+                if _past_bound(result, decoded, sampled.count, bounds, deadline):
+                    break
+    except (OSError, ValueError, EOFError, SyntaxError, Image.DecompressionBombError) as exc:
+        sampled.flush()
+        if isinstance(exc, VideoDecodeError):
+            raise
+        if not sampled.hashed:
+            raise VideoDecodeError(f"animated picture not decoded ({_reason(exc)})") from None
+        result.warnings.append(f"video hashed in part: picture broken after {decoded} "
+                               f"frame(s) ({_reason(exc)})")
+    sampled.flush()
+    if decoded == 0:
+        raise VideoDecodeError("no frame decoded")
+    return result
 
 
 def _past_bound(result: VideoHashes, decoded: int, hashed: int, bounds: Bounds,

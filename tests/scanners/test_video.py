@@ -29,7 +29,7 @@ def ref_id(videos):
 
 
 @pytest.mark.parametrize("transform", ["h264-crf35", "vp9", "half-size", "avi-mpeg4",
-                                       "letterbox-10", "gif"])
+                                       "letterbox-10", "gif", "webp"])
 def test_whole_copies_match_with_both_shares_full(refset, ref_id, videos, transform):
     (match,) = VideoMatcher([refset]).search(frames_of(videos["copies"][transform]))
     assert match.signal == "vpdq" and match.id == ref_id and match.value == ref_id
@@ -100,7 +100,7 @@ def test_low_quality_and_repeated_frames(refset, videos):
 
 def test_judge_decodes_videos_and_animated_pictures(refset, videos):
     judge = Judge([refset])
-    for name in ("h264-crf35", "gif"):
+    for name in ("h264-crf35", "gif", "webp"):
         path = videos["copies"][name]
         data = path.read_bytes()
         entry = FileEntry("ev", "/" + path.name, len(data), True,
