@@ -139,13 +139,23 @@ def hash_video(source: BinaryIO, mode: str = "second", *, reference: bool = Fals
                 if _past_bound(result, decoded, sampled.count, bounds, deadline):
                     break
         except (av.FFmpegError, ValueError, OSError, EOFError, MemoryError) as exc:
-            sampled.flush()
-            if not sampled.hashed:
-                raise VideoDecodeError(f"stream broken before any frame ({_reason(exc)})"
-                                       ) from None
-            result.warnings.append(f"video hashed in part: stream broken after "
-                                   f"{decoded} frame(s) ({_reason(exc)})")
-        sampled.flush()
+            _broken("stream", exc, sampled, result, decoded)
+    return _finished(sampled, result, decoded)
+
+
+def _broken(what: str, exc: BaseException, sampled: "_Sampled", result: VideoHashes,
+            decoded: int) -> None:
+    """A stream that broke on the way: the frames before it are kept, with a warning; with
+    none, the video is not decoded."""
+    sampled.flush()
+    if not sampled.hashed:
+        raise VideoDecodeError(f"{what} broken before any frame ({_reason(exc)})") from None
+    result.warnings.append(f"video hashed in part: {what} broken after {decoded} frame(s) "
+                           f"({_reason(exc)})")
+
+
+def _finished(sampled: "_Sampled", result: VideoHashes, decoded: int) -> VideoHashes:
+    sampled.flush()
     if decoded == 0:
         raise VideoDecodeError("no frame decoded")
     return result
@@ -266,18 +276,11 @@ def _hash_pictures(source: BinaryIO, reference: bool, bounds: Bounds, deadline: 
                 elapsed += max(frame.info.get("duration") or 0, 10)
                 if _past_bound(result, decoded, sampled.count, bounds, deadline):
                     break
+    except VideoDecodeError:
+        raise
     except (OSError, ValueError, EOFError, SyntaxError, Image.DecompressionBombError) as exc:
-        sampled.flush()
-        if isinstance(exc, VideoDecodeError):
-            raise
-        if not sampled.hashed:
-            raise VideoDecodeError(f"animated picture not decoded ({_reason(exc)})") from None
-        result.warnings.append(f"video hashed in part: picture broken after {decoded} "
-                               f"frame(s) ({_reason(exc)})")
-    sampled.flush()
-    if decoded == 0:
-        raise VideoDecodeError("no frame decoded")
-    return result
+        _broken("animated picture", exc, sampled, result, decoded)
+    return _finished(sampled, result, decoded)
 
 
 def _past_bound(result: VideoHashes, decoded: int, hashed: int, bounds: Bounds,
