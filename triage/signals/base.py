@@ -49,6 +49,11 @@ class Signal:
         return bytes.fromhex(value)
 
     @classmethod
+    def quality_of(cls, value: str):
+        """The quality a parsed value carries in itself (a vpdq frame line), else None."""
+        return None
+
+    @classmethod
     def key(cls, value: str) -> bytes:
         """What a set sorts and searches a parsed value by."""
         return bytes.fromhex(value)

@@ -88,6 +88,10 @@ class VPDQ(Signal):
     def key(cls, value: str) -> bytes:
         return bytes.fromhex(parse_line(value).value)
 
+    @classmethod
+    def quality_of(cls, value: str) -> int:
+        return parse_line(value).quality
+
 
 # -- a frame's PDQ ----------------------------------------------------------------------------
 
