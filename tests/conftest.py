@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import IMAGES, run_triage, sha256_file
+from support import IMAGES, build_script, run_triage, sha256_file
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +38,25 @@ def images(tmp_path_factory) -> Path:
 @pytest.fixture
 def triage():
     return run_triage
+
+
+# Transforms the video tests use (fixtures/build_videos.py): one of each kind, short and small.
+VIDEO_TRANSFORMS = ("h264-crf35", "vp9", "half-size", "trim-start", "fps-15", "letterbox-10",
+                    "hflip", "avi-mpeg4", "gif", "webp")
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory) -> dict:
+    """One reference video (5 s, 320x240), its copies through VIDEO_TRANSFORMS and two
+    unrelated videos, made with ffmpeg once per session; plus a set built from the reference
+    (`hashset build`, vpdq only). {"refs", "copies": {transform: path}, "unrelated", "set"}."""
+    build_videos = build_script("build_videos.py")
+    if not build_videos.available():
+        pytest.skip("ffmpeg is not installed")
+    work = tmp_path_factory.mktemp("videos")
+    made = build_videos.build(work, seconds=5, references=1, transforms=VIDEO_TRANSFORMS,
+                              unrelated=2)
+    from triage.hashsets.build import build_set
+    build_set(work / "refs", work / "refs.set", names=["vpdq"])
+    return {"refs": made["refs"], "copies": {t: p for (_, t), p in made["copies"].items()},
+            "unrelated": made["unrelated"], "set": work / "refs.set", "work": work}

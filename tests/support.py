@@ -23,13 +23,13 @@ def slow_scale() -> float:
     return float(os.environ.get("TRIAGE_SLOW_SCALE", "1"))
 
 
-def build_script():
-    """fixtures/build_images.py as a module (what it planted where, the derived images'
-    patches). Importing it has no side effects; loaded once."""
+def build_script(script: str = "build_images.py"):
+    """fixtures/build_images.py (or another fixture builder) as a module (what it planted
+    where, the derived images' patches). Importing it has no side effects; loaded once."""
     import importlib.util
-    name = "fixtures_build_images"
+    name = "fixtures_" + script[:-3]
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "build_images.py")
+        spec = importlib.util.spec_from_file_location(name, FIXTURES / script)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module   # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)

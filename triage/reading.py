@@ -37,6 +37,7 @@ class Contents:
     digests: Dict[str, str] = field(default_factory=dict)   # hex, by signal name
     picture: Optional[str] = None     # its MIME type, when pictures were asked for and it is one
     data: Optional[bytes] = None      # the whole file, when it is a picture within the cap
+    video: Optional[str] = None       # its container's MIME type, when videos were asked for
 
     @property
     def too_large(self) -> bool:
@@ -45,11 +46,13 @@ class Contents:
 
 
 def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = False,
-         size: Optional[int] = None, stop=None) -> Contents:
+         videos: bool = False, size: Optional[int] = None, stop=None) -> Contents:
     """Read `reader` from its start: its head always, then, when a digest is asked for or it
     is a picture to keep, the rest once for all of them. `pictures`: tell a picture by its
     content (imaging.sniff) and keep the bytes of one up to MAX_IMAGE_BYTES. `size`, when
     known, spares reading an empty file and lets a larger picture be passed over unread.
+    `videos`: tell a video container by its head (video.sniff); it is decoded from the file
+    itself, later, never held here.
     `stop` (an event) is polled between blocks: once set, the read raises Interrupted."""
     digests = tuple(digests)
     head = reader.read(HEAD if size is None else min(HEAD, size)) if size != 0 else b""
@@ -57,9 +60,13 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
     if pictures:
         from .imaging import sniff   # the decoding stack, only for reads that need it
         picture = sniff(head)
+    video = None
+    if videos and picture is None:
+        from .video import sniff as sniff_video
+        video = sniff_video(head)
     keep = picture is not None and (size is None or size <= MAX_IMAGE_BYTES)
     if not digests and not keep:
-        return Contents(len(head), picture=picture)
+        return Contents(len(head), picture=picture, video=video)
     total = len(head)
     kept = [head] if keep else None
 
@@ -78,5 +85,5 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
             yield block
 
     found = digest_stream(blocks(), digests)
-    return Contents(total, found, picture, b"".join(kept) if kept is not None else None)
+    return Contents(total, found, picture, b"".join(kept) if kept is not None else None, video)
 

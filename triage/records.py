@@ -147,6 +147,11 @@ class Match:
     id: Optional[str] = field(default=None, kw_only=True)
     # A match in a sealed set: the design rate at which its filter wrongly says "in".
     false_positive_rate: Optional[float] = field(default=None, kw_only=True)
+    # A video (vpdq): vPDQ's two shares of frames matched, in percent, and the matched time
+    # ranges in seconds, {"query": [[start, end], ...], "reference": [...]}.
+    query_match_percent: Optional[float] = field(default=None, kw_only=True)
+    reference_match_percent: Optional[float] = field(default=None, kw_only=True)
+    ranges: Optional[dict] = field(default=None, kw_only=True, compare=False)
 
     def to_dict(self) -> dict:
         d = {
@@ -166,4 +171,8 @@ class Match:
         if self.false_positive_rate is not None:
             d["sealed"] = True
             d["false_positive_rate"] = self.false_positive_rate
+        if self.query_match_percent is not None:
+            d["query_match_percent"] = self.query_match_percent
+            d["reference_match_percent"] = self.reference_match_percent
+            d["ranges"] = self.ranges
         return d

@@ -45,6 +45,7 @@ class ScanRequest:
     force: bool = False
     deleted: Optional[bool] = None
     thresholds: Optional[Dict[str, int]] = None
+    video: Optional[dict] = None         # scanners.video.VideoOptions: frames, match shares
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
     # Part of the item only (triage batch splits a large one): no reports are written, the
@@ -52,7 +53,7 @@ class ScanRequest:
     scope: Optional[Scope] = None
 
 
-DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}}
+DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}}
 
 
 @dataclass
@@ -88,7 +89,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             report_names=[r.filename for r in REPORTERS.values()],
             identity=_identity(evidences, sets, req.scope),
             case={k: req.case.get(k) for k in CASE_FLAGS},
-            options={"deleted": req.deleted, "thresholds": req.thresholds},
+            options={"deleted": req.deleted, "thresholds": req.thresholds, "video": req.video},
             defaults=DEFAULT_OPTIONS)
     except BaseException:
         for item in [*evidences, *sets]:
@@ -115,7 +116,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
           started: float) -> ScanOutcome:
     results, options = prepared.results, prepared.options
     stop = stop_event()
-    judge = Judge(sets, options["thresholds"], stop=stop)
+    judge = Judge(sets, options["thresholds"], stop=stop, video=options["video"])
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown and req.scope is None else None)
     workers = Workers(judge, req.workers or os.cpu_count() or 2)

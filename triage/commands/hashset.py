@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import numpy as np
 
 from .. import signals
 from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
@@ -14,7 +15,7 @@ from ..hashsets import sealed as sealing, store
 from ..hashsets.validate import validate as validate_set
 from ..jsonout import dumps
 from ..safetext import path_text, visible
-from .options import thresholds
+from .options import set_video_match, thresholds
 
 SHOWN_PROBLEMS = 20
 
@@ -49,7 +50,7 @@ def hashset():
 
 
 @hashset.command("import")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Compiled set to write.")
 @click.option("--name", help="Set name (default: from the source).")
@@ -64,6 +65,7 @@ def hashset():
                    "(e.g. phash, pdq).")
 @click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
               help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
+@set_video_match
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 def import_(sources, output, name, set_version, kind, category, scheme, signal_name,
@@ -101,6 +103,7 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
               help="Comma-separated signals to compute.")
 @click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
               help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
+@set_video_match
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 def build(folder, output, category, kind, name, set_version, signal_names, threshold, as_json,
@@ -243,6 +246,9 @@ def _show(path, as_json) -> int:
     with load(path, progress=True) as hs:
         data = hs.info.to_dict()
         uncomputable = sorted(s for s in hs.signals if not signals.get(s).computable)
+        # A video signal's rows are frames: how many reference videos they make up.
+        data["videos"] = {s: _videos(hs, s) for s in sorted(hs.signals)
+                          if signals.get(s).kind == "video"}
     data["unmatchable"] = {s: f"{s} values are kept and counted but cannot be computed "
                               "here, so they never match" for s in uncomputable}
     if as_json:
@@ -250,6 +256,11 @@ def _show(path, as_json) -> int:
         return EXIT_CLEAN
     click.echo(_render(data))
     return EXIT_CLEAN
+
+
+def _videos(hs, signal: str) -> int:
+    ids = hs.column(signal, "id")
+    return 0 if ids is None else int(len(np.unique(ids)))
 
 
 def _render(d: dict) -> str:
@@ -265,6 +276,8 @@ def _render(d: dict) -> str:
     ]
     for s, n in d["signals"].items():
         lines.append(f"  {s:<10} {n:>12,}  {d['sized'].get(s, 0):>12,} sized")
+    for s, n in d.get("videos", {}).items():
+        lines.append(f"videos:     {n:,} reference video(s) in the {s} frames")
     if d["categories"]:
         lines.append("categories: (entries)")
         for label, n in d["categories"].items():

@@ -167,3 +167,61 @@ def masked_args(given, drop=()) -> list:
             continue
         out.append(arg)
     return out
+
+
+def _video_match(ctx, param, value):
+    """`--video-match Q,C`: vPDQ's two match shares in percent (query, reference)."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        shares = [float(p) for p in parts]
+    except ValueError:
+        shares = []
+    if len(shares) != 2 or not all(0 <= s <= 100 for s in shares):
+        raise click.BadParameter(f"{value!r}: expected Q,C, two percentages from 0 to 100 "
+                                 f"(e.g. 80,80)")
+    return tuple(shares)
+
+
+def video_frames_option(command):
+    from ..video import MODES
+    return click.option(
+        "--video-frames", type=click.Choice(MODES), default=None,
+        help="Frames of a video hashed: one a second, as vPDQ does (default), or keyframes "
+             "only (faster, fewer frames).")(command)
+
+
+def video_options(command):
+    """--video-frames and --video-match, given to the command as one `video` dict (None when
+    neither is given, so a resume keeps what the scan started with)."""
+    @functools.wraps(command)
+    def run(*args, video_frames=None, video_match=None, **kwargs):
+        video = {}
+        if video_frames is not None:
+            video["frames"] = video_frames
+        if video_match is not None:
+            video["query_percent"], video["reference_percent"] = video_match
+        return command(*args, video=video or None, **kwargs)
+
+    run = click.option("--video-match", callback=_video_match, metavar="Q,C", default=None,
+                       help="A video matches a reference when Q percent of its frames are "
+                            "in the reference, or C percent of the reference's are in it "
+                            "(default: the set's, else 80,80).")(run)
+    return video_frames_option(run)
+
+
+def set_video_match(command):
+    """`--video-match Q,C` of a set (import, build): stored with its radii as the whole
+    percentages `vpdq_query_percent` and `vpdq_reference_percent`."""
+    @functools.wraps(command)
+    def run(*args, video_match=None, threshold=None, **kwargs):
+        threshold = dict(threshold or {})
+        if video_match is not None:
+            threshold["vpdq_query_percent"], threshold["vpdq_reference_percent"] = (
+                round(share) for share in video_match)
+        return command(*args, threshold=threshold, **kwargs)
+
+    return click.option("--video-match", callback=_video_match, metavar="Q,C", default=None,
+                        help="This set's video match shares in percent (default 80,80): "
+                             "Q of a found video's frames, or C of a reference's.")(run)

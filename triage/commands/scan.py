@@ -17,7 +17,7 @@ from ..safetext import path_text, shell_word, visible
 from ..scan import ScanRequest, scan as run_scan
 from ..signing import load_signer, load_trusted
 from ..verdict import category_title, decide
-from .options import evidence_access, replay, report_formats, thresholds
+from .options import evidence_access, replay, report_formats, thresholds, video_options
 
 
 @click.command()
@@ -38,7 +38,9 @@ from .options import evidence_access, replay, report_formats, thresholds
 @click.option("--force", is_flag=True, help="Replace a scan already in OUTDIR.")
 @click.option("--no-deleted", is_flag=True, help="Skip deleted files.")
 @click.option("--threshold", "thresholds", multiple=True, callback=thresholds,
-              metavar="SIGNAL=BITS", help="Override a perceptual match radius, e.g. pdq=31.")
+              metavar="SIGNAL=BITS", help="Override a perceptual match radius, e.g. pdq=31 "
+                                          "(vpdq=R: the radius of one video frame).")
+@video_options
 @click.option("--live", is_flag=True,
               help="Also scan this machine's block devices and unlocked /dev/mapper devices "
                    "(read-only), leaving out the device triage runs from.")
@@ -50,7 +52,7 @@ from .options import evidence_access, replay, report_formats, thresholds
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no verdict text.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id, notes,
-         workers, resume, force, no_deleted, thresholds, live, trusted, sign_key, quiet,
+         workers, resume, force, no_deleted, thresholds, video, live, trusted, sign_key, quiet,
          as_json):
     """Scan EVIDENCE (disk images, E01, split raw, devices or folders) for files in the hash
     sets, allocated and deleted, in every partition. Writes OUTDIR/report.json (and csv, html),
@@ -79,7 +81,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
               "notes": notes},
         workers=workers or 0, resume=resume, force=force,
         # None: not given, so a resume keeps what the scan started with
-        deleted=False if no_deleted else None, thresholds=thresholds or None,
+        deleted=False if no_deleted else None, thresholds=thresholds or None, video=video,
         trust=load_trusted(trusted) if trusted else None, signer=signer)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)

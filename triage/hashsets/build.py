@@ -24,17 +24,17 @@ from .formats.base import Item
 from .importer import KINDS, ProblemSink, Tally, write_set
 from .problems import Problem
 
-DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash")
+DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash", "vpdq")
 
 
-Value = Tuple[str, str, Optional[int]]     # signal, value, quality
+Value = Tuple[str, str, Optional[int], Optional[str]]     # signal, value, quality, id
 
 
-def exact_values(contents: Contents, names: List[str]) -> List[Value]:
-    return [(name, contents.digests[name], None) for name in names]
+def exact_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
+    return [(name, contents.digests[name], None, None) for name in names]
 
 
-def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
+def perceptual_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
     """Every hash a reference picture should be stored under (the whole image, without its
     borders, and central regions), so shrunk, re-saved and cropped copies match. Files that
     are not images give nothing; an image that cannot be decoded or hashed within its budget
@@ -51,13 +51,43 @@ def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
         raise ValueError(exc.reason()) from None
     except MemoryError:   # the decoded picture itself: up to 4 bytes a pixel
         raise ValueError("image not hashed: out of memory") from None
-    return list(dict.fromkeys((h.signal, h.value, h.quality) for h in hashes))
+    return list(dict.fromkeys((h.signal, h.value, h.quality, None) for h in hashes))
+
+
+def video_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
+    """A reference video's frames (one a second, as vPDQ samples), each in its eight rotations
+    and flips, so turned and mirrored copies match with one PDQ a found frame, and the frames
+    beside it, for copies at another frame rate; all under the video's ID, the digest of its
+    vPDQ text. An animated GIF, APNG or WebP is a video too.
+    Files that are neither give nothing; one that cannot be decoded is a problem."""
+    from ..video import VideoDecodeError, hash_video, is_animated
+    if contents.video is None and not (contents.data is not None and is_animated(contents.data)):
+        return []
+    from ..scanners.video import reference_id
+    try:
+        with open_readonly(str(path)) as source:
+            hashed = hash_video(source, reference=True)
+    except VideoDecodeError as exc:
+        raise ValueError(exc.reason()) from None
+    ident = reference_id([f.line() for f in hashed.frames if f.variant == "original"])
+    if hashed.warnings:
+        raise PartialValues([(name, f.line(), f.quality, ident) for name in names
+                             for f in hashed.frames], hashed.warnings)
+    return [(name, f.line(), f.quality, ident) for name in names for f in hashed.frames]
+
+
+class PartialValues(ValueError):
+    """Values worth keeping, with warnings about how they were made (a video hashed in part)."""
+
+    def __init__(self, values: List[Value], warnings: List[str]):
+        super().__init__("; ".join(warnings))
+        self.values = values
 
 
 # How each kind of signal is computed from a file's contents (read once for all of them): one
 # entry per kind, so a new kind is added here and nowhere else.
-CALCULATORS: Dict[str, Callable[[Contents, List[str]], List[Value]]] = {
-    "exact": exact_values, "perceptual": perceptual_values}
+CALCULATORS: Dict[str, Callable[[Contents, List[str], Path], List[Value]]] = {
+    "exact": exact_values, "perceptual": perceptual_values, "video": video_values}
 
 
 def walk(folder: Path) -> Iterator[Path]:
@@ -110,7 +140,8 @@ def _file_items(folder: Path, by_kind: Dict[str, List[str]], category: Optional[
             return None, []
         with open_readonly(str(path)) as f:
             contents = reading.read(f, by_kind.get("exact", ()),
-                                    pictures="perceptual" in by_kind, size=info.st_size)
+                                    pictures="perceptual" in by_kind or "video" in by_kind,
+                                    videos="video" in by_kind, size=info.st_size)
     except OSError as exc:
         return None, [(where, Problem(where, f"cannot read: {exc.strerror or exc}",
                                       severity="error"))]
@@ -118,14 +149,18 @@ def _file_items(folder: Path, by_kind: Dict[str, List[str]], category: Optional[
     with collected() as said:
         for kind, members in by_kind.items():
             try:
-                values += CALCULATORS[kind](contents, members)
+                values += CALCULATORS[kind](contents, members, path)
+            except PartialValues as exc:
+                values += exc.values
+                problems.append(str(exc))
             except ValueError as exc:   # e.g. an undecodable picture: its digests still count
                 problems.append(str(exc))
     problems += [f"image library warning: {reason}" for reason in said]
     items: List[Item] = [(where, Problem(where, reason, severity="warning"))
                          for reason in problems]
-    items += [(where, SetEntry(signal, value, category, None, info.st_size, where, quality))
-              for signal, value, quality in values]
+    items += [(where, SetEntry(signal, value, category, None, info.st_size, where, quality,
+                               ident))
+              for signal, value, quality, ident in values]
     return info.st_size, items
 
 

@@ -11,7 +11,6 @@ list), `series`, `name`, `id` and `value` (indices into one string pool), `quali
 
 from __future__ import annotations
 
-import hashlib
 from array import array
 from collections import defaultdict
 from itertools import chain, count
@@ -73,7 +72,7 @@ class SignalBuffer:
     def __init__(self, signal: str):
         self.signal = signal
         self.length = key_length(signal)
-        self.opaque = signals.get(signal).hex_length == 0
+        self.keeps_value = signals.get(signal).keeps_value
         self.perceptual = signals.get(signal).kind == "perceptual"
         self.chunks: List[Dict[str, np.ndarray]] = []
         self._single()
@@ -106,7 +105,7 @@ class SignalBuffer:
             "id": np.frombuffer(self.id, np.uint32),
             "quality": np.frombuffer(self.quality, np.uint8),
         }
-        if self.opaque:
+        if self.keeps_value:
             chunk["value"] = np.frombuffer(self.value, np.uint32)
         self.chunks.append(chunk)
         self._single()
@@ -127,11 +126,9 @@ class Compiler:
 
     def add(self, entry: SetEntry) -> None:
         buf = self._buffer(entry.signal)
-        if buf.opaque:
-            buf.keys += hashlib.sha256(entry.value.encode("utf-8", "surrogatepass")).digest()
+        buf.keys += signals.get(entry.signal).key(entry.value)
+        if buf.keeps_value:
             buf.value.append(self.strings.add(entry.value))
-        else:
-            buf.keys += bytes.fromhex(entry.value)
         buf.size.append(NONE_SIZE if entry.size is None else entry.size)
         buf.category.append(self.code(entry.category))
         buf.series.append(NONE32 if entry.series is None else self.strings.add(entry.series))

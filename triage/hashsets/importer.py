@@ -124,7 +124,7 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
     at all raises HashSetError; a bad record is passed to `on_problem` and skipped."""
     if kind is not None and kind not in KINDS:
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    sources = [Path(source) for source in sources]
+    sources = [path for source in sources for path in _files(Path(source))]
     for source in sources:
         if _same_file(source, out):   # the compiled set would replace its own source
             raise HashSetError(f"{out}: is also a source; write the set to another file")
@@ -152,6 +152,18 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
                       on_problem=on_problem, progress=bar if progress else None, tally=tally)
     write_set(compiler, out, described=described, sources=records, tally=tally,
               name=name, version=version, kind=kind, scheme=scheme, thresholds=thresholds)
+
+
+def _files(source: Path) -> List[Path]:
+    """A source file, or every regular file under a source folder (a folder of vPDQ hash
+    files, one a video), sorted, symlinks not followed; an empty folder is an error."""
+    if not source.is_dir():
+        return [source]
+    from .build import walk
+    found = [p for p in walk(source) if p.is_file() and not p.is_symlink()]
+    if not found:
+        raise HashSetError(f"{source}: an empty folder")
+    return found
 
 
 def _same_file(a: Path, b) -> bool:

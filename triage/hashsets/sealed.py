@@ -37,8 +37,9 @@ DEFAULT_FPR = 1e-9
 BLOCK = 16
 # Columns of a perceptual signal that a sealed set keeps (never `name`: a set's file names can
 # describe the pictures).
-KEPT_COLUMNS = ("hi", "bucket", "rest", "size", "sizes", "category", "series", "id", "quality")
-STRING_COLUMNS = ("series", "id")
+KEPT_COLUMNS = ("hi", "bucket", "rest", "size", "sizes", "category", "series", "id", "quality",
+                "value")
+STRING_COLUMNS = ("series", "id", "value")   # value: a vpdq frame line
 
 
 def bits_for(fpr: float) -> int:
@@ -120,7 +121,7 @@ def seal(hs, output, fpr: float = DEFAULT_FPR, keep_sizes: bool = False,
                 label = labels[f["category"]]
                 if label is not None:
                     categories[label] = categories.get(label, 0) + f["entries"]
-        elif kind == "perceptual":
+        elif kind in ("perceptual", "video"):
             spec = hs.spec(signal)
             if not keep_sizes:
                 spec = dict(spec, sized=0, all_sized=False)

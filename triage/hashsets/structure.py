@@ -202,8 +202,8 @@ def _check_signal(signal, spec, arrays, labels: int, strings: int) -> set:
             used = codes[codes != NONE32]
             _need(not len(used) or int(used.max()) < strings,
                   f"{signal}.{name}: a string index beyond the pool")
-    opaque = signals.get(signal).hex_length == 0
-    _need((arrays.get(f"{signal}.value") is not None) == (opaque and rows > 0),
+    kept = signals.get(signal).keeps_value
+    _need((arrays.get(f"{signal}.value") is not None) == (kept and rows > 0),
           f"{signal}: stored values missing or extra")
     column("quality")
     return names

@@ -224,6 +224,10 @@ def _grouped(items, report, noun: str, table: Callable[[List[dict], str], str]) 
     return "".join(parts)
 
 
+def _times(ranges) -> str:
+    return ", ".join(f"{a:g}-{b:g}" for a, b in ranges) or "-"
+
+
 def _match_lines(hit: dict, hashsets) -> str:
     """A hit's matches: exact ones of one set entry on one line (md5, sha1), each perceptual
     one with the stored value it is near and its distance."""
@@ -236,6 +240,14 @@ def _match_lines(hit: dict, hashsets) -> str:
         how = f"{esc(m['signal'])} distance {m['distance']}"
         if m.get("variant") and m["variant"] != "original":
             how += f" (the file's {esc(m['variant'])} variant)"
+        if m.get("query_match_percent") is not None:   # a video: vPDQ's shares and times
+            lines.append((what, f"{how} (median of the matched frames): "
+                                f"{m['query_match_percent']:g} % of this video's frames, "
+                                f"{m['reference_match_percent']:g} % of the reference's; "
+                                f"at {_times(m['ranges']['query'])} s here, "
+                                f"{_times(m['ranges']['reference'])} s in the reference"
+                                f"<br><code>{esc(m.get('value'))}</code>"))
+            continue
         lines.append((what, f"{how} from the set's value<br><code>{esc(m.get('value'))}</code>"))
     for (*what, rate), sigs in exact.items():
         how = (f"{esc(', '.join(sigs))} exact (same digest)" if rate is None else

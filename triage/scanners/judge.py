@@ -3,6 +3,7 @@ digests the sets need, look them up, then decode images the exact pass did not s
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -42,13 +43,17 @@ class Verdict:
 
 class Judge:
     def __init__(self, sets, thresholds: Optional[Dict[str, int]] = None,
-                 stop: Optional[threading.Event] = None):
+                 stop: Optional[threading.Event] = None, video: Optional[dict] = None):
         self.exact = ExactMatcher(sets)
-        self.perceptual = None
-        if any(signals.SIGNALS[s].kind == "perceptual" for hs in sets for s in hs.signals
-               if s in signals.SIGNALS):
+        self.perceptual = self.video = None
+        kinds = {signals.SIGNALS[s].kind for hs in sets for s in hs.signals
+                 if s in signals.SIGNALS}
+        if "perceptual" in kinds:
             from .perceptual import PerceptualMatcher  # decoding stack only when sets need it
             self.perceptual = PerceptualMatcher(sets, thresholds)
+        if "video" in kinds:
+            from .video import VideoMatcher, VideoOptions
+            self.video = VideoMatcher(sets, thresholds, VideoOptions.of(video)) or None
         self.stop = stop or threading.Event()
 
     def needs_read(self, size: int) -> bool:
@@ -72,7 +77,11 @@ class Judge:
         return max(planned, entry.size) + PICTURE_WORK + PICTURE_WORK_PER_BYTE * entry.size
 
     def _image_candidate(self, size: int) -> bool:
-        return self.perceptual is not None and 0 < size <= reading.MAX_IMAGE_BYTES
+        return (self.perceptual is not None or self.video is not None) and \
+            0 < size <= reading.MAX_IMAGE_BYTES or self._video_candidate(size)
+
+    def _video_candidate(self, size: int) -> bool:
+        return self.video is not None and size > 0
 
     def unread(self, entry: FileEntry) -> Optional[Verdict]:
         """The verdict of a file no set could match by its size, which is never opened; None
@@ -94,15 +103,39 @@ class Judge:
             return Verdict(entry, "skipped")
         with entry.open() as reader:
             contents = reading.read(reader, needed, pictures=image, size=entry.size,
-                                    stop=self.stop)
-        if not needed and contents.data is None:
+                                    stop=self.stop, videos=self._video_candidate(entry.size))
+        if not needed and contents.data is None and contents.video is None:
             return Verdict(entry, "skipped", bytes_read=contents.bytes_read)
         verdict = Verdict(entry, "clean", hashes=contents.digests,
                           bytes_read=contents.bytes_read, hashed=bool(needed))
         verdict.matches = self.exact.match(contents.digests)
         if contents.data is not None and not verdict.matches:
-            self._perceive(contents.data, verdict)
+            if self.perceptual is not None:
+                self._perceive(contents.data, verdict)
+            if self.video is not None and not verdict.matches:
+                from ..video import is_animated   # an animated GIF, APNG or WebP is a video
+                if is_animated(contents.data):
+                    self._watch(lambda: io.BytesIO(contents.data), verdict)
+        elif contents.video is not None and not verdict.matches:
+            self._watch(entry.open, verdict)
         return self._settle(verdict, contents.data)
+
+    def _watch(self, opener, verdict: Verdict) -> None:
+        """Decode a video (bounded, video.hash_video), search its frames, record what came of
+        it. The file is read again, by FFmpeg, as it asks: a video is never held whole."""
+        from ..video import VideoDecodeError, open_seekable
+        try:
+            with open_seekable(opener, verdict.entry.size) as source:
+                hashed = self.video.hash(source, stop=self.stop)
+        except VideoDecodeError as exc:
+            verdict.errors.append(exc.reason())
+            return
+        except MemoryError:
+            verdict.errors.append("video not hashed: out of memory")
+            return
+        verdict.decoded = True
+        verdict.warnings += hashed.warnings
+        verdict.matches.extend(self.video.search(hashed.frames))
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
         from .. import imaging
@@ -158,7 +191,9 @@ class Judge:
                     " and in a known-good set: treated as known-good; check the sets")
         elif "alert" in kinds:
             verdict.status = "hit"
-            if verdict.decoded and data is not None:
+            if (verdict.decoded and data is not None and self.perceptual is not None
+                    and self.perceptual.signals & verdict.hashes.keys()):
+                # a picture the perceptual sets judged (not a video: its frames are vpdq's)
                 self._canonical(data, verdict)
             missing = [d for d in REPORT_DIGESTS if d not in verdict.hashes]
             if missing and data is not None:   # a picture, still held whole: no second read

@@ -21,6 +21,9 @@ class Signal:
     computable: ClassVar[bool] = True
     # Values so common they identify nothing (the empty file, an all-zero block, a flat image).
     trivial: ClassVar[frozenset] = frozenset()
+    # Whether a set keeps a value's text beside its key: opaque values, which are keyed by a
+    # digest of the text, and values that say more than their key (a vpdq frame line).
+    keeps_value: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, text: str) -> str:
@@ -43,6 +46,16 @@ class Signal:
 
     @classmethod
     def to_bytes(cls, value: str) -> bytes:
+        return bytes.fromhex(value)
+
+    @classmethod
+    def quality_of(cls, value: str):
+        """The quality a parsed value carries in itself (a vpdq frame line), else None."""
+        return None
+
+    @classmethod
+    def key(cls, value: str) -> bytes:
+        """What a set sorts and searches a parsed value by."""
         return bytes.fromhex(value)
 
     @classmethod

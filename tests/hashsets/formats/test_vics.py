@@ -125,3 +125,28 @@ def test_media_ids_come_through_every_path_the_reader_takes(tmp_path):
         compile_sources([source], tmp_path / "v.tset")
         with load(tmp_path / "v.tset") as hs:
             assert {e.id for e in hs.iter_entries("md5")} == ids
+
+
+def test_vics_alternative_hash_vpdq_gives_one_entry_a_frame(tmp_path):
+    frame = "162f24caf95043a9bb2f3a8edb52ac7e1083d95466add3696299a1709d723c8f"
+    text = f"0,100,{frame},0.000\n25,40,{frame[::-1]},1.0\n50,100,zz,2.0"
+    doc = {"odata.metadata": "http://github.com/VICSDATAMODEL/ProjectVic.svc/$metadata#Cases",
+           "value": [{"CaseNumber": "1", "Media": [
+               {"MediaID": 7, "Category": 1, "MediaSize": 900, "MD5": "a" * 32,
+                "AlternativeHashes": [{"HashName": "vPDQ", "HashValue": text}]},
+               {"MediaID": None, "Category": 2,  "MediaSize": 5,
+                "AlternativeHashes": [{"HashName": "vpdq",
+                                       "HashValue": f"0,90,{frame},0.0;1,90,{frame},1.0"}]}]}]}
+    path = tmp_path / "video.json"
+    path.write_text(json.dumps(doc))
+    entries, problems = read(path)
+    video = [e for e in entries if e.signal == "vpdq"]
+    assert [(e.value.split(",")[0], e.quality, e.id, e.category, e.size) for e in video] == [
+        ("0", 100, "7", "1", 900), ("25", 40, "7", "1", 900),
+        ("0", 90, video[2].id, "2", 5), ("1", 90, video[2].id, "2", 5)]
+    # Without a MediaID, the video's ID is the digest of its vPDQ text.
+    assert video[2].id == hashlib.sha256(
+        f"0,90,{frame},0.000\n1,90,{frame},1.000\n".encode()).hexdigest()
+    assert [e.signal for e in entries if e.signal != "vpdq"] == ["md5"]
+    assert [p.reason for p in problems] == [
+        "vpdq value is not `frame,quality,pdq_hex,timestamp`"]

@@ -129,4 +129,5 @@ def entries(where: str, values: Dict[str, str], *, size=None, category=None, ser
             yield where, Problem(where, str(exc))
             continue
         yield where, SetEntry(signal, value, category, series, size, name,
-                              quality if cls.kind == "perceptual" else None, id)
+                              quality if cls.kind == "perceptual" else cls.quality_of(value),
+                              id)

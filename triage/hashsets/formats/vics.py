@@ -25,6 +25,7 @@ from .. import categories
 from ..compile import NONE_SIZE
 from ..problems import Problem
 from ..textio import encoding_of, text_reader
+from ...signals.vpdq import VPDQ
 from . import blocks
 from .base import Columns, Format, Item, register
 from .fields import SIZE_LIMIT, entries, signal_of, source_id
@@ -146,17 +147,40 @@ def record_entries(where: str, media) -> Iterator[Item]:
         elif isinstance(value, str):
             values.setdefault(signal, value)
             quality = alt.get("quality", quality)
-    if not values:
+    video = values.pop("vpdq", None)
+    if not values and video is None:
         yield where, Problem(where, "record has no hash")
         return
     size = fields.get("mediasize")
     if size is None or size == "":
         yield where, Problem(where, "MediaSize missing", "missing-size", "warning")
     series = fields.get("series")
-    yield from entries(where, values, size=size, category=fields.get("category"),
-                       series=series if isinstance(series, str) else None,
-                       name=_name(fields.get("filename"), fields.get("mediafiles")),
-                       quality=quality, id=media_id(fields.get("mediaid", fields.get("id"))))
+    facts = dict(size=size, category=fields.get("category"),
+                 series=series if isinstance(series, str) else None,
+                 name=_name(fields.get("filename"), fields.get("mediafiles")),
+                 id=media_id(fields.get("mediaid", fields.get("id"))))
+    if values:
+        yield from entries(where, values, quality=quality, **facts)
+    if video is not None:
+        yield from video_entries(where, video, facts)
+
+
+def video_entries(where: str, text: str, facts: dict) -> Iterator[Item]:
+    """A video's vPDQ hash carried as an AlternativeHash (HashName "vPDQ", HashValue its
+    vPDQ text, frames separated by new lines or semicolons): one entry per frame, all under
+    the record's MediaID (or, without one, the digest of the vPDQ text)."""
+    from ...scanners.video import reference_id
+    frames = [line.strip() for line in text.replace(";", "\n").splitlines() if line.strip()]
+    good = []
+    for line in frames:
+        try:
+            good.append(VPDQ.parse(line))
+        except ValueError as exc:
+            yield where, Problem(where, str(exc))
+    if facts["id"] is None and good:
+        facts = dict(facts, id=reference_id(good))
+    for line in good:
+        yield from entries(where, {"vpdq": line}, **facts)
 
 
 def media_id(found):
