@@ -9,7 +9,7 @@ process as in the main one, and what it returns can be sent from one to the othe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, Iterable, Optional
+from typing import BinaryIO, Callable, Dict, Iterable, Optional
 
 from .hashing import CHUNK, chunks, digest_stream
 from .workers import Interrupted
@@ -26,6 +26,7 @@ class Contents:
     digests: Dict[str, str] = field(default_factory=dict)   # hex, by signal name
     picture: Optional[str] = None     # its MIME type, when pictures were asked for and it is one
     data: Optional[bytes] = None      # the whole file, when it is a picture within the cap
+    head: bytes = b""                 # its first HEAD bytes (what tells a container)
 
     @property
     def too_large(self) -> bool:
@@ -34,21 +35,25 @@ class Contents:
 
 
 def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = False,
-         size: Optional[int] = None, stop=None) -> Contents:
+         size: Optional[int] = None, stop=None,
+         more: Optional[Callable[[bytes], Iterable[str]]] = None) -> Contents:
     """Read `reader` from its start: its head always, then, when a digest is asked for or it
     is a picture to keep, the rest once for all of them. `pictures`: tell a picture by its
     content (imaging.sniff) and keep the bytes of one up to MAX_IMAGE_BYTES. `size`, when
     known, spares reading an empty file and lets a larger picture be passed over unread.
-    `stop` (an event) is polled between blocks: once set, the read raises Interrupted."""
+    `stop` (an event) is polled between blocks: once set, the read raises Interrupted.
+    `more(head)` names digests to add once the head is seen (a container's MD5)."""
     digests = tuple(digests)
     head = reader.read(HEAD if size is None else min(HEAD, size)) if size != 0 else b""
+    if more is not None:
+        digests += tuple(d for d in more(head) if d not in digests)
     picture = None
     if pictures:
         from .imaging import sniff   # the decoding stack, only for reads that need it
         picture = sniff(head)
     keep = picture is not None and (size is None or size <= MAX_IMAGE_BYTES)
     if not digests and not keep:
-        return Contents(len(head), picture=picture)
+        return Contents(len(head), picture=picture, head=head)
     total = len(head)
     kept = [head] if keep else None
 
@@ -67,5 +72,6 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
             yield block
 
     found = digest_stream(blocks(), digests)
-    return Contents(total, found, picture, b"".join(kept) if kept is not None else None)
+    return Contents(total, found, picture, b"".join(kept) if kept is not None else None,
+                    head)
 
