@@ -45,6 +45,7 @@ class ScanRequest:
     deleted: Optional[bool] = None
     thresholds: Optional[Dict[str, int]] = None
     archives: Optional[bool] = None      # open containers (archives, compressed files)
+    bounds: containers.Bounds = field(default_factory=containers.Bounds)   # ... within these
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
 
@@ -108,7 +109,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     stop = stop_event()
     # A scan resumed from before containers were opened has no "archives": it opens none.
     judge = Judge(sets, options["thresholds"], stop=stop,
-                  archives=containers.Bounds() if options.get("archives") else None)
+                  archives=req.bounds if options.get("archives") else None)
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown else None)
     workers = Workers(judge, req.workers or os.cpu_count() or 2)

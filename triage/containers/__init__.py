@@ -170,9 +170,8 @@ def expand(entry: FileEntry, reader: ContainerReader, budget: Budget, md5: Optio
     count = 0
     try:
         with entry.open() as raw:
-            source = raw if isinstance(raw, (io.BufferedIOBase, io.BytesIO)) else \
-                io.BufferedReader(raw, 1 * MIB)
-            for member in reader.members(source, entry.size, budget, entry.path):
+            for member in reader.members(_seekable(raw, entry.size, budget), entry.size, budget,
+                                         entry.path):
                 budget.member()
                 count += 1
                 yield _child(entry, member, budget, md5)
@@ -193,6 +192,19 @@ def encrypted(entry: FileEntry) -> Optional[str]:
     if entry.member is None or not entry.member.encrypted:
         return None
     return f"encrypted, not examined ({entry.size:,} bytes)"
+
+
+def _seekable(raw: BinaryIO, size: int, budget: Budget) -> BinaryIO:
+    """The container's content as a buffered, seekable file (zip and 7z keep their directory
+    at the end): the reader itself when it can seek (a file, a TSK file, a zip member, whose
+    seeks zipfile emulates), else its content held in memory up to nest_memory."""
+    if raw.seekable():
+        return raw if isinstance(raw, (io.BufferedIOBase, io.BytesIO)) else \
+            io.BufferedReader(raw, 1 * MIB)
+    if size > budget.bounds.nest_memory:
+        raise OverBound(f"a container of {size:,} bytes that cannot be read at random and is "
+                        f"over the {budget.bounds.nest_memory:,} bytes held in memory")
+    return io.BytesIO(raw.read(size + 1)[:budget.bounds.nest_memory + 1])
 
 
 def _is_interrupt(exc: BaseException) -> bool:
@@ -311,6 +323,15 @@ class _Metered(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:   # a zip member can (zipfile re-inflates to go back)
+        return self._inner.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
