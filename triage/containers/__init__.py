@@ -111,6 +111,11 @@ class ContainerReader:
     name = ""
     mimes: Tuple[str, ...] = ()
 
+    def claims(self, mime: str, head: bytes) -> bool:
+        """Whether content of this libmagic type and head is this kind (a kind libmagic does
+        not name looks at the head itself)."""
+        return mime in self.mimes
+
     def members(self, source: BinaryIO, size: int, budget: Budget,
                 shown: str) -> Iterator[Member]:
         raise NotImplementedError
@@ -133,7 +138,7 @@ def detect(head: bytes) -> Optional[ContainerReader]:
     mime = magic.from_buffer(head, mime=True)
     _load()
     for reader in READERS.values():
-        if mime in reader.mimes:
+        if reader.claims(mime, head):
             return reader
     return None
 
@@ -397,7 +402,7 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from . import archives, compressed, zip as _zip  # noqa: F401
+        from . import archives, compressed, thumbcache, zip as _zip  # noqa: F401
 
 
 def names() -> Tuple[str, ...]:
