@@ -402,7 +402,7 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from . import archives, compressed, thumbcache, zip as _zip  # noqa: F401
+        from . import archives, compressed, documents, thumbcache, zip as _zip  # noqa: F401
 
 
 def names() -> Tuple[str, ...]:
