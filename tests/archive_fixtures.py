@@ -72,6 +72,7 @@ def build_collection(root: Path) -> Dict[str, Dict[str, str]]:
         ("bz.tbz", ["tar", "cjf", "{out}", "."], True),
         ("xz.txz", ["tar", "cJf", "{out}", "."], False),
         ("zst.tar.zst", ["tar", "--zstd", "-cf", "{out}", "."], True),
+        ("disc.iso", ["genisoimage", "-quiet", "-R", "-o", "{out}", "."], False),
     ]
     pick = 0
     for name, command, exact in kinds:
@@ -85,7 +86,7 @@ def build_collection(root: Path) -> Dict[str, Dict[str, str]]:
         shutil.copy(PHOTOS / UNRELATED[pick % len(UNRELATED)], members / "other.jpg")
         (members / "notes.txt").write_text("nothing to see\n" * 40)
         tool(*[str(ev / name) if part == "{out}" else part for part in command], cwd=members)
-        member = inner if name.endswith((".zip", ".7z")) else f"./{inner}"
+        member = inner if name.endswith((".zip", ".7z", ".iso")) else f"./{inner}"
         expected[f"/{name}!/{member}"] = "exact" if exact else "perceptual"
     # single compressed files, each one known photo
     for suffix, command in ((".gz", ["gzip", "-kn"]), (".bz2", ["bzip2", "-k"]),

@@ -6,13 +6,14 @@ on the data, and that member is listed as encrypted, not examined."""
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Tuple
 
-from . import BlockStream, Budget, ContainerReader, Encrypted, Member, register
+from . import READERS, BlockStream, Budget, ContainerReader, Encrypted, Member
 
 
 class LibarchiveReader(ContainerReader):
-    format_name = "all"
+    def __init__(self, name: str, format_name: str, mimes: Tuple[str, ...]):
+        self.name, self.format_name, self.mimes = name, format_name, mimes
 
     def members(self, source: BinaryIO, size: int, budget: Budget,
                 shown: str) -> Iterator[Member]:
@@ -60,35 +61,14 @@ def _blocks(entry) -> Iterator[bytes]:
         raise OSError(str(exc)) from None
 
 
-@register
-class SevenZip(LibarchiveReader):
-    name = "7z"
-    mimes = ("application/x-7z-compressed",)
-    format_name = "7zip"
-
-
-@register
-class Rar(LibarchiveReader):
-    name = "rar"
-    mimes = ("application/x-rar", "application/vnd.rar", "application/x-rar-compressed")
-
-
-@register
-class Iso(LibarchiveReader):
-    name = "iso9660"
-    mimes = ("application/x-iso9660-image",)
-    format_name = "iso9660"
-
-
-@register
-class Cab(LibarchiveReader):
-    name = "cab"
-    mimes = ("application/vnd.ms-cab-compressed",)
-    format_name = "cab"
-
-
-@register
-class Cpio(LibarchiveReader):
-    name = "cpio"
-    mimes = ("application/x-cpio",)
-    format_name = "cpio"
+# name: (libarchive's format, the MIME types libmagic gives it)
+KINDS = {
+    "7z": ("7zip", ("application/x-7z-compressed",)),
+    "rar": ("all", ("application/x-rar", "application/vnd.rar",   # RAR 4 or 5: libarchive
+                    "application/x-rar-compressed")),             # tells which
+    "iso9660": ("iso9660", ("application/x-iso9660-image",)),
+    "cab": ("cab", ("application/vnd.ms-cab-compressed",)),
+    "cpio": ("cpio", ("application/x-cpio",)),
+}
+for _name, (_format, _mimes) in KINDS.items():
+    READERS.add(_name, LibarchiveReader(_name, _format, _mimes))
