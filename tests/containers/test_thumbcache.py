@@ -104,3 +104,48 @@ def test_a_thumbnail_of_a_known_picture_is_found_perceptually(tmp_path):
     assert report["errors"] == []
     html = (out / "report.html").read_text()
     assert "thumbnail of a viewed picture" in html
+
+
+def thumbs_db() -> bytes:
+    """A Thumbs.db as XP writes one: a Catalog, and each thumbnail in a stream named by its
+    number backwards, a 12-byte header before the JPEG; and one stream of the newer naming."""
+    from ole_writer import compound_file
+
+    def stream(index: int, jpeg: bytes) -> bytes:
+        return (12).to_bytes(4, "little") + index.to_bytes(4, "little") + \
+            len(jpeg).to_bytes(4, "little") + jpeg
+    return compound_file({
+        "Catalog": b"\x10\x00\x07\x00" + bytes(12),
+        "1": stream(1, thumbnail(KNOWN[2], 96)),
+        "21": stream(12, thumbnail(UNRELATED[0], 96)),
+        "256_79dea834bece3f6b": stream(0, thumbnail(KNOWN[3])),
+    })
+
+
+def test_thumbs_db_thumbnails_are_children_and_known_ones_hit(tmp_path):
+    from archive_fixtures import reference_set
+
+    class Factory:
+        def mktemp(self, name):
+            (tmp_path / name).mkdir()
+            return tmp_path / name
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "Thumbs.db").write_bytes(thumbs_db())
+    listed = run_triage("files", str(ev / "Thumbs.db"), "--hash", "md5")
+    assert listed.code == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["path"] for r in rows] == ["/Thumbs.db", "/Thumbs.db!/1.jpg", "/Thumbs.db!/21.jpg",
+                                         "/Thumbs.db!/256_79dea834bece3f6b.jpg"]
+    # the JPEG from its start-of-image marker to the stream's end (the writer pads to 4 KiB)
+    import hashlib
+    jpeg = thumbnail(UNRELATED[0], 96)
+    assert rows[2]["md5"] == hashlib.md5(jpeg.ljust(4096 - 12, b"\0")).hexdigest()
+    out = tmp_path / "out"
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set(Factory())), "-o",
+                     str(out), "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(h["path"] for h in report["hits"]) == [
+        "/Thumbs.db!/1.jpg", "/Thumbs.db!/256_79dea834bece3f6b.jpg"]
+    assert {h["note"] for h in report["hits"]} == {"thumbnail of a viewed picture"}

@@ -402,7 +402,8 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from . import archives, compressed, documents, thumbcache, zip as _zip  # noqa: F401
+        from . import (archives, compressed, documents, thumbcache, thumbsdb,  # noqa: F401
+                       zip as _zip)
 
 
 def names() -> Tuple[str, ...]:
