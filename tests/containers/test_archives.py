@@ -282,3 +282,31 @@ def test_stored_absolute_and_mixed_names_are_kept(tmp_path):
         rows = [json.loads(line) for line in listed.stdout.splitlines()][1:]
         assert [r["member_path"] for r in rows] == members
         assert [r["path"] for r in rows] == [f"/{name}!/{m}" for m in members]
+
+
+def test_a_container_is_read_whole_for_its_md5_only_when_a_member_hits(collection,
+                                                                        reference_set,
+                                                                        tmp_path):
+    """Members are read where they lie; the container's own MD5 (container_md5) is taken by a
+    second, whole read only for a container with a hit among its members."""
+    import zipfile
+    from triage.containers import Bounds
+    from triage.evidence import folder
+    from triage.hashsets import load
+    from triage.reading import HEAD
+    from triage.scanners import Judge
+    ev, _ = collection
+    judge = Judge([load(str(reference_set))], archives=Bounds())
+    with zipfile.ZipFile(tmp_path / "unrelated.zip", "w") as z:
+        for name in UNRELATED:
+            z.write(PHOTOS / name, name)
+    clean = judge(folder.single(str(tmp_path / "unrelated.zip"), str(tmp_path)))
+    size = (tmp_path / "unrelated.zip").stat().st_size
+    assert [c.status for c in clean.children] == ["clean"] * len(UNRELATED)
+    assert clean.bytes_read == min(HEAD, size)
+    assert {c.entry.member.container_md5 for c in clean.children} == {None}
+    hit = judge(folder.single(str(ev / "plain.tar"), str(ev)))
+    size = (ev / "plain.tar").stat().st_size
+    assert [c.entry.member.container_md5 for c in hit.children if c.is_hit] == [
+        md5(ev / "plain.tar")]
+    assert hit.bytes_read == min(HEAD, size) + size

@@ -218,12 +218,12 @@ def test_a_member_over_the_time_bound_is_an_error_and_the_rest_goes_on(tmp_path)
 
 
 def test_a_container_that_contains_itself_is_not_opened_again():
-    """A quine (r.zip holding r.zip) is stopped by its own MD5 among its containers' (none is
+    """A quine (r.zip holding r.zip) is stopped by its own identity among its containers' (none is
     made here: see the README's limits); the depth bound would stop it in any case."""
     from triage.containers import Bounds, refusal
     bounds = Bounds()
     assert refusal(bounds, "a" * 32, ()) is None
     assert refusal(bounds, "a" * 32, ("b" * 32, "a" * 32)) == (
-        "archive not opened: it contains itself (its MD5 is one of its containers')")
+        "archive not opened: it contains itself (it is one of its containers)")
     assert refusal(bounds, "c" * 32, ("1", "2", "3", "4")) == (
         "archive not opened: nested deeper than 4 containers (the depth bound)")

@@ -144,23 +144,31 @@ def detect(head: bytes) -> Optional[ContainerReader]:
 
 
 class Sniff:
-    """reading.read's `more`: tells a container by its head, and then asks for its MD5 (its
-    children carry it); `kind` is the container's reader, None for any other file."""
+    """reading.read's `more`: tells a container by its head, and then (with `md5`) asks for
+    its MD5 in the same read; `kind` is the container's reader, None for any other file."""
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, md5: bool = True):
         self.enabled = enabled
+        self.md5 = md5
         self.kind: Optional[ContainerReader] = None
 
     def __call__(self, head: bytes) -> Tuple[str, ...]:
         self.kind = detect(head) if self.enabled else None
-        return ("md5",) if self.kind is not None else ()
+        return ("md5",) if self.kind is not None and self.md5 else ()
 
 
-def refusal(bounds: Bounds, md5: str, parents: Tuple[str, ...]) -> Optional[str]:
+def identity(head: bytes, size: int) -> str:
+    """What tells a container from the containers it is in, when its MD5 is not taken: its
+    size and the SHA-1 of its head (a quine repeats both)."""
+    import hashlib
+    return f"{size}:{hashlib.sha1(head).hexdigest()}"
+
+
+def refusal(bounds: Bounds, ident: str, parents: Tuple[str, ...]) -> Optional[str]:
     """Why a container found at this depth is not opened, or None when it is: `parents` are
-    the MD5s of the containers it is in, outermost first."""
-    if md5 in parents:
-        return "archive not opened: it contains itself (its MD5 is one of its containers')"
+    the identities (MD5s, or identity()) of the containers it is in, outermost first."""
+    if ident in parents:
+        return "archive not opened: it contains itself (it is one of its containers)"
     if len(parents) >= bounds.depth:
         return (f"archive not opened: nested deeper than {bounds.depth} containers (the depth "
                 f"bound)")

@@ -108,7 +108,9 @@ class Judge:
         opens = self._container_candidate(entry.size)
         if not needed and not image and not opens:   # as unread(), one plan
             return Verdict(entry, "skipped")
-        sniff = containers.Sniff(opens)
+        # a container's MD5 is taken only once a member of it is a hit (see _container_md5):
+        # reading it whole for every container cost a third of a scan of zips
+        sniff = containers.Sniff(opens, md5=False)
         with entry.open() as reader:
             contents = reading.read(reader, needed, pictures=image, size=entry.size,
                                     stop=self.stop, more=sniff)
@@ -124,27 +126,47 @@ class Judge:
                 self._perceive(contents.data, verdict)
             verdict = self._settle(verdict, contents.data)
         if sniff.kind is not None:
-            self._open_container(verdict, sniff.kind, contents.digests["md5"], budget, parents)
+            ident = contents.digests.get("md5") or containers.identity(contents.head,
+                                                                      entry.size)
+            self._open_container(verdict, sniff.kind, ident, budget, parents)
         return verdict
 
-    def _open_container(self, verdict: Verdict, kind: containers.ContainerReader, md5: str,
+    def _open_container(self, verdict: Verdict, kind: containers.ContainerReader, ident: str,
                         budget: Optional[containers.Budget], parents: Tuple[str, ...]) -> None:
         """Judge every child of a container, each as any file, into verdict.children."""
-        refused = containers.refusal(self.archives, md5, parents)
+        refused = containers.refusal(self.archives, ident, parents)
         if refused:
             verdict.errors.append(refused)
             return
         budget = budget or containers.Budget(self.archives, verdict.entry.size)
-        for item in containers.expand(verdict.entry, kind, budget, md5):
+        hits = []
+        for item in containers.expand(verdict.entry, kind, budget, None):
             if isinstance(item, ScanError):
                 verdict.errors.append(item.reason)
                 continue
-            child = self._verdict(item, budget, parents + (md5,))
+            child = self._verdict(item, budget, parents + (ident,))
             # its reader lives only while the container is open (and cannot be pickled)
             child.entry = replace(child.entry, open=None)
+            if child.is_hit:
+                hits.append(child)
             verdict.children.append(child)
             verdict.children.extend(child.children)
             child.children = []
+        if hits:
+            md5 = self._container_md5(verdict)
+            for child in hits:
+                child.entry = replace(child.entry, member=replace(child.entry.member,
+                                                                  container_md5=md5))
+
+    def _container_md5(self, verdict: Verdict) -> str:
+        """The container's MD5, for its members that are hits: from its own digests when they
+        were taken, else read again (a container is always readable twice)."""
+        if "md5" in verdict.hashes:
+            return verdict.hashes["md5"]
+        with verdict.entry.open() as reader:
+            md5 = digest_stream(chunks(reader), ("md5",))["md5"]
+        verdict.bytes_read += verdict.entry.size
+        return md5
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
         from .. import imaging
