@@ -40,6 +40,7 @@ class MemberOf:
     container_md5: Optional[str] = None
     note: Optional[str] = None   # what the child is, when not a plain file ("thumbnail of ...")
     encrypted: bool = False      # listed by name and size only: its content cannot be read
+    read_once: bool = False      # in a stream-only archive: its content can be read once only
 
     def to_dict(self) -> dict:
         d = {"container_path": self.container_path, "member_path": self.member_path,

@@ -236,9 +236,11 @@ def _child(parent: FileEntry, member: Member, budget: Budget, md5: Optional[str]
     size = member.size
     locked = member.encrypted
     opener = _encrypted
+    once = False
     if not locked and (size is None or not member.reopenable):
         try:
             opener, size = _settled(member, budget, size)   # metered as it was read
+            once = isinstance(opener, _Replay)
         except Encrypted:   # told only by its data (libarchive flags no encryption)
             locked = True
     elif not locked:
@@ -249,7 +251,7 @@ def _child(parent: FileEntry, member: Member, budget: Budget, md5: Optional[str]
         size=size or 0,
         times=(member.mtime, (0, 0), (0, 0), (0, 0)),
         open=opener,
-        member=MemberOf(parent.path, name, md5, member.note, encrypted=locked),
+        member=MemberOf(parent.path, name, md5, member.note, encrypted=locked, read_once=once),
     )
 
 
@@ -285,14 +287,20 @@ def _settled(member: Member, budget: Budget, size: Optional[int]):
 
 
 def _replay(head: bytes, stream: BinaryIO) -> Callable[[], BinaryIO]:
-    used = []
+    return _Replay(head, stream)
 
-    def opener():
-        if used:
+
+class _Replay:
+    """Opens a stream-only member once: the head it was sniffed by, then the rest."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self._head, self._stream, self._used = head, stream, False
+
+    def __call__(self) -> BinaryIO:
+        if self._used:
             raise OSError("a member of a stream-only archive can be read once")
-        used.append(True)
-        return _Chain(head, stream)
-    return opener
+        self._used = True
+        return _Chain(self._head, self._stream)
 
 
 class _Chain(io.RawIOBase):

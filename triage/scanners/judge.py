@@ -100,9 +100,9 @@ class Judge:
     def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
                parents: Tuple[str, ...]) -> Verdict:
         needed = self.exact.plan(entry.size)
-        if needed and entry.member is not None:
-            # a member of a stream-only archive may not be readable twice: a hit's report
-            # digests are taken in the one read
+        if needed and entry.member is not None and entry.member.read_once:
+            # a member of a stream-only archive cannot be read twice: a hit's report digests
+            # are taken in the one read
             needed = tuple(dict.fromkeys((*needed, *REPORT_DIGESTS)))
         image = self._image_candidate(entry.size)
         opens = self._container_candidate(entry.size)
