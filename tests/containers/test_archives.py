@@ -310,3 +310,27 @@ def test_a_container_is_read_whole_for_its_md5_only_when_a_member_hits(collectio
     assert [c.entry.member.container_md5 for c in hit.children if c.is_hit] == [
         md5(ev / "plain.tar")]
     assert hit.bytes_read == min(HEAD, size) + size
+
+
+def test_damaged_archives_are_error_records_and_the_scan_goes_on(tmp_path, reference_set):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "a.jpg").write_bytes((PHOTOS / UNRELATED[0]).read_bytes())
+    subprocess.run(["zip", "-q", "-0", "good.zip", "a.jpg"], cwd=work, check=True)
+    good = (work / "good.zip").read_bytes()
+    (ev / "truncated.zip").write_bytes(good[:9000])
+    flipped = bytearray(good)
+    flipped[100] ^= 0xFF                      # inside the stored member: its CRC-32 fails
+    (ev / "crc.zip").write_bytes(bytes(flipped))
+    (ev / "known.jpg").write_bytes((PHOTOS / KNOWN[0]).read_bytes())
+    out = tmp_path / "o"
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [h["path"] for h in report["hits"]] == ["/known.jpg"]
+    assert sorted((e["path"], e["reason"]) for e in report["errors"]) == [
+        ("/crc.zip!/a.jpg", "read failed: Bad CRC-32 for file 'a.jpg'"),
+        ("/truncated.zip", "archive not examined at its start: zip archive damaged: File is "
+                           "not a zip file")]
