@@ -1,6 +1,7 @@
 """The worker pool: batches, order, stop, and the thread fallback where it cannot fork."""
 
 import os
+import time
 import threading
 from functools import partial
 
@@ -23,6 +24,9 @@ def test_no_items_no_batches():
 
 
 def _square_and_pid(n):
+    # 2 ms of work an item: one process alone would take 0.6 s over the 75 batches, time
+    # enough for the other, forked at the start, to take its share on a loaded machine
+    time.sleep(0.002)
     return n * n, os.getpid()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, Iterable, Optional
+from typing import BinaryIO, Callable, Dict, Iterable, Optional
 
 from .hashing import CHUNK, chunks, digest_stream
 from .workers import Interrupted
@@ -38,6 +38,7 @@ class Contents:
     picture: Optional[str] = None     # its MIME type, when pictures were asked for and it is one
     data: Optional[bytes] = None      # the whole file, when it is a picture within the cap
     video: Optional[str] = None       # its container's MIME type, when videos were asked for
+    head: bytes = b""                 # its first HEAD bytes (what tells a container)
 
     @property
     def too_large(self) -> bool:
@@ -46,16 +47,20 @@ class Contents:
 
 
 def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = False,
-         videos: bool = False, size: Optional[int] = None, stop=None) -> Contents:
+         videos: bool = False, size: Optional[int] = None, stop=None,
+         more: Optional[Callable[[bytes], Iterable[str]]] = None) -> Contents:
     """Read `reader` from its start: its head always, then, when a digest is asked for or it
     is a picture to keep, the rest once for all of them. `pictures`: tell a picture by its
     content (imaging.sniff) and keep the bytes of one up to MAX_IMAGE_BYTES. `size`, when
     known, spares reading an empty file and lets a larger picture be passed over unread.
     `videos`: tell a video container by its head (video.sniff); it is decoded from the file
     itself, later, never held here.
-    `stop` (an event) is polled between blocks: once set, the read raises Interrupted."""
+    `stop` (an event) is polled between blocks: once set, the read raises Interrupted.
+    `more(head)` names digests to add once the head is seen (a container's MD5)."""
     digests = tuple(digests)
     head = reader.read(HEAD if size is None else min(HEAD, size)) if size != 0 else b""
+    if more is not None:
+        digests += tuple(d for d in more(head) if d not in digests)
     picture = None
     if pictures:
         from .imaging import sniff   # the decoding stack, only for reads that need it
@@ -66,7 +71,7 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
         video = sniff_video(head)
     keep = picture is not None and (size is None or size <= MAX_IMAGE_BYTES)
     if not digests and not keep:
-        return Contents(len(head), picture=picture, video=video)
+        return Contents(len(head), picture=picture, video=video, head=head)
     total = len(head)
     kept = [head] if keep else None
 
@@ -85,5 +90,6 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
             yield block
 
     found = digest_stream(blocks(), digests)
-    return Contents(total, found, picture, b"".join(kept) if kept is not None else None, video)
+    return Contents(total, found, picture, b"".join(kept) if kept is not None else None,
+                    video, head)
 

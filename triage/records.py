@@ -43,6 +43,28 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class MemberOf:
+    """Where a child entry (an archive member, a thumbnail in a cache) sits: its container as
+    shown (`a.zip`, or `a.zip!/b.7z` when nested), its own stored name there, and the
+    container's MD5. Kept apart from the shown path `a.zip!/x.jpg`, since a real folder can be
+    named `a.zip!`."""
+
+    container_path: str
+    member_path: str
+    container_md5: Optional[str] = None
+    note: Optional[str] = None   # what the child is, when not a plain file ("thumbnail of ...")
+    encrypted: bool = False      # listed by name and size only: its content cannot be read
+    read_once: bool = False      # in a stream-only archive: its content can be read once only
+
+    def to_dict(self) -> dict:
+        d = {"container_path": self.container_path, "member_path": self.member_path,
+             "container_md5": self.container_md5}
+        if self.note is not None:
+            d["note"] = self.note
+        return d
+
+
+@dataclass(frozen=True)
 class FileEntry:
     """One file (or NTFS alternate data stream) found on the evidence.
 
@@ -66,29 +88,42 @@ class FileEntry:
     # NTFS: (type, id) of the named stream (`path:stream`) this entry is; None for the default
     # data of a file, and for every entry of other file systems and of folders.
     attribute: Optional[Tuple[int, int]] = None
+    # A child entry (triage.containers): inside which container, under which name. It keeps
+    # its outermost parent's evidence, volume, inode and allocation state.
+    member: Optional[MemberOf] = None
 
     def key(self) -> str:
         """A stable identity within one scan, used by the results db for resume."""
         vol = "-" if self.volume is None else str(self.volume.index)
-        return f"{self.evidence}\x00{vol}\x00{self.inode}\x00{self.path}"
+        key = f"{self.evidence}\x00{vol}\x00{self.inode}\x00{self.path}"
+        if self.member is not None:   # never the key of a real file named `a.zip!/x`
+            key += f"\x00member\x00{self.member.container_path}\x00{self.member.member_path}"
+        return key
 
     def content_key(self) -> tuple:
         """Names with equal keys read the same bytes (hard links, a reallocated name and the
         live file on its inode): what a scan groups to read shared content once. Hashable and
         stable across processes. A folder's file is keyed by its path: an inode number alone
         does not name a file across the mounts a folder may span."""
+        if self.member is not None:   # a member's content: its container's, then its name
+            return (self.evidence, None if self.volume is None else self.volume.index,
+                    self.inode, self.attribute, self.member.container_path,
+                    self.member.member_path)
         if self.volume is None:
             return (self.evidence, None, self.path, None)
         return (self.evidence, self.volume.index, self.inode, self.attribute)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             **_location(self),
             "allocated": self.allocated,
             "realloc": self.realloc,
             "size": self.size,
             **{name: iso(*stamp) for name, stamp in zip(TIME_FIELDS, self.times)},
         }
+        if self.member is not None:
+            d.update(self.member.to_dict())
+        return d
 
 
 @dataclass(frozen=True)

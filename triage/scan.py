@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from . import TOOL_NAME, __version__, environment, signals
+from . import TOOL_NAME, __version__, containers, environment, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
@@ -46,6 +46,8 @@ class ScanRequest:
     deleted: Optional[bool] = None
     thresholds: Optional[Dict[str, int]] = None
     video: Optional[dict] = None         # scanners.video.VideoOptions: frames, match shares
+    archives: Optional[bool] = None      # open containers (archives, compressed files)
+    bounds: containers.Bounds = field(default_factory=containers.Bounds)   # ... within these
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
     # Part of the item only (triage batch splits a large one): no reports are written, the
@@ -53,7 +55,7 @@ class ScanRequest:
     scope: Optional[Scope] = None
 
 
-DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}}
+DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}, "archives": True}
 
 
 @dataclass
@@ -89,7 +91,8 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             report_names=[r.filename for r in REPORTERS.values()],
             identity=_identity(evidences, sets, req.scope),
             case={k: req.case.get(k) for k in CASE_FLAGS},
-            options={"deleted": req.deleted, "thresholds": req.thresholds, "video": req.video},
+            options={"deleted": req.deleted, "thresholds": req.thresholds, "video": req.video,
+                     "archives": req.archives},
             defaults=DEFAULT_OPTIONS)
     except BaseException:
         for item in [*evidences, *sets]:
@@ -116,7 +119,9 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
           started: float) -> ScanOutcome:
     results, options = prepared.results, prepared.options
     stop = stop_event()
-    judge = Judge(sets, options["thresholds"], stop=stop, video=options["video"])
+    # A scan resumed from before containers were opened has no "archives": it opens none.
+    judge = Judge(sets, options["thresholds"], stop=stop, video=options["video"],
+                  archives=req.bounds if options.get("archives") else None)
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown and req.scope is None else None)
     workers = Workers(judge, req.workers or os.cpu_count() or 2)
@@ -271,6 +276,15 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
 
     def record(ev_id, batch, verdicts):
         for (key, content, _), verdict in zip(batch, verdicts):
+            # A container's children first: the container marked done means all of them are,
+            # so a resume that finds it done skips them all.
+            for child in verdict.children:
+                _record(results, ev_id, entry_key(child.entry.key()), content_key(child.entry),
+                        child)
+            if verdict.children:   # counted as they come: the totals' walk cannot see them
+                progress.add_total(len(verdict.children), 0)
+                for child in verdict.children:
+                    progress.advance(1, 0, hit=child.is_hit)
             _record(results, ev_id, key, content, verdict)
             progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
                              hit=verdict.is_hit)

@@ -15,7 +15,7 @@ import io
 import os
 import time
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Callable, List, Optional, Tuple
 
 from .imaging import ImageDecodeError
 from .signals.vpdq import NEAR, FrameHash, hash_frame

@@ -34,7 +34,9 @@ def _once(triage, *args):
 
 def listing(triage, images, name):
     truth = truth_of(name)
-    args = ["files", images / name, "--hash", DIGESTS]
+    # the file systems' own files, as TSK and dfVFS list them (not the members of archives
+    # among them: APFS's .fseventsd logs are gzip files)
+    args = ["files", images / name, "--hash", DIGESTS, "--no-archives"]
     for credential in truth["credentials"]:
         args += ["--credential", credential]
     out = _once(triage, *args)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from functools import partial
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import click
 from tqdm import tqdm
 
+from .. import containers, reading
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
-from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
 from ..progress import progress_bar
 from ..records import ScanError
@@ -27,27 +27,33 @@ from .options import evidence_access, signal_list
 @click.option("--hash", "hashes", default=None, metavar="ALGOS", callback=signal_list("exact"),
               help="Digests to compute in one pass, e.g. md5,sha1,sha256.")
 @click.option("--no-deleted", is_flag=True, help="Only allocated files.")
+@click.option("--no-archives", is_flag=True,
+              help="Do not list the members of archives and compressed files.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Files hashed in parallel (default: one per CPU).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
-def files(evidence, hashes, no_deleted, workers, progress):
+def files(evidence, hashes, no_deleted, no_archives, workers, progress):
     """List every file of EVIDENCE (disk image, E01, split raw, device or folder): allocated and
     deleted files of every partition and file system, NTFS streams as `path:stream`.
 
     One JSON object a line with evidence, volume, path, inode, allocated, size, times and the
     requested hashes, in a stable order. A part that cannot be read becomes a line with an
     "error" key (also shown on stderr) and the listing goes on; the exit code is then 3. A
-    deleted file recovered only in part carries "recovered": the bytes its hashes cover."""
+    deleted file recovered only in part carries "recovered": the bytes its hashes cover.
+    Members of archives and compressed files (recognised by content) follow their container
+    as `container!/member`, with container_path, member_path and container_md5."""
     errors = 0
+    archives = None if no_archives else containers.Bounds()
     with open_evidence(evidence) as ev, progress_bar(progress, unit=" files") as bar:
         items = ev.entries(deleted=not no_deleted)
         if hashes:
-            pool = Workers(partial(describe_once, hashes=hashes), workers or os.cpu_count() or 2)
+            pool = Workers(partial(describe_once, hashes=hashes, archives=archives),
+                           workers or os.cpu_count() or 2)
             work = batches(_marked(items), lambda marked: getattr(marked[0], "size", 0))
             outputs = _reused((out for _, results in pool.map(work) for out in results), hashes)
         else:
-            pool, outputs = None, (describe(item, ()) for item in items)
+            pool, outputs = None, (describe(item, (), archives) for item in items)
         try:
             for records in outputs:
                 for record in records:
@@ -75,10 +81,13 @@ def _marked(items) -> Iterator[tuple]:
         seen.add(key)
 
 
-def describe_once(marked: tuple, hashes: Sequence[str]) -> tuple:
+def describe_once(marked: tuple, hashes: Sequence[str],
+                  archives: Optional[containers.Bounds] = None) -> tuple:
     """describe(), reading a content only under its first name."""
     item, key, again = marked
-    return key, again, describe(item, () if again else hashes)
+    if again:
+        return key, again, describe(item, ())
+    return key, again, describe(item, hashes, archives)
 
 
 def _reused(outputs, hashes: Sequence[str]) -> Iterator[List[dict]]:
@@ -95,37 +104,58 @@ def _reused(outputs, hashes: Sequence[str]) -> Iterator[List[dict]]:
         yield records
 
 
-def describe(item, hashes: Sequence[str]) -> List[dict]:
+def describe(item, hashes: Sequence[str],
+             archives: Optional[containers.Bounds] = None) -> List[dict]:
     """The JSON objects one listed item prints: a file (with its hashes), an error, or both
-    when a file's content cannot be read."""
+    when a file's content cannot be read; a container's members (`archives`: their bounds)
+    after it, each the same way."""
     if isinstance(item, ScanError):
         return [_error_record(item)]
-    record = item.to_dict()
-    if not hashes:
-        return [record]
-    try:
-        with item.open() as reader:
-            counted = _Counted(chunks(reader))
-            record.update(digest_stream(counted, hashes))
-    except READ_ERRORS as exc:
+    records: List[dict] = []
+    _describe(item, tuple(hashes), archives, None, (), records)
+    return records
+
+
+def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None:
+    record = entry.to_dict()
+    out.append(record)
+    locked = containers.encrypted(entry)
+    if locked:
         record.update({name: None for name in hashes})
-        problem = ScanError(item.evidence, f"read failed: {one_line(exc)}", item.volume,
-                            item.path, item.inode)
-        return [record, _error_record(problem)]
-    if counted.total < item.size:
+        out.append(_error_record(ScanError(entry.evidence, locked, entry.volume, entry.path,
+                                           entry.inode)))
+        return
+    sniff = containers.Sniff(archives is not None and entry.size >= containers.MIN_SIZE)
+    if not hashes and not sniff.enabled:
+        return
+    try:
+        with entry.open() as reader:
+            contents = reading.read(reader, hashes, size=entry.size, more=sniff)
+    except containers.LISTING_ERRORS as exc:
+        if entry.member is None and not isinstance(exc, READ_ERRORS):
+            raise
+        record.update({name: None for name in hashes})
+        out.append(_error_record(ScanError(entry.evidence, f"read failed: {one_line(exc)}",
+                                           entry.volume, entry.path, entry.inode)))
+        return
+    record.update({name: contents.digests[name] for name in hashes})
+    if hashes and contents.bytes_read < entry.size:
         # a deleted file recovered in part: the hashes cover what was there
-        record["recovered"] = counted.total
-    return [record]
-
-
-class _Counted:
-    def __init__(self, blocks):
-        self.blocks, self.total = blocks, 0
-
-    def __iter__(self):
-        for block in self.blocks:
-            self.total += len(block)
-            yield block
+        record["recovered"] = contents.bytes_read
+    if sniff.kind is None:
+        return
+    md5 = contents.digests["md5"]
+    refused = containers.refusal(archives, md5, parents)
+    if refused:
+        out.append(_error_record(ScanError(entry.evidence, refused, entry.volume, entry.path,
+                                           entry.inode)))
+        return
+    budget = budget or containers.Budget(archives, entry.size)
+    for child in containers.expand(entry, sniff.kind, budget, md5):
+        if isinstance(child, ScanError):
+            out.append(_error_record(child))
+        else:
+            _describe(child, hashes, archives, budget, parents + (md5,), out)
 
 
 def _error_record(error: ScanError) -> dict:

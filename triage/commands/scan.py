@@ -37,6 +37,9 @@ from .options import evidence_access, replay, report_formats, thresholds, video_
 @click.option("--resume", is_flag=True, help="Continue an interrupted scan in OUTDIR.")
 @click.option("--force", is_flag=True, help="Replace a scan already in OUTDIR.")
 @click.option("--no-deleted", is_flag=True, help="Skip deleted files.")
+@click.option("--no-archives", is_flag=True,
+              help="Do not look inside archives and compressed files (zip, 7z, rar, tar, gz, "
+                   "...); each is judged as one file only.")
 @click.option("--threshold", "thresholds", multiple=True, callback=thresholds,
               metavar="SIGNAL=BITS", help="Override a perceptual match radius, e.g. pdq=31 "
                                           "(vpdq=R: the radius of one video frame).")
@@ -52,7 +55,8 @@ from .options import evidence_access, replay, report_formats, thresholds, video_
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no verdict text.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id, notes,
-         workers, resume, force, no_deleted, thresholds, video, live, trusted, sign_key, quiet,
+         workers, resume, force, no_deleted, no_archives, thresholds, video, live, trusted,
+         sign_key, quiet,
          as_json):
     """Scan EVIDENCE (disk images, E01, split raw, devices or folders) for files in the hash
     sets, allocated and deleted, in every partition. Writes OUTDIR/report.json (and csv, html),
@@ -82,6 +86,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         workers=workers or 0, resume=resume, force=force,
         # None: not given, so a resume keeps what the scan started with
         deleted=False if no_deleted else None, thresholds=thresholds or None, video=video,
+        archives=False if no_archives else None,
         trust=load_trusted(trusted) if trusted else None, signer=signer)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)

@@ -19,13 +19,14 @@ from ..safetext import path_text
 from ..timefmt import pin_utc
 from . import folder, snapshots, tsk_walk
 from .access import Access, installed as installed_access
-from .media import DamagedMedia, Media, open_media, verify
+from ..errors import DamagedMedia
+from .media import Media, open_media, verify
 from .memory import keep_read_buffers
 
 __all__ = ["DamagedMedia", "Evidence", "open_evidence", "verify"]
 
-# A file libmagic names so is scanned as one file when it holds no partition table or file
-# system; anything else that holds neither stays an error (a damaged disk image must not pass
+# A file libmagic names so (or an archive, triage.containers) is scanned as one file when it
+# holds no partition table or file system; anything else that holds neither stays an error (a damaged disk image must not pass
 # for "one file" and be judged as such).
 LOOSE_FILE_TYPES = ("image/", "video/")
 _SNIFF = 8192
@@ -243,7 +244,7 @@ def _nothing_to_walk(path: str, media: Media) -> Evidence:
     else is refused, saying what the media is."""
     head = _read_or_empty(media, 0, min(media.size, _SNIFF))
     mime = magic.from_buffer(head, mime=True) if head else ""
-    if media.kind == "raw" and mime.startswith(LOOSE_FILE_TYPES):
+    if media.kind == "raw" and (mime.startswith(LOOSE_FILE_TYPES) or _container(head)):
         size = media.size
         media.close()
         return Evidence(path=path, kind="file", size=size, segments=[path],
@@ -259,6 +260,13 @@ def _nothing_to_walk(path: str, media: Media) -> Evidence:
     media.close()
     raise EvidenceError(f"{path}: no partition table or file system found "
                         f"({media.kind} media of {media.size:,} bytes{hint})")
+
+
+def _container(head: bytes) -> bool:
+    """An archive or compressed file given as evidence is one file, whose members the scan
+    and `triage files` list as its children."""
+    from ..containers import detect
+    return detect(head) is not None
 
 
 def _read_or_empty(media: Media, offset: int, length: int) -> bytes:

@@ -19,7 +19,7 @@ from ..errors import READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
 from .chain import lib_reason
 from .reopen import Locator, installed
-from .sources import Reader
+from .sources import RandomAccess
 
 MAX_DEPTH = 1024
 # An HFS+ resource fork is listed as `path:rsrc` (dfVFS's data stream "rsrc"): content can
@@ -183,8 +183,8 @@ def _times(entry) -> tuple:
     return tuple(out)
 
 
-class LibyalReader(Reader):
-    """Sequential reader over a libyal file entry (or an HFS+ resource fork)."""
+class LibyalReader(RandomAccess):
+    """A reader over a libyal file entry (or an HFS+ resource fork), at any offset."""
 
     def __init__(self, entry, size: int):
         super().__init__()

@@ -8,7 +8,6 @@ container says about itself."""
 from __future__ import annotations
 
 import calendar
-import errno
 import hashlib
 import os
 import re
@@ -23,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import pyewf
 import pytsk3
 
-from ..errors import DamagedMedia, EvidenceError, READ_ERRORS, one_line
+from ..errors import EvidenceError, READ_ERRORS, one_line
 from ..registry import Registry
 from ..timefmt import pin_utc
 from . import libewf

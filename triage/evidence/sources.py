@@ -149,15 +149,36 @@ class Reader(io.RawIOBase):
         return len(data)
 
 
-class FileObject(Reader):
+class RandomAccess(Reader):
+    """A reader of `_size` bytes read at `_pos`, which may be anywhere: a zip's directory is
+    at its end, an MP4's index often too."""
+
+    _pos = 0
+    _size = 0
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        if whence == os.SEEK_CUR:
+            offset += self._pos
+        elif whence == os.SEEK_END:
+            offset += self._size
+        if offset < 0:
+            raise OSError(f"seek to {offset} before the start")
+        self._pos = offset
+        return offset
+
+    def tell(self):
+        return self._pos
+
+
+class FileObject(RandomAccess):
     """A source as the file-like object the libyal libraries' `open_file_object` reads."""
 
     def __init__(self, source: Source):
         super().__init__()
-        self._source, self._pos = source, 0
-
-    def seekable(self):
-        return True
+        self._source, self._pos, self._size = source, 0, source.size
 
     def read(self, size=-1):
         if size is None or size < 0:
@@ -165,19 +186,6 @@ class FileObject(Reader):
         data = self._source.read(self._pos, size)
         self._pos += len(data)
         return data
-
-    def seek(self, offset, whence=os.SEEK_SET):
-        if whence == os.SEEK_CUR:
-            offset += self._pos
-        elif whence == os.SEEK_END:
-            offset += self._source.size
-        if offset < 0:
-            raise OSError("seek before the start")
-        self._pos = offset
-        return offset
-
-    def tell(self):
-        return self._pos
 
     def get_size(self):
         return self._source.size

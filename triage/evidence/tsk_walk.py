@@ -3,7 +3,6 @@ the way `fls -r` finds them; NTFS alternate data streams become entries of their
 
 from __future__ import annotations
 
-import io
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import pytsk3
@@ -11,8 +10,10 @@ import pytsk3
 from ..errors import READ_ERRORS, one_line
 from ..records import TIME_FIELDS, FileEntry, ScanError, Volume
 from .ext_names import names_with_nul
-from .media import DamagedMedia, overlap
+from ..errors import DamagedMedia
+from .media import overlap
 from .reopen import Locator, installed
+from .sources import RandomAccess
 
 MAX_DEPTH = 1024   # deeper than any real tree; a corrupt one must not exhaust the walk
 
@@ -25,7 +26,7 @@ _DOTS = (b".", b"..")
 _DEFAULT_DATA = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 
 
-class TskReader(io.RawIOBase):
+class TskReader(RandomAccess):
     """Sequential reader over one attribute of a TSK file (the default data, or a named stream).
 
     With `short_ok`, content ends where TSK stops returning data (a deleted file recovered in
@@ -45,9 +46,6 @@ class TskReader(io.RawIOBase):
         self._geometry = geometry
         self._extents: Optional[List[Tuple[int, int]]] = None
         self._pos = 0
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         # Straight from TSK: RawIOBase.read would zero a buffer of `size` bytes (1 MiB a call,

@@ -283,6 +283,9 @@ def _hit_table(hits: List[dict], report, title: str) -> str:
             state = '<span class="warn">deleted name, inode reallocated</span>'
         also = "".join(f'<br><span class="muted">also named</span> <code>{esc(n["path"])}</code>'
                        f'{_name_state(n)}' for n in hit.get("other_names", []))
+        if hit.get("container_path") is not None:   # a child entry: what it is, where it is
+            also += (f'<br><span class="muted">{esc(hit.get("note") or "member")} in</span> '
+                     f'<code>{esc(hit["container_path"])}</code>')
         hashes = "<br>".join(f'<span class="muted">{esc(k)}</span> <code>{esc(v)}</code>'
                              for k, v in sorted(hit_signals(hit).items(), key=_exact_first))
         bodies.append(

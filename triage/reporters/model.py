@@ -60,7 +60,9 @@ def _zero_counts() -> dict:
 
 # A hit's fields that are not one of the file's digests or perceptual hashes.
 HIT_FIELDS = frozenset({"evidence", "volume", "path", "inode", "allocated", "realloc", "size",
-                        "mtime", "atime", "ctime", "crtime", "other_names", "matches"})
+                        "mtime", "atime", "ctime", "crtime", "other_names", "matches",
+                        # a child entry's (records.MemberOf)
+                        "container_path", "member_path", "container_md5", "note"})
 
 
 def hit_signals(hit: dict) -> dict:

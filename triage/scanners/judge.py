@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
-from .. import reading, signals
+from .. import containers, reading, signals
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
-from ..records import FileEntry, Match
+from ..records import FileEntry, Match, ScanError
 from .exact import ExactMatcher
 
 REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
@@ -35,6 +35,8 @@ class Verdict:
     errors: List[str] = field(default_factory=list)     # content that could not be checked
     warnings: List[str] = field(default_factory=list)   # checked, but worth an examiner's look
     damaged: List[Tuple[int, int]] = field(default_factory=list)   # media ranges (offset, length)
+    # A container's child entries, each with its own verdict, descendants included, in order.
+    children: List["Verdict"] = field(default_factory=list)
 
     @property
     def is_hit(self) -> bool:
@@ -43,8 +45,10 @@ class Verdict:
 
 class Judge:
     def __init__(self, sets, thresholds: Optional[Dict[str, int]] = None,
-                 stop: Optional[threading.Event] = None, video: Optional[dict] = None):
+                 stop: Optional[threading.Event] = None, video: Optional[dict] = None,
+                 archives: Optional[containers.Bounds] = None):
         self.exact = ExactMatcher(sets)
+        self.archives = archives   # None: containers are files like any other, never opened
         self.perceptual = self.video = None
         kinds = {signals.SIGNALS[s].kind for hs in sets for s in hs.signals
                  if s in signals.SIGNALS}
@@ -58,7 +62,8 @@ class Judge:
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
-        return bool(self.exact.plan(size)) or self._image_candidate(size)
+        return (bool(self.exact.plan(size)) or self._image_candidate(size)
+                or self._container_candidate(size))
 
     def planned_bytes(self, size: int) -> int:
         """What the progress bar counts for a file before it is read: its size when a digest
@@ -66,7 +71,9 @@ class Judge:
         found to need more, a picture or a hit's re-read, is added when it is done.)"""
         if self.exact.plan(size):
             return size
-        return min(size, reading.HEAD) if self._image_candidate(size) else 0
+        if self._image_candidate(size) or self._container_candidate(size):
+            return min(size, reading.HEAD)
+        return 0
 
     def cost(self, entry: FileEntry) -> int:
         """What judging `entry` is expected to cost, in bytes read: what it plans to read,
@@ -83,42 +90,113 @@ class Judge:
     def _video_candidate(self, size: int) -> bool:
         return self.video is not None and size > 0
 
+    def _container_candidate(self, size: int) -> bool:
+        return self.archives is not None and size >= containers.MIN_SIZE
+
     def unread(self, entry: FileEntry) -> Optional[Verdict]:
         """The verdict of a file no set could match by its size, which is never opened; None
         when the file must be read. Cheap: the scan settles these without a worker."""
         return None if self.needs_read(entry.size) else Verdict(entry, "skipped")
 
     def __call__(self, entry: FileEntry) -> Verdict:
+        return self._verdict(entry, None, ())
+
+    def _verdict(self, entry: FileEntry, budget: Optional[containers.Budget],
+                 parents: Tuple[str, ...]) -> Verdict:
+        locked = containers.encrypted(entry)
+        if locked:
+            return Verdict(entry, "error", errors=[locked])
         try:
-            return self._judge(entry)
+            return self._judge(entry, budget, parents)
+        except containers.OverBound as exc:
+            return Verdict(entry, "error", errors=[f"not examined: {exc.reason}"])
         except READ_ERRORS as exc:
             damaged = [(exc.offset, exc.length)] if isinstance(exc, DamagedMedia) else []
             return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"],
                            damaged=damaged)
+        except Exception as exc:   # noqa: BLE001 - a member's decoder raises what it likes
+            if entry.member is None or isinstance(exc, reading.Interrupted):
+                raise
+            return Verdict(entry, "error", errors=[f"read failed: {one_line(exc)}"])
 
-    def _judge(self, entry: FileEntry) -> Verdict:
+    def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
+               parents: Tuple[str, ...]) -> Verdict:
         needed = self.exact.plan(entry.size)
+        if needed and entry.member is not None and entry.member.read_once:
+            # a member of a stream-only archive cannot be read twice: a hit's report digests
+            # are taken in the one read
+            needed = tuple(dict.fromkeys((*needed, *REPORT_DIGESTS)))
         image = self._image_candidate(entry.size)
-        if not needed and not image:   # as unread(), one plan
+        opens = self._container_candidate(entry.size)
+        if not needed and not image and not opens:   # as unread(), one plan
             return Verdict(entry, "skipped")
+        # a container's MD5 is taken only once a member of it is a hit (see _container_md5):
+        # reading it whole for every container cost a third of a scan of zips
+        sniff = containers.Sniff(opens, md5=False)
         with entry.open() as reader:
             contents = reading.read(reader, needed, pictures=image, size=entry.size,
-                                    stop=self.stop, videos=self._video_candidate(entry.size))
+                                    stop=self.stop, videos=self._video_candidate(entry.size),
+                                    more=sniff)
         if not needed and contents.data is None and contents.video is None:
-            return Verdict(entry, "skipped", bytes_read=contents.bytes_read)
-        verdict = Verdict(entry, "clean", hashes=contents.digests,
-                          bytes_read=contents.bytes_read, hashed=bool(needed))
-        verdict.matches = self.exact.match(contents.digests)
-        if contents.data is not None and not verdict.matches:
-            if self.perceptual is not None:
-                self._perceive(contents.data, verdict)
-            if self.video is not None and not verdict.matches:
-                from ..video import is_animated   # an animated GIF, APNG or WebP is a video
-                if is_animated(contents.data):
-                    self._watch(lambda: io.BytesIO(contents.data), verdict)
-        elif contents.video is not None and not verdict.matches:
-            self._watch(entry.open, verdict)
-        return self._settle(verdict, contents.data)
+            verdict = Verdict(entry, "skipped", bytes_read=contents.bytes_read)
+        else:
+            verdict = Verdict(entry, "clean", hashes=dict(contents.digests),
+                              bytes_read=contents.bytes_read, hashed=bool(needed))
+            if not needed:
+                verdict.hashes = {}   # the MD5 taken for the children only
+            verdict.matches = self.exact.match(verdict.hashes)
+            if contents.data is not None and not verdict.matches:
+                if self.perceptual is not None:
+                    self._perceive(contents.data, verdict)
+                if self.video is not None and not verdict.matches:
+                    from ..video import is_animated   # an animated GIF, APNG or WebP is a video
+                    if is_animated(contents.data):
+                        self._watch(lambda: io.BytesIO(contents.data), verdict)
+            elif contents.video is not None and not verdict.matches:
+                self._watch(entry.open, verdict)
+            verdict = self._settle(verdict, contents.data)
+        if sniff.kind is not None:
+            ident = contents.digests.get("md5") or containers.identity(contents.head,
+                                                                      entry.size)
+            self._open_container(verdict, sniff.kind, ident, budget, parents)
+        return verdict
+
+    def _open_container(self, verdict: Verdict, kind: containers.ContainerReader, ident: str,
+                        budget: Optional[containers.Budget], parents: Tuple[str, ...]) -> None:
+        """Judge every child of a container, each as any file, into verdict.children."""
+        refused = containers.refusal(self.archives, ident, parents)
+        if refused:
+            verdict.errors.append(refused)
+            return
+        budget = budget or containers.Budget(self.archives, verdict.entry.size)
+        hits = []
+        for item in containers.expand(verdict.entry, kind, budget, None):
+            if isinstance(item, ScanError):
+                verdict.errors.append(item.reason)
+                continue
+            child = self._verdict(item, budget, parents + (ident,))
+            # its reader lives only while the container is open (and cannot be pickled)
+            child.entry = replace(child.entry, open=None)
+            if child.is_hit:
+                hits.append(child)
+            verdict.children.append(child)
+            verdict.children.extend(child.children)
+            child.children = []
+        if hits:
+            md5 = self._container_md5(verdict)
+            for child in hits:
+                child.entry = replace(child.entry, member=replace(child.entry.member,
+                                                                  container_md5=md5))
+
+    def _container_md5(self, verdict: Verdict) -> str:
+        """The container's MD5, for its members that are hits: from its own digests when they
+        were taken, else read again (a container is always readable twice)."""
+        if "md5" in verdict.hashes:
+            return verdict.hashes["md5"]
+        with verdict.entry.open() as reader:
+            md5 = digest_stream(chunks(reader), ("md5",))["md5"]
+        verdict.bytes_read += verdict.entry.size
+        return md5
 
     def _watch(self, opener, verdict: Verdict) -> None:
         """Decode a video (bounded, video.hash_video), search its frames, record what came of

@@ -1,0 +1,122 @@
+"""Archives made with the real tools (zip, 7z, tar, gzip, bzip2, xz, zstd) around real photos
+(the PDQ vectors' LabelMe subset): known pictures planted exactly and re-encoded, beside
+unrelated ones, in every kind of container, and a reference set built from the originals."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+from support import FIXTURES
+
+PHOTOS = FIXTURES / "vectors" / "pdq" / "threatexchange" / "labelme-subset"
+# in the set (PDQ quality 100: the two smallest photos, quality 3 and 4, are unrelated ones)
+KNOWN = ["q0122.jpg", "q0291.jpg", "q0746.jpg", "q1050.jpg"]
+UNRELATED = ["q2821.jpg", "q0003.jpg", "q0004.jpg"]             # never hits
+RAR = FIXTURES / "archives" / "rar"
+
+
+def reencoded(name: str) -> bytes:
+    """The known photo saved again (other JPEG quality, a little smaller): other bytes, the
+    same picture to a perceptual hash."""
+    from PIL import Image
+    with Image.open(PHOTOS / name) as img:
+        img = img.convert("RGB")
+        img = img.resize((img.width * 9 // 10, img.height * 9 // 10))
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def tool(*args: str, cwd: Path) -> None:
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def reference_set(tmp_path_factory) -> Path:
+    """A compiled set (md5, sha1, sha256, pdq, phash) of the known photos, by `hashset build`."""
+    from support import run_triage
+    folder = tmp_path_factory.mktemp("reference")
+    refs = folder / "known"
+    refs.mkdir()
+    for name in KNOWN:
+        shutil.copy(PHOTOS / name, refs / name)
+    out = folder / "known.tset"
+    run = run_triage("hashset", "build", str(refs), "-o", str(out), "--category", "1")
+    assert run.code == 0, run.stderr
+    return out
+
+
+# Each container: (file name in the evidence folder, how to make it from a work folder holding
+# its members, {member path: (content source, expected verdict)}).
+def build_collection(root: Path) -> Dict[str, Dict[str, str]]:
+    """Make one archive of every kind under root/ev; returns {hit path: how it matches}.
+    Every archive holds one known photo (exact or re-encoded) and one unrelated one."""
+    ev = root / "ev"
+    ev.mkdir()
+    work = root / "work"
+    expected: Dict[str, str] = {}
+    kinds = [
+        # name, command (run in its own folder of members), exact?
+        ("deflate.zip", ["zip", "-q", "-r", "{out}", "."], True),
+        ("bzip2.zip", ["zip", "-q", "-Z", "bzip2", "-r", "{out}", "."], False),
+        ("deflate64.zip", ["7z", "a", "-tzip", "-mm=Deflate64", "{out}", "."], True),
+        ("lzma.zip", ["7z", "a", "-tzip", "-mm=LZMA", "{out}", "."], False),
+        ("zip64.zip", ["zip", "-q", "-fz", "-r", "{out}", "."], True),
+        ("solid.7z", ["7z", "a", "-ms=on", "{out}", "."], False),
+        ("plain.tar", ["tar", "cf", "{out}", "."], True),
+        ("gz.tar.gz", ["tar", "czf", "{out}", "."], False),
+        ("bz.tbz", ["tar", "cjf", "{out}", "."], True),
+        ("xz.txz", ["tar", "cJf", "{out}", "."], False),
+        ("zst.tar.zst", ["tar", "--zstd", "-cf", "{out}", "."], True),
+        ("disc.iso", ["genisoimage", "-quiet", "-R", "-o", "{out}", "."], False),
+    ]
+    pick = 0
+    for name, command, exact in kinds:
+        members = work / name
+        (members / "sub").mkdir(parents=True)
+        known = KNOWN[pick % len(KNOWN)]
+        pick += 1
+        inner = f"sub/{known}" if exact else f"sub/re-{known}"
+        (members / inner).write_bytes((PHOTOS / known).read_bytes() if exact
+                                      else reencoded(known))
+        shutil.copy(PHOTOS / UNRELATED[pick % len(UNRELATED)], members / "other.jpg")
+        (members / "notes.txt").write_text("nothing to see\n" * 40)
+        tool(*[str(ev / name) if part == "{out}" else part for part in command], cwd=members)
+        member = inner if name.endswith((".zip", ".7z", ".iso")) else f"./{inner}"
+        expected[f"/{name}!/{member}"] = "exact" if exact else "perceptual"
+    # single compressed files, each one known photo
+    for suffix, command in ((".gz", ["gzip", "-kn"]), (".bz2", ["bzip2", "-k"]),
+                            (".xz", ["xz", "-k"]), (".zst", ["zstd", "-q"])):
+        known = KNOWN[pick % len(KNOWN)]
+        pick += 1
+        single = work / f"single{suffix}"
+        single.mkdir()
+        shutil.copy(PHOTOS / known, single / known)
+        tool(*command, known, cwd=single)
+        shutil.move(str(single / (known + suffix)), ev / f"{known}{suffix}")
+        expected[f"/{known}{suffix}!/{known}"] = "exact"
+    # nested two deep: outer.zip!/middle.7z!/inner.jpg, and deeper beside it
+    nest = work / "nest"
+    nest.mkdir()
+    (nest / "inner.jpg").write_bytes(reencoded(KNOWN[3]))
+    shutil.copy(PHOTOS / UNRELATED[0], nest / "unrelated.jpg")
+    tool("7z", "a", "middle.7z", "inner.jpg", "unrelated.jpg", cwd=nest)
+    tool("zip", "-q", str(ev / "outer.zip"), "middle.7z", cwd=nest)
+    expected["/outer.zip!/middle.7z!/inner.jpg"] = "perceptual"
+    # unrelated files only, and a text file that merely looks like nothing
+    shutil.copy(PHOTOS / UNRELATED[1], ev / "loose.jpg")
+    return expected
+
+
+def collection(tmp_path_factory):
+    root = tmp_path_factory.mktemp("collection")
+    expected = build_collection(root)
+    return root / "ev", expected
+
+
+def hit_paths(report: dict) -> List[str]:
+    return sorted(h["path"] for h in report["hits"])

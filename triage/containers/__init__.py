@@ -1,0 +1,427 @@
+"""Child entries: files inside other files (archive members, compressed files' content).
+
+A container is recognised by its content (libmagic's MIME type of its head), never by its name.
+Each kind is a reader in the READERS registry that streams its members from an open,
+seekable file object: nothing is extracted to disk and no member is held whole in memory,
+except a container nested in a stream-only archive (it must be read twice), and that only up to
+`Bounds.nest_memory`. One `Budget` per outermost container bounds all its nesting: depth,
+inflated bytes, members and time per member (zip bombs, quines, 42.zip, a million members).
+
+A child is a FileEntry whose path is `parent!/member` and whose `member` says so in fields; it
+keeps its outermost parent's evidence, volume, inode and allocation state (a deleted archive's
+members are deleted) and flows through the same judge as any file."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Callable, Iterator, Optional, Tuple, Union
+
+from ..errors import one_line
+from ..records import FileEntry, MemberOf, ScanError
+from ..registry import Registry
+from ..safetext import path_text
+
+MIB = 1 << 20
+SNIFF = 64 * 1024          # head libmagic is shown (ISO 9660 names itself at byte 32,769)
+MIN_SIZE = 9               # smaller than any container (a zstd frame of nothing is 9 bytes)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Limits on what one outermost container may cost, whatever it nests."""
+
+    depth: int = 4                   # containers within containers, the outermost counted
+    ratio: int = 100                 # inflated bytes allowed per byte of the container ...
+    min_bytes: int = 64 * MIB        # ... but never fewer than this
+    max_bytes: int = 4096 * MIB      # ... nor more
+    members: int = 100_000
+    member_seconds: float = 60.0
+    nest_memory: int = 128 * MIB     # a container inside a stream-only archive, held to reread
+
+
+class OverBound(Exception):
+    """A bound of the container's Budget was reached: the rest is not examined."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Encrypted(OSError):
+    """A member whose content is encrypted: listed with its name and size, not examined."""
+
+    def __init__(self):
+        super().__init__("encrypted, not examined")
+
+    def __str__(self) -> str:
+        return "encrypted, not examined"
+
+
+# What reading a member can raise: its decoder's own errors besides OSError (zlib.error,
+# zipfile.BadZipFile, lzma.LZMAError, EOFError, ...), and a bound reached.
+LISTING_ERRORS = (Exception,)
+
+
+class Budget:
+    """What one outermost container has used of its Bounds (shared by everything it nests)."""
+
+    def __init__(self, bounds: Bounds, size: int):
+        self.bounds = bounds
+        self.max_bytes = min(bounds.max_bytes, max(bounds.min_bytes, bounds.ratio * size))
+        self.inflated = 0
+        self.members = 0
+        self.spent: Optional[str] = None   # the bound reached, once one is
+
+    def member(self) -> None:
+        self.members += 1
+        if self.members > self.bounds.members:
+            self._over(f"more than {self.bounds.members:,} members (the member bound)")
+
+    def inflate(self, n: int) -> None:
+        self.inflated += n
+        if self.inflated > self.max_bytes:
+            self._over(f"more than {self.max_bytes:,} bytes inflated (the bound for an "
+                       f"archive of this size)")
+
+    def _over(self, reason: str) -> None:
+        self.spent = self.spent or reason
+        raise OverBound(reason)
+
+
+@dataclass
+class Member:
+    """One member as a reader yields it. `open` gives its content from the start; when
+    `reopenable` is False (a stream-only archive) it may be called once, before the reader
+    moves on to the next member."""
+
+    name: str
+    size: Optional[int]
+    open: Callable[[], BinaryIO]
+    mtime: Tuple[int, int] = (0, 0)
+    reopenable: bool = True
+    encrypted: bool = False
+    note: Optional[str] = None
+
+
+class ContainerReader:
+    """A kind of container: the MIME types libmagic gives it, and its members."""
+
+    name = ""
+    mimes: Tuple[str, ...] = ()
+
+    def claims(self, mime: str, head: bytes) -> bool:
+        """Whether content of this libmagic type and head is this kind (a kind libmagic does
+        not name looks at the head itself)."""
+        return mime in self.mimes
+
+    def members(self, source: BinaryIO, size: int, budget: Budget,
+                shown: str) -> Iterator[Member]:
+        raise NotImplementedError
+
+
+READERS: Registry[ContainerReader] = Registry("container reader")
+
+
+def register(cls):
+    """Class decorator: one instance of the reader in READERS."""
+    READERS.add(cls.name, cls())
+    return cls
+
+
+def detect(head: bytes) -> Optional[ContainerReader]:
+    """The reader for content that begins with `head`, or None when it is no container."""
+    if len(head) < MIN_SIZE:
+        return None
+    import magic
+    mime = magic.from_buffer(head, mime=True)
+    _load()
+    for reader in READERS.values():
+        if reader.claims(mime, head):
+            return reader
+    return None
+
+
+class Sniff:
+    """reading.read's `more`: tells a container by its head, and then (with `md5`) asks for
+    its MD5 in the same read; `kind` is the container's reader, None for any other file."""
+
+    def __init__(self, enabled: bool = True, md5: bool = True):
+        self.enabled = enabled
+        self.md5 = md5
+        self.kind: Optional[ContainerReader] = None
+
+    def __call__(self, head: bytes) -> Tuple[str, ...]:
+        self.kind = detect(head) if self.enabled else None
+        return ("md5",) if self.kind is not None and self.md5 else ()
+
+
+def identity(head: bytes, size: int) -> str:
+    """What tells a container from the containers it is in, when its MD5 is not taken: its
+    size and the SHA-1 of its head (a quine repeats both)."""
+    import hashlib
+    return f"{size}:{hashlib.sha1(head).hexdigest()}"
+
+
+def refusal(bounds: Bounds, ident: str, parents: Tuple[str, ...]) -> Optional[str]:
+    """Why a container found at this depth is not opened, or None when it is: `parents` are
+    the identities (MD5s, or identity()) of the containers it is in, outermost first."""
+    if ident in parents:
+        return "archive not opened: it contains itself (it is one of its containers)"
+    if len(parents) >= bounds.depth:
+        return (f"archive not opened: nested deeper than {bounds.depth} containers (the depth "
+                f"bound)")
+    return None
+
+
+def expand(entry: FileEntry, reader: ContainerReader, budget: Budget, md5: Optional[str]
+           ) -> Iterator[Union[FileEntry, ScanError]]:
+    """The child entries of `entry`, a container of the kind `reader` reads, in stored order.
+    What stops the listing (a bound, a damaged archive) is a ScanError on the container; the
+    children yielded before it stand. Each child must be read before the next is asked for."""
+    count = 0
+    try:
+        with entry.open() as raw:
+            for member in reader.members(_seekable(raw, entry.size, budget), entry.size, budget,
+                                         entry.path):
+                budget.member()
+                count += 1
+                yield _child(entry, member, budget, md5)
+    except OverBound as exc:
+        yield _stopped(entry, count, exc.reason)
+    except Exception as exc:   # noqa: BLE001 - hostile archives raise whatever their library does
+        if _is_interrupt(exc):
+            raise
+        if isinstance(exc, Encrypted) or "ncrypt" in str(exc):   # e.g. 7z -mhe: names too
+            yield _stopped(entry, count, "encrypted, not examined")
+        else:
+            yield _stopped(entry, count, f"{reader.name} archive damaged: {one_line(exc)}")
+
+
+def encrypted(entry: FileEntry) -> Optional[str]:
+    """The error of a member that is encrypted (its name and size are all there is), or
+    None."""
+    if entry.member is None or not entry.member.encrypted:
+        return None
+    return f"encrypted, not examined ({entry.size:,} bytes)"
+
+
+def _seekable(raw: BinaryIO, size: int, budget: Budget) -> BinaryIO:
+    """The container's content as a buffered, seekable file (zip and 7z keep their directory
+    at the end): the reader itself when it can seek (a file, a TSK file, a zip member, whose
+    seeks zipfile emulates), else its content held in memory up to nest_memory."""
+    if raw.seekable():
+        return raw if isinstance(raw, (io.BufferedIOBase, io.BytesIO)) else \
+            io.BufferedReader(raw, 1 * MIB)
+    if size > budget.bounds.nest_memory:
+        raise OverBound(f"a container of {size:,} bytes that cannot be read at random and is "
+                        f"over the {budget.bounds.nest_memory:,} bytes held in memory")
+    return io.BytesIO(raw.read(size + 1)[:budget.bounds.nest_memory + 1])
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    from ..workers import Interrupted
+    return isinstance(exc, Interrupted)
+
+
+def _stopped(entry: FileEntry, count: int, reason: str) -> ScanError:
+    where = f"after {count:,} member{'s' if count != 1 else ''}" if count else "at its start"
+    return ScanError(entry.evidence, f"archive not examined {where}: {reason}", entry.volume,
+                     entry.path, entry.inode)
+
+
+def _child(parent: FileEntry, member: Member, budget: Budget, md5: Optional[str]) -> FileEntry:
+    name = path_text(member.name)
+    size = member.size
+    locked = member.encrypted
+    opener = _encrypted
+    once = False
+    if not locked and (size is None or not member.reopenable):
+        try:
+            opener, size = _settled(member, budget, size)   # metered as it was read
+            once = isinstance(opener, _Replay)
+        except Encrypted:   # told only by its data (libarchive flags no encryption)
+            locked = True
+    elif not locked:
+        opener = _Metered.opener(member.open, budget)
+    return replace(
+        parent,
+        path=f"{parent.path}!/{name}",
+        size=size or 0,
+        times=(member.mtime, (0, 0), (0, 0), (0, 0)),
+        open=opener,
+        member=MemberOf(parent.path, name, md5, member.note, encrypted=locked, read_once=once),
+    )
+
+
+def _encrypted():
+    raise Encrypted()
+
+
+def _settled(member: Member, budget: Budget, size: Optional[int]):
+    """(opener, size) for a member of a stream-only archive: the judge may open a child twice
+    (once for its digests, once more for its own members), so one that is a container, or whose
+    size is not stored, is held in memory (up to nest_memory); any other replays the head it
+    was sniffed by and streams on, once."""
+    stream = _Metered(member.open(), budget)
+    head = stream.read(SNIFF)
+    if size is not None and len(head) < SNIFF and len(head) < size:
+        size = len(head)
+    if size is not None and detect(head) is None:
+        return _replay(head, stream), size
+    limit = budget.bounds.nest_memory
+    held = [head]
+    total = len(head)
+    while True:
+        block = stream.read(1 * MIB)
+        if not block:
+            break
+        total += len(block)
+        if total > limit:
+            raise OverBound(f"a member over {limit:,} bytes that must be held in memory "
+                            f"(a container, or one of unknown size, in a stream-only archive)")
+        held.append(block)
+    data = b"".join(held)
+    return (lambda: io.BytesIO(data)), len(data)
+
+
+def _replay(head: bytes, stream: BinaryIO) -> Callable[[], BinaryIO]:
+    return _Replay(head, stream)
+
+
+class _Replay:
+    """Opens a stream-only member once: the head it was sniffed by, then the rest."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self._head, self._stream, self._used = head, stream, False
+
+    def __call__(self) -> BinaryIO:
+        if self._used:
+            raise OSError("a member of a stream-only archive can be read once")
+        self._used = True
+        return _Chain(self._head, self._stream)
+
+
+class _Chain(io.RawIOBase):
+    """`head` then the rest of `stream`."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        super().__init__()
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if len(self._head):
+            n = len(self._head) if n is None or n < 0 else n
+            out, self._head = bytes(self._head[:n]), self._head[n:]
+            return out
+        return self._stream.read(n)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class _Metered(io.RawIOBase):
+    """A member's content counted against its container's Budget, and stopped once it has
+    taken longer than the per-member time. Reads fill what is asked unless the content ends
+    (libmagic and the picture sniffer want a whole head)."""
+
+    def __init__(self, inner: BinaryIO, budget: Budget):
+        super().__init__()
+        self._inner = inner
+        self._budget = budget
+        self._started = time.monotonic()
+
+    @classmethod
+    def opener(cls, open_: Callable[[], BinaryIO], budget: Budget) -> Callable[[], BinaryIO]:
+        return lambda: cls(open_(), budget)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:   # a zip member can (zipfile re-inflates to go back)
+        return self._inner.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(1 * MIB), b""))
+        parts, want = [], n
+        while want > 0:
+            if time.monotonic() - self._started > self._budget.bounds.member_seconds:
+                raise OverBound(f"a member took longer than "
+                                f"{self._budget.bounds.member_seconds:g} s to read")
+            block = self._inner.read(want)
+            if not block:
+                break
+            self._budget.inflate(len(block))
+            parts.append(block)
+            want -= len(block)
+        return b"".join(parts)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            super().close()
+
+
+class BlockStream(io.RawIOBase):
+    """A file object over an iterator of byte blocks (libarchive's get_blocks())."""
+
+    def __init__(self, blocks: Iterator[bytes]):
+        super().__init__()
+        self._blocks = blocks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._left:
+            self._left = next(self._blocks, b"")
+        if n is None or n < 0:
+            n = len(self._left)
+        out, self._left = self._left[:n], self._left[n:]
+        return out
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+_loaded = False
+
+
+def _load() -> None:
+    """Import the reader modules (each registers itself) on first use: the archive libraries
+    load only in scans that meet a container."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import (archives, compressed, documents, thumbcache, thumbsdb,  # noqa: F401
+                       zip as _zip)
+
+
+def names() -> Tuple[str, ...]:
+    _load()
+    return tuple(READERS)

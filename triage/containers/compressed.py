@@ -1,0 +1,113 @@
+"""Tar archives (plain, or gzip, bzip2, xz or zstd compressed) through tarfile, and a single
+compressed file (gzip, bzip2, xz, zstd) as a container of one member, its content.
+
+A plain tar's members are read in place, as often as needed; a compressed stream is read
+forward once (tarfile's stream mode), and the member list is not kept (tarfile keeps every
+TarInfo it read; a tar of a million empty members would hold them all)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import tarfile
+from typing import BinaryIO, Callable, Dict, Iterator
+
+from . import SNIFF, Budget, ContainerReader, Member, register
+
+# The decompressor of each compressed stream libmagic names, as a forward-only file object.
+DECOMPRESSORS: Dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    "application/gzip": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
+    "application/x-gzip": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
+    "application/x-bzip2": lambda f: bz2.BZ2File(f, mode="rb"),
+    "application/x-xz": lambda f: lzma.LZMAFile(f, mode="rb"),
+    "application/zstd": lambda f: _zstd(f),
+    "application/x-zstd": lambda f: _zstd(f),
+}
+
+
+def _zstd(source: BinaryIO) -> BinaryIO:
+    import zstandard
+    # read_across_frames: a file of several frames (zstd -T, concatenated) is one content
+    return zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True,
+                                                       closefd=False)
+
+
+@register
+class TarReader(ContainerReader):
+    name = "tar"
+    mimes = ("application/x-tar", "application/x-gtar", "application/x-ustar")
+
+    def members(self, source: BinaryIO, size: int, budget: Budget,
+                shown: str) -> Iterator[Member]:
+        source.seek(0)
+        yield from _tar_members(tarfile.open(fileobj=source, mode="r:"), reopenable=True)
+
+
+@register
+class CompressedReader(ContainerReader):
+    """gzip, bzip2, xz, zstd: a tar inside is a tar's members, anything else one member."""
+
+    name = "compressed"
+    mimes = tuple(DECOMPRESSORS)
+
+    def members(self, source: BinaryIO, size: int, budget: Budget,
+                shown: str) -> Iterator[Member]:
+        import magic
+        source.seek(0)
+        mime = magic.from_buffer(source.read(SNIFF), mime=True)
+        decompress = DECOMPRESSORS[mime]
+        source.seek(0)
+        stream = decompress(source)
+        head = stream.read(SNIFF)
+        if _is_tar(head):
+            source.seek(0)
+            archive = tarfile.open(fileobj=decompress(source), mode="r|")
+            yield from _tar_members(archive, reopenable=False)
+            return
+
+        def content() -> BinaryIO:
+            source.seek(0)
+            return decompress(source)
+        yield Member(name=_inner_name(source, mime, shown), size=None, open=content)
+
+
+def _is_tar(head: bytes) -> bool:
+    import magic
+    return magic.from_buffer(head, mime=True) in TarReader.mimes
+
+
+def _tar_members(archive: tarfile.TarFile, reopenable: bool) -> Iterator[Member]:
+    while True:
+        info = archive.next()
+        if info is None:
+            return
+        archive.members = []   # tarfile appends each; nothing here looks back
+        if not info.isreg():
+            continue
+        yield Member(name=info.name, size=info.size,
+                     open=(lambda info=info: archive.extractfile(info)),
+                     mtime=(int(info.mtime), 0), reopenable=reopenable)
+
+
+def _inner_name(source: BinaryIO, mime: str, shown: str) -> str:
+    """The compressed file's own name: gzip's stored one (FNAME) when there is one, else the
+    container's name less its last suffix, as gunzip names what it writes."""
+    if mime in ("application/gzip", "application/x-gzip"):
+        source.seek(0)
+        header = source.read(10)
+        if len(header) == 10 and header[3] & 0x08:          # FNAME (RFC 1952 2.3.1)
+            if header[3] & 0x04:                             # FEXTRA comes first
+                xlen = int.from_bytes(source.read(2), "little")
+                source.seek(xlen, os.SEEK_CUR)
+            name = bytearray()
+            for byte in iter(lambda: source.read(1), b""):
+                if byte == b"\x00" or len(name) > 4096:
+                    break
+                name += byte
+            if name:
+                return name.decode("latin-1")            # RFC 1952: ISO 8859-1
+    base = shown.rsplit("/", 1)[-1].rsplit("!/", 1)[-1]
+    stem, dot, _ = base.rpartition(".")
+    return stem if dot and stem else base
