@@ -20,6 +20,7 @@ from . import TOOL_NAME, __version__, environment, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
+from .order import media_order
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
 from .records import ScanError
@@ -259,7 +260,8 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             ev_id = ids[ev.path]
             if ev.name in finished:
                 continue
-            work = batches(pending(ev, ev_id), lambda item: item[2].size)
+            work = batches(media_order(pending(ev, ev_id), lambda item: item[2]),
+                           lambda item: item[2].size)
             for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
                 record(ev_id, batch, verdicts)
             # described again once walked: the disk images met on the way (container_files)

@@ -280,6 +280,10 @@ def _render(d: dict) -> str:
     lines.append("sources:")
     for src in d["sources"]:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")
+    if d.get("fingerprinted"):
+        lines.append("screening:  every reference file has a sub-file fingerprint (edges): a "
+                     "scan reads 8 KiB of a file of a listed size, and the whole file only when "
+                     "its fingerprint is listed")
     if d.get("sealed"):
         sealed = d["sealed"]
         lines.append(f"sealed:     exact digests as keyed fingerprints of "

@@ -22,7 +22,7 @@ from .formats.base import Item
 from .importer import KINDS, ProblemSink, Tally, write_set
 from .problems import Problem
 
-DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash")
+DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "edges", "pdq", "phash")
 
 
 Value = Tuple[str, str, Optional[int]]     # signal, value, quality
@@ -120,6 +120,7 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               thresholds: Optional[Dict[str, int]] = None,
               on_problem: Optional[ProblemSink] = None, progress: bool = False) -> None:
     folder = Path(folder)
+    names = list(names)
     if not folder.is_dir():
         raise HashSetError(f"{folder}: not a folder")
     if inside(out, folder):
@@ -145,4 +146,13 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               sources=[{"path": path_text(str(folder)), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
               tally=tally, name=name or path_text(folder.resolve().name), version=version,
-              kind=kind or "alert", thresholds=thresholds)
+              kind=kind or "alert", thresholds=thresholds,
+              fingerprinted=_fingerprinted(names))
+
+
+def _fingerprinted(names: Iterable[str]) -> bool:
+    """Every file gives every exact signal asked for: with a sub-file fingerprint among them,
+    each full digest of the set has one."""
+    names = [signals.get(n) for n in names]
+    return any(s.partial for s in names) and any(
+        s.kind == "exact" and not s.partial for s in names)

@@ -12,6 +12,7 @@ from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match
+from ..signals.exact import EDGE
 from .exact import ExactMatcher
 
 REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
@@ -48,7 +49,8 @@ class Judge:
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
-        return bool(self.exact.plan(size)) or self._image_candidate(size)
+        return (bool(self.exact.plan(size)) or bool(self.exact.screens(size))
+                or self._image_candidate(size))
 
     def planned_bytes(self, size: int) -> int:
         """What the progress bar counts for a file before it is read: its size when a digest
@@ -56,7 +58,9 @@ class Judge:
         found to need more, a picture or a hit's re-read, is added when it is done.)"""
         if self.exact.plan(size):
             return size
-        return min(size, reading.HEAD) if self._image_candidate(size) else 0
+        if self._image_candidate(size):
+            return min(size, reading.HEAD)
+        return min(size, 2 * EDGE) if self.exact.screens(size) else 0
 
     def _image_candidate(self, size: int) -> bool:
         return self.perceptual is not None and 0 < size <= reading.MAX_IMAGE_BYTES
@@ -76,20 +80,35 @@ class Judge:
 
     def _judge(self, entry: FileEntry) -> Verdict:
         needed = self.exact.plan(entry.size)
+        screens = self.exact.screens(entry.size)
         image = self._image_candidate(entry.size)
-        if not needed and not image:   # as unread(), one plan
+        if not needed and not image and not screens:   # as unread(), one plan
             return Verdict(entry, "skipped")
+        screened = 0
+        if screens:
+            confirmed, screened = self._screen(entry, screens)
+            needed = needed | confirmed
+            if not needed and not image:   # its fingerprints are listed nowhere: 8 KiB read
+                return Verdict(entry, "clean", bytes_read=screened)
         with entry.open() as reader:
             contents = reading.read(reader, needed, pictures=image, size=entry.size,
                                     stop=self.stop)
         if not needed and contents.data is None:
-            return Verdict(entry, "skipped", bytes_read=contents.bytes_read)
+            return Verdict(entry, "skipped", bytes_read=screened + contents.bytes_read)
         verdict = Verdict(entry, "clean", hashes=contents.digests,
-                          bytes_read=contents.bytes_read, hashed=bool(needed))
+                          bytes_read=screened + contents.bytes_read, hashed=bool(needed))
         verdict.matches = self.exact.match(contents.digests)
         if contents.data is not None and not verdict.matches:
             self._perceive(contents.data, verdict)
         return self._settle(verdict, contents.data)
+
+    def _screen(self, entry: FileEntry, screens) -> Tuple[frozenset, int]:
+        """The full digests a file's sub-file fingerprints call for (none when no set lists
+        them), from its first and last 4 KiB; and the bytes that took."""
+        with entry.open() as reader:
+            head, tail = reading.edges(reader, entry.size)
+        prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
+        return self.exact.confirm(prints, entry.size), len(head) + len(tail)
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
         from .. import imaging
