@@ -26,7 +26,7 @@ from .safetext import path_text
 # The case details and the options that change what a scan finds, each with its flag.
 CASE_FLAGS = {name: "--" + name.replace("_", "-")
               for name in ("case_number", "examiner", "evidence_id", "notes")}
-OPTION_FLAGS = {"deleted": "--no-deleted", "thresholds": "--threshold"}
+OPTION_FLAGS = {"deleted": "--no-deleted", "thresholds": "--threshold", "blocks": "--blocks"}
 HEAD_BYTES = 1 << 20      # the part of the media whose digest tells two images apart
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"

@@ -23,7 +23,7 @@ from .hashsets import load as load_hashset
 from .order import media_order
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
-from .records import ScanError
+from .records import FileEntry, ScanError
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .scanners import Judge, Verdict
@@ -47,9 +47,13 @@ class ScanRequest:
     thresholds: Optional[Dict[str, int]] = None
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
+    blocks: Optional[bool] = None             # also sweep the media for reference blocks
+    sample: Optional[float] = None            # --sample CONFIDENCE (sampling.py)
+    min_amount: int = 20 << 20                # --min-amount BYTES
+    time_budget: Optional[float] = None       # --time-budget, seconds
 
 
-DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}}
+DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "blocks": False}
 
 
 @dataclass
@@ -68,6 +72,36 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM: stop as at Ctrl-C, with a partial report."""
 
 
+class BudgetSpent(KeyboardInterrupt):
+    """--time-budget spent: stop as at Ctrl-C, with a partial report; exit 3 without hits."""
+
+
+# Of a time budget, what is kept back for stopping the workers (each sees the stop event
+# within one read) and writing the reports: 3 %, at most a second.
+BUDGET_RESERVE = 0.03
+
+
+@contextmanager
+def _budget(seconds: Optional[float], started: float):
+    """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the scan's
+    start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told to stop,
+    what they finished kept) and writes its reports within the reserve."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def spent(signum, frame):
+        raise BudgetSpent()
+    left = seconds - min(1.0, BUDGET_RESERVE * seconds) - (time.monotonic() - started)
+    previous = signal.signal(signal.SIGALRM, spent)
+    signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -77,6 +111,11 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
     sets = [load_hashset(p, trust=req.trust, progress=progress.shown) for p in req.hashsets]
+    if (req.blocks or req.sample) and not any("block" in s.signals for s in sets):
+        for s in sets:
+            s.close()
+        raise TriageError(f"{'--sample' if req.sample else '--blocks'} needs a set with block "
+                          f"digests (made with `triage hashset build --blocks`)")
     check_outside_evidence(Path(req.outdir), req.evidence)
     evidences = _open_all(req.evidence)
     try:
@@ -86,7 +125,8 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             identity={"evidence": [evidence_identity(ev) for ev in evidences],
                       "hashsets": [set_identity(_set_info(s)) for s in sets]},
             case={k: req.case.get(k) for k in CASE_FLAGS},
-            options={"deleted": req.deleted, "thresholds": req.thresholds},
+            options={"deleted": req.deleted, "thresholds": req.thresholds,
+                     "blocks": req.blocks},
             defaults=DEFAULT_OPTIONS)
     except BaseException:
         for item in [*evidences, *sets]:
@@ -108,7 +148,12 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     judge = Judge(sets, options["thresholds"], stop=stop)
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown else None)
-    workers = Workers(judge, req.workers or os.cpu_count() or 2)
+    sweeper = None
+    if options.get("blocks") or req.sample:
+        from .sweep import Sweeper
+        sweeper = Sweeper(sets, evidences, stop)
+    workers = Workers(judge if sweeper is None else _Tasks(judge, sweeper),
+                      req.workers or os.cpu_count() or 2)
     stopped = None
     crashed = False
     ids = {}
@@ -125,7 +170,16 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         progress.start()
         if totals is not None:
             totals.listen()
-        _run(evidences, ids, results, judge, options["deleted"], req.resume, progress, workers)
+        with _budget(req.time_budget, started):
+            if req.sample and not _sample(req, evidences, results, sweeper, stop):
+                stopped = "sampled"    # nothing found in the sample: the scan stops there
+            else:
+                _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
+                     workers)
+                if options.get("blocks") or req.sample:
+                    _sweep(evidences, ids, results, sets, workers)
+    except BudgetSpent:
+        stopped = "budget"
     except Terminated:
         stopped = "terminated"
     except KeyboardInterrupt:
@@ -151,6 +205,10 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         for d in ranges:
             results.add_damage(ev_id, d["offset"], d["length"])
     complete = stopped is None
+    if req.time_budget is not None:
+        results.set("time_budget", {"seconds": req.time_budget,
+                                    "spent": stopped == "budget",
+                                    "elapsed": round(time.monotonic() - started, 3)})
     report, reports = _finish(results, Path(req.outdir), req.formats, complete, stopped)
     summary = results.summary()
     results.close()
@@ -274,6 +332,54 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             record(ev_id, batch, verdicts)
         results.commit()
         raise
+
+
+class _Tasks:
+    """The worker pool's task when the media is also swept: a file entry goes to the judge, a
+    piece of media to the sweeper (one pool, forked once, for both)."""
+
+    def __init__(self, judge, sweeper):
+        self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
+
+    def __call__(self, item):
+        return self.judge(item) if isinstance(item, FileEntry) else self.sweeper(item)
+
+
+def _sample(req: ScanRequest, evidences, results: Results, sweeper, stop) -> bool:
+    """`--sample`: random windows of each evidence item's media checked against the block
+    sets (sampling.py); the `sampling` facts recorded. True when a listed block was found (the
+    scan then goes on in full)."""
+    from . import sampling
+    facts = []
+    for ev in evidences:
+        if ev.media is None:
+            continue
+        fact, found = sampling.sample_evidence(ev, sweeper, req.sample, req.min_amount,
+                                               stop=stop)
+        facts.append(fact)
+        if found:
+            break
+    summary = sampling.summary(facts, req.sample, req.min_amount)
+    results.set("sampling", summary)
+    results.commit()
+    return summary is None or summary["found"]
+
+
+def _sweep(evidences, ids, results: Results, sets, workers: Workers) -> None:
+    """`--blocks`: each evidence item's media swept for reference blocks (sweep.py), its
+    fragments kept as it is done (a resumed scan sweeps only the items not done)."""
+    from .sweep import sweep
+    found = list(results.get("fragments") or [])
+    swept = set(results.get("swept") or [])
+    todo = [ev for ev in evidences if ev.name not in swept]
+    for ev, fragments, errors in sweep(todo, sets, workers):
+        for error in errors:
+            results.add_error(ids[ev.path], error.to_dict())
+        found += fragments
+        swept.add(ev.name)
+        results.set("fragments", found)
+        results.set("swept", sorted(swept))
+        results.commit()
 
 
 def content_key(entry) -> bytes:

@@ -170,6 +170,10 @@ class TskOpener:
         return TskReader(tsk_file, self.size, self.locator.attribute, self.short_ok, media,
                          self.geometry)
 
+    def extents(self) -> List[Tuple[int, int]]:
+        """(media offset, length) of the content's runs ([] when not known here)."""
+        return _extents(self._file, self.locator.attribute, self.geometry)
+
     def first_offset(self) -> Optional[int]:
         """Where the content starts on the media (its first run), so a scan can read files in
         the order a disk's head meets them; None when not known here (a reopened entry, a

@@ -25,11 +25,21 @@ from .problems import Problem
 DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "edges", "pdq", "phash")
 
 
-Value = Tuple[str, str, Optional[int]]     # signal, value, quality
+Value = Tuple[str, str, Optional[int], Optional[str]]     # signal, value, quality, id
+
+MAX_SHARED = 4   # a block in more reference files than this is common structure, not evidence
 
 
 def exact_values(contents: Contents, names: List[str]) -> List[Value]:
-    return [(name, contents.digests[name], None) for name in names]
+    return [(name, contents.digests[name], None, None) for name in names]
+
+
+def block_values(contents: Contents, names: List[str]) -> List[Value]:
+    """A file's probative 4 KiB blocks (signals.blocks), each identified by the file's MD5 and
+    the block's number, which is what a fragment found on the media reports."""
+    md5 = contents.digests["md5"]
+    return [(name, value, None, f"{md5}:{index}") for name in names
+            for index, value in (token.split(":") for token in contents.digests[name].split())]
 
 
 def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
@@ -50,13 +60,13 @@ def perceptual_values(contents: Contents, names: List[str]) -> List[Value]:
         raise ValueError(exc.reason()) from None
     except MemoryError:   # pdqhash takes ~27 bytes a pixel at full size: 3 GB at 110 Mpx
         raise ValueError("image not hashed: out of memory") from None
-    return list(dict.fromkeys((h.signal, h.value, h.quality) for h in hashes))
+    return list(dict.fromkeys((h.signal, h.value, h.quality, None) for h in hashes))
 
 
 # How each kind of signal is computed from a file's contents (read once for all of them): one
 # entry per kind, so a new kind is added here and nowhere else.
 CALCULATORS: Dict[str, Callable[[Contents, List[str]], List[Value]]] = {
-    "exact": exact_values, "perceptual": perceptual_values}
+    "exact": exact_values, "perceptual": perceptual_values, "block": block_values}
 
 
 def walk(folder: Path) -> Iterator[Path]:
@@ -77,6 +87,9 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
         if kind not in CALCULATORS:
             raise ValueError(f"signal {name!r} cannot be computed from files by build")
         by_kind.setdefault(kind, []).append(name)
+    # Every stream-computed value in the one read; a block is named by its file's MD5.
+    digests = list(dict.fromkeys([*by_kind.get("exact", ()), *by_kind.get("block", ()),
+                                  *(["md5"] if "block" in by_kind else [])]))
     for path in walk(folder):
         where = str(path.relative_to(folder))
         values: List[Value] = []
@@ -85,8 +98,8 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
             if not stat.S_ISREG(info.st_mode):
                 continue
             with open_readonly(str(path)) as f:
-                contents = reading.read(f, by_kind.get("exact", ()),
-                                        pictures="perceptual" in by_kind, size=info.st_size)
+                contents = reading.read(f, digests, pictures="perceptual" in by_kind,
+                                        size=info.st_size)
         except OSError as exc:
             yield where, Problem(where, f"cannot read: {exc.strerror or exc}", severity="error")
             continue
@@ -102,8 +115,9 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
             yield where, Problem(where, reason, severity="warning")
         if progress is not None:
             progress.update(info.st_size)
-        for signal, value, quality in values:
-            yield where, SetEntry(signal, value, category, None, info.st_size, where, quality)
+        for signal, value, quality, ident in values:
+            yield where, SetEntry(signal, value, category, None, info.st_size, where, quality,
+                                  ident)
 
 
 def _manifest_line(where: str, entry: SetEntry) -> bytes:
@@ -118,7 +132,10 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               category: Optional[str] = None, kind: Optional[str] = None,
               name: Optional[str] = None, version: Optional[str] = None,
               thresholds: Optional[Dict[str, int]] = None,
-              on_problem: Optional[ProblemSink] = None, progress: bool = False) -> None:
+              on_problem: Optional[ProblemSink] = None, progress: bool = False,
+              max_shared: int = MAX_SHARED, known_good_blocks=()) -> None:
+    """`max_shared`, `known_good_blocks` (open sets with block digests): which blocks are
+    dropped as non-probative, beyond those signals.blocks.probative refuses."""
     folder = Path(folder)
     names = list(names)
     if not folder.is_dir():
@@ -130,24 +147,47 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     compiler = Compiler()
     tally = Tally()
+    held: List[SetEntry] = []     # block entries, kept until every file has been seen
     manifest = hashlib.sha256()
     with progress_bar(None if progress else False, desc="build", unit="B",
                       unit_scale=True) as bar:
         for where, item in build_entries(folder, names, category, bar if progress else None):
             if isinstance(item, SetEntry):
-                compiler.add(item)
+                if item.signal == "block":
+                    held.append(item)
+                else:
+                    compiler.add(item)
                 tally.entry(where)
                 manifest.update(_manifest_line(where, item))
             else:
                 tally.problem(item)
                 if on_problem is not None:
                     on_problem(folder, item)
+    for entry in probative_blocks(held, max_shared, known_good_blocks):
+        compiler.add(entry)
     write_set(compiler, out, described=[{"kind": kind}],
               sources=[{"path": path_text(str(folder)), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
               tally=tally, name=name or path_text(folder.resolve().name), version=version,
               kind=kind or "alert", thresholds=thresholds,
               fingerprinted=_fingerprinted(names))
+
+
+def probative_blocks(entries: List[SetEntry], max_shared: int,
+                     known_good=()) -> List[SetEntry]:
+    """Block entries less those in more than `max_shared` distinct reference files (a header
+    every file of a kind has) and those in any known-good block set."""
+    files: Dict[str, set] = {}
+    for e in entries:
+        files.setdefault(e.value, set()).add(e.id.split(":")[0])
+    common = {v for v, owners in files.items() if len(owners) > max_shared}
+    known = set()
+    values = sorted(files)
+    for hs in known_good:
+        if "block" in hs.signals and values:
+            query, _ = hs.find("block", [bytes.fromhex(v) for v in values])
+            known.update(values[q] for q in query.tolist())
+    return [e for e in entries if e.value not in common and e.value not in known]
 
 
 def _fingerprinted(names: Iterable[str]) -> bool:

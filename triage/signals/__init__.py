@@ -3,5 +3,6 @@
 from .base import SIGNALS, Signal, get, of_kind, parse_threshold, register
 from . import exact  # noqa: F401  (registers md5, sha1, sha256, photodna, edges)
 from . import perceptual  # noqa: F401  (registers pdq and the pHash family)
+from . import blocks  # noqa: F401  (registers block)
 
 __all__ = ["SIGNALS", "Signal", "get", "of_kind", "parse_threshold", "register"]
