@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATA, build_ext4, generate_tree, print_machine, rounds, run, table, warm  # noqa: E402
-from scan_exact import BYTES, FILES, PLANTED, SEED, SIGMA, TRIAGE, make_sets  # noqa: E402
+from scan_exact import BYTES, FILES, PLANTED, SEED, SIGMA, TRIAGE, link_planted, make_sets  # noqa: E402
 
 
 def drop(path: Path) -> None:
@@ -42,12 +42,7 @@ def drop(path: Path) -> None:
 
 
 def block_set(base: Path, tree: Path, truth: dict) -> Path:
-    links = base / "planted-blocks"
-    shutil.rmtree(links, ignore_errors=True)
-    for rel in truth:
-        target = links / rel.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(tree / rel.lstrip("/"), target)
+    links = link_planted(base / "planted-blocks", tree, truth)
     out = base / "set-blocks.tset"
     out.unlink(missing_ok=True)
     run(TRIAGE + ["hashset", "build", str(links), "-o", str(out), "--blocks", "--signal", "md5",

@@ -183,51 +183,27 @@ def side_by_side(base, tree, image, truth, payload, entries, repeat,
     out.mkdir()
     contenders, inputs, found, outdirs = {}, {}, {}, {}
 
-    def hashdeep():
-        with open(out / "hashdeep.txt", "wb") as f:
-            return run(["hashdeep", "-c", "md5", "-r", "-l", "-m", "-k", str(sized), "."],
-                       stdout=f, cwd=tree)
-
     def md5deep():
         with open(out / "md5deep.txt", "wb") as f:
             return run(["md5deep", "-r", "-l", "-m", str(unsized), "."], stdout=f, cwd=tree)
 
-    peer = "hashdeep -c md5 -m, sized known file"
-    contenders[peer] = hashdeep
-    inputs[peer] = (tree, sized)
-    found[peer] = lambda: lines_found(out / "hashdeep.txt")
+    peer = add_hashdeep(out, tree, sized, contenders, inputs, found)
     contenders["md5deep -m, unsized list"] = md5deep
     inputs["md5deep -m, unsized list"] = (tree, unsized)
     found["md5deep -m, unsized list"] = lambda: lines_found(out / "md5deep.txt")
 
-    for i, (label, evidence, hashset) in enumerate((
-            ("folder, unsized set (text)", tree, unsized),
-            ("folder, unsized set (compiled)", tree, unsized_tset),
-            ("image, unsized set (compiled)", image, unsized_tset),
-            ("folder, sized set (hashdeep file)", tree, sized),
-            ("folder, sized set (compiled)", tree, sized_tset),
-            ("image, sized set (compiled)", image, sized_tset),
-            ("folder, sized set, best case (compiled)", tree, best_tset),
-            ("image, sized set, best case (compiled)", image, best_tset))):
-        name = f"triage scan {label}"
-        outdirs[name] = outdir = out / f"triage-{i}"
-
-        def triage(evidence=evidence, hashset=hashset, outdir=outdir):
-            shutil.rmtree(outdir, ignore_errors=True)
-            return run(TRIAGE + ["scan", str(evidence), "--hashset", str(hashset), "-o",
-                                 str(outdir), "-q"])
-        contenders[name] = triage
-        inputs[name] = (evidence, hashset)
-        found[name] = lambda outdir=outdir: report_found(outdir)
-
+    add_triage(out, (
+        ("folder, unsized set (text)", tree, unsized),
+        ("folder, unsized set (compiled)", tree, unsized_tset),
+        ("image, unsized set (compiled)", image, unsized_tset),
+        ("folder, sized set (hashdeep file)", tree, sized),
+        ("folder, sized set (compiled)", tree, sized_tset),
+        ("image, sized set (compiled)", image, sized_tset),
+        ("folder, sized set, best case (compiled)", tree, best_tset),
+        ("image, sized set, best case (compiled)", image, best_tset)),
+        contenders, inputs, found, outdirs)
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
-    planted_paths = set(truth)
-    for name, get in found.items():
-        got = get()
-        if got != planted_paths:
-            sys.exit(f"benchmark: {name} matched {len(got)} files, not the {len(planted_paths)} "
-                     f"planted ({len(got ^ planted_paths)} differ)")
-    print(f"\ncheck: every contender matched exactly the {len(planted_paths)} planted files")
+    check_found(found, truth)
 
     rows = []
     for name, t in best.items():
@@ -259,12 +235,7 @@ def fingerprinted_set(base: Path, tree: Path, truth: dict, entries: int, seed: i
               "version": 1}
     if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == params:
         return out
-    links = base / "planted-files"
-    shutil.rmtree(links, ignore_errors=True)
-    for rel in truth:
-        target = links / rel.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(tree / rel.lstrip("/"), target)
+    links = link_planted(base / "planted-files", tree, truth)
     compiler, tally = Compiler(), Tally()
     for where, item in build_entries(links, ("md5", "sha1", "sha256", "edges"), "planted"):
         if isinstance(item, SetEntry):
@@ -292,36 +263,15 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     contenders, inputs, found, outdirs = {}, {}, {}, {}
-
-    def hashdeep():
-        with open(out / "hashdeep.txt", "wb") as f:
-            return run(["hashdeep", "-c", "md5", "-r", "-l", "-m", "-k", str(sized), "."],
-                       stdout=f, cwd=tree)
-    peer = "hashdeep -c md5 -m, sized known file"
-    contenders[peer], inputs[peer] = hashdeep, (tree, sized)
-    found[peer] = lambda: lines_found(out / "hashdeep.txt")
-    for i, (label, evidence, hashset) in enumerate((
-            ("folder, sized set (compiled)", tree, sized_tset),
-            ("image, sized set (compiled)", image, sized_tset),
-            ("folder, fingerprinted set", tree, fingerprinted),
-            ("image, fingerprinted set", image, fingerprinted))):
-        name = f"triage scan {label}"
-        outdirs[name] = outdir = out / f"triage-{i}"
-
-        def triage(evidence=evidence, hashset=hashset, outdir=outdir):
-            shutil.rmtree(outdir, ignore_errors=True)
-            return run(TRIAGE + ["scan", str(evidence), "--hashset", str(hashset), "-o",
-                                 str(outdir), "-q"])
-        contenders[name], inputs[name] = triage, (evidence, hashset)
-        found[name] = lambda outdir=outdir: report_found(outdir)
+    peer = add_hashdeep(out, tree, sized, contenders, inputs, found)
+    add_triage(out, (
+        ("folder, sized set (compiled)", tree, sized_tset),
+        ("image, sized set (compiled)", image, sized_tset),
+        ("folder, fingerprinted set", tree, fingerprinted),
+        ("image, fingerprinted set", image, fingerprinted)),
+        contenders, inputs, found, outdirs)
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
-    planted_paths = set(truth)
-    for name, get in found.items():
-        got = get()
-        if got != planted_paths:
-            sys.exit(f"benchmark: {name} matched {len(got)} files, not the {len(planted_paths)} "
-                     f"planted ({len(got ^ planted_paths)} differ)")
-    print(f"\ncheck: every contender matched exactly the {len(planted_paths)} planted files")
+    check_found(found, truth)
     rows = []
     for name, t in best.items():
         read = ("every file", "every file", payload)
@@ -335,6 +285,53 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
                  "CPU cores busy", "vs hashdeep", "target"], rows,
                 f"Sub-file fingerprints, {payload / 1e9:.2f} GB in {count:,} files, "
                 f"{entries:,} reference files"))
+
+
+def add_hashdeep(out: Path, tree: Path, sized: Path, contenders, inputs, found) -> str:
+    """The peer, `hashdeep -c md5 -r -l -m -k SET .` in the folder; returns its name."""
+    def hashdeep():
+        with open(out / "hashdeep.txt", "wb") as f:
+            return run(["hashdeep", "-c", "md5", "-r", "-l", "-m", "-k", str(sized), "."],
+                       stdout=f, cwd=tree)
+    peer = "hashdeep -c md5 -m, sized known file"
+    contenders[peer], inputs[peer] = hashdeep, (tree, sized)
+    found[peer] = lambda: lines_found(out / "hashdeep.txt")
+    return peer
+
+
+def add_triage(out: Path, cases, contenders, inputs, found, outdirs) -> None:
+    """A `triage scan EVIDENCE --hashset SET -q` contender for each (label, evidence, set)."""
+    for i, (label, evidence, hashset) in enumerate(cases):
+        name = f"triage scan {label}"
+        outdirs[name] = outdir = out / f"triage-{i}"
+
+        def triage(evidence=evidence, hashset=hashset, outdir=outdir):
+            shutil.rmtree(outdir, ignore_errors=True)
+            return run(TRIAGE + ["scan", str(evidence), "--hashset", str(hashset), "-o",
+                                 str(outdir), "-q"])
+        contenders[name], inputs[name] = triage, (evidence, hashset)
+        found[name] = lambda outdir=outdir: report_found(outdir)
+
+
+def check_found(found: dict, truth: dict) -> None:
+    planted_paths = set(truth)
+    for name, get in found.items():
+        got = get()
+        if got != planted_paths:
+            sys.exit(f"benchmark: {name} matched {len(got)} files, not the {len(planted_paths)} "
+                     f"planted ({len(got ^ planted_paths)} differ)")
+    print(f"\ncheck: every contender matched exactly the {len(planted_paths)} planted files")
+
+
+def link_planted(folder: Path, tree: Path, truth: dict) -> Path:
+    """`folder` made afresh with a hard link to each planted file, at its path in the tree:
+    the reference files a set is built from."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for rel in truth:
+        target = folder / rel.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(tree / rel.lstrip("/"), target)
+    return folder
 
 
 def lines_found(path: Path) -> set:
