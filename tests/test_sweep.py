@@ -150,6 +150,10 @@ def test_ext4_deleted_half_overwritten_and_unallocated_pictures(tmp_path, refere
     assert loose["owner"] is None
     # the live b.jpg is also an ordinary hit; a.jpg's remains are not a file any more
     assert [h["path"] for h in report["hits"]] == ["/b.jpg"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert '<h2>Fragments (3)</h2>' in html
+    assert f"<td>{_md5(pictures['pic0.jpg'])}</td>" in html and "(inode 12, deleted)" in html
+    assert "unallocated space" in html
 
 
 def test_fat_fragmented_and_deleted_half_overwritten_pictures(tmp_path, reference):
