@@ -163,3 +163,36 @@ def test_durations_and_amounts():
     for bad in ("0", "20 parsecs", "MiB"):
         with pytest.raises(ValueError):
             amount(bad)
+
+
+def test_a_budgeted_scan_reads_pictures_and_videos_in_user_folders_first(tmp_path):
+    import hashlib
+    import sqlite3
+    from triage.order import likely
+    folder = tmp_path / "evidence"
+    files = {"data/a.bin": b"first in the walk", "home/u/b.jpg": b"a picture in a home",
+             "home/u/c.txt": b"text in a home", "pics/d.jpg": b"a picture elsewhere",
+             "Users/x/Movies/e.MOV": b"a video in a user's folder"}
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    listed = tmp_path / "set.md5"
+    listed.write_text("".join(f"{hashlib.md5(d).hexdigest()}  {r}\n" for r, d in files.items()))
+    order = {}
+    for budget in ([], ["--time-budget", "10m"]):
+        out = tmp_path / f"out{len(budget)}"
+        assert run_triage("scan", folder, "--hashset", listed, "-o", out, "-q",
+                          "--workers", "1", *budget).code == 1
+        report = _report(out)
+        assert len(report["hits"]) == 5 and report["complete"] is True
+        with sqlite3.connect(out / "results.sqlite") as db:
+            order[bool(budget)] = [json.loads(e)["path"] for (e,) in db.execute(
+                "SELECT entry FROM findings ORDER BY id")]
+    assert order[False] == ["/Users/x/Movies/e.MOV", "/data/a.bin", "/home/u/b.jpg",
+                            "/home/u/c.txt", "/pics/d.jpg"]
+    assert order[True] == ["/Users/x/Movies/e.MOV", "/home/u/b.jpg", "/data/a.bin",
+                           "/home/u/c.txt", "/pics/d.jpg"]
+    assert report["time_budget"]["spent"] is False
+    assert [likely(type("E", (), {"path": p})) for p in ("/home/u/x.jpeg", "/home/u/x",
+                                                         "/srv/x.jpg", "/home/u.jpg/x")] == [
+        True, False, False, False]

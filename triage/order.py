@@ -1,6 +1,7 @@
 """The order in which a scan reads files: by where their content starts on the media, so a
 spinning disk's head moves forward rather than back and forth (the walk lists files in
-directory order, which on a used disk jumps about).
+directory order, which on a used disk jumps about); under a time budget, the likeliest files
+first (`likely`).
 
 Sorted a window at a time: a scan reads while it walks, and holding every file of a large
 disk before the first read would give up that overlap (and hold a TSK handle per file)."""
@@ -34,3 +35,19 @@ def _sorted(held: List[T], entry) -> List[T]:
         offset = where() if where is not None else None
         keys.append((offset is None, offset or 0, i))
     return [held[k[2]] for k in sorted(keys)]
+
+
+# Pictures and videos by name (the walk reads no content), in the folders people keep theirs.
+PICTURE_VIDEO = frozenset(
+    "jpg jpeg jpe jfif png gif bmp webp heic heif tif tiff avif "
+    "mp4 m4v mov avi mkv wmv mpg mpeg 3gp webm flv".split())
+USER_FOLDERS = ("/users/", "/home/", "/documents and settings/", "/sdcard/", "/dcim/")
+
+
+def likely(entry) -> bool:
+    """Whether a file is among the likeliest to hold known material: a picture or video (by
+    its extension) in a user's folder. A time-budgeted scan reads these first."""
+    path = entry.path.lower()
+    dot = path.rfind(".")
+    return (dot > path.rfind("/") and path[dot + 1:] in PICTURE_VIDEO
+            and any(folder in path for folder in USER_FOLDERS))

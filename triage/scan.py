@@ -20,7 +20,7 @@ from . import TOOL_NAME, __version__, environment, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
-from .order import media_order
+from .order import likely, media_order
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
 from .records import FileEntry, ScanError
@@ -175,7 +175,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
                 stopped = "sampled"    # nothing found in the sample: the scan stops there
             else:
                 _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
-                     workers)
+                     workers, first=likely if req.time_budget else None)
                 if options.get("blocks") or req.sample:
                     _sweep(evidences, ids, results, sets, workers)
     except BudgetSpent:
@@ -275,21 +275,33 @@ def _set_info(hs) -> dict:
 
 
 def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
-         progress: Progress, workers: Workers):
+         progress: Progress, workers: Workers, first=None):
+    """`first` (a test of an entry): read the files it picks in a first walk of each evidence
+    item, then the rest in a second (a time budget spends itself on the likeliest first)."""
     done = results.done_keys() if resume else set()
     # Content judged (or on its way to a worker) under its first name: another name of it (a
     # hard link, a deleted name whose inode a live file now owns) is listed, not read again.
     judged = results.judged_contents() if resume else set()
     finished = {e["path"] for e in results.evidence() if e["finished"]} if resume else set()
 
-    def pending(ev, ev_id):
+    taken = set()   # keys the first walk dealt with: the second passes them by, unrecorded
+
+    def pending(ev, ev_id, only=None):
         """(key, content, entry) of every file not judged yet; errors of the walk and other
-        names of judged content recorded on the way."""
+        names of judged content recorded on the way. `only`: a first walk, of the entries
+        it picks alone (the walk's errors are left to the second)."""
         for item in ev.entries(deleted=deleted):
             if isinstance(item, ScanError):
-                results.add_error(ev_id, item.to_dict())
+                if only is None:
+                    results.add_error(ev_id, item.to_dict())
+                continue
+            if only is not None and not only(item):
                 continue
             key = entry_key(item.key())
+            if key in taken:
+                continue
+            if only is not None:
+                taken.add(key)
             if key in done:
                 progress.advance(1, judge.planned_bytes(item.size))
                 continue
@@ -318,10 +330,11 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             ev_id = ids[ev.path]
             if ev.name in finished:
                 continue
-            work = batches(media_order(pending(ev, ev_id), lambda item: item[2]),
-                           lambda item: item[2].size)
-            for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
-                record(ev_id, batch, verdicts)
+            for only in ((first, None) if first is not None else (None,)):
+                work = batches(media_order(pending(ev, ev_id, only), lambda item: item[2]),
+                               lambda item: item[2].size)
+                for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
+                    record(ev_id, batch, verdicts)
             # described again once walked: the disk images met on the way (container_files)
             results.add_evidence(ev.name, ev.describe())
             results.finish_evidence(ev_id)
