@@ -130,8 +130,9 @@ def main(argv=None) -> None:
                     help="multiplies files, bytes and set entries (default 1: 20,000 files, "
                          "3 GB, 1,000,000 entries)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each contender (median kept)")
-    ap.add_argument("--part", choices=("all", "scan", "pool"), default="all",
-                    help="the side-by-side scan, the worker-pool comparison, or both")
+    ap.add_argument("--part", choices=("all", "scan", "pool", "subfile"), default="all",
+                    help="the side-by-side scan, the worker-pool comparison, both, or the "
+                         "sub-file fingerprint comparison (issue 15)")
     args = ap.parse_args(argv)
 
     files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
@@ -161,6 +162,10 @@ def main(argv=None) -> None:
     print(f"`triage hashset import` (once, before the runs): sized set {sized_import:.1f} s, "
           f"unsized set {unsized_import:.1f} s")
 
+    if args.part in ("all", "subfile"):
+        fingerprinted = fingerprinted_set(base, tree, truth, entries)
+        subfile(base, tree, image, truth, payload, entries, args.repeat, sized, sized_tset,
+                fingerprinted)
     if args.part in ("all", "scan"):
         side_by_side(base, tree, image, truth, payload, entries, args.repeat,
                      sized, unsized, sized_tset, unsized_tset, best_tset)
@@ -178,51 +183,27 @@ def side_by_side(base, tree, image, truth, payload, entries, repeat,
     out.mkdir()
     contenders, inputs, found, outdirs = {}, {}, {}, {}
 
-    def hashdeep():
-        with open(out / "hashdeep.txt", "wb") as f:
-            return run(["hashdeep", "-c", "md5", "-r", "-l", "-m", "-k", str(sized), "."],
-                       stdout=f, cwd=tree)
-
     def md5deep():
         with open(out / "md5deep.txt", "wb") as f:
             return run(["md5deep", "-r", "-l", "-m", str(unsized), "."], stdout=f, cwd=tree)
 
-    peer = "hashdeep -c md5 -m, sized known file"
-    contenders[peer] = hashdeep
-    inputs[peer] = (tree, sized)
-    found[peer] = lambda: lines_found(out / "hashdeep.txt")
+    peer = add_hashdeep(out, tree, sized, contenders, inputs, found)
     contenders["md5deep -m, unsized list"] = md5deep
     inputs["md5deep -m, unsized list"] = (tree, unsized)
     found["md5deep -m, unsized list"] = lambda: lines_found(out / "md5deep.txt")
 
-    for i, (label, evidence, hashset) in enumerate((
-            ("folder, unsized set (text)", tree, unsized),
-            ("folder, unsized set (compiled)", tree, unsized_tset),
-            ("image, unsized set (compiled)", image, unsized_tset),
-            ("folder, sized set (hashdeep file)", tree, sized),
-            ("folder, sized set (compiled)", tree, sized_tset),
-            ("image, sized set (compiled)", image, sized_tset),
-            ("folder, sized set, best case (compiled)", tree, best_tset),
-            ("image, sized set, best case (compiled)", image, best_tset))):
-        name = f"triage scan {label}"
-        outdirs[name] = outdir = out / f"triage-{i}"
-
-        def triage(evidence=evidence, hashset=hashset, outdir=outdir):
-            shutil.rmtree(outdir, ignore_errors=True)
-            return run(TRIAGE + ["scan", str(evidence), "--hashset", str(hashset), "-o",
-                                 str(outdir), "-q"])
-        contenders[name] = triage
-        inputs[name] = (evidence, hashset)
-        found[name] = lambda outdir=outdir: report_found(outdir)
-
+    add_triage(out, (
+        ("folder, unsized set (text)", tree, unsized),
+        ("folder, unsized set (compiled)", tree, unsized_tset),
+        ("image, unsized set (compiled)", image, unsized_tset),
+        ("folder, sized set (hashdeep file)", tree, sized),
+        ("folder, sized set (compiled)", tree, sized_tset),
+        ("image, sized set (compiled)", image, sized_tset),
+        ("folder, sized set, best case (compiled)", tree, best_tset),
+        ("image, sized set, best case (compiled)", image, best_tset)),
+        contenders, inputs, found, outdirs)
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
-    planted_paths = set(truth)
-    for name, get in found.items():
-        got = get()
-        if got != planted_paths:
-            sys.exit(f"benchmark: {name} matched {len(got)} files, not the {len(planted_paths)} "
-                     f"planted ({len(got ^ planted_paths)} differ)")
-    print(f"\ncheck: every contender matched exactly the {len(planted_paths)} planted files")
+    check_found(found, truth)
 
     rows = []
     for name, t in best.items():
@@ -236,6 +217,121 @@ def side_by_side(base, tree, image, truth, payload, entries, repeat,
     print(table(["contender", "seconds", "files read", "GB read", "CPU cores busy",
                  "vs hashdeep", "target"], rows,
                 f"Exact scan, {payload / 1e9:.2f} GB in {count:,} files, {entries:,} MD5s"))
+
+
+def fingerprinted_set(base: Path, tree: Path, truth: dict, entries: int, seed: int = 6) -> Path:
+    """The realistic sized set with sub-file fingerprints (issue 15): the planted files built
+    with `hashset build`'s own code (MD5, SHA-1, SHA-256 and `edges` of each, read from the
+    files) among random stand-ins for the other reference files, each an MD5 and a fingerprint
+    under one size, the sizes of set-sized.hashdeep (so the same 82 % of files share a size
+    with some entry)."""
+    from triage.hashsets.build import build_entries
+    from triage.hashsets.compile import Compiler
+    from triage.hashsets.importer import Tally, write_set
+    from triage.records import SetEntry
+    out = base / "set-fingerprinted.tset"
+    stamp = base / "set-fingerprinted.json"
+    params = {"sets": json.loads((base / "sets.json").read_text())["params"], "seed": seed,
+              "version": 1}
+    if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == params:
+        return out
+    links = link_planted(base / "planted-files", tree, truth)
+    compiler, tally = Compiler(), Tally()
+    for where, item in build_entries(links, ("md5", "sha1", "sha256", "edges"), "planted"):
+        if isinstance(item, SetEntry):
+            compiler.add(item)
+            tally.entry(where)
+    sizes = [int(line.split(",", 1)[0]) for line in open(base / "set-sized.hashdeep")
+             if line[0].isdigit() and ",planted/" not in line]
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 256, (len(sizes), 32), dtype=np.uint8)
+    for size, value in zip(sizes, values):
+        compiler.add(SetEntry("md5", bytes(value[:16]).hex(), "random", None, size))
+        compiler.add(SetEntry("edges", bytes(value[16:]).hex(), "random", None, size))
+    write_set(compiler, out, described=[], sources=[], tally=tally, name="fingerprinted",
+              fingerprinted=True)
+    stamp.write_text(json.dumps(params))
+    return out
+
+
+def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tset,
+            fingerprinted) -> None:
+    """Issue 15: the realistic sized set with and without sub-file fingerprints, against
+    hashdeep's matching mode on the same folder, in one run."""
+    count = sum(1 for p in tree.rglob("*") if p.is_file())
+    out = base / "out-subfile"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    contenders, inputs, found, outdirs = {}, {}, {}, {}
+    peer = add_hashdeep(out, tree, sized, contenders, inputs, found)
+    add_triage(out, (
+        ("folder, sized set (compiled)", tree, sized_tset),
+        ("image, sized set (compiled)", image, sized_tset),
+        ("folder, fingerprinted set", tree, fingerprinted),
+        ("image, fingerprinted set", image, fingerprinted)),
+        contenders, inputs, found, outdirs)
+    best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
+    check_found(found, truth)
+    rows = []
+    for name, t in best.items():
+        read = ("every file", "every file", payload)
+        if name in outdirs:
+            summary = json.loads((outdirs[name] / "report.json").read_text())["summary"]
+            read = (summary["files_seen"] - summary["files_skipped"], summary["files_hashed"],
+                    summary["bytes_read"])
+        rows.append([name, t.seconds, read[0], read[1], read[2] / 1e9, t.cores,
+                     best[peer].seconds / t.seconds, ">= 10x" if "fingerprinted" in name else ""])
+    print(table(["contender", "seconds", "files opened", "files hashed whole", "GB read",
+                 "CPU cores busy", "vs hashdeep", "target"], rows,
+                f"Sub-file fingerprints, {payload / 1e9:.2f} GB in {count:,} files, "
+                f"{entries:,} reference files"))
+
+
+def add_hashdeep(out: Path, tree: Path, sized: Path, contenders, inputs, found) -> str:
+    """The peer, `hashdeep -c md5 -r -l -m -k SET .` in the folder; returns its name."""
+    def hashdeep():
+        with open(out / "hashdeep.txt", "wb") as f:
+            return run(["hashdeep", "-c", "md5", "-r", "-l", "-m", "-k", str(sized), "."],
+                       stdout=f, cwd=tree)
+    peer = "hashdeep -c md5 -m, sized known file"
+    contenders[peer], inputs[peer] = hashdeep, (tree, sized)
+    found[peer] = lambda: lines_found(out / "hashdeep.txt")
+    return peer
+
+
+def add_triage(out: Path, cases, contenders, inputs, found, outdirs) -> None:
+    """A `triage scan EVIDENCE --hashset SET -q` contender for each (label, evidence, set)."""
+    for i, (label, evidence, hashset) in enumerate(cases):
+        name = f"triage scan {label}"
+        outdirs[name] = outdir = out / f"triage-{i}"
+
+        def triage(evidence=evidence, hashset=hashset, outdir=outdir):
+            shutil.rmtree(outdir, ignore_errors=True)
+            return run(TRIAGE + ["scan", str(evidence), "--hashset", str(hashset), "-o",
+                                 str(outdir), "-q"])
+        contenders[name], inputs[name] = triage, (evidence, hashset)
+        found[name] = lambda outdir=outdir: report_found(outdir)
+
+
+def check_found(found: dict, truth: dict) -> None:
+    planted_paths = set(truth)
+    for name, get in found.items():
+        got = get()
+        if got != planted_paths:
+            sys.exit(f"benchmark: {name} matched {len(got)} files, not the {len(planted_paths)} "
+                     f"planted ({len(got ^ planted_paths)} differ)")
+    print(f"\ncheck: every contender matched exactly the {len(planted_paths)} planted files")
+
+
+def link_planted(folder: Path, tree: Path, truth: dict) -> Path:
+    """`folder` made afresh with a hard link to each planted file, at its path in the tree:
+    the reference files a set is built from."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for rel in truth:
+        target = folder / rel.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(tree / rel.lstrip("/"), target)
+    return folder
 
 
 def lines_found(path: Path) -> set:

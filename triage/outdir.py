@@ -27,7 +27,8 @@ from .safetext import path_text
 CASE_FLAGS = {name: "--" + name.replace("_", "-")
               for name in ("case_number", "examiner", "evidence_id", "notes")}
 OPTION_FLAGS = {"deleted": "--no-deleted", "thresholds": "--threshold",
-                "video": "--video-frames/--video-match", "archives": "--no-archives"}
+                "video": "--video-frames/--video-match", "archives": "--no-archives",
+                "blocks": "--blocks"}
 HEAD_BYTES = 1 << 20      # the part of the media whose digest tells two images apart
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Dict, Iterable, Optional
+from typing import BinaryIO, Callable, Dict, Iterable, Optional, Tuple
 
 from .hashing import CHUNK, chunks, digest_stream
+from .signals.exact import EDGE, edge_span
 from .workers import Interrupted
 
 HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
@@ -93,3 +94,34 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
     return Contents(total, found, picture, b"".join(kept) if kept is not None else None,
                     video, head)
 
+
+
+def edges(reader: BinaryIO, size: int) -> Tuple[bytes, bytes]:
+    """A file's first 4 KiB and its last 4 KiB beyond them (signals.exact.edge_span): what
+    its sub-file fingerprint is made of, 8 KiB at most. A reader that cannot seek is read
+    through to the tail."""
+    head = _read_up_to(reader, min(size, EDGE))
+    start, end = edge_span(size)
+    if end <= start or len(head) < min(size, EDGE):
+        return head, b""
+    if reader.seekable():
+        reader.seek(start)
+    else:
+        skip = start - len(head)
+        while skip > 0:
+            block = reader.read(min(CHUNK, skip))
+            if not block:
+                return head, b""
+            skip -= len(block)
+    return head, _read_up_to(reader, end - start)
+
+
+def _read_up_to(reader: BinaryIO, n: int) -> bytes:
+    parts, left = [], n
+    while left > 0:
+        block = reader.read(left)
+        if not block:
+            break
+        parts.append(block)
+        left -= len(block)
+    return b"".join(parts)

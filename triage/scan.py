@@ -20,9 +20,10 @@ from . import TOOL_NAME, __version__, containers, environment, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
 from .hashsets import load as load_hashset
+from .order import likely, media_order
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
 from .progress import Progress
-from .records import ScanError
+from .records import FileEntry, ScanError
 from .scope import Scope, walk as scope_walk
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
@@ -50,12 +51,17 @@ class ScanRequest:
     bounds: containers.Bounds = field(default_factory=containers.Bounds)   # ... within these
     trust: Optional[Sequence[bytes]] = None   # public keys one of which must sign every set
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
+    blocks: Optional[bool] = None             # also sweep the media for reference blocks
+    sample: Optional[float] = None            # --sample CONFIDENCE (sampling.py)
+    min_amount: int = 20 << 20                # --min-amount BYTES
+    time_budget: Optional[float] = None       # --time-budget, seconds
     # Part of the item only (triage batch splits a large one): no reports are written, the
     # results database is merged into the item's (Results.absorb, then conclude).
     scope: Optional[Scope] = None
 
 
-DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}, "archives": True}
+DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}, "archives": True,
+                   "blocks": False}
 
 
 @dataclass
@@ -74,6 +80,36 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM: stop as at Ctrl-C, with a partial report."""
 
 
+class BudgetSpent(KeyboardInterrupt):
+    """--time-budget spent: stop as at Ctrl-C, with a partial report; exit 3 without hits."""
+
+
+# Of a time budget, what is kept back for stopping the workers (each sees the stop event
+# within one read) and writing the reports: 3 %, at most a second.
+BUDGET_RESERVE = 0.03
+
+
+@contextmanager
+def _budget(seconds: Optional[float], started: float):
+    """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the scan's
+    start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told to stop,
+    what they finished kept) and writes its reports within the reserve."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def spent(signum, frame):
+        raise BudgetSpent()
+    left = seconds - min(1.0, BUDGET_RESERVE * seconds) - (time.monotonic() - started)
+    previous = signal.signal(signal.SIGALRM, spent)
+    signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -83,6 +119,11 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
     sets = [load_hashset(p, trust=req.trust, progress=progress.shown) for p in req.hashsets]
+    if (req.blocks or req.sample) and not any("block" in s.signals for s in sets):
+        for s in sets:
+            s.close()
+        raise TriageError(f"{'--sample' if req.sample else '--blocks'} needs a set with block "
+                          f"digests (made with `triage hashset build --blocks`)")
     check_outside_evidence(Path(req.outdir), req.evidence)
     evidences = _open_all(req.evidence)
     try:
@@ -92,7 +133,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             identity=_identity(evidences, sets, req.scope),
             case={k: req.case.get(k) for k in CASE_FLAGS},
             options={"deleted": req.deleted, "thresholds": req.thresholds, "video": req.video,
-                     "archives": req.archives},
+                     "archives": req.archives, "blocks": req.blocks},
             defaults=DEFAULT_OPTIONS)
     except BaseException:
         for item in [*evidences, *sets]:
@@ -124,7 +165,12 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
                   archives=req.bounds if options.get("archives") else None)
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown and req.scope is None else None)
-    workers = Workers(judge, req.workers or os.cpu_count() or 2)
+    sweeper = None
+    if options.get("blocks") or req.sample:
+        from .sweep import Sweeper
+        sweeper = Sweeper(sets, evidences, stop)
+    workers = Workers(judge if sweeper is None else _Tasks(judge, sweeper),
+                      req.workers or os.cpu_count() or 2)
     stopped = None
     crashed = False
     ids = {}
@@ -143,8 +189,16 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         progress.start()
         if totals is not None:
             totals.listen()
-        _run(evidences, ids, results, judge, options["deleted"], req.resume, progress, workers,
-             req.scope)
+        with _budget(req.time_budget, started):
+            if req.sample and not _sample(req, evidences, results, sweeper, stop):
+                stopped = "sampled"    # nothing found in the sample: the scan stops there
+            else:
+                _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
+                     workers, req.scope, first=likely if req.time_budget else None)
+                if options.get("blocks") or req.sample:
+                    _sweep(evidences, ids, results, sets, workers)
+    except BudgetSpent:
+        stopped = "budget"
     except Terminated:
         stopped = "terminated"
     except KeyboardInterrupt:
@@ -169,6 +223,10 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     for ev_id, ranges in damaged.items():
         for d in ranges:
             results.add_damage(ev_id, d["offset"], d["length"])
+    if req.time_budget is not None:
+        results.set("time_budget", {"seconds": req.time_budget,
+                                    "spent": stopped == "budget",
+                                    "elapsed": round(time.monotonic() - started, 3)})
     report, reports, summary = conclude(results, Path(req.outdir), req.formats, stopped,
                                         render=req.scope is None, signer=req.signer)
     if crashed:
@@ -239,25 +297,37 @@ def set_info(hs) -> dict:
 
 
 def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
-         progress: Progress, workers: Workers, scope: Optional[Scope] = None):
+         progress: Progress, workers: Workers, scope: Optional[Scope] = None, first=None):
+    """`first` (a test of an entry): read the files it picks in a first walk of each evidence
+    item, then the rest in a second (a time budget spends itself on the likeliest first)."""
     done = results.done_keys() if resume else set()
     # Content judged (or on its way to a worker) under its first name: another name of it (a
     # hard link, a deleted name whose inode a live file now owns) is listed, not read again.
     judged = results.judged_contents() if resume else set()
     finished = {e["path"] for e in results.evidence() if e["finished"]} if resume else set()
 
-    def pending(ev, ev_id):
+    taken = set()   # keys the first walk dealt with: the second passes them by, unrecorded
+
+    def pending(ev, ev_id, only=None):
         """(key, content, entry) of every file not judged yet; errors of the walk and other
-        names of judged content recorded on the way."""
+        names of judged content recorded on the way. `only`: a first walk, of the entries
+        it picks alone (the walk's errors are left to the second)."""
         for item, own in scope_walk(ev, scope, deleted):
             if not own:   # before the scope's range: its content is judged by another part
                 if not isinstance(item, ScanError):
                     judged.add(content_key(item))
                 continue
             if isinstance(item, ScanError):
-                results.add_error(ev_id, item.to_dict())
+                if only is None:
+                    results.add_error(ev_id, item.to_dict())
+                continue
+            if only is not None and not only(item):
                 continue
             key = entry_key(item.key())
+            if key in taken:
+                continue
+            if only is not None:
+                taken.add(key)
             if key in done:
                 progress.advance(1, judge.planned_bytes(item.size))
                 continue
@@ -295,9 +365,11 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             ev_id = ids[ev.path]
             if ev.name in finished:
                 continue
-            work = batches(pending(ev, ev_id), lambda item: judge.cost(item[2]))
-            for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
-                record(ev_id, batch, verdicts)
+            for only in ((first, None) if first is not None else (None,)):
+                work = batches(media_order(pending(ev, ev_id, only), lambda item: item[2]),
+                               lambda item: judge.cost(item[2]))
+                for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
+                    record(ev_id, batch, verdicts)
             # described again once walked: the disk images met on the way (container_files)
             results.add_evidence(ev.name, ev.describe())
             results.finish_evidence(ev_id)
@@ -308,6 +380,54 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             record(ev_id, batch, verdicts)
         results.commit()
         raise
+
+
+class _Tasks:
+    """The worker pool's task when the media is also swept: a file entry goes to the judge, a
+    piece of media to the sweeper (one pool, forked once, for both)."""
+
+    def __init__(self, judge, sweeper):
+        self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
+
+    def __call__(self, item):
+        return self.judge(item) if isinstance(item, FileEntry) else self.sweeper(item)
+
+
+def _sample(req: ScanRequest, evidences, results: Results, sweeper, stop) -> bool:
+    """`--sample`: random windows of each evidence item's media checked against the block
+    sets (sampling.py); the `sampling` facts recorded. True when a listed block was found (the
+    scan then goes on in full)."""
+    from . import sampling
+    facts = []
+    for ev in evidences:
+        if ev.media is None:
+            continue
+        fact, found = sampling.sample_evidence(ev, sweeper, req.sample, req.min_amount,
+                                               stop=stop)
+        facts.append(fact)
+        if found:
+            break
+    summary = sampling.summary(facts, req.sample, req.min_amount)
+    results.set("sampling", summary)
+    results.commit()
+    return summary is None or summary["found"]
+
+
+def _sweep(evidences, ids, results: Results, sets, workers: Workers) -> None:
+    """`--blocks`: each evidence item's media swept for reference blocks (sweep.py), its
+    fragments kept as it is done (a resumed scan sweeps only the items not done)."""
+    from .sweep import sweep
+    found = list(results.get("fragments") or [])
+    swept = set(results.get("swept") or [])
+    todo = [ev for ev in evidences if ev.name not in swept]
+    for ev, fragments, errors in sweep(todo, sets, workers):
+        for error in errors:
+            results.add_error(ids[ev.path], error.to_dict())
+        found += fragments
+        swept.add(ev.name)
+        results.set("fragments", found)
+        results.set("swept", sorted(swept))
+        results.commit()
 
 
 def content_key(entry) -> bytes:

@@ -28,25 +28,43 @@ class Verdict:
     details: List[str] = field(default_factory=list)   # plain sentences under the headline
 
 
+# How the headline names a stop that is not a signal.
+STOP_WORDS = {"budget": "TIME BUDGET SPENT"}
+
+
 def decide(summary: Mapping, complete: bool, stopped: Optional[str] = None,
-           notes: Iterable[str] = ()) -> Verdict:
+           notes: Iterable[str] = (), fragments: int = 0,
+           sampling: Optional[Mapping] = None) -> Verdict:
     """`summary` as in the report (hits, errors, ...); `stopped` says why an incomplete scan
     stopped ("interrupted" unless told otherwise); `notes` are coverage facts the headline
     must not hide (an encrypted volume left unread, a set that lost entries)."""
     hits, errors = summary.get("hits", 0), summary.get("errors", 0)
     stopped = stopped or "interrupted"
     details = list(notes)
-    if hits:
-        headline = f"HITS FOUND: {hits} file{'s' if hits != 1 else ''} match known material"
+    if hits or fragments:
+        found = []
+        if hits:
+            found.append(f"{hits} file{'s' if hits != 1 else ''} match known material")
+        if fragments:
+            found.append(f"blocks of {fragments} known file{'s' if fragments != 1 else ''} "
+                         f"found on the media (fragments)")
+        headline = "HITS FOUND: " + "; ".join(found)
         if not complete:
-            headline += f" in the part scanned ({stopped.upper()}: the scan is not complete)"
+            headline += (f" in the part scanned ({STOP_WORDS.get(stopped, stopped.upper())}: "
+                         f"the scan is not complete)")
         elif errors:
             details.append(f"{errors:,} item(s) could not be read: coverage was not total")
         code = EXIT_HITS if complete else SIGNAL_EXITS.get(stopped, EXIT_HITS)
         return Verdict(HITS, headline, code, details)
+    if stopped == "sampled" and sampling:
+        # never "clean": a sample proves only what its statement says
+        what, _, why = sampling["statement"].partition(" (")
+        return Verdict(PARTIAL, what.upper() + (f" ({why}" if why else ""), EXIT_INCOMPLETE,
+                       details)
     if not complete:
-        return Verdict(PARTIAL, f"{stopped.upper()}: no hits in the part scanned; the scan is "
-                       f"not complete", SIGNAL_EXITS.get(stopped, EXIT_INCOMPLETE), details)
+        return Verdict(PARTIAL, f"{STOP_WORDS.get(stopped, stopped.upper())}: no hits in the "
+                       f"part scanned; the scan is not complete",
+                       SIGNAL_EXITS.get(stopped, EXIT_INCOMPLETE), details)
     if errors or details:
         what = f": {errors:,} item(s) could not be read" if errors else " (see below)"
         return Verdict(PARTIAL, f"NO HITS, BUT COVERAGE WAS NOT TOTAL{what}", EXIT_INCOMPLETE,
@@ -68,7 +86,8 @@ def category_title(label: str, hashsets: Iterable[Mapping] = ()) -> str:
 def of_report(report: Mapping) -> Verdict:
     """The verdict of a report (the canonical dict every format renders)."""
     return decide(report["summary"], report["complete"], report.get("stopped"),
-                  coverage_notes(report))
+                  coverage_notes(report), len(report.get("fragments") or []),
+                  report.get("sampling"))
 
 
 # A set that lost more than this share of its source records at import cannot be trusted to

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from triage import signals
 from triage.hashsets import load
 from triage.hashsets.build import build_set
 
@@ -19,12 +20,13 @@ def test_build_hashes_regular_files_without_following_symlinks(tmp_path):
     out = tmp_path / "ref.tset"
     build_set(ref, out, category="1")
     with load(out) as hs:
-        assert hs.info.entries == 6
-        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2}
+        assert hs.info.entries == 8
+        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2, "edges": 2}
+        assert hs.info.fingerprinted
         manifest = "".join(
-            f"{rel}\t{len(data)}\t{sig}\t{hashlib.new(sig, data).hexdigest()}\n"
+            f"{rel}\t{len(data)}\t{sig}\t{_digest(sig, data)}\n"
             for rel, data in (("a.bin", b"alpha"), ("sub/b.bin", b"\x00" * 70000))
-            for sig in ("md5", "sha1", "sha256"))
+            for sig in ("md5", "sha1", "sha256", "edges"))
         assert hs.info.sources == [{"path": str(ref), "format": "folder",
                                     "sha256": hashlib.sha256(manifest.encode()).hexdigest()}]
         found = hs.lookup("sha256", [hashlib.sha256(b"alpha").digest()])[0]
@@ -126,7 +128,7 @@ def test_build_reads_each_file_once_through_one_path(tmp_path, monkeypatch):
         ("bridge.jpg", "warning", f"image larger than {photo.stat().st_size - 1} bytes: "
                                   f"not decoded")]
     with load(tmp_path / "b.tset") as hs:
-        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2}
+        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2, "edges": 2}
 
 
 def test_build_keeps_the_digests_of_pictures_it_cannot_hash_and_says_why(tmp_path):
@@ -162,7 +164,7 @@ def test_running_out_of_memory_on_a_reference_picture_is_a_problem(tmp_path, mon
     assert [(p.where, p.reason) for p in problems] == [
         ("bridge.jpg", "image not hashed: out of memory")]
     with load(tmp_path / "s.tset") as hs:
-        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1}
+        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1, "edges": 1}
 
 
 def test_build_in_worker_processes_gives_the_set_built_in_one(tmp_path):
@@ -181,3 +183,9 @@ def test_build_in_worker_processes_gives_the_set_built_in_one(tmp_path):
             sets.append((hs.info.sources, hs.info.signals,
                          [(e.name, e.value) for e in hs.iter_entries("pdq")]))
     assert sets[0] == sets[1] and sets[0][1]["pdq"] >= 9
+
+
+def _digest(signal: str, data: bytes) -> str:
+    h = signals.get(signal).new()
+    h.update(data)
+    return h.hexdigest()

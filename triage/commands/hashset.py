@@ -8,7 +8,7 @@ import numpy as np
 from .. import signals
 from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
 from ..hashsets import HashSet, categories, compile_sources, load
-from ..hashsets.build import DEFAULT_SIGNALS, build_set
+from ..hashsets.build import DEFAULT_SIGNALS, MAX_SHARED, build_set
 from ..hashsets.diff import diff as diff_sets
 from ..hashsets.importer import KINDS
 from ..hashsets import sealed as sealing, store
@@ -104,26 +104,39 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
 @click.option("--threshold", multiple=True, metavar="SIGNAL=N", callback=thresholds,
               help="Per-set perceptual match radius, e.g. pdq=31 (repeatable).")
 @set_video_match
+@click.option("--blocks", is_flag=True,
+              help="Also store a digest of every 4 KiB block of each file (for scan --blocks), "
+                   "less blocks that identify nothing.")
+@click.option("--max-shared", type=click.IntRange(min=1), default=MAX_SHARED, show_default=True,
+              help="With --blocks: drop a block found in more reference files than this.")
+@click.option("--known-good", "known_good", multiple=True, type=click.Path(dir_okay=False),
+              help="With --blocks: drop blocks found in this set's block digests (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
-def build(folder, output, category, kind, name, set_version, signal_names, threshold, as_json,
-          progress):
+def build(folder, output, category, kind, name, set_version, signal_names, threshold, blocks,
+          max_shared, known_good, as_json, progress):
     """Make a set from the reference files under FOLDER: size and every signal of each regular
     file, reading each file once; symlinks are not followed. Exit codes: 0 written; 2 the folder
     cannot be read."""
     names = [n.strip().lower() for n in signal_names.split(",") if n.strip()]
+    if blocks and "block" not in names:
+        names.append("block")
     try:
         for n in names:
             signals.get(n)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--signal") from None
     printer = ProblemPrinter()
+    good = [load(path) for path in known_good]
     try:
         build_set(folder, output, names=names, category=category, kind=kind, name=name,
                   version=set_version, thresholds=threshold, on_problem=printer,
-                  progress=_progress(progress))
+                  progress=_progress(progress), max_shared=max_shared, known_good_blocks=good)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--signal") from None
+    finally:
+        for hs in good:
+            hs.close()
     printer.close()
     return _show(output, as_json)
 
@@ -293,6 +306,10 @@ def _render(d: dict) -> str:
     lines.append("sources:")
     for src in d["sources"]:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")
+    if d.get("fingerprinted"):
+        lines.append("screening:  every reference file has a sub-file fingerprint (edges): a "
+                     "scan reads 8 KiB of a file of a listed size, and the whole file only when "
+                     "its fingerprint is listed")
     if d.get("sealed"):
         sealed = d["sealed"]
         lines.append(f"sealed:     exact digests as keyed fingerprints of "

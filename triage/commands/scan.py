@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,12 +53,26 @@ from .options import evidence_access, replay, report_formats, thresholds, video_
               help="Use only sets signed by this key (NAME.pub); repeat for several keys.")
 @click.option("--sign", "sign_key", metavar="KEY", type=click.Path(dir_okay=False),
               help="Sign manifest.json into manifest.sig with this private key (NAME.key).")
+@click.option("--blocks", is_flag=True, default=None,
+              help="Also sweep the whole media (unallocated space, slack, gaps) for 4 KiB "
+                   "blocks of reference files: needs a set made with `hashset build --blocks`.")
+@click.option("--sample", "sample", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              metavar="CONFIDENCE",
+              help="Read random 4 KiB blocks of the media until, with this confidence (e.g. "
+                   "0.99), --min-amount of known material would have been met; scan in full "
+                   "only on a hit. Needs a set made with `hashset build --blocks`. Without a "
+                   "hit: exit 3.")
+@click.option("--min-amount", "min_amount", default="20MiB", show_default=True,
+              metavar="BYTES", help="With --sample: the least amount of known material the "
+                                    "sample must not miss (e.g. 20MiB, 500KiB, 1048576).")
+@click.option("--time-budget", "time_budget", metavar="DURATION",
+              help="Stop after this long (90s, 15m, 2h) with a partial report "
+                   "(complete: false); exit 3 when nothing was found by then.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no verdict text.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id, notes,
          workers, resume, force, no_deleted, no_archives, thresholds, video, live, trusted,
-         sign_key, quiet,
-         as_json):
+         sign_key, blocks, sample, min_amount, time_budget, quiet, as_json):
     """Scan EVIDENCE (disk images, E01, split raw, devices or folders) for files in the hash
     sets, allocated and deleted, in every partition. Writes OUTDIR/report.json (and csv, html),
     OUTDIR/manifest.json and the results database that --resume continues from.
@@ -87,7 +102,10 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         # None: not given, so a resume keeps what the scan started with
         deleted=False if no_deleted else None, thresholds=thresholds or None, video=video,
         archives=False if no_archives else None,
-        trust=load_trusted(trusted) if trusted else None, signer=signer)
+        trust=load_trusted(trusted) if trusted else None, signer=signer,
+        blocks=True if blocks else None, sample=sample,
+        min_amount=_parse(amount, min_amount, "--min-amount"),
+        time_budget=_parse(duration, time_budget, "--time-budget") if time_budget else None)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)
     if stale is not None and not stale.exists():
@@ -109,6 +127,34 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
                 ctx, drop={"--force"}, add=add)])
         click.echo(verdict_text(outcome, outcome.hashsets, again), err=False)
     return outcome.exit_code
+
+
+def _parse(parser, text: str, flag: str):
+    try:
+        return parser(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from None
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1000, "m": 1 << 20, "mib": 1 << 20,
+          "mb": 1000 ** 2, "g": 1 << 30, "gib": 1 << 30, "gb": 1000 ** 3}
+
+
+def amount(text: str) -> int:
+    """`20MiB`, `500KiB`, `1GB`, `1048576` -> bytes."""
+    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS or int(m.group(1)) == 0:
+        raise ValueError(f"{text!r}: expected a positive amount such as 20MiB, 500KiB or "
+                         f"1048576")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def duration(text: str) -> float:
+    """`90s`, `15m`, `2h`, `1.5h`, `600` (seconds) -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(f"{text!r}: expected a duration such as 90s, 15m or 2h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
 def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> str:

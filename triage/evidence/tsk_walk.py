@@ -99,10 +99,13 @@ def _extents(tsk_file, attr, geometry) -> List[Tuple[int, int]]:
     """(media offset, length) of the runs of the attribute a TskReader reads: the named one,
     or the default data. Resident content has no runs of its own (it lies in the metadata
     record, whose damage the walk reports for the volume)."""
+    return list(_runs(tsk_file, attr, geometry))
+
+
+def _runs(tsk_file, attr, geometry) -> Iterator[Tuple[int, int]]:
     if geometry is None or tsk_file is None:
-        return []
+        return
     volume_offset, block = geometry
-    out = []
     try:
         for attribute in tsk_file:
             info = attribute.info
@@ -116,10 +119,9 @@ def _extents(tsk_file, attr, geometry) -> List[Tuple[int, int]]:
             for run in attribute:
                 if run.flags & (pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER):
                     continue
-                out.append((volume_offset + run.addr * block, run.len * block))
+                yield volume_offset + run.addr * block, run.len * block
     except READ_ERRORS:
         pass
-    return out
 
 
 class ReopenError(Exception):
@@ -150,6 +152,17 @@ class TskOpener:
             tsk_file, media = handles.open_file(self.locator)
         return TskReader(tsk_file, self.size, self.locator.attribute, self.short_ok, media,
                          self.geometry)
+
+    def extents(self) -> List[Tuple[int, int]]:
+        """(media offset, length) of the content's runs ([] when not known here)."""
+        return _extents(self._file, self.locator.attribute, self.geometry)
+
+    def first_offset(self) -> Optional[int]:
+        """Where the content starts on the media (its first run), so a scan can read files in
+        the order a disk's head meets them; None when not known here (a reopened entry, a
+        resident or empty file, a volume not laid linearly on the media)."""
+        return next((offset for offset, _ in _runs(self._file, self.locator.attribute,
+                                                   self.geometry)), None)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_file": None, "_media": None}

@@ -24,14 +24,24 @@ from .formats.base import Item
 from .importer import KINDS, ProblemSink, Tally, write_set
 from .problems import Problem
 
-DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "pdq", "phash", "vpdq")
+DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "edges", "pdq", "phash", "vpdq")
 
 
 Value = Tuple[str, str, Optional[int], Optional[str]]     # signal, value, quality, id
 
+MAX_SHARED = 4   # a block in more reference files than this is common structure, not evidence
+
 
 def exact_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
     return [(name, contents.digests[name], None, None) for name in names]
+
+
+def block_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
+    """A file's probative 4 KiB blocks (signals.blocks), each identified by the file's MD5 and
+    the block's number, which is what a fragment found on the media reports."""
+    md5 = contents.digests["md5"]
+    return [(name, value, None, f"{md5}:{index}") for name in names
+            for index, value in (token.split(":") for token in contents.digests[name].split())]
 
 
 def perceptual_values(contents: Contents, names: List[str], path: Path) -> List[Value]:
@@ -87,7 +97,8 @@ class PartialValues(ValueError):
 # How each kind of signal is computed from a file's contents (read once for all of them): one
 # entry per kind, so a new kind is added here and nowhere else.
 CALCULATORS: Dict[str, Callable[[Contents, List[str], Path], List[Value]]] = {
-    "exact": exact_values, "perceptual": perceptual_values, "video": video_values}
+    "exact": exact_values, "perceptual": perceptual_values, "video": video_values,
+    "block": block_values}
 
 
 def walk(folder: Path) -> Iterator[Path]:
@@ -111,7 +122,10 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
         if kind not in CALCULATORS:
             raise ValueError(f"signal {name!r} cannot be computed from files by build")
         by_kind.setdefault(kind, []).append(name)
-    task = partial(_file_items, folder, by_kind, category)
+    # Every stream-computed value in the one read; a block is named by its file's MD5.
+    digests = list(dict.fromkeys([*by_kind.get("exact", ()), *by_kind.get("block", ()),
+                                  *(["md5"] if "block" in by_kind else [])]))
+    task = partial(_file_items, folder, by_kind, digests, category)
     for size, items in ordered(task, walk(folder), _cost, workers):
         yield from items
         if progress is not None and size is not None:
@@ -129,8 +143,8 @@ def _cost(path: Path) -> int:
         return 0
 
 
-def _file_items(folder: Path, by_kind: Dict[str, List[str]], category: Optional[str],
-                path: Path) -> Tuple[Optional[int], List[Item]]:
+def _file_items(folder: Path, by_kind: Dict[str, List[str]], digests: List[str],
+                category: Optional[str], path: Path) -> Tuple[Optional[int], List[Item]]:
     """(its size, or None when it is not a regular file, and its items) for one file."""
     where = str(path.relative_to(folder))
     values: List[Value] = []
@@ -139,7 +153,7 @@ def _file_items(folder: Path, by_kind: Dict[str, List[str]], category: Optional[
         if not stat.S_ISREG(info.st_mode):
             return None, []
         with open_readonly(str(path)) as f:
-            contents = reading.read(f, by_kind.get("exact", ()),
+            contents = reading.read(f, digests,
                                     pictures="perceptual" in by_kind or "video" in by_kind,
                                     videos="video" in by_kind, size=info.st_size)
     except OSError as exc:
@@ -177,8 +191,12 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               name: Optional[str] = None, version: Optional[str] = None,
               thresholds: Optional[Dict[str, int]] = None,
               on_problem: Optional[ProblemSink] = None, progress: bool = False,
-              workers: Optional[int] = None) -> None:
+              workers: Optional[int] = None, max_shared: int = MAX_SHARED,
+              known_good_blocks=()) -> None:
+    """`max_shared`, `known_good_blocks` (open sets with block digests): which blocks are
+    dropped as non-probative, beyond those signals.blocks.probative refuses."""
     folder = Path(folder)
+    names = list(names)
     if not folder.is_dir():
         raise HashSetError(f"{folder}: not a folder")
     if inside(out, folder):
@@ -188,21 +206,53 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
         raise HashSetError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     compiler = Compiler()
     tally = Tally()
+    held: List[SetEntry] = []     # block entries, kept until every file has been seen
     manifest = hashlib.sha256()
     with progress_bar(None if progress else False, desc="build", unit="B",
                       unit_scale=True) as bar:
         for where, item in build_entries(folder, names, category, bar if progress else None,
                                          workers):
             if isinstance(item, SetEntry):
-                compiler.add(item)
+                if item.signal == "block":
+                    held.append(item)
+                else:
+                    compiler.add(item)
                 tally.entry(where)
                 manifest.update(_manifest_line(where, item))
             else:
                 tally.problem(item)
                 if on_problem is not None:
                     on_problem(folder, item)
+    for entry in probative_blocks(held, max_shared, known_good_blocks):
+        compiler.add(entry)
     write_set(compiler, out, described=[{"kind": kind}],
               sources=[{"path": path_text(str(folder)), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
               tally=tally, name=name or path_text(folder.resolve().name), version=version,
-              kind=kind or "alert", thresholds=thresholds)
+              kind=kind or "alert", thresholds=thresholds,
+              fingerprinted=_fingerprinted(names))
+
+
+def probative_blocks(entries: List[SetEntry], max_shared: int,
+                     known_good=()) -> List[SetEntry]:
+    """Block entries less those in more than `max_shared` distinct reference files (a header
+    every file of a kind has) and those in any known-good block set."""
+    files: Dict[str, set] = {}
+    for e in entries:
+        files.setdefault(e.value, set()).add(e.id.split(":")[0])
+    common = {v for v, owners in files.items() if len(owners) > max_shared}
+    known = set()
+    values = sorted(files)
+    for hs in known_good:
+        if "block" in hs.signals and values:
+            query, _ = hs.find("block", [bytes.fromhex(v) for v in values])
+            known.update(values[q] for q in query.tolist())
+    return [e for e in entries if e.value not in common and e.value not in known]
+
+
+def _fingerprinted(names: Iterable[str]) -> bool:
+    """Every file gives every exact signal asked for: with a sub-file fingerprint among them,
+    each full digest of the set has one."""
+    names = [signals.get(n) for n in names]
+    return any(s.partial for s in names) and any(
+        s.kind == "exact" and not s.partial for s in names)

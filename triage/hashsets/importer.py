@@ -175,7 +175,7 @@ def _same_file(a: Path, b) -> bool:
 
 def write_set(compiler: Compiler, out, *, described: List[dict], sources: List[dict],
               tally: "Tally", name=None, version=None, kind=None, scheme=None,
-              thresholds=None) -> None:
+              thresholds=None, fingerprinted: bool = False) -> None:
     """Finish a compiler's columns and write them with the set's metadata. Set-level facts
     the caller does not give come from what the sources said (`described`) or their labels."""
     tally.close()
@@ -208,6 +208,7 @@ def write_set(compiler: Compiler, out, *, described: List[dict], sources: List[d
         "records": tally.records,
         "skipped": tally.skipped,
         "stats": {sig: s.pop("stats") for sig, s in specs.items()},
+        "fingerprinted": fingerprinted,
     }
     store.write(out, {"info": info, "signals": specs, "labels": labels}, arrays)
 

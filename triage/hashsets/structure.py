@@ -111,6 +111,7 @@ def _check_info(info: dict, info_type) -> None:
               and isinstance(source.get("format"), str)
               and (source.get("sha256") is None or isinstance(source.get("sha256"), str)),
               "a source in info.sources lacks its path, format or digest")
+    _need(type(info.get("fingerprinted", False)) is bool, "info.fingerprinted is not true or false")
     _need(info.get("signer") is None or isinstance(info["signer"], str),
           "info.signer is not text")
     sealed = info.get("sealed")

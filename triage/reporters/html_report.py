@@ -388,6 +388,27 @@ def _evidence(report) -> str:
     return "".join(parts)
 
 
+def _fragments(report) -> str:
+    """`--blocks`: known files found by their blocks on the media, where, and who claims them."""
+    fragments = report.get("fragments") or []
+    if not fragments:
+        return ""
+    rows = []
+    for f in fragments:
+        owner = f["owner"]
+        rows.append([
+            esc(f["reference_md5"]), esc(f["set"]),
+            esc(category_title(f["category"], report["hashsets"]) if f["category"] else "-"),
+            f"{number(f['blocks_matched'])} of {number(f['blocks_total'])}",
+            "<br>".join(f"{number(r['offset'])} +{size_text(r['length'])}" for r in f["runs"]),
+            "unallocated space" if owner is None else
+            f"{esc(owner['path'])} (inode {esc(owner['inode'])}, "
+            f"{'allocated' if owner['allocated'] else 'deleted'})"])
+    table = _table(["Reference MD5", "Set", "Category", "4 KiB blocks found", "Runs (media bytes)",
+                    "Claimed by"], rows, numeric=(3,))
+    return f'<section id="fragments"><h2>Fragments ({len(fragments):,})</h2>{table}</section>'
+
+
 @register("html", "report.html")
 def render(report: dict) -> bytes:
     case = report["case"]
@@ -411,6 +432,7 @@ file content.</p>
 <section id="coverage"><h2>Coverage</h2>{_coverage(report)}</section>
 <section id="hits"><h2>Hits ({len(hits):,})</h2>
 {_grouped(hits, report, "hit", lambda g, t: _hit_table(g, report, t))}</section>
+{_fragments(report)}
 <section id="errors"><h2>Unreadable ({len(errors):,})</h2>
 {_grouped(errors, report, "item", lambda g, t: _problem_table(g, report, t))}</section>
 <section id="warnings"><h2>Warnings ({len(warnings):,})</h2>

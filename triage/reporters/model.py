@@ -31,6 +31,11 @@ def build(results: Results) -> dict:
         "hashsets": results.hashsets(),
         "summary": summary,
         "hits": sorted((_hit(f) for f in results.findings()), key=_hit_order),
+        "fragments": sorted(results.get("fragments") or [],
+                            key=lambda f: (f["evidence"], f["runs"][0]["offset"],
+                                           f["reference_md5"], f["set"])),
+        "sampling": results.get("sampling"),
+        "time_budget": results.get("time_budget"),
         "errors": sorted(results.errors("error"), key=_location_order),
         "warnings": sorted(results.errors("warning"), key=_location_order),
     }

@@ -1,4 +1,5 @@
-"""Exact matching: which digests a file needs (size prefilter), and what they match."""
+"""Exact matching: which digests a file needs (size prefilter, then sub-file fingerprints), and
+what they match."""
 
 from __future__ import annotations
 
@@ -12,18 +13,42 @@ class ExactMatcher:
     def __init__(self, sets):
         self.sets = list(sets)
         exact = set(signals.of_kind("exact"))
-        # Per set, the exact signals it carries: computed once, asked per file.
-        self._carried = [(s, tuple(sorted(s.signals & exact))) for s in self.sets]
-        self.signals: FrozenSet[str] = frozenset(sig for _, sigs in self._carried for sig in sigs)
+        partial = {s for s in exact if signals.SIGNALS[s].partial}
+        # Per set, the full digests it carries and, when every reference file of it has one
+        # (info.fingerprinted), the sub-file fingerprints that decide whether a file is worth
+        # reading whole: computed once, asked per file.
+        self._carried = [(s, tuple(sorted(s.signals & (exact - partial))),
+                          tuple(sorted(s.signals & partial)) if s.info.fingerprinted else ())
+                         for s in self.sets]
+        self.signals: FrozenSet[str] = frozenset(
+            sig for _, sigs, _ in self._carried for sig in sigs)
 
     def plan(self, size: int) -> FrozenSet[str]:
-        """The digests worth computing for a file of `size` bytes: a signal is skipped when every
-        set carrying it lists sizes and none is this size (ClamAV's .hdb idea)."""
-        return frozenset(sig for s, sigs in self._carried for sig in sigs if s.may_match(sig, size))
+        """The digests worth computing for a file of `size` bytes before anything else is read:
+        a signal is skipped when every set carrying it lists sizes and none is this size
+        (ClamAV's .hdb idea), or when its set screens files by fingerprint (see screens)."""
+        return frozenset(sig for s, sigs, screen in self._carried if not screen
+                         for sig in sigs if s.may_match(sig, size))
+
+    def screens(self, size: int) -> FrozenSet[str]:
+        """The sub-file fingerprints to compute first (8 KiB read) for a file of `size` bytes.
+        A fingerprinted set whose fingerprints do not list this size lists no file of it."""
+        return frozenset(f for s, _, screen in self._carried for f in screen
+                         if s.may_match(f, size))
+
+    def confirm(self, prints: Dict[str, str], size: int) -> FrozenSet[str]:
+        """The full digests to compute once a file's fingerprints are known: those of every set
+        that lists one of them. A fingerprint is never a match: only what it lets through is
+        hashed whole and looked up."""
+        wanted = set()
+        for s, sigs, screen in self._carried:
+            if any(f in prints and s.lookup(f, [bytes.fromhex(prints[f])])[0] for f in screen):
+                wanted.update(sig for sig in sigs if s.may_match(sig, size))
+        return frozenset(wanted)
 
     def match(self, digests: Dict[str, str]) -> List[Match]:
         found = []
-        for s, sigs in self._carried:
+        for s, sigs, _ in self._carried:
             for sig in sigs:
                 if sig not in digests:
                     continue

@@ -13,6 +13,7 @@ from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
+from ..signals.exact import EDGE
 from .exact import ExactMatcher
 
 REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
@@ -62,8 +63,8 @@ class Judge:
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
-        return (bool(self.exact.plan(size)) or self._image_candidate(size)
-                or self._container_candidate(size))
+        return (bool(self.exact.plan(size)) or bool(self.exact.screens(size))
+                or self._image_candidate(size) or self._container_candidate(size))
 
     def planned_bytes(self, size: int) -> int:
         """What the progress bar counts for a file before it is read: its size when a digest
@@ -73,7 +74,7 @@ class Judge:
             return size
         if self._image_candidate(size) or self._container_candidate(size):
             return min(size, reading.HEAD)
-        return 0
+        return min(size, 2 * EDGE) if self.exact.screens(size) else 0
 
     def cost(self, entry: FileEntry) -> int:
         """What judging `entry` is expected to cost, in bytes read: what it plans to read,
@@ -122,14 +123,24 @@ class Judge:
     def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
                parents: Tuple[str, ...]) -> Verdict:
         needed = self.exact.plan(entry.size)
-        if needed and entry.member is not None and entry.member.read_once:
+        screens = self.exact.screens(entry.size)
+        image = self._image_candidate(entry.size)
+        opens = self._container_candidate(entry.size)
+        if not needed and not image and not opens and not screens:   # as unread(), one plan
+            return Verdict(entry, "skipped")
+        once = entry.member is not None and entry.member.read_once
+        screened = 0
+        if screens and not once:
+            confirmed, screened = self._screen(entry, screens)
+            needed = needed | confirmed
+            if not needed and not image and not opens:   # its fingerprints listed nowhere
+                return Verdict(entry, "clean", bytes_read=screened)
+        elif screens:
+            needed = needed | frozenset(REPORT_DIGESTS)   # confirmed in the one read there is
+        if needed and once:
             # a member of a stream-only archive cannot be read twice: a hit's report digests
             # are taken in the one read
             needed = tuple(dict.fromkeys((*needed, *REPORT_DIGESTS)))
-        image = self._image_candidate(entry.size)
-        opens = self._container_candidate(entry.size)
-        if not needed and not image and not opens:   # as unread(), one plan
-            return Verdict(entry, "skipped")
         # a container's MD5 is taken only once a member of it is a hit (see _container_md5):
         # reading it whole for every container cost a third of a scan of zips
         sniff = containers.Sniff(opens, md5=False)
@@ -138,10 +149,10 @@ class Judge:
                                     stop=self.stop, videos=self._video_candidate(entry.size),
                                     more=sniff)
         if not needed and contents.data is None and contents.video is None:
-            verdict = Verdict(entry, "skipped", bytes_read=contents.bytes_read)
+            verdict = Verdict(entry, "skipped", bytes_read=screened + contents.bytes_read)
         else:
             verdict = Verdict(entry, "clean", hashes=dict(contents.digests),
-                              bytes_read=contents.bytes_read, hashed=bool(needed))
+                              bytes_read=screened + contents.bytes_read, hashed=bool(needed))
             if not needed:
                 verdict.hashes = {}   # the MD5 taken for the children only
             verdict.matches = self.exact.match(verdict.hashes)
@@ -214,6 +225,14 @@ class Judge:
         verdict.decoded = True
         verdict.warnings += hashed.warnings
         verdict.matches.extend(self.video.search(hashed.frames))
+
+    def _screen(self, entry: FileEntry, screens) -> Tuple[frozenset, int]:
+        """The full digests a file's sub-file fingerprints call for (none when no set lists
+        them), from its first and last 4 KiB; and the bytes that took."""
+        with entry.open() as reader:
+            head, tail = reading.edges(reader, entry.size)
+        prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
+        return self.exact.confirm(prints, entry.size), len(head) + len(tail)
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
         from .. import imaging

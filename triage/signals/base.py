@@ -19,6 +19,9 @@ class Signal:
     kind: ClassVar[str]            # "exact", "perceptual" or "opaque" (stored, never computed)
     hex_length: ClassVar[int] = 0  # hex characters of a value; 0 when not hex
     computable: ClassVar[bool] = True
+    # Computed from part of a file (the sub-file fingerprint): it says which files are worth
+    # reading whole, never that a file matches.
+    partial: ClassVar[bool] = False
     # Values so common they identify nothing (the empty file, an all-zero block, a flat image).
     trivial: ClassVar[frozenset] = frozenset()
     # Whether a set keeps a value's text beside its key: opaque values, which are keyed by a

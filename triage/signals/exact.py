@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar
+from typing import ClassVar, Tuple
 
 from .base import Signal, register
 
@@ -68,3 +68,77 @@ class PhotoDNA(Signal):
         if not value:
             raise ValueError("photodna value is empty")
         return value
+
+
+EDGE = 4096   # bytes read at each end of a file for its sub-file fingerprint
+
+
+def edge_span(size: int) -> Tuple[int, int]:
+    """Where a file's tail lies for its fingerprint: [start, size). The head is [0, min(size,
+    EDGE)); the tail never overlaps it, so a file of 8 KiB or less is read whole."""
+    return max(EDGE, size - EDGE), size
+
+
+def fingerprint(head: bytes, tail: bytes, size: int) -> str:
+    """BLAKE2b-128 of the size (8 bytes, little-endian), the first 4 KiB and the last 4 KiB
+    (what lies beyond the first 4 KiB of them)."""
+    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+    h.update(head)
+    h.update(tail)
+    return h.hexdigest()
+
+
+class _EdgeHasher:
+    """The fingerprint computed from a whole stream (as `hashset build` reads a file): the
+    first 4 KiB kept, then a rolling window of the last 4 KiB after them."""
+
+    def __init__(self):
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._size = 0
+
+    def update(self, block) -> None:
+        block = memoryview(block)
+        self._size += len(block)
+        room = EDGE - len(self._head)
+        if room > 0:
+            self._head += block[:room]
+            block = block[room:]
+        if len(block) >= EDGE:
+            self._tail = bytearray(block[-EDGE:])
+        elif len(block):
+            self._tail += block
+            del self._tail[:-EDGE]
+
+    def hexdigest(self) -> str:
+        return fingerprint(bytes(self._head), bytes(self._tail), self._size)
+
+
+def _trivial_edges() -> frozenset:
+    out = set()
+    for n in (0, 512, 4096, 1 << 20):
+        h = _EdgeHasher()
+        h.update(bytes(n))
+        out.add(h.hexdigest())
+    return frozenset(out)
+
+
+@register
+class Edges(Signal):
+    """The sub-file fingerprint: 8 KiB of a file (its first and last 4 KiB) and its size. Never
+    a hit on its own: a scan reads a file whole only when its fingerprint is listed, and
+    reports it only when a full digest matches."""
+
+    name = "edges"
+    kind = "exact"
+    partial = True
+    hex_length = 32
+    trivial = _trivial_edges()
+
+    @classmethod
+    def new(cls):
+        return _EdgeHasher()
+
+    @classmethod
+    def from_edges(cls, head: bytes, tail: bytes, size: int) -> str:
+        return fingerprint(head, tail, size)

@@ -1,0 +1,143 @@
+"""Sub-file fingerprints: a file of a listed size is screened by its first and last 4 KiB and
+read whole only when they are listed; a fingerprint alone is never a hit."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from triage.cli import cli
+from triage.evidence import open_evidence
+from triage.hashsets import load
+from triage.hashsets.build import build_set
+from triage.hashsets.sealed import seal
+from triage.scanners import Judge
+
+SIZE = 50_000
+REFERENCE = bytes(range(256)) * (SIZE // 256) + b"r" * (SIZE % 256)
+# The reference's size and first and last 4 KiB, one byte changed in the middle.
+SAME_EDGES = REFERENCE[:SIZE // 2] + b"X" + REFERENCE[SIZE // 2 + 1:]
+OTHER = os.urandom(SIZE)                  # the listed size, other bytes
+SMALL_REFERENCE = b"small reference\n" * 100   # 1,600 bytes: its fingerprint is all of it
+
+
+def _evidence(folder):
+    folder.mkdir()
+    for name, data in [("copy.bin", REFERENCE), ("same-edges.bin", SAME_EDGES),
+                       ("other.bin", OTHER), ("small.bin", SMALL_REFERENCE)]:
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.fixture
+def reference_set(tmp_path):
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "picture.bin").write_bytes(REFERENCE)
+    (ref / "small.bin").write_bytes(SMALL_REFERENCE)
+    out = tmp_path / "ref.tset"
+    build_set(ref, out, names=("md5", "sha1", "sha256", "edges"), category="1")
+    return out
+
+
+def _verdicts(judge, folder):
+    with open_evidence(str(folder)) as ev:
+        return {e.path: judge(e) for e in ev.entries()}
+
+
+def test_only_a_listed_fingerprint_gets_a_file_read_whole(tmp_path, reference_set):
+    folder = _evidence(tmp_path / "evidence")
+    with load(reference_set) as hs:
+        assert hs.info.fingerprinted
+        verdicts = _verdicts(Judge([hs]), folder)
+    other = verdicts["/other.bin"]
+    assert (other.status, other.bytes_read, other.hashed, other.hashes) == ("clean", 8192,
+                                                                             False, {})
+    # Same size, same edges: read whole, hashed, and not a hit (its MD5 is not listed).
+    near = verdicts["/same-edges.bin"]
+    assert (near.status, near.bytes_read, near.hashed) == ("clean", 8192 + SIZE, True)
+    assert near.matches == []
+    copy = verdicts["/copy.bin"]
+    assert copy.status == "hit"
+    assert copy.hashes == {"md5": hashlib.md5(REFERENCE).hexdigest(),
+                           "sha1": hashlib.sha1(REFERENCE).hexdigest(),
+                           "sha256": hashlib.sha256(REFERENCE).hexdigest()}
+    assert {m.signal for m in copy.matches} == {"md5", "sha1", "sha256"}
+    small = verdicts["/small.bin"]
+    assert small.status == "hit" and small.bytes_read == 2 * len(SMALL_REFERENCE)
+
+
+def test_a_fingerprint_alone_is_never_a_hit(tmp_path):
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "picture.bin").write_bytes(REFERENCE)
+    out = tmp_path / "edges-only.tset"
+    build_set(ref, out, names=("edges",))
+    folder = _evidence(tmp_path / "evidence")
+    with load(out) as hs:
+        assert not hs.info.fingerprinted and hs.signals == {"edges"}
+        verdicts = _verdicts(Judge([hs]), folder)
+    assert {p: v.status for p, v in verdicts.items()} == {
+        "/copy.bin": "skipped", "/same-edges.bin": "skipped", "/other.bin": "skipped",
+        "/small.bin": "skipped"}
+
+
+def test_a_set_without_fingerprints_still_reads_every_file_of_its_sizes(tmp_path,
+                                                                        reference_set):
+    listed = tmp_path / "plain.hashdeep"
+    listed.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+                      f"{SIZE},{hashlib.md5(OTHER).hexdigest()},other\n")
+    folder = _evidence(tmp_path / "evidence")
+    with load(reference_set) as built, load(listed) as plain:
+        verdicts = _verdicts(Judge([built, plain]), folder)
+    assert verdicts["/other.bin"].status == "hit"
+    assert verdicts["/copy.bin"].status == "hit"
+    assert verdicts["/same-edges.bin"].status == "clean"
+
+
+def test_a_sealed_set_screens_by_its_keyed_fingerprints(tmp_path, reference_set):
+    sealed = tmp_path / "sealed.tset"
+    with load(reference_set) as hs:
+        seal(hs, sealed, keep_sizes=True)
+    folder = _evidence(tmp_path / "evidence")
+    with load(sealed) as hs:
+        assert hs.info.fingerprinted and "edges" in hs.sealed.signals
+        verdicts = _verdicts(Judge([hs]), folder)
+    assert {p: (v.status, v.bytes_read) for p, v in verdicts.items()} == {
+        "/copy.bin": ("hit", 8192 + SIZE), "/same-edges.bin": ("clean", 8192 + SIZE),
+        "/other.bin": ("clean", 8192), "/small.bin": ("hit", 2 * len(SMALL_REFERENCE))}
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="needs e2fsprogs")
+def test_files_in_an_image_are_screened_by_8_kib(tmp_path, reference_set):
+    folder = _evidence(tmp_path / "tree")
+    image = tmp_path / "ext4.raw"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(folder), str(image), "4M"], check=True,
+                   env={**os.environ, "E2FSPROGS_FAKE_TIME": "1"})
+    with load(reference_set) as hs:
+        verdicts = _verdicts(Judge([hs]), image)
+    assert {p: (v.status, v.bytes_read) for p, v in verdicts.items()
+            if p.endswith(".bin")} == {
+        "/copy.bin": ("hit", 8192 + SIZE), "/same-edges.bin": ("clean", 8192 + SIZE),
+        "/other.bin": ("clean", 8192), "/small.bin": ("hit", 2 * len(SMALL_REFERENCE))}
+
+
+def test_info_and_validate_know_the_fingerprint(tmp_path, reference_set):
+    info = CliRunner().invoke(cli, ["hashset", "info", str(reference_set)])
+    assert info.exit_code == 0
+    assert "  edges                 2             2 sized" in info.output
+    assert "screening:  every reference file has a sub-file fingerprint (edges)" in info.output
+    ref = tmp_path / "with-empty"
+    ref.mkdir()
+    (ref / "empty").write_bytes(b"")
+    out = tmp_path / "empty.tset"
+    build_set(ref, out, names=("md5", "edges"))
+    result = CliRunner().invoke(cli, ["hashset", "validate", str(out), "--json"],
+                                standalone_mode=False)
+    assert result.return_value == 1
+    assert sorted((f["code"], f["signal"]) for f in json.loads(result.output)["findings"]) == [
+        ("trivial", "edges"), ("trivial", "md5")]
