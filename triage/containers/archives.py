@@ -12,8 +12,9 @@ from . import READERS, BlockStream, Budget, ContainerReader, Encrypted, Member
 
 
 class LibarchiveReader(ContainerReader):
-    def __init__(self, name: str, format_name: str, mimes: Tuple[str, ...]):
-        self.name, self.format_name, self.mimes = name, format_name, mimes
+    def __init__(self, name: str, format_name: str, mimes: Tuple[str, ...],
+                 marks: Tuple[Tuple[int, bytes], ...]):
+        self.name, self.format_name, self.mimes, self.marks = name, format_name, mimes, marks
 
     def members(self, source: BinaryIO, size: int, budget: Budget,
                 shown: str) -> Iterator[Member]:
@@ -63,12 +64,16 @@ def _blocks(entry) -> Iterator[bytes]:
 
 # name: (libarchive's format, the MIME types libmagic gives it)
 KINDS = {
-    "7z": ("7zip", ("application/x-7z-compressed",)),
+    "7z": ("7zip", ("application/x-7z-compressed",), ((0, b"7z\xbc\xaf\x27\x1c"),)),
     "rar": ("all", ("application/x-rar", "application/vnd.rar",   # RAR 4 or 5: libarchive
-                    "application/x-rar-compressed")),             # tells which
-    "iso9660": ("iso9660", ("application/x-iso9660-image",)),
-    "cab": ("cab", ("application/vnd.ms-cab-compressed",)),
-    "cpio": ("cpio", ("application/x-cpio",)),
+                    "application/x-rar-compressed"),              # tells which
+            ((0, b"Rar!\x1a\x07"),)),
+    "iso9660": ("iso9660", ("application/x-iso9660-image",),
+                ((32769, b"CD001"), (34817, b"CD001"), (36865, b"CD001"))),
+    "cab": ("cab", ("application/vnd.ms-cab-compressed",), ((0, b"MSCF"),)),
+    "cpio": ("cpio", ("application/x-cpio",),
+             ((0, b"070707"), (0, b"070701"), (0, b"070702"), (0, b"\xc7\x71"),
+              (0, b"\x71\xc7"))),
 }
-for _name, (_format, _mimes) in KINDS.items():
-    READERS.add(_name, LibarchiveReader(_name, _format, _mimes))
+for _name, (_format, _mimes, _marks) in KINDS.items():
+    READERS.add(_name, LibarchiveReader(_name, _format, _mimes, _marks))

@@ -39,10 +39,25 @@ class TarReader(ContainerReader):
     name = "tar"
     mimes = ("application/x-tar", "application/x-gtar", "application/x-ustar")
 
+    def marked(self, head: bytes) -> bool:
+        # POSIX and GNU tar say so at byte 257; an old (v7) tar only by its first header's
+        # checksum, which is how libmagic's is_tar tells one
+        return head.startswith(b"ustar", 257) or _header_checksum_holds(head)
+
     def members(self, source: BinaryIO, size: int, budget: Budget,
                 shown: str) -> Iterator[Member]:
         source.seek(0)
         yield from _tar_members(tarfile.open(fileobj=source, mode="r:"), reopenable=True)
+
+
+def _header_checksum_holds(head: bytes) -> bool:
+    if len(head) < 512:
+        return False
+    try:
+        stored = int(head[148:156].strip(b" \x00") or b"-1", 8)
+    except ValueError:
+        return False
+    return stored == sum(head[:148]) + 8 * 32 + sum(head[156:512])
 
 
 @register
@@ -50,6 +65,7 @@ class CompressedReader(ContainerReader):
     """gzip, bzip2, xz, zstd: a tar inside is a tar's members, anything else one member."""
 
     name = "compressed"
+    marks = ((0, b"\x1f\x8b"), (0, b"BZh"), (0, b"\xfd7zXZ\x00"), (0, b"\x28\xb5\x2f\xfd"))
     mimes = tuple(DECOMPRESSORS)
 
     def members(self, source: BinaryIO, size: int, budget: Budget,

@@ -19,6 +19,7 @@ from . import Budget, ContainerReader, Member, OverBound, register
 @register
 class PdfReader(ContainerReader):
     name = "pdf"
+    marks = ((0, b"%PDF-"),)
     mimes = ("application/pdf",)
 
     def members(self, source: BinaryIO, size: int, budget: Budget,
@@ -56,6 +57,7 @@ class MboxReader(ContainerReader):
     message's number and the part's file name."""
 
     name = "mbox"
+    marks = ((0, b"From "),)
     mimes = ("application/mbox",)
 
     def claims(self, mime: str, head: bytes) -> bool:

@@ -35,6 +35,7 @@ MAX_ID = 1024             # bytes of identifier string: a 64-bit id in hex is 32
 class ThumbcacheReader(ContainerReader):
     name = "thumbcache"
     mimes = ()
+    marks = ((0, SIGNATURE),)
 
     def claims(self, mime: str, head: bytes) -> bool:
         return (mime == "application/octet-stream" and len(head) >= FILE_HEADER.size

@@ -27,6 +27,7 @@ HEADER_SCAN = 64       # bytes of a stream searched for the JPEG's start
 class ThumbsDbReader(ContainerReader):
     name = "thumbs.db"
     mimes = ()
+    marks = ((0, OLE_MAGIC),)
 
     def claims(self, mime: str, head: bytes) -> bool:
         return mime in OLE_MIMES and head.startswith(OLE_MAGIC)

@@ -26,6 +26,7 @@ _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")   # APPNOTE 4.3.7, 30 bytes
 @register
 class ZipReader(ContainerReader):
     name = "zip"
+    marks = ((0, b"PK\x03\x04"), (0, b"PK\x05\x06"), (0, b"PK\x07\x08"))
     mimes = (
         "application/zip", "application/x-zip-compressed", "application/java-archive",
         "application/epub+zip", "application/vnd.android.package-archive",
