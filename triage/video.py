@@ -11,7 +11,6 @@ Nothing of a frame leaves this module but its hash (signals.vpdq)."""
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import BinaryIO, Callable, List, Optional, Tuple
 from .imaging import ImageDecodeError
 from .signals.vpdq import NEAR, FrameHash, hash_frame
 from .workers import Interrupted
+from .streams import Reader
 
 MODES = ("second", "keyframes")   # --video-frames
 SIDE = 512               # sampled frames are scaled by FFmpeg to this long side
@@ -321,7 +321,7 @@ def _reason(exc: BaseException) -> str:
     return " ".join(text.split())[:200]
 
 
-class Reopening(io.RawIOBase):
+class Reopening(Reader):
     """A seekable view of a file that can only be read from its start (a file inside a disk
     image): seeking forward reads on, seeking back opens it again. FFmpeg seeks a handful of
     times per container (an MP4's index at its end), so this costs a re-read at most then."""
@@ -331,9 +331,6 @@ class Reopening(io.RawIOBase):
         self._opener, self._size = opener, size
         self._reader = opener()
         self._pos = 0
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return True
@@ -358,11 +355,6 @@ class Reopening(io.RawIOBase):
         data = self._reader.read(size)
         self._pos += len(data)
         return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         try:

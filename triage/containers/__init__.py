@@ -22,6 +22,7 @@ from ..errors import one_line
 from ..records import FileEntry, MemberOf, ScanError
 from ..registry import Registry
 from ..safetext import path_text
+from ..streams import Reader
 
 MIB = 1 << 20
 SNIFF = 64 * 1024          # head libmagic is shown (ISO 9660 names itself at byte 32,769)
@@ -313,16 +314,13 @@ class _Replay:
         return _Chain(self._head, self._stream)
 
 
-class _Chain(io.RawIOBase):
+class _Chain(Reader):
     """`head` then the rest of `stream`."""
 
     def __init__(self, head: bytes, stream: BinaryIO):
         super().__init__()
         self._head = memoryview(head)
         self._stream = stream
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, n: int = -1) -> bytes:
         if len(self._head):
@@ -331,13 +329,8 @@ class _Chain(io.RawIOBase):
             return out
         return self._stream.read(n)
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
-
-class _Metered(io.RawIOBase):
+class _Metered(Reader):
     """A member's content counted against its container's Budget, and stopped once it has
     taken longer than the per-member time. Reads fill what is asked unless the content ends
     (libmagic and the picture sniffer want a whole head)."""
@@ -351,9 +344,6 @@ class _Metered(io.RawIOBase):
     @classmethod
     def opener(cls, open_: Callable[[], BinaryIO], budget: Budget) -> Callable[[], BinaryIO]:
         return lambda: cls(open_(), budget)
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:   # a zip member can (zipfile re-inflates to go back)
         return self._inner.seekable()
@@ -380,11 +370,6 @@ class _Metered(io.RawIOBase):
             want -= len(block)
         return b"".join(parts)
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         try:
             close = getattr(self._inner, "close", None)
@@ -394,16 +379,13 @@ class _Metered(io.RawIOBase):
             super().close()
 
 
-class BlockStream(io.RawIOBase):
+class BlockStream(Reader):
     """A file object over an iterator of byte blocks (libarchive's get_blocks())."""
 
     def __init__(self, blocks: Iterator[bytes]):
         super().__init__()
         self._blocks = blocks
         self._left = b""
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, n: int = -1) -> bytes:
         if not self._left:
@@ -412,11 +394,6 @@ class BlockStream(io.RawIOBase):
             n = len(self._left)
         out, self._left = self._left[:n], self._left[n:]
         return out
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
 
 _loaded = False

@@ -22,6 +22,7 @@ import struct
 from typing import BinaryIO, Iterator
 
 from . import Budget, ContainerReader, Member, register
+from ..streams import Reader
 
 NOTE = "thumbnail of a viewed picture"
 SIGNATURE = b"CMMM"
@@ -81,16 +82,13 @@ def _slice(source: BinaryIO, offset: int, length: int):
     return lambda: Slice(source, offset, length)
 
 
-class Slice(io.RawIOBase):
+class Slice(Reader):
     """`length` bytes of `source` from `offset`, read where they lie (the source is shared by
     every member: each read seeks first)."""
 
     def __init__(self, source: BinaryIO, offset: int, length: int):
         super().__init__()
         self._source, self._offset, self._length, self._pos = source, offset, length, 0
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return True
@@ -113,7 +111,3 @@ class Slice(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)

@@ -8,12 +8,12 @@ archive of a million members is reported, not loaded."""
 
 from __future__ import annotations
 
-import io
 import struct
 import zipfile
 from typing import BinaryIO, Iterator, Optional
 
 from . import Budget, ContainerReader, Member, OverBound, register
+from ..streams import Reader
 
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
@@ -92,7 +92,7 @@ def _dos_time(date_time) -> int:
         return 0
 
 
-class _Deflate64(io.RawIOBase):
+class _Deflate64(Reader):
     """A Deflate64 member's content: its compressed bytes (found through its local header)
     through inflate64, block by block."""
 
@@ -111,9 +111,6 @@ class _Deflate64(io.RawIOBase):
         self._inflater = inflate64.Inflater()
         self._pending = b""
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, n: int = -1) -> bytes:
         while not self._pending and (self._left > 0 or self._out > 0):
             if self._left <= 0:
@@ -130,7 +127,3 @@ class _Deflate64(io.RawIOBase):
         self._out -= len(out)
         return out
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)

@@ -7,13 +7,13 @@ and `FileObject` to the libyal libraries (a file-like object for `open_file_obje
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from typing import Optional, Tuple
 
 import pytsk3
 
+from ..streams import Reader
 from .media import Media, _PyImg
 
 
@@ -135,18 +135,6 @@ class SourceImg(_PyImg):
     def close(self):
         if self._owns:
             self._source.close()
-
-
-class Reader(io.RawIOBase):
-    """A raw reader whose `read` does the work: `readinto` on top of it."""
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
 
 class RandomAccess(Reader):

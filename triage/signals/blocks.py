@@ -12,7 +12,7 @@ of a known-good block set."""
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import xxhash
