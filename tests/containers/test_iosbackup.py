@@ -61,14 +61,7 @@ def snapshot(folder):
                   for p in folder.rglob("*"))
 
 
-def test_known_photos_in_a_backup_are_found_under_their_phone_names(tmp_path):
-    from archive_fixtures import reference_set
-
-    class Factory:
-        def mktemp(self, name):
-            (tmp_path / name).mkdir()
-            return tmp_path / name
-    known_set = reference_set(Factory())
+def test_known_photos_in_a_backup_are_found_under_their_phone_names(tmp_path, reference_set):
     ev = tmp_path / "ev"
     photos = {(CAMERA, "Media/DCIM/100APPLE/IMG_0001.JPG"): (PHOTOS / KNOWN[0]).read_bytes(),
               (CAMERA, "Media/DCIM/100APPLE/IMG_0002.JPG"): (PHOTOS / UNRELATED[0]).read_bytes(),
@@ -78,7 +71,7 @@ def test_known_photos_in_a_backup_are_found_under_their_phone_names(tmp_path):
     make_backup(ev / "Backup" / "00008030-001A2B3C", photos)
     before = snapshot(ev)
     out = tmp_path / "out"
-    run = run_triage("scan", str(ev), "--hashset", str(known_set), "-o", str(out), "-q")
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q")
     assert run.code == 1, run.stderr
     assert snapshot(ev) == before   # no -wal, -shm or journal beside Manifest.db
     report = json.loads((out / "report.json").read_text())
@@ -117,13 +110,7 @@ def test_a_file_beside_the_catalogue_not_in_it_has_no_phone_name(tmp_path):
     assert backup.phone_path(str(root / stored)) is None   # not where a backup stores it
 
 
-def test_an_encrypted_backup_is_reported_and_the_scan_goes_on(tmp_path):
-    from archive_fixtures import reference_set
-
-    class Factory:
-        def mktemp(self, name):
-            (tmp_path / name).mkdir()
-            return tmp_path / name
+def test_an_encrypted_backup_is_reported_and_the_scan_goes_on(tmp_path, reference_set):
     ev = tmp_path / "ev"
     make_backup(ev / "locked", {(CAMERA, "Media/DCIM/100APPLE/IMG_0001.JPG"): b"\x93" * 500},
                 encrypted=True)
@@ -136,7 +123,7 @@ def test_an_encrypted_backup_is_reported_and_the_scan_goes_on(tmp_path):
         ("/locked", "encrypted iOS backup, not examined")]
     assert sum(1 for r in records if "error" not in r) == 6   # still listed, as ciphertext
     assert all("backup_path" not in r for r in records)
-    run = run_triage("scan", str(ev), "--hashset", str(reference_set(Factory())), "-o",
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o",
                      str(out), "-q")
     assert run.code == 1, run.stderr
     report = json.loads((out / "report.json").read_text())

@@ -66,13 +66,8 @@ def make_documents(folder):
     return known
 
 
-def test_pictures_in_a_doc_a_ppt_and_an_xls_are_children_and_known_ones_hit(tmp_path):
-    from archive_fixtures import reference_set
-
-    class Factory:
-        def mktemp(self, name):
-            (tmp_path / name).mkdir()
-            return tmp_path / name
+def test_pictures_in_a_doc_a_ppt_and_an_xls_are_children_and_known_ones_hit(
+        tmp_path, reference_set):
     ev = tmp_path / "ev"
     ev.mkdir()
     known = make_documents(ev)
@@ -91,7 +86,7 @@ def test_pictures_in_a_doc_a_ppt_and_an_xls_are_children_and_known_ones_hit(tmp_
     assert sizes["/sheet.xls!/Workbook/1.jpg"] == len(known[2])
 
     out = tmp_path / "out"
-    run = run_triage("scan", str(ev), "--hashset", str(reference_set(Factory())), "-o",
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o",
                      str(out), "-q")
     assert run.code == 1, run.stderr
     report = json.loads((out / "report.json").read_text())

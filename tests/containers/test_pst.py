@@ -25,13 +25,7 @@ def test_a_pst_is_told_by_its_signature_not_its_name():
     assert not pst.PstReader().claims("application/vnd.ms-outlook", b"!BDX" + damaged_pst())
 
 
-def test_a_damaged_pst_is_an_error_record_and_the_scan_goes_on(tmp_path):
-    from archive_fixtures import reference_set
-
-    class Factory:
-        def mktemp(self, name):
-            (tmp_path / name).mkdir()
-            return tmp_path / name
+def test_a_damaged_pst_is_an_error_record_and_the_scan_goes_on(tmp_path, reference_set):
     ev = tmp_path / "ev"
     ev.mkdir()
     (ev / "mail.dat").write_bytes(damaged_pst())   # named neither .pst nor .ost
@@ -41,7 +35,7 @@ def test_a_damaged_pst_is_an_error_record_and_the_scan_goes_on(tmp_path):
     assert listed[1]["error"].startswith(
         "archive not examined at its start: pst archive damaged: ")
     out = tmp_path / "out"
-    run = run_triage("scan", str(ev), "--hashset", str(reference_set(Factory())), "-o",
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o",
                      str(out), "-q")
     assert run.code == 1, run.stderr
     report = json.loads((out / "report.json").read_text())

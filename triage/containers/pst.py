@@ -14,6 +14,7 @@ import io
 from typing import BinaryIO, Iterator, List, Tuple
 
 from . import Budget, ContainerReader, Member, register
+from .thumbcache import Slice
 
 MAGIC = b"!BDN"
 
@@ -44,9 +45,10 @@ def attachments(root) -> Iterator[Member]:
         for number in range(message.get_number_of_attachments()):
             attachment = message.get_attachment(number)
             name = _clean(attachment.get_long_filename() or "attachment")
+            size = attachment.get_size()
             yield Member(name=f"{where}message{message.get_identifier()}/{number + 1}-{name}",
-                         size=attachment.get_size(),
-                         open=lambda attachment=attachment: _Attachment(attachment))
+                         size=size, open=lambda attachment=attachment, size=size:
+                         Slice(_AttachmentData(attachment), 0, size))
 
 
 def _messages(root) -> Iterator[Tuple[str, object]]:
@@ -66,40 +68,14 @@ def _clean(name: str) -> str:
     return name.replace("/", "_")
 
 
-class _Attachment(io.RawIOBase):
-    """An attachment's data as a file object (libpff reads it where it lies; it tells no
-    offset, so the position is kept here)."""
+class _AttachmentData:
+    """A pypff attachment's data as the seek-and-read source a Slice reads from."""
 
     def __init__(self, attachment):
-        super().__init__()
         self._attachment = attachment
-        self._size = attachment.get_size()
-        self._pos = 0
-        attachment.seek_offset(0, io.SEEK_SET)
 
-    def readable(self) -> bool:
-        return True
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> None:
+        self._attachment.seek_offset(offset, whence)
 
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        self._attachment.seek_offset(self._pos, io.SEEK_SET)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, n: int = -1) -> bytes:
-        left = max(0, self._size - self._pos)
-        n = left if n is None or n < 0 else min(n, left)
-        data = self._attachment.read_buffer(n) if n else b""
-        self._pos += len(data)
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+    def read(self, n: int) -> bytes:
+        return self._attachment.read_buffer(n)
