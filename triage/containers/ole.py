@@ -19,6 +19,7 @@ OLE_MIMES = ("application/x-ole-storage", "application/CDFV2", "application/vnd.
 @register
 class OleReader(ContainerReader):
     name = "ole2"
+    marks = ((0, OLE_MAGIC),)   # main's detect: a head without it never asks libmagic
 
     def claims(self, mime: str, head: bytes) -> bool:
         return mime in OLE_MIMES and head.startswith(OLE_MAGIC)

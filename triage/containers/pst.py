@@ -23,6 +23,7 @@ MAGIC = b"!BDN"
 class PstReader(ContainerReader):
     name = "pst"
     mimes = ("application/vnd.ms-outlook",)
+    marks = ((0, MAGIC),)   # main's detect: a head without it never asks libmagic
 
     def claims(self, mime: str, head: bytes) -> bool:
         return head.startswith(MAGIC)
