@@ -91,6 +91,9 @@ class FileEntry:
     # A child entry (triage.containers): inside which container, under which name. It keeps
     # its outermost parent's evidence, volume, inode and allocation state.
     member: Optional[MemberOf] = None
+    # A file stored in an iOS backup (triage.containers.iosbackup): its name on the phone,
+    # `domain/relativePath` from the backup's Manifest.db; `path` stays its stored name.
+    backup_path: Optional[str] = None
 
     def key(self) -> str:
         """A stable identity within one scan, used by the results db for resume."""
@@ -123,6 +126,8 @@ class FileEntry:
         }
         if self.member is not None:
             d.update(self.member.to_dict())
+        if self.backup_path is not None:
+            d["backup_path"] = self.backup_path
         return d
 
 

@@ -405,7 +405,7 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from . import (archives, compressed, documents, thumbcache, thumbsdb,  # noqa: F401
+        from . import (archives, compressed, documents, ole, pst, thumbcache,  # noqa: F401
                        zip as _zip)
 
 

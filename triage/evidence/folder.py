@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import os
 import stat
+from dataclasses import replace
 from functools import partial
 from typing import Iterator, Union
 
+from ..containers import iosbackup
 from ..errors import one_line
 from ..safetext import path_text
 from ..records import FileEntry, ScanError
@@ -31,8 +33,10 @@ def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader
 
 
 def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
-    """Every regular file under `root`, sorted by name within each folder for stable output."""
+    """Every regular file under `root`, sorted by name within each folder for stable output.
+    A file stored in an iOS backup met on the way carries its name on the phone."""
     root = os.path.abspath(root)
+    backups = {}   # an iOS backup's root folder -> its catalogue (containers.iosbackup)
     pending = [root]
     while pending:
         folder = pending.pop()
@@ -54,9 +58,23 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
             if stat.S_ISDIR(st.st_mode):
                 subfolders.append(child.path)
             elif stat.S_ISREG(st.st_mode):
-                yield _entry(child.path, st, root, evidence)
+                if child.name == iosbackup.MANIFEST:
+                    backup = backups[folder] = iosbackup.read(folder)
+                    if backup.problem is not None:
+                        yield ScanError(evidence, backup.problem, path=_relative(root, folder))
+                entry = _entry(child.path, st, root, evidence)
+                phone = _phone_path(backups, child.path)
+                yield entry if phone is None else replace(entry, backup_path=phone)
             # symlinks, FIFOs, sockets and device nodes are not files with content of their own
         pending.extend(reversed(subfolders))
+
+
+def _phone_path(backups, path: str):
+    """The name on the phone of a file stored in an iOS backup, or None."""
+    if not backups:
+        return None
+    backup = backups.get(os.path.dirname(os.path.dirname(path)))   # <root>/ab/abcd...
+    return None if backup is None else backup.phone_path(path)
 
 
 def single(path: str, evidence: str) -> FileEntry:

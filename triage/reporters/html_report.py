@@ -286,6 +286,9 @@ def _hit_table(hits: List[dict], report, title: str) -> str:
         if hit.get("container_path") is not None:   # a child entry: what it is, where it is
             also += (f'<br><span class="muted">{esc(hit.get("note") or "member")} in</span> '
                      f'<code>{esc(hit["container_path"])}</code>')
+        if hit.get("backup_path") is not None:   # stored in an iOS backup under another name
+            also += (f'<br><span class="muted">in an iOS backup as</span> '
+                     f'<code>{esc(hit["backup_path"])}</code>')
         hashes = "<br>".join(f'<span class="muted">{esc(k)}</span> <code>{esc(v)}</code>'
                              for k, v in sorted(hit_signals(hit).items(), key=_exact_first))
         bodies.append(

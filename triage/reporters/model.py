@@ -67,7 +67,9 @@ def _zero_counts() -> dict:
 HIT_FIELDS = frozenset({"evidence", "volume", "path", "inode", "allocated", "realloc", "size",
                         "mtime", "atime", "ctime", "crtime", "other_names", "matches",
                         # a child entry's (records.MemberOf)
-                        "container_path", "member_path", "container_md5", "note"})
+                        "container_path", "member_path", "container_md5", "note",
+                        # a file stored in an iOS backup: its name on the phone
+                        "backup_path"})
 
 
 def hit_signals(hit: dict) -> dict:
