@@ -134,16 +134,8 @@ def prepare(outdir: Path, *, resume: bool, force: bool, report_names: Sequence[s
     and refuses a value that differs from them. Raises TriageError, before anything is
     written, when the folder holds another scan or a resume does not continue the same scan."""
     outdir = Path(outdir)
-    if resume and not (outdir / DB_NAME).is_file():
-        raise TriageError(f"{outdir}: no scan to resume here ({DB_NAME} is missing); run "
-                          f"without --resume to start one")
-    if not resume:
-        try:
-            outdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TriageError(f"{outdir}: cannot create the output folder: "
-                              f"{exc.strerror or exc}") from None
-    lock = Lock(outdir).acquire()
+    lock = locked_folder(outdir, resume=resume, marker=DB_NAME, work="scan",
+                         folder_name="output folder")
     try:
         if resume:
             results = Results.open(outdir)
@@ -171,6 +163,21 @@ def prepare(outdir: Path, *, resume: bool, force: bool, report_names: Sequence[s
     except BaseException:
         lock.release()
         raise
+
+
+def locked_folder(folder: Path, *, resume: bool, marker: str, work: str,
+                  folder_name: str) -> "Lock":
+    """The folder a scan or a batch writes, made if new and locked: a resume needs the
+    `marker` file an earlier run left there."""
+    if resume and not (folder / marker).is_file():
+        raise TriageError(f"{folder}: no {work} to resume here ({marker} is missing); run "
+                          f"without --resume to start one")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TriageError(f"{folder}: cannot create the {folder_name}: "
+                          f"{exc.strerror or exc}") from None
+    return Lock(folder).acquire()
 
 
 def _same_scan(results: Results, outdir: Path, identity: Dict[str, object]) -> None:

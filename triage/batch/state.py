@@ -24,7 +24,7 @@ from .. import TOOL_NAME, __version__
 from ..atomic import write_atomically
 from ..errors import TriageError
 from ..jsonout import dumps
-from ..outdir import Lock, canonical, clear, existing_outputs, kept
+from ..outdir import Lock, canonical, clear, existing_outputs, kept, locked_folder
 from ..reporters import REPORTERS
 from ..safetext import path_text
 from .merge import PARTS
@@ -71,15 +71,8 @@ def open_case(folder: Path, *, resume: bool, force: bool, items: List[dict],
     now, `sets` the identities of the hash sets, `settings` the case details and options as
     given (None: not given)."""
     folder = Path(folder)
-    if resume and not (folder / BATCH).is_file():
-        raise TriageError(f"{folder}: no batch to resume here ({BATCH} is missing); run "
-                          f"without --resume to start one")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TriageError(f"{folder}: cannot create the case folder: "
-                          f"{exc.strerror or exc}") from None
-    lock = Lock(folder).acquire()
+    lock = locked_folder(folder, resume=resume, marker=BATCH, work="batch",
+                         folder_name="case folder")
     try:
         if resume:
             record = _resumed(folder, items, sets, settings)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import click
 
 from ..jsonout import dumps
-from ..safetext import path_text, shell_word, visible
-from .options import replay, report_formats, thresholds
+from ..safetext import path_text, visible
+from .options import output_folder, report_formats, resume_command, thresholds
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -73,12 +72,8 @@ def batch(sources, hashsets, casedir, formats, case_number, examiner, workers, r
     some item could not be scanned; 3 no hits, but some item was partly unreadable;
     130 interrupted (the case report is written, complete: false)."""
     from ..batch.runner import BatchRequest, run
-    if resume and force:
-        raise click.UsageError("--resume and --force exclude each other")
-    if casedir is None:
-        if resume:
-            raise click.UsageError("--resume needs the -o CASEDIR of the stopped batch")
-        casedir = Path(f"triage-case-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+    casedir = output_folder(casedir, resume=resume, force=force, prefix="triage-case-",
+                            meta="CASEDIR of the stopped batch")
     if scheduler and (local_workers or dashboard):
         raise click.UsageError("--local-workers and --dashboard are for the cluster on this "
                                "machine, not with --scheduler")
@@ -90,14 +85,8 @@ def batch(sources, hashsets, casedir, formats, case_number, examiner, workers, r
         dashboard=dashboard)
     outcome = run(request, _Display(quiet, as_json))
     if not quiet and not as_json:
-        again = None
-        if not outcome.case["complete"]:
-            ctx = click.get_current_context()
-            add = [] if resume else ["--resume"]
-            if ctx.get_parameter_source("casedir") is not click.core.ParameterSource.COMMANDLINE:
-                add += ["-o", str(casedir)]
-            again = " ".join(shell_word(w) for w in ["triage", "batch", *replay(
-                ctx, drop={"--force"}, add=add)])
+        again = None if outcome.case["complete"] else resume_command(
+            click.get_current_context(), "casedir", casedir, resume)
         click.echo(case_text(outcome, again))
     return outcome.exit_code
 

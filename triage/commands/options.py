@@ -137,6 +137,30 @@ def evidence_access(command):
     return run
 
 
+def output_folder(given, *, resume: bool, force: bool, prefix: str, meta: str):
+    """The folder a scan or batch writes: as given, or a new one named for the time (UTC);
+    a resume must be told which folder it continues."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+    if resume and force:
+        raise click.UsageError("--resume and --force exclude each other")
+    if given is not None:
+        return given
+    if resume:
+        raise click.UsageError(f"--resume needs the -o {meta}")
+    return Path(f"{prefix}{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+
+
+def resume_command(ctx: click.Context, folder_param: str, folder, resumed: bool) -> str:
+    """The command line that resumes the running command where it stopped."""
+    from ..safetext import shell_word
+    add = [] if resumed else ["--resume"]
+    if ctx.get_parameter_source(folder_param) is not click.core.ParameterSource.COMMANDLINE:
+        add += ["-o", str(folder)]
+    return " ".join(shell_word(w) for w in ["triage", *ctx.command_path.split()[1:],
+                                              *replay(ctx, drop={"--force"}, add=add)])
+
+
 def replay(ctx: click.Context, drop=(), add=()) -> list:
     """The arguments of the running command as the user gave them (after the command's
     name), without the options in `drop`, with `add` appended, and with secret values masked."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -14,11 +13,12 @@ from ..evidence.live import targets as live_targets
 from ..jsonout import dumps
 from ..reporters.manifest import stale_signature
 from ..progress import BarProgress
-from ..safetext import path_text, shell_word, visible
+from ..safetext import path_text, visible
 from ..scan import ScanRequest, scan as run_scan
 from ..signing import load_signer, load_trusted
 from ..verdict import category_title, decide
-from .options import evidence_access, replay, report_formats, thresholds, video_options
+from .options import (evidence_access, output_folder, report_formats, resume_command,
+                      thresholds, video_options)
 
 
 @click.command()
@@ -79,12 +79,8 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
 
     Exit codes: 0 complete, no hits; 1 hits found; 2 could not run; 3 no hits but some
     content could not be read; 130 interrupted (the partial report is written)."""
-    if resume and force:
-        raise click.UsageError("--resume and --force exclude each other")
-    if outdir is None:
-        if resume:
-            raise click.UsageError("--resume needs the -o OUTDIR of the interrupted scan")
-        outdir = Path(f"triage-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+    outdir = output_folder(outdir, resume=resume, force=force, prefix="triage-",
+                           meta="OUTDIR of the interrupted scan")
     if live:
         devices, lines = live_targets(outdir)
         evidence = (*evidence, *devices)
@@ -117,14 +113,8 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
                           round(outcome.elapsed, 3), "summary": outcome.summary.__dict__,
                           "reports": [str(p) for p in outcome.reports]}, indent=2))
     elif not quiet:
-        again = None
-        if not outcome.complete:
-            ctx = click.get_current_context()
-            add = [] if resume else ["--resume"]
-            if ctx.get_parameter_source("outdir") is not click.core.ParameterSource.COMMANDLINE:
-                add += ["-o", str(outdir)]
-            again = " ".join(shell_word(w) for w in ["triage", "scan", *replay(
-                ctx, drop={"--force"}, add=add)])
+        again = None if outcome.complete else resume_command(
+            click.get_current_context(), "outdir", outdir, resume)
         click.echo(verdict_text(outcome, outcome.hashsets, again), err=False)
     return outcome.exit_code
 
