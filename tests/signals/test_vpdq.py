@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from triage import signals
-from triage.signals.vpdq import VPDQ, FrameHash, dedupe, hash_frame, parse_line, text
+from triage.signals.vpdq import (VPDQ, FrameHash, dedupe, frame_pdq, hash_frame, parse_line,
+                                  text)
 
 HEX = "162f24caf95043a9bb2f3a8edb52ac7e1083d95466add3696299a1709d723c8f"
 
@@ -55,7 +56,15 @@ def test_frame_variants_are_the_hashes_of_the_transformed_frame():
     assert [h.variant for h in hashes] == ["original", "rotate270", "rotate180", "rotate90",
                                            "flipx", "flipy", "flipplus1", "flipminus1"]
     assert {h.frame for h in hashes} == {7} and len({h.value for h in hashes}) == 8
-    # A mirrored copy's frame hashes to the reference's "flipy" row, exactly.
+    # Each row is pdqhash's hash of the copy that row undoes, exactly: a copy turned 90
+    # degrees counter-clockwise is found by the reference's "rotate270" row.
+    copies = {"original": rgb, "rotate270": np.rot90(rgb, 1), "rotate180": np.rot90(rgb, 2),
+              "rotate90": np.rot90(rgb, 3), "flipx": rgb[::-1], "flipy": rgb[:, ::-1],
+              "flipplus1": rgb.transpose(1, 0, 2),
+              "flipminus1": np.rot90(rgb, 2).transpose(1, 0, 2)}
+    for h in hashes:
+        value, quality = frame_pdq(copies[h.variant])
+        assert (h.value, h.quality) == (value, quality), h.variant
     mirrored = hash_frame(np.ascontiguousarray(rgb[:, ::-1]), 7, 0.28)[0]
     assert mirrored.value == hashes[5].value
 
