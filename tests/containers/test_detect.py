@@ -11,6 +11,7 @@ import tarfile
 import magic
 import pytest
 
+from support import Counting
 from triage import containers
 from triage.containers.compressed import TarReader
 
@@ -63,24 +64,11 @@ def test_each_mark_leads_to_libmagic_and_the_kind(head, kind):
 
 # --- the probe: a 4 KiB head (and ISO's mark by a seek) tells most files are no container ---
 
-class Counted(io.BytesIO):
-    """A file that counts the bytes read from it."""
-
-    def __init__(self, data: bytes):
-        super().__init__(data)
-        self.taken = 0
-
-    def read(self, n=-1):
-        out = super().read(n)
-        self.taken += len(out)
-        return out
-
-
 def _probe(data: bytes):
-    source = Counted(data)
+    source = Counting(data)
     head = source.read(containers.PROBE)
     maybe, peeked = containers.probe(source, len(data), head)
-    return maybe, peeked, source.taken
+    return maybe, peeked, source.handed
 
 
 def test_the_probe_tells_no_container_from_4_kib_and_iso_s_marks(monkeypatch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import plistlib
 import shutil
 import sqlite3
@@ -16,7 +17,7 @@ import subprocess
 import pytest
 
 from archive_fixtures import KNOWN, PHOTOS, UNRELATED
-from support import run_triage
+from support import build_script, run_triage
 
 from triage.containers import iosbackup
 
@@ -279,25 +280,17 @@ def test_an_old_backup_is_named_in_a_folder_and_on_an_image(tmp_path, reference_
 
 
 def _xfs(tree, image):
-    """mkfs.xfs fills a file system from a protofile (its man page's format): this TSK reads
-    no XFS, so the image is walked by libfsxfs."""
-    lines = ["/dev/null", "0 0", "d--755 0 0"]
-
-    def folder(path, depth):
-        for child in sorted(path.iterdir()):
-            if child.is_dir():
-                lines.append(f"{child.name} d--755 0 0")
-                folder(child, depth + 1)
-                lines.append("$")
-            else:
-                lines.append(f"{child.name} ---644 0 0 {child}")
-    folder(tree, 0)
-    lines.append("$")
+    """mkfs.xfs fills a file system from a protofile: this TSK reads no XFS, so the image is
+    walked by libfsxfs."""
+    files = {str(p.relative_to(tree)): p for p in tree.rglob("*") if p.is_file()}
     proto = image.with_suffix(".proto")
-    proto.write_text("\n".join(lines) + "\n")
+    proto.write_text(build_script("build_layers.py").protofile(files))
     with open(image, "wb") as f:
-        f.truncate(320 << 20)
-    subprocess.run(["mkfs.xfs", "-q", "-f", "-p", str(proto), str(image)], check=True)
+        f.truncate(32 << 20)
+    # mkfs.xfs refuses file systems under 300 MB unless told it runs a test (TEST_DEV)
+    env = dict(os.environ, TEST_DEV="1", TEST_DIR="1", QA_CHECK_FS="1")
+    subprocess.run(["mkfs.xfs", "-q", "-f", "-p", str(proto), str(image)], check=True, env=env,
+                   capture_output=True)
 
 
 @pytest.mark.skipif(shutil.which("mkfs.xfs") is None, reason="needs xfsprogs")
