@@ -4,6 +4,7 @@ way to run the real `triage` command."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import struct
@@ -132,3 +133,16 @@ def wait_for_done(outdir: Path, count: int, timeout: float = 60) -> None:
                 pass
         time.sleep(0.02)
     raise AssertionError("the scan made no progress")
+
+
+class Counting(io.BytesIO):
+    """A reader that counts the bytes handed out."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.handed = 0
+
+    def read(self, size=-1):
+        block = super().read(size)
+        self.handed += len(block)
+        return block

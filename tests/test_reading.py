@@ -1,12 +1,12 @@
 """One read of a file: digests in one pass, the head for sniffing, a picture's content kept."""
 
 import hashlib
-import io
 import threading
 from pathlib import Path
 
 import pytest
 
+from support import Counting
 from triage import reading
 from triage.workers import Interrupted
 
@@ -14,18 +14,6 @@ PHOTO = (Path(__file__).resolve().parent.parent / "fixtures" / "vectors" / "pdq"
          "pdqhash-python" / "image1.jpg").read_bytes()
 TEXT = b"plain text, " * 20000     # 240 KB: the head and then several blocks
 
-
-class Counting(io.BytesIO):
-    """A reader that counts the bytes handed out."""
-
-    def __init__(self, data: bytes):
-        super().__init__(data)
-        self.handed = 0
-
-    def read(self, size=-1):
-        block = super().read(size)
-        self.handed += len(block)
-        return block
 
 
 def test_every_digest_in_one_pass_and_a_picture_kept_whole():

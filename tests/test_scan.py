@@ -17,8 +17,7 @@ import jsonschema
 import pytest
 
 from support import REPO, load_truth, sha256_file, wait_for_done
-from triage.containers import MIN_SIZE
-from triage.reading import HEAD
+from triage.containers import MIN_SIZE, PROBE
 
 SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").read_text())
 MBR = load_truth("mbr.raw")
@@ -545,13 +544,13 @@ def test_the_progress_bar_ends_at_its_totals(images, sets, tmp_path, monkeypatch
                                    hashsets=[str(sets["alert"]), str(sets["known"])],
                                    outdir=tmp_path / "out", workers=2), progress)
     sizes = {f["size"] for f in sets["planted"] + sets["known_files"]}
-    # every other file's head is read, to tell an archive by its content
+    # every other file's first 4 KiB is read, to tell an archive by its content
     planned = sum(f["size"] if f["size"] in sizes else
-                  min(f["size"], HEAD) if f["size"] >= MIN_SIZE else 0 for f in MBR["files"])
+                  min(f["size"], PROBE) if f["size"] >= MIN_SIZE else 0 for f in MBR["files"])
     assert progress.total == progress.done == [len(MBR["files"]), planned + progress.extra]
     # the extra is the hits read again for the digests their set did not need
     # (less the planned heads of files that read empty, as $BadClus:$Bad does)
-    unread = sum(min(f["size"], HEAD) for f in MBR["files"] if not readable([f])
+    unread = sum(min(f["size"], PROBE) for f in MBR["files"] if not readable([f])
                  and f["size"] not in sizes and f["size"] >= MIN_SIZE)
     assert progress.extra == outcome.summary.bytes_read - planned + unread > 0
     assert progress.hits == outcome.summary.hits == len(sets["planted"])

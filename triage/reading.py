@@ -100,7 +100,7 @@ def edges(reader: BinaryIO, size: int) -> Tuple[bytes, bytes]:
     """A file's first 4 KiB and its last 4 KiB beyond them (signals.exact.edge_span): what
     its sub-file fingerprint is made of, 8 KiB at most. A reader that cannot seek is read
     through to the tail."""
-    head = _read_up_to(reader, min(size, EDGE))
+    head = read_up_to(reader, min(size, EDGE))
     start, end = edge_span(size)
     if end <= start or len(head) < min(size, EDGE):
         return head, b""
@@ -113,10 +113,10 @@ def edges(reader: BinaryIO, size: int) -> Tuple[bytes, bytes]:
             if not block:
                 return head, b""
             skip -= len(block)
-    return head, _read_up_to(reader, end - start)
+    return head, read_up_to(reader, end - start)
 
 
-def _read_up_to(reader: BinaryIO, n: int) -> bytes:
+def read_up_to(reader: BinaryIO, n: int) -> bytes:
     parts, left = [], n
     while left > 0:
         block = reader.read(left)

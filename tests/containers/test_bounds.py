@@ -217,9 +217,42 @@ def test_a_member_over_the_time_bound_is_an_error_and_the_rest_goes_on(tmp_path)
     assert outcome.exit_code == 1
 
 
+def test_a_zip_that_contains_itself_is_reported_once_and_the_scan_goes_on(tmp_path):
+    """A real quine: r.zip whose one member r.zip inflates to the file itself, byte for byte
+    (tests/quine_zip.py, Russ Cox's construction). unzip, 7z and zipfile read it as a valid
+    archive holding itself; triage opens it once, refuses the member as one of its own
+    containers, and finds the known photo beside it."""
+    import quine_zip
+    data = quine_zip.quine()
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "r.zip").write_bytes(data)
+    listed = subprocess.run(["unzip", "-l", str(ev / "r.zip")], capture_output=True, text=True,
+                            check=True).stdout
+    assert f"{len(data)}  1980-01-01 00:00   r.zip" in listed and "1 file" in listed
+    assert subprocess.run(["unzip", "-p", str(ev / "r.zip"), "r.zip"], capture_output=True,
+                          check=True).stdout == data
+    tested = subprocess.run(["7z", "t", str(ev / "r.zip")], capture_output=True, text=True)
+    assert tested.returncode == 0 and "Everything is Ok" in tested.stdout
+    with zipfile.ZipFile(ev / "r.zip") as z:
+        assert z.namelist() == ["r.zip"] and z.read("r.zip") == data
+    known = planted(ev)
+    code, report, seconds, peak = measured_scan(ev, sized_set(tmp_path / "s.csv", len(data)),
+                                                tmp_path / "o")
+    print(f"\nquine r.zip ({len(data)} bytes, holding itself): {seconds:.1f} s, "
+          f"peak {peak:.0f} MiB")
+    assert code == 1
+    assert [h["path"] for h in report["hits"]] == [known]
+    assert [(e["path"], e["reason"]) for e in report["errors"]] == [
+        ("/r.zip!/r.zip", "archive not opened: it contains itself (it is one of its "
+                          "containers)")]
+    assert report["summary"]["files_seen"] == 3   # r.zip, its member, the photo
+    assert peak < 400
+
+
 def test_a_container_that_contains_itself_is_not_opened_again():
-    """A quine (r.zip holding r.zip) is stopped by its own identity among its containers' (none is
-    made here: see the README's limits); the depth bound would stop it in any case."""
+    """Refusal by identity among the containers it is in; the depth bound would stop a quine
+    in any case."""
     from triage.containers import Bounds, refusal
     bounds = Bounds()
     assert refusal(bounds, "a" * 32, ()) is None

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 
 import magic
 import pytest
 
+from support import Counting
 from triage import containers
 from triage.containers.compressed import TarReader
 
@@ -58,3 +60,92 @@ def test_marked_heads_reach_their_readers():
 def test_each_mark_leads_to_libmagic_and_the_kind(head, kind):
     found = containers.detect(head)
     assert found is not None and found.name == kind
+
+
+# --- the probe: a 4 KiB head (and ISO's mark by a seek) tells most files are no container ---
+
+def _probe(data: bytes):
+    source = Counting(data)
+    head = source.read(containers.PROBE)
+    maybe, peeked = containers.probe(source, len(data), head)
+    return maybe, peeked, source.handed
+
+
+def test_the_probe_tells_no_container_from_4_kib_and_iso_s_marks(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("libmagic asked by the probe")
+    monkeypatch.setattr(magic, "from_buffer", refuse)
+    # under 32 KiB: the head alone; over it, one read of ISO 9660's three marks (32,769 to
+    # 36,870): 8,197 bytes of a 100 KB file, not the 64 KiB head
+    assert _probe(os.urandom(20_000)) == (False, 0, 4096)
+    assert _probe(os.urandom(100_000)) == (False, 36_870 - 32_769, 4096 + 36_870 - 32_769)
+    assert _probe(b"\xff\xd8\xff\xe0" + os.urandom(200_000))[0] is False
+    assert _probe(b"tiny file")[:2] == (False, 0)
+    assert _probe(b"tiny")[:2] == (False, 0)              # under MIN_SIZE: none at all
+
+
+@pytest.mark.parametrize("at", [32769, 34817, 36865])
+def test_the_probe_finds_iso_s_mark_by_a_seek(at):
+    data = bytearray(os.urandom(40_000))
+    data[at:at + 5] = b"CD001"
+    assert _probe(bytes(data))[0] is True
+
+
+def test_the_probe_never_passes_over_what_detect_tells(collection):
+    """Every file of the archive collection that detect() names a container (on its 64 KiB
+    head) the probe leaves to detect(); the loose pictures it rules out."""
+    folder, _ = collection
+    told = {}
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        kind = containers.detect(data[:containers.SNIFF])
+        told[path.name] = (kind.name if kind else None, _probe(data)[0])
+    assert told["disc.iso"] == ("iso9660", True)
+    assert told["loose.jpg"] == (None, False)
+    assert all(maybe for kind, maybe in told.values() if kind), told
+    assert sum(1 for kind, _ in told.values() if kind) == len(told) - 1
+
+
+def _judged(folder, hashset, archives=True):
+    from triage.evidence import open_evidence
+    from triage.hashsets import load
+    from triage.scanners import Judge
+    with load(hashset) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs], archives=containers.Bounds() if archives else None)
+        return {e.path: judge(e) for e in ev.entries()}
+
+
+def test_a_file_read_only_to_tell_a_container_costs_its_4_kib_head(tmp_path, collection):
+    """With archives on, a file no set could match by its size is opened only to tell a
+    container: 4 KiB and ISO's marks, not a 64 KiB head (which cost archives-on most of a
+    screened scan's reading); a container found so is still opened."""
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    (folder / "other.bin").write_bytes(os.urandom(100_000))
+    shutil.copy(collection[0] / "deflate.zip", folder / "deflate.zip")
+    shutil.copy(collection[0] / "disc.iso", folder / "disc.iso")
+    hashset = tmp_path / "set.csv"
+    hashset.write_text("md5,size\n" + "0" * 32 + ",7\n")
+    verdicts = _judged(folder, hashset)
+    other = verdicts["/other.bin"]
+    assert (other.status, other.bytes_read) == ("skipped", 4096 + 36_870 - 32_769)
+    for name in ("deflate.zip", "disc.iso"):
+        assert {c.entry.member.member_path for c in verdicts[f"/{name}"].children} >= {
+            "other.jpg", "notes.txt"}, name
+    assert _judged(folder, hashset, archives=False)["/other.bin"].bytes_read == 0
+
+
+def test_a_screened_file_is_told_no_container_from_its_screening_read(tmp_path):
+    """A file screened by its sub-file fingerprint is told from the head screening read, in
+    the same open: clean with nothing more read than the screen and ISO's marks."""
+    from triage.hashsets.build import build_set
+    ref, folder = tmp_path / "ref", tmp_path / "ev"
+    ref.mkdir()
+    folder.mkdir()
+    (ref / "r.bin").write_bytes(os.urandom(50_000))
+    (folder / "other.bin").write_bytes(os.urandom(50_000))
+    build_set(ref, tmp_path / "ref.tset", names=("md5", "edges"))
+    on = _judged(folder, tmp_path / "ref.tset")["/other.bin"]
+    off = _judged(folder, tmp_path / "ref.tset", archives=False)["/other.bin"]
+    assert (off.status, off.bytes_read) == ("clean", 8192)
+    assert (on.status, on.bytes_read) == ("clean", 8192 + 36_870 - 32_769)

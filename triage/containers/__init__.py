@@ -26,6 +26,8 @@ from ..streams import Reader
 
 MIB = 1 << 20
 SNIFF = 64 * 1024          # head libmagic is shown (ISO 9660 names itself at byte 32,769)
+PROBE = 4 * 1024           # head that tells most files are no container (every reader's marks
+                           # but ISO 9660's lie in its first 512 bytes; those beyond, by a seek)
 MIN_SIZE = 9               # smaller than any container (a zstd frame of nothing is 9 bytes)
 
 
@@ -152,6 +154,62 @@ def detect(head: bytes) -> Optional[ContainerReader]:
         if reader.claims(mime, head):
             return reader
     return None
+
+
+def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
+    """Whether a file may be a container, told from its first PROBE bytes (`head`, or the
+    whole of a smaller file) and, for marks further in (ISO 9660's), one read at them in
+    `source`; and how many bytes that read took. False: no reader's mark, no container, and
+    the file need not be read further to tell (what archives-on costs most files). True only
+    says detect() must decide, on a SNIFF head."""
+    if size < MIN_SIZE:
+        return False, 0
+    if len(head) < min(size, PROBE):
+        return True, 0   # shorter than its size said: the full read tells
+    table = _table()
+    if head.startswith(table.starts) or any(head.startswith(m, at) for at, m in table.near) \
+            or any(reader.marked(head) for reader in table.others):
+        return True, 0
+    beyond = [(at, m) for at, m in table.far if len(head) < at + len(m) <= size]
+    if any(head.startswith(m, at) for at, m in table.far if at + len(m) <= len(head)):
+        return True, 0
+    if not beyond:
+        return False, 0
+    if not source.seekable():
+        return True, 0   # its far marks cannot be reached here: the full read tells
+    first, last = beyond[0][0], max(at + len(m) for at, m in beyond)
+    source.seek(first)
+    data = source.read(last - first)
+    return any(data.startswith(m, at - first) for at, m in beyond), len(data)
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """Every reader's marks in one table, so a head is tested in a few calls."""
+
+    starts: Tuple[bytes, ...]                # marks at offset 0: one startswith
+    near: Tuple[Tuple[int, bytes], ...]      # other marks within PROBE
+    far: Tuple[Tuple[int, bytes], ...]       # marks beyond PROBE, by offset
+    others: Tuple[ContainerReader, ...]      # readers that test a head themselves, or have
+                                             # no marks (libmagic decides: always True)
+
+
+_marks: Optional[_Marks] = None
+
+
+def _table() -> _Marks:
+    global _marks
+    if _marks is None:
+        _load()
+        pairs = sorted({mark for reader in READERS.values() for mark in reader.marks or ()})
+        _marks = _Marks(
+            starts=tuple(m for at, m in pairs if at == 0),
+            near=tuple((at, m) for at, m in pairs if 0 < at and at + len(m) <= PROBE),
+            far=tuple((at, m) for at, m in pairs if at + len(m) > PROBE),
+            others=tuple(reader for reader in READERS.values()
+                         if reader.marks is None
+                         or type(reader).marked is not ContainerReader.marked))
+    return _marks
 
 
 class Sniff:

@@ -50,9 +50,12 @@ class TarReader(ContainerReader):
         yield from _tar_members(tarfile.open(fileobj=source, mode="r:"), reopenable=True)
 
 
+_OCTAL_FIELD = b"01234567 \x00"
+
+
 def _header_checksum_holds(head: bytes) -> bool:
-    if len(head) < 512:
-        return False
+    if len(head) < 512 or head[148:156].translate(None, _OCTAL_FIELD):
+        return False   # (most heads: a field not octal is told without a parse)
     try:
         stored = int(head[148:156].strip(b" \x00") or b"-1", 8)
     except ValueError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Container, Dict, Iterator, List, Optional, Union
 
 import magic
@@ -17,6 +18,7 @@ from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
 from ..safetext import path_text
 from ..timefmt import pin_utc
+from ..containers import iosbackup
 from . import folder, snapshots, tsk_walk
 from .access import Access, installed as installed_access
 from ..errors import DamagedMedia
@@ -101,13 +103,15 @@ class Evidence:
                 yield ScanError(shown, volume.error or "no file system", volume)
                 continue
             if hasattr(fs, "walk"):   # a libyal file system (libyal_fs.py)
-                yield from fs.walk(volume, shown, self.media.path)
+                yield from iosbackup.named(fs.walk(volume, shown, self.media.path),
+                                           fs.file_bytes)
                 continue
             walked = tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media,
                                    linear=self._linear.get(volume.index, True))
             if volume.index in self._snapshot_of:
                 walked = self._differing(walked, shown, deleted, *self._snapshot_of[volume.index])
-            yield from walked
+            # files stored in an iOS backup on the image, named as on the phone
+            yield from iosbackup.named(walked, partial(_tsk_file_bytes, fs))
 
     def _differing(self, walked, shown: str, deleted: bool, live_index: int, number: int):
         """A shadow copy's files that are not the live volume's (snapshots.py)."""
@@ -267,6 +271,29 @@ def _container(head: bytes) -> bool:
     and `triage files` list as its children."""
     from ..containers import detect
     return detect(head) is not None
+
+
+def _tsk_file_bytes(fs, path: str, limit: int) -> Optional[bytes]:
+    """The content of the allocated file at `path` (as a walk shows it) in a TSK file system,
+    None when there is none; OSError when unreadable or over `limit` bytes."""
+    import pytsk3
+    try:
+        f = fs.open(path)
+    except OSError:
+        return None
+    meta = f.info.meta
+    if meta is None or int(meta.type) != int(pytsk3.TSK_FS_META_TYPE_REG):
+        return None
+    if meta.size > limit:
+        raise OSError(f"{meta.size:,} bytes, over the {limit:,} read")
+    parts, offset = [], 0
+    while offset < meta.size:
+        block = f.read_random(offset, min(1 << 20, meta.size - offset))
+        if not block:
+            raise OSError(f"ends at byte {offset:,} of {meta.size:,}")
+        parts.append(block)
+        offset += len(block)
+    return b"".join(parts)
 
 
 def _read_or_empty(media: Media, offset: int, length: int) -> bytes:

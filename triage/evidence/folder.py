@@ -48,6 +48,11 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
                             path=_relative(root, folder))
             continue
         subfolders = []
+        # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted before
+        if any(c.name in iosbackup.CATALOGUES and _is_file(c) for c in children):
+            backup = backups[folder] = iosbackup.read(folder)
+            if backup.problem is not None:
+                yield ScanError(evidence, backup.problem, path=_relative(root, folder))
         for child in children:
             try:
                 st = child.stat(follow_symlinks=False)
@@ -58,10 +63,6 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
             if stat.S_ISDIR(st.st_mode):
                 subfolders.append(child.path)
             elif stat.S_ISREG(st.st_mode):
-                if child.name == iosbackup.MANIFEST:
-                    backup = backups[folder] = iosbackup.read(folder)
-                    if backup.problem is not None:
-                        yield ScanError(evidence, backup.problem, path=_relative(root, folder))
                 entry = _entry(child.path, st, root, evidence)
                 phone = _phone_path(backups, child.path)
                 yield entry if phone is None else replace(entry, backup_path=phone)
@@ -69,11 +70,21 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
         pending.extend(reversed(subfolders))
 
 
+def _is_file(child: os.DirEntry) -> bool:
+    try:
+        return child.is_file(follow_symlinks=False)
+    except OSError:
+        return False   # told when it is met (cannot stat)
+
+
 def _phone_path(backups, path: str):
     """The name on the phone of a file stored in an iOS backup, or None."""
     if not backups:
         return None
-    backup = backups.get(os.path.dirname(os.path.dirname(path)))   # <root>/ab/abcd...
+    folder = os.path.dirname(path)
+    backup = backups.get(os.path.dirname(folder))   # <root>/ab/abcd...
+    if backup is None or backup.flat:
+        backup = backups.get(folder)                # <root>/abcd... (Manifest.mbdb)
     return None if backup is None else backup.phone_path(path)
 
 

@@ -113,6 +113,29 @@ class LibyalFileSystem:
                 yield ScanError(evidence, f"cannot read the entry: {lib_reason(exc)}", volume, path,
                                 ident)
 
+    def file_bytes(self, path: str, limit: int) -> Optional[bytes]:
+        """The content of the regular file at `path` (as a walk shows it), None when there is
+        none; OSError when unreadable or over `limit` bytes."""
+        try:
+            entry = self.volume.get_file_entry_by_path(path)
+        except LIB_ERRORS:
+            return None
+        try:
+            if entry is None or not stat.S_ISREG(entry.file_mode or 0):
+                return None
+            size = int(entry.size or 0)
+        except LIB_ERRORS as exc:
+            raise OSError(lib_reason(exc)) from None
+        if size > limit:
+            raise OSError(f"{size:,} bytes, over the {limit:,} read")
+        try:
+            data = entry.read_buffer_at_offset(size, 0) if size else b""
+        except LIB_ERRORS as exc:
+            raise OSError(lib_reason(exc)) from None
+        if len(data) != size:
+            raise OSError(f"{len(data):,} bytes read of {size:,}")
+        return data
+
     def _file(self, entry, volume, evidence, locator_path, path, ident, attribute,
               times_of=None) -> FileEntry:
         size = int(entry.size or 0)

@@ -72,9 +72,11 @@ class Judge:
         found to need more, a picture or a hit's re-read, is added when it is done.)"""
         if self.exact.plan(size):
             return size
-        if self._image_candidate(size) or self._container_candidate(size):
+        if self._image_candidate(size):
             return min(size, reading.HEAD)
-        return min(size, 2 * EDGE) if self.exact.screens(size) else 0
+        if self.exact.screens(size):
+            return min(size, 2 * EDGE)   # a container is told from the same head
+        return min(size, containers.PROBE) if self._container_candidate(size) else 0
 
     def cost(self, entry: FileEntry) -> int:
         """What judging `entry` is expected to cost, in bytes read: what it plans to read,
@@ -131,7 +133,7 @@ class Judge:
         once = entry.member is not None and entry.member.read_once
         screened = 0
         if screens and not once:
-            confirmed, screened = self._screen(entry, screens)
+            confirmed, screened, opens = self._screen(entry, screens, opens)
             needed = needed | confirmed
             if not needed and not image and not opens:   # its fingerprints listed nowhere
                 return Verdict(entry, "clean", bytes_read=screened)
@@ -141,6 +143,13 @@ class Judge:
             # a member of a stream-only archive cannot be read twice: a hit's report digests
             # are taken in the one read
             needed = tuple(dict.fromkeys((*needed, *REPORT_DIGESTS)))
+        if opens and not needed and not image and not screens and not once and \
+                not self._video_candidate(entry.size):
+            # read only to tell a container: its first 4 KiB (and ISO's mark) tell most
+            # files are none, where the full head read costs 64 KiB of each
+            opens, probed = self._probe(entry)
+            if not opens:
+                return Verdict(entry, "skipped", bytes_read=probed)
         # a container's MD5 is taken only once a member of it is a hit (see _container_md5):
         # reading it whole for every container cost a third of a scan of zips
         sniff = containers.Sniff(opens, md5=False)
@@ -226,13 +235,26 @@ class Judge:
         verdict.warnings += hashed.warnings
         verdict.matches.extend(self.video.search(hashed.frames))
 
-    def _screen(self, entry: FileEntry, screens) -> Tuple[frozenset, int]:
+    def _screen(self, entry: FileEntry, screens, opens: bool = False
+                ) -> Tuple[frozenset, int, bool]:
         """The full digests a file's sub-file fingerprints call for (none when no set lists
-        them), from its first and last 4 KiB; and the bytes that took."""
+        them), from its first and last 4 KiB; the bytes that took; and, when `opens`, whether
+        that head (with ISO's mark, by a seek) leaves it maybe a container."""
         with entry.open() as reader:
             head, tail = reading.edges(reader, entry.size)
+            peeked = 0
+            if opens:
+                opens, peeked = containers.probe(reader, entry.size, head)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
-        return self.exact.confirm(prints, entry.size), len(head) + len(tail)
+        return self.exact.confirm(prints, entry.size), len(head) + len(tail) + peeked, opens
+
+    def _probe(self, entry: FileEntry) -> Tuple[bool, int]:
+        """Whether a file is maybe a container, from its first containers.PROBE bytes; and
+        the bytes that took."""
+        with entry.open() as reader:
+            head = reading.read_up_to(reader, min(entry.size, containers.PROBE))
+            maybe, peeked = containers.probe(reader, entry.size, head)
+        return maybe, len(head) + peeked
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
         from .. import imaging
