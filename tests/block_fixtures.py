@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Dict, List
 from support import run_triage
 
 BLOCK = 4096
-TOOLS = ("mkfs.ext4", "dumpe2fs")
+TOOLS = ("mkfs.ext4", "debugfs")
 
 
 def available() -> bool:
@@ -74,13 +73,12 @@ def make(base: Path) -> BlockEvidence:
     image = base / "ext4.raw"
     subprocess.run(["mkfs.ext4", "-q", "-F", "-b", str(BLOCK), "-d", str(tree), str(image),
                     "8M"], check=True, capture_output=True)
-    listing = subprocess.run(["dumpe2fs", str(image)], capture_output=True, text=True).stdout
-    free = [tuple(map(int, r.split("-"))) for line in re.findall(r"^\s*Free blocks: (.+)$",
-                                                                   listing, re.M)
-            for r in line.split(", ") if "-" in r]
-    start, end = max(free, key=lambda r: r[1] - r[0])
-    assert end - start > 40
-    loose_at = (start + 20) * BLOCK
+    # 16 free blocks from block 1,200 on (debugfs's find-free-blocks), contiguous
+    found = subprocess.run(["debugfs", "-R", "ffb 16 1200", str(image)], capture_output=True,
+                           text=True, check=True).stdout
+    free = [int(b) for b in found.split(":", 1)[1].split()]
+    assert free == list(range(free[0], free[0] + 16))
+    loose_at = free[0] * BLOCK
     with open(image, "r+b") as f:
         f.seek(loose_at)
         f.write(pictures["loose"])
