@@ -60,3 +60,30 @@ def videos(tmp_path_factory) -> dict:
     build_set(work / "refs", work / "refs.set", names=["vpdq"])
     return {"refs": made["refs"], "copies": {t: p for (_, t), p in made["copies"].items()},
             "unrelated": made["unrelated"], "set": work / "refs.set", "work": work}
+
+
+
+# -- the block-sweep evidence (tests/block_fixtures.py), shared by reporters and sealed sets ----
+
+@pytest.fixture(scope="session")
+def block_evidence(tmp_path_factory):
+    import block_fixtures
+    if not block_fixtures.available():
+        pytest.skip("needs e2fsprogs")
+    return block_fixtures.make(tmp_path_factory.mktemp("block-evidence"))
+
+
+@pytest.fixture(scope="session")
+def block_scan(block_evidence, tmp_path_factory):
+    """The block evidence scanned with the compiled block set, every format written."""
+    import block_fixtures
+    return block_fixtures.scan(block_evidence, block_evidence.compiled,
+                               tmp_path_factory.mktemp("block-scan") / "out")
+
+
+@pytest.fixture(scope="session")
+def sealed_block_scan(block_evidence, tmp_path_factory):
+    """The same scan with the sealed copy of the set."""
+    import block_fixtures
+    return block_fixtures.scan(block_evidence, block_evidence.sealed,
+                               tmp_path_factory.mktemp("sealed-block-scan") / "out")

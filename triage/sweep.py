@@ -114,7 +114,8 @@ class Sweeper:
 
     def __init__(self, sets, evidences=(), stop=None):
         self.sets = [hs for hs in sets if "block" in hs.signals]
-        self._quick = [hs.column("block", "hi") for hs in self.sets]
+        # each set's block lookups, compiled or sealed alike (hashsets.blockindex)
+        self._index = [hs.blocks() for hs in self.sets]
         # where no worker process has handles of its own (threads): the scan's own
         self._opened = {ev.path: ev for ev in evidences}
         self.stop = stop
@@ -139,21 +140,16 @@ class Sweeper:
         `base` + i * step)."""
         keys = quick_keys(data, step, count)
         found = []
-        for hs, hi in zip(self.sets, self._quick):
-            where = np.searchsorted(hi, keys)
-            hit = where < len(hi)
-            hit[hit] = hi[where[hit]] == keys[hit]
-            candidates = np.flatnonzero(hit)
+        for hs, index in zip(self.sets, self._index):
+            candidates = index.candidates(keys)
             if not len(candidates):
                 continue
             view = memoryview(data)
             full = [int(keys[c]).to_bytes(8, "big") + confirm(view[c * step:c * step + BLOCK])
                     for c in candidates.tolist()]
-            query, rows = hs.find("block", full)
-            for q, entry in zip(query.tolist(), hs.entries("block", rows)):
-                md5, _, index = entry.id.partition(":")
+            for q, ref in index.confirm(full):
                 found.append(Found(base + int(candidates[q]) * step, hs.info.name,
-                                   entry.category, md5, int(index), Block.total(entry.size)))
+                                   ref.category, ref.md5, ref.index, Block.total(ref.size)))
         return found
 
     def sweep(self, read, piece: Piece) -> Iterator[Found]:

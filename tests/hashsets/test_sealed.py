@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -276,3 +277,113 @@ def test_a_sealed_known_good_set_serves_validate_as_the_unsealed_one(sets, tmp_p
     assert findings[0] == findings[1]
     assert {f["signal"]: f["count"] for f in findings[1]} == {"md5": 400, "sha1": 400,
                                                                "sha256": 400, "pdq": 20}
+
+
+# -- block digests (hashset build --blocks) ------------------------------------------------------
+
+def test_a_sealed_block_set_finds_the_fragments_of_the_unsealed_one(block_scan,
+                                                                     sealed_block_scan,
+                                                                     block_evidence):
+    """`scan --blocks --sample` on the same image: the same fragments, offsets, fractions and
+    owners from the sealed copy, and the sample hits through it too."""
+    unsealed, sealed_ = block_scan.report, sealed_block_scan.report
+    assert sealed_["fragments"] == unsealed["fragments"]
+    assert {f["reference_md5"]: f["runs"] for f in sealed_["fragments"]} == {
+        block_evidence.md5(n): block_evidence.runs(n) for n in ("live", "loose")}
+    assert sealed_["sampling"]["found"] is unsealed["sampling"]["found"] is True
+    (sealed_set,) = sealed_["hashsets"]
+    assert sealed_set["signals"]["block"] == 22 and sealed_set["sealed"][
+        "block_prefilter_bits"] == sealed.PREFILTER_BITS
+
+
+def test_the_sealed_file_holds_no_block_key_and_no_reference_md5(block_evidence):
+    data = block_evidence.sealed.read_bytes()
+    with HashSet(block_evidence.compiled) as hs:
+        keys = [bytes(k) for k in hs.vectors("block")]
+        ids = {e.id.split(":")[0] for e in hs.iter_entries("block")}
+    assert len(keys) == 22 and ids == {block_evidence.md5(n) for n in ("live", "loose")}
+    for k in keys:
+        assert k[:8] not in data and k[8:] not in data and k.hex().encode() not in data
+    for md5 in ids:
+        assert bytes.fromhex(md5) not in data and md5.encode() not in data
+    with HashSet(block_evidence.sealed) as hs:
+        assert "block" in hs.signals
+        with pytest.raises(HashSetError, match="cannot list, diff or export its block"):
+            hs.vectors("block")
+
+
+def test_sealed_blocks_confirm_the_full_key_and_decrypt_only_with_it(block_evidence):
+    from triage.signals.blocks import BLOCK, key
+    picture = block_evidence.pictures["loose"]
+    blocks = [picture[i:i + BLOCK] for i in range(0, 12 * BLOCK, BLOCK)]
+    with HashSet(block_evidence.compiled) as open_, HashSet(block_evidence.sealed) as sealed_:
+        for index in (open_.blocks(), sealed_.blocks()):
+            quick = np.array([int.from_bytes(key(b)[:8], "big") for b in blocks] + [12345],
+                             np.uint64)
+            assert index.candidates(quick)[:12].tolist() == list(range(12))
+            found = index.confirm([key(b) for b in blocks])
+            assert [(q, r.md5, r.index, r.size, r.category) for q, r in found] == [
+                (i, block_evidence.md5("loose"), i, len(picture), "1") for i in range(12)]
+            # the fast half alone with another confirming half is no block of the set
+            assert index.confirm([key(blocks[0])[:8] + bytes(8)]) == []
+        # the prefilter lets through about 2**-16 of what is not listed
+        rng = np.random.default_rng(5)
+        other = rng.integers(0, 2 ** 63, 200_000, dtype=np.uint64)
+        assert len(sealed_.blocks().candidates(other)) <= 20
+
+
+def test_a_damaged_sealed_block_record_is_no_match(block_evidence, tmp_path):
+    from triage.signals.blocks import key
+    block = block_evidence.pictures["live"][:4096]
+
+    def flip(h, a):
+        a["sealed.block.payload"] = a["sealed.block.payload"] ^ np.uint8(0x80)
+    bad = rewrite(block_evidence.sealed, tmp_path / "bad.sealed", flip)
+    with HashSet(bad) as hs:
+        assert hs.blocks().confirm([key(block)]) == []
+    with HashSet(block_evidence.sealed) as hs:
+        assert len(hs.blocks().confirm([key(block)])) == 1
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda h, a: a.update({"sealed.block.tag_lo": a["sealed.block.tag_lo"][::-1].copy()}),
+     "tags are missing, of the wrong length or not sorted"),
+    (lambda h, a: a.update({"sealed.block.payload": a["sealed.block.payload"][:, :16].copy()}),
+     "records are missing or of the wrong shape"),
+    (lambda h, a: h["sealed"]["blocks"].update(distinct=3), "prefilter geometry"),
+    (lambda h, a: h["sealed"]["blocks"].update(bits=0), "prefilter width"),
+    (lambda h, a: a.pop("sealed.block.prefilter"), "prefilter cells are missing"),
+    (lambda h, a: h["sealed"].pop("blocks"), "array(s) no signal uses"),
+])
+def test_a_crafted_sealed_block_part_is_refused(block_evidence, tmp_path, change, reason):
+    bad = rewrite(block_evidence.sealed, tmp_path / "bad.sealed", change)
+    with pytest.raises(HashSetError, match=re.escape(reason)):
+        HashSet(bad)
+
+
+def test_a_sealed_known_good_block_set_drops_its_blocks_at_build(block_evidence, tmp_path):
+    """`build --blocks --known-good SEALED`: the blocks a sealed known-good set lists are
+    dropped as they are with the unsealed one."""
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "new.jpg").write_bytes(block_evidence.pictures["loose"][:8 * 4096]
+                                  + np.random.default_rng(1).bytes(3 * 4096))
+    kept = {}
+    for form in ("compiled", "sealed"):
+        out = tmp_path / f"{form}.tset"
+        run = run_triage("hashset", "build", ref, "-o", out, "--blocks", "--known-good",
+                         getattr(block_evidence, form), "--no-progress")
+        assert run.code == 0, run.stderr
+        with HashSet(out) as hs:
+            kept[form] = sorted(int(e.id.split(":")[1]) for e in hs.iter_entries("block"))
+    assert kept == {"compiled": [8, 9, 10], "sealed": [8, 9, 10]}
+
+
+def test_info_says_how_sealed_blocks_are_confirmed(block_evidence):
+    run = run_triage("hashset", "info", block_evidence.sealed)
+    assert run.code == 0, run.stderr
+    assert ("sealed:     block digests as keyed fingerprints: a 16-bit filter of their fast "
+            "halves, each window it lets through confirmed by a 128-bit keyed tag of the full "
+            "digest (as strong as the unsealed set's comparison); a reference file's MD5 is "
+            "readable only with its blocks' bytes") in run.stdout.splitlines()
+    assert "  block                22             0 sized" in run.stdout.splitlines()

@@ -288,3 +288,68 @@ def test_without_case_details_the_graph_leaves_them_out(hit_scan, field):
     text = json.dumps(doc)
     gone = {"case_number": "CASE-42", "examiner": "E. Xaminer", "evidence_id": "EX-7"}[field]
     assert gone not in text and "null" not in text
+
+
+def test_fragments_are_data_ranges_the_validator_accepts(block_scan, block_evidence):
+    path = block_scan.outdir / "report.jsonld"
+    run = case_validate(path)
+    assert run.returncode == 0 and "Conforms: True" in run.stdout, run.stdout + run.stderr
+    g = Graph(path)
+    (image,) = [n for n in g.of_type("uco-observable:File")
+                if g.path(n) == str(block_evidence.image)]
+    ranges = {}
+    for node in g.of_type("uco-observable:ObservableObject"):
+        facet = g.facet(node, "uco-observable:DataRangeFacet")
+        containers = g.containers(node)
+        assert containers[0] is image and containers[1]["@type"] == \
+            "uco-observable:DiskPartition"
+        (note,) = g.about(node, "block match")
+        ranges[integer(facet["uco-observable:rangeOffset"])] = (
+            integer(facet["uco-observable:rangeSize"]), facet["uco-observable:rangeOffsetType"],
+            note["uco-core:statement"], note["uco-core:tag"])
+    (live,) = block_evidence.runs("live")
+    assert ranges == {
+        live["offset"]: (40960, "image", [
+            f"10 of 10 4 KiB blocks of reference file MD5 {block_evidence.md5('live')} (set "
+            f"'ref', category '1') found in 1 run on the media; claimed by /b.jpg (inode 12, "
+            f"allocated)"], ["category:1"]),
+        block_evidence.loose_at: (49152, "image", [
+            f"12 of 12 4 KiB blocks of reference file MD5 {block_evidence.md5('loose')} (set "
+            f"'ref', category '1') found in 1 run on the media; in unallocated space (no "
+            f"file-system object claims it)"], ["category:1"])}
+    (record,) = [p for p in g.of_type("case-investigation:ProvenanceRecord")
+                 if p["uco-core:description"].startswith("Byte ranges")]
+    assert len(record["uco-core:object"]) == 2
+    (action,) = g.of_type("case-investigation:InvestigativeAction")
+    elapsed = block_scan.report["time_budget"]["elapsed"]
+    assert action["uco-core:description"] == [
+        "Sampling: known material found by sampling: the media was then scanned in full",
+        f"Time budget: time budget of 3600 s not spent: the scan took {elapsed:.1f} s"]
+    assert {"@id": record["@id"]} in action["uco-action:result"]
+
+
+def test_a_stopped_scan_says_why_and_what_it_did_not_finish(block_scan):
+    from triage.reporters.case_report import render
+    report = json.loads((block_scan.outdir / "report.json").read_text("utf-8"))
+    report.update(complete=False, stopped="budget", sampling=None,
+                  time_budget={"seconds": 0.5, "spent": True, "elapsed": 0.52})
+    report["evidence"][0]["scanned"] = False
+    doc = json.loads(render(report))
+    (action,) = [n for n in doc["@graph"]
+                 if n["@type"] == "case-investigation:InvestigativeAction"]
+    assert action["uco-core:description"] == [
+        "Stopped when its time budget was spent: only part of the evidence was scanned",
+        f"Not finished: {report['evidence'][0]['path']}",
+        "Time budget: time budget of 0.5 s spent after 0.5 s: the scan stopped there and is "
+        "not complete"]
+    assert "uco-action:actionStatus" not in action
+
+
+def test_a_sealed_match_states_its_false_positive_rate(sealed_block_scan):
+    g = Graph(sealed_block_scan.outdir / "report.jsonld")
+    (node,) = [n for n in g.of_type("uco-observable:File") if g.path(n) == "/b.jpg"]
+    (note,) = g.about(node, "hash match")
+    assert note["uco-core:statement"] == [
+        f"exact {s} match in alert set 'ref', category '1', set value "
+        f"{sealed_block_scan.report['hits'][0][s]}, sealed set: keyed fingerprint, design "
+        f"false-positive rate 9.3e-10" for s in ("md5", "sha1", "sha256")]

@@ -35,10 +35,13 @@ def value(el, attr=None):
 
 
 def fileobjects(data: bytes) -> dict:
-    """Every fileobject as (evidence, volume offset or None, path, inode) -> its fields."""
+    """Every hit's fileobject as (evidence, volume offset or None, path, inode) -> its fields
+    (fragments, marked tr:finding, are not files)."""
     root = etree.fromstring(data)
     found = {}
     for fo in root.iter(f"{{{DFXML}}}fileobject"):
+        if fo.get(f"{{{TR}}}finding") == "fragment":
+            continue
         volume = fo.getparent() if fo.getparent().tag == f"{{{DFXML}}}volume" else None
         if volume is not None:
             evidence = value(volume.getparent().find("tr:evidence", NS), "path")
@@ -249,3 +252,83 @@ def test_no_hit_is_left_out_even_without_its_volume(hit_report, schema):
     assert set(found) == {(h["evidence"], (h["volume"] or {}).get("offset"), h["path"],
                            h["inode"]) for h in report["hits"]}
     assert any(k[:2] == (ev["path"], dropped["offset"]) for k in found)
+
+
+def test_fragments_are_fileobjects_of_byte_runs(block_scan, block_evidence, schema):
+    path = block_scan.outdir / "report.dfxml"
+    schema.validate(str(path))
+    root = etree.parse(str(path)).getroot()
+    fragments = [fo for fo in root.iter(f"{{{DFXML}}}fileobject")
+                 if fo.get(f"{{{TR}}}finding") == "fragment"]
+    found = {}
+    for fo in fragments:
+        (about,) = fo.findall("tr:fragment", NS)
+        volume = fo.getparent()
+        assert volume.tag == f"{{{DFXML}}}volume"
+        found[about.get("reference_md5")] = {
+            "volume_offset": int(volume.findtext("d:partition_offset", namespaces=NS)),
+            "filename": fo.findtext("d:filename", namespaces=NS),
+            "partition": fo.findtext("d:partition", namespaces=NS),
+            "alloc": fo.findtext("d:alloc", namespaces=NS),
+            "inode": fo.findtext("d:inode", namespaces=NS),
+            "runs": [{"offset": int(r.get("img_offset")), "length": int(r.get("len"))}
+                     for r in fo.findall("d:byte_runs/d:byte_run", NS)],
+            "hashdigests": fo.findall("d:hashdigest", NS),
+            "about": {k: about.get(k) for k in ("set", "category", "blocks_matched",
+                                                "blocks_total", "block_size")}}
+    assert found == {
+        block_evidence.md5("live"): {
+            "volume_offset": 0, "filename": "/b.jpg", "partition": "1", "alloc": "1",
+            "inode": "12", "runs": block_evidence.runs("live"), "hashdigests": [],
+            "about": {"set": "ref", "category": "1", "blocks_matched": "10",
+                      "blocks_total": "10", "block_size": "4096"}},
+        block_evidence.md5("loose"): {
+            "volume_offset": 0, "filename": None, "partition": "1", "alloc": "0",
+            "inode": None, "runs": [{"offset": block_evidence.loose_at, "length": 49152}],
+            "hashdigests": [],
+            "about": {"set": "ref", "category": "1", "blocks_matched": "12",
+                      "blocks_total": "12", "block_size": "4096"}}}
+    # the hit is still a fileobject of its own, with its digests
+    (hit,) = fileobjects(path.read_bytes()).values()
+    assert hit["hashes"]["md5"] == block_evidence.md5("live")
+
+
+def test_sampling_and_the_time_budget_are_in_the_metadata(block_scan, block_evidence):
+    root = etree.parse(str(block_scan.outdir / "report.dfxml")).getroot()
+    s, budget = block_scan.report["sampling"], block_scan.report["time_budget"]
+    (sampling,) = root.findall("d:metadata/tr:sampling", NS)
+    assert dict(sampling.attrib) == {
+        "confidence": "0.99", "min_amount": "4096", "clusters_read": str(s["clusters_read"]),
+        "clusters_total": "2048", "found": "1",
+        "statement": "known material found by sampling: the media was then scanned in full"}
+    assert [dict(e.attrib) for e in sampling.findall("tr:evidence", NS)] == [
+        {"path": str(block_evidence.image), "clusters_read": str(s["clusters_read"]),
+         "clusters_total": "2048", "found": "1"}]
+    (el,) = root.findall("d:metadata/tr:time_budget", NS)
+    assert (el.get("seconds"), el.get("spent"), el.get("elapsed")) == (
+        "3600.0", "0", str(budget["elapsed"]))
+    assert el.text.startswith("time budget of 3600 s not spent")
+
+
+def test_a_fragment_in_a_gap_between_volumes_is_top_level(block_scan, schema):
+    report = copy.deepcopy(block_scan.report)
+    for f in report["fragments"]:
+        f["volume"] = None
+    report.update(complete=False, stopped="budget")
+    data = render(report)
+    schema.validate(data.decode("utf-8"))
+    root = etree.fromstring(data)
+    top = root.findall("d:fileobject", NS)
+    assert sorted(fo.find("tr:fragment", NS).get("reference_md5") for fo in top) == sorted(
+        f["reference_md5"] for f in report["fragments"])
+    assert {fo.get(f"{{{TR}}}evidence") for fo in top} == {report["fragments"][0]["evidence"]}
+    assert all(fo.find("d:partition", NS) is None for fo in top)
+    assert root.find("d:metadata/tr:scan", NS).get("stopped") == "budget"
+
+
+def test_a_sealed_match_says_so(sealed_block_scan, schema):
+    schema.validate(str(sealed_block_scan.outdir / "report.dfxml"))
+    found = fileobjects((sealed_block_scan.outdir / "report.dfxml").read_bytes())
+    (fo,) = [f for f in found.values() if f["matches"]]
+    assert {(m["signal"], m["sealed"], m["false_positive_rate"]) for m in fo["matches"]} == {
+        (s, "1", repr(2.0 ** -30)) for s in ("md5", "sha1", "sha256")}

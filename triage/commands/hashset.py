@@ -318,6 +318,12 @@ def _render(d: dict) -> str:
                      f"filter (asked: {sealed['requested_rate']:g}); sizes "
                      f"{'kept' if sealed['sizes_kept'] else 'not kept'}; digests cannot be "
                      f"listed, only tested")
+        if sealed.get("block_prefilter_bits"):
+            lines.append(f"sealed:     block digests as keyed fingerprints: a "
+                         f"{sealed['block_prefilter_bits']}-bit filter of their fast halves, "
+                         f"each window it lets through confirmed by a 128-bit keyed tag of the "
+                         f"full digest (as strong as the unsealed set's comparison); a "
+                         f"reference file's MD5 is readable only with its blocks' bytes")
     lines.append(f"signed:     {'by ' + d['signer'] if d.get('signer') else 'no'}")
     for note in d["unmatchable"].values():
         lines.append(f"note: {note}")

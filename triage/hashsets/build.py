@@ -244,9 +244,10 @@ def probative_blocks(entries: List[SetEntry], max_shared: int,
     known = set()
     values = sorted(files)
     for hs in known_good:
-        if "block" in hs.signals and values:
-            query, _ = hs.find("block", [bytes.fromhex(v) for v in values])
-            known.update(values[q] for q in query.tolist())
+        index = hs.blocks()      # a compiled or a sealed known-good set alike
+        if index is not None and values:
+            known.update(values[q] for q, _ in index.confirm([bytes.fromhex(v)
+                                                              for v in values]))
     return [e for e in entries if e.value not in common and e.value not in known]
 
 

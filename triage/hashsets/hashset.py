@@ -10,6 +10,7 @@ import numpy as np
 
 from ..records import SetEntry
 from . import sealed as sealing, store, structure
+from .blockindex import SIGNAL as BLOCKS, OpenBlocks
 from .compile import NO_QUALITY, NONE32, key_length
 
 
@@ -126,6 +127,15 @@ class HashSet:
         if self.sealed is not None and signal in self.sealed.filters:
             return self.sealed.rate
         return None
+
+    def blocks(self):
+        """The block digests' lookups (blockindex: `candidates`, `confirm`), whichever form
+        the set is; None when it has none."""
+        if BLOCKS not in self.signals:
+            return None
+        if self.sealed is not None and self.sealed.blocks is not None:
+            return self.sealed.blocks
+        return OpenBlocks(self)
 
     def lookup(self, signal: str, digests: List[bytes]) -> List[List[SetEntry]]:
         found: List[List[SetEntry]] = [[] for _ in digests]
@@ -292,7 +302,7 @@ class HashSet:
     # -- internals ----------------------------------------------------------------------------
 
     def _listable(self, signal: str) -> None:
-        if self.sealed is not None and signal in self.sealed.filters:
+        if self.sealed is not None and self.sealed.refuses(signal):
             raise sealing.refuse(self.path, signal)
 
     def _lookup_sealed(self, signal: str, digests) -> List[List[SetEntry]]:

@@ -12,7 +12,8 @@ within the pool, and the pool's offsets and UTF-8. Costs a few passes over the d
 
 A sealed set (sealed.py) is checked the same way: its key, its fingerprint width, and per
 sealed signal each filter's category, seed and geometry (which must be the one its entry count
-gives) and the length of its packed cells; its prefilter sizes sorted and distinct."""
+gives) and the length of its packed cells; its prefilter sizes sorted and distinct; its sealed
+block digests' prefilter (likewise), tags (sorted) and one encrypted record a tag."""
 
 from __future__ import annotations
 
@@ -218,7 +219,7 @@ def _check_sealed(sealed, kept: dict, arrays, labels: int) -> set:
     _need(type(bits) is int and 1 <= bits <= fuse.MAX_BITS,
           "the sealed set's fingerprint width is out of range")
     _need(isinstance(specs, dict), "the sealed signals are missing")
-    names = set()
+    names = _check_sealed_blocks(sealed.get("blocks"), kept, arrays)
     for signal, spec in specs.items():
         _need(isinstance(signal, str) and signal in signals.SIGNALS
               and signals.get(signal).kind == "exact" and signal not in kept,
@@ -254,3 +255,35 @@ def _check_sealed(sealed, kept: dict, arrays, labels: int) -> set:
                   f"{signal}: sealed sizes missing, or not sorted and distinct")
             names.add(name)
     return names
+
+
+def _check_sealed_blocks(spec, kept: dict, arrays) -> set:
+    """The arrays a sealed set's block digests use (none without them)."""
+    if spec is None:
+        return set()
+    _need(isinstance(spec, dict), "the sealed blocks' spec is not an object")
+    _need("block" not in kept, "block digests both sealed and kept open")
+    for field in ("entries", "distinct", "bits", "seed", "segment_length", "segment_count"):
+        _typed(spec.get(field), int, f"sealed blocks' {field}")
+    _need(isinstance(spec.get("mixed"), bool), "the sealed blocks' placing is not said")
+    _need(1 <= spec["bits"] <= fuse.MAX_BITS and spec["seed"] < 1 << 64
+          and spec["distinct"] <= spec["entries"],
+          "the sealed blocks' prefilter width, seed or count is out of range")
+    shape = fuse.Shape.of(spec["distinct"])
+    _need((spec["segment_length"], spec["segment_count"]) == (shape.segment_length,
+                                                              shape.segment_count),
+          "the sealed blocks' prefilter geometry is not the one its entries give")
+    words = arrays.get("sealed.block.prefilter")
+    _need(words is not None and words.dtype == U8 and words.ndim == 1
+          and len(words) == fuse.words_needed(shape.cells, spec["bits"]),
+          "the sealed blocks' prefilter cells are missing or of the wrong length")
+    n = spec["entries"]
+    lo, hi = arrays.get("sealed.block.tag_lo"), arrays.get("sealed.block.tag_hi")
+    payload = arrays.get("sealed.block.payload")
+    _need(lo is not None and hi is not None and lo.dtype == U8 and hi.dtype == U8
+          and lo.shape == hi.shape == (n,) and bool((lo[1:] >= lo[:-1]).all()),
+          "the sealed blocks' tags are missing, of the wrong length or not sorted")
+    _need(payload is not None and payload.dtype == U1 and payload.shape == (n, 32),
+          "the sealed blocks' records are missing or of the wrong shape")
+    return {"sealed.block.prefilter", "sealed.block.tag_lo", "sealed.block.tag_hi",
+            "sealed.block.payload"}

@@ -10,6 +10,13 @@ evidence as received (the case's evidence id as exhibit number) and for the hits
 InvestigativeAction, whose instrument is the tool configured with every hash-set source file and
 its SHA-256; and the Investigation (the case number) it belongs to.
 
+A fragment (`--blocks`) is, per run found, an ObservableObject with a DataRangeFacet (offset
+and size in bytes from the start of the image: rangeOffsetType "image"), Contained_Within its
+evidence and partition, and an Annotation stating the reference file's MD5, the set, category,
+blocks matched of the total and the object that claims the blocks. What a `--sample` proved,
+the `--time-budget` and why a scan stopped are in the action's description; a match in a
+sealed set states its design false-positive rate.
+
 Every @id is a uuid5 of what the node describes, in a namespace derived from the scan's identity
 (start time, case, evidence), so the same scan always gives the same graph and two scans never
 share a node by accident.
@@ -25,6 +32,7 @@ from pathlib import PurePosixPath
 from ..jsonout import dumps
 from ..signals import get as signal_type
 from . import register
+from .coverage import budget_statement, fragment_statement, stop_statement, unscanned
 from .model import hit_signals
 
 CONTEXT = {
@@ -113,6 +121,13 @@ def render(report: dict) -> bytes:
         "uco-core:description": "Files matching known hash sets: metadata and hashes only, "
                                 "no content",
         "uco-core:object": [_ref(node) for node, _ in hits]}) if hits else None
+    fragments = [_fragment(g, f, evidence) for f in report.get("fragments") or []]
+    pieces = g.add("ProvenanceRecord", "fragments", "case-investigation:ProvenanceRecord", {
+        "case-investigation:rootExhibitNumber": case["evidence_id"],
+        "uco-core:description": "Byte ranges of the media holding blocks of known files: "
+                                "offsets and sizes only, no content",
+        "uco-core:object": [_ref(n) for runs, _ in fragments for n in runs]}) \
+        if fragments else None
 
     configured = g.add("ConfiguredTool", "run", "uco-tool:ConfiguredTool", {
         "uco-core:name": f"{tool_info['name']} (run configuration)",
@@ -122,8 +137,14 @@ def render(report: dict) -> bytes:
             "Configuration", "run", "uco-configuration:Configuration", {
                 "uco-configuration:configurationEntry": _hashset_entries(g, report)})})
     notes = [case["notes"]] if case["notes"] else []
-    if not report["complete"]:
-        notes.append("Interrupted: only part of the evidence was scanned")
+    stopped = stop_statement(report)
+    if stopped:
+        notes.append(stopped[0].upper() + stopped[1:])
+        notes += [f"Not finished: {path}" for path in unscanned(report)]
+    if report.get("sampling"):
+        notes.append("Sampling: " + report["sampling"]["statement"])
+    if budget_statement(report):
+        notes.append("Time budget: " + budget_statement(report))
     if summary["errors"]:
         notes.append(f"{summary['errors']} item(s) could not be read: coverage was not total")
     action = g.add("InvestigativeAction", "scan", "case-investigation:InvestigativeAction", {
@@ -135,7 +156,8 @@ def render(report: dict) -> bytes:
         "uco-action:instrument": _ref(configured),
         "uco-action:performer": _ref(examiner),
         "uco-action:object": [_ref(received)],
-        "uco-action:result": [_ref(n) for n in [found] + [note for _, note in hits] if n]})
+        "uco-action:result": [_ref(n) for n in [found, pieces] + [note for _, note in hits]
+                              + [note for _, note in fragments] if n]})
     if case["case_number"]:
         g.add("Investigation", case["case_number"], "case-investigation:Investigation", {
             "uco-core:name": case["case_number"], "uco-core:object": [_ref(action)]})
@@ -223,6 +245,34 @@ def _hit(g: _Graph, hit: dict, evidence: dict, versions: dict):
     return node, note
 
 
+def _fragment(g: _Graph, f: dict, evidence: dict):
+    """A fragment's runs, each an ObservableObject with its DataRangeFacet, related to the
+    evidence and partition they lie in, and the Annotation of what they hold."""
+    vol = f["volume"]
+    base = "\x00".join([f["evidence"], "-" if vol is None else str(vol["index"]), f["set"],
+                        f["reference_md5"]])
+    ev_node, volumes = evidence[f["evidence"]]
+    partition = volumes.get(vol["index"], (None, ""))[0] if vol else None
+    runs = []
+    for run in f["runs"]:
+        key = f"{base}\x00{run['offset']}"
+        node = g.add("DataRange", key, "uco-observable:ObservableObject", {
+            "uco-core:hasFacet": [g.node("DataRangeFacet", key, "uco-observable:DataRangeFacet", {
+                "uco-observable:rangeOffset": _integer(run["offset"]),
+                "uco-observable:rangeSize": _integer(run["length"]),
+                "uco-observable:rangeOffsetType": "image"})]})
+        g.contained_within(node, ev_node)
+        if partition is not None:
+            g.contained_within(node, partition)
+        runs.append(node)
+    note = g.add("Annotation", base, "uco-core:Annotation", {
+        "uco-core:name": "block match",
+        "uco-core:statement": [fragment_statement(f)],
+        "uco-core:tag": [f"category:{f['category']}"] if f["category"] else [],
+        "uco-core:object": [_ref(n) for n in runs]})
+    return runs, note
+
+
 def _statement(m: dict, versions: dict) -> str:
     """One matched set entry in words, e.g. "exact md5 match in alert set 'csam-2026'
     version '3', category '1', entry ID '17', set value 9e10...": what it matched, by the
@@ -242,6 +292,9 @@ def _statement(m: dict, versions: dict) -> str:
     for extra in ("variant", "quality"):
         if m.get(extra) is not None:
             parts.append(f"{extra} {m[extra]}")
+    if m.get("sealed"):
+        parts.append(f"sealed set: keyed fingerprint, design false-positive rate "
+                     f"{m['false_positive_rate']:.2g}")
     return ", ".join(parts)
 
 

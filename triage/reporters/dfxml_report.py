@@ -7,7 +7,17 @@ its volume (filename, partition, filesize, alloc, inode, times, hashdigest). A f
 volumes: its hits are top-level fileobjects. What DFXML has no element for lives in the
 `tr:` namespace, where the schema allows foreign content: one `<tr:match>` per matched set
 entry (with the entry's source `id` and stored `value`, never its name), the evidence item, the
-case, the sets and the coverage counts.
+case, the sets and the coverage counts. A match in a sealed set carries `sealed` and its
+`false_positive_rate`.
+
+A fragment (`--blocks`: blocks of a reference file found on the media) is a `<fileobject>`
+marked `tr:finding="fragment"` in the volume swept (top level for a gap between volumes), as
+DFXML describes carved data: its `<byte_runs>` are the runs found (`img_offset`, `len`), its
+filename, alloc and inode those of the file-system object that claims the first block (none
+when nothing does), and `<tr:fragment>` names the reference file (`reference_md5`, never a
+`hashdigest`: the runs are not that file), the set, category and blocks matched of the file's
+total. What a `--sample` proved (`<tr:sampling>`) and the `--time-budget`
+(`<tr:time_budget>`) are in the metadata, beside the scan and why it `stopped`.
 
 File names are attacker-controlled. XML 1.0 cannot carry most C0 controls, lone surrogates or
 U+FFFE/U+FFFF at all (lxml refuses them). A value holding one is written backslash-escaped
@@ -26,7 +36,9 @@ from lxml import etree
 from .. import TOOL_NAME, __version__
 from ..safetext import DISGUISING
 from ..signals import get as signal_type
+from ..signals.blocks import BLOCK
 from . import register
+from .coverage import budget_statement
 from .model import hit_signals
 
 DFXML_VERSION = "2.0.0-beta.0"
@@ -109,9 +121,12 @@ def render(report: dict) -> bytes:
     unplaced = {}   # (evidence, volume index) -> hits, until placed in their volume
     for hit in report["hits"]:
         unplaced.setdefault((hit["evidence"], (hit["volume"] or {}).get("index")), []).append(hit)
+    fragments = {}  # the same for fragments
+    for f in report.get("fragments") or []:
+        fragments.setdefault((f["evidence"], (f["volume"] or {}).get("index")), []).append(f)
     for ev in report["evidence"]:
         if ev["container"] != "folder":
-            _image(root, ev, report, unplaced)
+            _image(root, ev, report, unplaced, fragments)
     # A folder's hits have no volume; no hit is ever left out, even one whose volume is not
     # listed in its evidence.
     for hits in unplaced.values():
@@ -119,6 +134,13 @@ def render(report: dict) -> bytes:
             vol = hit["volume"] or {}
             _fileobject(root, hit, None, report, ns_evidence=hit["evidence"],
                         ns_volume_index=vol.get("index"), ns_volume_offset=vol.get("offset"))
+    # Fragments in a gap between volumes (or in a volume not listed) are top-level, with
+    # their evidence item.
+    for found in fragments.values():
+        for f in found:
+            vol = f["volume"] or {}
+            _fragment(root, f, None, ns_evidence=f["evidence"],
+                      ns_volume_index=vol.get("index"), ns_volume_offset=vol.get("offset"))
     for severity in ("errors", "warnings"):
         for item in report[severity]:
             _problem(root, severity[:-1], item)
@@ -133,8 +155,21 @@ def _metadata(meta, report):
     _sub(meta, "case", ns=TR, number=case["case_number"], examiner=case["examiner"],
          evidence=case["evidence_id"], notes=case["notes"])
     _sub(meta, "scan", ns=TR, started=report["started"], finished=report["finished"],
-         complete=report["complete"], report_format=report["format"],
-         report_format_version=report["format_version"])
+         complete=report["complete"], stopped=report.get("stopped"),
+         report_format=report["format"], report_format_version=report["format_version"])
+    sampling = report.get("sampling")
+    if sampling:
+        el = _sub(meta, "sampling", ns=TR, confidence=sampling["confidence"],
+                  min_amount=sampling["min_amount"], clusters_read=sampling["clusters_read"],
+                  clusters_total=sampling["clusters_total"], found=sampling["found"],
+                  statement=sampling["statement"])
+        for ev in sampling["evidence"]:
+            _sub(el, "evidence", ns=TR, path=ev["evidence"], clusters_read=ev["clusters_read"],
+                 clusters_total=ev["clusters_total"], found=ev["found"])
+    budget = report.get("time_budget")
+    if budget:
+        _sub(meta, "time_budget", budget_statement(report), ns=TR, seconds=budget["seconds"],
+             spent=budget["spent"], elapsed=budget["elapsed"])
     for hs in report["hashsets"]:
         el = _sub(meta, "hashset", ns=TR, name=hs["name"], version=hs["version"],
                   kind=hs["kind"], entries=hs["entries"],
@@ -161,7 +196,7 @@ def _creator(creator, report):
         _sub(creator, "library", name=lib["name"], version=lib["version"])
 
 
-def _image(root, ev, report, unplaced):
+def _image(root, ev, report, unplaced, fragments):
     image = _sub(root, "diskimageobject")
     evidence = _sub(image, "evidence", ns=TR, path=ev["path"], container=ev["container"],
                     size=ev["size"], partition_table=ev["partition_table"],
@@ -184,6 +219,8 @@ def _image(root, ev, report, unplaced):
             _sub(volume, "ftype_str", vol["fs_type"])
         for hit in unplaced.pop((ev["path"], vol["index"]), []):
             _fileobject(volume, hit, partition, report)
+        for f in fragments.pop((ev["path"], vol["index"]), []):
+            _fragment(volume, f, partition)
         if vol["error"]:
             _sub(volume, "error", vol["error"])
         _sub(volume, "counts", ns=TR, **vol["counts"])
@@ -212,7 +249,27 @@ def _fileobject(parent, hit, partition, report, **where):
              set=m["set"], set_version=versions.get(m["set"]), set_kind=m["kind"],
              category=m["category"], series=m["series"], id=m.get("id"),
              value=m.get("value"), distance=m["distance"], variant=m.get("variant"),
-             quality=m.get("quality"))
+             quality=m.get("quality"), sealed=m.get("sealed"),
+             false_positive_rate=m.get("false_positive_rate"))
+
+
+def _fragment(parent, f, partition, **where):
+    """A fragment as DFXML describes carved data: a fileobject of byte runs on the image."""
+    fo = _sub(parent, "fileobject", ns_finding="fragment", **where)
+    owner = f["owner"]
+    if owner is not None:
+        _sub(fo, "filename", owner["path"])
+    if partition is not None:
+        _sub(fo, "partition", partition)
+    _sub(fo, "alloc", "1" if owner is not None and owner["allocated"] else "0")
+    if owner is not None and owner["inode"] is not None:
+        _sub(fo, "inode", owner["inode"])
+    runs = _sub(fo, "byte_runs")
+    for run in f["runs"]:
+        _sub(runs, "byte_run", img_offset=run["offset"], len=run["length"])
+    _sub(fo, "fragment", ns=TR, set=f["set"], category=f["category"],
+         reference_md5=f["reference_md5"], blocks_matched=f["blocks_matched"],
+         blocks_total=f["blocks_total"], block_size=BLOCK)
 
 
 def _problem(root, severity, item):

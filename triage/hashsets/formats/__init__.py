@@ -9,7 +9,7 @@ from ...errors import HashSetError
 from ..textio import HEAD, head_text
 from .base import FORMATS, Format, Item, in_detection_order, register
 from . import compiled, encase, nsrl_rds3, nsrl_rds2, vics, hashdeep, hashkeeper, table, plain  # noqa: F401,E402
-from . import vpdq  # noqa: F401,E402
+from . import vpdq, dfxml, hashdb  # noqa: F401,E402
 
 __all__ = ["FORMATS", "Format", "Item", "detect", "register"]
 
