@@ -196,3 +196,32 @@ def test_a_budgeted_scan_reads_pictures_and_videos_in_user_folders_first(tmp_pat
     assert [likely(type("E", (), {"path": p})) for p in ("/home/u/x.jpeg", "/home/u/x",
                                                          "/srv/x.jpg", "/home/u.jpg/x")] == [
         True, False, False, False]
+
+
+def test_a_budget_spent_inside_an_image_read_stops_the_scan_not_the_read(tmp_path):
+    """TSK turns an exception raised in its callback into a read error: the budget's alarm,
+    landing in a read of the image TSK called back, must wait for the read to end, then stop
+    the scan (it was taken for an unreadable block and the scan went on past its budget)."""
+    import time
+    import pytsk3
+    from triage.evidence.media import RawImg
+    from triage.scan import BudgetSpent, _budget
+
+    class Slow(RawImg):
+        def _read(self, offset, size):
+            time.sleep(0.05)
+            return super()._read(offset, size)
+
+    image = tmp_path / "zeros.raw"
+    image.write_bytes(bytes(1 << 20))
+    img = Slow(str(image))
+    started = time.monotonic()
+    with pytest.raises(BudgetSpent):
+        with _budget(0.1, started):
+            with pytest.raises(OSError):       # zeros: TSK probes every file system, reading
+                pytsk3.FS_Info(img)
+            assert time.monotonic() - started > 0.2   # the alarm fell in TSK's probing
+            assert img.take_failure() is None         # and TSK never saw it
+            time.sleep(2)                             # it comes again now the read is over
+    assert time.monotonic() - started < 2
+    img.close()

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence
 from . import TOOL_NAME, __version__, containers, environment, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
+from .evidence.media import in_image_read
 from .hashsets import load as load_hashset
 from .order import likely, media_order
 from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepare, set_identity
@@ -89,6 +90,18 @@ class BudgetSpent(KeyboardInterrupt):
 BUDGET_RESERVE = 0.03
 
 
+def outside_image_reads(handler):
+    """A signal handler that raises only outside a Python image read called back from TSK
+    (where TSK would turn its exception into a read error and the walk go on): a signal that
+    lands there is sent again 10 ms later."""
+    def deferring(signum, frame):
+        if in_image_read(frame):
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            return
+        handler(signum, frame)
+    return deferring
+
+
 @contextmanager
 def _budget(seconds: Optional[float], started: float):
     """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the scan's
@@ -98,6 +111,7 @@ def _budget(seconds: Optional[float], started: float):
         yield
         return
 
+    @outside_image_reads
     def spent(signum, frame):
         raise BudgetSpent()
     left = seconds - min(1.0, BUDGET_RESERVE * seconds) - (time.monotonic() - started)
@@ -265,16 +279,24 @@ def conclude(results: Results, outdir: Path, formats, stopped: Optional[str],
 def terminate_as_interrupt():
     """SIGTERM (a shutdown, `kill`, a batch system's time limit) stops the scan the way Ctrl-C
     does: what was found is kept and the partial report written."""
+    @outside_image_reads
     def terminate(signum, frame):
         raise Terminated()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, terminate)
+    # Ctrl-C as Python raises it, but never inside an image read (see outside_image_reads)
+    interrupt = signal.getsignal(signal.SIGINT)
+    wrapped = interrupt is signal.default_int_handler
+    if wrapped:
+        signal.signal(signal.SIGINT, outside_image_reads(interrupt))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if wrapped:
+            signal.signal(signal.SIGINT, interrupt)
 
 
 def _open_all(paths: Sequence[str]) -> List[Evidence]:

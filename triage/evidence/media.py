@@ -82,6 +82,21 @@ class _LastFailure(threading.local):
     error: Optional[BaseException] = None
 
 
+class _Reading(threading.local):
+    depth = 0
+
+
+_reading = _Reading()
+
+
+def in_image_read(frame=None) -> bool:
+    """Whether this thread is inside TSK's callback into a Python image read (`frame`: where a
+    signal handler was called, which may be the read's very first instruction). An exception
+    raised there (a signal handler's, at Ctrl-C or a spent time budget) does not reach the
+    caller: TSK turns it into a read error."""
+    return _reading.depth > 0 or (frame is not None and frame.f_code is _PyImg.read.__code__)
+
+
 class _PyImg(pytsk3.Img_Info):
     """A TSK image whose bytes come from Python (EWF through libewf, raw and split raw from
     files opened without touching their access time)."""
@@ -96,6 +111,7 @@ class _PyImg(pytsk3.Img_Info):
         return self._size
 
     def read(self, offset, size):
+        _reading.depth += 1
         try:
             return self._read(offset, size)
         except BaseException as exc:
@@ -103,6 +119,8 @@ class _PyImg(pytsk3.Img_Info):
             # the reader can say what really failed.
             self._failure.error = exc
             raise
+        finally:
+            _reading.depth -= 1
 
     def take_failure(self) -> Optional[BaseException]:
         error, self._failure.error = self._failure.error, None
