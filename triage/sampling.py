@@ -74,7 +74,8 @@ def _amount(n: int) -> str:
 
 class Population:
     """Every window position of an evidence item's sweep (sweep.spans), numbered 0..N-1 in
-    media order, so a uniform draw of numbers is a uniform draw of windows."""
+    media order (then the volumes read through their layers, each in its own offsets), so a
+    uniform draw of numbers is a uniform draw of windows."""
 
     def __init__(self, spans):
         self.spans = [s for s in spans if s.end - s.start >= BLOCK]
@@ -127,7 +128,8 @@ def sample_evidence(ev, sweeper, confidence: float, min_amount: int, rng=None,
     for offset, span in population.offsets(numbers[done:]):
         if stop is not None and stop.is_set():
             raise KeyboardInterrupt()
-        data = ev.media.read(offset, BLOCK)
+        source = ev.volume_bytes(span.volume.index) if span.inside else ev.media
+        data = source.read(offset, BLOCK)
         read += 1
         if len(data) == BLOCK and sweeper.windows(data, offset, BLOCK, 1):
             found = True
