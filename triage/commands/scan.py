@@ -81,8 +81,6 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
     content could not be read; 130 interrupted (the partial report is written)."""
     if resume and force:
         raise click.UsageError("--resume and --force exclude each other")
-    if min_amount is not None and sample is None and not resume:
-        raise click.UsageError("--min-amount goes with --sample")
     if outdir is None:
         if resume:
             raise click.UsageError("--resume needs the -o OUTDIR of the interrupted scan")
@@ -94,6 +92,8 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
             click.echo("\n".join(lines), err=True)
     if not evidence:
         raise click.UsageError("Missing argument 'EVIDENCE...' (or --live)")
+    if min_amount is not None and sample is None and not resume:
+        raise click.UsageError("--min-amount goes with --sample")
     signer = load_signer(sign_key) if sign_key else None      # the passphrase before the scan
     stale = stale_signature(outdir, signer) if resume else None
     request = ScanRequest(
