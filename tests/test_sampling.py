@@ -334,3 +334,11 @@ def test_resume_of_an_interrupted_sampling_scan_continues_it(tmp_path, block_set
                                         ).fetchone()[0])
     assert after["seed"] == kept["seed"]
     assert list(after["evidence"].values())[0]["read"] == n
+
+
+def test_min_amount_without_sample_is_a_usage_error(tmp_path, block_set):
+    hashset, _ = block_set
+    result = run_triage("scan", hashset, "--hashset", hashset, "--min-amount", "1MiB", "-o",
+                        tmp_path / "out")
+    assert result.code == 2 and "--min-amount goes with --sample" in result.stderr
+    assert not (tmp_path / "out").exists()
