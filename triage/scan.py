@@ -88,7 +88,6 @@ class BudgetSpent(KeyboardInterrupt):
 # Of a time budget, what is kept back for stopping the workers (each sees the stop event
 # within one read) and writing the reports: 3 %, at most a second.
 BUDGET_RESERVE = 0.03
-BUDGET_AGAIN = 0.05    # seconds between two alarms of a spent budget
 
 
 @contextmanager
@@ -101,9 +100,6 @@ def _budget(seconds: Optional[float], started: float):
         return
 
     def spent(signum, frame):
-        # Raised inside a read The Sleuth Kit asked Python for, the exception becomes TSK's
-        # read error and the walk goes on: so it is raised again every 50 ms until it leaves.
-        signal.setitimer(signal.ITIMER_REAL, BUDGET_AGAIN)
         raise BudgetSpent()
     left = seconds - min(1.0, BUDGET_RESERVE * seconds) - (time.monotonic() - started)
     previous = signal.signal(signal.SIGALRM, spent)

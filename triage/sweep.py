@@ -103,21 +103,6 @@ def quick_keys(data, step: int, count: int) -> np.ndarray:
     return np.fromiter(map(quick, rows), np.uint64, count)
 
 
-class Prefilter:
-    """Whether each XXH3 may be listed, from a table of its top bits: one gather a window
-    where a binary search of the sorted keys costs fifteen cache misses (the search took 40 %
-    of a warm sweep's CPU). About one unlisted window in 16 passes and is then searched."""
-
-    def __init__(self, hi: np.ndarray):
-        self.bits = int(np.clip(np.ceil(np.log2(max(len(hi), 1) * 16)), 16, 26))
-        self._shift = np.uint64(64 - self.bits)
-        self._table = np.zeros(1 << self.bits, bool)
-        self._table[hi >> self._shift] = True
-
-    def __call__(self, keys: np.ndarray) -> np.ndarray:
-        return self._table[keys >> self._shift]
-
-
 @dataclass(frozen=True)
 class Piece:
     """Part of a span, swept as one task (in a worker process where the platform forks):
@@ -152,7 +137,6 @@ class Sweeper:
     def __init__(self, sets, evidences=(), stop=None):
         self.sets = [hs for hs in sets if "block" in hs.signals]
         self._quick = [hs.column("block", "hi") for hs in self.sets]
-        self._listed = [Prefilter(hi) for hi in self._quick]
         # where no worker process has handles of its own (threads): the scan's own
         self._opened = {ev.path: ev for ev in evidences}
         self.stop = stop
@@ -181,14 +165,11 @@ class Sweeper:
         `base` + i * step)."""
         keys = quick_keys(data, step, count)
         found = []
-        for hs, hi, listed in zip(self.sets, self._quick, self._listed):
-            maybe = np.flatnonzero(listed(keys))
-            if not len(maybe):
-                continue
-            where = np.searchsorted(hi, keys[maybe])
+        for hs, hi in zip(self.sets, self._quick):
+            where = np.searchsorted(hi, keys)
             hit = where < len(hi)
-            hit[hit] = hi[where[hit]] == keys[maybe][hit]
-            candidates = maybe[hit]
+            hit[hit] = hi[where[hit]] == keys[hit]
+            candidates = np.flatnonzero(hit)
             if not len(candidates):
                 continue
             view = memoryview(data)
