@@ -12,10 +12,15 @@ by its own path, with every probative block found; that is checked.
 
 Contenders, interleaved round by round, the median of --repeat kept:
   * `cat IMAGE > /dev/null`, warm (the image read once before) and cold (its pages dropped
-    first with posix_fadvise DONTNEED, which touches only this file's clean pages);
+    first with posix_fadvise DONTNEED, which touches only this file's clean pages, and checked
+    gone with `fincore`);
   * `triage scan IMAGE --hashset BLOCKSET --blocks -q` (default workers, one per core), warm
     and cold. The scan also judges the image's files against the set's MD5s (300 sizes: a few
-    hundred files read), which is part of what a user waits for.
+    hundred files read), which is part of what a user waits for;
+  * the sweep alone (sweep_only.py: the scan's sweep.sweep on its worker pool, no file pass,
+    no report), warm and cold;
+  * the same scan without `--blocks`, cold: the file pass alone, what the scan spends beside
+    the sweep.
 Targets: warm >= 1 GB/s; cold >= 0.8x cat's speed."""
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,12 +39,26 @@ from scan_exact import BYTES, FILES, PLANTED, SEED, SIGMA, TRIAGE, link_planted,
 
 
 def drop(path: Path) -> None:
+    """The image's pages out of the page cache (`echo 3 > /proc/sys/vm/drop_caches` is refused
+    in a container even to root; DONTNEED drops a file's clean pages), checked with util-linux
+    `fincore` where it is installed: a run that starts with more than 1 % of the image cached
+    (another process reading it) stops the benchmark."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
+    if shutil.which("fincore"):
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
+                              str(path)], capture_output=True, text=True).stdout.split()
+        resident = int(out[0]) if out else 0
+        COLD.append(resident)
+        if resident > path.stat().st_size // 100:
+            sys.exit(f"benchmark: {resident:,} bytes of {path} still cached after dropping")
+
+
+COLD: list = []     # bytes of the image found cached just before each cold run
 
 
 def block_set(base: Path, tree: Path, truth: dict) -> Path:
@@ -90,12 +110,18 @@ def main(argv=None) -> None:
     def cat():
         return run(f"cat {image} > /dev/null", shell=True)
 
-    def scan(outdir=out / "scan"):
+    def scan(outdir=out / "scan", sweep=True):
         shutil.rmtree(outdir, ignore_errors=True)
-        return run(TRIAGE + ["scan", str(image), "--hashset", str(blocks), "--blocks", "-o",
-                             str(outdir), "-q"])
+        return run(TRIAGE + ["scan", str(image), "--hashset", str(blocks), "-o", str(outdir),
+                             "-q"] + (["--blocks"] if sweep else []))
+    def sweep_only():
+        return run([sys.executable, str(Path(__file__).with_name("sweep_only.py")), str(image),
+                    str(blocks)])
     contenders = {"cat, warm": cat, "triage scan --blocks, warm": scan,
-                  "cat, cold": cat, "triage scan --blocks, cold": scan}
+                  "the sweep alone, warm": sweep_only,
+                  "cat, cold": cat, "triage scan --blocks, cold": scan,
+                  "the sweep alone, cold": sweep_only,
+                  "triage scan (files only), cold": lambda: scan(out / "files", sweep=False)}
     best = rounds(contenders, args.repeat,
                   lambda name: drop(image) if "cold" in name else warm(image, blocks))
     report = json.loads((out / "scan" / "report.json").read_text())
@@ -115,6 +141,9 @@ def main(argv=None) -> None:
                      peer.seconds / t.seconds])
     print(table(["contender", "seconds", "GB/s", "CPU cores busy", "vs cat"], rows,
                 f"Block sweep of a {size / 1e9:.2f} GB image"))
+    if COLD:
+        print(f"cold runs: at most {max(COLD):,} bytes of the image cached when each started "
+              f"(fincore)")
 
 
 if __name__ == "__main__":

@@ -225,3 +225,130 @@ def test_a_budget_spent_inside_an_image_read_stops_the_scan_not_the_read(tmp_pat
             time.sleep(2)                             # it comes again now the read is over
     assert time.monotonic() - started < 2
     img.close()
+
+
+class _Recorded:
+    """An evidence item's media that notes the offset of every read."""
+
+    def __init__(self, media):
+        self.media, self.offsets = media, []
+
+    def read(self, offset, length):
+        self.offsets.append(offset)
+        return self.media.read(offset, length)
+
+    def __getattr__(self, name):
+        return getattr(self.media, name)
+
+
+@needs_tools
+def test_an_interrupted_sample_continues_the_same_draw(tmp_path, block_set):
+    """Stopped after 300 windows, then continued from the count kept: together the two runs
+    read exactly the windows one uninterrupted run with the same seed reads, none twice."""
+    import threading
+    from triage.evidence import open_evidence
+    from triage.hashsets import load
+    from triage.sweep import Sweeper
+    hashset, _ = block_set
+    image = _image(tmp_path, 64 << 20)
+    hs = load(str(hashset))
+    sweeper = Sweeper([hs])
+    seed = sampling.new_seed()
+
+    def run(done=0, stop_after=None):
+        ev = open_evidence(str(image))
+        ev.media = _Recorded(ev.media)
+        stop = threading.Event()
+        told = []
+
+        def tell(read):
+            told.append(read)
+            if read == stop_after:
+                stop.set()
+        try:
+            fact, found = sampling.sample_evidence(ev, sweeper, 0.99, 256 << 10,
+                                                   rng=sampling.rng_for(seed, ev.name),
+                                                   stop=stop, done=done, tell=tell)
+        except KeyboardInterrupt:
+            fact = None
+        offsets = ev.media.offsets
+        ev.close()
+        return fact, offsets, told
+
+    whole, every, _ = run()
+    n = sampling.sample_size(16384, 64, 0.99)
+    assert whole["clusters_read"] == len(every) == len(set(every)) == n
+    stopped, first, told = run(stop_after=300)
+    assert stopped is None and told[-1] == 300 and first == every[:300]
+    resumed, rest, _ = run(done=told[-1])
+    assert resumed == whole
+    assert rest == every[300:]
+    hs.close()
+
+
+@needs_tools
+def test_resume_of_an_interrupted_sampling_scan_continues_it(tmp_path, block_set):
+    """Ctrl-C in the middle of a sample, then `--resume` alone: the scan goes on sampling
+    (the first run's --sample and --min-amount are kept) from the windows already read, with
+    the same seed, and ends with the sample size the statement needs, read once."""
+    import signal
+    import sqlite3
+    import sys
+    import time
+    from contextlib import closing
+    hashset, _ = block_set
+    image = _image(tmp_path, 256 << 20)
+    out = tmp_path / "out"
+    # 8 KiB: the sample must read ~90 % of the 65,536 windows, seconds of work
+    proc = subprocess.Popen([sys.executable, "-m", "triage", "scan", str(image), "--hashset",
+                             str(hashset), "--sample", "0.99", "--min-amount", "8KiB", "-o",
+                             str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    db = out / "results.sqlite"
+    state, deadline = None, time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                row = conn.execute("SELECT value FROM scan WHERE key = 'sample_state'"
+                                   ).fetchone()
+            state = json.loads(row[0]) if row else None
+        except sqlite3.Error:
+            state = None
+        if state and any(e["read"] > 0 for e in state["evidence"].values()):
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    with closing(sqlite3.connect(db)) as conn:
+        kept = json.loads(conn.execute("SELECT value FROM scan WHERE key = 'sample_state'"
+                                       ).fetchone()[0])
+    (item,) = kept["evidence"].values()
+    n = sampling.sample_size(65536, 2, 0.99)
+    assert 0 < item["read"] < n and item["done"] is False
+    assert json.loads((out / "report.json").read_text())["sampling"] is None
+
+    changed = run_triage("scan", image, "--hashset", hashset, "--sample", "0.9", "-o", out,
+                         "--resume")
+    assert changed.code == 2 and "--sample differs from the scan being resumed" in \
+        changed.stderr
+
+    result = run_triage("scan", image, "--hashset", hashset, "-o", out, "--resume", "-q")
+    assert result.code == 3, result.stderr
+    report = _report(out)
+    s = report["sampling"]
+    assert (s["confidence"], s["min_amount"], s["clusters_total"], s["clusters_read"],
+            s["found"]) == (0.99, 8192, 65536, n, False)
+    assert report["options"]["sample"] == 0.99 and report["options"]["min_amount"] == 8192
+    with closing(sqlite3.connect(db)) as conn:
+        after = json.loads(conn.execute("SELECT value FROM scan WHERE key = 'sample_state'"
+                                        ).fetchone()[0])
+    assert after["seed"] == kept["seed"]
+    assert list(after["evidence"].values())[0]["read"] == n
+
+
+def test_min_amount_without_sample_is_a_usage_error(tmp_path, block_set):
+    hashset, _ = block_set
+    result = run_triage("scan", hashset, "--hashset", hashset, "--min-amount", "1MiB", "-o",
+                        tmp_path / "out")
+    assert result.code == 2 and "--min-amount goes with --sample" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from support import run_triage
+from support import build_script, run_triage
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("mkfs.ext4", "debugfs", "dumpe2fs", "mkfs.vfat", "mcopy",
@@ -135,8 +135,8 @@ def test_ext4_deleted_half_overwritten_and_unallocated_pictures(tmp_path, refere
         f = found[_md5(picture)]
         expected = _expected(raw, picture)
         assert {k: f[k] for k in expected} == expected, name
-        assert (f["set"], f["category"], f["evidence"], f["volume"]) == (
-            "ref", "1", str(image), {"index": 0, "offset": 0})
+        assert (f["set"], f["category"], f["evidence"], f["volume"], f["within"]) == (
+            "ref", "1", str(image), {"index": 0, "offset": 0}, "media")
         inode = _ifind(image, f["runs"][0]["offset"], BLOCK)
         assert (f["owner"] or {}).get("inode") == inode, name
     deleted = found[_md5(pictures["pic0.jpg"])]
@@ -235,3 +235,120 @@ def test_a_fragment_alone_is_a_hit_for_the_verdict():
     assert verdict.headline == ("HITS FOUND: blocks of 2 known files found on the media "
                                 "(fragments)")
     assert decide(clean, True).exit_code == 0
+
+
+def test_a_failed_read_is_reported_and_the_sweep_goes_on_after_it(reference):
+    """The media is read ahead in READ-byte stretches; one that cannot be read is one Unread
+    (its offsets) and the blocks after it are still found, at their offsets."""
+    from triage.hashsets import load
+    from triage.sweep import READ, Piece, Sweeper, Unread
+    hashset, pictures = reference
+    picture = pictures["pic0.jpg"]
+    media = bytearray(3 * READ)
+    media[2 * READ + BLOCK:2 * READ + BLOCK + len(picture)] = picture     # third stretch
+    media[BLOCK:BLOCK + len(picture)] = picture                           # first stretch
+
+    def readinto(offset, buffer):
+        if offset == READ:
+            raise OSError(5, "Input/output error")
+        data = media[offset:offset + len(buffer)]
+        buffer[:len(data)] = data
+        return len(data)
+    hs = load(str(hashset))
+    try:
+        got = list(Sweeper([hs]).sweep(readinto, Piece("m", 0, len(media), len(media), BLOCK,
+                                                        None)))
+    finally:
+        hs.close()
+    unread = [g for g in got if isinstance(g, Unread)]
+    assert [(u.offset, u.length) for u in unread] == [(READ, READ)]
+    assert "Input/output error" in unread[0].reason
+    found = sorted((f.offset, f.index) for f in got if not isinstance(f, Unread))
+    assert found == [(base + BLOCK * (i + 1), i) for base in (0, 2 * READ) for i in range(10)]
+
+
+PASSWORD = "triage-TEST"
+
+
+@pytest.mark.skipif(shutil.which("cryptsetup") is None, reason="needs cryptsetup")
+def test_a_luks_volume_is_swept_through_its_decryption(tmp_path, reference):
+    """A LUKS2 volume (made with `cryptsetup reencrypt --encrypt`, as fixtures/build_layers.py
+    makes its LUKS fixtures) holding a live picture and a deleted, half-overwritten one: both
+    found in the decrypted volume, with offsets in it (`within`: "volume") equal to where the
+    plain file system held their blocks before it was encrypted, owners as `ifind` names them
+    there; the ciphertext on the media holds nothing."""
+    hashset, pictures = reference
+    plain = _ext4(tmp_path, {"a.jpg": pictures["pic0.jpg"], "b.jpg": pictures["pic1.jpg"]},
+                  size="4M")
+    blocks = [int(b) for b in _debugfs(plain, "blocks /a.jpg").split()]
+    _debugfs(plain, "rm /a.jpg", write=True)
+    _overwrite(plain, blocks[5] * BLOCK, 5 * BLOCK, 7)
+    image = tmp_path / "luks.raw"
+    with open(image, "wb") as f:
+        f.write(plain.read_bytes())
+        f.truncate(8 << 20)
+    key = tmp_path / "key"
+    key.write_text(PASSWORD)
+    layers = build_script("build_layers.py")
+    subprocess.run(["cryptsetup", "reencrypt", "--encrypt", "--type", "luks2",
+                    "--reduce-device-size", "4M", "--luks2-metadata-size", "16k",
+                    "--luks2-keyslots-size", "1M", "--force-offline-reencrypt", *layers.KDF,
+                    "--key-file", str(key), "-q", str(image)], check=True, capture_output=True)
+    assert pictures["pic1.jpg"][:BLOCK] not in image.read_bytes()
+    result = run_triage("scan", image, "--hashset", hashset, "--blocks", "--credential",
+                        f"password:{PASSWORD}", "-o", tmp_path / "out", "-q")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert result.code == 1, result.stderr
+    assert not [e for e in report["errors"] if "swept" in e["reason"]]
+    raw = plain.read_bytes()
+    found = {f["reference_md5"]: f for f in report["fragments"]}
+    assert set(found) == {_md5(pictures["pic0.jpg"]), _md5(pictures["pic1.jpg"])}
+    for name in ("pic0.jpg", "pic1.jpg"):
+        f = found[_md5(pictures[name])]
+        expected = _expected(raw, pictures[name])
+        assert {k: f[k] for k in expected} == expected, name
+        assert (f["within"], f["volume"]["path"]) == ("volume", "luks2"), name
+        assert (f["owner"] or {}).get("inode") == _ifind(plain, f["runs"][0]["offset"], BLOCK)
+    deleted = found[_md5(pictures["pic0.jpg"])]
+    assert (deleted["blocks_matched"], deleted["runs"]) == (
+        5, [{"offset": blocks[0] * BLOCK, "length": 5 * BLOCK}])
+    assert deleted["owner"] == {"path": "/a.jpg", "inode": 12, "allocated": False}
+    assert found[_md5(pictures["pic1.jpg"])]["owner"] == {"path": "/b.jpg", "inode": 13,
+                                                           "allocated": True}
+    # a sample reads the decrypted volume's windows too (these blocks are nowhere else):
+    # one listed window must not be missed 999 times in 1,000, so nearly all are read
+    sampled = run_triage("scan", image, "--hashset", hashset, "--sample", "0.999",
+                         "--min-amount", "4KiB", "--credential", f"password:{PASSWORD}",
+                         "-o", tmp_path / "sampled", "-q")
+    assert sampled.code == 1, sampled.stderr
+    report = json.loads((tmp_path / "sampled" / "report.json").read_text())
+    assert report["sampling"]["found"] is True and len(report["fragments"]) == 2
+
+
+def test_an_lvm_logical_volume_is_swept_through_its_mapping(images, tmp_path):
+    """fixtures/images/lvm.raw (made by fixtures/build_layers.py with LVM's own tools): the
+    known file inside the `home` logical volume, whose bytes the truth says lie at byte
+    2,097,152 of the image. Found through the LV, at offsets in it (its ext4 has 1 KiB
+    clusters, so the sweep steps by 1 KiB there), owned by /user/known.bin."""
+    layers = build_script("build_layers.py")
+    truth = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "truth" / "layers" /
+                        "lvm.raw.json").read_text())
+    (home,) = [t for t in truth["tsk"] if t["volume"]["path"].endswith("/home")]
+    start = int(home["read_from"].rsplit(" ", 1)[1])
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "known.bin").write_bytes(layers.KNOWN)
+    hashset = tmp_path / "known.tset"
+    assert run_triage("hashset", "build", ref, "-o", hashset, "--blocks", "--no-progress"
+                      ).code == 0
+    code, report = _scan(images / "lvm.raw", hashset, tmp_path / "out")
+    assert code == 1
+    assert not [e for e in report["errors"] if "swept" in e["reason"]]
+    lv = (images / "lvm.raw").read_bytes()[start:start + (4 << 20)]
+    expected = _expected(lv, layers.KNOWN)
+    assert expected["blocks_matched"] == 4
+    (f,) = report["fragments"]
+    assert {k: f[k] for k in expected} == expected
+    assert (f["within"], f["volume"]["path"]) == ("volume", "p2/lvm:vg_triage/home")
+    assert f["owner"] == {"path": "/user/known.bin", "inode": 14, "allocated": True}

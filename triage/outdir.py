@@ -28,7 +28,7 @@ CASE_FLAGS = {name: "--" + name.replace("_", "-")
               for name in ("case_number", "examiner", "evidence_id", "notes")}
 OPTION_FLAGS = {"deleted": "--no-deleted", "thresholds": "--threshold",
                 "video": "--video-frames/--video-match", "archives": "--no-archives",
-                "blocks": "--blocks"}
+                "blocks": "--blocks", "sample": "--sample", "min_amount": "--min-amount"}
 HEAD_BYTES = 1 << 20      # the part of the media whose digest tells two images apart
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"

@@ -14,8 +14,10 @@ and n is the smallest number with P(miss) <= 1 - confidence."""
 
 from __future__ import annotations
 
+import hashlib
 import math
-from typing import List, Optional, Tuple
+import secrets
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -72,7 +74,8 @@ def _amount(n: int) -> str:
 
 class Population:
     """Every window position of an evidence item's sweep (sweep.spans), numbered 0..N-1 in
-    media order, so a uniform draw of numbers is a uniform draw of windows."""
+    media order (then the volumes read through their layers, each in its own offsets), so a
+    uniform draw of numbers is a uniform draw of windows."""
 
     def __init__(self, spans):
         self.spans = [s for s in spans if s.end - s.start >= BLOCK]
@@ -93,9 +96,26 @@ def draw(population: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(population, size=n, replace=False))
 
 
+def new_seed() -> int:
+    """A scan's sampling seed: drawn once, kept in its results database, so that a resumed
+    scan draws the same windows (63 bits: a JSON and SQLite integer)."""
+    return secrets.randbits(63)
+
+
+def rng_for(seed: int, evidence: str) -> np.random.Generator:
+    """The generator of one evidence item's draw: the scan's seed and the item's name, so a
+    resume draws the same windows for it whatever order the items are given in."""
+    salt = hashlib.sha256(evidence.encode("utf-8", "surrogateescape")).digest()[:8]
+    return np.random.default_rng([seed, int.from_bytes(salt, "big")])
+
+
 def sample_evidence(ev, sweeper, confidence: float, min_amount: int, rng=None,
-                    stop=None) -> Tuple[dict, bool]:
-    """The `sampling` facts of one evidence item and whether a listed block was found."""
+                    stop=None, done: int = 0,
+                    tell: Optional[Callable[[int], None]] = None) -> Tuple[dict, bool]:
+    """The `sampling` facts of one evidence item and whether a listed block was found.
+    `done`: how many windows of this draw an interrupted run already read without a hit (the
+    draw is the same for the same `rng` seed: they are not read again); `tell(read)` is
+    called after each window read."""
     from .sweep import spans
     rng = rng if rng is not None else np.random.default_rng()
     planned, _ = spans(ev)
@@ -103,15 +123,19 @@ def sample_evidence(ev, sweeper, confidence: float, min_amount: int, rng=None,
     known = min_amount // BLOCK
     n = sample_size(population.size, known, confidence)
     found = False
-    read = 0
-    for offset, span in population.offsets(draw(population.size, n, rng)):
+    read = done
+    numbers = draw(population.size, n, rng)
+    for offset, span in population.offsets(numbers[done:]):
         if stop is not None and stop.is_set():
             raise KeyboardInterrupt()
-        data = ev.media.read(offset, BLOCK)
+        source = ev.volume_bytes(span.volume.index) if span.inside else ev.media
+        data = source.read(offset, BLOCK)
         read += 1
         if len(data) == BLOCK and sweeper.windows(data, offset, BLOCK, 1):
             found = True
             break
+        if tell is not None:     # never told of a hit: a resume reads that window again
+            tell(read)
     return {"evidence": ev.name, "clusters_total": population.size, "clusters_read": read,
             "found": found}, found
 

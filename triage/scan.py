@@ -28,6 +28,7 @@ from .records import FileEntry, ScanError
 from .scope import Scope, walk as scope_walk
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
+from .sampling import DEFAULT_MIN_AMOUNT
 from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
 from .workers import Workers, batches, detach, fork_context, stop_event
@@ -54,7 +55,7 @@ class ScanRequest:
     signer: Optional[object] = None           # signing.Signer: manifest.json -> manifest.sig
     blocks: Optional[bool] = None             # also sweep the media for reference blocks
     sample: Optional[float] = None            # --sample CONFIDENCE (sampling.py)
-    min_amount: int = 20 << 20                # --min-amount BYTES
+    min_amount: Optional[int] = None          # --min-amount BYTES (20 MiB with --sample)
     time_budget: Optional[float] = None       # --time-budget, seconds
     # Part of the item only (triage batch splits a large one): no reports are written, the
     # results database is merged into the item's (Results.absorb, then conclude).
@@ -62,7 +63,7 @@ class ScanRequest:
 
 
 DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}, "archives": True,
-                   "blocks": False}
+                   "blocks": False, "sample": None, "min_amount": None}
 
 
 @dataclass
@@ -147,8 +148,10 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
             identity=_identity(evidences, sets, req.scope),
             case={k: req.case.get(k) for k in CASE_FLAGS},
             options={"deleted": req.deleted, "thresholds": req.thresholds, "video": req.video,
-                     "archives": req.archives, "blocks": req.blocks},
-            defaults=DEFAULT_OPTIONS)
+                     "archives": req.archives, "blocks": req.blocks, "sample": req.sample,
+                     "min_amount": req.min_amount},
+            defaults={**DEFAULT_OPTIONS,
+                      "min_amount": DEFAULT_MIN_AMOUNT if req.sample else None})
     except BaseException:
         for item in [*evidences, *sets]:
             item.close()
@@ -180,7 +183,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     totals = (_Totals(req.evidence, judge, options["deleted"], progress, stop)
               if progress.shown and req.scope is None else None)
     sweeper = None
-    if options.get("blocks") or req.sample:
+    if options.get("blocks") or options.get("sample"):
         from .sweep import Sweeper
         sweeper = Sweeper(sets, evidences, stop)
     workers = Workers(judge if sweeper is None else _Tasks(judge, sweeper),
@@ -204,12 +207,13 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         if totals is not None:
             totals.listen()
         with _budget(req.time_budget, started):
-            if req.sample and not _sample(req, evidences, results, sweeper, stop):
+            if options.get("sample") and not _sample(options, evidences, results, sweeper,
+                                                     stop):
                 stopped = "sampled"    # nothing found in the sample: the scan stops there
             else:
                 _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
                      workers, req.scope, first=likely if req.time_budget else None)
-                if options.get("blocks") or req.sample:
+                if options.get("blocks") or options.get("sample"):
                     _sweep(evidences, ids, results, sets, workers)
     except BudgetSpent:
         stopped = "budget"
@@ -415,21 +419,46 @@ class _Tasks:
         return self.judge(item) if isinstance(item, FileEntry) else self.sweeper(item)
 
 
-def _sample(req: ScanRequest, evidences, results: Results, sweeper, stop) -> bool:
+SAMPLE_COMMIT = 1024     # windows read between two records of a sample's progress
+
+
+def _sample(options, evidences, results: Results, sweeper, stop) -> bool:
     """`--sample`: random windows of each evidence item's media checked against the block
     sets (sampling.py); the `sampling` facts recorded. True when a listed block was found (the
-    scan then goes on in full)."""
+    scan then goes on in full). A resumed scan continues the same draw: its seed and the
+    windows each item has had read are kept in the results database as it goes (the
+    internal key "sample_state"), so no window is drawn afresh and none counted twice."""
     from . import sampling
-    facts = []
-    for ev in evidences:
-        if ev.media is None:
-            continue
-        fact, found = sampling.sample_evidence(ev, sweeper, req.sample, req.min_amount,
-                                               stop=stop)
-        facts.append(fact)
-        if found:
-            break
-    summary = sampling.summary(facts, req.sample, req.min_amount)
+    confidence, min_amount = options["sample"], options["min_amount"]
+    state = results.get("sample_state") or {"seed": sampling.new_seed(), "evidence": {}}
+    items = state["evidence"]
+
+    def keep():
+        results.set("sample_state", state)
+        results.commit()
+    keep()
+    try:
+        for ev in evidences:
+            if ev.media is None or any(f["done"] and f["found"] for f in items.values()):
+                continue
+            before = items.get(ev.name)
+            if before is not None and before["done"]:
+                continue
+
+            def tell(read, name=ev.name):
+                items[name] = {"read": read, "done": False, "found": False}
+                if read % SAMPLE_COMMIT == 0:
+                    keep()
+            fact, found = sampling.sample_evidence(
+                ev, sweeper, confidence, min_amount, rng=sampling.rng_for(state["seed"], ev.name),
+                stop=stop, done=before["read"] if before else 0, tell=tell)
+            items[ev.name] = {"read": fact["clusters_read"], "done": True, "found": found,
+                              "fact": fact}
+    finally:
+        keep()
+    facts = [items[ev.name]["fact"] for ev in evidences
+             if ev.name in items and items[ev.name]["done"]]
+    summary = sampling.summary(facts, confidence, min_amount)
     results.set("sampling", summary)
     results.commit()
     return summary is None or summary["found"]

@@ -11,8 +11,10 @@ candidate is confirmed by its BLAKE2b half and looked up in full."""
 from __future__ import annotations
 
 import bisect
+import queue
+import threading
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -23,21 +25,27 @@ from .records import FileEntry, ScanError, Volume
 from .signals.blocks import BLOCK, Block, confirm, quick
 from .workers import Interrupted
 
-READ = 16 << 20     # bytes a read: long enough that a disk streams
+# Bytes a read: the kernel's read-ahead streams a disk behind it, and a reused buffer of this
+# size is hashed while still in the CPU's cache.
+READ = 4 << 20
+AHEAD = 2           # reads in flight ahead of the hashing
 
 
 @dataclass(frozen=True)
 class Span:
-    """A stretch of the media swept with one step: a volume's, or a gap between volumes."""
+    """A stretch swept with one step: a volume's, or a gap between volumes. `inside`: the
+    offsets are in the volume's own bytes (a volume behind a decrypting or translating layer,
+    read through it), else in the media's."""
     start: int
     end: int
     step: int
     volume: Optional[Volume]
+    inside: bool = False
 
 
 @dataclass
 class Found:
-    offset: int          # media offset of the window
+    offset: int          # offset of the window: in the media, or in the volume (Span.inside)
     set: str
     category: Optional[str]
     md5: str
@@ -48,22 +56,35 @@ class Found:
 def spans(ev) -> Tuple[List[Span], List[ScanError]]:
     """What to sweep on an evidence item: each volume laid linearly on the media, stepping by
     its cluster size (4 KiB at most: a cluster holds a file's 4 KiB blocks at its start and
-    every 4 KiB after), and the media's unallocated gaps at 4 KiB steps. A volume reached
-    through a layer that transforms bytes (decryption, a pool, a virtual disk's own mapping)
-    has no media offsets: it is named as not swept."""
-    out, errors, covered = [], [], []
+    every 4 KiB after), and the media's other bytes at 4 KiB steps. A volume behind a layer
+    that transforms its bytes (LUKS, BitLocker, FileVault, an LVM logical volume) is swept
+    through that layer, in its own offsets, once (volumes sharing one source are one span);
+    the layer's own bytes on the media (ciphertext, a physical volume) are swept as media too.
+    A volume whose bytes lie on the media beneath a pool (an APFS volume in its container) is
+    swept with the media's other bytes; a shadow copy is not swept (its blocks are the live
+    volume's and its store's, both on the media)."""
+    out, errors, covered, seen = [], [], [], set()
     size = ev.size or 0
+    sources = getattr(ev, "_sources", {})
     for v in ev.volumes:
-        if v.path is not None or not ev._linear.get(v.index, True):
-            errors.append(ScanError(ev.name, "not swept for blocks: the volume is not laid "
-                                             "linearly on the media", v))
-            continue
-        end = min(v.offset + v.length, size)
-        if end <= v.offset:
-            continue
         step = min(BLOCK, v.block_size or BLOCK)
-        out.append(Span(v.offset, end, step, v))
-        covered.append((v.offset, end))
+        if ev._linear.get(v.index, True):
+            if v.path is not None:
+                continue             # beneath a pool, on the media: swept with the gaps
+            end = min(v.offset + v.length, size)
+            if end > v.offset:
+                out.append(Span(v.offset, end, step, v))
+                covered.append((v.offset, end))
+            continue
+        if v.index in getattr(ev, "_snapshot_of", {}):
+            continue
+        source = sources.get(v.index)
+        if source is None:
+            errors.append(ScanError(ev.name, "not swept for blocks: the volume's bytes cannot "
+                                             "be read through its layers", v))
+        elif id(source) not in seen and source.size >= BLOCK:
+            seen.add(id(source))
+            out.append(Span(0, source.size, step, v, inside=True))
     at = 0
     for start, end in sorted(covered):
         if start > at:
@@ -71,7 +92,7 @@ def spans(ev) -> Tuple[List[Span], List[ScanError]]:
         at = max(at, end)
     if size > at:
         out.append(Span(at, size, BLOCK, None))
-    return sorted(out, key=lambda s: s.start), errors
+    return sorted(out, key=lambda s: (s.inside, s.start)), errors
 
 
 def quick_keys(data, step: int, count: int) -> np.ndarray:
@@ -92,6 +113,7 @@ class Piece:
     limit: int
     step: int
     volume: Optional[int]     # the volume's index; None for a gap
+    inside: bool = False      # read through the volume's layers, in its own offsets
 
 
 PIECE = 128 << 20    # bytes of windows a task: two workers each stream long stretches
@@ -104,7 +126,7 @@ def pieces(ev, path: str) -> Tuple[List[Piece], List[ScanError]]:
         size = max(PIECE // span.step, 1) * span.step
         for start in range(span.start, span.end - BLOCK + 1, size):
             out.append(Piece(path, start, min(start + size, span.end), span.end, span.step,
-                             None if span.volume is None else span.volume.index))
+                             None if span.volume is None else span.volume.index, span.inside))
     return out, errors
 
 
@@ -120,20 +142,24 @@ class Sweeper:
         self._opened = {ev.path: ev for ev in evidences}
         self.stop = stop
 
-    def __call__(self, piece: Piece) -> Tuple[List[Found], Optional[str]]:
-        """What `piece` holds, and why it was not swept to its end (a read error) or None."""
+    def __call__(self, piece: Piece) -> Tuple[List[Found], List[str]]:
+        """What `piece` holds, and what of it could not be read (one line a failed read: the
+        sweep goes on past it)."""
         handles = installed()
         ev = (handles.evidence(piece.evidence) if handles is not None
               else self._opened[piece.evidence])
         found: List[Found] = []
-        try:
-            for f in self.sweep(ev.media.read, piece):
+        unread: List[str] = []
+        readinto = (ev.volume_bytes(piece.volume).readinto if piece.inside
+                    else ev.media.readinto)
+        where = "volume" if piece.inside else "media"
+        for f in self.sweep(readinto, piece):
+            if isinstance(f, Unread):
+                unread.append(f"block sweep: {where} bytes {f.offset:,}-{f.offset + f.length:,} "
+                              f"not read: {f.reason}")
+            else:
                 found.append(f)
-        except READ_ERRORS as exc:
-            last = found[-1].offset if found else piece.start
-            return found, (f"block sweep: media bytes {last:,}-{piece.end:,} not read: "
-                           f"{one_line(exc)}")
-        return found, None
+        return found, unread
 
     def windows(self, data, base: int, step: int, count: int) -> List[Found]:
         """The listed blocks among the first `count` windows of `data` (media offset
@@ -152,25 +178,96 @@ class Sweeper:
                                    ref.category, ref.md5, ref.index, Block.total(ref.size)))
         return found
 
-    def sweep(self, read, piece: Piece) -> Iterator[Found]:
-        """Every listed block of `piece`, read with `read(offset, length)` in order."""
-        at = piece.start
-        while at < piece.end and at + BLOCK <= piece.limit:
-            if self.stop is not None and self.stop.is_set():
-                raise Interrupted()
-            count = min(READ // piece.step, -(-(piece.end - at) // piece.step))
-            want = min((count - 1) * piece.step + BLOCK, piece.limit - at)
-            data = read(at, want)
+    def sweep(self, readinto, piece: Piece) -> Iterator[Union[Found, "Unread"]]:
+        """Every listed block of `piece`, read in order with `readinto(offset, buffer)` by a
+        thread of its own while the blocks before are hashed; a read that fails is an Unread
+        and the sweep goes on after it."""
+        for at, count, data in read_ahead(readinto, reads(piece), self.stop):
+            if isinstance(data, Unread):
+                yield data
+                continue
             count = min(count, (len(data) - BLOCK) // piece.step + 1)
-            if count <= 0:
+            if count > 0:
+                yield from self.windows(data, at, piece.step, count)
+
+
+@dataclass(frozen=True)
+class Unread:
+    offset: int
+    length: int
+    reason: str
+
+
+def reads(piece: Piece) -> Iterator[Tuple[int, int, int]]:
+    """(media offset, bytes, windows) of each read of `piece`, in order: READ bytes of
+    windows, and the 4 KiB less one that the last window reaches past them."""
+    per = max(READ // piece.step, 1)
+    at = piece.start
+    while at < piece.end and at + BLOCK <= piece.limit:
+        count = min(per, -(-(piece.end - at) // piece.step))
+        yield at, min((count - 1) * piece.step + BLOCK, piece.limit - at), count
+        at += count * piece.step
+
+
+def read_ahead(readinto, planned: Iterable[Tuple[int, int, int]], stop=None
+               ) -> Iterator[Tuple[int, int, Union[memoryview, Unread]]]:
+    """(offset, windows, bytes) of each planned read, read AHEAD reads in advance by a thread
+    while the caller hashes: a disk is kept busy (a read releases the GIL) as `cat` keeps it.
+    The bytes are a view of one of a few reused buffers, valid until the next step; a read
+    that fails gives an Unread in their place."""
+    planned = list(planned)
+    if not planned:
+        return
+    size = max(length for _, length, _ in planned)
+    free: "queue.Queue[Optional[bytearray]]" = queue.Queue()
+    full: "queue.Queue[Optional[tuple]]" = queue.Queue()
+    for _ in range(AHEAD + 1):
+        free.put(bytearray(size))
+    ended = threading.Event()
+
+    def reader():
+        try:
+            for offset, length, count in planned:
+                buffer = free.get()
+                if buffer is None or ended.is_set():
+                    return
+                view = memoryview(buffer)[:length]
+                try:
+                    got = view[:readinto(offset, view)]
+                except READ_ERRORS as exc:
+                    got = Unread(offset, length, one_line(exc))
+                    free.put(buffer)
+                full.put((offset, count, got, buffer))
+            full.put(None)
+        except BaseException as exc:    # a bug: raised again where the caller waits
+            full.put(exc)
+
+    thread = threading.Thread(target=reader, name="triage-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            if stop is not None and stop.is_set():
+                raise Interrupted()
+            item = full.get()
+            if item is None:
                 return
-            yield from self.windows(data, at, piece.step, count)
-            at += count * piece.step
+            if isinstance(item, BaseException):
+                raise item
+            offset, count, got, buffer = item
+            yield offset, count, got
+            if not isinstance(got, Unread):
+                free.put(buffer)
+    finally:
+        ended.set()
+        free.put(None)        # a reader waiting for a buffer ends
+        thread.join()
 
 
-def fragments(found: List[Found], evidence: str, volume: Optional[Volume]) -> List[dict]:
-    """One finding per reference file (and set): its blocks' runs on the media, in order. A
-    run continues while the next block of the file lies 4 KiB further on."""
+def fragments(found: List[Found], evidence: str, volume: Optional[Volume],
+              inside: bool = False) -> List[dict]:
+    """One finding per reference file (and set): its blocks' runs, in order, in media
+    offsets, or (`inside`) in offsets of the volume's own bytes (`within`: "volume"). A run
+    continues while the next block of the file lies 4 KiB further on."""
     by_file: Dict[Tuple[str, str], List[Found]] = {}
     for f in found:
         by_file.setdefault((f.set, f.md5), []).append(f)
@@ -188,6 +285,7 @@ def fragments(found: List[Found], evidence: str, volume: Optional[Volume]) -> Li
         out.append({
             "evidence": evidence,
             "volume": None if volume is None else volume.ref(),
+            "within": "volume" if inside else "media",
             "runs": [{"offset": o, "length": n} for o, n in runs],
             "set": set_name,
             "category": blocks[0].category,
@@ -200,16 +298,22 @@ def fragments(found: List[Found], evidence: str, volume: Optional[Volume]) -> Li
 
 
 class Owners:
-    """Which file-system object claims a media offset, as `ifind -d` answers: from the runs
-    of every entry of the volume's walk (live and deleted). A live claimant is preferred to a
-    deleted name whose old runs still point there."""
+    """Which file-system object claims an offset, as `ifind -d` answers: from the runs of
+    every entry of the volume's walk (live and deleted). A live claimant is preferred to a
+    deleted name whose old runs still point there. `block`: the offsets are in the volume's
+    own bytes, whose file system has clusters of this size (None: media offsets)."""
 
-    def __init__(self):
+    def __init__(self, block: Optional[int] = None):
         self._claims: List[tuple] = []
         self._starts: List[int] = []
+        self.block = block
 
     def add(self, e: FileEntry) -> None:
-        extents = getattr(e.open, "extents", None)
+        if self.block is None:
+            extents = getattr(e.open, "extents", None)
+        else:
+            inside = getattr(e.open, "volume_extents", None)
+            extents = None if inside is None else (lambda: inside(self.block))
         for offset, length in (extents() if extents is not None else ()):
             self._claims.append((offset, offset + length, e.path, e.inode, e.allocated))
 
@@ -236,20 +340,20 @@ def sweep(evidences, sets, workers, stop=None) -> Iterator[Tuple[object, List[di
                                               "its own")]
             continue
         planned, errors = pieces(ev, ev.path)
+        inside = {p.volume for p in planned if p.inside}
         found: Dict[Optional[int], List[Found]] = {}
         for batch, results in workers.map(batches(planned, lambda p: PIECE)):
             if len(results) < len(batch):
                 raise KeyboardInterrupt()     # stopped midway: nothing half-swept is reported
-            for piece, (got, trouble) in zip(batch, results):
+            for piece, (got, unread) in zip(batch, results):
                 found.setdefault(piece.volume, []).extend(got)
-                if trouble is not None:
-                    volume = next((v for v in ev.volumes if v.index == piece.volume), None)
-                    errors.append(ScanError(ev.name, trouble, volume))
+                volume = next((v for v in ev.volumes if v.index == piece.volume), None)
+                errors += [ScanError(ev.name, trouble, volume) for trouble in unread]
         volumes = {v.index: v for v in ev.volumes}
         out = []
         for index, got in sorted(found.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
             # a gap's findings are per gap stretch; runs never join across volumes
-            out += fragments(got, ev.name, volumes.get(index))
+            out += fragments(got, ev.name, volumes.get(index), index in inside)
         _own(ev, out)
         yield ev, out, errors
 
@@ -257,7 +361,9 @@ def sweep(evidences, sets, workers, stop=None) -> Iterator[Tuple[object, List[di
 def _own(ev, found: List[dict]) -> None:
     """Each finding's owner: the file-system object over its first block (one more walk of
     the volumes that have findings; only the entries' runs are kept)."""
-    owners = {f["volume"]["index"]: Owners() for f in found if f["volume"] is not None}
+    owners = {f["volume"]["index"]: Owners(_cluster(ev, f["volume"]["index"])
+                                           if f["within"] == "volume" else None)
+              for f in found if f["volume"] is not None}
     if not owners:
         return
     for e in ev.entries():
@@ -266,3 +372,12 @@ def _own(ev, found: List[dict]) -> None:
     for f in found:
         if f["volume"] is not None:
             f["owner"] = owners[f["volume"]["index"]].of(f["runs"][0]["offset"])
+
+
+def _cluster(ev, index: int) -> int:
+    """The cluster size of the file system of a volume behind a layer (0 when TSK does not
+    read it: then no owner is known)."""
+    try:
+        return ev.file_system(index).info.block_size
+    except (KeyError, AttributeError):
+        return 0

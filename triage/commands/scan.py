@@ -62,9 +62,9 @@ from .options import (evidence_access, output_folder, report_formats, resume_com
                    "0.99), --min-amount of known material would have been met; scan in full "
                    "only on a hit. Needs a set made with `hashset build --blocks`. Without a "
                    "hit: exit 3.")
-@click.option("--min-amount", "min_amount", default="20MiB", show_default=True,
-              metavar="BYTES", help="With --sample: the least amount of known material the "
-                                    "sample must not miss (e.g. 20MiB, 500KiB, 1048576).")
+@click.option("--min-amount", "min_amount", metavar="BYTES",
+              help="With --sample: the least amount of known material the sample must not "
+                   "miss (e.g. 20MiB, 500KiB, 1048576).  [default: 20MiB]")
 @click.option("--time-budget", "time_budget", metavar="DURATION",
               help="Stop after this long (90s, 15m, 2h) with a partial report "
                    "(complete: false); exit 3 when nothing was found by then.")
@@ -88,6 +88,8 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
             click.echo("\n".join(lines), err=True)
     if not evidence:
         raise click.UsageError("Missing argument 'EVIDENCE...' (or --live)")
+    if min_amount is not None and sample is None and not resume:
+        raise click.UsageError("--min-amount goes with --sample")
     signer = load_signer(sign_key) if sign_key else None      # the passphrase before the scan
     stale = stale_signature(outdir, signer) if resume else None
     request = ScanRequest(
@@ -100,7 +102,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         archives=False if no_archives else None,
         trust=load_trusted(trusted) if trusted else None, signer=signer,
         blocks=True if blocks else None, sample=sample,
-        min_amount=_parse(amount, min_amount, "--min-amount"),
+        min_amount=_parse(amount, min_amount, "--min-amount") if min_amount else None,
         time_budget=_parse(duration, time_budget, "--time-budget") if time_budget else None)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)

@@ -50,6 +50,9 @@ class Evidence:
     # file's runs place its content on the media (damaged EWF chunks).
     _linear: Dict[int, bool] = field(default_factory=dict, repr=False)
     _keep: List = field(default_factory=list, repr=False)
+    # Each volume's bytes as its last layer gives them (decrypted, a logical volume's), by
+    # index: what a block sweep reads a volume not laid linearly on the media through.
+    _sources: Dict[int, object] = field(default_factory=dict, repr=False)
     _snapshot_of: Dict[int, tuple] = field(default_factory=dict, repr=False)
     # Disk images met while walking (a virtual machine's disk on a seized laptop): another
     # evidence item each, not opened here; listed for the examiner to add.
@@ -131,6 +134,11 @@ class Evidence:
         KeyError when it has none."""
         return self._fs[index]
 
+    def volume_bytes(self, index: int):
+        """Volume `index`'s own bytes (a sources.Source: `read`, `readinto`, `size`), as the
+        layer it lies behind gives them; KeyError when it has none."""
+        return self._sources[index]
+
     def damaged(self) -> List[dict]:
         """The damaged chunks (EWF checksum mismatches) met so far by this process's reads,
         each {offset, length} in media bytes: all of them once the whole media was read."""
@@ -154,6 +162,7 @@ class Evidence:
 
     def close(self) -> None:
         self._fs.clear()
+        self._sources.clear()
         keep, self._keep = self._keep, []
         for thing in reversed(keep):
             thing.close()
@@ -221,7 +230,7 @@ def open_evidence(path: str, access: Optional[Access] = None) -> Evidence:
     return Evidence(path=path, kind=media.kind, size=media.size, segments=media.segments,
                     partition_table=table, volumes=opened, metadata=media.metadata,
                     stored_hashes=media.stored_hashes, media=media, _fs=explorer.filesystems,
-                    _linear=explorer.linear, _keep=explorer.keep,
+                    _linear=explorer.linear, _keep=explorer.keep, _sources=explorer.sources,
                     _snapshot_of=explorer.snapshot_of)
 
 

@@ -41,6 +41,7 @@ class Explorer:
         self.volumes: List[Volume] = []
         self.filesystems: Dict[int, object] = {}
         self.linear: Dict[int, bool] = {}
+        self.sources: Dict[int, Source] = {}    # each volume's bytes (Evidence.volume_bytes)
         self.keep: List = []              # opened along the way, closed with the evidence
         self.why: Optional[str] = None    # why the last file-system probe failed
         # a shadow copy's volume index -> (the live volume's index, its store number)
@@ -136,6 +137,7 @@ class Explorer:
                         layers=tuple(link.describe() for link in place.links))
         self.volumes.append(volume)
         self.linear[volume.index] = source.linear() is not None
+        self.sources[volume.index] = source
         if fs is not None:
             self.filesystems[volume.index] = fs
         return volume

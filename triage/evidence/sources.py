@@ -25,6 +25,12 @@ class Source:
     def read(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
 
+    def readinto(self, offset: int, buffer: memoryview) -> int:
+        """Fill `buffer` from `offset`; the count read (fewer only at the end)."""
+        data = self.read(offset, len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
     def tsk(self) -> Tuple[pytsk3.Img_Info, int]:
         """The image TSK reads this source through, and the source's offset in it."""
         img = getattr(self, "_img", None)
@@ -53,6 +59,9 @@ class MediaSource(Source):
     def read(self, offset, size):
         return self.media.read(offset, size)
 
+    def readinto(self, offset, buffer):
+        return self.media.readinto(offset, buffer)
+
     def tsk(self):
         return self.media.img, 0
 
@@ -72,6 +81,11 @@ class Slice(Source):
         if offset >= self.size:
             return b""
         return self.parent.read(self.offset + offset, min(size, self.size - offset))
+
+    def readinto(self, offset, buffer):
+        if offset >= self.size:
+            return 0
+        return self.parent.readinto(self.offset + offset, buffer[:self.size - offset])
 
     def tsk(self):
         img, base = self.parent.tsk()
