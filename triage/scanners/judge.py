@@ -123,11 +123,6 @@ class Judge:
     def _container_candidate(self, size: int) -> bool:
         return self.archives is not None and size >= containers.MIN_SIZE
 
-    def unread(self, entry: FileEntry) -> Optional[Verdict]:
-        """The verdict of a file no set could match by its size, which is never opened; None
-        when the file must be read. Cheap: the scan settles these without a worker."""
-        return None if self.needs_read(entry.size) else Verdict(entry, "skipped")
-
     def __call__(self, entry: FileEntry) -> Verdict:
         return self._verdict(entry, None, ())
 
@@ -152,7 +147,7 @@ class Judge:
     def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
                parents: Tuple[str, ...]) -> Verdict:
         needed, screens, image, opens = self.plan(entry.size)
-        if not needed and not image and not opens and not screens:   # as unread(), one plan
+        if not needed and not image and not opens and not screens:   # as needs_read()
             return Verdict(entry, "skipped")
         once = entry.member is not None and entry.member.read_once
         screened = 0
