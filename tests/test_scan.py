@@ -690,3 +690,36 @@ def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(t
     assert done.summary.hits == 2   # both sizes listed hold the listed bytes
     # what the first run settled is not judged again (f0006 and f0299 were, before the stop)
     assert set(judged) <= {"/f0006.bin", "/f0299.bin"}
+
+
+def test_a_budget_spent_inside_a_read_tsk_asked_for_still_stops_the_scan(tmp_path,
+                                                                        monkeypatch):
+    """The budget's alarm raises wherever the main thread is; inside a read TSK asked of
+    Python (walking an image), pytsk3 turns it into a read error that the walk records and
+    goes past. The scan must stop all the same, at the next file."""
+    import signal
+    from triage import scan as scan_module
+    from triage.scan import ScanRequest, scan as run_scan
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for i in range(50):
+        (evidence / f"f{i:02d}.bin").write_bytes(b"y" * (i + 1))
+    alert = tmp_path / "alert.md5"
+    alert.write_text(hashlib.md5(b"absent").hexdigest() + "  absent\n")
+    walk = scan_module.scope_walk
+
+    def swallowing(ev, scope, deleted):
+        for n, item in enumerate(walk(ev, scope, deleted)):
+            if n == 10:
+                try:   # as pytsk3 does with what a Python read raised
+                    signal.raise_signal(signal.SIGALRM)
+                except BaseException:
+                    pass
+            yield item
+
+    monkeypatch.setattr(scan_module, "scope_walk", swallowing)
+    outcome = run_scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)],
+                                   outdir=tmp_path / "out", workers=2, time_budget=600))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (outcome.complete, report["stopped"], outcome.exit_code) == (False, "budget", 3)
+    assert report["summary"]["files_seen"] <= 10

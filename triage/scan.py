@@ -97,17 +97,22 @@ def _budget(seconds: Optional[float], started: float):
     """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the scan's
     start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told to stop,
     what they finished kept) and writes its reports within the reserve."""
+    flag = threading.Event()   # set once spent: the walk's loop raises again (_run)
     if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
+        yield flag
         return
 
     def spent(signum, frame):
+        # Raised wherever the main thread is. Inside a read TSK asked of Python (walking an
+        # image), pytsk3 turns it into a read error, which the walk records and goes past:
+        # the flag makes the next file raise it again.
+        flag.set()
         raise BudgetSpent()
     left = seconds - min(1.0, BUDGET_RESERVE * seconds) - (time.monotonic() - started)
     previous = signal.signal(signal.SIGALRM, spent)
     signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
     try:
-        yield
+        yield flag
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -192,12 +197,13 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         progress.start()
         if totals is not None:
             totals.listen()
-        with _budget(req.time_budget, started):
+        with _budget(req.time_budget, started) as spent:
             if req.sample and not _sample(req, evidences, results, sweeper, stop):
                 stopped = "sampled"    # nothing found in the sample: the scan stops there
             else:
                 _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
-                     workers, req.scope, first=likely if req.time_budget else None)
+                     workers, req.scope, first=likely if req.time_budget else None,
+                     spent=spent)
                 if options.get("blocks") or req.sample:
                     _sweep(evidences, ids, results, sets, workers)
     except BudgetSpent:
@@ -300,7 +306,8 @@ def set_info(hs) -> dict:
 
 
 def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
-         progress: Progress, workers: Workers, scope: Optional[Scope] = None, first=None):
+         progress: Progress, workers: Workers, scope: Optional[Scope] = None, first=None,
+         spent: Optional[threading.Event] = None):
     """`first` (a test of an entry): read the files it picks in a first walk of each evidence
     item, then the rest in a second (a time budget spends itself on the likeliest first)."""
     done = results.done_keys() if resume else set()
@@ -325,6 +332,8 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
         names of judged content recorded on the way. `only`: a first walk, of the entries
         it picks alone (the walk's errors are left to the second)."""
         for item, own in scope_walk(ev, scope, deleted):
+            if spent is not None and spent.is_set():   # a time budget spent inside the walk
+                raise BudgetSpent()
             if not own:   # before the scope's range: its content is judged by another part
                 if not isinstance(item, ScanError):
                     judged.add(content_key(item))
