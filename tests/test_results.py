@@ -123,3 +123,44 @@ def test_other_names_of_a_content_are_counted_apart_and_listed_with_its_finding(
     assert results.volume_counts(ev)[0]["files_seen"] == 2
     assert results.volume_counts(ev)[0]["same"] == 1
     assert results.judged_contents() == {content, entry_key("inode 22")}
+
+
+def _with_rows(tmp_path, count):
+    """A new results database with one evidence item committed, and `count` verdict rows."""
+    results = Results.create(tmp_path)
+    ev = results.add_evidence("/e", {})
+    results.commit()
+    return results, ev, [(entry_key(f"f{i}"), 0, "clean", 8192, False, False,
+                          entry_key(f"c{i}")) for i in range(count)]
+
+
+def test_a_batch_of_verdicts_is_written_whole_or_not_at_all(tmp_path):
+    """record_many: one statement for a worker's batch; the rows go in one transaction, so a
+    scan stopped at any moment has all of a batch or none of it (a resume judges it again)."""
+    results, ev, rows = _with_rows(tmp_path, 10)
+    results.record_many(ev, rows)
+    results.abandon()   # as a crash: nothing of the batch was committed
+    again = Results.open(tmp_path)
+    assert again.done_keys() == set()
+    again.record_many(ev, rows[:5])
+    again.record_many(ev, rows[5:], [(rows[7][6], _hit("/f7", "1"))])   # a hit: at once
+    with _other_connection(tmp_path) as other:
+        assert {k for (k,) in other.execute("SELECT key FROM done")} == {r[0] for r in rows}
+        assert other.execute("SELECT key FROM findings").fetchall() == [(rows[7][6],)]
+    assert again.summary().files_seen == 10 and again.summary().hits == 1
+    again.close()
+
+
+def test_a_batch_counts_toward_the_next_commit_by_its_files(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+    from triage import results as results_module
+    # the clock stands still: only the count of files commits (not a second gone by)
+    monkeypatch.setattr(results_module, "time", SimpleNamespace(monotonic=lambda: 0.0))
+    results, ev, rows = _with_rows(tmp_path, 499)
+    results.record_many(ev, rows)
+    with _other_connection(tmp_path) as other:   # 499 files pending: not committed yet
+        assert other.execute("SELECT COUNT(*) FROM done").fetchone()[0] == 0
+    results.record_many(ev, [(entry_key("last"), 0, "clean", 0, False, False, b"x")])
+    with _other_connection(tmp_path) as other:   # the 500th: committed
+        assert other.execute("SELECT COUNT(*) FROM done").fetchone()[0] == 500
+    results.close()

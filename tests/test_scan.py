@@ -591,7 +591,8 @@ def test_several_evidence_items_in_one_scan_and_resume(images, triage, sets, tmp
         raise AssertionError(f"{entry.path} judged again")
 
     monkeypatch.setattr(Judge, "__call__", judged_again)
-    monkeypatch.setattr(Judge, "unread", judged_again)
+    monkeypatch.setattr(Judge, "needs_read",
+                        lambda self, size: pytest.fail("a file settled by its size again"))
     outcome = run_scan(ScanRequest(evidence=[str(p) for p in both], hashsets=[str(alert)],
                                    outdir=out, resume=True))
     assert outcome.complete and outcome.exit_code == 1
@@ -631,3 +632,60 @@ def test_a_file_under_several_names_is_one_hit_under_its_own_name(images, tmp_pa
         report_txt["size"]
     rows = (out / "report.csv").read_text("utf-8-sig").splitlines()
     assert len(rows) == 1 + 2                       # one row per file, not per name
+
+
+def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(tmp_path,
+                                                                             monkeypatch):
+    """Files settled by their size alone are written a batch at a time (scan.UNREAD_BATCH):
+    an interruption between two writes still records each file settled before it, exactly
+    those, and the resume judges only the rest."""
+    from triage import scan as scan_module
+    from triage.scan import ScanRequest, scan as run_scan
+    from triage.scanners.judge import Judge
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    files = 3 * scan_module.UNREAD_BATCH // 2   # the interruption falls inside a batch
+    for i in range(files):
+        (evidence / f"f{i:04d}.bin").write_bytes(b"x" * (i + 1))   # sizes 1 .. files
+    listed = {7: b"x" * 7, 300: b"x" * 300}    # two sizes the set lists, with their MD5s
+    alert = tmp_path / "alert.hashdeep"
+    alert.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n" + "".join(
+        f"{n},{hashlib.md5(data).hexdigest()},f\n" for n, data in listed.items()) +
+        f"{files + 10},{'0' * 32},absent\n")
+    stop_after = files - 20
+    walk = scan_module.scope_walk
+
+    def interrupted(ev, scope, deleted):
+        for n, item in enumerate(walk(ev, scope, deleted)):
+            if n == stop_after:
+                raise KeyboardInterrupt()
+            yield item
+
+    monkeypatch.setattr(scan_module, "scope_walk", interrupted)
+    out = tmp_path / "out"
+    first = run_scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                                 workers=2, archives=False))
+    assert not first.complete
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        skipped = conn.execute("SELECT COUNT(*) FROM done WHERE status = 'skipped'").fetchone()
+    # walked in name order: f0000 .. f(stop_after - 1), of which f0006 and f0299 are read
+    assert skipped[0] == stop_after - 2
+
+    monkeypatch.setattr(scan_module, "scope_walk", walk)
+    judged = []
+    judge = Judge.__call__
+
+    def counted(self, entry):
+        judged.append(entry.path)
+        return judge(self, entry)
+
+    monkeypatch.setattr(Judge, "__call__", counted)
+    monkeypatch.setattr("triage.workers.fork_context", lambda: None)   # judged in this process
+    monkeypatch.setattr(scan_module, "fork_context", lambda: None)
+    done = run_scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                                resume=True))
+    assert done.complete and done.exit_code == 1
+    assert done.summary.files_seen == files and done.summary.files_skipped == files - 2
+    assert done.summary.hits == 2   # both sizes listed hold the listed bytes
+    # what the first run settled is not judged again (f0006 and f0299 were, before the stop)
+    assert set(judged) <= {"/f0006.bin", "/f0299.bin"}

@@ -96,14 +96,21 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
 
 
 
-def edges(reader: BinaryIO, size: int) -> Tuple[bytes, bytes]:
-    """A file's first 4 KiB and its last 4 KiB beyond them (signals.exact.edge_span): what
-    its sub-file fingerprint is made of, 8 KiB at most. A reader that cannot seek is read
-    through to the tail."""
-    head = read_up_to(reader, min(size, EDGE))
+def edges(reader: BinaryIO, size: int, first: int = EDGE) -> Tuple[bytes, bytes]:
+    """A file's first `first` bytes (at least its first 4 KiB) and its last 4 KiB beyond its
+    first 4 KiB (signals.exact.edge_span): its sub-file fingerprint is made of the head's first
+    4 KiB and the tail, 8 KiB at most. A longer head (a container's sniff, HEAD) holds the tail
+    of a file no longer than it, which is then not read again. A reader that cannot seek is
+    read through to the tail."""
+    first = max(first, EDGE)
+    head = read_up_to(reader, min(size, first))
     start, end = edge_span(size)
-    if end <= start or len(head) < min(size, EDGE):
+    if end <= start or len(head) < min(size, first):
         return head, b""
+    if end <= len(head):
+        return head, head[start:end]
+    if start < len(head):   # the tail begins inside the head: the reader is where it goes on
+        return head, head[start:] + read_up_to(reader, end - len(head))
     if reader.seekable():
         reader.seek(start)
     else:

@@ -183,9 +183,9 @@ class Results:
                 pass
             raise
 
-    def _written(self, urgent: bool = False) -> None:
+    def _written(self, count: int = 1, urgent: bool = False) -> None:
         # Batch commits for speed, but never hold more than a second or a few hundred files.
-        self._pending += 1
+        self._pending += count
         if urgent or self._pending >= 500 or time.monotonic() - self._last_commit > 1.0:
             self.commit()
 
@@ -219,16 +219,30 @@ class Results:
                finding: Optional[dict] = None) -> None:
         """One file's verdict, by name (`key`) and content; a finding (a hit) belongs to the
         content, and is committed at once."""
+        self.record_many(evidence_id, [(key, volume, status, bytes_read, hashed, decoded,
+                                        content)],
+                         [] if finding is None else [(content, finding)])
+
+    def record_many(self, evidence_id: int, rows: List[tuple],
+                    findings: List[tuple] = ()) -> None:
+        """Many files' verdicts in one statement (a worker's batch, the files settled by their
+        size): `rows` of (key, volume, status, bytes read, hashed, decoded, content), and the
+        findings among them as (content, finding). They are written in one transaction: a
+        scan stopped at any moment has recorded all of them or none. Findings are committed
+        at once. One statement a batch rather than one a file: a fifth of a screened scan's
+        main process went to single-row inserts."""
         self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, evidence_id, volume, status, bytes_read, int(hashed), int(decoded),
-                     content))
-        if finding is not None:
+                    [(key, evidence_id, volume, status, bytes_read, int(hashed), int(decoded),
+                      content)
+                     for key, volume, status, bytes_read, hashed, decoded, content in rows],
+                    many=True)
+        for content, finding in findings:
             self._write(
                 "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (evidence_id, content, json.dumps(finding["entry"]),
                  json.dumps(finding["hashes"]), json.dumps(finding["matches"])))
-        self._written(urgent=finding is not None)
+        self._written(len(rows), urgent=bool(findings))
 
     def record_name(self, evidence_id: int, key: bytes, content: bytes, volume: Optional[int],
                     entry: dict) -> None:

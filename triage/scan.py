@@ -29,7 +29,7 @@ from .scope import Scope, walk as scope_walk
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .sampling import DEFAULT_MIN_AMOUNT
-from .scanners import Judge, Verdict
+from .scanners import Judge
 from .verdict import Verdict as ScanVerdict, of_report
 from .workers import Workers, batches, detach, fork_context, stop_event
 
@@ -61,6 +61,9 @@ class ScanRequest:
     # results database is merged into the item's (Results.absorb, then conclude).
     scope: Optional[Scope] = None
 
+
+# Files settled by their size alone, written to the results database together.
+UNREAD_BATCH = 256
 
 DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}, "archives": True,
                    "blocks": False, "sample": None, "min_amount": None}
@@ -186,7 +189,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     if options.get("blocks") or options.get("sample"):
         from .sweep import Sweeper
         sweeper = Sweeper(sets, evidences, stop)
-    workers = Workers(judge if sweeper is None else _Tasks(judge, sweeper),
+    workers = Workers(_Tasks(judge, sweeper),
                       req.workers or os.cpu_count() or 2)
     stopped = None
     crashed = False
@@ -333,6 +336,15 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
     finished = {e["path"] for e in results.evidence() if e["finished"]} if resume else set()
 
     taken = set()   # keys the first walk dealt with: the second passes them by, unrecorded
+    # Files settled by their size alone (never opened): recorded a batch at a time, and
+    # before anything else is (an interruption included), so nothing settled is lost.
+    unread: List[tuple] = []
+    unread_ev = [None]
+
+    def flush():
+        if unread:
+            results.record_many(unread_ev[0], unread)
+            unread.clear()
 
     def pending(ev, ev_id, only=None):
         """(key, content, entry) of every file not judged yet; errors of the walk and other
@@ -363,27 +375,35 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
                 progress.advance(1, 0)
                 continue
             judged.add(content)
-            unread = judge.unread(item)
-            if unread is not None:   # settled by its size here: no trip to a worker and back
-                _record(results, ev_id, key, content, unread)
+            if not judge.needs_read(item.size):   # settled by its size here: no worker trip
+                if unread_ev[0] != ev_id:
+                    flush()
+                    unread_ev[0] = ev_id
+                unread.append((key, _volume(item), "skipped", 0, False, False, content))
+                if len(unread) >= UNREAD_BATCH:
+                    flush()
                 progress.advance(1, 0)
                 continue
             yield key, content, item
 
     def record(ev_id, batch, verdicts):
-        for (key, content, _), verdict in zip(batch, verdicts):
-            # A container's children first: the container marked done means all of them are,
-            # so a resume that finds it done skips them all.
+        flush()
+        settled = []
+        for (key, content, item), verdict in zip(batch, verdicts):
+            if verdict.entry is None:   # sent home without it (_Tasks)
+                verdict.entry = item
+            # A container's children with it, in the batch's one transaction: the container
+            # marked done means all of them are, so a resume that finds it done skips them.
             for child in verdict.children:
-                _record(results, ev_id, entry_key(child.entry.key()), content_key(child.entry),
-                        child)
+                settled.append((entry_key(child.entry.key()), content_key(child.entry), child))
             if verdict.children:   # counted as they come: the totals' walk cannot see them
                 progress.add_total(len(verdict.children), 0)
                 for child in verdict.children:
                     progress.advance(1, 0, hit=child.is_hit)
-            _record(results, ev_id, key, content, verdict)
+            settled.append((key, content, verdict))
             progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
                              hit=verdict.is_hit)
+        _record_all(results, ev_id, settled)
 
     ev_id = None
     try:
@@ -396,12 +416,14 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
                                lambda item: judge.cost(item[2]))
                 for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
                     record(ev_id, batch, verdicts)
+            flush()
             # described again once walked: the disk images met on the way (container_files)
             results.add_evidence(ev.name, ev.describe())
             results.finish_evidence(ev_id)
     except BaseException:
         judge.stop.set()
         # Keep every verdict that did complete: nothing already found is lost.
+        flush()
         for batch, verdicts in workers.stop():
             record(ev_id, batch, verdicts)
         results.commit()
@@ -409,14 +431,21 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
 
 
 class _Tasks:
-    """The worker pool's task when the media is also swept: a file entry goes to the judge, a
-    piece of media to the sweeper (one pool, forked once, for both)."""
+    """The worker pool's task: a file entry goes to the judge, a piece of media (when the
+    media is also swept) to the sweeper: one pool, forked once, for both. A file's verdict
+    comes back without its entry, which the main process holds already (`_run.record` puts it
+    back): unpickling each entry again was the larger part of a verdict's trip home."""
 
-    def __init__(self, judge, sweeper):
+    def __init__(self, judge, sweeper=None):
         self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
 
     def __call__(self, item):
-        return self.judge(item) if isinstance(item, FileEntry) else self.sweeper(item)
+        if not isinstance(item, FileEntry):
+            return self.sweeper(item)
+        verdict = self.judge(item)
+        if verdict.entry is item:
+            verdict.entry = None
+        return verdict
 
 
 SAMPLE_COMMIT = 1024     # windows read between two records of a sample's progress
@@ -490,20 +519,25 @@ def _volume(entry) -> Optional[int]:
     return None if entry.volume is None else entry.volume.index
 
 
-def _record(results: Results, ev_id: int, key: bytes, content: bytes, verdict: Verdict) -> None:
-    entry = verdict.entry
-    for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
-        for reason in reasons:
-            problem = ScanError(entry.evidence, reason, entry.volume, entry.path, entry.inode)
-            results.add_error(ev_id, problem.to_dict(), severity=severity)
-    finding = None
-    if verdict.is_hit:
-        finding = {"entry": entry.to_dict(), "hashes": verdict.hashes,
-                   "matches": [m.to_dict() for m in verdict.matches]}
-    for offset, length in verdict.damaged:
-        results.add_damage(ev_id, offset, length)
-    results.record(ev_id, key, content, _volume(entry), verdict.status, verdict.bytes_read,
-                   verdict.hashed, verdict.decoded, finding)
+def _record_all(results: Results, ev_id: int, settled) -> None:
+    """The verdicts of (key, content, verdict) in one write (Results.record_many), with their
+    errors, warnings, damaged ranges and findings."""
+    rows, findings = [], []
+    for key, content, verdict in settled:
+        entry = verdict.entry
+        for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
+            for reason in reasons:
+                problem = ScanError(entry.evidence, reason, entry.volume, entry.path,
+                                    entry.inode)
+                results.add_error(ev_id, problem.to_dict(), severity=severity)
+        if verdict.is_hit:
+            findings.append((content, {"entry": entry.to_dict(), "hashes": verdict.hashes,
+                                       "matches": [m.to_dict() for m in verdict.matches]}))
+        for offset, length in verdict.damaged:
+            results.add_damage(ev_id, offset, length)
+        rows.append((key, _volume(entry), verdict.status, verdict.bytes_read, verdict.hashed,
+                     verdict.decoded, content))
+    results.record_many(ev_id, rows, findings)
 
 
 class _Totals:

@@ -149,3 +149,35 @@ def test_a_screened_file_is_told_no_container_from_its_screening_read(tmp_path):
     off = _judged(folder, tmp_path / "ref.tset", archives=False)["/other.bin"]
     assert (off.status, off.bytes_read) == ("clean", 8192)
     assert (on.status, on.bytes_read) == ("clean", 8192 + 36_870 - 32_769)
+
+
+def _marked(head: bytes) -> bool:
+    return containers._any_mark(head, containers._table())
+
+
+def test_the_one_pass_over_marks_says_what_each_reader_says():
+    """detect() first asks whether any reader's mark is there, every plain mark at one offset
+    in a single startswith: for every mark of every reader, and for heads showing none, the
+    answer is the readers' own, one by one."""
+    containers.names()   # every reader registered
+    heads = [os.urandom(65536), bytes(65536), _tar_head(), _as_v7(_tar_head()), b"PK\x03"]
+    for reader in containers.READERS.values():
+        for at, mark in reader.marks or ():
+            heads.append(bytes(at) + mark + os.urandom(64))
+            heads.append(bytes(at) + mark[:-1])   # cut one byte short
+    for head in heads:
+        each = any(reader.marked(head) for reader in containers.READERS.values())
+        assert _marked(head) is each, head[:16]
+
+
+def test_a_reader_registered_later_is_screened_too(monkeypatch):
+    containers.names()
+
+    class Late(containers.ContainerReader):
+        name = "late-test-kind"
+        marks = ((12, b"LATE!"),)
+
+    monkeypatch.setitem(containers.READERS._entries, Late.name, Late())
+    assert _marked(bytes(12) + b"LATE!" + bytes(100))
+    monkeypatch.delitem(containers.READERS._entries, Late.name)
+    assert not _marked(bytes(12) + b"LATE!" + bytes(100))

@@ -141,3 +141,55 @@ def test_info_and_validate_know_the_fingerprint(tmp_path, reference_set):
     assert result.return_value == 1
     assert sorted((f["code"], f["signal"]) for f in json.loads(result.output)["findings"]) == [
         ("trivial", "edges"), ("trivial", "md5")]
+
+
+def _stored_zip(path, name, data):
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), data)
+    return path
+
+
+def test_with_containers_on_a_screened_file_is_opened_once(tmp_path):
+    """Archives are looked into by default, so every file's head is looked at to tell a
+    container: the fingerprint's 4 KiB ends tell it (with ISO 9660's marks), in the same
+    open; a container's 64 KiB head is read in that open too. A file whose fingerprint no set lists is clean: it was
+    checked, not skipped; a container of a listed size is still opened, its members judged."""
+    from dataclasses import replace
+    from triage import containers
+    folder = _evidence(tmp_path / "evidence")
+    big = os.urandom(200_000)
+    (folder / "big.bin").write_bytes(big)
+    archive = _stored_zip(folder / "archive.zip", "inner/picture.bin", REFERENCE)
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    (ref / "picture.bin").write_bytes(REFERENCE)
+    (ref / "big.bin").write_bytes(os.urandom(200_000))   # lists the size of big.bin
+    # the archive's size, other edges: a zip like it whose member's name differs by a letter
+    _stored_zip(ref / "decoy.zip", "inner/picturX.bin", REFERENCE)
+    assert (ref / "decoy.zip").stat().st_size == archive.stat().st_size
+    built = tmp_path / "ref.tset"
+    build_set(ref, built, names=("md5", "sha1", "sha256", "edges"), category="1")
+    opened = {}
+
+    def counted(entry):
+        def opener():
+            opened[entry.path] = opened.get(entry.path, 0) + 1
+            return entry.open()
+        return replace(entry, open=opener)
+
+    with load(built) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs], archives=containers.Bounds())
+        verdicts = {e.path: judge(counted(e)) for e in ev.entries()}
+    other, wide = verdicts["/other.bin"], verdicts["/big.bin"]
+    # the first and last 4 KiB, and ISO 9660's marks (what tells it is no container): 1 open
+    told = 4096 + 4096 + 36_870 - 32_769
+    assert (other.status, other.bytes_read, other.hashed) == ("clean", told, False)
+    assert opened["/other.bin"] == 1
+    assert (wide.status, wide.bytes_read, opened["/big.bin"]) == ("clean", told, 1)
+    zipped = verdicts["/archive.zip"]
+    assert zipped.status == "clean" and not zipped.hashed
+    assert [(c.entry.path, c.status) for c in zipped.children] == [
+        ("/archive.zip!/inner/picture.bin", "hit")]
+    assert verdicts["/copy.bin"].status == "hit"
+    assert verdicts["/same-edges.bin"].status == "clean"

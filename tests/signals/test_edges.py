@@ -42,3 +42,16 @@ def test_the_size_and_both_ends_count():
     assert fingerprint(data[:4096], data[-4096:-1] + b"\1", 20_000) != base
     assert signals.get("edges").parse(base.upper()) == base
     assert signals.get("edges").partial and not signals.get("md5").partial
+
+
+@pytest.mark.parametrize("size", [0, 100, 4097, 8192, 20_000, 65_536, 66_000, 69_632, 69_633,
+                                  200_000])
+@pytest.mark.parametrize("first", [4096, 65_536])
+def test_a_longer_head_gives_the_same_tail(size, first):
+    """The judge reads a container's 64 KiB sniff head and the fingerprint's ends in one go:
+    the tail is cut from that head when it lies there, read on when it straddles its end."""
+    data = random.Random(size).randbytes(size)
+    for reader in (io.BytesIO(data), Unseekable(data)):
+        head, tail = reading.edges(reader, size, first)
+        assert head == data[:min(size, first)]
+        assert tail == data[max(4096, size - 4096):]

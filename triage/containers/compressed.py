@@ -50,14 +50,14 @@ class TarReader(ContainerReader):
         yield from _tar_members(tarfile.open(fileobj=source, mode="r:"), reopenable=True)
 
 
-_OCTAL_FIELD = b"01234567 \x00"
-
-
 def _header_checksum_holds(head: bytes) -> bool:
-    if len(head) < 512 or head[148:156].translate(None, _OCTAL_FIELD):
-        return False   # (most heads: a field not octal is told without a parse)
+    if len(head) < 512:
+        return False
+    field = head[148:156].strip(b" \x00")
+    if not field.isdigit():   # most heads: told without raising (a third of the check's time)
+        return False
     try:
-        stored = int(head[148:156].strip(b" \x00") or b"-1", 8)
+        stored = int(field, 8)
     except ValueError:
         return False
     return stored == sum(head[:148]) + 8 * 32 + sum(head[156:512])

@@ -115,7 +115,14 @@ def _birth(st: os.stat_result):
 
 
 def _relative(root: str, path: str) -> str:
-    rel = os.path.relpath(path, root)
+    # Every path the walk meets is root + sep + more (scandir joins them so): cut, not
+    # os.path.relpath, which normalised both paths each time (most of the walk's time).
+    if path.startswith(root) and path[len(root):len(root) + 1] == os.sep:
+        rel = path[len(root) + 1:]
+    elif path.startswith(root) and root.endswith(os.sep):   # the root is "/"
+        rel = path[len(root):]
+    else:
+        rel = os.path.relpath(path, root)
     rel = "" if rel == "." else rel
     return "/" + path_text(os.fsdecode(rel)).replace(os.sep, "/")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .. import containers, reading, signals
 from ..errors import READ_ERRORS, DamagedMedia, one_line
@@ -22,6 +22,22 @@ REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, what
 # takes ~2 ms.
 PICTURE_WORK = 2 << 20
 PICTURE_WORK_PER_BYTE = 2
+
+
+PLANS_KEPT = 1 << 16   # sizes whose Plan a judge keeps (a few MB at most)
+
+
+class Plan(NamedTuple):
+    """What a file calls for by its size alone (Judge.plan)."""
+
+    digests: FrozenSet[str]   # full digests to take in any case (sets without fingerprints)
+    screens: FrozenSet[str]   # sub-file fingerprints to take first
+    image: bool               # a picture or video might be decoded: its head tells
+    opens: bool               # a container might be opened: its head tells
+
+    @property
+    def reads(self) -> bool:
+        return bool(self.digests or self.screens or self.image or self.opens)
 
 
 @dataclass
@@ -60,29 +76,42 @@ class Judge:
             from .video import VideoMatcher, VideoOptions
             self.video = VideoMatcher(sets, thresholds, VideoOptions.of(video)) or None
         self.stop = stop or threading.Event()
+        self._plans: Dict[int, Plan] = {}
+
+    def plan(self, size: int) -> "Plan":
+        """What a file of `size` bytes calls for, by its size alone. Asked several times a
+        file (settled unread? its cost, its progress, its verdict): kept by size."""
+        plan = self._plans.get(size)
+        if plan is None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            plan = self._plans[size] = Plan(
+                self.exact.plan(size), self.exact.screens(size), self._image_candidate(size),
+                self._container_candidate(size))
+        return plan
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
-        return (bool(self.exact.plan(size)) or bool(self.exact.screens(size))
-                or self._image_candidate(size) or self._container_candidate(size))
+        return self.plan(size).reads
 
     def planned_bytes(self, size: int) -> int:
         """What the progress bar counts for a file before it is read: its size when a digest
         needs it all, its head when only a picture would be read further, else 0. (What is
         found to need more, a picture or a hit's re-read, is added when it is done.)"""
-        if self.exact.plan(size):
+        plan = self.plan(size)
+        if plan.digests:
             return size
-        if self._image_candidate(size):
+        if plan.image:
             return min(size, reading.HEAD)
-        if self.exact.screens(size):
+        if plan.screens:
             return min(size, 2 * EDGE)   # a container is told from the same head
-        return min(size, containers.PROBE) if self._container_candidate(size) else 0
+        return min(size, containers.PROBE) if plan.opens else 0
 
     def cost(self, entry: FileEntry) -> int:
         """What judging `entry` is expected to cost, in bytes read: what it plans to read,
         and for a likely picture (by its name) its reading and decoding; for workers.batches."""
         planned = self.planned_bytes(entry.size)
-        if not (self._image_candidate(entry.size) and reading.likely_picture(entry.path)):
+        if not (self.plan(entry.size).image and reading.likely_picture(entry.path)):
             return planned
         return max(planned, entry.size) + PICTURE_WORK + PICTURE_WORK_PER_BYTE * entry.size
 
@@ -95,11 +124,6 @@ class Judge:
 
     def _container_candidate(self, size: int) -> bool:
         return self.archives is not None and size >= containers.MIN_SIZE
-
-    def unread(self, entry: FileEntry) -> Optional[Verdict]:
-        """The verdict of a file no set could match by its size, which is never opened; None
-        when the file must be read. Cheap: the scan settles these without a worker."""
-        return None if self.needs_read(entry.size) else Verdict(entry, "skipped")
 
     def __call__(self, entry: FileEntry) -> Verdict:
         return self._verdict(entry, None, ())
@@ -124,19 +148,26 @@ class Judge:
 
     def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
                parents: Tuple[str, ...]) -> Verdict:
-        needed = self.exact.plan(entry.size)
-        screens = self.exact.screens(entry.size)
-        image = self._image_candidate(entry.size)
-        opens = self._container_candidate(entry.size)
-        if not needed and not image and not opens and not screens:   # as unread(), one plan
+        needed, screens, image, opens = self.plan(entry.size)
+        if not needed and not image and not opens and not screens:   # as needs_read()
             return Verdict(entry, "skipped")
         once = entry.member is not None and entry.member.read_once
         screened = 0
         if screens and not once:
-            confirmed, screened, opens = self._screen(entry, screens, opens)
+            # A container is told in the fingerprint's open, from its first 4 KiB (and ISO's
+            # mark), unless a digest or a picture reads its head anyway.
+            sniff = opens and not needed and not image
+            confirmed, screened, maybe, head = self._screen(entry, screens, sniff)
+            opens = opens and (maybe if sniff else True)
             needed = needed | confirmed
-            if not needed and not image and not opens:   # its fingerprints listed nowhere
-                return Verdict(entry, "clean", bytes_read=screened)
+            if not needed and not image and (not opens or head is not None):
+                # its fingerprints listed nowhere: checked, clean; a container's members judged
+                verdict = Verdict(entry, "clean", bytes_read=screened)
+                kind = containers.detect(head) if head is not None else None
+                if kind is not None:
+                    self._open_container(verdict, kind, containers.identity(head, entry.size),
+                                         budget, parents)
+                return verdict
         elif screens:
             needed = needed | frozenset(REPORT_DIGESTS)   # confirmed in the one read there is
         if needed and once:
@@ -158,7 +189,8 @@ class Judge:
                                     stop=self.stop, videos=self._video_candidate(entry.size),
                                     more=sniff)
         if not needed and contents.data is None and contents.video is None:
-            verdict = Verdict(entry, "skipped", bytes_read=screened + contents.bytes_read)
+            verdict = Verdict(entry, "clean" if screened else "skipped",
+                              bytes_read=screened + contents.bytes_read)
         else:
             verdict = Verdict(entry, "clean", hashes=dict(contents.digests),
                               bytes_read=screened + contents.bytes_read, hashed=bool(needed))
@@ -235,18 +267,26 @@ class Judge:
         verdict.warnings += hashed.warnings
         verdict.matches.extend(self.video.search(hashed.frames))
 
-    def _screen(self, entry: FileEntry, screens, opens: bool = False
-                ) -> Tuple[frozenset, int, bool]:
+    def _screen(self, entry: FileEntry, screens, sniff: bool
+                ) -> Tuple[frozenset, int, bool, Optional[bytes]]:
         """The full digests a file's sub-file fingerprints call for (none when no set lists
-        them), from its first and last 4 KiB; the bytes that took; and, when `opens`, whether
-        that head (with ISO's mark, by a seek) leaves it maybe a container."""
+        them), from its first and last 4 KiB; the bytes that took; and, with `sniff`, whether
+        that head (with ISO's mark, by a seek) leaves it maybe a container and, if so, its
+        first reading.HEAD bytes that tell, read in the same open (None where the reader
+        cannot seek back: the full read tells)."""
         with entry.open() as reader:
             head, tail = reading.edges(reader, entry.size)
-            peeked = 0
-            if opens:
-                opens, peeked = containers.probe(reader, entry.size, head)
+            read = len(head) + len(tail)
+            maybe, sniffed = False, None
+            if sniff:
+                maybe, peeked = containers.probe(reader, entry.size, head)
+                read += peeked
+                if maybe and reader.seekable():
+                    reader.seek(0)
+                    sniffed = reading.read_up_to(reader, min(entry.size, reading.HEAD))
+                    read += len(sniffed)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
-        return self.exact.confirm(prints, entry.size), len(head) + len(tail) + peeked, opens
+        return self.exact.confirm(prints, entry.size), read, maybe, sniffed
 
     def _probe(self, entry: FileEntry) -> Tuple[bool, int]:
         """Whether a file is maybe a container, from its first containers.PROBE bytes; and
