@@ -174,6 +174,9 @@ CONTAINER_FILE_FORMATS = {
 
 
 def container_file_format(path: str) -> Optional[str]:
+    # First the cheap test every listed file pays: no known suffix after the path's last dot.
+    if path[path.rfind("."):].lower() not in CONTAINER_FILE_FORMATS:
+        return None
     name = path.rsplit("/", 1)[-1].lower()
     dot = name.rfind(".")
     if dot <= 0 or ":" in name[dot:]:   # NTFS streams are not files of their own

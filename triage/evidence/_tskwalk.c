@@ -1,0 +1,358 @@
+/* The Sleuth Kit's directory listing at C speed, for tsk_walk.py.
+ *
+ * One call lists one directory: a tuple per name, with what tsk_walk needs of its name and
+ * metadata (and, on NTFS, of its attributes), read the way pytsk3 reads them (the same TSK
+ * calls: tsk_fs_dir_open_meta, tsk_fs_dir_get, tsk_fs_file_open_meta, the attribute list).
+ * The traversal itself (which names to follow, paths, records) stays in Python, shared with
+ * the pytsk3 path, so both give the same entries. The image's bytes come from the Python
+ * object pytsk3 reads too (its read(offset, size)), so every read goes through the evidence
+ * layer's own code (EWF, layers, damage tracking). Built against the system's libtsk
+ * (libtsk-dev); optional: without it tsk_walk lists through pytsk3 alone. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+#include <tsk/libtsk.h>
+
+/* libtsk's own allocator of image structures (exported, declared only in its private
+ * headers): tsk_img_open_external takes a structure made by it, tsk_img_close's callback
+ * frees it with tsk_img_free. */
+extern void *tsk_img_malloc(size_t);
+extern void tsk_img_free(void *);
+
+typedef struct {
+    TSK_IMG_INFO img;     /* first: TSK casts to and from it */
+    PyObject *source;     /* has read(offset, size) -> bytes */
+} PyImage;
+
+static ssize_t image_read(TSK_IMG_INFO *img, TSK_OFF_T off, char *buf, size_t len)
+{
+    PyImage *self = (PyImage *)img;
+    PyObject *data = PyObject_CallMethod(self->source, "read", "LK", (long long)off,
+                                         (unsigned long long)len);
+    if (data == NULL) {
+        PyErr_Clear();   /* as pytsk3: the reader of the failure asks the media why */
+        tsk_error_reset();
+        tsk_error_set_errno(TSK_ERR_IMG_READ);
+        tsk_error_set_errstr("read of %zu bytes at offset %lld failed", len, (long long)off);
+        return -1;
+    }
+    char *bytes;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(data, &bytes, &n) < 0) {
+        Py_DECREF(data);
+        PyErr_Clear();
+        tsk_error_reset();
+        tsk_error_set_errno(TSK_ERR_IMG_READ);
+        tsk_error_set_errstr("the image's read did not return bytes");
+        return -1;
+    }
+    if ((size_t)n > len)
+        n = (Py_ssize_t)len;
+    memcpy(buf, bytes, (size_t)n);
+    Py_DECREF(data);
+    return (ssize_t)n;
+}
+
+static void image_close(TSK_IMG_INFO *img)
+{
+    PyImage *self = (PyImage *)img;
+    Py_CLEAR(self->source);
+    tsk_img_free(img);
+}
+
+static void image_stat(TSK_IMG_INFO *img, FILE *out)
+{
+    (void)img;
+    (void)out;
+}
+
+typedef struct {
+    PyObject_HEAD
+    TSK_IMG_INFO *img;
+    TSK_FS_INFO *fs;
+} Walker;
+
+static PyObject *tsk_failure(const char *what)
+{
+    const char *why = tsk_error_get();
+    PyErr_Format(PyExc_OSError, "%s: %s", what, why ? why : "unknown TSK error");
+    tsk_error_reset();
+    return NULL;
+}
+
+static int Walker_init(Walker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"image", "size", "offset", "ftype", NULL};
+    PyObject *source;
+    long long size, offset;
+    unsigned int ftype;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OLLI", kwlist, &source, &size, &offset, &ftype))
+        return -1;
+    PyImage *image = (PyImage *)tsk_img_malloc(sizeof(PyImage));
+    if (image == NULL) {
+        tsk_failure("cannot open the image");
+        return -1;
+    }
+    Py_INCREF(source);
+    image->source = source;
+    if (tsk_img_open_external(image, size, 512, image_read, image_close, image_stat) == NULL) {
+        Py_DECREF(source);
+        tsk_img_free(image);
+        tsk_failure("cannot open the image");
+        return -1;
+    }
+    self->img = (TSK_IMG_INFO *)image;
+    self->fs = tsk_fs_open_img(self->img, offset, (TSK_FS_TYPE_ENUM)ftype);
+    if (self->fs == NULL) {
+        tsk_img_close(self->img);
+        self->img = NULL;
+        tsk_failure("cannot open the file system");
+        return -1;
+    }
+    return 0;
+}
+
+static void Walker_close_all(Walker *self)
+{
+    if (self->fs != NULL) {
+        tsk_fs_close(self->fs);
+        self->fs = NULL;
+    }
+    if (self->img != NULL) {
+        tsk_img_close(self->img);
+        self->img = NULL;
+    }
+}
+
+static void Walker_dealloc(Walker *self)
+{
+    Walker_close_all(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *pair(long long a, long long b)
+{
+    return Py_BuildValue("(LL)", a, b);
+}
+
+/* (mflags, mtype, size, times, attributes): attributes only when asked (NTFS), a list of
+ * (name or None, type, id, size), empty when they cannot be listed; else None. */
+static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
+{
+    TSK_FS_META *m = file->meta;
+    PyObject *times = PyTuple_New(4);
+    if (times == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(times, 0, pair(m->mtime, m->mtime_nano));
+    PyTuple_SET_ITEM(times, 1, pair(m->atime, m->atime_nano));
+    PyTuple_SET_ITEM(times, 2, pair(m->ctime, m->ctime_nano));
+    PyTuple_SET_ITEM(times, 3, pair(m->crtime, m->crtime_nano));
+    PyObject *attrs;
+    if (!attributes) {
+        attrs = Py_None;
+        Py_INCREF(attrs);
+    } else {
+        int count = tsk_fs_file_attr_getsize(file);
+        attrs = PyList_New(0);
+        for (int i = 0; attrs != NULL && i < count; i++) {
+            const TSK_FS_ATTR *a = tsk_fs_file_attr_get_idx(file, i);
+            if (a == NULL) {   /* pytsk3's listing stops with an error: none are kept */
+                tsk_error_reset();
+                Py_DECREF(attrs);
+                attrs = PyList_New(0);
+                break;
+            }
+            PyObject *item = Py_BuildValue("(yiiL)", a->name, (int)a->type, (int)a->id,
+                                           (long long)a->size);
+            if (item == NULL || PyList_Append(attrs, item) < 0) {
+                Py_XDECREF(item);
+                Py_CLEAR(attrs);
+                break;
+            }
+            Py_DECREF(item);
+        }
+        if (count < 0)
+            tsk_error_reset();
+    }
+    if (attrs == NULL) {
+        Py_DECREF(times);
+        return NULL;
+    }
+    return Py_BuildValue("(IILNN)", (unsigned int)m->flags, (unsigned int)m->type,
+                         (long long)m->size, times, attrs);
+}
+
+/* The directory's own bytes, as pytsk3's read_random(0, size) gives them; None when they
+ * cannot be read (tsk_walk then finds no whole names, as ext_names does). */
+static PyObject *directory_bytes(TSK_FS_INFO *fs, TSK_INUM_T addr, long long limit)
+{
+    TSK_FS_FILE *dir = tsk_fs_file_open_meta(fs, NULL, addr);
+    if (dir == NULL || dir->meta == NULL) {
+        if (dir != NULL)
+            tsk_fs_file_close(dir);
+        tsk_error_reset();
+        Py_RETURN_NONE;
+    }
+    long long size = (long long)dir->meta->size;
+    if (size > limit)
+        size = limit;
+    if (size <= 0) {
+        tsk_fs_file_close(dir);
+        return PyBytes_FromStringAndSize("", 0);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (out == NULL) {
+        tsk_fs_file_close(dir);
+        return NULL;
+    }
+    ssize_t got = tsk_fs_file_read(dir, 0, PyBytes_AS_STRING(out), (size_t)size,
+                                   TSK_FS_FILE_READ_FLAG_NONE);
+    tsk_fs_file_close(dir);
+    if (got < 0) {
+        tsk_error_reset();
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    if (got < size && _PyBytes_Resize(&out, (Py_ssize_t)got) < 0)
+        return NULL;
+    return out;
+}
+
+/* list(addr, attributes) -> (rows, error or None): a row per name of the directory, in TSK's
+ * order: (name, meta address, name flags, name type, meta tuple or None). The metadata of a
+ * name that came without it is loaded by address (as tsk_walk's _with_meta does). `error`: why
+ * the listing stopped early (the rows before it stand). OSError when the directory cannot be
+ * opened at all. */
+static PyObject *Walker_list(Walker *self, PyObject *args)
+{
+    unsigned long long addr;
+    int attributes;
+    if (!PyArg_ParseTuple(args, "Kp", &addr, &attributes))
+        return NULL;
+    if (self->fs == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the walker is closed");
+        return NULL;
+    }
+    TSK_FS_DIR *dir = tsk_fs_dir_open_meta(self->fs, (TSK_INUM_T)addr);
+    if (dir == NULL)
+        return tsk_failure("cannot open the directory");
+    size_t count = tsk_fs_dir_getsize(dir);
+    PyObject *rows = PyList_New(0);
+    PyObject *error = NULL;
+    for (size_t i = 0; rows != NULL && i < count; i++) {
+        TSK_FS_FILE *file = tsk_fs_dir_get(dir, i);
+        if (file == NULL) {
+            const char *why = tsk_error_get();
+            error = PyUnicode_FromString(why ? why : "unknown TSK error");
+            tsk_error_reset();
+            break;
+        }
+        TSK_FS_NAME *name = file->name;
+        if (name == NULL || name->name == NULL) {
+            tsk_fs_file_close(file);
+            continue;
+        }
+        TSK_FS_FILE *owner = file;
+        if (file->meta == NULL && name->meta_addr) {
+            TSK_FS_FILE *opened = tsk_fs_file_open_meta(self->fs, NULL, name->meta_addr);
+            if (opened != NULL)
+                owner = opened;
+            else
+                tsk_error_reset();
+        }
+        PyObject *meta;
+        if (owner->meta != NULL) {
+            meta = meta_tuple(owner, attributes);
+        } else {
+            meta = Py_None;
+            Py_INCREF(meta);
+        }
+        PyObject *row = NULL;
+        if (meta != NULL)
+            row = Py_BuildValue("(yKIIN)", name->name, (unsigned long long)name->meta_addr,
+                                (unsigned int)name->flags, (unsigned int)name->type, meta);
+        if (owner != file)
+            tsk_fs_file_close(owner);
+        tsk_fs_file_close(file);
+        if (row == NULL || PyList_Append(rows, row) < 0) {
+            Py_XDECREF(row);
+            Py_CLEAR(rows);
+            break;
+        }
+        Py_DECREF(row);
+    }
+    tsk_fs_dir_close(dir);
+    if (rows == NULL) {
+        Py_XDECREF(error);
+        return NULL;
+    }
+    if (error == NULL) {
+        error = Py_None;
+        Py_INCREF(error);
+    }
+    return Py_BuildValue("(NN)", rows, error);
+}
+
+static PyObject *Walker_directory_bytes(Walker *self, PyObject *args)
+{
+    unsigned long long addr;
+    long long limit;
+    if (!PyArg_ParseTuple(args, "KL", &addr, &limit))
+        return NULL;
+    if (self->fs == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the walker is closed");
+        return NULL;
+    }
+    return directory_bytes(self->fs, (TSK_INUM_T)addr, limit);
+}
+
+static PyObject *Walker_close(Walker *self, PyObject *unused)
+{
+    (void)unused;
+    Walker_close_all(self);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Walker_methods[] = {
+    {"list", (PyCFunction)Walker_list, METH_VARARGS,
+     "list(addr, attributes) -> (rows, error or None): the names of one directory."},
+    {"directory_bytes", (PyCFunction)Walker_directory_bytes, METH_VARARGS,
+     "directory_bytes(addr, limit) -> bytes or None: a directory's own content."},
+    {"close", (PyCFunction)Walker_close, METH_NOARGS, "Close the file system and the image."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject WalkerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "triage.evidence._tskwalk.Walker",
+    .tp_basicsize = sizeof(Walker),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Walker(image, size, offset, ftype): one file system, opened by libtsk.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Walker_init,
+    .tp_dealloc = (destructor)Walker_dealloc,
+    .tp_methods = Walker_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_tskwalk",
+    "The Sleuth Kit's directory listing at C speed (tsk_walk.py's optional helper).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__tskwalk(void)
+{
+    if (PyType_Ready(&WalkerType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&WalkerType);
+    if (PyModule_AddObject(m, "Walker", (PyObject *)&WalkerType) < 0) {
+        Py_DECREF(&WalkerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddStringConstant(m, "TSK_VERSION", TSK_VERSION_STR);
+    return m;
+}
