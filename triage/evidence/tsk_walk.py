@@ -251,7 +251,7 @@ def _lister(fs, ntfs: bool, whole_names: bool):
         except (OSError, RuntimeError, ValueError, OverflowError):
             pass   # libtsk may refuse what pytsk3's newer TSK opened: pytsk3 lists it
         else:
-            return _CompiledLister(walker, ntfs, whole_names, fs.info.block_size)
+            return _CompiledLister(walker, fs, ntfs, whole_names)
     return _PytskLister(fs, ntfs, whole_names)
 
 
@@ -300,13 +300,29 @@ class _PytskLister:
 class _CompiledLister:
     """Rows from the compiled helper (_tskwalk.c): a directory at a time, at C speed."""
 
-    def __init__(self, walker, ntfs: bool, whole_names: bool, block_size: int):
-        self._walker, self._ntfs, self._whole = walker, ntfs, whole_names
-        self._block_size = block_size
+    def __init__(self, walker, fs, ntfs: bool, whole_names: bool):
+        self._walker, self._fs, self._ntfs, self._whole = walker, fs, ntfs, whole_names
+        self._block_size = fs.info.block_size
 
     def rows(self, addr: int) -> Iterator[Row]:
         rows, error = self._walker.list(addr, self._ntfs)
+        if self._ntfs and addr == self._fs.info.root_inum:
+            rows = [self._mft_times(row) if row[1] == 0 and row[4] is not None else row
+                    for row in rows]
         return iter(rows) if error is None else _then_fail(rows, error)
+
+    def _mft_times(self, row: Row) -> Row:
+        """$MFT's own times as pytsk3 gives them: its newer TSK reports none for the MFT's
+        record where the system's libtsk 4.11 reads $STANDARD_INFORMATION's (the one row the
+        two were found to differ on)."""
+        try:
+            meta = self._fs.open_meta(inode=0).info.meta
+        except READ_ERRORS:
+            return row
+        if meta is None:
+            return row
+        times = tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
+        return (*row[:4], (*row[4][:3], times, row[4][4]))
 
     def whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
         if not self._whole:
