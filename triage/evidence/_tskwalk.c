@@ -219,8 +219,149 @@ static PyObject *directory_bytes(TSK_FS_INFO *fs, TSK_INUM_T addr, long long lim
     return out;
 }
 
-/* list(addr, attributes) -> (rows, error or None): a row per name of the directory, in TSK's
- * order: (name, meta address, name flags, name type, meta tuple or None). The metadata of a
+
+/* The plain case made into its record here: with a `maker` (see Walker_list), a regular file
+ * with metadata whose name is valid UTF-8, not "." or "..", in a directory without whole
+ * names, becomes the FileEntry tsk_walk would make of it (its TskOpener and Locator too);
+ * every other row is left to tsk_walk's Python. */
+typedef struct {
+    PyObject *entry_cls, *entry_base, *opener_cls, *opener_base, *locator_cls;
+    PyObject *opened_as, *volume_index, *prefix;
+    int deleted;
+} Maker;
+
+static PyObject *instance(PyObject *cls, PyObject *base)
+{
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj == NULL)
+        return NULL;
+    PyObject *state = PyDict_Copy(base);
+    if (state == NULL || PyObject_GenericSetDict(obj, state, NULL) < 0) {
+        Py_XDECREF(state);
+        Py_DECREF(obj);
+        return NULL;
+    }
+    Py_DECREF(state);
+    return obj;
+}
+
+static PyObject *K_locator, *K_size, *K_short_ok, *K_path, *K_allocated, *K_inode, *K_times,
+    *K_realloc, *K_open;
+
+static int intern_keys(void)
+{
+    return (K_locator = PyUnicode_InternFromString("locator")) && (K_size = PyUnicode_InternFromString("size")) &&
+           (K_short_ok = PyUnicode_InternFromString("short_ok")) && (K_path = PyUnicode_InternFromString("path")) &&
+           (K_allocated = PyUnicode_InternFromString("allocated")) &&
+           (K_inode = PyUnicode_InternFromString("inode")) && (K_times = PyUnicode_InternFromString("times")) &&
+           (K_realloc = PyUnicode_InternFromString("realloc")) && (K_open = PyUnicode_InternFromString("open"));
+}
+
+/* 1: made into *out; 0: not the plain case (or skipped: *out stays NULL and *skip is set);
+ * -1: a Python error. */
+static int make_entry(Maker *mk, TSK_FS_NAME *name, TSK_FS_META *m, PyObject **out, int *skip)
+{
+    *out = NULL;
+    *skip = 0;
+    if (m->type != TSK_FS_META_TYPE_REG || name->type == TSK_FS_NAME_TYPE_DIR ||
+        name->type == TSK_FS_NAME_TYPE_VIRT_DIR)
+        return 0;
+    const char *raw = name->name;
+    if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0)
+        return 0;
+    int unallocated = (name->flags & TSK_FS_NAME_FLAG_UNALLOC) != 0;
+    if (unallocated && !mk->deleted) {
+        *skip = 1;
+        return 0;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(raw, (Py_ssize_t)strlen(raw), NULL);
+    if (text == NULL) {   /* not UTF-8: tsk_walk shows its bytes escaped */
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *path = PyUnicode_Concat(mk->prefix, text);   /* the prefix ends in "/" */
+    Py_DECREF(text);
+    if (path == NULL)
+        return -1;
+    int realloc_ = unallocated && (m->flags & TSK_FS_META_FLAG_ALLOC);
+    int allocated = !unallocated;
+    /* A deleted file is recovered as far as TSK can follow it; a live inode must read whole. */
+    int short_ok = !(allocated || realloc_);
+    PyObject *inode = PyLong_FromUnsignedLongLong((unsigned long long)name->meta_addr);
+    PyObject *size = PyLong_FromLongLong((long long)m->size);
+    PyObject *times = PyTuple_New(4);
+    PyObject *locator = NULL, *opener = NULL, *entry = NULL;
+    if (inode == NULL || size == NULL || times == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(times, 0, pair(m->mtime, m->mtime_nano));
+    PyTuple_SET_ITEM(times, 1, pair(m->atime, m->atime_nano));
+    PyTuple_SET_ITEM(times, 2, pair(m->ctime, m->ctime_nano));
+    PyTuple_SET_ITEM(times, 3, pair(m->crtime, m->crtime_nano));
+    /* Locator(opened_as, volume index, inode, None): a NamedTuple, made as its tuple */
+    locator = ((PyTypeObject *)mk->locator_cls)->tp_alloc((PyTypeObject *)mk->locator_cls, 4);
+    if (locator == NULL)
+        goto fail;
+    Py_INCREF(mk->opened_as);
+    PyTuple_SET_ITEM(locator, 0, mk->opened_as);
+    Py_INCREF(mk->volume_index);
+    PyTuple_SET_ITEM(locator, 1, mk->volume_index);
+    Py_INCREF(inode);
+    PyTuple_SET_ITEM(locator, 2, inode);
+    Py_INCREF(Py_None);
+    PyTuple_SET_ITEM(locator, 3, Py_None);
+    opener = instance(mk->opener_cls, mk->opener_base);
+    if (opener == NULL)
+        goto fail;
+    PyObject *od = PyObject_GenericGetDict(opener, NULL);
+    if (od == NULL)
+        goto fail;
+    int bad = PyDict_SetItem(od, K_locator, locator) < 0 ||
+              PyDict_SetItem(od, K_size, size) < 0 ||
+              PyDict_SetItem(od, K_short_ok, short_ok ? Py_True : Py_False) < 0;
+    Py_DECREF(od);
+    if (bad)
+        goto fail;
+    entry = instance(mk->entry_cls, mk->entry_base);
+    if (entry == NULL)
+        goto fail;
+    PyObject *ed = PyObject_GenericGetDict(entry, NULL);
+    if (ed == NULL)
+        goto fail;
+    bad = PyDict_SetItem(ed, K_path, path) < 0 ||
+          PyDict_SetItem(ed, K_size, size) < 0 ||
+          PyDict_SetItem(ed, K_allocated, allocated ? Py_True : Py_False) < 0 ||
+          PyDict_SetItem(ed, K_inode, inode) < 0 ||
+          PyDict_SetItem(ed, K_times, times) < 0 ||
+          PyDict_SetItem(ed, K_realloc, realloc_ ? Py_True : Py_False) < 0 ||
+          PyDict_SetItem(ed, K_open, opener) < 0;
+    Py_DECREF(ed);
+    if (bad)
+        goto fail;
+    Py_DECREF(path);
+    Py_DECREF(inode);
+    Py_DECREF(size);
+    Py_DECREF(times);
+    Py_DECREF(locator);
+    Py_DECREF(opener);
+    *out = entry;
+    return 1;
+fail:
+    Py_XDECREF(path);
+    Py_XDECREF(inode);
+    Py_XDECREF(size);
+    Py_XDECREF(times);
+    Py_XDECREF(locator);
+    Py_XDECREF(opener);
+    Py_XDECREF(entry);
+    return -1;
+}
+
+/* list(addr, attributes[, maker, prefix]) -> (rows, error or None): a row per name of the
+ * directory, in TSK's order: (name, meta address, name flags, name type, meta tuple or None),
+ * or with a maker, the plain case's FileEntry itself (make_entry; a deleted one left out when
+ * the maker says so). maker: (FileEntry, its base __dict__, TskOpener, its base __dict__,
+ * Locator, the evidence path as opened, the volume's index, whether deleted files are listed). The metadata of a
  * name that came without it is loaded by address (as tsk_walk's _with_meta does). `error`: why
  * the listing stopped early (the rows before it stand). OSError when the directory cannot be
  * opened at all. */
@@ -228,15 +369,37 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
 {
     unsigned long long addr;
     int attributes;
-    if (!PyArg_ParseTuple(args, "Kp", &addr, &attributes))
+    PyObject *spec = Py_None, *prefix = Py_None;
+    if (!PyArg_ParseTuple(args, "Kp|OO", &addr, &attributes, &spec, &prefix))
         return NULL;
+    Maker mk, *maker = NULL;
+    if (spec != Py_None) {
+        if (!PyArg_ParseTuple(spec, "OO!OO!OOOp", &mk.entry_cls, &PyDict_Type, &mk.entry_base,
+                              &mk.opener_cls, &PyDict_Type, &mk.opener_base, &mk.locator_cls,
+                              &mk.opened_as, &mk.volume_index, &mk.deleted))
+            return NULL;
+        if (!PyType_Check(mk.entry_cls) || !PyType_Check(mk.opener_cls) ||
+            !PyType_Check(mk.locator_cls) ||
+            !PyType_IsSubtype((PyTypeObject *)mk.locator_cls, &PyTuple_Type) ||
+            !PyUnicode_Check(prefix)) {
+            PyErr_SetString(PyExc_TypeError, "list: a bad maker");
+            return NULL;
+        }
+        mk.prefix = PyUnicode_FromFormat("%U/", prefix);
+        if (mk.prefix == NULL)
+            return NULL;
+        maker = &mk;
+    }
     if (self->fs == NULL) {
         PyErr_SetString(PyExc_ValueError, "the walker is closed");
         return NULL;
     }
     TSK_FS_DIR *dir = tsk_fs_dir_open_meta(self->fs, (TSK_INUM_T)addr);
-    if (dir == NULL)
+    if (dir == NULL) {
+        if (maker != NULL)
+            Py_DECREF(mk.prefix);
         return tsk_failure("cannot open the directory");
+    }
     size_t count = tsk_fs_dir_getsize(dir);
     PyObject *rows = PyList_New(0);
     PyObject *error = NULL;
@@ -261,6 +424,23 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
             else
                 tsk_error_reset();
         }
+        if (maker != NULL && owner->meta != NULL) {
+            PyObject *made;
+            int skip;
+            int rc = make_entry(maker, name, owner->meta, &made, &skip);
+            if (rc != 0 || skip) {
+                if (owner != file)
+                    tsk_fs_file_close(owner);
+                tsk_fs_file_close(file);
+                if (rc < 0 || (rc > 0 && PyList_Append(rows, made) < 0)) {
+                    Py_XDECREF(made);
+                    Py_CLEAR(rows);
+                    break;
+                }
+                Py_XDECREF(made);
+                continue;
+            }
+        }
         PyObject *meta;
         if (owner->meta != NULL) {
             meta = meta_tuple(owner, attributes);
@@ -283,6 +463,8 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
         Py_DECREF(row);
     }
     tsk_fs_dir_close(dir);
+    if (maker != NULL)
+        Py_DECREF(mk.prefix);
     if (rows == NULL) {
         Py_XDECREF(error);
         return NULL;
@@ -342,7 +524,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__tskwalk(void)
 {
-    if (PyType_Ready(&WalkerType) < 0)
+    if (PyType_Ready(&WalkerType) < 0 || !intern_keys())
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

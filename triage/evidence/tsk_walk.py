@@ -212,21 +212,20 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
     root = fs.info.root_inum
     geometry = (volume.offset, fs.info.block_size) if linear else None
     explain = media.explain if media is not None else (lambda exc: exc)
-    lister = _lister(fs, ntfs, fs.info.ftype in _EXT)
+    make = _Maker(fs, evidence, volume, media, geometry)
+    lister = _lister(fs, ntfs, fs.info.ftype in _EXT, make.spec(deleted))
     # Each frame: an iterator over one directory's rows, its path, the directory inodes above
     # it (a directory that points back at an ancestor would otherwise loop forever), its own
     # inode, its parent's, and the whole names of its NUL-holding entries.
     try:
-        stack: List[_Frame] = [_Frame(lister.rows(root), "", frozenset([root]), root, root,
-                                      lister.whole_names(root))]
+        stack: List[_Frame] = [_Frame(*lister.open(root, ""), "", frozenset([root]), root, root)]
     except READ_ERRORS as exc:
         lister.close()
         yield ScanError(evidence, f"cannot open the root directory: {_why(explain, exc)}",
                         volume, "/", root)
         return
     try:
-        yield from _entries(lister, stack, _Maker(fs, evidence, volume, media, geometry),
-                            deleted, explain, ntfs)
+        yield from _entries(lister, stack, make, deleted, explain, ntfs)
     finally:
         lister.close()
     yield from _damage_in(volume, evidence, media)
@@ -242,8 +241,9 @@ class TskFileSystem(pytsk3.FS_Info):
         self.image, self.image_offset = img, offset
 
 
-def _lister(fs, ntfs: bool, whole_names: bool):
-    """The compiled lister when it is built and opens this file system, else pytsk3's."""
+def _lister(fs, ntfs: bool, whole_names: bool, spec: tuple):
+    """The compiled lister when it is built and opens this file system, else pytsk3's.
+    `spec`: what the compiled lister makes the plain case's entries with (_Maker.spec)."""
     image = getattr(fs, "image", None)
     if _tskwalk is not None and image is not None and fs.info.ftype in COMPILED_TYPES:
         try:
@@ -251,7 +251,7 @@ def _lister(fs, ntfs: bool, whole_names: bool):
         except (OSError, RuntimeError, ValueError, OverflowError):
             pass   # libtsk may refuse what pytsk3's newer TSK opened: pytsk3 lists it
         else:
-            return _CompiledLister(walker, fs, ntfs, whole_names)
+            return _CompiledLister(walker, fs, ntfs, whole_names, None if ntfs else spec)
     return _PytskLister(fs, ntfs, whole_names)
 
 
@@ -267,8 +267,10 @@ class _PytskLister:
     def __init__(self, fs, ntfs: bool, whole_names: bool):
         self._fs, self._ntfs, self._whole = fs, ntfs, whole_names
 
-    def rows(self, addr: int) -> Iterator[Row]:
-        return self._rows(iter(self._fs.open_dir(inode=addr)))   # opened now: errors now
+    def open(self, addr: int, prefix: str) -> Tuple[Iterator[Row], Dict[Tuple[int, bytes], bytes]]:
+        """One directory's rows (the directory opened now: errors now) and its whole names."""
+        rows = self._rows(iter(self._fs.open_dir(inode=addr)))
+        return rows, self._whole_names(addr)
 
     def _rows(self, files) -> Iterator[Row]:
         fs, ntfs = self._fs, self._ntfs
@@ -284,7 +286,7 @@ class _PytskLister:
                         _pytsk_attributes(f) if ntfs else None)
             yield raw, int(name.meta_addr), int(name.flags), int(name.type), meta
 
-    def whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
+    def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
         if not self._whole:
             return {}
         try:
@@ -300,16 +302,19 @@ class _PytskLister:
 class _CompiledLister:
     """Rows from the compiled helper (_tskwalk.c): a directory at a time, at C speed."""
 
-    def __init__(self, walker, fs, ntfs: bool, whole_names: bool):
+    def __init__(self, walker, fs, ntfs: bool, whole_names: bool, spec: Optional[tuple]):
         self._walker, self._fs, self._ntfs, self._whole = walker, fs, ntfs, whole_names
-        self._block_size = fs.info.block_size
+        self._block_size, self._spec = fs.info.block_size, spec
 
-    def rows(self, addr: int) -> Iterator[Row]:
-        rows, error = self._walker.list(addr, self._ntfs)
+    def open(self, addr: int, prefix: str) -> Tuple[Iterator[Row], Dict[Tuple[int, bytes], bytes]]:
+        """As _PytskLister.open; the plain case's rows come as entries already made (only in
+        a directory without whole names, whose names all need no more than decoding)."""
+        whole = self._whole_names(addr)
+        rows, error = self._walker.list(addr, self._ntfs, None if whole else self._spec, prefix)
         if self._ntfs and addr == self._fs.info.root_inum:
             rows = [self._mft_times(row) if row[1] == 0 and row[4] is not None else row
                     for row in rows]
-        return iter(rows) if error is None else _then_fail(rows, error)
+        return (iter(rows) if error is None else _then_fail(rows, error)), whole
 
     def _mft_times(self, row: Row) -> Row:
         """$MFT's own times as pytsk3 gives them: its newer TSK reports none for the MFT's
@@ -324,7 +329,7 @@ class _CompiledLister:
         times = tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
         return (*row[:4], (*row[4][:3], times, row[4][4]))
 
-    def whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
+    def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
         if not self._whole:
             return {}
         data = self._walker.directory_bytes(addr, MAX_DIRECTORY)
@@ -365,59 +370,79 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
     evidence, volume = make.evidence, make.volume
     while stack:
         frame = stack[-1]
+        prefix, whole = frame.prefix, frame.whole
         try:
-            raw, addr, name_flags, name_type, meta = next(frame.entries)
-        except StopIteration:
-            stack.pop()
-            continue
-        except READ_ERRORS as exc:
-            stack.pop()
-            yield ScanError(evidence, f"directory listing stopped: {_why(explain, exc)}", volume,
-                            frame.prefix or "/")
-            continue
-        if frame.whole or raw in _DOTS:   # the few names that need more than decoding
-            if _is_self_or_parent(raw, addr, frame):
-                continue
-            path = f"{frame.prefix}/{_component(raw, addr, frame.whole)}"
-        else:
-            path = f"{frame.prefix}/{raw.decode('utf-8', 'backslashreplace')}"
-        unallocated = bool(name_flags & _NAME_UNALLOC)
-        # "(realloc)" in fls: a deleted name whose inode now belongs to a live file. Listed, as
-        # fls lists it; its content is the inode's current content (what icat gives).
-        realloc = unallocated and meta is not None and bool(meta[0] & _META_ALLOC)
-        if unallocated and not deleted:
-            continue
-        is_dir = name_type in _DIR_NAME_TYPES or (meta is not None and meta[1] in _DIR_META_TYPES)
-        if is_dir and not realloc:   # a reallocated directory is walked under its live name
-            if addr not in frame.ancestors and len(stack) < MAX_DEPTH:
-                try:
-                    stack.append(_Frame(lister.rows(addr), path, frame.ancestors | {addr}, addr,
-                                        frame.inode, lister.whole_names(addr)))
-                except READ_ERRORS as exc:
-                    if not unallocated:  # a deleted folder whose entries are gone is normal
-                        yield ScanError(evidence, f"cannot open directory: {_why(explain, exc)}",
-                                        volume, path, addr)
-        content = _ntfs_attributes(meta[4]) if ntfs and meta is not None else None
-        if content:
-            times = meta[3]
-            for suffix, size, attr in content:
-                if is_dir and not suffix:
-                    continue  # the directory's own index, not content
-                yield make(path + suffix, addr, not unallocated, realloc, size, attr, times)
-        elif not is_dir and (meta[1] == _META_REG if meta is not None else name_type == _NAME_REG):
-            if meta is None:
-                yield make(path, addr, not unallocated, realloc, 0, None, _NO_TIMES)
+            # One directory's rows in a plain loop (the costliest part of the walk in Python):
+            # left at a subdirectory, which is walked first, and resumed after it.
+            for row in frame.entries:
+                if row.__class__ is not tuple:   # an entry the compiled lister made
+                    yield row
+                    continue
+                raw, addr, name_flags, name_type, meta = row
+                if whole or raw in _DOTS:   # the few names that need more than decoding
+                    if _is_self_or_parent(raw, addr, frame):
+                        continue
+                    path = f"{prefix}/{_component(raw, addr, whole)}"
+                else:
+                    path = f"{prefix}/{raw.decode('utf-8', 'backslashreplace')}"
+                unallocated = name_flags & _NAME_UNALLOC
+                if unallocated and not deleted:
+                    continue
+                # "(realloc)" in fls: a deleted name whose inode now belongs to a live file.
+                # Listed, as fls lists it; its content is the inode's current content (what
+                # icat gives).
+                realloc = bool(unallocated and meta is not None and meta[0] & _META_ALLOC)
+                if meta is None:
+                    is_dir = name_type in _DIR_NAME_TYPES
+                    if not is_dir and name_type == _NAME_REG:
+                        yield make(path, addr, not unallocated, realloc, 0, None, _NO_TIMES)
+                        continue
+                else:
+                    is_dir = name_type in _DIR_NAME_TYPES or meta[1] in _DIR_META_TYPES
+                    if not (is_dir or ntfs):
+                        if meta[1] == _META_REG:
+                            yield make(path, addr, not unallocated, realloc, meta[2], None,
+                                       meta[3])
+                        continue
+                # a reallocated directory is walked under its live name
+                descend = is_dir and not realloc and addr not in frame.ancestors \
+                    and len(stack) < MAX_DEPTH
+                if descend:
+                    try:
+                        stack.append(_Frame(*lister.open(addr, path), path,
+                                            frame.ancestors | {addr}, addr, frame.inode))
+                    except READ_ERRORS as exc:
+                        descend = False
+                        if not unallocated:  # a deleted folder whose entries are gone is normal
+                            yield ScanError(evidence, f"cannot open directory: "
+                                            f"{_why(explain, exc)}", volume, path, addr)
+                content = _ntfs_attributes(meta[4]) if ntfs and meta is not None else None
+                if content:
+                    times = meta[3]
+                    for suffix, size, attr in content:
+                        if is_dir and not suffix:
+                            continue  # the directory's own index, not content
+                        yield make(path + suffix, addr, not unallocated, realloc, size, attr,
+                                   times)
+                elif not is_dir and meta is not None and meta[1] == _META_REG:
+                    yield make(path, addr, not unallocated, realloc, meta[2], None, meta[3])
+                if descend:
+                    break
             else:
-                yield make(path, addr, not unallocated, realloc, meta[2], None, meta[3])
+                stack.pop()
+        except READ_ERRORS as exc:
+            stack.pop()   # the failing frame: nothing was pushed above it since
+            yield ScanError(evidence, f"directory listing stopped: {_why(explain, exc)}", volume,
+                            prefix or "/")
 
 
 class _Frame(NamedTuple):
-    entries: Iterator[Row]
+    entries: Iterator[Union[Row, FileEntry]]
+    whole: Dict[Tuple[int, bytes], bytes]
     prefix: str
     ancestors: frozenset
     inode: int
     parent: int
-    whole: Dict[Tuple[int, bytes], bytes]
 
 
 def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
@@ -486,6 +511,16 @@ class _Maker:
         self._fs, self._media, self._geometry = fs, media, geometry
         # The locator reopens by the path as opened; `evidence` is that path as shown.
         self._opened_as = evidence if media is None else media.path
+
+    def spec(self, deleted: bool) -> tuple:
+        """What the compiled lister makes the plain case's entries with: the objects __call__
+        makes, as the classes and the fields all of this walk's share (taken from instances
+        made here, so both sides fill the same fields)."""
+        entry = vars(_new_entry(evidence=self.evidence, path="", size=0, allocated=True,
+                                volume=self.volume))
+        opener = vars(TskOpener(None, self._media, None, 0, False, self._geometry, self._fs))
+        return (FileEntry, entry, TskOpener, opener, Locator, self._opened_as,
+                self.volume.index, deleted)
 
     def __call__(self, path: str, addr: int, allocated: bool, realloc: bool, size: int,
                  attr, times) -> FileEntry:
