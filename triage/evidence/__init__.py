@@ -61,8 +61,10 @@ class Evidence:
         no volumes and is walked whole. Disk images among the files are noted in
         `container_files` on the way (they are listed and judged as files, never opened as
         disks here)."""
+        formats = CONTAINER_FILE_FORMATS
         for item in self._entries(deleted, volumes):
-            if isinstance(item, FileEntry):
+            # container_file_format's first test inline: every listed file pays it
+            if isinstance(item, FileEntry) and item.path[item.path.rfind("."):].lower() in formats:
                 self._note_container_file(item)
             yield item
 

@@ -131,9 +131,18 @@ static void Walker_dealloc(Walker *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Tuples of ints only (and strings, None) are left out of the cyclic GC, as CPython's own
+ * collector would leave them at its first pass: a walk makes five for every file. */
+static PyObject *untracked(PyObject *tuple)
+{
+    if (tuple != NULL && PyObject_GC_IsTracked(tuple))
+        PyObject_GC_UnTrack(tuple);
+    return tuple;
+}
+
 static PyObject *pair(long long a, long long b)
 {
-    return Py_BuildValue("(LL)", a, b);
+    return untracked(Py_BuildValue("(LL)", a, b));
 }
 
 /* (mflags, mtype, size, times, attributes): attributes only when asked (NTFS), a list of
@@ -298,6 +307,7 @@ static int make_entry(Maker *mk, TSK_FS_NAME *name, TSK_FS_META *m, PyObject **o
     PyTuple_SET_ITEM(times, 1, pair(m->atime, m->atime_nano));
     PyTuple_SET_ITEM(times, 2, pair(m->ctime, m->ctime_nano));
     PyTuple_SET_ITEM(times, 3, pair(m->crtime, m->crtime_nano));
+    untracked(times);
     /* Locator(opened_as, volume index, inode, None): a NamedTuple, made as its tuple */
     locator = ((PyTypeObject *)mk->locator_cls)->tp_alloc((PyTypeObject *)mk->locator_cls, 4);
     if (locator == NULL)
@@ -310,6 +320,7 @@ static int make_entry(Maker *mk, TSK_FS_NAME *name, TSK_FS_META *m, PyObject **o
     PyTuple_SET_ITEM(locator, 2, inode);
     Py_INCREF(Py_None);
     PyTuple_SET_ITEM(locator, 3, Py_None);
+    untracked(locator);
     opener = instance(mk->opener_cls, mk->opener_base);
     if (opener == NULL)
         goto fail;
@@ -476,17 +487,92 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
     return Py_BuildValue("(NN)", rows, error);
 }
 
-static PyObject *Walker_directory_bytes(Walker *self, PyObject *args)
+/* ext_names.names_in, here: {(inode, name up to its NUL): whole name} of the directory
+ * entries whose name holds a NUL, each record and the older ones left in its slack. */
+#define U32(d, at) ((unsigned int)(d)[at] | (unsigned int)(d)[(at) + 1] << 8 | \
+                    (unsigned int)(d)[(at) + 2] << 16 | (unsigned int)(d)[(at) + 3] << 24)
+#define U16(d, at) ((unsigned int)(d)[(at) + 4] | (unsigned int)(d)[(at) + 5] << 8)
+
+static int found_name(PyObject *found, const unsigned char *d, size_t at, size_t end)
+{
+    const unsigned char *cut = memchr(d + at + 8, 0, end - (at + 8));
+    if (cut == NULL || cut == d + at + 8)
+        return 0;
+    unsigned int inode = U32(d, at);
+    PyObject *key = Py_BuildValue("(Iy#)", inode, (const char *)d + at + 8,
+                                  (Py_ssize_t)(cut - (d + at + 8)));
+    PyObject *whole = PyBytes_FromStringAndSize((const char *)d + at + 8, (Py_ssize_t)(end - at - 8));
+    int rc = (key == NULL || whole == NULL) ? -1 : (PyDict_SetDefault(found, key, whole) ? 0 : -1);
+    Py_XDECREF(key);
+    Py_XDECREF(whole);
+    return rc;
+}
+
+static int slack_names(PyObject *found, const unsigned char *d, size_t at, size_t stop)
+{
+    size_t i;
+    for (i = at; i < stop && d[i] == 0; i++)
+        ;
+    if (i == stop)
+        return 0;   /* the usual case: nothing left behind */
+    while (at + 8 <= stop) {
+        unsigned int inode = U32(d, at), rec_len = U16(d, at), name_len = d[at + 6];
+        size_t end = at + 8 + name_len;
+        if (inode && name_len && rec_len >= 8 + name_len && end <= stop) {
+            if (found_name(found, d, at, end) < 0)
+                return -1;
+            at += (8 + name_len + 3) & ~3u;
+        } else {
+            at += 4;
+        }
+    }
+    return 0;
+}
+
+static int block_names(PyObject *found, const unsigned char *d, size_t at, size_t stop)
+{
+    while (at + 8 <= stop) {
+        unsigned int inode = U32(d, at), rec_len = U16(d, at), name_len = d[at + 6];
+        if (rec_len < 8 || rec_len & 3 || at + rec_len > stop)
+            return 0;   /* not a chain TSK would follow either */
+        size_t end = at + 8 + name_len;
+        if (inode && name_len && end <= stop && found_name(found, d, at, end) < 0)
+            return -1;
+        unsigned int used = (8 + name_len + 3) & ~3u;
+        if (rec_len >= used + 12 && slack_names(found, d, at + used, at + rec_len) < 0)
+            return -1;
+        at += rec_len;
+    }
+    return 0;
+}
+
+static PyObject *Walker_whole_names(Walker *self, PyObject *args)
 {
     unsigned long long addr;
-    long long limit;
-    if (!PyArg_ParseTuple(args, "KL", &addr, &limit))
+    long long limit, block;
+    if (!PyArg_ParseTuple(args, "KLL", &addr, &limit, &block))
         return NULL;
     if (self->fs == NULL) {
         PyErr_SetString(PyExc_ValueError, "the walker is closed");
         return NULL;
     }
-    return directory_bytes(self->fs, (TSK_INUM_T)addr, limit);
+    PyObject *data = directory_bytes(self->fs, (TSK_INUM_T)addr, limit);
+    if (data == NULL)
+        return NULL;
+    PyObject *found = PyDict_New();
+    if (found != NULL && data != Py_None && block > 0) {
+        const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data);
+        size_t n = (size_t)PyBytes_GET_SIZE(data);
+        for (size_t start = 0; start < n; start += (size_t)block) {
+            size_t stop = start + (size_t)block < n ? start + (size_t)block : n;
+            if (block_names(found, d, start, stop) < 0) {
+                Py_CLEAR(found);
+                break;
+            }
+        }
+    }
+    Py_DECREF(data);
+    return found;
 }
 
 static PyObject *Walker_close(Walker *self, PyObject *unused)
@@ -499,8 +585,8 @@ static PyObject *Walker_close(Walker *self, PyObject *unused)
 static PyMethodDef Walker_methods[] = {
     {"list", (PyCFunction)Walker_list, METH_VARARGS,
      "list(addr, attributes) -> (rows, error or None): the names of one directory."},
-    {"directory_bytes", (PyCFunction)Walker_directory_bytes, METH_VARARGS,
-     "directory_bytes(addr, limit) -> bytes or None: a directory's own content."},
+    {"whole_names", (PyCFunction)Walker_whole_names, METH_VARARGS,
+     "whole_names(addr, limit, block_size) -> dict: ext_names.names_in of a directory."},
     {"close", (PyCFunction)Walker_close, METH_NOARGS, "Close the file system and the image."},
     {NULL, NULL, 0, NULL},
 };

@@ -9,7 +9,7 @@ import pytsk3
 
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..records import TIME_FIELDS, FileEntry, ScanError, Volume, quick_maker
-from .ext_names import MAX_DIRECTORY, names_in, names_with_nul
+from .ext_names import MAX_DIRECTORY, names_with_nul
 from .media import overlap
 from .reopen import Locator, installed
 from .sources import RandomAccess
@@ -332,8 +332,7 @@ class _CompiledLister:
     def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
         if not self._whole:
             return {}
-        data = self._walker.directory_bytes(addr, MAX_DIRECTORY)
-        return {} if data is None else names_in(data, self._block_size)
+        return self._walker.whole_names(addr, MAX_DIRECTORY, self._block_size)
 
     def close(self) -> None:
         self._walker.close()
