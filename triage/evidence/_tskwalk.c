@@ -269,8 +269,44 @@ static int intern_keys(void)
 
 /* 1: made into *out; 0: not the plain case (or skipped: *out stays NULL and *skip is set);
  * -1: a Python error. */
-static int make_entry(Maker *mk, TSK_FS_NAME *name, TSK_FS_META *m, PyObject **out, int *skip)
+/* NTFS: the size of the one entry a file's attributes give (tsk_walk._ntfs_attributes): its
+ * unnamed $DATA's, or the file's own when none is listed; 0 when they give other entries (an
+ * alternate data stream, a named index), left to tsk_walk. */
+static int ntfs_plain_size(TSK_FS_FILE *file, long long *size)
 {
+    int count = tsk_fs_file_attr_getsize(file);
+    int listed = 0;
+    long long data_size = 0;
+    if (count < 0)
+        tsk_error_reset();
+    for (int i = 0; i < count; i++) {
+        const TSK_FS_ATTR *a = tsk_fs_file_attr_get_idx(file, i);
+        if (a == NULL) {   /* none are listed (as meta_tuple): the file's own size */
+            tsk_error_reset();
+            listed = 0;
+            break;
+        }
+        int named = a->name != NULL && a->name[0] != 0;
+        if (a->type == TSK_FS_ATTR_TYPE_NTFS_DATA) {
+            if (named && strcmp(a->name, "$Data") != 0)
+                return 0;
+            listed++;
+            data_size = (long long)a->size;
+        } else if (a->type == TSK_FS_ATTR_TYPE_NTFS_IDXROOT && named && strcmp(a->name, "$I30") != 0) {
+            return 0;
+        }
+    }
+    if (listed > 1)
+        return 0;
+    if (listed == 1)
+        *size = data_size;
+    return 1;
+}
+
+static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs, PyObject **out,
+                      int *skip)
+{
+    TSK_FS_META *m = file->meta;
     *out = NULL;
     *skip = 0;
     if (m->type != TSK_FS_META_TYPE_REG || name->type == TSK_FS_NAME_TYPE_DIR ||
@@ -278,6 +314,10 @@ static int make_entry(Maker *mk, TSK_FS_NAME *name, TSK_FS_META *m, PyObject **o
         return 0;
     const char *raw = name->name;
     if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0)
+        return 0;
+    long long content_size = (long long)m->size;
+    /* $MFT (address 0) is left to tsk_walk, which takes its times from pytsk3 */
+    if (ntfs && (name->meta_addr == 0 || !ntfs_plain_size(file, &content_size)))
         return 0;
     int unallocated = (name->flags & TSK_FS_NAME_FLAG_UNALLOC) != 0;
     if (unallocated && !mk->deleted) {
@@ -298,7 +338,7 @@ static int make_entry(Maker *mk, TSK_FS_NAME *name, TSK_FS_META *m, PyObject **o
     /* A deleted file is recovered as far as TSK can follow it; a live inode must read whole. */
     int short_ok = !(allocated || realloc_);
     PyObject *inode = PyLong_FromUnsignedLongLong((unsigned long long)name->meta_addr);
-    PyObject *size = PyLong_FromLongLong((long long)m->size);
+    PyObject *size = PyLong_FromLongLong(content_size);
     PyObject *times = PyTuple_New(4);
     PyObject *locator = NULL, *opener = NULL, *entry = NULL;
     if (inode == NULL || size == NULL || times == NULL)
@@ -438,7 +478,7 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
         if (maker != NULL && owner->meta != NULL) {
             PyObject *made;
             int skip;
-            int rc = make_entry(maker, name, owner->meta, &made, &skip);
+            int rc = make_entry(maker, owner, name, attributes, &made, &skip);
             if (rc != 0 || skip) {
                 if (owner != file)
                     tsk_fs_file_close(owner);
