@@ -192,32 +192,22 @@ static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
                          (long long)m->size, times, attrs);
 }
 
-/* The directory's own bytes, as pytsk3's read_random(0, size) gives them; None when they
- * cannot be read (tsk_walk then finds no whole names, as ext_names does). */
-static PyObject *directory_bytes(TSK_FS_INFO *fs, TSK_INUM_T addr, long long limit)
+/* A directory's own bytes, as pytsk3's read_random(0, size) on the directory opened by its
+ * address gives them; None when they cannot be read (no whole names then, as ext_names). */
+static PyObject *file_bytes(TSK_FS_FILE *dir, long long limit)
 {
-    TSK_FS_FILE *dir = tsk_fs_file_open_meta(fs, NULL, addr);
-    if (dir == NULL || dir->meta == NULL) {
-        if (dir != NULL)
-            tsk_fs_file_close(dir);
-        tsk_error_reset();
+    if (dir == NULL || dir->meta == NULL)
         Py_RETURN_NONE;
-    }
     long long size = (long long)dir->meta->size;
     if (size > limit)
         size = limit;
-    if (size <= 0) {
-        tsk_fs_file_close(dir);
+    if (size <= 0)
         return PyBytes_FromStringAndSize("", 0);
-    }
     PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
-    if (out == NULL) {
-        tsk_fs_file_close(dir);
+    if (out == NULL)
         return NULL;
-    }
     ssize_t got = tsk_fs_file_read(dir, 0, PyBytes_AS_STRING(out), (size_t)size,
                                    TSK_FS_FILE_READ_FLAG_NONE);
-    tsk_fs_file_close(dir);
     if (got < 0) {
         tsk_error_reset();
         Py_DECREF(out);
@@ -227,7 +217,6 @@ static PyObject *directory_bytes(TSK_FS_INFO *fs, TSK_INUM_T addr, long long lim
         return NULL;
     return out;
 }
-
 
 /* The plain case made into its record here: with a `maker` (see Walker_list), a regular file
  * with metadata whose name is valid UTF-8, not "." or "..", in a directory without whole
@@ -239,14 +228,19 @@ typedef struct {
     int deleted;
 } Maker;
 
-static PyObject *instance(PyObject *cls, PyObject *base)
+/* An instance of `cls` whose __dict__ is a copy of `base` with `count` more (key, value)
+ * pairs set: what tsk_walk's quick_maker makes (FileEntry), or TskOpener's __init__. */
+static PyObject *instance(PyObject *cls, PyObject *base, int count, PyObject *const *pairs)
 {
     PyTypeObject *type = (PyTypeObject *)cls;
     PyObject *obj = type->tp_alloc(type, 0);
     if (obj == NULL)
         return NULL;
     PyObject *state = PyDict_Copy(base);
-    if (state == NULL || PyObject_GenericSetDict(obj, state, NULL) < 0) {
+    int bad = state == NULL;
+    for (int i = 0; !bad && i < count; i++)
+        bad = PyDict_SetItem(state, pairs[2 * i], pairs[2 * i + 1]) < 0;
+    if (bad || PyObject_GenericSetDict(obj, state, NULL) < 0) {
         Py_XDECREF(state);
         Py_DECREF(obj);
         return NULL;
@@ -361,33 +355,17 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
     Py_INCREF(Py_None);
     PyTuple_SET_ITEM(locator, 3, Py_None);
     untracked(locator);
-    opener = instance(mk->opener_cls, mk->opener_base);
+    PyObject *opener_fields[] = {K_locator, locator, K_size, size,
+                                 K_short_ok, short_ok ? Py_True : Py_False};
+    opener = instance(mk->opener_cls, mk->opener_base, 3, opener_fields);
     if (opener == NULL)
         goto fail;
-    PyObject *od = PyObject_GenericGetDict(opener, NULL);
-    if (od == NULL)
-        goto fail;
-    int bad = PyDict_SetItem(od, K_locator, locator) < 0 ||
-              PyDict_SetItem(od, K_size, size) < 0 ||
-              PyDict_SetItem(od, K_short_ok, short_ok ? Py_True : Py_False) < 0;
-    Py_DECREF(od);
-    if (bad)
-        goto fail;
-    entry = instance(mk->entry_cls, mk->entry_base);
+    PyObject *entry_fields[] = {K_path, path, K_size, size,
+                                K_allocated, allocated ? Py_True : Py_False, K_inode, inode,
+                                K_times, times, K_realloc, realloc_ ? Py_True : Py_False,
+                                K_open, opener};
+    entry = instance(mk->entry_cls, mk->entry_base, 7, entry_fields);
     if (entry == NULL)
-        goto fail;
-    PyObject *ed = PyObject_GenericGetDict(entry, NULL);
-    if (ed == NULL)
-        goto fail;
-    bad = PyDict_SetItem(ed, K_path, path) < 0 ||
-          PyDict_SetItem(ed, K_size, size) < 0 ||
-          PyDict_SetItem(ed, K_allocated, allocated ? Py_True : Py_False) < 0 ||
-          PyDict_SetItem(ed, K_inode, inode) < 0 ||
-          PyDict_SetItem(ed, K_times, times) < 0 ||
-          PyDict_SetItem(ed, K_realloc, realloc_ ? Py_True : Py_False) < 0 ||
-          PyDict_SetItem(ed, K_open, opener) < 0;
-    Py_DECREF(ed);
-    if (bad)
         goto fail;
     Py_DECREF(path);
     Py_DECREF(inode);
@@ -408,7 +386,89 @@ fail:
     return -1;
 }
 
-/* list(addr, attributes[, maker, prefix]) -> (rows, error or None): a row per name of the
+/* ext_names.names_in, here: {(inode, name up to its NUL): whole name} of the directory
+ * entries whose name holds a NUL, each record and the older ones left in its slack. */
+#define U32(d, at) ((unsigned int)(d)[at] | (unsigned int)(d)[(at) + 1] << 8 | \
+                    (unsigned int)(d)[(at) + 2] << 16 | (unsigned int)(d)[(at) + 3] << 24)
+#define U16(d, at) ((unsigned int)(d)[(at) + 4] | (unsigned int)(d)[(at) + 5] << 8)
+
+static int found_name(PyObject *found, const unsigned char *d, size_t at, size_t end)
+{
+    const unsigned char *cut = memchr(d + at + 8, 0, end - (at + 8));
+    if (cut == NULL || cut == d + at + 8)
+        return 0;
+    unsigned int inode = U32(d, at);
+    PyObject *key = Py_BuildValue("(Iy#)", inode, (const char *)d + at + 8,
+                                  (Py_ssize_t)(cut - (d + at + 8)));
+    PyObject *whole = PyBytes_FromStringAndSize((const char *)d + at + 8, (Py_ssize_t)(end - at - 8));
+    int rc = (key == NULL || whole == NULL) ? -1 : (PyDict_SetDefault(found, key, whole) ? 0 : -1);
+    Py_XDECREF(key);
+    Py_XDECREF(whole);
+    return rc;
+}
+
+static int slack_names(PyObject *found, const unsigned char *d, size_t at, size_t stop)
+{
+    size_t i;
+    for (i = at; i < stop && d[i] == 0; i++)
+        ;
+    if (i == stop)
+        return 0;   /* the usual case: nothing left behind */
+    while (at + 8 <= stop) {
+        unsigned int inode = U32(d, at), rec_len = U16(d, at), name_len = d[at + 6];
+        size_t end = at + 8 + name_len;
+        if (inode && name_len && rec_len >= 8 + name_len && end <= stop) {
+            if (found_name(found, d, at, end) < 0)
+                return -1;
+            at += (8 + name_len + 3) & ~3u;
+        } else {
+            at += 4;
+        }
+    }
+    return 0;
+}
+
+static int block_names(PyObject *found, const unsigned char *d, size_t at, size_t stop)
+{
+    while (at + 8 <= stop) {
+        unsigned int inode = U32(d, at), rec_len = U16(d, at), name_len = d[at + 6];
+        if (rec_len < 8 || rec_len & 3 || at + rec_len > stop)
+            return 0;   /* not a chain TSK would follow either */
+        size_t end = at + 8 + name_len;
+        if (inode && name_len && end <= stop && found_name(found, d, at, end) < 0)
+            return -1;
+        unsigned int used = (8 + name_len + 3) & ~3u;
+        if (rec_len >= used + 12 && slack_names(found, d, at + used, at + rec_len) < 0)
+            return -1;
+        at += rec_len;
+    }
+    return 0;
+}
+
+static PyObject *whole_names(TSK_FS_FILE *dir, long long limit, long long block)
+{
+    PyObject *data = file_bytes(dir, limit);
+    if (data == NULL)
+        return NULL;
+    PyObject *found = PyDict_New();
+    if (found != NULL && data != Py_None && block > 0) {
+        const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data);
+        size_t n = (size_t)PyBytes_GET_SIZE(data);
+        for (size_t start = 0; start < n; start += (size_t)block) {
+            size_t stop = start + (size_t)block < n ? start + (size_t)block : n;
+            if (block_names(found, d, start, stop) < 0) {
+                Py_CLEAR(found);
+                break;
+            }
+        }
+    }
+    Py_DECREF(data);
+    return found;
+}
+
+/* list(addr, attributes[, maker, prefix, limit, block]) -> (rows, error or None, whole names
+ * or None): with a block size, first the directory's whole names (ext_names.names_in of its
+ * first `limit` bytes; rows of a directory that has some are all left to Python). A row per name of the
  * directory, in TSK's order: (name, meta address, name flags, name type, meta tuple or None),
  * or with a maker, the plain case's FileEntry itself (make_entry; a deleted one left out when
  * the maker says so). maker: (FileEntry, its base __dict__, TskOpener, its base __dict__,
@@ -421,7 +481,9 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
     unsigned long long addr;
     int attributes;
     PyObject *spec = Py_None, *prefix = Py_None;
-    if (!PyArg_ParseTuple(args, "Kp|OO", &addr, &attributes, &spec, &prefix))
+    long long whole_limit = 0, whole_block = 0;
+    if (!PyArg_ParseTuple(args, "Kp|OOLL", &addr, &attributes, &spec, &prefix, &whole_limit,
+                          &whole_block))
         return NULL;
     Maker mk, *maker = NULL;
     if (spec != Py_None) {
@@ -447,9 +509,23 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
     }
     TSK_FS_DIR *dir = tsk_fs_dir_open_meta(self->fs, (TSK_INUM_T)addr);
     if (dir == NULL) {
-        if (maker != NULL)
+        if (spec != Py_None)
             Py_DECREF(mk.prefix);
         return tsk_failure("cannot open the directory");
+    }
+    PyObject *whole = Py_None;
+    Py_INCREF(whole);
+    if (whole_block > 0) {
+        Py_DECREF(whole);
+        whole = whole_names(dir->fs_file, whole_limit, whole_block);
+        if (whole == NULL) {
+            tsk_fs_dir_close(dir);
+            if (spec != Py_None)
+                Py_DECREF(mk.prefix);
+            return NULL;
+        }
+        if (PyDict_GET_SIZE(whole) > 0)
+            maker = NULL;   /* a name to show whole: every row of this directory to Python */
     }
     size_t count = tsk_fs_dir_getsize(dir);
     PyObject *rows = PyList_New(0);
@@ -514,105 +590,18 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
         Py_DECREF(row);
     }
     tsk_fs_dir_close(dir);
-    if (maker != NULL)
+    if (spec != Py_None)
         Py_DECREF(mk.prefix);
     if (rows == NULL) {
         Py_XDECREF(error);
+        Py_DECREF(whole);
         return NULL;
     }
     if (error == NULL) {
         error = Py_None;
         Py_INCREF(error);
     }
-    return Py_BuildValue("(NN)", rows, error);
-}
-
-/* ext_names.names_in, here: {(inode, name up to its NUL): whole name} of the directory
- * entries whose name holds a NUL, each record and the older ones left in its slack. */
-#define U32(d, at) ((unsigned int)(d)[at] | (unsigned int)(d)[(at) + 1] << 8 | \
-                    (unsigned int)(d)[(at) + 2] << 16 | (unsigned int)(d)[(at) + 3] << 24)
-#define U16(d, at) ((unsigned int)(d)[(at) + 4] | (unsigned int)(d)[(at) + 5] << 8)
-
-static int found_name(PyObject *found, const unsigned char *d, size_t at, size_t end)
-{
-    const unsigned char *cut = memchr(d + at + 8, 0, end - (at + 8));
-    if (cut == NULL || cut == d + at + 8)
-        return 0;
-    unsigned int inode = U32(d, at);
-    PyObject *key = Py_BuildValue("(Iy#)", inode, (const char *)d + at + 8,
-                                  (Py_ssize_t)(cut - (d + at + 8)));
-    PyObject *whole = PyBytes_FromStringAndSize((const char *)d + at + 8, (Py_ssize_t)(end - at - 8));
-    int rc = (key == NULL || whole == NULL) ? -1 : (PyDict_SetDefault(found, key, whole) ? 0 : -1);
-    Py_XDECREF(key);
-    Py_XDECREF(whole);
-    return rc;
-}
-
-static int slack_names(PyObject *found, const unsigned char *d, size_t at, size_t stop)
-{
-    size_t i;
-    for (i = at; i < stop && d[i] == 0; i++)
-        ;
-    if (i == stop)
-        return 0;   /* the usual case: nothing left behind */
-    while (at + 8 <= stop) {
-        unsigned int inode = U32(d, at), rec_len = U16(d, at), name_len = d[at + 6];
-        size_t end = at + 8 + name_len;
-        if (inode && name_len && rec_len >= 8 + name_len && end <= stop) {
-            if (found_name(found, d, at, end) < 0)
-                return -1;
-            at += (8 + name_len + 3) & ~3u;
-        } else {
-            at += 4;
-        }
-    }
-    return 0;
-}
-
-static int block_names(PyObject *found, const unsigned char *d, size_t at, size_t stop)
-{
-    while (at + 8 <= stop) {
-        unsigned int inode = U32(d, at), rec_len = U16(d, at), name_len = d[at + 6];
-        if (rec_len < 8 || rec_len & 3 || at + rec_len > stop)
-            return 0;   /* not a chain TSK would follow either */
-        size_t end = at + 8 + name_len;
-        if (inode && name_len && end <= stop && found_name(found, d, at, end) < 0)
-            return -1;
-        unsigned int used = (8 + name_len + 3) & ~3u;
-        if (rec_len >= used + 12 && slack_names(found, d, at + used, at + rec_len) < 0)
-            return -1;
-        at += rec_len;
-    }
-    return 0;
-}
-
-static PyObject *Walker_whole_names(Walker *self, PyObject *args)
-{
-    unsigned long long addr;
-    long long limit, block;
-    if (!PyArg_ParseTuple(args, "KLL", &addr, &limit, &block))
-        return NULL;
-    if (self->fs == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the walker is closed");
-        return NULL;
-    }
-    PyObject *data = directory_bytes(self->fs, (TSK_INUM_T)addr, limit);
-    if (data == NULL)
-        return NULL;
-    PyObject *found = PyDict_New();
-    if (found != NULL && data != Py_None && block > 0) {
-        const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data);
-        size_t n = (size_t)PyBytes_GET_SIZE(data);
-        for (size_t start = 0; start < n; start += (size_t)block) {
-            size_t stop = start + (size_t)block < n ? start + (size_t)block : n;
-            if (block_names(found, d, start, stop) < 0) {
-                Py_CLEAR(found);
-                break;
-            }
-        }
-    }
-    Py_DECREF(data);
-    return found;
+    return Py_BuildValue("(NNN)", rows, error, whole);
 }
 
 static PyObject *Walker_close(Walker *self, PyObject *unused)
@@ -625,8 +614,6 @@ static PyObject *Walker_close(Walker *self, PyObject *unused)
 static PyMethodDef Walker_methods[] = {
     {"list", (PyCFunction)Walker_list, METH_VARARGS,
      "list(addr, attributes) -> (rows, error or None): the names of one directory."},
-    {"whole_names", (PyCFunction)Walker_whole_names, METH_VARARGS,
-     "whole_names(addr, limit, block_size) -> dict: ext_names.names_in of a directory."},
     {"close", (PyCFunction)Walker_close, METH_NOARGS, "Close the file system and the image."},
     {NULL, NULL, 0, NULL},
 };

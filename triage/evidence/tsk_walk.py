@@ -308,13 +308,14 @@ class _CompiledLister:
 
     def open(self, addr: int, prefix: str) -> Tuple[Iterator[Row], Dict[Tuple[int, bytes], bytes]]:
         """As _PytskLister.open; the plain case's rows come as entries already made (only in
-        a directory without whole names, whose names all need no more than decoding)."""
-        whole = self._whole_names(addr)
-        rows, error = self._walker.list(addr, self._ntfs, None if whole else self._spec, prefix)
+        a directory without whole names, whose names all need no more than decoding). An ext
+        directory's whole names are read in the same call (from the directory as opened)."""
+        rows, error, whole = self._walker.list(addr, self._ntfs, self._spec, prefix,
+                                               MAX_DIRECTORY, self._block_size if self._whole else 0)
         if self._ntfs and addr == self._fs.info.root_inum:
             rows = [self._mft_times(row) if row.__class__ is tuple and row[1] == 0
                     and row[4] is not None else row for row in rows]
-        return (iter(rows) if error is None else _then_fail(rows, error)), whole
+        return (iter(rows) if error is None else _then_fail(rows, error)), whole or {}
 
     def _mft_times(self, row: Row) -> Row:
         """$MFT's own times as pytsk3 gives them: pytsk3's TSK (4.15) gives it none (0) where
@@ -328,11 +329,6 @@ class _CompiledLister:
             return row
         times = tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
         return (*row[:4], (*row[4][:3], times, row[4][4]))
-
-    def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
-        if not self._whole:
-            return {}
-        return self._walker.whole_names(addr, MAX_DIRECTORY, self._block_size)
 
     def close(self) -> None:
         self._walker.close()
