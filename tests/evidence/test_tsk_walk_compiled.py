@@ -111,3 +111,53 @@ def test_quick_maker_makes_what_the_dataclass_makes():
     assert quick.__dict__ == slow.__dict__ and quick.to_dict() == slow.to_dict()
     with pytest.raises(Exception):
         quick.path = "/other"   # still frozen
+
+
+class _Interrupting:
+    """An image whose reads raise KeyboardInterrupt once armed (as Ctrl-C, or the scan's time
+    budget's alarm, lands in whatever Python code runs: here, a read the C lister called)."""
+
+    def __init__(self, image, armed: bool):
+        self._image, self.armed, self.interrupted = image, armed, 0
+
+    def get_size(self):
+        return self._image.get_size()
+
+    def read(self, offset, size):
+        if self.armed:
+            self.interrupted += 1
+            raise KeyboardInterrupt
+        return self._image.read(offset, size)
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+@pytest.mark.parametrize("when", ["opening", "listing"])
+def test_an_interrupt_in_a_read_stops_the_compiled_walk(images, monkeypatch, when):
+    """Before, the C lister's read callback cleared every exception: a KeyboardInterrupt (or
+    the time budget's BudgetSpent) raised in a read was lost and the walk went on (the scan
+    then ignored its --time-budget, exit 0: tests/test_sampling.py saw it under load)."""
+    with open_evidence(str(images / load_truth("ext4.raw")["segments"][0])) as ev:
+        volume = ev.volumes[0]
+        fs = ev.file_system(volume.index)
+        image = _Interrupting(fs.image, armed=when == "opening")
+        monkeypatch.setattr(fs, "image", image)
+        if when == "listing":
+            # TSK's cache of 2 MiB may hold all a small image's walk reads: a fresh libtsk for
+            # each directory, armed once it is open, so the listing itself reads and is stopped
+            monkeypatch.setattr(tsk_walk, "_CompiledLister", _Uncached(tsk_walk._CompiledLister))
+        with pytest.raises(KeyboardInterrupt):
+            list(tsk_walk.walk(fs, volume, "x"))
+        assert image.interrupted >= 1
+
+
+def _Uncached(cls):
+    class Uncached(cls):
+        def open(self, addr, prefix):
+            image = self._fs.image
+            self._walker.close()
+            image.armed = False
+            self._walker = tsk_walk._tskwalk.Walker(image, image.get_size(),
+                                                    self._fs.image_offset, self._fs.info.ftype)
+            image.armed = True
+            return super().open(addr, prefix)
+    return Uncached

@@ -23,15 +23,23 @@ extern void tsk_img_free(void *);
 typedef struct {
     TSK_IMG_INFO img;     /* first: TSK casts to and from it */
     PyObject *source;     /* has read(offset, size) -> bytes */
+    /* An exception that is not an error of the read (KeyboardInterrupt, the scan's time
+     * budget, SystemExit), raised in a read: kept to be raised again once TSK returns. */
+    PyObject *pending_type, *pending_value, *pending_tb;
 } PyImage;
 
 static ssize_t image_read(TSK_IMG_INFO *img, TSK_OFF_T off, char *buf, size_t len)
 {
     PyImage *self = (PyImage *)img;
+    if (self->pending_type != NULL)
+        return -1;   /* stopping: no more reads */
     PyObject *data = PyObject_CallMethod(self->source, "read", "LK", (long long)off,
                                          (unsigned long long)len);
     if (data == NULL) {
-        PyErr_Clear();   /* as pytsk3: the reader of the failure asks the media why */
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            PyErr_Fetch(&self->pending_type, &self->pending_value, &self->pending_tb);
+        else
+            PyErr_Clear();   /* as pytsk3: the reader of the failure asks the media why */
         tsk_error_reset();
         tsk_error_set_errno(TSK_ERR_IMG_READ);
         tsk_error_set_errstr("read of %zu bytes at offset %lld failed", len, (long long)off);
@@ -54,9 +62,24 @@ static ssize_t image_read(TSK_IMG_INFO *img, TSK_OFF_T off, char *buf, size_t le
     return (ssize_t)n;
 }
 
+/* Raise the exception a read kept (1), if any (0). */
+static int raise_pending(TSK_IMG_INFO *img)
+{
+    PyImage *self = (PyImage *)img;
+    if (self == NULL || self->pending_type == NULL)
+        return 0;
+    PyErr_Clear();
+    PyErr_Restore(self->pending_type, self->pending_value, self->pending_tb);
+    self->pending_type = self->pending_value = self->pending_tb = NULL;
+    return 1;
+}
+
 static void image_close(TSK_IMG_INFO *img)
 {
     PyImage *self = (PyImage *)img;
+    Py_CLEAR(self->pending_type);
+    Py_CLEAR(self->pending_value);
+    Py_CLEAR(self->pending_tb);
     Py_CLEAR(self->source);
     tsk_img_free(img);
 }
@@ -81,6 +104,18 @@ static PyObject *tsk_failure(const char *what)
     return NULL;
 }
 
+static void Walker_close_all(Walker *self)
+{
+    if (self->fs != NULL) {
+        tsk_fs_close(self->fs);
+        self->fs = NULL;
+    }
+    if (self->img != NULL) {
+        tsk_img_close(self->img);
+        self->img = NULL;
+    }
+}
+
 static int Walker_init(Walker *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"image", "size", "offset", "ftype", NULL};
@@ -96,6 +131,7 @@ static int Walker_init(Walker *self, PyObject *args, PyObject *kwds)
     }
     Py_INCREF(source);
     image->source = source;
+    image->pending_type = image->pending_value = image->pending_tb = NULL;
     if (tsk_img_open_external(image, size, 512, image_read, image_close, image_stat) == NULL) {
         Py_DECREF(source);
         tsk_img_free(image);
@@ -104,25 +140,16 @@ static int Walker_init(Walker *self, PyObject *args, PyObject *kwds)
     }
     self->img = (TSK_IMG_INFO *)image;
     self->fs = tsk_fs_open_img(self->img, offset, (TSK_FS_TYPE_ENUM)ftype);
-    if (self->fs == NULL) {
-        tsk_img_close(self->img);
-        self->img = NULL;
-        tsk_failure("cannot open the file system");
+    int interrupted = raise_pending(self->img);
+    if (self->fs == NULL || interrupted) {
+        if (!interrupted)
+            tsk_failure("cannot open the file system");
+        else
+            tsk_error_reset();
+        Walker_close_all(self);
         return -1;
     }
     return 0;
-}
-
-static void Walker_close_all(Walker *self)
-{
-    if (self->fs != NULL) {
-        tsk_fs_close(self->fs);
-        self->fs = NULL;
-    }
-    if (self->img != NULL) {
-        tsk_img_close(self->img);
-        self->img = NULL;
-    }
 }
 
 static void Walker_dealloc(Walker *self)
@@ -511,6 +538,10 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
     if (dir == NULL) {
         if (spec != Py_None)
             Py_DECREF(mk.prefix);
+        if (raise_pending(self->img)) {
+            tsk_error_reset();
+            return NULL;
+        }
         return tsk_failure("cannot open the directory");
     }
     PyObject *whole = Py_None;
@@ -531,6 +562,11 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
     PyObject *rows = PyList_New(0);
     PyObject *error = NULL;
     for (size_t i = 0; rows != NULL && i < count; i++) {
+        /* a signal's handler (Ctrl-C, the time budget's alarm) runs here, not at the end */
+        if (((PyImage *)self->img)->pending_type != NULL || PyErr_CheckSignals() < 0) {
+            Py_CLEAR(rows);
+            break;
+        }
         TSK_FS_FILE *file = tsk_fs_dir_get(dir, i);
         if (file == NULL) {
             const char *why = tsk_error_get();
@@ -592,6 +628,10 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
     tsk_fs_dir_close(dir);
     if (spec != Py_None)
         Py_DECREF(mk.prefix);
+    if (raise_pending(self->img)) {
+        tsk_error_reset();
+        Py_CLEAR(rows);
+    }
     if (rows == NULL) {
         Py_XDECREF(error);
         Py_DECREF(whole);
