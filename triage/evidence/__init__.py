@@ -66,8 +66,10 @@ class Evidence:
         no volumes and is walked whole. Disk images among the files are noted in
         `container_files` on the way (they are listed and judged as files, never opened as
         disks here)."""
+        formats = CONTAINER_FILE_FORMATS
         for item in self._entries(deleted, volumes):
-            if isinstance(item, FileEntry):
+            # container_file_format's first test inline: every listed file pays it
+            if isinstance(item, FileEntry) and item.path[item.path.rfind("."):].lower() in formats:
                 self._note_container_file(item)
             yield item
 
@@ -187,6 +189,9 @@ CONTAINER_FILE_FORMATS = {
 
 
 def container_file_format(path: str) -> Optional[str]:
+    # First the cheap test every listed file pays: no known suffix after the path's last dot.
+    if path[path.rfind("."):].lower() not in CONTAINER_FILE_FORMATS:
+        return None
     name = path.rsplit("/", 1)[-1].lower()
     dot = name.rfind(".")
     if dot <= 0 or ":" in name[dot:]:   # NTFS streams are not files of their own

@@ -12,17 +12,22 @@ import struct
 from typing import Dict, Tuple
 
 _HEADER = struct.Struct("<IHBB")       # inode, record length, name length, file type
-_MAX_DIRECTORY = 64 << 20              # a corrupt size must not make this read a whole disk
+MAX_DIRECTORY = 64 << 20               # a corrupt size must not make this read a whole disk
 
 
 def names_with_nul(directory, block_size: int) -> Dict[Tuple[int, bytes], bytes]:
     """{(inode, name up to the NUL): whole name} for the entries of one directory (a pytsk3
     file opened on the directory's inode). Empty when none holds a NUL or nothing reads."""
     try:
-        size = min(int(directory.info.meta.size), _MAX_DIRECTORY)
+        size = min(int(directory.info.meta.size), MAX_DIRECTORY)
         data = directory.read_random(0, size) if size else b""
     except (OSError, RuntimeError, AttributeError):
         return {}
+    return names_in(data, block_size)
+
+
+def names_in(data: bytes, block_size: int) -> Dict[Tuple[int, bytes], bytes]:
+    """names_with_nul() of a directory's bytes as read."""
     if block_size <= 0:
         return {}
     found: Dict[Tuple[int, bytes], bytes] = {}

@@ -7,10 +7,9 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import pytsk3
 
-from ..errors import READ_ERRORS, one_line
-from ..records import TIME_FIELDS, FileEntry, ScanError, Volume
-from .ext_names import names_with_nul
-from ..errors import DamagedMedia
+from ..errors import READ_ERRORS, DamagedMedia, one_line
+from ..records import TIME_FIELDS, FileEntry, ScanError, Volume, quick_maker
+from .ext_names import MAX_DIRECTORY, names_with_nul
 from .media import overlap
 from .reopen import Locator, installed
 from .sources import RandomAccess
@@ -24,6 +23,21 @@ _EXT = {pytsk3.TSK_FS_TYPE_EXT2, pytsk3.TSK_FS_TYPE_EXT3, pytsk3.TSK_FS_TYPE_EXT
 _NTFS_DATA = pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA
 _DOTS = (b".", b"..")
 _DEFAULT_DATA = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
+_NTFS_IDXROOT = pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT
+_NAME_UNALLOC = pytsk3.TSK_FS_NAME_FLAG_UNALLOC
+_META_ALLOC = pytsk3.TSK_FS_META_FLAG_ALLOC
+_META_REG = pytsk3.TSK_FS_META_TYPE_REG
+_NAME_REG = pytsk3.TSK_FS_NAME_TYPE_REG
+
+try:   # the compiled lister (setup.py builds it where libtsk-dev is installed)
+    from . import _tskwalk
+except ImportError:
+    _tskwalk = None
+
+# The file systems the compiled lister walks (its libtsk may be older than pytsk3's own TSK):
+# those whose listings both give alike, checked on every fixture image
+# (tests/evidence/test_tsk_walk_compiled.py); others are listed through pytsk3.
+COMPILED_TYPES = frozenset(_NTFS | _EXT)
 
 
 class TskReader(RandomAccess):
@@ -136,15 +150,28 @@ class TskOpener:
     bytes, since TSK reads a file's content from its metadata alone."""
 
     def __init__(self, tsk_file, media, locator: Locator, size: int, short_ok: bool,
-                 geometry: Tuple[int, int]):
-        self._file, self._media = tsk_file, media
+                 geometry: Tuple[int, int], fs=None):
+        # `fs`: the walk's file system, where the file is opened by address on first use (the
+        # walk opens no file of its own: a file object for each of a million entries would
+        # cost the listing more than all else).
+        self._file, self._media, self._fs = tsk_file, media, fs
         self.locator, self.size, self.short_ok = locator, size, short_ok
         self.geometry = geometry
 
+    def _tsk_file(self):
+        """The TSK file in this process, opened by address in the walk's file system the
+        first time; None where there is none (a reopened entry: see __call__)."""
+        if self._file is None and self._fs is not None:
+            self._file = self._fs.open_meta(inode=self.locator.inode)
+        return self._file
+
     def __call__(self) -> TskReader:
-        tsk_file, media = self._file, self._media
-        # An empty file is never read, and not even reopened (it may have no metadata).
-        if tsk_file is None and self.size:
+        # An empty file is never read, and not even opened (it may have no metadata).
+        if not self.size:
+            return TskReader(self._file, 0, self.locator.attribute, self.short_ok, self._media,
+                             self.geometry)
+        tsk_file, media = self._tsk_file(), self._media
+        if tsk_file is None:
             handles = installed()
             if handles is None:
                 raise ReopenError("a file entry was opened in a process without evidence "
@@ -153,9 +180,15 @@ class TskOpener:
         return TskReader(tsk_file, self.size, self.locator.attribute, self.short_ok, media,
                          self.geometry)
 
+    def _known_file(self):
+        try:
+            return self._tsk_file()
+        except READ_ERRORS:
+            return None
+
     def extents(self) -> List[Tuple[int, int]]:
         """(media offset, length) of the content's runs ([] when not known here)."""
-        return _extents(self._file, self.locator.attribute, self.geometry)
+        return _extents(self._known_file(), self.locator.attribute, self.geometry)
 
     def volume_extents(self, block: int) -> List[Tuple[int, int]]:
         """(offset in the volume's own bytes, length) of the content's runs, for a volume
@@ -167,11 +200,11 @@ class TskOpener:
         """Where the content starts on the media (its first run), so a scan can read files in
         the order a disk's head meets them; None when not known here (a reopened entry, a
         resident or empty file, a volume not laid linearly on the media)."""
-        return next((offset for offset, _ in _runs(self._file, self.locator.attribute,
+        return next((offset for offset, _ in _runs(self._known_file(), self.locator.attribute,
                                                    self.geometry)), None)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_file": None, "_media": None}
+        return {**self.__dict__, "_file": None, "_media": None, "_fs": None}
 
 
 def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
@@ -182,23 +215,143 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
     `linear`: the volume's bytes are the media's at volume.offset (a partition, not a
     decrypted or virtual volume), so a file's runs say where its content lies on the media."""
     ntfs = fs.info.ftype in _NTFS
-    whole_names = fs.info.ftype in _EXT
     root = fs.info.root_inum
     geometry = (volume.offset, fs.info.block_size) if linear else None
     explain = media.explain if media is not None else (lambda exc: exc)
-    # Each frame: an iterator over one directory, its path, the directory inodes above it (a
-    # directory that points back at an ancestor would otherwise loop forever), its own inode,
-    # its parent's, and the whole names of its NUL-holding entries.
+    make = _Maker(fs, evidence, volume, media, geometry)
+    lister = _lister(fs, ntfs, fs.info.ftype in _EXT, make.spec(deleted))
+    # Each frame: an iterator over one directory's rows, the whole names of its NUL-holding
+    # entries, its path, the directory inodes above it (a directory that points back at an
+    # ancestor would otherwise loop forever), its own inode and its parent's.
     try:
-        stack: List[_Frame] = [_Frame(iter(fs.open_dir(inode=root)), "", frozenset([root]),
-                                      root, root, _names(fs, root, whole_names))]
+        stack: List[_Frame] = [_Frame(*lister.open(root, ""), "", frozenset([root]), root, root)]
     except READ_ERRORS as exc:
+        lister.close()
         yield ScanError(evidence, f"cannot open the root directory: {_why(explain, exc)}",
                         volume, "/", root)
         return
-    yield from _entries(fs, stack, volume, evidence, deleted, media, explain, ntfs,
-                        whole_names, geometry)
+    try:
+        yield from _entries(lister, stack, make, deleted, explain, ntfs)
+    finally:
+        lister.close()
     yield from _damage_in(volume, evidence, media)
+
+
+class TskFileSystem(pytsk3.FS_Info):
+    """A pytsk3 file system that keeps its image and offset, so that the walk can list it
+    through the compiled helper too (which opens its own libtsk file system on the same
+    image object)."""
+
+    def __init__(self, img, offset: int = 0):
+        super().__init__(img, offset=offset)
+        self.image, self.image_offset = img, offset
+
+
+def _lister(fs, ntfs: bool, whole_names: bool, spec: tuple):
+    """The compiled lister when it is built and opens this file system, else pytsk3's.
+    `spec`: what the compiled lister makes the plain case's entries with (_Maker.spec)."""
+    image = getattr(fs, "image", None)
+    if _tskwalk is not None and image is not None and fs.info.ftype in COMPILED_TYPES:
+        try:
+            walker = _tskwalk.Walker(image, image.get_size(), fs.image_offset, fs.info.ftype)
+        except (OSError, RuntimeError, ValueError, OverflowError):
+            pass   # libtsk may refuse what pytsk3's newer TSK opened: pytsk3 lists it
+        else:
+            return _CompiledLister(walker, fs, ntfs, whole_names, spec)
+    return _PytskLister(fs, ntfs, whole_names)
+
+
+# A directory's rows, as both listers give them: (name bytes, meta address, name flags, name
+# type, meta), meta None or (meta flags, meta type, size, times, attributes), attributes (NTFS
+# only, else None) a list of (name bytes or None, type, id, size).
+Row = Tuple[bytes, int, int, int, Optional[tuple]]
+
+
+class _PytskLister:
+    """Rows through pytsk3, one TSK object at a time (the fallback: no compiled helper)."""
+
+    def __init__(self, fs, ntfs: bool, whole_names: bool):
+        self._fs, self._ntfs, self._whole = fs, ntfs, whole_names
+
+    def open(self, addr: int, prefix: str) -> Tuple[Iterator[Row], Dict[Tuple[int, bytes], bytes]]:
+        """One directory's rows (the directory opened now: errors now) and its whole names."""
+        rows = self._rows(iter(self._fs.open_dir(inode=addr)))
+        return rows, self._whole_names(addr)
+
+    def _rows(self, files) -> Iterator[Row]:
+        fs, ntfs = self._fs, self._ntfs
+        for f in files:
+            name = f.info.name
+            raw = name.name
+            if raw is None:
+                continue
+            f, meta = _with_meta(fs, f, name)
+            if meta is not None:
+                meta = (int(meta.flags), int(meta.type), int(meta.size),
+                        tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES),
+                        _pytsk_attributes(f) if ntfs else None)
+            yield raw, int(name.meta_addr), int(name.flags), int(name.type), meta
+
+    def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
+        if not self._whole:
+            return {}
+        try:
+            directory = self._fs.open_meta(inode=addr)
+        except READ_ERRORS:
+            return {}
+        return names_with_nul(directory, self._fs.info.block_size)
+
+    def close(self) -> None:
+        pass
+
+
+class _CompiledLister:
+    """Rows from the compiled helper (_tskwalk.c): a directory at a time, at C speed."""
+
+    def __init__(self, walker, fs, ntfs: bool, whole_names: bool, spec: Optional[tuple]):
+        self._walker, self._fs, self._ntfs, self._whole = walker, fs, ntfs, whole_names
+        self._block_size, self._spec = fs.info.block_size, spec
+
+    def open(self, addr: int, prefix: str) -> Tuple[Iterator[Row], Dict[Tuple[int, bytes], bytes]]:
+        """As _PytskLister.open; the plain case's rows come as entries already made (only in
+        a directory without whole names, whose names all need no more than decoding). An ext
+        directory's whole names are read in the same call (from the directory as opened)."""
+        rows, error, whole = self._walker.list(addr, self._ntfs, self._spec, prefix,
+                                               MAX_DIRECTORY, self._block_size if self._whole else 0)
+        if self._ntfs and addr == self._fs.info.root_inum:
+            rows = [self._mft_times(row) if row.__class__ is tuple and row[1] == 0
+                    and row[4] is not None else row for row in rows]
+        return (iter(rows) if error is None else _then_fail(rows, error)), whole or {}
+
+    def _mft_times(self, row: Row) -> Row:
+        """$MFT's own times as pytsk3 gives them: pytsk3's TSK (4.15) gives it none (0) where
+        the system's libtsk 4.11 gives a time, the one difference between the two listings
+        found on the fixtures and the benchmark's 100,000-file NTFS image."""
+        try:
+            meta = self._fs.open_meta(inode=0).info.meta
+        except READ_ERRORS:
+            return row
+        if meta is None:
+            return row
+        times = tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
+        return (*row[:4], (*row[4][:3], times, row[4][4]))
+
+    def close(self) -> None:
+        self._walker.close()
+
+
+def _then_fail(rows: List[Row], error: str) -> Iterator[Row]:
+    """The rows TSK listed before a failure, then the failure (as pytsk3's iteration raises)."""
+    yield from rows
+    raise OSError(error)
+
+
+def _pytsk_attributes(f) -> list:
+    try:
+        return [(info.name, int(info.type), int(info.id), int(info.size))
+                for info in (a.info for a in f)]
+    except READ_ERRORS:
+        return []
 
 
 def _damage_in(volume: Volume, evidence: str, media) -> Iterator[ScanError]:
@@ -214,68 +367,83 @@ def _damage_in(volume: Volume, evidence: str, media) -> Iterator[ScanError]:
                             f"may be missing", volume)
 
 
-def _entries(fs, stack, volume, evidence, deleted, media, explain, ntfs, whole_names,
-             geometry) -> Iterator[Union[FileEntry, ScanError]]:
+def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[FileEntry, ScanError]]:
+    evidence, volume = make.evidence, make.volume
     while stack:
         frame = stack[-1]
+        prefix, whole = frame.prefix, frame.whole
         try:
-            f = next(frame.entries)
-        except StopIteration:
-            stack.pop()
-            continue
+            # One directory's rows in a plain loop (the costliest part of the walk in Python):
+            # left at a subdirectory, which is walked first, and resumed after it.
+            for row in frame.entries:
+                if row.__class__ is not tuple:   # an entry the compiled lister made
+                    yield row
+                    continue
+                raw, addr, name_flags, name_type, meta = row
+                if whole or raw in _DOTS:   # the few names that need more than decoding
+                    if _is_self_or_parent(raw, addr, frame):
+                        continue
+                    path = f"{prefix}/{_component(raw, addr, whole)}"
+                else:
+                    path = f"{prefix}/{raw.decode('utf-8', 'backslashreplace')}"
+                unallocated = name_flags & _NAME_UNALLOC
+                if unallocated and not deleted:
+                    continue
+                # "(realloc)" in fls: a deleted name whose inode now belongs to a live file.
+                # Listed, as fls lists it; its content is the inode's current content (what
+                # icat gives).
+                realloc = bool(unallocated and meta is not None and meta[0] & _META_ALLOC)
+                if meta is None:
+                    is_dir = name_type in _DIR_NAME_TYPES
+                    if not is_dir and name_type == _NAME_REG:
+                        yield make(path, addr, not unallocated, realloc, 0, None, _NO_TIMES)
+                        continue
+                else:
+                    is_dir = name_type in _DIR_NAME_TYPES or meta[1] in _DIR_META_TYPES
+                    if not (is_dir or ntfs):
+                        if meta[1] == _META_REG:
+                            yield make(path, addr, not unallocated, realloc, meta[2], None,
+                                       meta[3])
+                        continue
+                # a reallocated directory is walked under its live name
+                descend = is_dir and not realloc and addr not in frame.ancestors \
+                    and len(stack) < MAX_DEPTH
+                if descend:
+                    try:
+                        stack.append(_Frame(*lister.open(addr, path), path,
+                                            frame.ancestors | {addr}, addr, frame.inode))
+                    except READ_ERRORS as exc:
+                        descend = False
+                        if not unallocated:  # a deleted folder whose entries are gone is normal
+                            yield ScanError(evidence, f"cannot open directory: "
+                                            f"{_why(explain, exc)}", volume, path, addr)
+                content = _ntfs_attributes(meta[4]) if ntfs and meta is not None else None
+                if content:
+                    times = meta[3]
+                    for suffix, size, attr in content:
+                        if is_dir and not suffix:
+                            continue  # the directory's own index, not content
+                        yield make(path + suffix, addr, not unallocated, realloc, size, attr,
+                                   times)
+                elif not is_dir and meta is not None and meta[1] == _META_REG:
+                    yield make(path, addr, not unallocated, realloc, meta[2], None, meta[3])
+                if descend:
+                    break
+            else:
+                stack.pop()
         except READ_ERRORS as exc:
-            stack.pop()
+            stack.pop()   # the failing frame: nothing was pushed above it since
             yield ScanError(evidence, f"directory listing stopped: {_why(explain, exc)}", volume,
-                            frame.prefix or "/")
-            continue
-        name = f.info.name
-        raw = name.name
-        if raw is None:
-            continue
-        if frame.whole or raw in _DOTS:   # the few names that need more than decoding
-            if _is_self_or_parent(raw, name.meta_addr, frame):
-                continue
-            path = f"{frame.prefix}/{_component(raw, name.meta_addr, frame.whole)}"
-        else:
-            path = f"{frame.prefix}/{_decode(raw)}"
-        f, meta = _with_meta(fs, f, name)
-        unallocated = bool(name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
-        # "(realloc)" in fls: a deleted name whose inode now belongs to a live file. Listed, as
-        # fls lists it; its content is the inode's current content (what icat gives).
-        realloc = unallocated and meta is not None and bool(meta.flags & pytsk3.TSK_FS_META_FLAG_ALLOC)
-        if unallocated and not deleted:
-            continue
-        is_dir = name.type in _DIR_NAME_TYPES or (meta is not None and meta.type in _DIR_META_TYPES)
-        if is_dir and not realloc:   # a reallocated directory is walked under its live name
-            addr = name.meta_addr
-            if addr not in frame.ancestors and len(stack) < MAX_DEPTH:
-                try:
-                    stack.append(_Frame(iter(fs.open_dir(inode=addr)), path,
-                                        frame.ancestors | {addr}, addr, frame.inode,
-                                        _names(fs, addr, whole_names)))
-                except READ_ERRORS as exc:
-                    if not unallocated:  # a deleted folder whose entries are gone is normal
-                        yield ScanError(evidence, f"cannot open directory: {_why(explain, exc)}",
-                                        volume, path, addr)
-        content = _ntfs_attributes(f) if ntfs and meta is not None else None
-        if content:
-            for suffix, size, attr in content:
-                if is_dir and not suffix:
-                    continue  # the directory's own index, not content
-                yield _entry(f, meta, evidence, volume, path + suffix, name.meta_addr,
-                             not unallocated, realloc, size, attr, media, geometry)
-        elif not is_dir and _is_regular(name, meta):
-            yield _entry(f, meta, evidence, volume, path, name.meta_addr, not unallocated,
-                         realloc, meta.size if meta is not None else 0, None, media, geometry)
+                            prefix or "/")
 
 
 class _Frame(NamedTuple):
-    entries: Iterator
+    entries: Iterator[Union[Row, FileEntry]]
+    whole: Dict[Tuple[int, bytes], bytes]
     prefix: str
     ancestors: frozenset
     inode: int
     parent: int
-    whole: Dict[Tuple[int, bytes], bytes]
 
 
 def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
@@ -289,16 +457,6 @@ def _component(raw: bytes, addr: int, whole: Dict[Tuple[int, bytes], bytes]) -> 
     if raw in _DOTS:
         return "\\x2e" * len(raw)   # never a path step: shown escaped, as other odd bytes are
     return _decode(raw).replace("\0", "\\x00")
-
-
-def _names(fs, addr: int, wanted: bool) -> Dict[Tuple[int, bytes], bytes]:
-    if not wanted:
-        return {}
-    try:
-        directory = fs.open_meta(inode=addr)
-    except READ_ERRORS:
-        return {}
-    return names_with_nul(directory, fs.info.block_size)
 
 
 def _why(explain, exc: BaseException) -> str:
@@ -318,31 +476,21 @@ def _with_meta(fs, f, name):
     return f, meta
 
 
-def _is_regular(name, meta) -> bool:
-    if meta is not None:
-        return meta.type == pytsk3.TSK_FS_META_TYPE_REG
-    return name.type == pytsk3.TSK_FS_NAME_TYPE_REG
-
-
-def _ntfs_attributes(f) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
+def _ntfs_attributes(attributes) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
     """The NTFS attributes `fls` lists as files: every $DATA stream (the unnamed one is the
     file itself, a named one is `file:stream`) and every named $INDEX_ROOT but a folder's
     $I30 (e.g. `$Secure:$SDH`). Alternate data streams on folders are listed too, since they
     can hide content just as well. Returns (path suffix, size, (type, id) or None)."""
-    try:
-        attrs = [a.info for a in f]
-    except READ_ERRORS:
-        return []
     out = []
-    for info in attrs:
-        attr_name = _decode(info.name) if info.name else ""
-        if info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA:
+    for raw_name, kind, ident, size in attributes:
+        attr_name = _decode(raw_name) if raw_name else ""
+        if kind == _NTFS_DATA:
             if attr_name and attr_name != "$Data":
-                out.append((f":{attr_name}", info.size, (info.type, info.id)))
+                out.append((f":{attr_name}", size, (kind, ident)))
             else:
-                out.append(("", info.size, None))
-        elif info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT and attr_name not in ("", "$I30"):
-            out.append((f":{attr_name}", info.size, (info.type, info.id)))
+                out.append(("", size, None))
+        elif kind == _NTFS_IDXROOT and attr_name not in ("", "$I30"):
+            out.append((f":{attr_name}", size, (kind, ident)))
     return out
 
 
@@ -353,25 +501,44 @@ _EMPTY_BY_DESIGN = {(8, ":$Bad")}
 
 
 _TIMES = tuple((t, t + "_nano") for t in TIME_FIELDS)
+_NO_TIMES = ((0, 0),) * 4
 
 
-def _entry(f, meta, evidence, volume, path, addr, allocated, realloc, size, attr, media,
-           geometry) -> FileEntry:
-    # A deleted file is recovered as far as TSK can follow it (as icat does): its content ends
-    # where the recoverable clusters end. For a live inode (an allocated file, or a reallocated
-    # name reading the inode's current file) a short read is an error.
-    addr = int(addr)
-    short_ok = not (allocated or realloc) or (
-        attr is not None and (addr, path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
-    times = ((0, 0),) * 4 if meta is None else tuple(
-        (getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
-    return FileEntry(
-        evidence=evidence, path=path, size=int(size), allocated=allocated, volume=volume,
-        inode=addr, times=times, realloc=realloc, attribute=attr,
+class _Maker:
+    """Makes the file entries of one walk: what all of them share is bound once."""
+
+    def __init__(self, fs, evidence: str, volume: Volume, media, geometry):
+        self.evidence, self.volume = evidence, volume
+        self._fs, self._media, self._geometry = fs, media, geometry
         # The locator reopens by the path as opened; `evidence` is that path as shown.
-        open=TskOpener(f, media, Locator(evidence if media is None else media.path,
-                                         volume.index, addr, attr), int(size),
-                       short_ok, geometry))
+        self._opened_as = evidence if media is None else media.path
+
+    def spec(self, deleted: bool) -> tuple:
+        """What the compiled lister makes the plain case's entries with: the objects __call__
+        makes, as the classes and the fields all of this walk's share (taken from instances
+        made here, so both sides fill the same fields)."""
+        entry = vars(_new_entry(evidence=self.evidence, path="", size=0, allocated=True,
+                                volume=self.volume))
+        opener = vars(TskOpener(None, self._media, None, 0, False, self._geometry, self._fs))
+        return (FileEntry, entry, TskOpener, opener, Locator, self._opened_as,
+                self.volume.index, deleted)
+
+    def __call__(self, path: str, addr: int, allocated: bool, realloc: bool, size: int,
+                 attr, times) -> FileEntry:
+        # A deleted file is recovered as far as TSK can follow it (as icat does): its content
+        # ends where the recoverable clusters end. For a live inode (an allocated file, or a
+        # reallocated name reading the inode's current file) a short read is an error.
+        short_ok = not (allocated or realloc) or (
+            attr is not None and (addr, path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
+        volume = self.volume
+        return _new_entry(
+            evidence=self.evidence, path=path, size=size, allocated=allocated, volume=volume,
+            inode=addr, times=times, realloc=realloc, attribute=attr,
+            open=TskOpener(None, self._media, Locator(self._opened_as, volume.index, addr, attr),
+                           size, short_ok, self._geometry, self._fs))
+
+
+_new_entry = quick_maker(FileEntry)
 
 
 def _decode(raw: bytes) -> str:

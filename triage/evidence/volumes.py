@@ -10,6 +10,7 @@ import pytsk3
 
 from ..errors import READ_ERRORS, one_line
 from ..records import Volume
+from .tsk_walk import TskFileSystem
 
 FS_TYPES = {
     getattr(pytsk3, name): name[len("TSK_FS_TYPE_"):].lower()
@@ -66,7 +67,7 @@ def open_fs(img: pytsk3.Img_Info, volume: Volume, media_size: Optional[int] = No
         return None, replace(volume, error=f"the volume starts at byte {volume.offset:,}, past "
                                            f"the end of the media ({media_size:,} bytes)")
     try:
-        fs = pytsk3.FS_Info(img, offset=volume.offset)
+        fs = TskFileSystem(img, offset=volume.offset)
     except READ_ERRORS as exc:
         return None, replace(volume, error=_fs_error(exc))
     except (OverflowError, ValueError, TypeError, MemoryError) as exc:

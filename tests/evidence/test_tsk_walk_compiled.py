@@ -1,0 +1,163 @@
+"""The walk's two listers give the same entries: the compiled one (_tskwalk.c against the
+system's libtsk) and pytsk3's, on every fixture image and on the derived images whose patched
+entries (a file named '..', a name holding a NUL) take the walk's rarer paths."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+
+import pytest
+
+from support import build_script, load_truth, truth_names
+from triage.evidence import open_evidence, tsk_walk
+from triage.records import FileEntry, Volume, quick_maker
+
+HEADERS = "/usr/include/tsk/libtsk.h"
+
+
+def test_the_compiled_lister_is_built_where_libtsk_is_installed():
+    """CI installs libtsk-dev (.ci/run), so there the helper must have been built: a silently
+    skipped build would leave only the slow path."""
+    if not os.path.exists(HEADERS):
+        pytest.skip("libtsk-dev is not installed: the pure-Python path is the only one")
+    assert tsk_walk._tskwalk is not None
+
+
+def _listing(path, compiled: bool, monkeypatch) -> list:
+    """Every record, with what equality leaves out of a FileEntry (how its content opens)."""
+    with monkeypatch.context() as m:
+        if not compiled:
+            m.setattr(tsk_walk, "_tskwalk", None)
+        used = []
+        real = tsk_walk._lister
+        m.setattr(tsk_walk, "_lister", lambda *a: used.append(real(*a)) or used[-1])
+        with open_evidence(str(path)) as ev:
+            records = []
+            for item in ev.entries():
+                opened = getattr(item, "open", None)
+                extra = None
+                if isinstance(opened, tsk_walk.TskOpener):
+                    extra = (opened.locator, opened.size, opened.short_ok, opened.geometry,
+                             opened.first_offset(), opened.extents())
+                records.append((type(item).__name__, item, extra))
+            kinds = {type(lister).__name__ for lister in used}
+            return records, kinds
+
+
+def _images(images) -> list:
+    names = []
+    for name in truth_names():
+        names.append(images / load_truth(name)["segments"][0])
+    return sorted(set(names))
+
+
+def _derived(images, tmp_path) -> list:
+    build = build_script()
+    made = []
+    for name, derived in sorted(build.DERIVED.items()):
+        base = load_truth(derived.base)
+        image = tmp_path / name
+        image.write_bytes(build.derive(derived, (images / base["segments"][0]).read_bytes()))
+        made.append(image)
+    return made
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+def test_both_listers_give_the_same_entries(images, tmp_path, monkeypatch):
+    compiled_used = 0
+    for path in _images(images) + _derived(images, tmp_path):
+        fast, fast_kinds = _listing(path, True, monkeypatch)
+        slow, slow_kinds = _listing(path, False, monkeypatch)
+        assert "_CompiledLister" not in slow_kinds
+        compiled_used += "_CompiledLister" in fast_kinds
+        assert len(fast) == len(slow), path.name
+        for a, b in zip(fast, slow):
+            assert a == b, path.name
+            if a[0] == "FileEntry":   # the fields equality leaves out compare too
+                assert (a[1].open is None) == (b[1].open is None)
+    # ext4, NTFS and the GPT, MBR and split images with their ext/NTFS volumes, the derived ones
+    assert compiled_used >= 6
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+def test_compiled_listing_reads_the_same_content(images):
+    """An entry of the compiled walk opens by address: same bytes as fls/icat's truth."""
+    truth = load_truth("ntfs.raw")
+    checked = 0
+    with open_evidence(str(images / truth["segments"][0])) as ev:
+        entries = {e.path: e for e in ev.entries() if isinstance(e, FileEntry)}
+        for t in truth["files"]:
+            e = entries.get(t["path"])
+            if e is None or not t.get("md5") or not e.size:
+                continue
+            with e.open() as reader:
+                assert hashlib.md5(reader.read()).hexdigest() == t["md5"], t["path"]
+            checked += 1
+    assert checked >= 5
+    # and its opener still pickles as its locator alone (a worker reopens it by address)
+    state = pickle.loads(pickle.dumps(next(iter(entries.values())).open)).__dict__
+    assert state["_file"] is None and state["_fs"] is None
+
+
+def test_quick_maker_makes_what_the_dataclass_makes():
+    volume = Volume(1, 512, 4096, "Linux (0x83)", "ext4", 4096)
+    values = dict(evidence="e.raw", path="/a/b.jpg", size=7, allocated=False, volume=volume,
+                  inode=12, times=((1, 2), (3, 4), (5, 6), (7, 8)), realloc=True,
+                  attribute=(128, 3), open=len)
+    quick, slow = quick_maker(FileEntry)(**values), FileEntry(**values)
+    assert quick == slow and hash(quick) == hash(slow) and repr(quick) == repr(slow)
+    assert quick.__dict__ == slow.__dict__ and quick.to_dict() == slow.to_dict()
+    with pytest.raises(Exception):
+        quick.path = "/other"   # still frozen
+
+
+class _Interrupting:
+    """An image whose reads raise KeyboardInterrupt once armed (as Ctrl-C, or the scan's time
+    budget's alarm, lands in whatever Python code runs: here, a read the C lister called)."""
+
+    def __init__(self, image, armed: bool):
+        self._image, self.armed, self.interrupted = image, armed, 0
+
+    def get_size(self):
+        return self._image.get_size()
+
+    def read(self, offset, size):
+        if self.armed:
+            self.interrupted += 1
+            raise KeyboardInterrupt
+        return self._image.read(offset, size)
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+@pytest.mark.parametrize("when", ["opening", "listing"])
+def test_an_interrupt_in_a_read_stops_the_compiled_walk(images, monkeypatch, when):
+    """Before, the C lister's read callback cleared every exception: a KeyboardInterrupt (or
+    the time budget's BudgetSpent) raised in a read was lost and the walk went on (the scan
+    then ignored its --time-budget, exit 0: tests/test_sampling.py saw it under load)."""
+    with open_evidence(str(images / load_truth("ext4.raw")["segments"][0])) as ev:
+        volume = ev.volumes[0]
+        fs = ev.file_system(volume.index)
+        image = _Interrupting(fs.image, armed=when == "opening")
+        monkeypatch.setattr(fs, "image", image)
+        if when == "listing":
+            # TSK's cache of 2 MiB may hold all a small image's walk reads: a fresh libtsk for
+            # each directory, armed once it is open, so the listing itself reads and is stopped
+            monkeypatch.setattr(tsk_walk, "_CompiledLister", _Uncached(tsk_walk._CompiledLister))
+        with pytest.raises(KeyboardInterrupt):
+            list(tsk_walk.walk(fs, volume, "x"))
+        assert image.interrupted >= 1
+
+
+def _Uncached(cls):
+    class Uncached(cls):
+        def open(self, addr, prefix):
+            image = self._fs.image
+            self._walker.close()
+            image.armed = False
+            self._walker = tsk_walk._tskwalk.Walker(image, image.get_size(),
+                                                    self._fs.image_offset, self._fs.info.ftype)
+            image.armed = True
+            return super().open(addr, prefix)
+    return Uncached
