@@ -194,7 +194,8 @@ class TskOpener:
         """(offset in the volume's own bytes, length) of the content's runs, for a volume
         behind a layer (decrypted, logical), whose file system has clusters of `block` bytes:
         where a block sweep through the layer meets them."""
-        return _extents(self._file, self.locator.attribute, (0, block) if block else None)
+        return _extents(self._known_file(), self.locator.attribute,
+                        (0, block) if block else None)
 
     def first_offset(self) -> Optional[int]:
         """Where the content starts on the media (its first run), so a scan can read files in
