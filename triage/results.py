@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS errors (
 # Verdicts a file can get; `done.status`. "same": another name (a hard link, a reallocated
 # name) of content that was judged under its first name, and is not read again.
 STATUSES = ("hit", "known", "clean", "skipped", "error", "same")
+# What a file's `decoded` column holds: what was decoded to be matched perceptually. (A
+# results database of format 2.1 or before holds 1 for either.)
+DECODED_PICTURE, DECODED_VIDEO = 1, 2
 
 
 def entry_key(key: str) -> bytes:
@@ -63,6 +66,7 @@ class Summary:
     files_known: int = 0
     other_names: int = 0        # names of a file already seen under another (not read again)
     images_decoded: int = 0
+    videos_decoded: int = 0
     bytes_read: int = 0
     hits: int = 0
     hits_by_category: Dict[str, int] = field(default_factory=dict)
@@ -232,7 +236,7 @@ class Results:
         at once. One statement a batch rather than one a file: a fifth of a screened scan's
         main process went to single-row inserts."""
         self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(key, evidence_id, volume, status, bytes_read, int(hashed), int(decoded),
+                    [(key, evidence_id, volume, status, bytes_read, int(hashed), decoded,
                       content)
                      for key, volume, status, bytes_read, hashed, decoded, content in rows],
                     many=True)
@@ -384,16 +388,18 @@ class Results:
     def summary(self) -> Summary:
         s = Summary()
         q = self._conn.execute
-        for status, count, total, hashed, decoded in q(
-                "SELECT status, COUNT(*), SUM(bytes), SUM(hashed), SUM(decoded) "
-                "FROM done GROUP BY status"):
+        for status, count, total, hashed, pictures, videos in q(
+                "SELECT status, COUNT(*), SUM(bytes), SUM(hashed), SUM(decoded = ?), "
+                "SUM(decoded = ?) FROM done GROUP BY status",
+                (DECODED_PICTURE, DECODED_VIDEO)):
             if status == "same":
                 s.other_names += count
                 continue
             s.files_seen += count
             s.bytes_read += total or 0
             s.files_hashed += hashed or 0
-            s.images_decoded += decoded or 0
+            s.images_decoded += pictures or 0
+            s.videos_decoded += videos or 0
             if status == "skipped":
                 s.files_skipped += count
             if status == "known":

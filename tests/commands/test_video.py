@@ -122,6 +122,10 @@ def test_scan_of_a_folder_finds_the_copies(scanned, videos):
     (error,) = report["errors"]
     assert error["path"].endswith("broken.mp4") and error["reason"].startswith(
         "video not decoded: ")
+    # every video but the broken one decoded, counted as videos, not pictures
+    decoded = len(videos["copies"]) + len(videos["unrelated"])
+    assert (report["summary"]["videos_decoded"], report["summary"]["images_decoded"]) == (
+        decoded, 0)
 
 
 def test_the_report_holds_no_frames(scanned):

@@ -16,12 +16,12 @@ from ..safetext import path_text
 from ..verdict import CLEAN, HITS, PARTIAL, SIGNAL_EXITS
 
 FORMAT = "triage-case"
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"   # 1.1: totals' videos_decoded
 
 # An item's status in the case.
 DONE, FAILED, NOT_FINISHED = "done", "failed", "not finished"
 COVERAGE = ("files_seen", "files_hashed", "files_skipped", "files_known", "other_names",
-            "images_decoded", "bytes_read")
+            "images_decoded", "videos_decoded", "bytes_read")
 
 
 @dataclass
@@ -60,7 +60,8 @@ def item_entry(result: ItemResult, formats) -> dict:
             "exit_code": result.outcome["exit_code"], "complete": report["complete"],
             "hits": s["hits"], "hits_by_category": s["hits_by_category"],
             "errors": s["errors"], "warnings": s["warnings"],
-            "coverage": {**{k: s[k] for k in COVERAGE}, "container": ev.get("container"),
+            # (an item's report from before 2.2 has no videos_decoded)
+            "coverage": {**{k: s.get(k, 0) for k in COVERAGE}, "container": ev.get("container"),
                          "media_size": ev.get("size"), "volumes": ev.get("volumes"),
                          "volumes_unread": ev.get("volumes_unread"),
                          "damaged_chunks": len(ev.get("damaged") or [])},

@@ -157,7 +157,8 @@ def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> 
         lines.append(f"  category {visible(category_title(category, hashsets))}: {count} "
                      f"file{'s' if count != 1 else ''}")
     lines += [f"  {visible(detail)}" for detail in verdict.details]
-    decoded = f", {s.images_decoded:,} images decoded" if s.images_decoded else ""
+    decoded = "".join(f", {n:,} {what} decoded" for n, what in (
+        (s.images_decoded, "images"), (s.videos_decoded, "videos")) if n)
     lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed{decoded}, "
                  f"{s.files_skipped:,} passed over (no set could match their size or type), "
                  f"{s.files_known:,} known-good; {s.bytes_read / 1e6:,.1f} MB read; "

@@ -11,7 +11,8 @@ InvestigativeAction, whose instrument is the tool configured with every hash-set
 its SHA-256; and the Investigation (the case number) it belongs to.
 
 A fragment (`--blocks`) is, per run found, an ObservableObject with a DataRangeFacet (offset
-and size in bytes from the start of the image: rangeOffsetType "image"), Contained_Within its
+and size in bytes from the start of the image: rangeOffsetType "image"; "volume" for offsets in
+the own bytes of a volume behind a decryption or LVM layer), Contained_Within its
 evidence and partition, and an Annotation stating the reference file's MD5, the set, category,
 blocks matched of the total and the object that claims the blocks. What a `--sample` proved,
 the `--time-budget` and why a scan stopped are in the action's description; a match in a
@@ -260,7 +261,8 @@ def _fragment(g: _Graph, f: dict, evidence: dict):
             "uco-core:hasFacet": [g.node("DataRangeFacet", key, "uco-observable:DataRangeFacet", {
                 "uco-observable:rangeOffset": _integer(run["offset"]),
                 "uco-observable:rangeSize": _integer(run["length"]),
-                "uco-observable:rangeOffsetType": "image"})]})
+                "uco-observable:rangeOffsetType":
+                    "volume" if f.get("within") == "volume" else "image"})]})
         g.contained_within(node, ev_node)
         if partition is not None:
             g.contained_within(node, partition)

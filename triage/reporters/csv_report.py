@@ -12,7 +12,8 @@ that design rate (the unsealed set confirms it); empty for a match by digest.
 
 `fragment` (`--blocks`): a reference file whose 4 KiB blocks were found on the media, one row
 per reference file and set: `reference_md5`, `blocks_matched` of `blocks_total`, `runs`
-(`offset+length` in bytes from the start of the media, `; `-separated, in media order), the
+(`offset+length`, `; `-separated, in media order) in bytes from the start of the media, or,
+where `runs_within` is `volume`, of the volume's own bytes (behind a decryption or LVM layer), the
 set in `matches` (`block:set:category:0`) and `categories`; `path`, `inode` and `allocated` are
 those of the file-system object that claims the first block, empty when none does.
 
@@ -36,7 +37,7 @@ LOCATION = ["evidence", "volume_index", "volume_offset", "path", "inode", "alloc
 COLUMNS = ["finding"] + LOCATION + [
     "other_names", "categories", "series", "matches", "matched_ids", "matched_values",
     "sealed_false_positive_rate", "reference_md5", "blocks_matched", "blocks_total", "runs",
-    "clusters_read", "clusters_total", "statement"]
+    "runs_within", "clusters_read", "clusters_total", "statement"]
 SEPARATOR = "; "
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -133,4 +134,5 @@ def _fragment(f: dict, hashsets) -> dict:
             "matches": f"block:{f['set']}:{f['category'] or '-'}:0",
             "reference_md5": f["reference_md5"], "blocks_matched": f["blocks_matched"],
             "blocks_total": f["blocks_total"],
-            "runs": SEPARATOR.join(f"{r['offset']}+{r['length']}" for r in f["runs"])}
+            "runs": SEPARATOR.join(f"{r['offset']}+{r['length']}" for r in f["runs"]),
+            "runs_within": f.get("within", "media")}

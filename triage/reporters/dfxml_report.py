@@ -12,7 +12,8 @@ case, the sets and the coverage counts. A match in a sealed set carries `sealed`
 
 A fragment (`--blocks`: blocks of a reference file found on the media) is a `<fileobject>`
 marked `tr:finding="fragment"` in the volume swept (top level for a gap between volumes), as
-DFXML describes carved data: its `<byte_runs>` are the runs found (`img_offset`, `len`), its
+DFXML describes carved data: its `<byte_runs>` are the runs found (`img_offset`, `len`; `fs_offset`
+for offsets in the own bytes of a volume behind a decryption or LVM layer), its
 filename, alloc and inode those of the file-system object that claims the first block (none
 when nothing does), and `<tr:fragment>` names the reference file (`reference_md5`, never a
 `hashdigest`: the runs are not that file), the set, category and blocks matched of the file's
@@ -265,8 +266,11 @@ def _fragment(parent, f, partition, **where):
     if owner is not None and owner["inode"] is not None:
         _sub(fo, "inode", owner["inode"])
     runs = _sub(fo, "byte_runs")
+    # offsets in a volume's own bytes (behind a decryption or LVM layer) are where its file
+    # system's bytes start: DFXML's fs_offset
+    where_key = "fs_offset" if f.get("within") == "volume" else "img_offset"
     for run in f["runs"]:
-        _sub(runs, "byte_run", img_offset=run["offset"], len=run["length"])
+        _sub(runs, "byte_run", **{where_key: run["offset"], "len": run["length"]})
     _sub(fo, "fragment", ns=TR, set=f["set"], category=f["category"],
          reference_md5=f["reference_md5"], blocks_matched=f["blocks_matched"],
          blocks_total=f["blocks_total"], block_size=BLOCK)

@@ -167,6 +167,7 @@ def _coverage(report) -> str:
              number(s["files_skipped"])),
             ("Known-good files (ignored)", number(s["files_known"])),
             ("Images decoded for perceptual matching", number(s["images_decoded"])),
+            ("Videos decoded for frame matching", number(s["videos_decoded"])),
             ("Read", size_text(s["bytes_read"])), ("Unreadable items", number(s["errors"])),
             ("Warnings", number(s["warnings"]))]
     return _table(["What", "Count"], [(esc(k), v) for k, v in rows], numeric=(1,),
@@ -403,11 +404,12 @@ def _fragments(report) -> str:
             esc(f["reference_md5"]), esc(f["set"]),
             esc(category_title(f["category"], report["hashsets"]) if f["category"] else "-"),
             f"{number(f['blocks_matched'])} of {number(f['blocks_total'])}",
-            "<br>".join(f"{number(r['offset'])} +{size_text(r['length'])}" for r in f["runs"]),
+            "<br>".join(f"{number(r['offset'])} +{size_text(r['length'])}" for r in f["runs"])
+            + (" (in the volume's own bytes)" if f.get("within") == "volume" else ""),
             "unallocated space" if owner is None else
             f"{esc(owner['path'])} (inode {esc(owner['inode'])}, "
             f"{'allocated' if owner['allocated'] else 'deleted'})"])
-    table = _table(["Reference MD5", "Set", "Category", "4 KiB blocks found", "Runs (media bytes)",
+    table = _table(["Reference MD5", "Set", "Category", "4 KiB blocks found", "Runs (bytes from the media's start)",
                     "Claimed by"], rows, numeric=(3,))
     return f'<section id="fragments"><h2>Fragments ({len(fragments):,})</h2>{table}</section>'
 

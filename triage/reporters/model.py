@@ -8,7 +8,7 @@ from dataclasses import asdict
 from ..results import Results
 
 FORMAT = "triage-report"
-FORMAT_VERSION = "2.1"   # 2.1: see docs/report-changes.md
+FORMAT_VERSION = "2.2"   # 2.2: see docs/report-changes.md
 
 
 def build(results: Results) -> dict:

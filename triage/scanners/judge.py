@@ -13,6 +13,7 @@ from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
+from ..results import DECODED_PICTURE, DECODED_VIDEO
 from ..signals.exact import EDGE
 from .exact import ExactMatcher
 
@@ -48,7 +49,7 @@ class Verdict:
     hashes: Dict[str, str] = field(default_factory=dict)
     bytes_read: int = 0
     hashed: bool = False
-    decoded: bool = False
+    decoded: int = 0          # what was decoded: 0 nothing, PICTURE or VIDEO (results.py)
     errors: List[str] = field(default_factory=list)     # content that could not be checked
     warnings: List[str] = field(default_factory=list)   # checked, but worth an examiner's look
     damaged: List[Tuple[int, int]] = field(default_factory=list)   # media ranges (offset, length)
@@ -263,7 +264,7 @@ class Judge:
         except MemoryError:
             verdict.errors.append("video not hashed: out of memory")
             return
-        verdict.decoded = True
+        verdict.decoded = DECODED_VIDEO
         verdict.warnings += hashed.warnings
         verdict.matches.extend(self.video.search(hashed.frames))
 
@@ -312,7 +313,7 @@ class Judge:
         verdict.warnings += [f"image library warning: {w}" for w in said]
         if matches is None:
             return
-        verdict.decoded = True
+        verdict.decoded = DECODED_PICTURE
         verdict.matches.extend(matches)
         for h in hashes:
             if h.variant == "original":
