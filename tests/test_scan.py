@@ -470,11 +470,13 @@ def test_unreadable_file_is_an_error_record_and_the_scan_goes_on(images, triage,
     assert files[other["path"]]["md5"] == report["hits"][0]["md5"]
 
 
-def test_a_crashing_worker_keeps_what_was_found(tmp_path, monkeypatch):
-    """A C library can crash on a corrupt structure and take its worker process down. The scan
-    must keep every verdict already made, write the partial report and say so in one line."""
+def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_path,
+                                                                          monkeypatch):
+    """A C library can crash on a corrupt structure and take its worker process down, and the
+    batches the other workers had out with it. Those are judged again a file at a time; the
+    file that takes a worker down again is an error record, every other file is judged, and
+    the scan ends complete."""
     import os
-    from triage.errors import TriageError
     from triage.scan import ScanRequest, scan
     from triage.scanners.judge import Judge
     evidence = tmp_path / "evidence"
@@ -482,26 +484,26 @@ def test_a_crashing_worker_keeps_what_was_found(tmp_path, monkeypatch):
     for i in range(200):
         (evidence / f"f{i:03d}.bin").write_bytes(f"content {i}\n".encode() * (i + 1))
     alert = tmp_path / "alert.md5"
-    alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f005.bin\n")
+    alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f005.bin\n" +
+                     hashlib.md5(b"content 150\n" * 151).hexdigest() + "  f150.bin\n")
     judge = Judge.__call__
 
-    def crash_on_the_last(self, entry):
-        if entry.path == "/f199.bin":
-            # A dying worker fails every batch still out, the other worker's too: give that
-            # one time to come home first (on a loaded machine it did not, now and then).
-            time.sleep(2)
+    def crash_on(self, entry):
+        if entry.path in ("/f199.bin", "/f100.bin"):
             os._exit(1)
         return judge(self, entry)
 
-    monkeypatch.setattr(Judge, "__call__", crash_on_the_last)
+    monkeypatch.setattr(Judge, "__call__", crash_on)
     out = tmp_path / "out"
-    with pytest.raises(TriageError, match="worker process died"):
-        scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
-                         workers=2))
+    outcome = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                               workers=2))
     report = json.loads((out / "report.json").read_text())
-    assert report["complete"] is False
-    assert [h["path"] for h in report["hits"]] == ["/f005.bin"]
-    assert 0 < report["summary"]["files_seen"] < 200
+    assert (outcome.complete, outcome.exit_code) == (True, 1)
+    assert sorted(h["path"] for h in report["hits"]) == ["/f005.bin", "/f150.bin"]
+    assert report["summary"]["files_seen"] == 200
+    assert sorted((e["path"], e["reason"]) for e in report["errors"]) == [
+        (p, "not examined: the worker process judging it died (a library crashed on its "
+            "content)") for p in ("/f100.bin", "/f199.bin")]
 
 
 @pytest.mark.parametrize("kind", ["processes", "threads"])

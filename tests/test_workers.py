@@ -136,3 +136,26 @@ def test_a_worker_process_runs_numpy_on_one_thread():
     finally:
         pool.close()
     assert [results for _, results in out] == [[[1]], [[1]]]
+
+
+def test_a_crashed_worker_s_batches_run_again_an_entry_at_a_time():
+    """The batches a dying worker takes down run again one entry at a time: the entry that
+    crashes again gets its stand-in, the others their results. Where there is no stand-in
+    (None: a piece of the block sweep), the pool's failure is raised, after the batches that
+    completed."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    def task(n):
+        if n == 7:
+            os._exit(1)
+        return n * n
+    pool = Workers(task, 2, crashed=lambda n: None)
+    got = []
+    with pytest.raises(BrokenProcessPool):
+        for batch, results in pool.map([[1, 2, 3], [4, 5, 6], [7, 8]]):
+            got.append(results)
+    pool.close()
+    assert got == [[1, 4, 9], [16, 25, 36]]
+    pool = Workers(task, 2, crashed=lambda n: -n)
+    assert [r for _, r in pool.map([[1, 2, 3], [7, 8], [4]])] == [[1, 4, 9], [-7, 64], [16]]
+    pool.close()

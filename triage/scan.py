@@ -29,7 +29,7 @@ from .scope import Scope, walk as scope_walk
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
 from .results import Results, Summary, entry_key
 from .sampling import DEFAULT_MIN_AMOUNT
-from .scanners import Judge
+from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
 from .workers import Workers, batches, detach, fork_context, stop_event
 
@@ -189,8 +189,8 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     if options.get("blocks") or options.get("sample"):
         from .sweep import Sweeper
         sweeper = Sweeper(sets, evidences, stop)
-    workers = Workers(_Tasks(judge, sweeper),
-                      req.workers or os.cpu_count() or 2)
+    workers = Workers(_Tasks(judge, sweeper), req.workers or os.cpu_count() or 2,
+                      crashed=_Tasks.crashed)
     stopped = None
     crashed = False
     ids = {}
@@ -446,6 +446,17 @@ class _Tasks:
         if verdict.entry is item:
             verdict.entry = None
         return verdict
+
+    @staticmethod
+    def crashed(item):
+        """What stands for a file whose judging took its worker process down (workers.Workers
+        found it by running it alone): an error record, and the scan goes on. A piece of the
+        block sweep has none: the scan stops there, with its partial report."""
+        if not isinstance(item, FileEntry):
+            return None
+        return Verdict(item, "error", errors=[
+            "not examined: the worker process judging it died (a library crashed on its "
+            "content)"])
 
 
 SAMPLE_COMMIT = 1024     # windows read between two records of a sample's progress

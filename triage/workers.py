@@ -17,6 +17,7 @@ import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.util import Finalize
 from typing import Callable, Deque, Iterable, Iterator, List, Optional, Tuple
@@ -70,46 +71,85 @@ def batches(items: Iterable, cost: Callable[[object], int]) -> Iterator[list]:
 class Workers:
     """`task(entry)` over batches of entries, in `count` workers. Results come back in the
     order the batches went in; a batch stopped midway (Interrupted) returns the results it
-    has."""
+    has.
 
-    def __init__(self, task: Callable, count: int):
-        self.count = count
+    A worker process can die (a C library crashing on a corrupt structure): every batch still
+    out fails with it, the other workers' too. With `crashed` (entry -> the result that stands
+    for it, or None where there is none), those batches are run again one entry at a time in a
+    new pool, and an entry that takes a worker down again gets `crashed(entry)`: one bad file
+    never stops the rest. Without it (or where it gives None), BrokenProcessPool is raised."""
+
+    def __init__(self, task: Callable, count: int,
+                 crashed: Optional[Callable[[object], object]] = None):
+        self.count, self._task, self._crashed = count, task, crashed
+        self._pool = self._new_pool()
+        self._pending: Deque[Tuple[list, list, Future]] = deque()
+
+    def _new_pool(self):
         fork = fork_context()
         if fork is None:
-            self._pool = ThreadPoolExecutor(count, thread_name_prefix="worker")
-            self._call = partial(_run_batch, task)
-        else:
-            self._pool = ProcessPoolExecutor(count, fork, initializer=_start,
-                                             initargs=(task,))
-            # Fork them all now, before any other thread of ours starts: a child forked while
-            # another thread holds a lock would inherit the lock held.
-            self._pool.submit(int).result()
-            self._call = _run_in_worker
-        self._pending: Deque[Tuple[list, Future]] = deque()
+            self._call = partial(_run_batch, self._task)
+            return ThreadPoolExecutor(self.count, thread_name_prefix="worker")
+        pool = ProcessPoolExecutor(self.count, fork, initializer=_start, initargs=(self._task,))
+        # Fork them all now, before any other thread of ours starts: a child forked while
+        # another thread holds a lock would inherit the lock held.
+        pool.submit(int).result()
+        self._call = _run_in_worker
+        return pool
 
     def map(self, batches: Iterable[list], entry: Callable = lambda item: item
             ) -> Iterator[Tuple[list, list]]:
         """(batch, results) for each batch, in order; `entry(item)` is what the task gets.
         Two batches in flight per worker: one at work, one waiting."""
         for batch in batches:
-            self._pending.append((batch, self._pool.submit(self._call, list(map(entry, batch)))))
+            entries = list(map(entry, batch))
+            self._pending.append((batch, entries, self._pool.submit(self._call, entries)))
             while len(self._pending) > 2 * self.count:
-                yield self._next()
+                yield from self._next()
         while self._pending:
-            yield self._next()
+            yield from self._next()
 
-    def _next(self) -> Tuple[list, list]:
-        batch, future = self._pending[0]
-        results = future.result()
+    def _next(self) -> Iterator[Tuple[list, list]]:
+        batch, _, future = self._pending[0]
+        try:
+            results = future.result()
+        except BrokenProcessPool:
+            if self._crashed is None:
+                raise
+            yield from self._isolate()
+            return
         self._pending.popleft()
-        return batch, results
+        yield batch, results
+
+    def _isolate(self) -> Iterator[Tuple[list, list]]:
+        """Every batch the dead worker took down with it, again, an entry at a time."""
+        failed = list(self._pending)
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._new_pool()
+        for batch, entries, _ in failed:
+            results = []
+            for one in entries:
+                try:
+                    got = self._pool.submit(self._call, [one]).result()
+                except BrokenProcessPool:
+                    stand_in = self._crashed(one)
+                    if stand_in is None:
+                        raise
+                    got = [stand_in]
+                    self._pool.shutdown(wait=True)
+                    self._pool = self._new_pool()
+                results += got
+                if len(got) < 1:     # stopped (Interrupted): the batch ends here
+                    break
+            yield batch, results
 
     def stop(self) -> Iterator[Tuple[list, list]]:
         """Stop: cancel the batches not started, wait for those at work (their task is expected
         to see the stop event), and give back every batch that did complete."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         while self._pending:
-            batch, future = self._pending.popleft()
+            batch, _, future = self._pending.popleft()
             if future.done() and not future.cancelled() and future.exception() is None:
                 yield batch, future.result()
 
