@@ -49,7 +49,7 @@ def files(evidence, hashes, no_deleted, no_archives, workers, progress):
         items = ev.entries(deleted=not no_deleted)
         if hashes:
             pool = Workers(partial(describe_once, hashes=hashes, archives=archives),
-                           workers or os.cpu_count() or 2)
+                           workers or os.cpu_count() or 2, crashed=partial(crashed, hashes=hashes))
             work = batches(_marked(items), lambda marked: getattr(marked[0], "size", 0))
             outputs = _reused((out for _, results in pool.map(work) for out in results), hashes)
         else:
@@ -90,14 +90,27 @@ def describe_once(marked: tuple, hashes: Sequence[str],
     return key, again, describe(item, hashes, archives)
 
 
+def crashed(marked: tuple, hashes: Sequence[str]) -> tuple:
+    """What describe_once gives for a file whose reading took its worker process down (a
+    library crashing on its content, found by workers.Workers): its listing, no hashes, and
+    an error line; the listing goes on."""
+    item, key, again = marked
+    if isinstance(item, ScanError):
+        return key, again, [_error_record(item)]
+    record = {**item.to_dict(), **{name: None for name in hashes}}
+    return None, again, [record, _error_record(ScanError(
+        item.evidence, "not examined: the worker process reading it died (a library crashed "
+        "on its content)", item.volume, item.path, item.inode))]
+
+
 def _reused(outputs, hashes: Sequence[str]) -> Iterator[List[dict]]:
     """The records of each item, another name of a content given the digests read under its
     first (which comes before it: outputs keep the walk's order)."""
     digests: Dict[tuple, dict] = {}
     for key, again, records in outputs:
         if key is not None:
-            if again:
-                records[0].update(digests[key])
+            if again:   # (no digests where the first name's reading crashed its worker)
+                records[0].update(digests.get(key, {k: None for k in hashes}))
             else:
                 digests[key] = {k: records[0].get(k) for k in (*hashes, "recovered")
                                 if k in records[0]}
