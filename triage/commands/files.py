@@ -98,9 +98,9 @@ def crashed(marked: tuple, hashes: Sequence[str]) -> tuple:
     if isinstance(item, ScanError):
         return key, again, [_error_record(item)]
     record = {**item.to_dict(), **{name: None for name in hashes}}
-    return None, again, [record, _error_record(ScanError(
-        item.evidence, "not examined: the worker process reading it died (a library crashed "
-        "on its content)", item.volume, item.path, item.inode))]
+    return None, again, [record, _entry_error(
+        item, "not examined: the worker process reading it died (a library crashed on its "
+              "content)")]
 
 
 def _reused(outputs, hashes: Sequence[str]) -> Iterator[List[dict]]:
@@ -135,8 +135,7 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
     locked = containers.encrypted(entry)
     if locked:
         record.update({name: None for name in hashes})
-        out.append(_error_record(ScanError(entry.evidence, locked, entry.volume, entry.path,
-                                           entry.inode)))
+        out.append(_entry_error(entry, locked))
         return
     sniff = containers.Sniff(archives is not None and entry.size >= containers.MIN_SIZE)
     if not hashes and not sniff.enabled:
@@ -148,8 +147,7 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
         if entry.member is None and not isinstance(exc, READ_ERRORS):
             raise
         record.update({name: None for name in hashes})
-        out.append(_error_record(ScanError(entry.evidence, f"read failed: {one_line(exc)}",
-                                           entry.volume, entry.path, entry.inode)))
+        out.append(_entry_error(entry, f"read failed: {one_line(exc)}"))
         return
     record.update({name: contents.digests[name] for name in hashes})
     if hashes and contents.bytes_read < entry.size:
@@ -160,8 +158,7 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
     md5 = contents.digests["md5"]
     refused = containers.refusal(archives, md5, parents)
     if refused:
-        out.append(_error_record(ScanError(entry.evidence, refused, entry.volume, entry.path,
-                                           entry.inode)))
+        out.append(_entry_error(entry, refused))
         return
     budget = budget or containers.Budget(archives, entry.size)
     for child in containers.expand(entry, sniff.kind, budget, md5):
@@ -175,6 +172,12 @@ def _error_record(error: ScanError) -> dict:
     record = error.to_dict()
     record["error"] = record.pop("reason")
     return record
+
+
+def _entry_error(entry, reason: str) -> dict:
+    """The error line of a listed file whose content could not be read or examined."""
+    return _error_record(ScanError(entry.evidence, reason, entry.volume, entry.path,
+                                   entry.inode))
 
 
 def _warn(record: dict) -> None:

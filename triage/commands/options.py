@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
 from .. import signals
+from ..safetext import shell_word
 
 
 def signal_list(kind=None):
@@ -140,8 +143,6 @@ def evidence_access(command):
 def output_folder(given, *, resume: bool, force: bool, prefix: str, meta: str):
     """The folder a scan or batch writes: as given, or a new one named for the time (UTC);
     a resume must be told which folder it continues."""
-    from datetime import datetime, timezone
-    from pathlib import Path
     if resume and force:
         raise click.UsageError("--resume and --force exclude each other")
     if given is not None:
@@ -153,7 +154,6 @@ def output_folder(given, *, resume: bool, force: bool, prefix: str, meta: str):
 
 def resume_command(ctx: click.Context, folder_param: str, folder, resumed: bool) -> str:
     """The command line that resumes the running command where it stopped."""
-    from ..safetext import shell_word
     add = [] if resumed else ["--resume"]
     if ctx.get_parameter_source(folder_param) is not click.core.ParameterSource.COMMANDLINE:
         add += ["-o", str(folder)]

@@ -282,10 +282,11 @@ class Judge:
             if sniff:
                 maybe, peeked = containers.probe(reader, entry.size, head)
                 read += peeked
-                if maybe and reader.seekable():
-                    reader.seek(0)
-                    sniffed = reading.read_up_to(reader, min(entry.size, reading.HEAD))
-                    read += len(sniffed)
+                if maybe and reader.seekable():   # the rest of the head after the first 4 KiB
+                    reader.seek(len(head))
+                    more = reading.read_up_to(reader, min(entry.size, reading.HEAD) - len(head))
+                    sniffed = head + more
+                    read += len(more)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
         return self.exact.confirm(prints, entry.size), read, maybe, sniffed
 
