@@ -103,7 +103,7 @@ def test_open_refuses_another_schema_version(tmp_path):
     Results.create(tmp_path).close()
     with sqlite3.connect(str(tmp_path / DB_NAME)) as conn:
         conn.execute("UPDATE scan SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(TriageError, match="version 99 is not 2"):
+    with pytest.raises(TriageError, match="version 99 is not 3"):
         Results.open(tmp_path)
 
 

@@ -18,7 +18,8 @@ from typing import Dict, Iterator, List, Optional
 from .errors import TriageError
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = 2   # 2: a file's content key, other names of one content, the scan's identity
+SCHEMA_VERSION = 3   # 2: a file's content key, other names of one content, the scan's identity;
+#                     3: a file's key led by its folder's (file_key)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scan (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,9 +54,18 @@ STATUSES = ("hit", "known", "clean", "skipped", "error", "same")
 DECODED_PICTURE, DECODED_VIDEO = 1, 2
 
 
-def entry_key(key: str) -> bytes:
-    """A compact, stable identity for a file entry (its evidence, volume, inode and path)."""
-    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def entry_key(key: str, near: str = "") -> bytes:
+    """A compact, stable identity for a file entry (its evidence, volume, inode and path).
+    `near`: what its neighbours in the walk share (file_key: its folder), whose digest leads
+    the key, so that a batch of one folder's files lands on a few pages of the `done` table:
+    with keys in random order every commit rewrote a page a file (3.7x the time)."""
+    return (hashlib.blake2b(near.encode("utf-8", "surrogatepass"), digest_size=4).digest() +
+            hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+
+
+def file_key(entry) -> bytes:
+    """A file entry's key in the `done` table: entry_key of FileEntry.key(), near its folder."""
+    return entry_key(entry.key(), entry.path.rpartition("/")[0])
 
 
 @dataclass

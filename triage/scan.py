@@ -27,7 +27,7 @@ from .progress import Progress
 from .records import FileEntry, ScanError
 from .scope import Scope, walk as scope_walk
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
-from .results import Results, Summary, entry_key
+from .results import Results, Summary, entry_key, file_key
 from .sampling import DEFAULT_MIN_AMOUNT
 from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
@@ -64,6 +64,8 @@ class ScanRequest:
 
 # Files settled by their size alone, written to the results database together.
 UNREAD_BATCH = 256
+# Entries of the walk whose plans (by size) are made together (Judge.learn).
+PLAN_CHUNK = 512
 
 DEFAULT_OPTIONS = {"deleted": True, "thresholds": {}, "video": {}, "archives": True,
                    "blocks": False, "sample": None, "min_amount": None}
@@ -350,7 +352,13 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
         """(key, content, entry) of every file not judged yet; errors of the walk and other
         names of judged content recorded on the way. `only`: a first walk, of the entries
         it picks alone (the walk's errors are left to the second)."""
-        for item, own in scope_walk(ev, scope, deleted):
+        for chunk in _chunks(scope_walk(ev, scope, deleted), PLAN_CHUNK):
+            judge.learn([item.size for item, own in chunk
+                         if own and not isinstance(item, ScanError)])
+            yield from chunk_pending(ev_id, chunk, only)
+
+    def chunk_pending(ev_id, chunk, only):
+        for item, own in chunk:
             if not own:   # before the scope's range: its content is judged by another part
                 if not isinstance(item, ScanError):
                     judged.add(content_key(item))
@@ -361,7 +369,7 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
                 continue
             if only is not None and not only(item):
                 continue
-            key = entry_key(item.key())
+            key = file_key(item)
             if key in taken:
                 continue
             if only is not None:
@@ -388,14 +396,19 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
 
     def record(ev_id, batch, verdicts):
         flush()
-        settled = []
+        settled, plain = [], []
         for (key, content, item), verdict in zip(batch, verdicts):
+            if type(verdict) is tuple:   # Verdict.brief(), as _Tasks sends it home
+                status, read, hashed, decoded = verdict
+                plain.append((key, _volume(item), status, read, hashed, decoded, content))
+                progress.advance(1, judge.planned_bytes(item.size), read)
+                continue
             if verdict.entry is None:   # sent home without it (_Tasks)
                 verdict.entry = item
             # A container's children with it, in the batch's one transaction: the container
             # marked done means all of them are, so a resume that finds it done skips them.
             for child in verdict.children:
-                settled.append((entry_key(child.entry.key()), content_key(child.entry), child))
+                settled.append((file_key(child.entry), content_key(child.entry), child))
             if verdict.children:   # counted as they come: the totals' walk cannot see them
                 progress.add_total(len(verdict.children), 0)
                 for child in verdict.children:
@@ -403,7 +416,7 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             settled.append((key, content, verdict))
             progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
                              hit=verdict.is_hit)
-        _record_all(results, ev_id, settled)
+        _record_all(results, ev_id, settled, plain)
 
     ev_id = None
     try:
@@ -434,7 +447,8 @@ class _Tasks:
     """The worker pool's task: a file entry goes to the judge, a piece of media (when the
     media is also swept) to the sweeper: one pool, forked once, for both. A file's verdict
     comes back without its entry, which the main process holds already (`_run.record` puts it
-    back): unpickling each entry again was the larger part of a verdict's trip home."""
+    back): unpickling each entry again was the larger part of a verdict's trip home. A
+    verdict that is no more than its row comes back as that row (Verdict.brief)."""
 
     def __init__(self, judge, sweeper=None):
         self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
@@ -443,6 +457,9 @@ class _Tasks:
         if not isinstance(item, FileEntry):
             return self.sweeper(item)
         verdict = self.judge(item)
+        brief = verdict.brief()
+        if brief is not None:
+            return brief
         if verdict.entry is item:
             verdict.entry = None
         return verdict
@@ -521,6 +538,28 @@ def _sweep(evidences, ids, results: Results, sets, workers: Workers) -> None:
         results.commit()
 
 
+def _chunks(items, size: int):
+    """Lists of `size` consecutive items. A chunk cut short by an exception of the items (a
+    Ctrl-C in the walk) is given before the exception is, so every item that was produced is
+    dealt with, as one at a time would be."""
+    items, chunk = iter(items), []
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except BaseException:
+            if chunk:
+                yield chunk
+            raise
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def content_key(entry) -> bytes:
     """The results database's key of what an entry reads (FileEntry.content_key), compact."""
     return entry_key("\x00".join(map(str, entry.content_key())))
@@ -530,10 +569,11 @@ def _volume(entry) -> Optional[int]:
     return None if entry.volume is None else entry.volume.index
 
 
-def _record_all(results: Results, ev_id: int, settled) -> None:
-    """The verdicts of (key, content, verdict) in one write (Results.record_many), with their
-    errors, warnings, damaged ranges and findings."""
-    rows, findings = [], []
+def _record_all(results: Results, ev_id: int, settled, rows: List[tuple]) -> None:
+    """The verdicts of (key, content, verdict) in one write (Results.record_many) with `rows`
+    (the files whose verdict is its row alone), with their errors, warnings, damaged ranges
+    and findings."""
+    findings = []
     for key, content, verdict in settled:
         entry = verdict.entry
         for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):

@@ -137,11 +137,11 @@ def test_resume_through_an_archive(scanned, reference_set):
         conn.execute("UPDATE evidence SET finished = 0")
         conn.execute("UPDATE scan SET value = 'false' WHERE key = 'complete'")
     from triage.evidence import open_evidence
-    from triage.results import entry_key
+    from triage.results import file_key
     with open_evidence(str(ev)) as opened:
         outer = next(e for e in opened.entries() if e.path == "/outer.zip")
     with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM done WHERE key = ?", (entry_key(outer.key()),))
+        conn.execute("DELETE FROM done WHERE key = ?", (file_key(outer),))
     run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q",
                      "--resume")
     assert run.code == 1, run.stderr

@@ -107,6 +107,21 @@ class HashSet:
         i = sizes.searchsorted(sizes.dtype.type(size))
         return int(sizes[i]) == size
 
+    def may_match_many(self, signal: str, sizes: np.ndarray) -> np.ndarray:
+        """may_match for an array of sizes (int64) at once: one searchsorted for a chunk of
+        the walk, where a call a file cost numpy's per-call overhead every time."""
+        if signal not in self.signals:
+            return np.zeros(len(sizes), bool)
+        listed = self._sizes.get(signal)
+        if listed is None:
+            return np.ones(len(sizes), bool)
+        if not len(listed):
+            return np.zeros(len(sizes), bool)
+        valid = sizes >= 0
+        query = np.where(valid, sizes, 0).astype(listed.dtype)
+        at = np.minimum(listed.searchsorted(query), len(listed) - 1)
+        return valid & (listed[at] == query)
+
     def find_categories(self, signal: str, digests) -> Tuple[np.ndarray, np.ndarray]:
         """Every (query index, category code) of a digest in the set, vectorised, in query
         order: "is this digest in category C" for a batch, the one question both forms

@@ -3,7 +3,9 @@ what they match."""
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List
+from typing import Dict, FrozenSet, Iterator, List, Tuple
+
+import numpy as np
 
 from .. import signals
 from ..records import Match
@@ -29,6 +31,21 @@ class ExactMatcher:
         (ClamAV's .hdb idea), or when its set screens files by fingerprint (see screens)."""
         return frozenset(sig for s, sigs, screen in self._carried if not screen
                          for sig in sigs if s.may_match(sig, size))
+
+    def plans_of(self, sizes: np.ndarray) -> Iterator[Tuple[FrozenSet[str], FrozenSet[str]]]:
+        """(plan(size), screens(size)) for each of an array of sizes, from one lookup of the
+        array per set and signal (a walk's chunk at a time)."""
+        columns = [(sig, bool(screen), s.may_match_many(sig, sizes))
+                   for s, sigs, screen in self._carried for sig in (screen or sigs)]
+        if not columns:
+            return iter([(frozenset(), frozenset())] * len(sizes))
+        rows, which = np.unique(np.stack([mask for _, _, mask in columns], axis=1), axis=0,
+                                return_inverse=True)
+        kinds = [(frozenset(sig for (sig, screen, _), on in zip(columns, row)
+                            if on and not screen),
+                  frozenset(sig for (sig, screen, _), on in zip(columns, row) if on and screen))
+                 for row in rows.tolist()]
+        return map(kinds.__getitem__, which.reshape(-1).tolist())
 
     def screens(self, size: int) -> FrozenSet[str]:
         """The sub-file fingerprints to compute first (8 KiB read) for a file of `size` bytes.
