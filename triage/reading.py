@@ -124,7 +124,14 @@ def edges(reader: BinaryIO, size: int, first: int = EDGE) -> Tuple[bytes, bytes]
 
 
 def read_up_to(reader: BinaryIO, n: int) -> bytes:
-    parts, left = [], n
+    if n <= 0:
+        return b""
+    first = reader.read(n)   # all of it, but for a short read (a pipe, a member's stream)
+    if first and len(first) >= n and type(first) is bytes:
+        return first
+    if not first:
+        return b""
+    parts, left = [first], n - len(first)
     while left > 0:
         block = reader.read(left)
         if not block:

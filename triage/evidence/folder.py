@@ -14,7 +14,7 @@ from typing import Iterator, Union
 from ..containers import iosbackup
 from ..errors import one_line
 from ..safetext import path_text
-from ..records import FileEntry, ScanError
+from ..records import FileEntry, ScanError, quick_maker
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -29,7 +29,7 @@ def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader
     except PermissionError:
         # O_NOATIME is refused on files we do not own (unless root); read anyway.
         fd = os.open(path, flags)
-    return os.fdopen(fd, "rb", buffering=0)
+    return io.FileIO(fd, "rb")   # what os.fdopen(fd, "rb", buffering=0) gives, made directly
 
 
 def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
@@ -97,7 +97,7 @@ def single(path: str, evidence: str) -> FileEntry:
 
 def _entry(path: str, st: os.stat_result, root: str, evidence: str,
            follow: bool = False) -> FileEntry:
-    return FileEntry(
+    return _new_entry(
         evidence=evidence,
         path=_relative(root, path),
         size=st.st_size,
@@ -107,6 +107,9 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str,
                divmod(st.st_ctime_ns, 10**9), _birth(st)),
         open=partial(open_readonly, path, follow),   # picklable: a worker process opens it
     )
+
+
+_new_entry = quick_maker(FileEntry)
 
 
 def _birth(st: os.stat_result):

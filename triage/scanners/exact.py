@@ -59,7 +59,7 @@ class ExactMatcher:
         hashed whole and looked up."""
         wanted = set()
         for s, sigs, screen in self._carried:
-            if any(f in prints and s.lookup(f, [bytes.fromhex(prints[f])])[0] for f in screen):
+            if any(f in prints and s.contains(f, bytes.fromhex(prints[f])) for f in screen):
                 wanted.update(sig for sig in sigs if s.may_match(sig, size))
         return frozenset(wanted)
 
