@@ -34,6 +34,17 @@ try:   # the compiled lister (setup.py builds it where libtsk-dev is installed)
 except ImportError:
     _tskwalk = None
 
+# File systems whose allocated files TSK reads exactly as their runs lie (no initialized
+# size short of the size, no compression that a run's flags would not show): such a file's
+# content is read straight from the media by its runs (RunReader), without TSK. NTFS (its
+# initialized size is not reachable through pytsk3), exFAT (its valid data length), HFS+ and
+# APFS (compression, resource forks) are read through TSK.
+DIRECT_TYPES = frozenset(_EXT | {pytsk3.TSK_FS_TYPE_FAT12, pytsk3.TSK_FS_TYPE_FAT16,
+                                 pytsk3.TSK_FS_TYPE_FAT32})
+_UNPLAIN_ATTR = pytsk3.TSK_FS_ATTR_COMP | pytsk3.TSK_FS_ATTR_ENC | pytsk3.TSK_FS_ATTR_SPARSE
+_UNPLAIN_RUN = (pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER |
+                pytsk3.TSK_FS_ATTR_RUN_FLAG_ENCRYPTED)
+
 # The file systems the compiled lister walks (its libtsk may be older than pytsk3's own TSK):
 # those whose listings both give alike, checked on every fixture image
 # (tests/evidence/test_tsk_walk_compiled.py); others are listed through pytsk3.
@@ -138,6 +149,69 @@ def _runs(tsk_file, attr, geometry) -> Iterator[Tuple[int, int]]:
         pass
 
 
+def _layout(tsk_file, geometry, size: int) -> Optional[Tuple[Tuple[int, int], ...]]:
+    """(media offset, length) of each run of a file's default data, in the file's order and
+    cut at its size, when they are all its content is (DIRECT_TYPES): non-resident, every
+    run plain (no sparse, filler or encrypted run) and the runs back to back in the file,
+    covering its size. None otherwise: TSK reads it."""
+    volume_offset, block = geometry
+    data = [a for a in tsk_file if a.info.type in _DEFAULT_DATA]
+    if len(data) != 1:
+        return None
+    info = data[0].info
+    if not info.flags & pytsk3.TSK_FS_ATTR_NONRES or info.flags & _UNPLAIN_ATTR:
+        return None
+    runs, covered = [], 0
+    for run in data[0]:
+        if run.flags & _UNPLAIN_RUN or run.offset * block != covered:
+            return None
+        length = min(run.len * block, size - covered)
+        if length > 0:
+            runs.append((volume_offset + run.addr * block, length))
+        covered += run.len * block
+    return tuple(runs) if covered >= size else None
+
+
+class RunReader(RandomAccess):
+    """A file's content read straight from the media by its runs (_layout): what TskReader
+    gives for such a file, without TSK's file, its block cache and its calls back into Python
+    for every read (most of a screened image scan's reading cost). Content in a damaged EWF
+    chunk raises DamagedMedia, as TskReader does."""
+
+    def __init__(self, media, runs: Tuple[Tuple[int, int], ...], size: int):
+        super().__init__()
+        self._media, self._runs, self._size, self._pos = media, runs, size, 0
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._size - self._pos
+        want = left if size is None or size < 0 else min(size, left)
+        parts, start = [], 0
+        for offset, length in self._runs:
+            if want <= 0:
+                break
+            if self._pos < start + length:
+                skip = self._pos - start
+                take = min(length - skip, want)
+                data = self._media.read(offset + skip, take)
+                parts.append(data)
+                self._pos += len(data)
+                want -= len(data)
+                if len(data) < take:
+                    raise OSError(f"read failed at offset {self._pos} of {self._size}: the "
+                                  f"media ends inside the file")
+            start += length
+        if self._media.damage_seen():
+            hit = overlap(self._media.damaged(), self._runs)
+            if hit is not None:
+                raise DamagedMedia(*hit)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
 class ReopenError(Exception):
     """A file entry that left its process was opened where no evidence handles are installed:
     a bug in the caller, not a read error of the evidence."""
@@ -150,13 +224,17 @@ class TskOpener:
     bytes, since TSK reads a file's content from its metadata alone."""
 
     def __init__(self, tsk_file, media, locator: Locator, size: int, short_ok: bool,
-                 geometry: Tuple[int, int], fs=None):
+                 geometry: Tuple[int, int], fs=None, direct: bool = False):
         # `fs`: the walk's file system, where the file is opened by address on first use (the
         # walk opens no file of its own: a file object for each of a million entries would
         # cost the listing more than all else).
         self._file, self._media, self._fs = tsk_file, media, fs
         self.locator, self.size, self.short_ok = locator, size, short_ok
         self.geometry = geometry
+        # `direct`: its file system's files may be read by their runs (DIRECT_TYPES, a volume
+        # laid linearly on the media); `runs`, once first_offset has looked (in the process
+        # that walked), travels with the entry, so a worker reads without reopening it.
+        self.direct, self.runs = direct, None
 
     def _tsk_file(self):
         """The TSK file in this process, opened by address in the walk's file system the
@@ -170,6 +248,12 @@ class TskOpener:
         if not self.size:
             return TskReader(self._file, 0, self.locator.attribute, self.short_ok, self._media,
                              self.geometry)
+        if self.runs is not None:
+            media, handles = self._media, installed()
+            if media is None and handles is not None:
+                media = handles.evidence(self.locator.evidence).media
+            if media is not None:
+                return RunReader(media, self.runs, self.size)
         tsk_file, media = self._tsk_file(), self._media
         if tsk_file is None:
             handles = installed()
@@ -201,7 +285,16 @@ class TskOpener:
         """Where the content starts on the media (its first run), so a scan can read files in
         the order a disk's head meets them; None when not known here (a reopened entry, a
         resident or empty file, a volume not laid linearly on the media)."""
-        return next((offset for offset, _ in _runs(self._known_file(), self.locator.attribute,
+        tsk_file = self._known_file()
+        if self.direct and not self.short_ok and self.locator.attribute is None and \
+                tsk_file is not None and self.size:
+            try:
+                self.runs = _layout(tsk_file, self.geometry, self.size)
+            except READ_ERRORS:
+                self.runs = None
+            if self.runs:
+                return self.runs[0][0]
+        return next((offset for offset, _ in _runs(tsk_file, self.locator.attribute,
                                                    self.geometry)), None)
 
     def __getstate__(self) -> dict:
@@ -511,6 +604,7 @@ class _Maker:
     def __init__(self, fs, evidence: str, volume: Volume, media, geometry):
         self.evidence, self.volume = evidence, volume
         self._fs, self._media, self._geometry = fs, media, geometry
+        self._direct = geometry is not None and fs.info.ftype in DIRECT_TYPES
         # The locator reopens by the path as opened; `evidence` is that path as shown.
         self._opened_as = evidence if media is None else media.path
 
@@ -520,7 +614,8 @@ class _Maker:
         made here, so both sides fill the same fields)."""
         entry = vars(_new_entry(evidence=self.evidence, path="", size=0, allocated=True,
                                 volume=self.volume))
-        opener = vars(TskOpener(None, self._media, None, 0, False, self._geometry, self._fs))
+        opener = vars(TskOpener(None, self._media, None, 0, False, self._geometry, self._fs,
+                                self._direct))
         return (FileEntry, entry, TskOpener, opener, Locator, self._opened_as,
                 self.volume.index, deleted)
 
@@ -536,7 +631,7 @@ class _Maker:
             evidence=self.evidence, path=path, size=size, allocated=allocated, volume=volume,
             inode=addr, times=times, realloc=realloc, attribute=attr,
             open=TskOpener(None, self._media, Locator(self._opened_as, volume.index, addr, attr),
-                           size, short_ok, self._geometry, self._fs))
+                           size, short_ok, self._geometry, self._fs, self._direct))
 
 
 _new_entry = quick_maker(FileEntry)

@@ -1,0 +1,123 @@
+"""Files read straight from the media by their runs (tsk_walk.RunReader): the same bytes as
+TSK gives, only where TSK reads exactly the runs, and damage and short media still told."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+
+import pytest
+
+from triage.errors import DamagedMedia
+from triage.evidence import open_evidence, reopen, tsk_walk
+from triage.records import FileEntry
+
+# (files the walk lists, files read by their runs): allocated files of ext and FAT volumes;
+# none of NTFS or exFAT (an initialized or valid data length may stop short of the size).
+EXPECTED = {"ext4.raw": (17, 13), "fat16.raw": (26, 16), "mbr.raw": (39, 5),
+            "gpt.raw": (12, 3), "superfloppy.raw": (4, 3), "ntfs.raw": (39, 0),
+            "exfat.raw": (9, 0)}
+
+
+def _entries(ev):
+    return [e for e in ev.entries(deleted=True)
+            if isinstance(e, FileEntry) and isinstance(e.open, tsk_walk.TskOpener)]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_files_read_by_their_runs_give_what_tsk_gives(images, name):
+    listed = direct = 0
+    with open_evidence(str(images / name)) as ev:
+        for entry in _entries(ev):
+            listed += 1
+            opener = entry.open
+            first = opener.first_offset()
+            if opener.runs is None:
+                continue
+            direct += 1
+            assert first == opener.runs[0][0]
+            assert sum(length for _, length in opener.runs) == entry.size
+            with entry.open() as reader:
+                assert isinstance(reader, tsk_walk.RunReader)
+                by_runs = reader.read()
+                reader.seek(entry.size // 2)   # a read from the middle, as a tail's
+                middle = reader.read(5000)
+            runs, opener.runs = opener.runs, None
+            with entry.open() as reader:
+                assert isinstance(reader, tsk_walk.TskReader)
+                by_tsk = reader.read()
+            opener.runs = runs
+            assert by_runs == by_tsk, entry.path
+            assert middle == by_tsk[entry.size // 2:entry.size // 2 + 5000], entry.path
+    assert (listed, direct) == EXPECTED[name]
+
+
+def test_a_worker_reads_by_runs_without_reopening_the_file(images, monkeypatch):
+    """The runs travel with the pickled entry: the worker reads the media through its own
+    handle, and never asks TSK for the file."""
+    with open_evidence(str(images / "ext4.raw")) as ev:
+        entries = _entries(ev)
+        wanted = {}
+        for entry in entries:
+            entry.open.first_offset()
+            if entry.open.runs is not None:
+                with entry.open() as reader:
+                    wanted[entry.path] = hashlib.md5(reader.read()).hexdigest()
+        travelled = pickle.loads(pickle.dumps(
+            [e for e in entries if e.open.runs is not None]))
+    assert len(travelled) == 13
+
+    def no_reopen(self, locator):
+        raise AssertionError("reopened through TSK")
+    monkeypatch.setattr(reopen.Handles, "open_file", no_reopen)
+    handles = reopen.Handles(open_evidence).install()
+    try:
+        for entry in travelled:
+            with entry.open() as reader:
+                assert hashlib.md5(reader.read()).hexdigest() == wanted[entry.path]
+    finally:
+        handles.close()
+        monkeypatch.setattr(reopen, "_installed", None)
+
+
+class _Media:
+    """Media of 1 MiB of counting bytes, with damaged ranges as an EWF image reports them."""
+
+    def __init__(self, size=1 << 20, damaged=()):
+        self.size, self._damaged = size, list(damaged)
+        self.data = bytes(i % 251 for i in range(size))
+
+    def read(self, offset, length):
+        return self.data[offset:offset + length]
+
+    def damage_seen(self):
+        return len(self._damaged)
+
+    def damaged(self):
+        return list(self._damaged)
+
+
+def test_runs_are_read_in_the_files_order():
+    media = _Media()
+    reader = tsk_walk.RunReader(media, ((8192, 4096), (0, 4096), (65536, 100)), 8292)
+    assert reader.read() == media.data[8192:12288] + media.data[0:4096] + \
+        media.data[65536:65636]
+    reader.seek(4000)
+    assert reader.read(200) == media.data[12192:12288] + media.data[0:104]
+
+
+def test_content_in_a_damaged_chunk_is_an_error_not_zeros():
+    media = _Media(damaged=[(65536, 32768)])
+    clean = tsk_walk.RunReader(media, ((0, 4096),), 4096)
+    assert clean.read() == media.data[:4096]   # damage elsewhere: read as it is
+    hurt = tsk_walk.RunReader(media, ((0, 4096), (70000, 4096)), 8192)
+    with pytest.raises(DamagedMedia) as raised:
+        hurt.read()
+    assert (raised.value.offset, raised.value.length) == (65536, 32768)
+
+
+def test_a_file_running_past_the_end_of_the_media_is_a_read_error():
+    media = _Media(size=10000)
+    reader = tsk_walk.RunReader(media, ((8192, 4096),), 4096)
+    with pytest.raises(OSError, match="media ends inside the file"):
+        reader.read()
