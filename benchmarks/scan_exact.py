@@ -205,15 +205,8 @@ def side_by_side(base, tree, image, truth, payload, entries, repeat,
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
     check_found(found, truth)
 
-    rows = []
-    for name, t in best.items():
-        target, read = "", ("every file", payload)
-        if name in outdirs:
-            target = ">= 1.5x" if "unsized" in name else ">= 10x"
-            summary = json.loads((outdirs[name] / "report.json").read_text())["summary"]
-            read = summary["files_hashed"], summary["bytes_read"]
-        rows.append([name, t.seconds, read[0], read[1] / 1e9, t.cores,
-                     best[peer].seconds / t.seconds, target])
+    rows = result_rows(best, peer, outdirs, payload, [lambda s: s["files_hashed"]],
+                       lambda name: ">= 1.5x" if "unsized" in name else ">= 10x")
     print(table(["contender", "seconds", "files read", "GB read", "CPU cores busy",
                  "vs hashdeep", "target"], rows,
                 f"Exact scan, {payload / 1e9:.2f} GB in {count:,} files, {entries:,} MD5s"))
@@ -272,21 +265,30 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
         contenders, inputs, found, outdirs)
     best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
     check_found(found, truth)
-    rows = []
-    for name, t in best.items():
-        # files checked: hashed whole (sized set) or by their fingerprint (the rest is
-        # settled by size; with archives on, every file's head is still read for a container)
-        read = ("every file", "every file", payload)
-        if name in outdirs:
-            summary = json.loads((outdirs[name] / "report.json").read_text())["summary"]
-            read = (summary["files_seen"] - summary["files_skipped"], summary["files_hashed"],
-                    summary["bytes_read"])
-        rows.append([name, t.seconds, read[0], read[1], read[2] / 1e9, t.cores,
-                     best[peer].seconds / t.seconds, ">= 10x" if "fingerprinted" in name else ""])
+    # files checked: hashed whole (sized set) or by their fingerprint (the rest is settled by
+    # size; with archives on, every file's head is still read for a container)
+    counts = [lambda s: s["files_seen"] - s["files_skipped"], lambda s: s["files_hashed"]]
+    rows = result_rows(best, peer, outdirs, payload, counts,
+                       lambda name: ">= 10x" if "fingerprinted" in name else "")
     print(table(["contender", "seconds", "files checked", "files hashed whole", "GB read",
                  "CPU cores busy", "vs hashdeep", "target"], rows,
                 f"Sub-file fingerprints, {payload / 1e9:.2f} GB in {count:,} files, "
                 f"{entries:,} reference files"))
+
+
+def result_rows(best: dict, peer: str, outdirs: dict, payload: int, counts, target) -> list:
+    """A table row a contender: its seconds, the file `counts` its report's summary gives (a
+    peer reads every file), GB read, cores busy, speed against the peer and, for a triage
+    contender, its `target(name)`."""
+    rows = []
+    for name, t in best.items():
+        files, read, aim = ["every file"] * len(counts), payload, ""
+        if name in outdirs:
+            summary = json.loads((outdirs[name] / "report.json").read_text())["summary"]
+            files, read, aim = [c(summary) for c in counts], summary["bytes_read"], target(name)
+        rows.append([name, t.seconds, *files, read / 1e9, t.cores,
+                     best[peer].seconds / t.seconds, aim])
+    return rows
 
 
 def add_hashdeep(out: Path, tree: Path, sized: Path, contenders, inputs, found) -> str:

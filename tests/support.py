@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -74,6 +75,20 @@ def run_triage(*args, cwd=None, env=None, timeout=300) -> Run:
     # `internal error` is reserved for bugs: no input any test gives may produce it.
     assert "internal error" not in proc.stderr, proc.stderr
     return Run(proc)
+
+
+def start_triage(*args, **popen) -> subprocess.Popen:
+    """The real command line started in a child process that a test may stop (Ctrl-C, SIGTERM,
+    kill -9), its output piped. SIGINT is set back to the default in the child: a test run
+    started in the background of a non-interactive shell (`nohup bash -c 'pytest' &`) has it
+    ignored, the child would inherit that and run to the end, as a user's would, rightly."""
+    return subprocess.Popen([sys.executable, "-m", "triage", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_interruptible, **popen)
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ewf_sections(path: Path):

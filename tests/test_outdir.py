@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_triage, wait_for_done
+from support import run_triage, start_triage, wait_for_done
 from triage.outdir import Lock
 from triage.progress import Progress
 from triage.scan import ScanRequest, scan as run_scan
@@ -203,9 +203,8 @@ def test_a_second_process_on_the_same_output_folder_is_refused(corpus, tmp_path)
 
 
 def _start(corpus, out, *extra, **popen):
-    return subprocess.Popen([sys.executable, "-m", "triage", "scan", str(corpus["folder"]),
-                             "--hashset", str(corpus["set"]), "-o", str(out), "--workers", "1",
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    return start_triage("scan", corpus["folder"], "--hashset", corpus["set"], "-o", out,
+                        "--workers", "1", *extra, **popen)
 
 
 def test_sigterm_stops_like_ctrl_c_with_a_partial_report(corpus, tmp_path):

@@ -12,7 +12,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from support import run_triage, slow_scale
+from support import run_triage, slow_scale, start_triage
 from triage import sampling
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "triage" / "schemas" /
@@ -293,16 +293,14 @@ def test_resume_of_an_interrupted_sampling_scan_continues_it(tmp_path, block_set
     the same seed, and ends with the sample size the statement needs, read once."""
     import signal
     import sqlite3
-    import sys
     import time
     from contextlib import closing
     hashset, _ = block_set
     image = _image(tmp_path, 256 << 20)
     out = tmp_path / "out"
     # 8 KiB: the sample must read ~90 % of the 65,536 windows, seconds of work
-    proc = subprocess.Popen([sys.executable, "-m", "triage", "scan", str(image), "--hashset",
-                             str(hashset), "--sample", "0.99", "--min-amount", "8KiB", "-o",
-                             str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_triage("scan", image, "--hashset", hashset, "--sample", "0.99", "--min-amount",
+                        "8KiB", "-o", out, "-q")
     db = out / "results.sqlite"
     state, deadline = None, time.time() + 120
     while time.time() < deadline and proc.poll() is None:

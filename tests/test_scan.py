@@ -8,7 +8,6 @@ import hashlib
 import json
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from support import REPO, load_truth, sha256_file, wait_for_done
+from support import REPO, load_truth, sha256_file, start_triage, wait_for_done
 from triage.containers import MIN_SIZE, PROBE
 
 SCHEMA = json.loads((REPO / "triage" / "schemas" / "report.schema.json").read_text())
@@ -300,9 +299,8 @@ def resumable(tmp_path_factory):
 
 
 def _start(folder, alert, outdir, *extra):
-    return subprocess.Popen([sys.executable, "-m", "triage", "scan", str(folder), "--hashset",
-                             str(alert), "-o", str(outdir), "-q", "--workers", "1", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return start_triage("scan", folder, "--hashset", alert, "-o", outdir, "-q", "--workers", "1",
+                        *extra)
 
 
 def test_kill_9_then_resume_gives_the_same_hits(resumable, tmp_path, triage):

@@ -9,8 +9,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import shutil
 import threading
 import time
@@ -21,7 +19,7 @@ import jsonschema
 import pytest
 
 from support import (FIXTURES, REPO, load_truth, run_triage, sha256_file, slow_scale,
-                     wait_for_done)
+                     start_triage, wait_for_done)
 from triage.batch import engine, tasks
 from triage.batch.merge import part_dir
 from triage.batch.progress import BatchBar
@@ -273,9 +271,7 @@ def test_an_item_that_cannot_be_opened_fails_alone_and_the_bar_shows_both(cluste
 
 
 def _cli(*args, **popen):
-    return subprocess.Popen([sys.executable, "-m", "triage", "batch", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **popen)
+    return start_triage("batch", *args, text=True, start_new_session=True, **popen)
 
 
 def _without_times(case: dict) -> dict:

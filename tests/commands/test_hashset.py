@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from support import FIXTURES, run_triage
@@ -106,3 +108,42 @@ def test_import_refuses_to_replace_its_own_source(tmp_path):
     assert proc.stderr == f"triage: error: {source}: is also a source; write the set to " \
                           "another file\n"
     assert source.read_text() == text
+
+
+_OBJECT = "<fileobject><filename>{}</filename><filesize>3</filesize>" \
+          "<hashdigest type='MD5'>{}</hashdigest></fileobject>\n"
+_GOOD, _BAD = "d41d8cd98f00b204e9800998ecf8427e", "d41d8cd98f00b204"
+
+
+def _dfxml(*objects: str) -> str:
+    return "<?xml version='1.0'?>\n<dfxml version='1.0'>\n" + "".join(objects)
+
+
+@pytest.mark.parametrize("text, line", [
+    # a bad hash value on line 3, then the file ends inside the fileobject on line 4
+    (_dfxml(_OBJECT.format("a", _BAD), _OBJECT.format("b", _GOOD)[:40]), 4),
+    # a bad hash value on line 3, good records past the parser's first read, then a value on
+    # line 2004 that is not even XML (an unescaped '<')
+    (_dfxml(_OBJECT.format("a", _BAD), _OBJECT.format("b", _GOOD) * 2000,
+            _OBJECT.format("c", "d41d<8cd"), "</dfxml>\n"), 2004),
+], ids=["truncated", "bad-value"])
+def test_a_broken_dfxml_is_one_line_even_after_a_bad_record(tmp_path, text, line):
+    """A record's problem read before the source turns out unreadable is not said: nothing is
+    written, so the one line is the reason the import stopped (it printed both before)."""
+    source, out = tmp_path / "list.xml", tmp_path / "list.tset"
+    source.write_text(text)
+    proc = run_triage("hashset", "import", source, "-o", out)
+    assert proc.code == 2, proc.stderr
+    (said,) = proc.stderr.splitlines()
+    assert said.startswith(f"triage: error: {source}:{line}: not well-formed XML: "), said
+    assert not out.exists()
+
+
+def test_a_bad_dfxml_record_alone_is_one_line_and_the_set_is_written(tmp_path):
+    source, out = tmp_path / "one-bad.xml", tmp_path / "one-bad.tset"
+    source.write_text(_dfxml(_OBJECT.format("a", _BAD), _OBJECT.format("b", _GOOD), "</dfxml>\n"))
+    proc = run_triage("hashset", "import", source, "-o", out)
+    assert proc.code == 0
+    assert proc.stderr.splitlines() == [
+        f"triage: error: {source}:3: md5 must be 32 hex characters, got 16"]
+    assert out.exists()

@@ -21,17 +21,23 @@ SHOWN_PROBLEMS = 20
 
 
 class ProblemPrinter:
-    """Bad records go to stderr as `FILE:LINE: reason`, the first few in full, then a count."""
+    """Bad records go to stderr as `FILE:LINE: reason`, the first few in full, then a count.
+    They are said at `close()`, once the set is written: a source found unreadable further on
+    (a truncated XML, a bound passed) stops the command with its one error line, and the
+    records skipped before it were never part of a set."""
 
     def __init__(self):
         self.count = 0
+        self.shown = []
 
     def __call__(self, path, problem) -> None:
         self.count += 1
         if self.count <= SHOWN_PROBLEMS:
-            click.echo(f"triage: {problem.severity}: {visible(problem.line(path))}", err=True)
+            self.shown.append(f"triage: {problem.severity}: {visible(problem.line(path))}")
 
     def close(self) -> None:
+        for line in self.shown:
+            click.echo(line, err=True)
         if self.count > SHOWN_PROBLEMS:
             click.echo(f"triage: {self.count - SHOWN_PROBLEMS} more problem(s) not shown "
                        "(run `triage hashset validate` for all)", err=True)
