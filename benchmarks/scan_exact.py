@@ -452,7 +452,7 @@ def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
     from triage.evidence import open_evidence
     from triage.hashsets import load
     from triage.records import ScanError
-    from triage.results import Results, entry_key
+    from triage.results import Results, file_key
     from triage.scanners import Judge
     # The pool forks processes on Linux and runs threads where it cannot fork: with `fork_context`
     # answering "cannot", the same pool runs threads here.
@@ -473,8 +473,9 @@ def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
             pool = workers.Workers(partial(_judge_in_own_handle, judge) if own else judge, CORES)
             work = workers.batches(entries, lambda e: judge.planned_bytes(e.size))
             verdicts = (v for _, batch in pool.map(work) for v in batch)
-        for v in verdicts:
-            scan._record(results, ev_id, entry_key(v.entry.key()), v)
+        for v in verdicts:   # recorded as the scan records a verdict (one at a time here)
+            scan._record_all(results, ev_id, [(file_key(v.entry), scan.content_key(v.entry), v)],
+                             [])
         if pool is not None:
             pool.close()
         errors = results.summary().errors

@@ -282,13 +282,6 @@ def test_reports_that_cannot_be_written_are_one_line_and_the_scan_stays_resumabl
     assert (out / "report.html").exists() and (out / "manifest.json").exists()
 
 
-def _limited(max_bytes):
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails (EFBIG)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
-    return limit
-
-
 def test_a_database_that_cannot_grow_is_one_line_and_what_was_recorded_is_kept(corpus,
                                                                                tmp_path):
     out = tmp_path / "out"
