@@ -453,6 +453,11 @@ class _Tasks:
     def __init__(self, judge, sweeper=None):
         self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
 
+    def before(self, items) -> None:
+        """A batch's plans made together (as the walk's, Judge.learn): a worker process has
+        its own judge, whose plans the main process's do not reach."""
+        self.judge.learn([item.size for item in items if isinstance(item, FileEntry)])
+
     def __call__(self, item):
         if not isinstance(item, FileEntry):
             return self.sweeper(item)

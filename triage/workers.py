@@ -228,6 +228,9 @@ def _run_in_worker(entries: list) -> list:
 
 
 def _run_batch(task: Callable, entries: list) -> List:
+    before = getattr(task, "before", None)   # what the task does for a batch as a whole
+    if before is not None:
+        before(entries)
     results = []
     for entry in entries:
         try:

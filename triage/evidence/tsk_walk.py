@@ -297,8 +297,17 @@ class TskOpener:
         return next((offset for offset, _ in _runs(tsk_file, self.locator.attribute,
                                                    self.geometry)), None)
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_file": None, "_media": None, "_fs": None}
+    def __reduce__(self):
+        # What a process that reopens it needs, as plain values: a state dict of every field
+        # cost a worker more to unpickle than to judge a screened file.
+        return _reopener, (tuple(self.locator), self.size, self.short_ok, self.geometry,
+                           self.direct, self.runs)
+
+
+def _reopener(locator, size, short_ok, geometry, direct, runs) -> TskOpener:
+    opener = TskOpener(None, None, Locator(*locator), size, short_ok, geometry, None, direct)
+    opener.runs = runs
+    return opener
 
 
 def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
