@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, List, Optional, Tuple
 
 from .imaging import ImageDecodeError
-from .signals.vpdq import NEAR, FrameHash, hash_frame
+from .signals.vpdq import MODES, NEAR, FrameHash, hash_frame
 from .workers import Interrupted
 from .streams import Reader
 
-MODES = ("second", "keyframes")   # --video-frames
 SIDE = 512               # sampled frames are scaled by FFmpeg to this long side
 TIME_LIMIT = 600.0       # seconds of wall time to decode and hash one video
 MAX_DECODED = 2_000_000  # frames decoded (about 9 hours at 60 fps)

@@ -209,7 +209,7 @@ def _video_match(ctx, param, value):
 
 
 def video_frames_option(command):
-    from ..video import MODES
+    from ..signals.vpdq import MODES
     return click.option(
         "--video-frames", type=click.Choice(MODES), default=None,
         help="Frames of a video hashed: one a second, as vPDQ does (default), or keyframes "

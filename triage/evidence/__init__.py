@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Container, Dict, Iterator, List, Optional, Union
 
-import magic
 
 from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
@@ -261,6 +260,7 @@ def _nothing_to_walk(path: str, media: Media) -> Evidence:
     """No partition table and no file system: a loose picture or video is one file; anything
     else is refused, saying what the media is."""
     head = _read_or_empty(media, 0, min(media.size, _SNIFF))
+    import magic   # here: libmagic's load is paid by evidence that needs it alone
     mime = magic.from_buffer(head, mime=True) if head else ""
     if media.kind == "raw" and (mime.startswith(LOOSE_FILE_TYPES) or _container(head)):
         size = media.size

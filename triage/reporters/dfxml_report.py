@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import re
 
-from lxml import etree
 
 from .. import TOOL_NAME, __version__
 from ..safetext import DISGUISING
@@ -105,12 +104,14 @@ def _attrs(el, **values):
 
 
 def _sub(parent, tag, text=None, ns=DFXML, **attrs):
+    from lxml import etree
     el = _attrs(etree.SubElement(parent, f"{{{ns}}}{tag}"), **attrs)
     return el if text is None else _text(el, text)
 
 
 @register("dfxml", "report.dfxml")
 def render(report: dict) -> bytes:
+    from lxml import etree   # loaded by a DFXML report alone
     root = etree.Element(f"{{{DFXML}}}dfxml", nsmap=NSMAP, version=DFXML_VERSION)
     _metadata(_sub(root, "metadata"), report)
     _creator(_sub(root, "creator"), report)

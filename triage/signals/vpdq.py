@@ -21,6 +21,10 @@ from .base import Signal, register
 if TYPE_CHECKING:
     import numpy as np
 
+# Which frames of a video are hashed (--video-frames): one a second, as vPDQ does, or the
+# keyframes alone. Here, where the option's choices are read without loading the decoding
+# stack (triage.video and its picture libraries) on every start of the command.
+MODES = ("second", "keyframes")
 # The variant a reference row was hashed from, named as the picture matcher names a query's
 # (scanners.perceptual.DIHEDRAL): the transform that brings the *found* video back to the
 # reference. A copy turned 90 degrees counter-clockwise is undone by "rotate270", and so

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Optional
 
-from lxml import etree
 
 from ..problems import Problem, SourceError
 from .base import Format, Item, register
@@ -26,6 +25,7 @@ _ROOTS = (b"<dfxml", b"<fileobject", b"<md5deep", b"<hashdeep")
 
 
 def _local(tag) -> str:
+    from lxml import etree
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
@@ -43,6 +43,7 @@ class DFXML(Format):
 
     @classmethod
     def read(cls, path: Path, signal: Optional[str] = None) -> Iterator[Item]:
+        from lxml import etree   # loaded by an import of DFXML alone
         pieces = files = unhashed = 0
         try:
             events = etree.iterparse(str(path), events=("end",), resolve_entities=False,
