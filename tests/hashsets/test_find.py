@@ -101,4 +101,21 @@ def test_single_digest_lookups_equal_the_batch(tricky, signal, length):
         [bytes(k) for k in rng.integers(0, 256, (200, length), dtype=np.uint8)]
     batch = hs.lookup(signal, queries)
     assert [hs.lookup(signal, [q])[0] for q in queries] == batch
+    assert [hs.contains(signal, q) for q in queries] == [bool(found) for found in batch]
+    assert sum(map(bool, batch)) >= 300 and not all(batch)
     assert sum(len(found) for found in batch) > 300   # the repeated categories come back too
+
+
+def test_sizes_asked_together_answer_as_one_at_a_time(tricky):
+    """The walk asks a chunk's sizes in one call (may_match_many): the same answers as the
+    scalar prefilter, for listed sizes, sizes between them, past the last, 0 and negative."""
+    hs, digests = tricky
+    listed = len(digests["md5"])     # sizes 0 .. listed - 1, each once
+    sizes = np.array([-5, 0, 1, 7, listed - 1, listed, listed + 10, 2 ** 40, 3, 3],
+                     np.int64)
+    for signal in ("md5", "sha1", "sha256"):
+        got = hs.may_match_many(signal, sizes).tolist()
+        assert got == [hs.may_match(signal, int(n)) for n in sizes], signal
+    assert hs.may_match_many("md5", sizes).tolist() == [False, True, True, True, True, False,
+                                                        False, False, True, True]
+    assert not hs.may_match_many("sha256", sizes).any()   # a signal the set does not carry

@@ -193,3 +193,29 @@ def test_with_containers_on_a_screened_file_is_opened_once(tmp_path):
         ("/archive.zip!/inner/picture.bin", "hit")]
     assert verdicts["/copy.bin"].status == "hit"
     assert verdicts["/same-edges.bin"].status == "clean"
+
+
+def test_plans_made_for_a_chunk_are_those_made_one_at_a_time(tmp_path, reference_set):
+    """The walk makes a chunk's plans together (Judge.learn, one size lookup per set and
+    signal): the same plans as a judge that makes each alone, with a set that screens, one
+    that does not (sizes listed) and one without sizes."""
+    from triage import containers
+    plain = tmp_path / "plain.hashdeep"
+    plain.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+                     f"4096,{'a' * 32},x\n{SIZE},{'b' * 32},y\n")
+    unsized = tmp_path / "unsized.md5"
+    unsized.write_text(f"{'c' * 32}  z\n")
+    sizes = [0, 1, 100, 1600, 4096, 4097, SIZE - 1, SIZE, SIZE + 1, 2 ** 40]
+    for paths in ([reference_set], [reference_set, plain], [plain], [unsized, plain]):
+        sets = [load(str(p)) for p in paths]
+        one, many = (Judge(sets, archives=containers.Bounds()) for _ in range(2))
+        many.learn(sizes + sizes[:3])
+        assert [many.plan(n) for n in sizes] == [one.plan(n) for n in sizes], paths
+    plans = {n: Judge([load(str(plain))]).plan(n) for n in sizes}
+    assert plans[SIZE].digests == frozenset({"md5"}) and not plans[SIZE].screens
+    assert plans[4096].digests == frozenset({"md5"}) and not plans[4097].digests
+    sets = [load(str(reference_set))]
+    screened = Judge(sets)
+    screened.learn(sizes)
+    assert screened.plan(SIZE).screens == frozenset({"edges"}) and not screened.plan(SIZE).digests
+    assert not screened.plan(SIZE + 1).screens and screened.plan(1600).screens

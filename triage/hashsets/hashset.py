@@ -118,7 +118,9 @@ class HashSet:
             return np.ones(len(sizes), bool)
         if not len(listed):
             return np.zeros(len(sizes), bool)
-        valid = sizes >= 0
+        # within the listed range first: the sizes are stored in the narrowest type that
+        # holds them, which a larger size would wrap around in
+        valid = (sizes >= 0) & (sizes <= int(listed[-1]))
         query = np.where(valid, sizes, 0).astype(listed.dtype)
         at = np.minimum(listed.searchsorted(query), len(listed) - 1)
         return valid & (listed[at] == query)
