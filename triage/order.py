@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator, List, TypeVar
 
 T = TypeVar("T")
-WINDOW = 4096   # files: at 64 a batch, 64 batches sorted together
+WINDOW = 4096   # files: at 256 a batch, 16 batches sorted together
 
 
 def media_order(items: Iterable[T], entry: Callable[[T], object] = lambda item: item,
