@@ -504,6 +504,35 @@ def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_pat
             "content)") for p in ("/f100.bin", "/f199.bin")]
 
 
+def test_workers_ended_after_a_crash_leave_no_traceback(tmp_path, monkeypatch, capfd):
+    """When a worker dies the pool ends the others with SIGTERM: they end quietly, as a
+    process does, not through the scan's own SIGTERM handler they were forked with (which
+    printed a traceback from each, and could leave the pool's shutdown waiting on one)."""
+    import os
+    from triage.scan import ScanRequest, scan
+    from triage.scanners.judge import Judge
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for i in range(800):
+        (evidence / f"f{i:03d}.bin").write_bytes(f"content {i}\n".encode() * (i + 1))
+    alert = tmp_path / "alert.md5"
+    alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f005.bin\n")
+    judge = Judge.__call__
+
+    def crash_on(self, entry):
+        if entry.path in ("/f199.bin", "/f450.bin", "/f700.bin"):
+            os._exit(1)
+        return judge(self, entry)
+
+    monkeypatch.setattr(Judge, "__call__", crash_on)
+    outcome = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)],
+                               outdir=tmp_path / "out", workers=3))
+    assert (outcome.complete, outcome.exit_code, outcome.summary.files_seen) == (True, 1, 800)
+    assert outcome.summary.errors == 3
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Terminated" not in err
+
+
 @pytest.mark.parametrize("kind", ["processes", "threads"])
 def test_the_progress_bar_ends_at_its_totals(images, sets, tmp_path, monkeypatch, kind):
     """The bar's totals come from a second walk (in a process of its own, or a thread where the

@@ -217,8 +217,12 @@ def one_math_thread() -> None:
 def detach() -> None:
     """For a forked helper process: Ctrl-C is the main process's to handle (it stops helpers
     through their stop event), and on Linux the helper dies with the main process (kill -9)
-    rather than wait for work forever."""
+    rather than wait for work forever. SIGTERM ends it at once, as the operating system ends
+    a process: the handler it was forked with is the scan's (stop, write the partial report),
+    with which a pool terminating its workers after a crash made each print a traceback, and
+    one that held the call queue's lock could leave the pool's shutdown waiting forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
