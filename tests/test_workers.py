@@ -159,3 +159,26 @@ def test_a_crashed_worker_s_batches_run_again_an_entry_at_a_time():
     pool = Workers(task, 2, crashed=lambda n: -n)
     assert [r for _, r in pool.map([[1, 2, 3], [7, 8], [4]])] == [[1, 4, 9], [-7, 64], [16]]
     pool.close()
+
+
+def test_a_batch_sent_to_a_pool_broken_before_its_failures_were_seen_runs_again():
+    """A worker can die between two batches sent: the pool is then broken before the caller
+    has seen any of its failed batches, and sending the next one fails at once. That batch is
+    judged again with the others (it escaped as BrokenProcessPool and stopped the scan)."""
+    def task(n):
+        if n == 7:
+            os._exit(1)
+        return n * n
+    pool = Workers(task, 2, crashed=lambda n: -n)
+
+    def sent():
+        yield [7, 8]
+        deadline = time.monotonic() + 30
+        while not pool._pool._broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool._pool._broken
+        yield [4, 5]
+    try:
+        assert [r for _, r in pool.map(sent())] == [[-7, 64], [16, 25]]
+    finally:
+        pool.close()

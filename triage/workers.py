@@ -106,7 +106,7 @@ class Workers:
         Two batches in flight per worker: one at work, one waiting."""
         for batch in batches:
             entries = list(map(entry, batch))
-            self._pending.append((batch, entries, self._pool.submit(self._call, entries)))
+            self._pending.append((batch, entries, self._submit(entries)))
             while len(self._pending) > 2 * self.count:
                 yield from self._next()
         while self._pending:
@@ -146,6 +146,16 @@ class Workers:
                 if len(got) < 1:     # stopped (Interrupted): the batch ends here
                     break
             yield batch, results
+
+    def _submit(self, entries: list) -> Future:
+        """A batch submitted; to a pool a worker's death broke before its failed batches were
+        seen, a future failed as theirs: `_next` then judges it again with them."""
+        try:
+            return self._pool.submit(self._call, entries)
+        except BrokenProcessPool as exc:
+            failed: Future = Future()
+            failed.set_exception(exc)
+            return failed
 
     def stop(self) -> Iterator[Tuple[list, list]]:
         """Stop: cancel the batches not started, wait for those at work (their task is expected
