@@ -358,6 +358,7 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             yield from chunk_pending(ev_id, chunk, only)
 
     def chunk_pending(ev_id, chunk, only):
+        """pending's own work, on a chunk of the walk whose plans are made."""
         for item, own in chunk:
             if not own:   # before the scope's range: its content is judged by another part
                 if not isinstance(item, ScanError):
