@@ -179,3 +179,31 @@ def test_a_files_key_is_led_by_its_folder_and_stable():
     assert len({file_key(a), file_key(b), file_key(c)}) == 3
     assert file_key(a) == file_key(FileEntry("ev", "/DCIM/100/a.jpg", 1, True, inode=5))
     assert file_key(a) == hashlib.blake2b(b"/DCIM/100", digest_size=4).digest() + entry_key(a.key())
+
+
+@pytest.mark.parametrize("at", ["findings", "names"])
+def test_an_interruption_between_a_verdicts_writes_keeps_none_of_them(tmp_path, at):
+    """Ctrl-C (or SIGTERM, or a spent time budget) can land between the row of a batch's hit
+    and its finding; the scan then commits what is pending. The batch must be all or none:
+    a hit's row without its finding would be skipped by the resume, and the hit lost."""
+    results, ev, rows = _with_rows(tmp_path, 4)
+    results.record_many(ev, rows[:1])
+    write = results._write
+
+    def interrupted(sql, params=(), many=False):
+        if f"INTO {at}" in sql:
+            raise KeyboardInterrupt()
+        return write(sql, params, many)
+    results._write = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        if at == "findings":
+            results.record_many(ev, rows[1:], [(rows[2][6], _hit("/f2", "1"))])
+        else:
+            results.record_name(ev, rows[3][0], rows[3][6], 0, {"path": "/f3"})
+    results._write = write
+    results.commit()            # what the scan does at an interruption
+    results.close()
+    again = Results.open(tmp_path)
+    assert again.done_keys() == {rows[0][0]}
+    assert again.summary().hits == 0
+    again.close()

@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -249,26 +249,46 @@ class Results:
         scan stopped at any moment has recorded all of them or none. Findings are committed
         at once. One statement a batch rather than one a file: a fifth of a screened scan's
         main process went to single-row inserts."""
-        self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(key, evidence_id, volume, status, bytes_read, int(hashed), decoded,
-                      content)
-                     for key, volume, status, bytes_read, hashed, decoded, content in rows],
-                    many=True)
-        for content, finding in findings:
-            self._write(
-                "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (evidence_id, content, json.dumps(finding["entry"]),
-                 json.dumps(finding["hashes"]), json.dumps(finding["matches"])))
+        with self._whole():
+            self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(key, evidence_id, volume, status, bytes_read, int(hashed), decoded,
+                          content)
+                         for key, volume, status, bytes_read, hashed, decoded, content in rows],
+                        many=True)
+            for content, finding in findings:
+                self._write(
+                    "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (evidence_id, content, json.dumps(finding["entry"]),
+                     json.dumps(finding["hashes"]), json.dumps(finding["matches"])))
         self._written(len(rows), urgent=bool(findings))
+
+    @contextmanager
+    def _whole(self):
+        """The writes inside are kept all or none, even when an exception (Ctrl-C, SIGTERM, a
+        spent time budget) lands between two of them: the scan then commits what is pending,
+        which must never hold a hit's verdict without its finding (a resume would skip it)."""
+        self._write("SAVEPOINT whole")
+        try:
+            yield
+        except BaseException:
+            try:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK TO whole")
+                    self._conn.execute("RELEASE whole")
+            except sqlite3.Error:
+                pass
+            raise
+        self._write("RELEASE whole")
 
     def record_name(self, evidence_id: int, key: bytes, content: bytes, volume: Optional[int],
                     entry: dict) -> None:
         """Another name of content already judged under its first name: listed, not read."""
-        self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, 'same', 0, 0, 0, ?)",
-                    (key, evidence_id, volume, content))
-        self._write("INSERT OR REPLACE INTO names VALUES (?, ?, ?)",
-                    (key, content, json.dumps(entry)))
+        with self._whole():
+            self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, 'same', 0, 0, 0, ?)",
+                        (key, evidence_id, volume, content))
+            self._write("INSERT OR REPLACE INTO names VALUES (?, ?, ?)",
+                        (key, content, json.dumps(entry)))
         self._written()
 
     def add_damage(self, evidence_id: int, offset: int, length: int) -> None:
