@@ -253,6 +253,10 @@ typedef struct {
     PyObject *entry_cls, *entry_base, *opener_cls, *opener_base, *locator_cls;
     PyObject *opened_as, *volume_index, *prefix;
     int deleted;
+    /* The opener's geometry (the volume's byte offset on the media, the block size), when its
+     * volume lies linearly on the media: a live file's runs are then given (layout). */
+    int linear;
+    long long volume_offset, block;
 } Maker;
 
 /* An instance of `cls` whose __dict__ is a copy of `base` with `count` more (key, value)
@@ -277,7 +281,7 @@ static PyObject *instance(PyObject *cls, PyObject *base, int count, PyObject *co
 }
 
 static PyObject *K_locator, *K_size, *K_short_ok, *K_path, *K_allocated, *K_inode, *K_times,
-    *K_realloc, *K_open;
+    *K_realloc, *K_open, *K_runs;
 
 static int intern_keys(void)
 {
@@ -285,7 +289,8 @@ static int intern_keys(void)
            (K_short_ok = PyUnicode_InternFromString("short_ok")) && (K_path = PyUnicode_InternFromString("path")) &&
            (K_allocated = PyUnicode_InternFromString("allocated")) &&
            (K_inode = PyUnicode_InternFromString("inode")) && (K_times = PyUnicode_InternFromString("times")) &&
-           (K_realloc = PyUnicode_InternFromString("realloc")) && (K_open = PyUnicode_InternFromString("open"));
+           (K_realloc = PyUnicode_InternFromString("realloc")) && (K_open = PyUnicode_InternFromString("open")) &&
+           (K_runs = PyUnicode_InternFromString("runs"));
 }
 
 /* 1: made into *out; 0: not the plain case (or skipped: *out stays NULL and *skip is set);
@@ -322,6 +327,54 @@ static int ntfs_plain_size(TSK_FS_FILE *file, long long *size)
     if (listed == 1)
         *size = data_size;
     return 1;
+}
+
+/* tsk_walk._layout, here: ((media offset, length), ...) of the runs of a file's default data,
+ * in the file's order and cut at its size, when they are all its content (non-resident, no
+ * compressed, encrypted or sparse data, every run plain and back to back, covering the size)
+ * and, what pytsk3 does not show, its initialized size is its size (NTFS reads zeros past it).
+ * None when not so; NULL on a Python error. */
+static PyObject *layout(TSK_FS_FILE *file, long long size, Maker *mk)
+{
+    if (!mk->linear || size <= 0 || mk->block <= 0)
+        Py_RETURN_NONE;
+    const TSK_FS_ATTR *a = tsk_fs_file_attr_get(file);
+    if (a == NULL) {
+        tsk_error_reset();
+        Py_RETURN_NONE;
+    }
+    if (!(a->flags & TSK_FS_ATTR_NONRES) ||
+        (a->flags & (TSK_FS_ATTR_COMP | TSK_FS_ATTR_ENC | TSK_FS_ATTR_SPARSE)) ||
+        (long long)a->size != size || (long long)a->nrd.initsize < size || a->nrd.skiplen != 0)
+        Py_RETURN_NONE;
+    long long covered = 0;
+    int count = 0;
+    for (const TSK_FS_ATTR_RUN *r = a->nrd.run; r != NULL && covered < size; r = r->next) {
+        if (r->flags != TSK_FS_ATTR_RUN_FLAG_NONE || (long long)r->offset * mk->block != covered)
+            Py_RETURN_NONE;
+        covered += (long long)r->len * mk->block;
+        count++;
+    }
+    if (covered < size || count == 0)
+        Py_RETURN_NONE;
+    PyObject *runs = PyTuple_New(count);
+    if (runs == NULL)
+        return NULL;
+    covered = 0;
+    int i = 0;
+    for (const TSK_FS_ATTR_RUN *r = a->nrd.run; i < count; r = r->next, i++) {
+        long long length = (long long)r->len * mk->block;
+        if (length > size - covered)
+            length = size - covered;
+        PyObject *run = pair(mk->volume_offset + (long long)r->addr * mk->block, length);
+        if (run == NULL) {
+            Py_DECREF(runs);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(runs, i, run);
+        covered += (long long)r->len * mk->block;
+    }
+    return untracked(runs);
 }
 
 static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs, PyObject **out,
@@ -361,7 +414,7 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
     PyObject *inode = PyLong_FromUnsignedLongLong((unsigned long long)name->meta_addr);
     PyObject *size = PyLong_FromLongLong(content_size);
     PyObject *times = PyTuple_New(4);
-    PyObject *locator = NULL, *opener = NULL, *entry = NULL;
+    PyObject *locator = NULL, *opener = NULL, *entry = NULL, *runs = NULL;
     if (inode == NULL || size == NULL || times == NULL)
         goto fail;
     PyTuple_SET_ITEM(times, 0, pair(m->mtime, m->mtime_nano));
@@ -382,9 +435,12 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
     Py_INCREF(Py_None);
     PyTuple_SET_ITEM(locator, 3, Py_None);
     untracked(locator);
+    runs = short_ok ? (Py_INCREF(Py_None), Py_None) : layout(file, content_size, mk);
+    if (runs == NULL)
+        goto fail;
     PyObject *opener_fields[] = {K_locator, locator, K_size, size,
-                                 K_short_ok, short_ok ? Py_True : Py_False};
-    opener = instance(mk->opener_cls, mk->opener_base, 3, opener_fields);
+                                 K_short_ok, short_ok ? Py_True : Py_False, K_runs, runs};
+    opener = instance(mk->opener_cls, mk->opener_base, 4, opener_fields);
     if (opener == NULL)
         goto fail;
     PyObject *entry_fields[] = {K_path, path, K_size, size,
@@ -399,6 +455,7 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
     Py_DECREF(size);
     Py_DECREF(times);
     Py_DECREF(locator);
+    Py_DECREF(runs);
     Py_DECREF(opener);
     *out = entry;
     return 1;
@@ -408,6 +465,7 @@ fail:
     Py_XDECREF(size);
     Py_XDECREF(times);
     Py_XDECREF(locator);
+    Py_XDECREF(runs);
     Py_XDECREF(opener);
     Py_XDECREF(entry);
     return -1;
@@ -525,6 +583,10 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "list: a bad maker");
             return NULL;
         }
+        PyObject *geometry = PyDict_GetItemString(mk.opener_base, "geometry");
+        mk.linear = geometry != NULL && geometry != Py_None;
+        if (mk.linear && !PyArg_ParseTuple(geometry, "LL", &mk.volume_offset, &mk.block))
+            return NULL;
         mk.prefix = PyUnicode_FromFormat("%U/", prefix);
         if (mk.prefix == NULL)
             return NULL;

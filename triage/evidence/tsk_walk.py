@@ -233,7 +233,8 @@ class TskOpener:
         self.geometry = geometry
         # `direct`: its file system's files may be read by their runs (DIRECT_TYPES, a volume
         # laid linearly on the media); `runs`, once first_offset has looked (in the process
-        # that walked), travels with the entry, so a worker reads without reopening it.
+        # that walked) or as the compiled lister gives them (ext and NTFS, whose initialized
+        # size it sees), travels with the entry, so a worker reads without reopening it.
         self.direct, self.runs = direct, None
 
     def _tsk_file(self):
@@ -285,6 +286,8 @@ class TskOpener:
         """Where the content starts on the media (its first run), so a scan can read files in
         the order a disk's head meets them; None when not known here (a reopened entry, a
         resident or empty file, a volume not laid linearly on the media)."""
+        if self.runs:   # given by the compiled lister, or found here before
+            return self.runs[0][0]
         tsk_file = self._known_file()
         if self.direct and not self.short_ok and self.locator.attribute is None and \
                 tsk_file is not None and self.size:
