@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from tqdm import tqdm
-
-# No tqdm monitor thread: worker processes are forked while a bar is open, and a process that
-# forks should have no other thread (a lock one holds stays held in the child).
-tqdm.monitor_interval = 0
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
-def progress_bar(shown: Optional[bool] = None, **options) -> tqdm:
+def progress_bar(shown: Optional[bool] = None, **options) -> "tqdm":
     """A bar on stderr that is gone when done; `shown` None means only on a terminal."""
+    from tqdm import tqdm   # noqa: F811 - here: ~25 ms of a start that may draw no bar
+    # No tqdm monitor thread: worker processes are forked while a bar is open, and a process
+    # that forks should have no other thread (a lock one holds stays held in the child).
+    tqdm.monitor_interval = 0
     return tqdm(file=sys.stderr, leave=False, dynamic_ncols=True,
                 disable=None if shown is None else not shown, **options)
 
@@ -53,9 +54,10 @@ class BarProgress(Progress):
         self._closed = threading.Event()
         # smoothing=0: the rate is the average since the start, so the ETA does not swing
         # with every burst of small or large files.
-        self._bar = progress_bar(shown, total=None, unit="B", unit_scale=True,
-                                 unit_divisor=1024, desc="scanning", smoothing=0)
-        self.shown = not self._bar.disable
+        self.shown = sys.stderr.isatty() if shown is None else shown   # as tqdm decides
+        self._bar = progress_bar(True, total=None, unit="B", unit_scale=True,
+                                 unit_divisor=1024, desc="scanning",
+                                 smoothing=0) if self.shown else None
 
     def start(self) -> None:
         """Begin redrawing; called once worker processes are forked (a thread must not exist
@@ -108,4 +110,5 @@ class BarProgress(Progress):
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            self._bar.close()
+            if self._bar is not None:
+                self._bar.close()
