@@ -160,7 +160,7 @@ class HashSet:
         if signal not in self.signals:
             return False
         if self.sealed is not None and signal in self.sealed.filters:
-            return bool(self._lookup_sealed(signal, [digest])[0])
+            return bool(self.sealed.codes_one(signal, self._query(signal, [digest])[0].tobytes()))
         return bool(self._find_one(signal, digest))
 
     def lookup(self, signal: str, digests: List[bytes]) -> List[List[SetEntry]]:
