@@ -48,14 +48,15 @@ def walk(evidence, scope: Optional[Scope], deleted: bool) -> Iterator[Tuple[Item
     """(entry or walk error, whether it is the scope's own) in walk order. Entries before a
     range come with False (the caller notes their content, and judges nothing); the walk of a
     volume ends at its range's stop."""
+    # runs: the scan reads the files next, in the order of where they lie on the media
     if scope is None:
-        for item in evidence.entries(deleted=deleted):
+        for item in evidence.entries(deleted=deleted, runs=True):
             yield item, True
         return
     for rng in scope.ranges:
         position = 0
         volumes = None if rng.volume is None else (rng.volume,)
-        for item in evidence.entries(deleted=deleted, volumes=volumes):
+        for item in evidence.entries(deleted=deleted, volumes=volumes, runs=True):
             if rng.stop is not None and position >= rng.stop:
                 break
             yield item, position >= rng.start

@@ -21,9 +21,20 @@ EXPECTED = {"ext4.raw": (17, 13), "fat16.raw": (26, 16), "mbr.raw": (39, 10 if C
             "exfat.raw": (9, 0)}
 
 
-def _entries(ev):
-    return [e for e in ev.entries(deleted=True)
+def _entries(ev, runs=True):
+    """The walk's file entries, as a scan walks (runs=True: the compiled lister gives each
+    live file's runs as it lists it)."""
+    return [e for e in ev.entries(deleted=True, runs=runs)
             if isinstance(e, FileEntry) and isinstance(e.open, tsk_walk.TskOpener)]
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled lister is not built")
+def test_a_listing_is_given_no_runs_and_a_scan_walk_is(images):
+    """Runs cost the lister a little a file: a walk that reads nothing (triage files) is not
+    given them; a scan's walk is, for every live NTFS and ext file whose runs are all of it."""
+    with open_evidence(str(images / "ntfs.raw")) as ev:
+        assert [e.path for e in _entries(ev, runs=False) if e.open.runs] == []
+        assert len([e for e in _entries(ev) if e.open.runs]) == EXPECTED["ntfs.raw"][1]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

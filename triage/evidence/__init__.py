@@ -57,16 +57,18 @@ class Evidence:
     # evidence item each, not opened here; listed for the examiner to add.
     container_files: List[dict] = field(default_factory=list)
 
-    def entries(self, deleted: bool = True, volumes: Optional[Container[int]] = None
-                ) -> Iterator[Union[FileEntry, ScanError]]:
+    def entries(self, deleted: bool = True, volumes: Optional[Container[int]] = None,
+                runs: bool = False) -> Iterator[Union[FileEntry, ScanError]]:
         """Every file entry, then-and-there errors included as ScanError records, in a stable
         order: volumes in partition-table order, files depth-first in directory order.
         `volumes`: the indexes of the volumes to walk (None: all); a folder or a loose file has
         no volumes and is walked whole. Disk images among the files are noted in
         `container_files` on the way (they are listed and judged as files, never opened as
-        disks here)."""
+        disks here). `runs`: the compiled lister also gives each live file's runs as it lists
+        it (TskOpener.runs), for a walk whose files are read next (a scan); a listing has no
+        use for them."""
         formats = CONTAINER_FILE_FORMATS
-        for item in self._entries(deleted, volumes):
+        for item in self._entries(deleted, volumes, runs):
             # container_file_format's first test inline: every listed file pays it
             if isinstance(item, FileEntry) and item.path[item.path.rfind("."):].lower() in formats:
                 self._note_container_file(item)
@@ -83,7 +85,7 @@ class Evidence:
         if found not in self.container_files:
             self.container_files.append(found)
 
-    def _entries(self, deleted: bool, volumes: Optional[Container[int]]
+    def _entries(self, deleted: bool, volumes: Optional[Container[int]], runs: bool
                  ) -> Iterator[Union[FileEntry, ScanError]]:
         shown = self.name
         if self.kind == "folder":
@@ -111,7 +113,7 @@ class Evidence:
                                            fs.file_bytes)
                 continue
             walked = tsk_walk.walk(fs, volume, shown, deleted=deleted, media=self.media,
-                                   linear=self._linear.get(volume.index, True))
+                                   linear=self._linear.get(volume.index, True), runs=runs)
             if volume.index in self._snapshot_of:
                 walked = self._differing(walked, shown, deleted, *self._snapshot_of[volume.index])
             # files stored in an iOS backup on the image, named as on the phone

@@ -252,9 +252,10 @@ static PyObject *file_bytes(TSK_FS_FILE *dir, long long limit)
 typedef struct {
     PyObject *entry_cls, *entry_base, *opener_cls, *opener_base, *locator_cls;
     PyObject *opened_as, *volume_index, *prefix;
-    int deleted;
-    /* The opener's geometry (the volume's byte offset on the media, the block size), when its
-     * volume lies linearly on the media: a live file's runs are then given (layout). */
+    int deleted, runs;   /* runs: asked to give a live file's runs (a scan's walk) */
+    /* The opener's geometry (the volume's byte offset on the media, the block size), when
+     * runs are asked and its volume lies linearly on the media: a live file's runs are then
+     * given (layout). */
     int linear;
     long long volume_offset, block;
 } Maker;
@@ -572,9 +573,9 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
         return NULL;
     Maker mk, *maker = NULL;
     if (spec != Py_None) {
-        if (!PyArg_ParseTuple(spec, "OO!OO!OOOp", &mk.entry_cls, &PyDict_Type, &mk.entry_base,
+        if (!PyArg_ParseTuple(spec, "OO!OO!OOOpp", &mk.entry_cls, &PyDict_Type, &mk.entry_base,
                               &mk.opener_cls, &PyDict_Type, &mk.opener_base, &mk.locator_cls,
-                              &mk.opened_as, &mk.volume_index, &mk.deleted))
+                              &mk.opened_as, &mk.volume_index, &mk.deleted, &mk.runs))
             return NULL;
         if (!PyType_Check(mk.entry_cls) || !PyType_Check(mk.opener_cls) ||
             !PyType_Check(mk.locator_cls) ||
@@ -584,7 +585,7 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
             return NULL;
         }
         PyObject *geometry = PyDict_GetItemString(mk.opener_base, "geometry");
-        mk.linear = geometry != NULL && geometry != Py_None;
+        mk.linear = mk.runs && geometry != NULL && geometry != Py_None;
         if (mk.linear && !PyArg_ParseTuple(geometry, "LL", &mk.volume_offset, &mk.block))
             return NULL;
         mk.prefix = PyUnicode_FromFormat("%U/", prefix);

@@ -314,18 +314,20 @@ def _reopener(locator, size, short_ok, geometry, direct, runs) -> TskOpener:
 
 
 def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
-         linear: bool = True) -> Iterator[Union[FileEntry, ScanError]]:
+         linear: bool = True, runs: bool = False) -> Iterator[Union[FileEntry, ScanError]]:
     """Depth-first, in directory order, like `fls -r -p`, with two departures: a name that
     only looks like "." or ".." (it points elsewhere) is listed, escaped; an ext name holding a
     NUL is shown whole. Damaged EWF chunks met in the volume end it as error records.
     `linear`: the volume's bytes are the media's at volume.offset (a partition, not a
-    decrypted or virtual volume), so a file's runs say where its content lies on the media."""
+    decrypted or virtual volume), so a file's runs say where its content lies on the media.
+    `runs`: the compiled lister gives each live file's runs as it lists it (about a third of a
+    microsecond a file, which a listing that reads no file does not pay)."""
     ntfs = fs.info.ftype in _NTFS
     root = fs.info.root_inum
     geometry = (volume.offset, fs.info.block_size) if linear else None
     explain = media.explain if media is not None else (lambda exc: exc)
     make = _Maker(fs, evidence, volume, media, geometry)
-    lister = _lister(fs, ntfs, fs.info.ftype in _EXT, make.spec(deleted))
+    lister = _lister(fs, ntfs, fs.info.ftype in _EXT, make.spec(deleted, runs))
     # Each frame: an iterator over one directory's rows, the whole names of its NUL-holding
     # entries, its path, the directory inodes above it (a directory that points back at an
     # ancestor would otherwise loop forever), its own inode and its parent's.
@@ -620,7 +622,7 @@ class _Maker:
         # The locator reopens by the path as opened; `evidence` is that path as shown.
         self._opened_as = evidence if media is None else media.path
 
-    def spec(self, deleted: bool) -> tuple:
+    def spec(self, deleted: bool, runs: bool = False) -> tuple:
         """What the compiled lister makes the plain case's entries with: the objects __call__
         makes, as the classes and the fields all of this walk's share (taken from instances
         made here, so both sides fill the same fields)."""
@@ -629,7 +631,7 @@ class _Maker:
         opener = vars(TskOpener(None, self._media, None, 0, False, self._geometry, self._fs,
                                 self._direct))
         return (FileEntry, entry, TskOpener, opener, Locator, self._opened_as,
-                self.volume.index, deleted)
+                self.volume.index, deleted, runs)
 
     def __call__(self, path: str, addr: int, allocated: bool, realloc: bool, size: int,
                  attr, times) -> FileEntry:
