@@ -138,6 +138,42 @@ def test_a_worker_process_runs_numpy_on_one_thread():
     assert [results for _, results in out] == [[[1]], [[1]]]
 
 
+def _collector(_):
+    import gc
+    return gc.get_freeze_count(), gc.get_threshold()[0]
+
+
+def test_the_start_up_s_objects_are_set_aside_from_the_collector_before_the_workers_fork():
+    """What was made before the pool (modules, loaded sets) is frozen: no collection in a
+    worker walks it or copies its pages; the scan's own objects are collected as ever."""
+    import gc
+    if workers.fork_context() is None:
+        pytest.skip("no fork on this platform")
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    pool = Workers(_collector, 1)
+    try:
+        [(_, [(frozen, young)])] = list(pool.map([[0]]))
+    finally:
+        pool.close()
+        gc.unfreeze()
+    assert frozen > 1000 and young == gc.get_threshold()[0]
+
+
+def test_the_command_line_makes_young_collections_rarer():
+    import gc
+    from triage import cli
+    before = gc.get_threshold()
+    try:
+        cli.main(["--version"])
+    except SystemExit:
+        pass
+    finally:
+        after = gc.get_threshold()
+        gc.set_threshold(*before)
+    assert after[0] == cli.GC_YOUNG == 50_000 and after[1:] == before[1:]
+
+
 def test_a_crashed_worker_s_batches_run_again_an_entry_at_a_time():
     """The batches a dying worker takes down run again one entry at a time: the entry that
     crashes again gets its stand-in, the others their results. Where there is no stand-in

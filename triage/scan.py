@@ -31,7 +31,7 @@ from .results import Results, Summary, entry_key, file_key
 from .sampling import DEFAULT_MIN_AMOUNT
 from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
-from .workers import Workers, batches, detach, fork_context, stop_event
+from .workers import Workers, batches, before_fork, detach, fork_context, stop_event
 
 
 @dataclass
@@ -611,6 +611,7 @@ class _Totals:
         args = (paths, judge, deleted, stop, sender, fork is not None)
         if fork is not None:
             # Forked now, before the worker pool and before any thread of ours exists.
+            before_fork()
             fork.Process(target=_count, args=args, name="count", daemon=True).start()
             sender.close()   # the counting process holds the sending end
         else:

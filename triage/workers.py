@@ -10,6 +10,7 @@ evidence.reopen.Handles a process, made when it starts and closed when its work 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -49,6 +50,13 @@ def fork_context():
     if not sys.platform.startswith("linux") or multiprocessing.current_process().daemon:
         return None
     return multiprocessing.get_context("fork")
+
+
+def before_fork() -> None:
+    """Set the objects made so far (modules, loaded sets) aside from the cyclic collector:
+    neither this process's collections nor a forked child's then walk them, and a child's
+    do not write to (and so copy) the pages they share with this one."""
+    gc.freeze()
 
 
 def stop_event():
@@ -93,6 +101,7 @@ class Workers:
         if fork is None:
             self._call = partial(_run_batch, self._task)
             return ThreadPoolExecutor(self.count, thread_name_prefix="worker")
+        before_fork()
         pool = ProcessPoolExecutor(self.count, fork, initializer=_start, initargs=(self._task,))
         # Fork them all now, before any other thread of ours starts: a child forked while
         # another thread holds a lock would inherit the lock held.
