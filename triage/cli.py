@@ -43,8 +43,9 @@ def cli():
 
 
 # A scan makes a few short-lived objects per file (entries, rows, verdicts), none of them in
-# reference cycles: at Python's default (a collection every 700 new objects) the cyclic
-# collector cost a screened scan 4-5 % of its CPU (benchmarks/scan_exact.py --part subfile).
+# reference cycles: at Python's default (a collection every 700 new objects), and without
+# workers.before_fork, the cyclic collector cost a screened scan about a tenth of its CPU
+# (benchmarks/scan_exact.py --part subfile).
 GC_YOUNG = 50_000
 
 
