@@ -43,3 +43,30 @@ def test_categories_and_coverage_are_counted():
         "  category <U+202E>gpj: 1 file",          # a bidi override shown, not obeyed
         "Files: 10 seen, 4 hashed, 1 images decoded, 6 passed over (no set could match their "
         "size or type), 0 known-good; 2.5 MB read; 0 unreadable"]
+
+
+def test_a_plain_scan_loads_no_library_it_has_no_use_for(tmp_path):
+    """A scan's start-up is part of every verdict's time: with a compiled set that is neither
+    signed nor sealed, no key, and -q, it loads no cryptography, no reader of the text set
+    formats, no progress bar and no XML library."""
+    import subprocess
+    import sys
+    from triage.hashsets import compile_sources
+    source = tmp_path / "known.md5"
+    source.write_text("0" * 32 + "\n")
+    compiled = tmp_path / "known.tset"
+    compile_sources([source], compiled)
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "a.txt").write_bytes(b"not listed")
+    unused = ("cryptography", "triage.hashsets.importer", "triage.hashsets.formats", "tqdm",
+              "lxml")
+    script = ("import sys\n"
+              "from triage.cli import main\n"
+              "try:\n"
+              f"    main(['scan', {str(tmp_path / 'evidence')!r}, '--hashset', {str(compiled)!r},"
+              f" '-o', {str(tmp_path / 'out')!r}, '-q'])\n"
+              "except SystemExit as exc:\n"
+              "    print(exc.code)\n"
+              f"print(sorted(m for m in {unused!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.stdout.split("\n")[:2] == ["0", "[]"], out.stderr

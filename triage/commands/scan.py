@@ -15,7 +15,6 @@ from ..reporters.manifest import stale_signature
 from ..progress import BarProgress
 from ..safetext import path_text, visible
 from ..scan import ScanRequest, scan as run_scan
-from ..signing import load_signer, load_trusted
 from ..verdict import category_title, decide
 from .options import (evidence_access, output_folder, report_formats, resume_command,
                       thresholds, video_options)
@@ -90,7 +89,11 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         raise click.UsageError("Missing argument 'EVIDENCE...' (or --live)")
     if min_amount is not None and sample is None and not resume:
         raise click.UsageError("--min-amount goes with --sample")
-    signer = load_signer(sign_key) if sign_key else None      # the passphrase before the scan
+    signer = trust = None
+    if sign_key or trusted:   # `cryptography` loads only for a key
+        from ..signing import load_signer, load_trusted
+        signer = load_signer(sign_key) if sign_key else None  # the passphrase before the scan
+        trust = load_trusted(trusted) if trusted else None
     stale = stale_signature(outdir, signer) if resume else None
     request = ScanRequest(
         evidence=list(evidence), hashsets=list(hashsets), outdir=outdir, formats=formats,
@@ -100,7 +103,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         # None: not given, so a resume keeps what the scan started with
         deleted=False if no_deleted else None, thresholds=thresholds or None, video=video,
         archives=False if no_archives else None,
-        trust=load_trusted(trusted) if trusted else None, signer=signer,
+        trust=trust, signer=signer,
         blocks=True if blocks else None, sample=sample,
         min_amount=_parse(amount, min_amount, "--min-amount") if min_amount else None,
         time_budget=_parse(duration, time_budget, "--time-budget") if time_budget else None)

@@ -14,10 +14,18 @@ from pathlib import Path
 
 from ..errors import HashSetError
 from .hashset import HashSet, SetInfo
-from .importer import compile_sources
 from .store import is_store
 
 __all__ = ["HashSet", "SetInfo", "compile_sources", "load"]
+
+
+def __getattr__(name):
+    # The text formats' readers load when a source is compiled, not for a compiled set (a
+    # scan's start-up).
+    if name == "compile_sources":
+        from .importer import compile_sources
+        return compile_sources
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load(path, verify: bool = True, trust=None, **options) -> HashSet:
@@ -36,6 +44,7 @@ def load(path, verify: bool = True, trust=None, **options) -> HashSet:
     if trust is not None:
         raise HashSetError(f"{path}: not signed (a source list, not a compiled set), and "
                            f"--trust accepts only sets signed by a trusted key")
+    from .importer import compile_sources
     fd, tmp = tempfile.mkstemp(prefix="triage-set-", suffix=".tset")
     os.close(fd)
     try:

@@ -35,7 +35,6 @@ from dataclasses import asdict, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .. import signals
 from ..errors import HashSetError
@@ -75,6 +74,8 @@ class Keyed:
     def __init__(self, key: bytes):
         if len(key) != KEY_BYTES:
             raise ValueError("a sealed set's key is 16 bytes")
+        # `cryptography` is loaded only for a sealed set
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())
         self._one = None          # (process id, encryptor) for one digest at a time
 

@@ -33,7 +33,6 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .. import signing
 from ..errors import HashSetError, TriageError
 
 MAGIC = b"TRIAGEHS"
@@ -160,6 +159,7 @@ def _check_signature(f, path, data_start: int, data_len: int, data_sum: bytes,
                      trust) -> str:
     """Verify the trailer's signature over the whole file, and the data's checksum, in one
     read; return the signer's fingerprint. Raises HashSetError naming what is wrong."""
+    from .. import signing   # `cryptography` is loaded only for a signed set
     end = data_start + data_len
     f.seek(end)
     magic, version, reserved, public, signature = TRAILER.unpack(f.read(TRAILER.size))

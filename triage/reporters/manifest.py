@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from .. import TOOL_NAME, __version__, signing
+from .. import TOOL_NAME, __version__
 from ..atomic import write_all
 from ..errors import TriageError
 from ..jsonout import dumps
@@ -139,6 +139,7 @@ def _read_manifest(path: Path):
 
 
 def _check_signature(path: Path, body: bytes, trust, result: Check) -> None:
+    from .. import signing   # `cryptography` is loaded only to check a signature
     if not (path.exists() or path.is_symlink()):
         if trust is not None:
             result.altered.append(f"{SIGNATURE}: missing: the manifest is not signed, and "
