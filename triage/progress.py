@@ -41,15 +41,18 @@ class Progress:
 
 class BarProgress(Progress):
     """Bytes, files and hits, with a share done and an ETA only once the totals are known
-    (before, the share would fall as the count grows); redrawn every second even while a
-    large file is being read, so the display never looks frozen."""
+    (before, the share would fall as the count grows); redrawn several times a second even
+    while a large file is being read, so the display never looks frozen. What the scan tells
+    it is only added up as it comes, and given to the bar when it is drawn: updating the bar
+    for every file cost the scan's walking process ~3 us a file."""
 
-    REDRAW = 1.0   # seconds
+    REDRAW = 0.25   # seconds
 
     def __init__(self, shown: Optional[bool] = None):
         self._lock = threading.Lock()
         self._files = self._files_total = self._hits = 0
         self._bytes_total = 0
+        self._unshown = 0     # bytes done since the bar was last given them
         self._known = False
         self._closed = threading.Event()
         # smoothing=0: the rate is the average since the start, so the ETA does not swing
@@ -68,7 +71,19 @@ class BarProgress(Progress):
     def _redraw(self) -> None:
         while not self._closed.wait(self.REDRAW):
             with self._lock:
-                self._bar.refresh()
+                self._draw()
+
+    def _draw(self) -> None:
+        """The bar brought up to what it was told, and drawn (under the lock)."""
+        if self._known:
+            self._bar.total = self._bytes_total
+        of = f"/{self._files_total:,}" if self._known else f" (counting {self._files_total:,})"
+        self._bar.set_postfix_str(f"{self._files:,}{of} files, "
+                                  f"{self._hits} hit{'s' if self._hits != 1 else ''}",
+                                  refresh=False)
+        self._bar.update(self._unshown)
+        self._unshown = 0
+        self._bar.refresh()
 
     def add_total(self, files: int, nbytes: int) -> None:
         if not self.shown:   # called per file: a hidden bar costs nothing
@@ -76,16 +91,13 @@ class BarProgress(Progress):
         with self._lock:
             self._files_total += files
             self._bytes_total += nbytes
-            self._show()
 
     def totals_known(self) -> None:
         if not self.shown:
             return
         with self._lock:
             self._known = True
-            self._bar.total = self._bytes_total
-            self._show()
-            self._bar.refresh()
+            self._draw()
 
     def advance(self, files: int, planned: int, read: Optional[int] = None,
                 hit: bool = False) -> None:
@@ -94,18 +106,9 @@ class BarProgress(Progress):
         extra = max(0, (read or 0) - planned)
         with self._lock:
             self._files += files
-            self._hits += int(hit)
+            self._hits += hit
             self._bytes_total += extra
-            if self._known:
-                self._bar.total = self._bytes_total
-            self._bar.update(planned + extra)
-            self._show()
-
-    def _show(self) -> None:
-        of = f"/{self._files_total:,}" if self._known else f" (counting {self._files_total:,})"
-        self._bar.set_postfix_str(f"{self._files:,}{of} files, "
-                                  f"{self._hits} hit{'s' if self._hits != 1 else ''}",
-                                  refresh=False)
+            self._unshown += planned + extra
 
     def close(self) -> None:
         self._closed.set()

@@ -633,24 +633,20 @@ class _Totals:
             return
 
 
+COUNT_CHUNK = 1000   # files counted between two of the totals' messages
+
+
 def _count(paths, judge: Judge, deleted: bool, stop, totals, forked: bool) -> None:
     if forked:
         detach()
     try:
         for path in paths:
             with open_evidence(os.path.abspath(path)) as ev:
-                files = nbytes = 0
-                for item in ev.entries(deleted=deleted):
+                for sizes in _chunks(ev.sizes(deleted=deleted), COUNT_CHUNK):
                     if stop.is_set():
                         return
-                    if isinstance(item, ScanError):
-                        continue
-                    files += 1
-                    nbytes += judge.planned_bytes(item.size)
-                    if files == 1000:
-                        totals.send((files, nbytes))
-                        files = nbytes = 0
-                totals.send((files, nbytes))
+                    judge.learn(sizes)
+                    totals.send((len(sizes), sum(map(judge.planned_bytes, sizes))))
         totals.send(None)
     except Exception:  # totals are a courtesy; the scan itself reports real errors
         return

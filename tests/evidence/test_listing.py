@@ -157,6 +157,25 @@ def test_folder_listing_equals_hashdeep(tmp_path, triage):
     assert len(mine) == 5
 
 
+def test_the_count_ahead_of_a_scan_gives_the_walk_s_sizes_in_its_order(images, tmp_path):
+    """Evidence.sizes (the progress bar's totals) counts what entries() lists, a folder's
+    without making entries: links, FIFOs and subfolders passed by, empty files counted."""
+    import os
+    from triage.evidence import open_evidence
+    from triage.records import FileEntry
+    root = tmp_path / "evidence"
+    (root / "b" / "c").mkdir(parents=True)
+    for name, size in (("z.bin", 3), ("b/c/x", 70_000), ("b/y", 0), ("a.txt", 12)):
+        (root / name).write_bytes(b"s" * size)
+    (root / "link").symlink_to(root / "z.bin")
+    os.mkfifo(root / "b" / "fifo")
+    for path, expected in ((root, [12, 3, 0, 70_000]), (images / "mbr.raw", None)):
+        with open_evidence(str(path)) as ev:
+            walked = [e.size for e in ev.entries() if isinstance(e, FileEntry)]
+            counted = list(ev.sizes())
+        assert counted == walked == (expected or walked) and len(walked) > 3
+
+
 def test_folder_walk_leaves_access_times_alone(tmp_path, triage):
     root = tmp_path / "evidence"
     root.mkdir()

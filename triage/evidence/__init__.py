@@ -74,6 +74,14 @@ class Evidence:
                 self._note_container_file(item)
             yield item
 
+    def sizes(self, deleted: bool = True) -> Iterator[int]:
+        """The size of every file entries() lists, in its order: what a count ahead of a scan
+        needs (the progress bar's totals); a folder's without making its entries."""
+        if self.kind == "folder":
+            return folder.sizes(self.path)
+        return (item.size for item in self._entries(deleted, None, False)
+                if isinstance(item, FileEntry))
+
     def _note_container_file(self, item: FileEntry) -> None:
         # Noted as met, never reset: a walk may stop early (a part of a batch item) or be
         # walked again, and what was met stays met.

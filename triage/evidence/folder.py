@@ -9,7 +9,7 @@ import os
 import stat
 from dataclasses import replace
 from functools import partial
-from typing import Iterator, Union
+from typing import Iterator, Optional, Tuple, Union
 
 from ..containers import iosbackup
 from ..errors import one_line
@@ -37,6 +37,29 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
     A file stored in an iOS backup met on the way carries its name on the phone."""
     root = os.path.abspath(root)
     backups = {}   # an iOS backup's root folder -> its catalogue (containers.iosbackup)
+    for item in _tree(root, evidence, backups):
+        if isinstance(item, ScanError):
+            yield item
+            continue
+        path, st = item
+        entry = _entry(path, st, root, evidence)
+        phone = _phone_path(backups, path)
+        yield entry if phone is None else replace(entry, backup_path=phone)
+
+
+def sizes(root: str) -> Iterator[int]:
+    """The size of every file walk() lists, in its order, without making their entries (the
+    progress bar's count ahead of the scan: half the walk's time)."""
+    for item in _tree(os.path.abspath(root)):
+        if not isinstance(item, ScanError):
+            yield item[1].st_size
+
+
+def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
+          ) -> Iterator[Union[Tuple[str, os.stat_result], ScanError]]:
+    """(path, stat) of every regular file under `root`, depth-first, by name within each
+    folder, and a ScanError for what cannot be listed or stat'ed. With `backups`, the
+    catalogue of each iOS backup met is read into it before the backup's files are given."""
     pending = [root]
     while pending:
         folder = pending.pop()
@@ -49,7 +72,8 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
             continue
         subfolders = []
         # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted before
-        if any(c.name in iosbackup.CATALOGUES and _is_file(c) for c in children):
+        if backups is not None and any(c.name in iosbackup.CATALOGUES and _is_file(c)
+                                       for c in children):
             backup = backups[folder] = iosbackup.read(folder)
             if backup.problem is not None:
                 yield ScanError(evidence, backup.problem, path=_relative(root, folder))
@@ -63,9 +87,7 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
             if stat.S_ISDIR(st.st_mode):
                 subfolders.append(child.path)
             elif stat.S_ISREG(st.st_mode):
-                entry = _entry(child.path, st, root, evidence)
-                phone = _phone_path(backups, child.path)
-                yield entry if phone is None else replace(entry, backup_path=phone)
+                yield child.path, st
             # symlinks, FIFOs, sockets and device nodes are not files with content of their own
         pending.extend(reversed(subfolders))
 
