@@ -119,3 +119,21 @@ def test_sizes_asked_together_answer_as_one_at_a_time(tricky):
     assert hs.may_match_many("md5", sizes).tolist() == [False, True, True, True, True, False,
                                                         False, False, True, True]
     assert not hs.may_match_many("sha256", sizes).any()   # a signal the set does not carry
+
+
+def test_the_size_bitmap_is_made_only_for_a_signal_asked_often_and_answers_the_same(
+        tricky, monkeypatch):
+    """A scan whose walk makes its plans together asks a worker's set one size at a time only
+    for a fingerprint's hits: the 2 MiB bitmap (10-20 ms to make) waits for BITMAP_AFTER
+    questions, and the answers are the same with it as without."""
+    from triage.hashsets import hashset
+    hs, digests = tricky
+    monkeypatch.setattr(hashset, "BITMAP_AFTER", 20)
+    listed = len(digests["md5"])
+    sizes = [-5, 0, 1, 7, listed - 1, listed, listed + 10, 2 ** 40, 3] * 3
+    before = [hs.may_match("md5", n) for n in sizes[:20]]
+    assert "md5" not in hs._size_bits
+    after = [hs.may_match("md5", n) for n in sizes]
+    assert "md5" in hs._size_bits and "sha1" not in hs._size_bits
+    assert before == after[:20] == [n in range(listed) for n in sizes[:20]]
+    assert after == [n in range(listed) for n in sizes]

@@ -47,6 +47,7 @@ class SetInfo:
 
 _SIZE_BITS = 24                    # a 2 MiB bitmap a sized signal
 _SIZE_MASK = (1 << _SIZE_BITS) - 1
+BITMAP_AFTER = 4096                # may_match questions of a signal before its bitmap is made
 
 
 def size_bitmap(sizes: np.ndarray) -> bytes:
@@ -83,7 +84,8 @@ class HashSet:
             self.signals |= self.sealed.signals
             self._sizes.update(self.sealed.sizes)
         self._vectors: Dict[str, np.ndarray] = {}
-        self._size_bits: Dict[str, bytes] = {}   # built on first use, per sized signal
+        self._size_bits: Dict[str, bytes] = {}   # built once much used, per sized signal
+        self._unbitten: Dict[str, int] = {}       # questions asked before, per signal
         self._one: Dict[str, tuple] = {}          # _find_one's arrays, per signal
 
     # -- the scan's calls ---------------------------------------------------------------------
@@ -96,14 +98,19 @@ class HashSet:
             return True
         if size < 0 or size > sizes[-1]:
             return False
-        # Asked once per file: most answers are "no", and the bitmap gives them in a fraction
-        # of a searchsorted's time (numpy's per-call cost, ~5 us).
+        # Asked once per file (an archive's members): most answers are "no", and the bitmap
+        # gives them in a fraction of a searchsorted's time (numpy's per-call cost, ~5 us).
+        # It costs 10-20 ms to make, in each worker: not for the few questions a scan whose
+        # walk made its plans together (may_match_many) asks, a fingerprint's hits.
         bits = self._size_bits.get(signal)
-        if bits is None:
+        if bits is None and self._unbitten.setdefault(signal, 0) >= BITMAP_AFTER:
             bits = self._size_bits[signal] = size_bitmap(sizes)
-        low = size & _SIZE_MASK
-        if not bits[low >> 3] >> (low & 7) & 1:
-            return False
+        elif bits is None:
+            self._unbitten[signal] += 1
+        if bits is not None:
+            low = size & _SIZE_MASK
+            if not bits[low >> 3] >> (low & 7) & 1:
+                return False
         # The scalar must have the array's dtype, or numpy converts the whole array per call.
         i = sizes.searchsorted(sizes.dtype.type(size))
         return int(sizes[i]) == size
