@@ -70,11 +70,14 @@ with open_evidence(sys.argv[1]) as ev:
 
 # The walk alone, in one process: the file entries `triage files` and `triage scan` consume,
 # timed from the first to the last (opening the evidence and writing JSON left out), with the
-# compiled lister (triage/evidence/_tskwalk.c) or, for comparison, pytsk3's alone.
+# compiled lister (triage/evidence/_tskwalk.c) or, for comparison, pytsk3's alone; with the
+# cyclic collector set as every triage command sets it.
 TRIAGE_WALK = """
 import json, sys, time
+from triage.cli import collect_rarely
 from triage.evidence import open_evidence, tsk_walk
 from triage.records import FileEntry
+collect_rarely()
 if sys.argv[2] == "pytsk3":
     tsk_walk._tskwalk = None
 elif tsk_walk._tskwalk is None:
