@@ -65,3 +65,113 @@ def test_known_pictures_in_a_docx_a_pdf_and_a_mailbox_are_found(tmp_path):
     assert [json.loads(line)["path"] for line in listed.stdout.splitlines()] == [
         "/inbox.mbox", f"/inbox.mbox!/message1/3-holiday-{KNOWN[2]}",
         f"/inbox.mbox!/message2/3-holiday-{UNRELATED[1]}"]
+
+
+def _jpeg_xobject(writer, name: str):
+    """An image XObject holding the photo `name` as it is (DCTDecode: the JPEG's own bytes)."""
+    from PIL import Image
+    from pypdf.generic import NameObject, NumberObject, StreamObject
+    data = (PHOTOS / name).read_bytes()
+    with Image.open(PHOTOS / name) as img:
+        width, height = img.size
+    image = StreamObject()
+    image.set_data(data)
+    image.update({NameObject("/Type"): NameObject("/XObject"),
+                  NameObject("/Subtype"): NameObject("/Image"),
+                  NameObject("/Width"): NumberObject(width),
+                  NameObject("/Height"): NumberObject(height),
+                  NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
+                  NameObject("/BitsPerComponent"): NumberObject(8),
+                  NameObject("/Filter"): NameObject("/DCTDecode")})
+    return writer._add_object(image)
+
+
+def _pdf_with_forms_and_inline_images(path) -> None:
+    """Page 1: a photo drawn directly and one inside a form XObject (used twice), no inline
+    image. Page 2: an inline image beside a photo. Page 3: text alone. Page 4: a form that
+    holds itself (a loop a reader must not follow forever)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, NameObject,
+                               NumberObject)
+
+    def xobjects(**named):
+        return DictionaryObject({NameObject("/XObject"): DictionaryObject(
+            {NameObject(f"/{k}"): v for k, v in named.items()})})
+
+    def content(page, data: bytes):
+        stream = DecodedStreamObject()
+        stream.set_data(data)
+        page[NameObject("/Contents")] = writer._add_object(stream)
+
+    def form(resources, data: bytes):
+        stream = DecodedStreamObject()
+        stream.set_data(data)
+        stream.update({NameObject("/Type"): NameObject("/XObject"),
+                       NameObject("/Subtype"): NameObject("/Form"),
+                       NameObject("/BBox"): ArrayObject([NumberObject(0)] * 2 +
+                                                        [NumberObject(10)] * 2)})
+        if resources is not None:
+            stream[NameObject("/Resources")] = resources
+        return writer._add_object(stream)
+
+    writer = PdfWriter()
+    known, unrelated = _jpeg_xobject(writer, KNOWN[0]), _jpeg_xobject(writer, UNRELATED[0])
+    holder = form(xobjects(Photo=known), b"q 10 0 0 10 0 0 cm /Photo Do Q")
+    page = writer.add_blank_page(200, 200)
+    page[NameObject("/Resources")] = xobjects(Im1=unrelated, Fm1=holder, Fm2=holder)
+    content(page, b"q 50 0 0 50 0 0 cm /Im1 Do Q /Fm1 Do /Fm2 Do")
+    page = writer.add_blank_page(200, 200)
+    page[NameObject("/Resources")] = xobjects(Im1=known)
+    content(page, b"q 2 0 0 2 0 0 cm BI/W 2/H 2/CS/G/BPC 8 ID \x00\xff\xff\x00 EI Q "
+                  b"/Im1 Do")
+    page = writer.add_blank_page(200, 200)
+    content(page, b"BT /F1 12 Tf 10 10 Td (a page of text: BIG BIRD, not an image) Tj ET")
+    page = writer.add_blank_page(200, 200)
+    loop = form(None, b"/Self Do")
+    writer.get_object(loop)[NameObject("/Resources")] = xobjects(Self=loop)
+    page[NameObject("/Resources")] = xobjects(Fm1=loop)
+    content(page, b"/Fm1 Do")
+    with open(path, "wb") as f:
+        writer.write(f)
+
+
+def test_a_pdf_s_images_are_pypdf_s_without_its_parse_of_every_page_s_text(tmp_path):
+    """PdfReader lists a page's image XObjects (a form's too) without pypdf's parse of the
+    whole content stream, and leaves a page with an inline image to that parse: the images
+    of pypdf's page.images, under its names, on every page. A JPEG is its stored bytes, the
+    photo's own (pypdf's image data is the picture saved again); any other, pypdf's PNG."""
+    import pypdf
+    from triage.containers.documents import _page_images
+    path = tmp_path / "mixed.pdf"
+    _pdf_with_forms_and_inline_images(path)
+    theirs = [[(i.name, i.data) for i in page.images] for page in pypdf.PdfReader(path).pages]
+    ours = [[(name, data()) for name, data in _page_images(page)]
+            for page in pypdf.PdfReader(path).pages]
+    assert [[name for name, _ in page] for page in ours] == \
+        [[name for name, _ in page] for page in theirs] == \
+        [["Im1.jpg", "Photo.jpg"], ["Im1.jpg", "~0~.png"], [], []]
+    photo, other = (PHOTOS / KNOWN[0]).read_bytes(), (PHOTOS / UNRELATED[0]).read_bytes()
+    assert [data for _, data in ours[0]] == [other, photo]
+    assert ours[1] == [("Im1.jpg", photo), theirs[1][1]]
+    assert theirs[0][1][1] != photo   # what pypdf gives: the same picture, other bytes
+
+
+def test_a_known_photo_inside_a_pdf_form_is_found(tmp_path):
+    from archive_fixtures import reference_set
+
+    class Factory:
+        def mktemp(self, name):
+            (tmp_path / name).mkdir()
+            return tmp_path / name
+    known_set = reference_set(Factory())
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    _pdf_with_forms_and_inline_images(ev / "mixed.pdf")
+    out = tmp_path / "out"
+    run = run_triage("scan", str(ev), "--hashset", str(known_set), "-o", str(out), "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    md5 = hashlib.md5((PHOTOS / KNOWN[0]).read_bytes()).hexdigest()
+    assert sorted((h["path"], h["md5"]) for h in report["hits"]) == [
+        ("/mixed.pdf!/page1/2-Photo.jpg", md5), ("/mixed.pdf!/page2/1-Im1.jpg", md5)]
+    assert report["errors"] == [] and report["summary"]["files_seen"] == 5
