@@ -107,10 +107,19 @@ class Budget:
             raise OverBudget(f"{doing} took longer than {self.time_limit:g} s")
 
 
+# How every type above begins, as libmagic's own tests for them begin (BMP with OS/2's forms
+# and a bare DIB's header sizes, WebP as any RIFF, HEIF and AVIF as any ISO file): a head that
+# begins otherwise is told no picture without asking libmagic, which took ~1.5 ms for 4 KiB
+# of text (most of a perceptual scan of /usr/share, its gzipped manual pages read as members).
+_STARTS = (b"\xff\xd8", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM", b"BA", b"CI", b"CP", b"IC", b"PT",
+           b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"RIFF",
+           *(size.to_bytes(4, "little") for size in (12, 40, 52, 56, 64, 108, 124)))
+
+
 def sniff(head: bytes) -> Optional[str]:
     """The MIME type of `head` (the first bytes of a file) when it is an image we decode, by
     content (libmagic), never by name."""
-    if not head:
+    if not (head.startswith(_STARTS) or head.startswith(b"ftyp", 4)):
         return None
     mime = magic.from_buffer(head[:HEAD], mime=True)
     return mime if mime in MIME_TYPES else None
