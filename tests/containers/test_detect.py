@@ -181,3 +181,31 @@ def test_a_reader_registered_later_is_screened_too(monkeypatch):
     assert _marked(bytes(12) + b"LATE!" + bytes(100))
     monkeypatch.delitem(containers.READERS._entries, Late.name)
     assert not _marked(bytes(12) + b"LATE!" + bytes(100))
+
+
+def test_a_compressed_stream_certain_by_its_signature_is_told_as_libmagic_tells_it(
+        collection, monkeypatch):
+    """gzip (deflate), bzip2 (a block's or an empty stream's magic), xz and zstd by their whole
+    signatures, without libmagic: the same reader as libmagic's answer gives, for streams
+    written by each library (empty ones too), every file of the archive collection and of the
+    fixtures; a text that only begins like bzip2 still goes to libmagic, and is none."""
+    import bz2
+    import gzip
+    import lzma
+    import zstandard
+    from support import FIXTURES
+    from triage.containers.compressed import CompressedReader
+    heads = [make(data) for data in (b"", b"text " * 100, os.urandom(3000))
+             for make in (gzip.compress, bz2.compress, lzma.compress,
+                          zstandard.ZstdCompressor().compress)]
+    heads += [path.read_bytes()[:containers.SNIFF] for folder in (collection[0], FIXTURES)
+              for path in sorted(folder.rglob("*")) if path.is_file() and not path.is_symlink()]
+    heads.append(b"BZh is how this text begins, and it is no bzip2 stream\n" * 20)
+    ours = [containers.detect(head) for head in heads]
+    assert CompressedReader().certain(heads[1]) and not CompressedReader().certain(heads[-1])
+    asked = []
+    monkeypatch.setattr(CompressedReader, "certain", lambda self, head: asked.append(1) and False)
+    theirs = [containers.detect(head) for head in heads]
+    assert [k and k.name for k in ours] == [k and k.name for k in theirs]
+    assert [k and k.name for k in ours[:12]] == ["compressed"] * 12 and ours[-1] is None
+    assert len(asked) > 20

@@ -121,6 +121,11 @@ class ContainerReader:
     def marked(self, head: bytes) -> bool:
         return self.marks is None or any(head.startswith(m, at) for at, m in self.marks)
 
+    def certain(self, head: bytes) -> bool:
+        """Whether `head` is this kind beyond doubt, by a signature nothing else begins with,
+        so libmagic need not be asked (a gzipped manual page: 0.15-0.3 ms a file)."""
+        return False
+
     def claims(self, mime: str, head: bytes) -> bool:
         """Whether content of this libmagic type and head is this kind (a kind libmagic does
         not name looks at the head itself)."""
@@ -149,6 +154,9 @@ def detect(head: bytes) -> Optional[ContainerReader]:
     maybe = [reader for reader in READERS.values() if reader.marked(head)]
     if not maybe:
         return None
+    certain = next((reader for reader in maybe if reader.certain(head)), None)
+    if certain is not None:
+        return certain
     import magic
     mime = magic.from_buffer(head, mime=True)
     for reader in maybe:

@@ -11,6 +11,7 @@ import bz2
 import gzip
 import lzma
 import os
+import re
 import tarfile
 from typing import BinaryIO, Callable, Dict, Iterator
 
@@ -25,8 +26,12 @@ DECOMPRESSORS: Dict[str, Callable[[BinaryIO], BinaryIO]] = {
     "application/zstd": lambda f: _zstd(f),
     "application/x-zstd": lambda f: _zstd(f),
 }
-# Each format's first bytes, and its name there: libmagic has named the stream one of these
-# already (CompressedReader.claims), so its first bytes tell which without asking again.
+# Each format's whole signature: gzip with its one method (deflate), bzip2 with its level and
+# its first block's (or the end of an empty stream's) 48-bit magic, xz and zstd as they begin.
+_CERTAIN = re.compile(rb"\x1f\x8b\x08|BZh[1-9](?:1AY&SY|\x17rE8P\x90)|\xfd7zXZ\x00|\x28\xb5\x2f\xfd",
+                      re.DOTALL)
+# Each format's first bytes, and its name there: the stream is one of these already (libmagic
+# named it, CompressedReader.claims, or its signature is certain), so they tell which.
 FORMATS = ((b"\x1f\x8b", "application/gzip"), (b"BZh", "application/x-bzip2"),
            (b"\xfd7zXZ\x00", "application/x-xz"), (b"\x28\xb5\x2f\xfd", "application/zstd"))
 
@@ -72,6 +77,9 @@ class CompressedReader(ContainerReader):
     name = "compressed"
     marks = tuple((0, first) for first, _ in FORMATS)
     mimes = tuple(DECOMPRESSORS)
+
+    def certain(self, head: bytes) -> bool:
+        return _CERTAIN.match(head) is not None
 
     def members(self, source: BinaryIO, size: int, budget: Budget,
                 shown: str) -> Iterator[Member]:
