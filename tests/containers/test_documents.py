@@ -35,7 +35,9 @@ def make_documents(folder):
     box.close()
 
 
-def test_known_pictures_in_a_docx_a_pdf_and_a_mailbox_are_found(tmp_path):
+def _scanned(tmp_path, make) -> dict:
+    """The report of a scan of a folder that `make(folder)` fills, against the reference set
+    of the archive collection's known photos; the scan must find hits."""
     from archive_fixtures import reference_set
 
     class Factory:
@@ -45,11 +47,15 @@ def test_known_pictures_in_a_docx_a_pdf_and_a_mailbox_are_found(tmp_path):
     known_set = reference_set(Factory())
     ev = tmp_path / "ev"
     ev.mkdir()
-    make_documents(ev)
+    make(ev)
     out = tmp_path / "out"
     run = run_triage("scan", str(ev), "--hashset", str(known_set), "-o", str(out), "-q")
     assert run.code == 1, run.stderr
-    report = json.loads((out / "report.json").read_text())
+    return json.loads((out / "report.json").read_text())
+
+
+def test_known_pictures_in_a_docx_a_pdf_and_a_mailbox_are_found(tmp_path):
+    report = _scanned(tmp_path, make_documents)
     hits = {h["path"]: h for h in report["hits"]}
     assert sorted(hits) == ["/inbox.mbox!/message1/3-holiday-" + KNOWN[2],
                             "/report.docx!/word/media/image1.jpg", "/scan.pdf!/page1/1-image.jpg"]
@@ -157,20 +163,7 @@ def test_a_pdf_s_images_are_pypdf_s_without_its_parse_of_every_page_s_text(tmp_p
 
 
 def test_a_known_photo_inside_a_pdf_form_is_found(tmp_path):
-    from archive_fixtures import reference_set
-
-    class Factory:
-        def mktemp(self, name):
-            (tmp_path / name).mkdir()
-            return tmp_path / name
-    known_set = reference_set(Factory())
-    ev = tmp_path / "ev"
-    ev.mkdir()
-    _pdf_with_forms_and_inline_images(ev / "mixed.pdf")
-    out = tmp_path / "out"
-    run = run_triage("scan", str(ev), "--hashset", str(known_set), "-o", str(out), "-q")
-    assert run.code == 1, run.stderr
-    report = json.loads((out / "report.json").read_text())
+    report = _scanned(tmp_path, lambda ev: _pdf_with_forms_and_inline_images(ev / "mixed.pdf"))
     md5 = hashlib.md5((PHOTOS / KNOWN[0]).read_bytes()).hexdigest()
     assert sorted((h["path"], h["md5"]) for h in report["hits"]) == [
         ("/mixed.pdf!/page1/2-Photo.jpg", md5), ("/mixed.pdf!/page2/1-Im1.jpg", md5)]
