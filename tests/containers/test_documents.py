@@ -67,7 +67,7 @@ def test_known_pictures_in_a_docx_a_pdf_and_a_mailbox_are_found(tmp_path):
     assert {m["signal"] for m in pdf_hit["matches"]} <= {"pdq", "phash"}
     mail_hit = hits["/inbox.mbox!/message1/3-holiday-" + KNOWN[2]]
     assert mail_hit["md5"] == hashlib.md5((PHOTOS / KNOWN[2]).read_bytes()).hexdigest()
-    listed = run_triage("files", str(ev / "inbox.mbox"))
+    listed = run_triage("files", str(tmp_path / "ev" / "inbox.mbox"))
     assert [json.loads(line)["path"] for line in listed.stdout.splitlines()] == [
         "/inbox.mbox", f"/inbox.mbox!/message1/3-holiday-{KNOWN[2]}",
         f"/inbox.mbox!/message2/3-holiday-{UNRELATED[1]}"]
