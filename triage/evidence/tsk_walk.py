@@ -206,11 +206,6 @@ class RunReader(RandomAccess):
                 raise DamagedMedia(*hit)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
 
 class ReopenError(Exception):
     """A file entry that left its process was opened where no evidence handles are installed:
