@@ -85,7 +85,7 @@ class HashSet:
             self._sizes.update(self.sealed.sizes)
         self._vectors: Dict[str, np.ndarray] = {}
         self._size_bits: Dict[str, bytes] = {}   # built once much used, per sized signal
-        self._unbitten: Dict[str, int] = {}       # questions asked before, per signal
+        self._unbitten: Dict[str, int] = {}       # questions asked so far, per signal
         self._one: Dict[str, tuple] = {}          # _find_one's arrays, per signal
 
     # -- the scan's calls ---------------------------------------------------------------------
@@ -103,10 +103,10 @@ class HashSet:
         # It costs 10-20 ms to make, in each worker: not for the few questions a scan whose
         # walk made its plans together (may_match_many) asks, a fingerprint's hits.
         bits = self._size_bits.get(signal)
-        if bits is None and self._unbitten.setdefault(signal, 0) >= BITMAP_AFTER:
-            bits = self._size_bits[signal] = size_bitmap(sizes)
-        elif bits is None:
-            self._unbitten[signal] += 1
+        if bits is None:
+            asked = self._unbitten[signal] = self._unbitten.get(signal, 0) + 1
+            if asked > BITMAP_AFTER:
+                bits = self._size_bits[signal] = size_bitmap(sizes)
         if bits is not None:
             low = size & _SIZE_MASK
             if not bits[low >> 3] >> (low & 7) & 1:
