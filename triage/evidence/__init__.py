@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Container, Dict, Iterator, List, Optional, Union
 
-
 from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
 from ..safetext import path_text

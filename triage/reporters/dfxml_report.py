@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import re
 
-
 from .. import TOOL_NAME, __version__
 from ..safetext import DISGUISING
 from ..signals import get as signal_type

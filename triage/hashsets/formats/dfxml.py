@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Optional
 
-
 from ..problems import Problem, SourceError
 from .base import Format, Item, register
 from .fields import entries, signal_of
