@@ -168,3 +168,26 @@ def test_a_known_photo_inside_a_pdf_form_is_found(tmp_path):
     assert sorted((h["path"], h["md5"]) for h in report["hits"]) == [
         ("/mixed.pdf!/page1/2-Photo.jpg", md5), ("/mixed.pdf!/page2/1-Im1.jpg", md5)]
     assert report["errors"] == [] and report["summary"]["files_seen"] == 5
+
+
+def test_a_pdf_resource_that_is_no_stream_is_passed_over_as_pypdf_passes_it(tmp_path):
+    """An /XObject entry that is a number or an array (a damaged or hostile PDF) is no image:
+    passed over, as pypdf's page.images passes it, not an error that leaves the PDF's other
+    images unread."""
+    import pypdf
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+    from triage.containers.documents import _page_images
+    writer = PdfWriter()
+    page = writer.add_blank_page(100, 100)
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): DictionaryObject({
+        NameObject("/X1"): NumberObject(7), NameObject("/X2"): ArrayObject([NumberObject(1)]),
+        NameObject("/Im1"): _jpeg_xobject(writer, KNOWN[0])})})
+    path = tmp_path / "odd.pdf"
+    with open(path, "wb") as f:
+        writer.write(f)
+    [page] = pypdf.PdfReader(path).pages
+    assert [image.name for image in page.images] == ["Im1.jpg"]
+    [page] = pypdf.PdfReader(path).pages
+    assert [(name, data()) for name, data in _page_images(page)] == \
+        [("Im1.jpg", (PHOTOS / KNOWN[0]).read_bytes())]

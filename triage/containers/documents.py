@@ -89,9 +89,12 @@ def _xobject_images(holder, above: tuple, seen: set) -> list:
     xobjects = xobjects.get_object() if xobjects is not None else None
     if not isinstance(xobjects, dict):
         return []
+    from pypdf.generic import StreamObject
     found = []
     for name in xobjects:
         xobject = xobjects[name]
+        if not isinstance(xobject, StreamObject):   # passed over, as pypdf's page.images does
+            continue
         if xobject.get("/Subtype") == "/Image":
             found.append(([*above, name] if above else name, xobject))
         elif id(xobject) not in seen and xobject.get("/Subtype") == "/Form":
