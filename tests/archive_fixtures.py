@@ -60,22 +60,36 @@ def build_collection(root: Path) -> Dict[str, Dict[str, str]]:
     work = root / "work"
     expected: Dict[str, str] = {}
     kinds = [
-        # name, command (run in its own folder of members), exact?
-        ("deflate.zip", ["zip", "-q", "-r", "{out}", "."], True),
-        ("bzip2.zip", ["zip", "-q", "-Z", "bzip2", "-r", "{out}", "."], False),
-        ("deflate64.zip", ["7z", "a", "-tzip", "-mm=Deflate64", "{out}", "."], True),
-        ("lzma.zip", ["7z", "a", "-tzip", "-mm=LZMA", "{out}", "."], False),
-        ("zip64.zip", ["zip", "-q", "-fz", "-r", "{out}", "."], True),
-        ("solid.7z", ["7z", "a", "-ms=on", "{out}", "."], False),
-        ("plain.tar", ["tar", "cf", "{out}", "."], True),
-        ("gz.tar.gz", ["tar", "czf", "{out}", "."], False),
-        ("bz.tbz", ["tar", "cjf", "{out}", "."], True),
-        ("xz.txz", ["tar", "cJf", "{out}", "."], False),
-        ("zst.tar.zst", ["tar", "--zstd", "-cf", "{out}", "."], True),
-        ("disc.iso", ["genisoimage", "-quiet", "-R", "-o", "{out}", "."], False),
+        # name, command (run in its own folder of members), exact?, the known member's name
+        # there ({inner}: its path in the folder, {base}: its file name)
+        ("deflate.zip", ["zip", "-q", "-r", "{out}", "."], True, "{inner}"),
+        ("bzip2.zip", ["zip", "-q", "-Z", "bzip2", "-r", "{out}", "."], False, "{inner}"),
+        ("deflate64.zip", ["7z", "a", "-tzip", "-mm=Deflate64", "{out}", "."], True, "{inner}"),
+        ("lzma.zip", ["7z", "a", "-tzip", "-mm=LZMA", "{out}", "."], False, "{inner}"),
+        ("zip64.zip", ["zip", "-q", "-fz", "-r", "{out}", "."], True, "{inner}"),
+        ("solid.7z", ["7z", "a", "-ms=on", "{out}", "."], False, "{inner}"),
+        ("plain.tar", ["tar", "cf", "{out}", "."], True, "./{inner}"),
+        ("gz.tar.gz", ["tar", "czf", "{out}", "."], False, "./{inner}"),
+        ("bz.tbz", ["tar", "cjf", "{out}", "."], True, "./{inner}"),
+        ("xz.txz", ["tar", "cJf", "{out}", "."], False, "./{inner}"),
+        ("zst.tar.zst", ["tar", "--zstd", "-cf", "{out}", "."], True, "./{inner}"),
+        ("disc.iso", ["genisoimage", "-quiet", "-R", "-o", "{out}", "."], False, "{inner}"),
+        # GNU cpio stores `./sub/x` as `sub/x`
+        ("newc.cpio", ["sh", "-c", 'find . | cpio -o -H newc --quiet > "$0"', "{out}"], True,
+         "{inner}"),
+        ("cabinet.cab", ["sh", "-c", 'gcab -c "$0" $(find . -type f)', "{out}"], False,
+         "./{inner}"),
+        # GNU ar: flat names, modes without a file type, and a symbol table (an object's)
+        ("static.a", ["sh", "-c", 'echo "int one(void) { return 1; }" | cc -x c -c -o one.o - '
+                      '&& ar rcs "$0" "$1" one.o other.jpg notes.txt', "{out}", "{inner}"],
+         True, "{base}"),
+        # a Debian package: ar, then xz, then tar
+        ("package.deb", ["sh", "-c", 'echo 2.0 > debian-binary && tar cJf data.tar.xz ./sub '
+                         './other.jpg ./notes.txt && ar rc "$0" debian-binary data.tar.xz',
+                         "{out}"], False, "data.tar.xz!/./{inner}"),
     ]
     pick = 0
-    for name, command, exact in kinds:
+    for name, command, exact, shown in kinds:
         members = work / name
         (members / "sub").mkdir(parents=True)
         known = KNOWN[pick % len(KNOWN)]
@@ -85,8 +99,9 @@ def build_collection(root: Path) -> Dict[str, Dict[str, str]]:
                                       else reencoded(known))
         shutil.copy(PHOTOS / UNRELATED[pick % len(UNRELATED)], members / "other.jpg")
         (members / "notes.txt").write_text("nothing to see\n" * 40)
-        tool(*[str(ev / name) if part == "{out}" else part for part in command], cwd=members)
-        member = inner if name.endswith((".zip", ".7z", ".iso")) else f"./{inner}"
+        tool(*[part.replace("{out}", str(ev / name)).replace("{inner}", inner)
+               for part in command], cwd=members)
+        member = shown.format(inner=inner, base=Path(inner).name)
         expected[f"/{name}!/{member}"] = "exact" if exact else "perceptual"
     # single compressed files, each one known photo
     for suffix, command in ((".gz", ["gzip", "-kn"]), (".bz2", ["bzip2", "-k"]),

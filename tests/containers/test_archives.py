@@ -117,6 +117,25 @@ def test_files_lists_members_with_their_hashes(collection):
     assert rows[3]["md5"] == md5(PHOTOS / UNRELATED[0])
 
 
+def test_ar_members_are_its_files_and_not_its_symbol_table(collection):
+    # GNU ar stores modes without a file type and, holding an object, a symbol table (`/`)
+    # that libarchive lists as an entry: the members are the four files, as `ar t` lists them
+    ev, _ = collection
+    archive = ev / "static.a"
+    stored = subprocess.run(["ar", "t", str(archive)], capture_output=True, text=True,
+                            check=True).stdout.split()
+    listed = run_triage("files", str(archive), "--hash", "md5")
+    assert listed.code == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["path"] for r in rows] == ["/static.a"] + [f"/static.a!/{n}" for n in stored]
+    assert len(stored) == 4 and stored[1:] == ["one.o", "other.jpg", "notes.txt"]
+    for row in rows[1:]:
+        content = subprocess.run(["ar", "p", str(archive), row["member_path"]],
+                                 capture_output=True, check=True).stdout
+        assert row["size"] == len(content)
+        assert row["md5"] == hashlib.md5(content).hexdigest()
+
+
 def test_an_archive_given_as_evidence_is_opened(collection, reference_set, tmp_path):
     ev, _ = collection
     run = run_triage("scan", str(ev / "gz.tar.gz"), "--hashset", str(reference_set), "-o",

@@ -1,8 +1,9 @@
-"""7z, RAR (4 and 5), ISO 9660, CAB, cpio and xar through libarchive (libarchive-c): one
-forward pass, each member's data streamed block by block as libarchive decodes it, never
-written out. (py7zr hands members over whole or pushes them to writers; libarchive lets the
-judge pull, which is what keeps memory flat.) libarchive reads no encrypted member: it raises
-on the data, and that member is listed as encrypted, not examined."""
+"""7z, RAR (4 and 5), ISO 9660, CAB, cpio and ar (Debian packages, static libraries) through
+libarchive (libarchive-c): one forward pass, each member's data streamed block by block as
+libarchive decodes it, never written out. (py7zr hands members over whole or pushes them to
+writers; libarchive lets the judge pull, which is what keeps memory flat.) libarchive reads no
+encrypted member: it raises on the data, and that member is listed as encrypted, not
+examined. Not xar: libarchive 3.6 gives bytes beyond the end of a xar member's content."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class LibarchiveReader(ContainerReader):
         with libarchive.seekable_stream_reader(source, self.format_name, "all",
                                                block_size=1 << 16) as archive:
             for entry in archive:
-                if not entry.isreg:
+                if not self.is_member(entry):
                     continue
                 known = ffi.entry_size_is_set(entry._entry_p)
                 yield Member(
@@ -35,6 +36,21 @@ class LibarchiveReader(ContainerReader):
                     reopenable=False,
                     encrypted=bool(_data_encrypted()(entry._entry_p)),
                 )
+
+    def is_member(self, entry) -> bool:
+        """Whether an entry is a file with content (not a folder, link or device)."""
+        return entry.isreg
+
+
+class ArReader(LibarchiveReader):
+    """ar keeps no folders or links: every entry is a file, whatever its mode says (GNU ar
+    stores a mode without a file type, 644, that libarchive passes on), except the
+    archive's own symbol table (`/`, `__.SYMDEF`), which libarchive lists as an entry."""
+
+    TABLES = ("/", "//", "__.SYMDEF", "__.SYMDEF SORTED")
+
+    def is_member(self, entry) -> bool:
+        return (entry.isreg or entry.filetype == 0) and entry.pathname not in self.TABLES
 
 
 _flag = None
@@ -77,3 +93,6 @@ KINDS = {
 }
 for _name, (_format, _mimes, _marks) in KINDS.items():
     READERS.add(_name, LibarchiveReader(_name, _format, _mimes, _marks))
+READERS.add("ar", ArReader("ar", "ar", ("application/x-archive",
+                                        "application/vnd.debian.binary-package"),
+                           ((0, b"!<arch>\n"),)))
