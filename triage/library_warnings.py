@@ -1,6 +1,6 @@
-"""What the libraries that decode and hash pictures (Pillow, pillow_heif, imagehash, numpy)
-say while handling one file, collected as one-line reasons for that file's record instead of
-printed on stderr.
+"""What the libraries that decode and hash pictures (Pillow, pillow_heif, imagehash, numpy) or
+open documents (pypdf) say while handling one file, collected as one-line reasons for that
+file's record instead of printed on stderr.
 
 Python's `warnings.catch_warnings` swaps module-wide state and is not safe across threads (the
 scan's workers are threads where the platform cannot fork), so this installs one router per
@@ -11,6 +11,7 @@ where it went before."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 from contextlib import contextmanager
@@ -27,7 +28,20 @@ _previous = None
 # caller settles itself (`ignore`).
 _ignored: List[type] = [DeprecationWarning, PendingDeprecationWarning, ImportWarning,
                         ResourceWarning]
-_LOGGERS = ("PIL", "pillow_heif")
+
+
+def _template(record: logging.LogRecord) -> str:
+    """A record's message with its values left out: a document library's values can be the
+    document's own text (an outline's title, a header's bytes), which no record may carry."""
+    return _PLACEHOLDER.sub("...", str(record.msg)).replace("%%", "%")
+
+
+_PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdrifxXeEgGc]")
+
+# The loggers routed, each with what a record of it becomes: the picture libraries' values are
+# sizes and tag numbers, kept; pypdf's, left out (_template).
+_LOGGERS = {"PIL": logging.LogRecord.getMessage, "pillow_heif": logging.LogRecord.getMessage,
+            "pypdf": _template}
 
 
 def _sink() -> Optional[List[str]]:
@@ -54,12 +68,14 @@ def _show(message, category, filename, lineno, file=None, line=None):
 
 class _ToSink(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
+        message = _LOGGERS.get(record.name.split(".")[0], logging.LogRecord.getMessage)(record)
         sink = _sink()
         if sink is None:
-            if not _handled_elsewhere(record.name):
-                logging.lastResort.handle(record)   # as if this handler were not there
+            if not _handled_elsewhere(record.name):   # as if this handler were not there
+                logging.lastResort.handle(logging.makeLogRecord(
+                    {**record.__dict__, "msg": message, "args": None}))
             return
-        reason = _reason(record.name, record.getMessage())
+        reason = _reason(record.name, message)
         if reason not in sink:
             sink.append(reason)
 
@@ -108,13 +124,12 @@ def install() -> None:
 @contextmanager
 def collected() -> Iterator[List[str]]:
     """The reasons the libraries gave while the block ran in this thread, each once, in order.
-    Nested blocks share the outermost list."""
+    A block nested in it collects its own (a picture's in a PDF are the picture's, not the
+    PDF's)."""
     install()
-    if _sink() is not None:
-        yield _sink()
-        return
+    outer = _sink()
     _local.sink = []
     try:
         yield _local.sink
     finally:
-        _local.sink = None
+        _local.sink = outer

@@ -51,6 +51,7 @@ def _scanned(tmp_path, make) -> dict:
     out = tmp_path / "out"
     run = run_triage("scan", str(ev), "--hashset", str(known_set), "-o", str(out), "-q")
     assert run.code == 1, run.stderr
+    assert run.stderr == ""   # quiet: what a library says is in the report, not the terminal
     return json.loads((out / "report.json").read_text())
 
 
@@ -191,3 +192,28 @@ def test_a_pdf_resource_that_is_no_stream_is_passed_over_as_pypdf_passes_it(tmp_
     [page] = pypdf.PdfReader(path).pages
     assert [(name, data()) for name, data in _page_images(page)] == \
         [("Im1.jpg", (PHOTOS / KNOWN[0]).read_bytes())]
+
+
+def test_what_pypdf_says_of_a_pdf_it_repairs_is_that_pdf_s_warning_without_its_values(
+        tmp_path):
+    """pypdf repairs a PDF whose startxref points 7 bytes off, and says so in its log: that is
+    a warning on the PDF's record, the message without the values it held (a document
+    library's values can be the document's text), and nothing on the terminal. The known
+    photo inside is still found."""
+    import re
+    from PIL import Image
+
+    def make(ev):
+        with Image.open(PHOTOS / KNOWN[1]) as img:
+            img.save(ev / "scan.pdf")
+        data = (ev / "scan.pdf").read_bytes()
+        xref = re.search(rb"startxref\s+(\d+)\s+%%EOF", data)
+        (ev / "scan.pdf").write_bytes(data[:xref.start(1)] + str(int(xref.group(1)) - 7).encode()
+                                      + data[xref.end(1):])
+    report = _scanned(tmp_path, make)
+    assert [h["path"] for h in report["hits"]] == ["/scan.pdf!/page1/1-image.jpg"]
+    assert report["errors"] == []
+    assert [(w["path"], w["reason"]) for w in report["warnings"]] == [
+        ("/scan.pdf", "container library warning: pypdf._reader: incorrect startxref "
+                      "pointer(...)"),
+        ("/scan.pdf", "container library warning: pypdf._reader: parsing for Object Streams")]

@@ -245,20 +245,23 @@ class Judge:
         if refused:
             verdict.errors.append(refused)
             return
+        from ..library_warnings import collected
         budget = budget or containers.Budget(self.archives, verdict.entry.size)
         hits = []
-        for item in containers.expand(verdict.entry, kind, budget, None):
-            if isinstance(item, ScanError):
-                verdict.errors.append(item.reason)
-                continue
-            child = self._verdict(item, budget, parents + (ident,))
-            # its reader lives only while the container is open (and cannot be pickled)
-            child.entry = replace(child.entry, open=None)
-            if child.is_hit:
-                hits.append(child)
-            verdict.children.append(child)
-            verdict.children.extend(child.children)
-            child.children = []
+        with collected() as said:   # what the container's library says (a child's are its own)
+            for item in containers.expand(verdict.entry, kind, budget, None):
+                if isinstance(item, ScanError):
+                    verdict.errors.append(item.reason)
+                    continue
+                child = self._verdict(item, budget, parents + (ident,))
+                # its reader lives only while the container is open (and cannot be pickled)
+                child.entry = replace(child.entry, open=None)
+                if child.is_hit:
+                    hits.append(child)
+                verdict.children.append(child)
+                verdict.children.extend(child.children)
+                child.children = []
+        verdict.warnings += [f"container library warning: {w}" for w in said]
         if hits:
             md5 = self._container_md5(verdict)
             for child in hits:
