@@ -171,12 +171,12 @@ class Timing:
         return self.cpu / self.seconds if self.seconds else 0.0
 
 
-def run(cmd, stdout=subprocess.DEVNULL, shell: bool = False, cwd=None) -> Timing:
+def run(cmd, stdout=subprocess.DEVNULL, shell: bool = False, cwd=None, env=None) -> Timing:
     """Run a command to completion and time it; a failure stops the benchmark."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd] if shell else cmd,
-                          stdout=stdout, stderr=subprocess.PIPE, cwd=cwd)
+                          stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, env=env)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):       # 1: hits found (triage scan), matches (hashdeep)
