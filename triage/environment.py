@@ -24,11 +24,16 @@ def describe() -> dict:
 
 
 def libraries():
-    """Python, the C libraries that read evidence, and every installed runtime dependency."""
+    """Python, the C libraries that read evidence (zlib where libewf inflates with it), and every
+    installed runtime dependency."""
     import pyewf
     import pytsk3
+    from .evidence.libewf import inflates_with_zlib
     found = [("Python", platform.python_version()), ("libtsk", pytsk3.TSK_VERSION_STR),
              ("libewf", pyewf.get_version())]
+    if inflates_with_zlib():   # what inflates E01 chunks: libewf's own deflate, or zlib
+        import zlib
+        found.append(("zlib", zlib.ZLIB_RUNTIME_VERSION))
     try:
         requires = importlib.metadata.requires(TOOL_NAME) or []
     except importlib.metadata.PackageNotFoundError:   # run from a source tree, not installed
