@@ -1,6 +1,6 @@
 """What the libraries that decode and hash pictures (Pillow, pillow_heif, imagehash, numpy) or
-open documents (pypdf) say while handling one file, collected as one-line reasons for that
-file's record instead of printed on stderr.
+open archives and documents (libarchive, pypdf) say while handling one file, collected as
+one-line reasons for that file's record instead of printed on stderr.
 
 Python's `warnings.catch_warnings` swaps module-wide state and is not safe across threads (the
 scan's workers are threads where the platform cannot fork), so this installs one router per
@@ -39,9 +39,10 @@ def _template(record: logging.LogRecord) -> str:
 _PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdrifxXeEgGc]")
 
 # The loggers routed, each with what a record of it becomes: the picture libraries' values are
-# sizes and tag numbers, kept; pypdf's, left out (_template).
+# sizes and tag numbers, and libarchive-c's (libarchive's warnings on an archive's headers)
+# its own text, kept; pypdf's, left out (_template).
 _LOGGERS = {"PIL": logging.LogRecord.getMessage, "pillow_heif": logging.LogRecord.getMessage,
-            "pypdf": _template}
+            "libarchive": logging.LogRecord.getMessage, "pypdf": _template}
 
 
 def _sink() -> Optional[List[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import subprocess
 import zlib
@@ -329,6 +330,42 @@ def test_a_container_is_read_whole_for_its_md5_only_when_a_member_hits(collectio
     assert [c.entry.member.container_md5 for c in hit.children if c.is_hit] == [
         md5(ev / "plain.tar")]
     assert hit.bytes_read == min(HEAD, size) + size
+
+
+def test_a_7z_member_whose_crc_fails_gives_no_digest_and_libarchive_s_words_alone(
+        tmp_path, reference_set):
+    """libarchive says a member's CRC fails as a warning: that fails the member's read (before,
+    libarchive-c took the warning's code for a length, and the member's digest took in stale
+    bytes of its buffer: a wrong MD5, listed as sound), it is not printed on the terminal, and
+    the reason is libarchive's message without libarchive-c's errno, code and address."""
+    ev = tmp_path / "ev"
+    work = tmp_path / "w"
+    ev.mkdir()
+    work.mkdir()
+    (work / "a.jpg").write_bytes((PHOTOS / KNOWN[0]).read_bytes())
+    subprocess.run(["7z", "a", "-mx=0", "stored.7z", "a.jpg"], cwd=work, check=True,
+                   capture_output=True)
+    damaged = bytearray((work / "stored.7z").read_bytes())
+    damaged[32 + 1000] ^= 0xFF                # inside a.jpg's stored bytes
+    (ev / "stored.7z").write_bytes(bytes(damaged))
+    (ev / "header.a").write_bytes(b"!<arch>\n" + b"x" * 60 + b"data")   # no ar header
+    listed = run_triage("files", str(ev / "stored.7z"), "--hash", "md5")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["path"], "md5" in r) for r in rows] == [("/stored.7z", True),
+                                                        ("/stored.7z", False)]
+    crc = rows[1]["error"]
+    assert re.fullmatch(r"archive not examined after 1 member: 7z archive damaged: 7-Zip bad "
+                        r"CRC: 0x[0-9a-f]+ should be 0x[0-9a-f]+", crc)
+    out = tmp_path / "o"
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q")
+    assert run.code == 3, run.stderr
+    assert run.stderr == ""
+    report = json.loads((out / "report.json").read_text())
+    assert report["hits"] == [] and report["warnings"] == []
+    assert sorted((e["path"], e["reason"]) for e in report["errors"]) == [
+        ("/header.a", "archive not examined at its start: ar archive damaged: Incorrect file "
+                      "header signature"),
+        ("/stored.7z", crc)]
 
 
 def test_damaged_archives_are_error_records_and_the_scan_goes_on(tmp_path, reference_set):

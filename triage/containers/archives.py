@@ -7,9 +7,15 @@ examined. Not xar: libarchive 3.6 gives bytes beyond the end of a xar member's c
 
 from __future__ import annotations
 
+import ctypes
+import errno
+from functools import lru_cache
 from typing import BinaryIO, Iterator, Tuple
 
 from . import READERS, BlockStream, Budget, ContainerReader, Encrypted, Member
+
+
+BLOCK = 1 << 16   # bytes of a member's data a read
 
 
 class LibarchiveReader(ContainerReader):
@@ -22,20 +28,23 @@ class LibarchiveReader(ContainerReader):
         import libarchive
         from libarchive import ffi
         source.seek(0)
-        with libarchive.seekable_stream_reader(source, self.format_name, "all",
-                                               block_size=1 << 16) as archive:
-            for entry in archive:
-                if not self.is_member(entry):
-                    continue
-                known = ffi.entry_size_is_set(entry._entry_p)
-                yield Member(
-                    name=entry.pathname,
-                    size=entry.size if known else None,
-                    open=lambda entry=entry: BlockStream(_blocks(entry)),
-                    mtime=(int(entry.mtime or 0), 0),
-                    reopenable=False,
-                    encrypted=bool(_data_encrypted()(entry._entry_p)),
-                )
+        try:
+            with libarchive.seekable_stream_reader(source, self.format_name, "all",
+                                                   block_size=1 << 16) as archive:
+                for entry in archive:
+                    if not self.is_member(entry):
+                        continue
+                    known = ffi.entry_size_is_set(entry._entry_p)
+                    yield Member(
+                        name=entry.pathname,
+                        size=entry.size if known else None,
+                        open=lambda entry=entry: BlockStream(_blocks(entry)),
+                        mtime=(int(entry.mtime or 0), 0),
+                        reopenable=False,
+                        encrypted=bool(_data_encrypted()(entry._entry_p)),
+                    )
+        except libarchive.ArchiveError as exc:
+            raise _failure(exc) from None
 
     def is_member(self, entry) -> bool:
         """Whether an entry is a file with content (not a folder, link or device)."""
@@ -53,29 +62,54 @@ class ArReader(LibarchiveReader):
         return (entry.isreg or entry.filetype == 0) and entry.pathname not in self.TABLES
 
 
-_flag = None
-
-
+@lru_cache(maxsize=None)
 def _data_encrypted():
     """libarchive's archive_entry_is_data_encrypted (3.2+), which libarchive-c does not wrap:
     set by the 7z and zip readers (not by RAR 5's in 3.6, whose encrypted data then fails to
     decode, and is reported so)."""
-    global _flag
-    if _flag is None:
-        import ctypes
-        from libarchive import ffi
-        _flag = ffi.ffi("entry_is_data_encrypted", [ffi.c_archive_entry_p], ctypes.c_int)
-    return _flag
+    from libarchive import ffi
+    return ffi.ffi("entry_is_data_encrypted", [ffi.c_archive_entry_p], ctypes.c_int)
+
+
+@lru_cache(maxsize=None)
+def _read_data():
+    """archive_read_data, bound apart from libarchive-c's own binding (whose check logs a
+    warning on the terminal and hands its return code on as a length)."""
+    from libarchive import ffi
+    read = ffi.libarchive["archive_read_data"]   # a function object of its own
+    read.argtypes, read.restype = [ffi.c_archive_p, ctypes.c_void_p, ctypes.c_size_t], \
+        ctypes.c_ssize_t
+    return read
 
 
 def _blocks(entry) -> Iterator[bytes]:
-    import libarchive
-    try:
-        yield from entry.get_blocks()
-    except libarchive.ArchiveError as exc:
-        if "ncrypt" in str(exc) or "passphrase" in str(exc).lower():
-            raise Encrypted() from None
-        raise OSError(str(exc)) from None
+    """A member's data as libarchive decodes it. Not libarchive-c's get_blocks: on a warning
+    (a 7z member's CRC that fails) it takes the code for a length and hands back stale bytes of
+    its buffer. Here a warning, as an error, fails the member's read, as zip's bad CRC does."""
+    read, buffer = _read_data(), ctypes.create_string_buffer(BLOCK)
+    while True:
+        count = read(entry._archive_p, buffer, BLOCK)
+        if count == 0:
+            return
+        if count < 0:
+            said = _said(entry._archive_p)
+            if "ncrypt" in said or "passphrase" in said.lower():
+                raise Encrypted()
+            raise OSError(errno.EIO, said)
+        yield ctypes.string_at(buffer, count)
+
+
+def _said(archive_p) -> str:
+    from libarchive import ffi
+    message = ffi.error_string(archive_p)
+    return message.decode("utf-8", "backslashreplace") if message else "libarchive error"
+
+
+def _failure(exc) -> OSError:
+    """libarchive's own message, without what libarchive-c adds to it: its errno, return code
+    and the archive's address in memory, which differs from run to run (a report of the same
+    evidence would not be the same)."""
+    return OSError(errno.EIO, exc.msg if isinstance(exc.msg, str) and exc.msg else str(exc))
 
 
 # name: (libarchive's format, the MIME types libmagic gives it)
