@@ -3,6 +3,7 @@ by fls/icat/mmls when the fixtures were built), and against hashdeep for folders
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -155,6 +156,50 @@ def test_folder_listing_equals_hashdeep(tmp_path, triage):
                     sha256))
     assert mine == theirs
     assert len(mine) == 5
+
+
+def _nest(root, levels: int, files: dict) -> None:
+    """Folders `levels` deep under root, each named by 60 characters, made a folder at a time
+    (openat: the whole path soon passes PATH_MAX); files[depth] = (name, content) written at
+    that depth."""
+    import os
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for depth in range(levels + 1):
+            if depth in files:
+                name, content = files[depth]
+                out = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+                os.write(out, content)
+                os.close(out)
+            if depth < levels:
+                os.mkdir(f"{depth:03d}" + "d" * 57, dir_fd=fd)
+                below = os.open(f"{depth:03d}" + "d" * 57, os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = below
+    finally:
+        os.close(fd)
+
+
+def test_files_nested_beyond_the_path_limit_are_listed_and_read_as_find_lists_them(
+        tmp_path, triage):
+    """Folders nested past the system's path limit (PATH_MAX, 4096 bytes): a known way to hide
+    files from tools that walk by whole paths (hashdeep passes them by without a word). Every
+    file is listed and read, with its digest, as `find` (which walks a folder at a time) lists
+    them: one on each side of where the walk turns to descriptors, one at 7,700 bytes."""
+    root = tmp_path / "evidence"
+    root.mkdir()
+    contents = {0: ("top.bin", b"top" * 100), 60: ("at-3700.bin", b"middle" * 2000),
+                62: ("at-3800.bin", b"lower" * 3000), 125: ("bottom.bin", bytes(range(256)) * 40)}
+    _nest(root, 125, contents)
+    found = subprocess.run(["find", ".", "-type", "f"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert len(found) == 4 and max(map(len, found)) > 7600
+    out = triage("files", root, "--hash", "md5", timeout=60)
+    assert out.code == 0, out.stderr
+    listed = {r["path"]: r["md5"] for r in out.lines()}
+    want = {name: hashlib.md5(content).hexdigest() for name, content in contents.values()}
+    assert sorted(listed) == sorted(path[1:] for path in found)
+    assert {path.rsplit("/", 1)[1]: md5 for path, md5 in listed.items()} == want
 
 
 def test_the_count_ahead_of_a_scan_gives_the_walk_s_sizes_in_its_order(images, tmp_path):

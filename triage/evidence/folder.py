@@ -4,6 +4,7 @@ allows (O_NOATIME)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -20,16 +21,58 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+# A path this many bytes long or longer is reached a folder at a time (openat), below the
+# system's limit (PATH_MAX, 4096 on Linux): deep nesting hides files from tools that walk by
+# whole paths (hashdeep passes them by without a word).
+LONG_PATH = 3800
+
+
 def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader:
     """Open a file read-only without updating its access time when the OS lets us. Files of a
     walked folder are never followed out of it; an evidence image named by a link is."""
     flags = _BASE_FLAGS if not follow_symlinks else _BASE_FLAGS & ~getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags | _NOATIME)
+        fd = _open(path, flags | _NOATIME)
     except PermissionError:
         # O_NOATIME is refused on files we do not own (unless root); read anyway.
-        fd = os.open(path, flags)
+        fd = _open(path, flags)
     return io.FileIO(fd, "rb")   # what os.fdopen(fd, "rb", buffering=0) gives, made directly
+
+
+def _open(path: str, flags: int) -> int:
+    try:
+        return os.open(path, flags)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+    folder, name = os.path.split(path)
+    parent = _folder_fd(folder)
+    try:
+        return os.open(name, flags, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _folder_fd(path: str) -> int:
+    """A descriptor of the folder at `path`, however long: its longest leading part within
+    LONG_PATH opened as any path is (links followed, as the walk's root may be reached by one),
+    then each folder below it in turn, none of them a link (the walk follows none)."""
+    parts = path.split(os.sep)
+    cut = len(parts)
+    while cut > 1 and len(os.fsencode(os.sep.join(parts[:cut]))) >= LONG_PATH:
+        cut -= 1
+    fd = os.open(os.sep.join(parts[:cut]) or os.sep, _DIRECTORY)
+    try:
+        for part in parts[cut:]:
+            if part:
+                below = os.open(part, _DIRECTORY | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+                os.close(fd)
+                fd = below
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
@@ -64,32 +107,54 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
     while pending:
         folder = pending.pop()
         try:
-            with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: e.name)
+            children, fd = _listed(folder)
         except OSError as exc:
             yield ScanError(evidence, f"cannot list folder: {one_line(exc)}",
                             path=_relative(root, folder))
             continue
-        subfolders = []
-        # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted before
-        if backups is not None and any(c.name in iosbackup.CATALOGUES and _is_file(c)
-                                       for c in children):
-            backup = backups[folder] = iosbackup.read(folder)
-            if backup.problem is not None:
-                yield ScanError(evidence, backup.problem, path=_relative(root, folder))
-        for child in children:
-            try:
-                st = child.stat(follow_symlinks=False)
-            except OSError as exc:
-                yield ScanError(evidence, f"cannot stat: {one_line(exc)}",
-                                path=_relative(root, child.path))
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                subfolders.append(child.path)
-            elif stat.S_ISREG(st.st_mode):
-                yield child.path, st
-            # symlinks, FIFOs, sockets and device nodes are not files with content of their own
+        try:
+            subfolders = []
+            # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted
+            # before it
+            if backups is not None and any(c.name in iosbackup.CATALOGUES and _is_file(c)
+                                           for _, c in children):
+                backup = backups[folder] = iosbackup.read(folder)
+                if backup.problem is not None:
+                    yield ScanError(evidence, backup.problem, path=_relative(root, folder))
+            for path, child in children:
+                try:
+                    st = child.stat(follow_symlinks=False)
+                except OSError as exc:
+                    yield ScanError(evidence, f"cannot stat: {one_line(exc)}",
+                                    path=_relative(root, path))
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    subfolders.append(path)
+                elif stat.S_ISREG(st.st_mode):
+                    yield path, st
+                # symlinks, FIFOs, sockets and device nodes are not files with content of
+                # their own
+        finally:
+            if fd is not None:
+                os.close(fd)
         pending.extend(reversed(subfolders))
+
+
+def _listed(folder: str) -> Tuple[list, Optional[int]]:
+    """(path, DirEntry) of each name in `folder`, sorted by name, and the descriptor a deep
+    folder was listed through (its entries stat through it: close it after), else None."""
+    # a name is 255 bytes at most; a character, 4 at most
+    if len(folder) < (LONG_PATH - 256) // 4 or len(os.fsencode(folder)) < LONG_PATH - 256:
+        with os.scandir(folder) as it:
+            return sorted(((c.path, c) for c in it), key=lambda pc: pc[1].name), None
+    fd = _folder_fd(folder)
+    try:
+        with os.scandir(fd) as it:
+            return sorted(((os.path.join(folder, c.name), c) for c in it),
+                          key=lambda pc: pc[1].name), fd
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _is_file(child: os.DirEntry) -> bool:
