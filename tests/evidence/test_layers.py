@@ -197,21 +197,26 @@ def test_disk_images_inside_a_folder_are_listed_not_opened(images, triage, tmp_p
     (folder / "VMs" / "win.vmdk").write_bytes((images / "ext4.vmdk").read_bytes())
     (folder / "case.E01").write_bytes(b"EVF\x09\x0d\x0a\xff\x00" + bytes(100))
     (folder / "notes.txt").write_text("x")
+    # a raw image is whole sectors; a text file named .dd (Perl's Kwalify schemas) is not one
+    (folder / "stick.dd").write_bytes((images / "superfloppy.raw").read_bytes())
+    (folder / "distroprefs.dd").write_text("type: map\n" * 300)
     run = triage("inspect", "--json", folder)
     assert run.code == 0
     assert run.json()["container_files"] == [
         {"volume": None, "path": "/case.E01", "format": "ewf", "size": 108},
+        {"volume": None, "path": "/stick.dd", "format": "raw",
+         "size": (images / "superfloppy.raw").stat().st_size},
         {"volume": None, "path": "/VMs/win.vmdk", "format": "vmdk",
          "size": (images / "ext4.vmdk").stat().st_size}]
     alert = tmp_path / "set.txt"
     alert.write_text("0123456789abcdef0123456789abcdef  nothing\n")
     out = tmp_path / "o"
     scan = triage("scan", folder, "--hashset", alert, "-o", out)
-    assert scan.code == 3 and "2 disk image file(s) inside" in scan.stdout
+    assert scan.code == 3 and "3 disk image file(s) inside" in scan.stdout
     report = json.loads((out / "report.json").read_text())
     assert [c["path"] for c in report["evidence"][0]["container_files"]] == [
-        "/case.E01", "/VMs/win.vmdk"]
-    assert report["summary"]["files_seen"] == 3     # hashed as files all the same
+        "/case.E01", "/stick.dd", "/VMs/win.vmdk"]
+    assert report["summary"]["files_seen"] == 5     # judged as files all the same
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -84,7 +84,7 @@ class Evidence:
     def _note_container_file(self, item: FileEntry) -> None:
         # Noted as met, never reset: a walk may stop early (a part of a batch item) or be
         # walked again, and what was met stays met.
-        kind = container_file_format(item.path)
+        kind = container_file_format(item.path, item.size)
         if kind is None:
             return
         found = {"volume": None if item.volume is None else item.volume.ref(),
@@ -196,7 +196,7 @@ CONTAINER_FILE_FORMATS = {
 }
 
 
-def container_file_format(path: str) -> Optional[str]:
+def container_file_format(path: str, size: int) -> Optional[str]:
     # First the cheap test every listed file pays: no known suffix after the path's last dot.
     if path[path.rfind("."):].lower() not in CONTAINER_FILE_FORMATS:
         return None
@@ -204,7 +204,10 @@ def container_file_format(path: str) -> Optional[str]:
     dot = name.rfind(".")
     if dot <= 0 or ":" in name[dot:]:   # NTFS streams are not files of their own
         return None
-    return CONTAINER_FILE_FORMATS.get(name[dot:])
+    kind = CONTAINER_FILE_FORMATS.get(name[dot:])
+    if kind == "raw" and (size == 0 or size % 512):
+        return None   # a raw image is whole sectors; other `.dd` files are not (Perl's schemas)
+    return kind
 
 
 def describe_volume(v: Volume) -> dict:
