@@ -202,6 +202,31 @@ def test_files_nested_beyond_the_path_limit_are_listed_and_read_as_find_lists_th
     assert {path.rsplit("/", 1)[1]: md5 for path, md5 in listed.items()} == want
 
 
+def test_folders_nested_too_far_past_the_path_limit_are_one_error_each(tmp_path, monkeypatch):
+    """Reaching a deep folder walks down from the path limit one folder at a time: past
+    DEEP_LEVELS of them (here 3), a folder is one error and what is below it is not listed,
+    rather than each deeper open costing more than the last."""
+    from triage.evidence import folder
+    from triage.records import ScanError
+    monkeypatch.setattr(folder, "DEEP_LEVELS", 3)
+    root = tmp_path / "evidence"
+    root.mkdir()
+    # the deepest folder reached as any path is (each level adds 61 bytes), then 3 more
+    last = (folder.LONG_PATH - 1 - len(str(root))) // 61 + 3
+    _nest(root, last + 5, {last: ("reached.bin", b"r"), last + 1: ("beyond.bin", b"b")})
+    walked = list(folder.walk(str(root), "ev"))
+    files = [w.path.rsplit("/", 1)[1] for w in walked if not isinstance(w, ScanError)]
+    errors = [w for w in walked if isinstance(w, ScanError)]
+    assert files == ["reached.bin"]
+    assert [e.reason for e in errors] == [
+        "cannot list folder: nested more than 3 folders past the system's path limit: not "
+        "examined"]
+    assert errors[0].path.count("/") == last + 1
+    with folder.open_readonly(str(root) + [w.path for w in walked
+                                            if not isinstance(w, ScanError)][0]) as f:
+        assert f.read() == b"r"
+
+
 def test_the_count_ahead_of_a_scan_gives_the_walk_s_sizes_in_its_order(images, tmp_path):
     """Evidence.sizes (the progress bar's totals) counts what entries() lists, a folder's
     without making entries: links, FIFOs and subfolders passed by, empty files counted."""

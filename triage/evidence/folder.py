@@ -26,6 +26,7 @@ _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 # system's limit (PATH_MAX, 4096 on Linux): deep nesting hides files from tools that walk by
 # whole paths (hashdeep passes them by without a word).
 LONG_PATH = 3800
+DEEP_LEVELS = 1024   # folders past LONG_PATH reached at most (each open walks down them all)
 
 
 def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader:
@@ -57,11 +58,15 @@ def _open(path: str, flags: int) -> int:
 def _folder_fd(path: str) -> int:
     """A descriptor of the folder at `path`, however long: its longest leading part within
     LONG_PATH opened as any path is (links followed, as the walk's root may be reached by one),
-    then each folder below it in turn, none of them a link (the walk follows none)."""
+    then each folder below it in turn, none of them a link (the walk follows none); at most
+    DEEP_LEVELS of them, which bounds what each deep folder and file costs to open."""
     parts = path.split(os.sep)
     cut = len(parts)
     while cut > 1 and len(os.fsencode(os.sep.join(parts[:cut]))) >= LONG_PATH:
         cut -= 1
+    if len(parts) - cut > DEEP_LEVELS:
+        raise OSError(errno.ENAMETOOLONG, f"nested more than {DEEP_LEVELS:,} folders past the "
+                                          f"system's path limit: not examined")
     fd = os.open(os.sep.join(parts[:cut]) or os.sep, _DIRECTORY)
     try:
         for part in parts[cut:]:
