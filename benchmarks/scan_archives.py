@@ -1,8 +1,10 @@
 """Benchmark of scanning inside archives (issue 13): `triage scan` of a folder of zips of
 pictures, reading the members where they are, against the peer way of doing it: extract every
 zip with `7z x`, then `hashdeep -r` matching on the extracted tree. Side by side in one run.
+With `--kind deb`, the same pictures in Debian packages (ar, holding data.tar.xz) and the peer
+`dpkg-deb -x` of every package.
 
-    python benchmarks/scan_archives.py [--scale 0.05] [--repeat 3]
+    python benchmarks/scan_archives.py [--scale 0.05] [--repeat 3] [--kind zip|deb]
 
 Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data): a folder of zips
 (deflate, as `zip` and Windows make them) of JPEG pictures, 1.6 GB of zips at --scale 1 (200
@@ -36,6 +38,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -67,9 +70,40 @@ def jpeg_pool(rng) -> list:
     return pool
 
 
-def build(scale: float) -> Path:
+def write_zip(path: Path, members) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in members:
+            out.writestr(name, data)
+
+
+def write_deb(path: Path, members) -> None:
+    """A Debian package as dpkg-deb lays it out: ar of debian-binary, control.tar.xz and
+    data.tar.xz (the members under ./)."""
+    work = path.with_suffix(".work")
+    work.mkdir()
+    try:
+        (work / "debian-binary").write_text("2.0\n")
+        for tar_name, content in (("control.tar.xz", [("./control", b"Package: album\n")]),
+                                  ("data.tar.xz", [(f"./{n}", d) for n, d in members])):
+            with tarfile.open(work / tar_name, "w:xz", preset=1) as tar:
+                for name, data in content:
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+        subprocess.run(["ar", "rc", str(path), "debian-binary", "control.tar.xz", "data.tar.xz"],
+                       cwd=work, check=True)
+    finally:
+        shutil.rmtree(work)
+
+
+KINDS = {"zip": ("zip", write_zip), "deb": ("deb", write_deb)}
+
+
+def build(scale: float, kind: str = "zip") -> Path:
     zips = max(2, round(ZIPS * scale))
-    base = DATA / f"archives-{zips}x{PER_ZIP}"
+    suffix, write = KINDS[kind]
+    base = DATA / (f"archives-{zips}x{PER_ZIP}" if kind == "zip" else
+                   f"archives-{kind}-{zips}x{PER_ZIP}")
     stamp = base / "built.json"
     if stamp.is_file():
         return base
@@ -79,13 +113,14 @@ def build(scale: float) -> Path:
     pool = jpeg_pool(rng)
     planted = []
     for z in range(zips):
-        with zipfile.ZipFile(base / "ev" / f"album{z:04d}.zip", "w", zipfile.ZIP_DEFLATED) as out:
-            for p in range(PER_ZIP):
-                data = pool[int(rng.integers(POOL))] + f"triage-bench {z} {p}".encode()
-                name = f"DCIM/{z:04d}/IMG_{p:04d}.jpg"
-                out.writestr(name, data)
-                if rng.random() < 0.01 or (z == 0 and p == 0):
-                    planted.append((len(data), hashlib.md5(data).hexdigest(), name))
+        members = []
+        for p in range(PER_ZIP):
+            data = pool[int(rng.integers(POOL))] + f"triage-bench {z} {p}".encode()
+            name = f"DCIM/{z:04d}/IMG_{p:04d}.jpg"
+            members.append((name, data))
+            if rng.random() < 0.01 or (z == 0 and p == 0):
+                planted.append((len(data), hashlib.md5(data).hexdigest(), name))
+        write(base / "ev" / f"album{z:04d}.{suffix}", members)
     sizes = [s for s, _, _ in planted]
     lo, hi = min(len(p) for p in pool), max(len(p) for p in pool) + 64
     with open(base / "set-sized.hashdeep", "w") as sized, \
@@ -107,13 +142,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--kind", choices=sorted(KINDS), default="zip",
+                    help="zips (peer: 7z x), or Debian packages (peer: dpkg-deb -x)")
     args = ap.parse_args()
-    base = build(args.scale)
+    base = build(args.scale, args.kind)
     facts = json.loads((base / "built.json").read_text())
     ev, scratch = base / "ev", base / "extracted"
     print_machine()
-    print(f"  data: {facts['zips']} zips x {facts['per_zip']} pictures, "
-          f"{facts['bytes'] / 1e6:,.0f} MB of zips, {facts['planted']} planted among "
+    print(f"  data: {facts['zips']} {args.kind}s x {facts['per_zip']} pictures, "
+          f"{facts['bytes'] / 1e6:,.0f} MB of {args.kind}s, {facts['planted']} planted among "
           f"{RANDOM_ENTRIES:,} set entries (--scale {args.scale})")
     sets = {"sized": base / "set-sized.hashdeep", "unsized": base / "set-unsized.md5",
             "compiled": base / "set-sized.tset"}
@@ -129,15 +166,20 @@ def main() -> None:
                         str(sets[kind]), "-o", str(outs[kind]), "-q"])
         return go
 
+    extract = {"zip": f"7z x -bd -y '-o{scratch}/*' '{ev}/*.zip' >/dev/null",
+               "deb": f"for d in '{ev}'/*.deb; do dpkg-deb -x \"$d\" \"{scratch}/$(basename "
+                      f"\"$d\" .deb)\" || exit 1; done"}[args.kind]
+    peer_name = {"zip": "7z x", "deb": "dpkg-deb -x"}[args.kind] + " + hashdeep -r -m (sized set)"
+
     def extract_and_hashdeep() -> Timing:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir()
-        cmd = (f"cd {scratch} && 7z x -bd -y '-o{scratch}/*' '{ev}/*.zip' >/dev/null && "
+        cmd = (f"cd {scratch} && {extract} && "
                f"hashdeep -c md5 -r -l -m -k {base / 'set-sized.hashdeep'} . "
                f"> {base / 'hashdeep.out'}")
         return run(cmd, shell=True)
 
-    contenders = {"7z x + hashdeep -r -m (sized set)": extract_and_hashdeep,
+    contenders = {peer_name: extract_and_hashdeep,
                   "triage scan (sized set)": triage("sized"),
                   "triage scan (unsized set)": triage("unsized"),
                   "triage scan (sized set, compiled once)": triage("compiled")}
@@ -149,16 +191,16 @@ def main() -> None:
         assert len(report["hits"]) == facts["planted"], (kind, len(report["hits"]))
     assert found_hd == facts["planted"], found_hd
     shutil.rmtree(scratch, ignore_errors=True)
-    peer = timings["7z x + hashdeep -r -m (sized set)"].seconds
+    peer = timings[peer_name].seconds
     mb = facts["bytes"] / 1e6
-    peer_cpu = timings["7z x + hashdeep -r -m (sized set)"].cpu
-    print(table(["contender", "seconds", "MB of zips/s", "CPU cores busy", "CPU seconds",
-                 "vs 7z x + hashdeep (wall)", "vs 7z x + hashdeep (CPU)"],
+    peer_cpu = timings[peer_name].cpu
+    print(table(["contender", "seconds", f"MB of {args.kind}s/s", "CPU cores busy",
+                 "CPU seconds", "vs the peer (wall)", "vs the peer (CPU)"],
                 [[name, t.seconds, mb / t.seconds, t.cores, t.cpu, f"{peer / t.seconds:.2f}x",
                   f"{peer_cpu / t.cpu:.2f}x"]
                  for name, t in timings.items()],
-                title=f"Scanning {facts['zips']} zips of pictures ({mb:,.0f} MB), median of "
-                      f"{args.repeat}"))
+                title=f"Scanning {facts['zips']} {args.kind}s of pictures ({mb:,.0f} MB), "
+                      f"median of {args.repeat}"))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,18 @@ SNIFF = 64 * 1024          # head libmagic is shown (ISO 9660 names itself at by
 PROBE = 4 * 1024           # head that tells most files are no container (every reader's marks
                            # but ISO 9660's lie in its first 512 bytes; those beyond, by a seek)
 MIN_SIZE = 9               # smaller than any container (a zstd frame of nothing is 9 bytes)
+# Names that usually hold members, for what judging a file will cost before it is read
+# (workers.batches); what a file is, its content alone tells.
+LIKELY_SUFFIXES = frozenset({
+    ".zip", ".jar", ".apk", ".ipa", ".xpi", ".epub", ".cbz", ".docx", ".xlsx", ".pptx", ".odt",
+    ".ods", ".odp", ".7z", ".rar", ".cbr", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".tbz2", ".xz",
+    ".txz", ".zst", ".tzst", ".iso", ".cab", ".cpio", ".deb", ".udeb", ".pdf", ".mbox", ".doc",
+    ".xls", ".ppt", ".msg", ".pst", ".ost"})
+
+
+def likely(path: str) -> bool:
+    """Whether a file's name says container (LIKELY_SUFFIXES: a cost estimate only)."""
+    return path[path.rfind("."):].lower() in LIKELY_SUFFIXES
 
 
 @dataclass(frozen=True)
