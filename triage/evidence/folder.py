@@ -10,6 +10,7 @@ import os
 import stat
 from dataclasses import replace
 from functools import partial
+from collections import OrderedDict
 from typing import Iterator, Optional, Tuple, Union
 
 from ..containers import iosbackup
@@ -18,9 +19,8 @@ from ..safetext import path_text
 from ..records import FileEntry, ScanError, quick_maker
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
-_BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-
-
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BASE_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | _NOFOLLOW
 _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 # A path this many bytes long or longer is reached a folder at a time (openat), below the
 # system's limit (PATH_MAX, 4096 on Linux): deep nesting hides files from tools that walk by
@@ -32,7 +32,7 @@ DEEP_LEVELS = 1024   # folders past LONG_PATH reached at most (each open walks d
 def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader:
     """Open a file read-only without updating its access time when the OS lets us. Files of a
     walked folder are never followed out of it; an evidence image named by a link is."""
-    flags = _BASE_FLAGS if not follow_symlinks else _BASE_FLAGS & ~getattr(os, "O_NOFOLLOW", 0)
+    flags = _BASE_FLAGS if not follow_symlinks else _BASE_FLAGS & ~_NOFOLLOW
     try:
         fd = _open(path, flags | _NOATIME)
     except PermissionError:
@@ -61,23 +61,34 @@ def _folder_fd(path: str) -> int:
     then each folder below it in turn, none of them a link (the walk follows none); at most
     DEEP_LEVELS of them, which bounds what each deep folder and file costs to open."""
     parts = path.split(os.sep)
-    cut = len(parts)
-    while cut > 1 and len(os.fsencode(os.sep.join(parts[:cut]))) >= LONG_PATH:
-        cut -= 1
-    if len(parts) - cut > DEEP_LEVELS:
-        raise OSError(errno.ENAMETOOLONG, f"nested more than {DEEP_LEVELS:,} folders past the "
-                                          f"system's path limit: not examined")
+    cut = len(parts) - _past_limit(parts)
     fd = os.open(os.sep.join(parts[:cut]) or os.sep, _DIRECTORY)
     try:
         for part in parts[cut:]:
             if part:
-                below = os.open(part, _DIRECTORY | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+                below = os.open(part, _DIRECTORY | _NOFOLLOW, dir_fd=fd)
                 os.close(fd)
                 fd = below
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _past_limit(parts) -> int:
+    """How many of a path's folders lie past its longest leading part within LONG_PATH; more
+    than DEEP_LEVELS raises."""
+    cut, length = 0, -1
+    for part in parts:   # the leading parts' length in bytes, separators counted
+        length += len(os.fsencode(part)) + 1
+        if length >= LONG_PATH:
+            break
+        cut += 1
+    past = len(parts) - max(cut, 1)
+    if past > DEEP_LEVELS:
+        raise OSError(errno.ENAMETOOLONG, f"nested more than {DEEP_LEVELS:,} folders past the "
+                                          f"system's path limit: not examined")
+    return past
 
 
 def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
@@ -109,15 +120,16 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
     folder, and a ScanError for what cannot be listed or stat'ed. With `backups`, the
     catalogue of each iOS backup met is read into it before the backup's files are given."""
     pending = [root]
-    while pending:
-        folder = pending.pop()
-        try:
-            children, fd = _listed(folder)
-        except OSError as exc:
-            yield ScanError(evidence, f"cannot list folder: {one_line(exc)}",
-                            path=_relative(root, folder))
-            continue
-        try:
+    held = _Held()   # deep folders' descriptors, their entries stat through them
+    try:
+        while pending:
+            folder = pending.pop()
+            try:
+                children = _listed(folder, held)
+            except OSError as exc:
+                yield ScanError(evidence, f"cannot list folder: {one_line(exc)}",
+                                path=_relative(root, folder))
+                continue
             subfolders = []
             # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted
             # before it
@@ -139,27 +151,48 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
                     yield path, st
                 # symlinks, FIFOs, sockets and device nodes are not files with content of
                 # their own
-        finally:
-            if fd is not None:
-                os.close(fd)
-        pending.extend(reversed(subfolders))
+            pending.extend(reversed(subfolders))
+    finally:
+        held.close()
 
 
-def _listed(folder: str) -> Tuple[list, Optional[int]]:
-    """(path, DirEntry) of each name in `folder`, sorted by name, and the descriptor a deep
-    folder was listed through (its entries stat through it: close it after), else None."""
+def _listed(folder: str, held: "_Held") -> list:
+    """(path, DirEntry) of each name in `folder`, sorted by name. A deep folder is listed
+    through a descriptor `held` keeps (its entries stat through it)."""
     # a name is 255 bytes at most; a character, 4 at most
     if len(folder) < (LONG_PATH - 256) // 4 or len(os.fsencode(folder)) < LONG_PATH - 256:
         with os.scandir(folder) as it:
-            return sorted(((c.path, c) for c in it), key=lambda pc: pc[1].name), None
-    fd = _folder_fd(folder)
-    try:
-        with os.scandir(fd) as it:
-            return sorted(((os.path.join(folder, c.name), c) for c in it),
-                          key=lambda pc: pc[1].name), fd
-    except BaseException:
-        os.close(fd)
-        raise
+            return sorted(((c.path, c) for c in it), key=lambda pc: pc[1].name)
+    with os.scandir(held.open(folder)) as it:
+        return sorted(((os.path.join(folder, c.name), c) for c in it), key=lambda pc: pc[1].name)
+
+
+class _Held:
+    """Descriptors of the deep folders the walk listed last: the next one, mostly a child of
+    one of them, is opened from its parent's in one step, where from the path limit it takes a
+    step a folder (a chain of 1,024 one-letter folders: 4.4 s, as many steps squared)."""
+
+    KEPT = 64
+
+    def __init__(self):
+        self._fds: "OrderedDict[str, int]" = OrderedDict()
+
+    def open(self, folder: str) -> int:
+        _past_limit(folder.split(os.sep))   # the bound holds whichever way it is reached
+        parent = self._fds.get(os.path.dirname(folder))
+        if parent is None:
+            fd = _folder_fd(folder)
+        else:
+            fd = os.open(os.path.basename(folder), _DIRECTORY | _NOFOLLOW, dir_fd=parent)
+        self._fds[folder] = fd
+        while len(self._fds) > self.KEPT:   # not the one just opened: it is the newest
+            os.close(self._fds.popitem(last=False)[1])
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
 
 def _is_file(child: os.DirEntry) -> bool:
