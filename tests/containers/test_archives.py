@@ -390,3 +390,16 @@ def test_damaged_archives_are_error_records_and_the_scan_goes_on(tmp_path, refer
         ("/crc.zip!/a.jpg", "read failed: Bad CRC-32 for file 'a.jpg'"),
         ("/truncated.zip", "archive not examined at its start: zip archive damaged: File is "
                            "not a zip file")]
+
+
+def test_libarchive_s_message_is_kept_without_libarchive_c_s_additions():
+    """libarchive-c adds its errno, return code and the archive's address (different on every
+    run) to libarchive's message, and hands the message over as bytes when it is not ASCII."""
+    import libarchive
+    from triage.containers.archives import _failure
+    for said, shown in ((b"Truncated ar archive", "Truncated ar archive"),
+                        ("Truncated ar archive", "Truncated ar archive"),
+                        (b"Nom \xc3\xa9trange", "Nom \u00e9trange"),
+                        (None, "libarchive error")):
+        failure = _failure(libarchive.ArchiveError(said, 22, -30, 94393728543664))
+        assert (failure.errno, failure.strerror) == (5, shown)

@@ -101,15 +101,21 @@ def _blocks(entry) -> Iterator[bytes]:
 
 def _said(archive_p) -> str:
     from libarchive import ffi
-    message = ffi.error_string(archive_p)
-    return message.decode("utf-8", "backslashreplace") if message else "libarchive error"
+    return _text(ffi.error_string(archive_p))
 
 
 def _failure(exc) -> OSError:
     """libarchive's own message, without what libarchive-c adds to it: its errno, return code
     and the archive's address in memory, which differs from run to run (a report of the same
     evidence would not be the same)."""
-    return OSError(errno.EIO, exc.msg if isinstance(exc.msg, str) and exc.msg else str(exc))
+    return OSError(errno.EIO, _text(exc.msg))
+
+
+def _text(message) -> str:
+    """libarchive's message as text (libarchive-c hands over bytes when it is not ASCII)."""
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "backslashreplace")
+    return message or "libarchive error"
 
 
 # name: (libarchive's format, the MIME types libmagic gives it)
