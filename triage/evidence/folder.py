@@ -178,11 +178,11 @@ class _Held:
         self._fds: "OrderedDict[str, int]" = OrderedDict()
 
     def open(self, folder: str) -> int:
-        _past_limit(folder.split(os.sep))   # the bound holds whichever way it is reached
         parent = self._fds.get(os.path.dirname(folder))
         if parent is None:
             fd = _folder_fd(folder)
         else:
+            _past_limit(folder.split(os.sep))   # the bound holds whichever way it is reached
             fd = os.open(os.path.basename(folder), _DIRECTORY | _NOFOLLOW, dir_fd=parent)
         self._fds[folder] = fd
         while len(self._fds) > self.KEPT:   # not the one just opened: it is the newest
