@@ -45,8 +45,7 @@ while offset < handle.media_size:
     offset += len(data)
 print(md5.hexdigest())
 """
-USES_ZLIB = ("import ctypes, pyewf; "
-             "print(hasattr(ctypes.CDLL(pyewf.__file__), 'uncompress'))")
+USES_ZLIB = "from triage.evidence.libewf import inflates_with_zlib; print(inflates_with_zlib())"
 
 
 def environment(directory) -> dict:

@@ -96,12 +96,18 @@ def write_deb(path: Path, members) -> None:
         shutil.rmtree(work)
 
 
-KINDS = {"zip": ("zip", write_zip), "deb": ("deb", write_deb)}
+# kind (the files' suffix): how one is written, the peer's extraction, and how the peer
+# extracts every one of them from {ev} into a folder each under {scratch}
+KINDS = {
+    "zip": (write_zip, "7z x", "7z x -bd -y '-o{scratch}/*' '{ev}/*.zip' >/dev/null"),
+    "deb": (write_deb, "dpkg-deb -x", "for d in '{ev}'/*.deb; do dpkg-deb -x \"$d\" "
+                                      "\"{scratch}/$(basename \"$d\" .deb)\" || exit 1; done"),
+}
 
 
 def build(scale: float, kind: str = "zip") -> Path:
     zips = max(2, round(ZIPS * scale))
-    suffix, write = KINDS[kind]
+    write = KINDS[kind][0]
     base = DATA / (f"archives-{zips}x{PER_ZIP}" if kind == "zip" else
                    f"archives-{kind}-{zips}x{PER_ZIP}")
     stamp = base / "built.json"
@@ -120,7 +126,7 @@ def build(scale: float, kind: str = "zip") -> Path:
             members.append((name, data))
             if rng.random() < 0.01 or (z == 0 and p == 0):
                 planted.append((len(data), hashlib.md5(data).hexdigest(), name))
-        write(base / "ev" / f"album{z:04d}.{suffix}", members)
+        write(base / "ev" / f"album{z:04d}.{kind}", members)
     sizes = [s for s, _, _ in planted]
     lo, hi = min(len(p) for p in pool), max(len(p) for p in pool) + 64
     with open(base / "set-sized.hashdeep", "w") as sized, \
@@ -166,10 +172,9 @@ def main() -> None:
                         str(sets[kind]), "-o", str(outs[kind]), "-q"])
         return go
 
-    extract = {"zip": f"7z x -bd -y '-o{scratch}/*' '{ev}/*.zip' >/dev/null",
-               "deb": f"for d in '{ev}'/*.deb; do dpkg-deb -x \"$d\" \"{scratch}/$(basename "
-                      f"\"$d\" .deb)\" || exit 1; done"}[args.kind]
-    peer_name = {"zip": "7z x", "deb": "dpkg-deb -x"}[args.kind] + " + hashdeep -r -m (sized set)"
+    _, extractor, extraction = KINDS[args.kind]
+    extract = extraction.format(ev=ev, scratch=scratch)
+    peer_name = f"{extractor} + hashdeep -r -m (sized set)"
 
     def extract_and_hashdeep() -> Timing:
         shutil.rmtree(scratch, ignore_errors=True)
