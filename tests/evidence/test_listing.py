@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 
@@ -162,7 +163,6 @@ def _nest(root, levels: int, files: dict) -> None:
     """Folders `levels` deep under root, each named by 60 characters, made a folder at a time
     (openat: the whole path soon passes PATH_MAX); files[depth] = (name, content) written at
     that depth."""
-    import os
     fd = os.open(root, os.O_RDONLY)
     try:
         for depth in range(levels + 1):
@@ -231,7 +231,6 @@ def test_a_deep_folder_is_opened_from_its_parent_s_descriptor(tmp_path, monkeypa
     """Each deep folder is opened in one step from its parent's descriptor, kept from its
     listing: the walk down a deep chain costs an open a folder, not one a folder for every
     folder above it past the path limit (a chain of 1,024 one-letter folders took 4.4 s)."""
-    import os
     from triage.evidence import folder
     root = tmp_path / "evidence"
     root.mkdir()
@@ -248,7 +247,6 @@ def test_a_deep_folder_is_opened_from_its_parent_s_descriptor(tmp_path, monkeypa
 def test_the_count_ahead_of_a_scan_gives_the_walk_s_sizes_in_its_order(images, tmp_path):
     """Evidence.sizes (the progress bar's totals) counts what entries() lists, a folder's
     without making entries: links, FIFOs and subfolders passed by, empty files counted."""
-    import os
     from triage.evidence import open_evidence
     from triage.records import FileEntry
     root = tmp_path / "evidence"
@@ -269,7 +267,6 @@ def test_folder_walk_leaves_access_times_alone(tmp_path, triage):
     root.mkdir()
     target = root / "file.txt"
     target.write_text("content")
-    import os
     os.utime(target, (1_000_000_000, 1_000_000_000))
     before = target.stat()
     assert triage("files", root, "--hash", "md5").code == 0
