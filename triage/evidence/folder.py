@@ -17,6 +17,7 @@ from ..containers import iosbackup
 from ..errors import one_line
 from ..safetext import path_text
 from ..records import FileEntry, ScanError, quick_maker
+from . import mounts
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -117,13 +118,22 @@ def sizes(root: str) -> Iterator[int]:
 def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
           ) -> Iterator[Union[Tuple[str, os.stat_result], ScanError]]:
     """(path, stat) of every regular file under `root`, depth-first, by name within each
-    folder, and a ScanError for what cannot be listed or stat'ed. With `backups`, the
+    folder, and a ScanError for what cannot be listed or stat'ed, and for each folder on a
+    file system of the running kernel's state (mounts.py), which is not walked. With `backups`, the
     catalogue of each iOS backup met is read into it before the backup's files are given."""
-    pending = [root]
+    kernel = mounts.kernel_state()
+    try:
+        top = os.stat(root).st_dev
+    except OSError:
+        top = None   # told when it is listed
+    if top in kernel:
+        yield ScanError(evidence, mounts.not_walked(kernel[top]), path="/")
+        return
+    pending = [(root, top)]
     held = _Held()   # deep folders' descriptors, their entries stat through them
     try:
         while pending:
-            folder = pending.pop()
+            folder, device = pending.pop()
             try:
                 children = _listed(folder, held)
             except OSError as exc:
@@ -146,7 +156,11 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
                                     path=_relative(root, path))
                     continue
                 if stat.S_ISDIR(st.st_mode):
-                    subfolders.append(path)
+                    if st.st_dev != device and st.st_dev in kernel:   # a mount point
+                        yield ScanError(evidence, mounts.not_walked(kernel[st.st_dev]),
+                                        path=_relative(root, path))
+                        continue
+                    subfolders.append((path, st.st_dev))
                 elif stat.S_ISREG(st.st_mode):
                     yield path, st
                 # symlinks, FIFOs, sockets and device nodes are not files with content of
