@@ -218,3 +218,30 @@ def test_a_batch_sent_to_a_pool_broken_before_its_failures_were_seen_runs_again(
         assert [r for _, r in pool.map(sent())] == [[-7, 64], [16, 25]]
     finally:
         pool.close()
+
+
+def _stuck_at(limit, n):
+    if n == limit:   # a read that never returns (a hung mount): deaf to the stop event
+        time.sleep(3600)
+    return n
+
+
+def test_a_stop_kills_a_worker_stuck_in_a_read_after_its_grace_and_keeps_what_completed():
+    if workers.fork_context() is None:
+        pytest.skip("no fork on this platform: threads cannot be killed")
+    pool = Workers(partial(_stuck_at, 300), 2)
+    got, stopped = [], []
+
+    def scan():
+        work = pool.map(batches(range(2 * BATCH_FILES), cost=lambda n: 0))
+        got.extend(next(work)[1])        # the first batch, done; the second is stuck
+        stopped.extend(r for _, results in pool.stop(grace=0.5) for r in results)
+        pool.close()
+    runner = threading.Thread(target=scan, daemon=True)
+    runner.start()
+    runner.join(120)
+    # Before: the stop waited for the stuck batch, that is for ever.
+    assert not runner.is_alive(), "the stop waited for a worker that never returns"
+    assert got == list(range(BATCH_FILES))
+    assert stopped == []
+    assert not any(p.is_alive() for p in pool._processes)

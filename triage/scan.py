@@ -31,7 +31,7 @@ from .results import Results, Summary, entry_key, file_key
 from .sampling import DEFAULT_MIN_AMOUNT
 from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
-from .workers import Workers, batches, before_fork, detach, fork_context, stop_event
+from .workers import STOP_GRACE, Workers, batches, before_fork, detach, fork_context, stop_event
 
 
 @dataclass
@@ -88,7 +88,12 @@ class Terminated(KeyboardInterrupt):
 
 
 class BudgetSpent(KeyboardInterrupt):
-    """--time-budget spent: stop as at Ctrl-C, with a partial report; exit 3 without hits."""
+    """--time-budget spent: stop as at Ctrl-C, with a partial report; exit 3 without hits.
+    `grace`: how long the workers may take to stop, within the budget's reserve."""
+
+    def __init__(self, grace: float):
+        super().__init__()
+        self.grace = grace
 
 
 # Of a time budget, what is kept back for stopping the workers (each sees the stop event
@@ -117,10 +122,12 @@ def _budget(seconds: Optional[float], started: float):
         yield
         return
 
+    reserve = min(1.0, BUDGET_RESERVE * seconds)
+
     @outside_image_reads
     def spent(signum, frame):
-        raise BudgetSpent()
-    left = seconds - min(1.0, BUDGET_RESERVE * seconds) - (time.monotonic() - started)
+        raise BudgetSpent(grace=reserve / 2)   # the other half writes the reports
+    left = seconds - reserve - (time.monotonic() - started)
     previous = signal.signal(signal.SIGALRM, spent)
     signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
     try:
@@ -434,11 +441,11 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             # described again once walked: the disk images met on the way (container_files)
             results.add_evidence(ev.name, ev.describe())
             results.finish_evidence(ev_id)
-    except BaseException:
+    except BaseException as stopped:
         judge.stop.set()
         # Keep every verdict that did complete: nothing already found is lost.
         flush()
-        for batch, verdicts in workers.stop():
+        for batch, verdicts in workers.stop(getattr(stopped, "grace", STOP_GRACE)):
             record(ev_id, batch, verdicts)
         results.commit()
         raise

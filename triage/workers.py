@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.util import Finalize
@@ -36,6 +36,10 @@ BATCH_FILES = 256
 # overhead (a pickle, two queue hops) stays near 1%, and even a folder of 30 photos makes
 # several batches to share.
 BATCH_COST = 16 << 20
+# How long a stop waits for the batches at work to see the stop event (each does within a read)
+# before it kills their worker processes: a read that never returns (a hung network mount, a
+# device that stopped answering, a kernel file) would otherwise hold a Ctrl-C for ever.
+STOP_GRACE = 5.0
 
 
 class Interrupted(Exception):
@@ -93,6 +97,7 @@ class Workers:
     def __init__(self, task: Callable, count: int,
                  crashed: Optional[Callable[[object], object]] = None):
         self.count, self._task, self._crashed = count, task, crashed
+        self._processes: List[multiprocessing.process.BaseProcess] = []
         self._pool = self._new_pool()
         self._pending: Deque[Tuple[list, list, Future]] = deque()
 
@@ -102,10 +107,12 @@ class Workers:
             self._call = partial(_run_batch, self._task)
             return ThreadPoolExecutor(self.count, thread_name_prefix="worker")
         before_fork()
+        others = set(multiprocessing.active_children())
         pool = ProcessPoolExecutor(self.count, fork, initializer=_start, initargs=(self._task,))
         # Fork them all now, before any other thread of ours starts: a child forked while
         # another thread holds a lock would inherit the lock held.
         pool.submit(int).result()
+        self._processes = [p for p in multiprocessing.active_children() if p not in others]
         self._call = _run_in_worker
         return pool
 
@@ -166,16 +173,29 @@ class Workers:
             failed.set_exception(exc)
             return failed
 
-    def stop(self) -> Iterator[Tuple[list, list]]:
+    def stop(self, grace: float = STOP_GRACE) -> Iterator[Tuple[list, list]]:
         """Stop: cancel the batches not started, wait for those at work (their task is expected
-        to see the stop event), and give back every batch that did complete."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        to see the stop event) `grace` seconds at most, and give back every batch that did
+        complete."""
+        self._shut(grace)
         while self._pending:
             batch, _, future = self._pending.popleft()
             if future.done() and not future.cancelled() and future.exception() is None:
                 yield batch, future.result()
 
-    def close(self) -> None:
+    def close(self, grace: float = STOP_GRACE) -> None:
+        self._shut(grace)
+
+    def _shut(self, grace: float) -> None:
+        """The pool shut down once the batches at work have ended, or after `grace` seconds,
+        their worker processes killed (threads cannot be: they are waited for)."""
+        futures = [future for _, _, future in self._pending]
+        for future in futures:
+            future.cancel()   # those not started
+        if futures and wait(futures, timeout=grace).not_done:
+            for process in self._processes:
+                if process.is_alive():
+                    process.kill()   # its batch is lost: a resumed scan judges it again
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
