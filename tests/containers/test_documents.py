@@ -194,26 +194,42 @@ def test_a_pdf_resource_that_is_no_stream_is_passed_over_as_pypdf_passes_it(tmp_
         [("Im1.jpg", (PHOTOS / KNOWN[0]).read_bytes())]
 
 
+def _repaired_pdf(ev):
+    """scan.pdf, a known photo in a PDF whose startxref points 7 bytes off: pypdf repairs it,
+    and says so in its log, the offset among its values."""
+    import re
+    from PIL import Image
+    with Image.open(PHOTOS / KNOWN[1]) as img:
+        img.save(ev / "scan.pdf")
+    data = (ev / "scan.pdf").read_bytes()
+    xref = re.search(rb"startxref\s+(\d+)\s+%%EOF", data)
+    (ev / "scan.pdf").write_bytes(data[:xref.start(1)] + str(int(xref.group(1)) - 7).encode()
+                                  + data[xref.end(1):])
+
+
 def test_what_pypdf_says_of_a_pdf_it_repairs_is_that_pdf_s_warning_without_its_values(
         tmp_path):
     """pypdf repairs a PDF whose startxref points 7 bytes off, and says so in its log: that is
     a warning on the PDF's record, the message without the values it held (a document
     library's values can be the document's text), and nothing on the terminal. The known
     photo inside is still found."""
-    import re
-    from PIL import Image
-
-    def make(ev):
-        with Image.open(PHOTOS / KNOWN[1]) as img:
-            img.save(ev / "scan.pdf")
-        data = (ev / "scan.pdf").read_bytes()
-        xref = re.search(rb"startxref\s+(\d+)\s+%%EOF", data)
-        (ev / "scan.pdf").write_bytes(data[:xref.start(1)] + str(int(xref.group(1)) - 7).encode()
-                                      + data[xref.end(1):])
-    report = _scanned(tmp_path, make)
+    report = _scanned(tmp_path, _repaired_pdf)
     assert [h["path"] for h in report["hits"]] == ["/scan.pdf!/page1/1-image.jpg"]
     assert report["errors"] == []
     assert [(w["path"], w["reason"]) for w in report["warnings"]] == [
         ("/scan.pdf", "container library warning: pypdf._reader: incorrect startxref "
                       "pointer(...)"),
         ("/scan.pdf", "container library warning: pypdf._reader: parsing for Object Streams")]
+
+
+def test_files_shows_what_pypdf_says_as_a_warning_on_the_pdf_without_its_values(tmp_path):
+    """`triage files` lists the repaired PDF and its photo; what pypdf says goes to stderr as
+    a warning naming the PDF, its values left out. Before, pypdf's own lines reached stderr
+    as they were ("incorrect startxref pointer(1)")."""
+    _repaired_pdf(tmp_path)
+    run = run_triage("files", str(tmp_path), "--hash", "md5")
+    assert run.code == 0, run.stderr
+    assert [r["path"] for r in run.lines()] == ["/scan.pdf", "/scan.pdf!/page1/1-image.jpg"]
+    where = f"triage: warning: {tmp_path}: /scan.pdf: container library warning: pypdf._reader"
+    assert run.stderr.splitlines() == [f"{where}: incorrect startxref pointer(...)",
+                                       f"{where}: parsing for Object Streams"]

@@ -14,6 +14,7 @@ from .. import containers, reading
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
 from ..jsonout import dumps
+from ..library_warnings import collected
 from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
@@ -39,7 +40,8 @@ def files(evidence, hashes, no_deleted, no_archives, workers, progress):
 
     One JSON object a line with evidence, volume, path, inode, allocated, size, times and the
     requested hashes, in a stable order. A part that cannot be read becomes a line with an
-    "error" key (also shown on stderr) and the listing goes on; the exit code is then 3. A
+    "error" key (also shown on stderr) and the listing goes on; the exit code is then 3. What
+    a library says of a container it opens (a PDF it repairs) is a warning on stderr only. A
     deleted file recovered only in part carries "recovered": the bytes its hashes cover.
     Members of archives and compressed files (recognised by content) follow their container
     as `container!/member`, with container_path, member_path and container_md5."""
@@ -57,10 +59,13 @@ def files(evidence, hashes, no_deleted, no_archives, workers, progress):
         try:
             for records in outputs:
                 for record in records:
+                    if "warning" in record:
+                        _warn(record, record["warning"])
+                        continue
                     sys.stdout.write(dumps(record) + "\n")
                     if "error" in record:
                         errors += 1
-                        _warn(record)
+                        _warn(record, record["error"])
                 bar.update(1)
         finally:
             if pool is not None:
@@ -161,16 +166,26 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
         out.append(_entry_error(entry, refused))
         return
     budget = budget or containers.Budget(archives, entry.size)
-    for child in containers.expand(entry, sniff.kind, budget, md5):
-        if isinstance(child, ScanError):
-            out.append(_error_record(child))
-        else:
-            _describe(child, hashes, archives, budget, parents + (md5,), out)
+    with collected() as said:   # what the container's library says (a child's are its own)
+        for child in containers.expand(entry, sniff.kind, budget, md5):
+            if isinstance(child, ScanError):
+                out.append(_error_record(child))
+            else:
+                _describe(child, hashes, archives, budget, parents + (md5,), out)
+    out += [_warning(entry, f"container library warning: {w}") for w in said]
 
 
 def _error_record(error: ScanError) -> dict:
     record = error.to_dict()
     record["error"] = record.pop("reason")
+    return record
+
+
+def _warning(entry, reason: str) -> dict:
+    """A warning on a listed file: shown on stderr, not listed (a file's content was read, but
+    its library said something worth a look)."""
+    record = ScanError(entry.evidence, reason, entry.volume, entry.path, entry.inode).to_dict()
+    record["warning"] = record.pop("reason")
     return record
 
 
@@ -180,8 +195,8 @@ def _entry_error(entry, reason: str) -> dict:
                                    entry.inode))
 
 
-def _warn(record: dict) -> None:
+def _warn(record: dict, reason: str) -> None:
     volume = record.get("volume")
     where = record.get("path") or (f"volume {volume['index']}" if volume else "")
-    tqdm.write(visible(f"triage: warning: {record['evidence']}: {where}: {record['error']}"),
+    tqdm.write(visible(f"triage: warning: {record['evidence']}: {where}: {reason}"),
                file=sys.stderr)
