@@ -504,6 +504,44 @@ def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_pat
             "content)") for p in ("/f100.bin", "/f199.bin")]
 
 
+# A scan whose judge never returns from one file, as a read on a hung network mount never
+# does (the budget's alarm works in a main thread only: the scan runs in a process of its own).
+STUCK_SCAN = """
+import sys, time
+from triage.scanners.judge import Judge
+judge = Judge.__call__
+def stuck_on(self, entry):
+    if entry.path == "/stuck.bin":
+        time.sleep(3600)   # deaf to the stop event, as a read in the kernel is
+    return judge(self, entry)
+Judge.__call__ = stuck_on
+from triage.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_spent_budget_ends_the_scan_though_a_worker_is_stuck_in_a_read(tmp_path):
+    """A worker stuck in a read never sees the stop: the budget's stop kills it after half the
+    budget's reserve, and the scan ends with what the other batches found. Before, the scan
+    waited for that worker for ever."""
+    import subprocess
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for i in range(600):   # batches of 256 files: the third holds the stuck file, last
+        (evidence / f"f{i:03d}.bin").write_bytes(f"content {i}\n".encode() * (i + 1))
+    (evidence / "stuck.bin").write_bytes(b"never read")
+    alert = tmp_path / "alert.md5"
+    alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f005.bin\n")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-c", STUCK_SCAN, "scan", str(evidence), "--hashset",
+                          str(alert), "-o", str(out), "--workers", "2", "--time-budget", "4s",
+                          "-q"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert (report["complete"], report["summary"]["files_seen"]) == (False, 512)
+    assert [h["path"] for h in report["hits"]] == ["/f005.bin"]
+
+
 def test_workers_ended_after_a_crash_leave_no_traceback(tmp_path, monkeypatch, capfd):
     """When a worker dies the pool ends the others with SIGTERM: they end quietly, as a
     process does, not through the scan's own SIGTERM handler they were forked with (which
