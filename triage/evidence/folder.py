@@ -118,9 +118,9 @@ def sizes(root: str) -> Iterator[int]:
 def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
           ) -> Iterator[Union[Tuple[str, os.stat_result], ScanError]]:
     """(path, stat) of every regular file under `root`, depth-first, by name within each
-    folder, and a ScanError for what cannot be listed or stat'ed, and for each folder on a
-    file system of the running kernel's state (mounts.py), which is not walked. With `backups`, the
-    catalogue of each iOS backup met is read into it before the backup's files are given."""
+    folder, and a ScanError for what cannot be listed or stat'ed, and for each mount of the
+    running kernel's state met (mounts.py), which is not walked. With `backups`, the catalogue
+    of each iOS backup met is read into it before the backup's files are given."""
     kernel = mounts.kernel_state()
     try:
         top = os.stat(root).st_dev
