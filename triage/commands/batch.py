@@ -10,7 +10,7 @@ import click
 
 from ..jsonout import dumps
 from ..safetext import path_text, visible
-from .options import output_folder, report_formats, resume_command, thresholds
+from .options import PathArg, output_folder, report_formats, resume_command, thresholds
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -29,10 +29,10 @@ def byte_size(ctx, param, value) -> Optional[int]:
 
 
 @click.command()
-@click.argument("sources", nargs=-1, required=True)
-@click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET",
+@click.argument("sources", nargs=-1, required=True, type=PathArg())
+@click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET", type=PathArg(),
               help="A compiled set or any supported source file; repeat for several.")
-@click.option("-o", "--outdir", "casedir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--outdir", "casedir", type=PathArg(file_okay=False, path_type=Path),
               help="Case folder: one scan folder per item, and the case report "
                    "(default: ./triage-case-YYYYmmddTHHMMSSZ).")
 @report_formats

@@ -19,11 +19,11 @@ from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
 from ..workers import Workers, batches
-from .options import evidence_access, signal_list
+from .options import PathArg, evidence_access, signal_list
 
 
 @click.command()
-@click.argument("evidence", type=click.Path(exists=False))
+@click.argument("evidence", type=PathArg(exists=False))
 @evidence_access
 @click.option("--hash", "hashes", default=None, metavar="ALGOS", callback=signal_list("exact"),
               help="Digests to compute in one pass, e.g. md5,sha1,sha256.")

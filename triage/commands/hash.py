@@ -17,14 +17,14 @@ from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, one_line
 from ..jsonout import dumps
 from ..progress import progress_bar
 from ..safetext import visible
-from .options import signal_list, video_frames_option
+from .options import PathArg, signal_list, video_frames_option
 
 DEFAULT = "md5,sha1,sha256,pdq,phash"
 
 
 @click.command("hash")
 @click.argument("paths", metavar="FILE...", nargs=-1, required=True,
-                type=click.Path(dir_okay=False))
+                type=PathArg(dir_okay=False))
 @click.option("--signal", "names", default=DEFAULT, show_default=True, metavar="SIGNALS",
               callback=signal_list(), help="Signals to compute, e.g. pdq,phash,md5.")
 @click.option("--json", "as_json", is_flag=True,

@@ -15,7 +15,7 @@ from ..hashsets import sealed as sealing, store
 from ..hashsets.validate import validate as validate_set
 from ..jsonout import dumps
 from ..safetext import path_text, visible
-from .options import set_video_match, thresholds
+from .options import PathArg, set_video_match, thresholds
 
 SHOWN_PROBLEMS = 20
 
@@ -56,8 +56,8 @@ def hashset():
 
 
 @hashset.command("import")
-@click.argument("sources", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.argument("sources", nargs=-1, required=True, type=PathArg())
+@click.option("-o", "--output", required=True, type=PathArg(dir_okay=False),
               help="Compiled set to write.")
 @click.option("--name", help="Set name (default: from the source).")
 @click.option("--version", "set_version", help="Set version, e.g. 2024.06.")
@@ -98,8 +98,8 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
 
 
 @hashset.command()
-@click.argument("folder", type=click.Path(file_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.argument("folder", type=PathArg(file_okay=False))
+@click.option("-o", "--output", required=True, type=PathArg(dir_okay=False),
               help="Compiled set to write.")
 @click.option("--category", help="Category label of every file.")
 @click.option("--kind", type=click.Choice(KINDS), default="alert", show_default=True)
@@ -115,7 +115,7 @@ def import_(sources, output, name, set_version, kind, category, scheme, signal_n
                    "less blocks that identify nothing.")
 @click.option("--max-shared", type=click.IntRange(min=1), default=MAX_SHARED, show_default=True,
               help="With --blocks: drop a block found in more reference files than this.")
-@click.option("--known-good", "known_good", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--known-good", "known_good", multiple=True, type=PathArg(dir_okay=False),
               help="With --blocks: drop blocks found in this set's block digests (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new set's info as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
@@ -148,7 +148,7 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
 
 
 @hashset.command()
-@click.argument("set_or_source", type=click.Path(dir_okay=False))
+@click.argument("set_or_source", type=PathArg(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def info(set_or_source, as_json):
     """Counts per signal and category, sizes present, provenance. Exit codes: 0 shown;
@@ -157,8 +157,8 @@ def info(set_or_source, as_json):
 
 
 @hashset.command()
-@click.argument("sets", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--known-good", "known_good", type=click.Path(dir_okay=False),
+@click.argument("sets", nargs=-1, required=True, type=PathArg(dir_okay=False))
+@click.option("--known-good", "known_good", type=PathArg(dir_okay=False),
               help="Known-good set (e.g. NSRL): entries also in it are reported.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def validate(sets, known_good, as_json):
@@ -183,8 +183,8 @@ def validate(sets, known_good, as_json):
 
 
 @hashset.command()
-@click.argument("old", type=click.Path(dir_okay=False))
-@click.argument("new", type=click.Path(dir_okay=False))
+@click.argument("old", type=PathArg(dir_okay=False))
+@click.argument("new", type=PathArg(dir_okay=False))
 @click.option("--list", "listing", is_flag=True, help="Also list the values that changed.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def diff(old, new, listing, as_json):
@@ -215,8 +215,8 @@ def diff(old, new, listing, as_json):
 
 
 @hashset.command()
-@click.argument("set_or_source", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.argument("set_or_source", type=PathArg(dir_okay=False))
+@click.option("-o", "--output", required=True, type=PathArg(dir_okay=False),
               help="Sealed set to write.")
 @click.option("--fpr", type=click.FloatRange(2.0 ** -32, 0.5), default=sealing.DEFAULT_FPR,
               show_default=True,
@@ -237,8 +237,8 @@ def seal(set_or_source, output, fpr, keep_sizes, as_json):
 
 
 @hashset.command()
-@click.argument("set_file", type=click.Path(dir_okay=False))
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+@click.argument("set_file", type=PathArg(dir_okay=False))
+@click.option("--key", "key_path", required=True, type=PathArg(dir_okay=False),
               help="Private key (NAME.key of `triage keys new`); its passphrase is asked on "
                    "the terminal or read from TRIAGE_KEY_PASSPHRASE.")
 def sign(set_file, key_path):

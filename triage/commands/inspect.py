@@ -12,7 +12,7 @@ from ..jsonout import dumps
 from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
-from .options import evidence_access
+from .options import PathArg, evidence_access
 
 # Said only where it applies: a build of pyewf whose libewf cannot be reached (media.py).
 ZEROS_NOTE = ("this pyewf hides libewf's checksum errors and returns zeros for a damaged chunk, "
@@ -24,7 +24,7 @@ DAMAGED_NOTE = ("{n} chunk(s) fail their checksum: libewf reads them as zeros, a
 
 
 @click.command()
-@click.argument("evidence", type=click.Path(exists=False))
+@click.argument("evidence", type=PathArg(exists=False))
 @evidence_access
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--verify", "do_verify", is_flag=True,

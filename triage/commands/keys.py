@@ -9,6 +9,7 @@ import click
 from ..errors import EXIT_CLEAN
 from ..safetext import path_text
 from .. import signing
+from .options import PathArg
 
 
 @click.group()
@@ -18,7 +19,7 @@ def keys():
 
 
 @keys.command()
-@click.option("-o", "--output", "name", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "name", required=True, type=PathArg(path_type=Path),
               help="Writes NAME.key (private, passphrase-protected) and NAME.pub (public).")
 def new(name):
     """Make a new Ed25519 key pair. The passphrase (8 characters or more) is asked twice on
@@ -34,7 +35,7 @@ def new(name):
 
 
 @keys.command()
-@click.argument("key_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("key_file", type=PathArg(dir_okay=False, path_type=Path))
 def fingerprint(key_file):
     """Print the fingerprint of a public key (NAME.pub): the one `hashset info`, `report
     verify` and `ssh-keygen -lf NAME.pub` show. Exit codes: 0 shown; 2 not a public key."""

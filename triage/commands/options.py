@@ -12,6 +12,17 @@ from .. import signals
 from ..safetext import shell_word
 
 
+class PathArg(click.Path):
+    """click.Path that refuses an empty path: an unset variable in a script (`triage scan
+    "$DEVICE" -o "$CASE"`) would otherwise name the current folder, which would be scanned,
+    or written to, in its place."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, bytes)) and not value:
+            self.fail("the path is empty", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def signal_list(kind=None):
     """A click callback turning "md5,sha1" into a validated tuple of signal names."""
 
@@ -126,12 +137,12 @@ def evidence_access(command):
                           "password:- asks on the terminal: prefer it, or --credential-file, "
                           "to a value on the command line, which other users can see."),
         click.option("--credential-file", "credential_files", multiple=True,
-                     type=click.Path(dir_okay=False), metavar="FILE",
+                     type=PathArg(dir_okay=False), metavar="FILE",
                      help="Credentials, one TYPE:VALUE a line (# starts a comment line)."),
         click.option("--vss", is_flag=True,
                      help="Also read the Volume Shadow Copies of NTFS volumes: each snapshot's "
                           "files that differ from the live volume, as vss<n>:/path."),
-        click.option("--parent", type=click.Path(dir_okay=False), default=None,
+        click.option("--parent", type=PathArg(dir_okay=False), default=None,
                      metavar="PATH",
                      help="The parent of a differencing virtual disk (VHD, VHDX, VMDK, "
                           "QCOW2), when it is not beside it under the name stored in it."),

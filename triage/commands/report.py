@@ -14,7 +14,7 @@ from ..reporters.manifest import check as check_manifest, stale_signature
 from ..results import DB_NAME, Results
 from ..safetext import path_text
 from ..signing import load_signer, load_trusted
-from .options import report_formats
+from .options import PathArg, report_formats
 
 
 @click.group()
@@ -23,9 +23,9 @@ def report():
 
 
 @report.command()
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("outdir", type=PathArg(exists=True, file_okay=False, path_type=Path))
 @report_formats
-@click.option("--sign", "sign_key", metavar="KEY", type=click.Path(dir_okay=False),
+@click.option("--sign", "sign_key", metavar="KEY", type=PathArg(dir_okay=False),
               help="Sign the new manifest.json into manifest.sig with this private key.")
 def render(outdir, formats, sign_key):
     """Write OUTDIR's reports again from OUTDIR/results.sqlite and re-seal manifest.json.
@@ -53,9 +53,9 @@ def render(outdir, formats, sign_key):
 
 
 @report.command()
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("outdir", type=PathArg(file_okay=False, path_type=Path))
 @click.option("--trust", "trusted", multiple=True, metavar="PUBKEY",
-              type=click.Path(dir_okay=False),
+              type=PathArg(dir_okay=False),
               help="The manifest must be signed by this key (NAME.pub); repeat for several.")
 def verify(outdir, trusted):
     """Check that OUTDIR holds what triage wrote: every output and the results database

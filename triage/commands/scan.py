@@ -16,16 +16,16 @@ from ..progress import BarProgress
 from ..safetext import path_text, visible
 from ..scan import ScanRequest, scan as run_scan
 from ..verdict import category_title, decide
-from .options import (evidence_access, output_folder, report_formats, resume_command,
+from .options import (PathArg, evidence_access, output_folder, report_formats, resume_command,
                       thresholds, video_options)
 
 
 @click.command()
-@click.argument("evidence", nargs=-1)
+@click.argument("evidence", nargs=-1, type=PathArg())
 @evidence_access
-@click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET",
+@click.option("--hashset", "hashsets", multiple=True, required=True, metavar="SET", type=PathArg(),
               help="A compiled set or any supported source file; repeat for several.")
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--outdir", type=PathArg(file_okay=False, path_type=Path),
               help="Folder for the results (default: ./triage-YYYYmmddTHHMMSSZ).")
 @report_formats
 @click.option("--case-number", help="Case number, for the report.")
@@ -48,9 +48,9 @@ from .options import (evidence_access, output_folder, report_formats, resume_com
               help="Also scan this machine's block devices and unlocked /dev/mapper devices "
                    "(read-only), leaving out the device triage runs from.")
 @click.option("--trust", "trusted", multiple=True, metavar="PUBKEY",
-              type=click.Path(dir_okay=False),
+              type=PathArg(dir_okay=False),
               help="Use only sets signed by this key (NAME.pub); repeat for several keys.")
-@click.option("--sign", "sign_key", metavar="KEY", type=click.Path(dir_okay=False),
+@click.option("--sign", "sign_key", metavar="KEY", type=PathArg(dir_okay=False),
               help="Sign manifest.json into manifest.sig with this private key (NAME.key).")
 @click.option("--blocks", is_flag=True, default=None,
               help="Also sweep the whole media (unallocated space, slack, gaps) for 4 KiB "
