@@ -759,3 +759,19 @@ def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(t
     assert done.summary.hits == 2   # both sizes listed hold the listed bytes
     # what the first run settled is not judged again (f0006 and f0299 were, before the stop)
     assert set(judged) <= {"/f0006.bin", "/f0299.bin"}
+
+
+def test_the_same_evidence_given_twice_is_refused_before_anything_is_written(tmp_path, triage):
+    """Before, the second walk of one folder recorded each of its files as another name of the
+    first walk's (the summary: no file seen, 51 other names, one hit)."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "known.bin").write_bytes(b"known\n")
+    (tmp_path / "alias").symlink_to(evidence)
+    alert = tmp_path / "alert.md5"
+    alert.write_text(hashlib.md5(b"known\n").hexdigest() + "  known.bin\n")
+    for second in (evidence, tmp_path / "alias"):
+        run = triage("scan", evidence, second, "--hashset", alert, "-o", tmp_path / "out")
+        assert run.code == 2
+        assert run.stderr == f"triage: error: {second}: given twice ({evidence} and {second})\n"
+        assert not (tmp_path / "out").exists()

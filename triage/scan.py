@@ -316,6 +316,7 @@ def terminate_as_interrupt():
 
 
 def _open_all(paths: Sequence[str]) -> List[Evidence]:
+    _refuse_repeats(paths)
     opened: List[Evidence] = []
     try:
         for path in paths:
@@ -325,6 +326,18 @@ def _open_all(paths: Sequence[str]) -> List[Evidence]:
             ev.close()
         raise
     return opened
+
+
+def _refuse_repeats(paths: Sequence[str]) -> None:
+    """The same evidence given twice (the same path, or another reached through a link) would
+    be walked twice into one results database, the second walk recording every file as
+    another name of what the first judged (the summary then counted no file seen)."""
+    seen: Dict[str, str] = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise TriageError(f"{path}: given twice ({seen[real]} and {path})")   # as batch
+        seen[real] = path
 
 
 def set_info(hs) -> dict:
