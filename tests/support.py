@@ -161,3 +161,24 @@ class Counting(io.BytesIO):
         block = super().read(size)
         self.handed += len(block)
         return block
+
+
+def nest(root, levels: int, files: dict) -> None:
+    """Folders `levels` deep under root, each named by 60 characters, made a folder at a time
+    (openat: the whole path soon passes PATH_MAX); files[depth] = (name, content) written at
+    that depth."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for depth in range(levels + 1):
+            if depth in files:
+                name, content = files[depth]
+                out = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+                os.write(out, content)
+                os.close(out)
+            if depth < levels:
+                os.mkdir(f"{depth:03d}" + "d" * 57, dir_fd=fd)
+                below = os.open(f"{depth:03d}" + "d" * 57, os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = below
+    finally:
+        os.close(fd)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from support import TRUTH, build_script, load_truth, sha256_file, truth_names
+from support import TRUTH, build_script, load_truth, nest, sha256_file, truth_names
 
 ALL = "md5,sha1,sha256"
 
@@ -159,27 +159,6 @@ def test_folder_listing_equals_hashdeep(tmp_path, triage):
     assert len(mine) == 5
 
 
-def _nest(root, levels: int, files: dict) -> None:
-    """Folders `levels` deep under root, each named by 60 characters, made a folder at a time
-    (openat: the whole path soon passes PATH_MAX); files[depth] = (name, content) written at
-    that depth."""
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        for depth in range(levels + 1):
-            if depth in files:
-                name, content = files[depth]
-                out = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
-                os.write(out, content)
-                os.close(out)
-            if depth < levels:
-                os.mkdir(f"{depth:03d}" + "d" * 57, dir_fd=fd)
-                below = os.open(f"{depth:03d}" + "d" * 57, os.O_RDONLY, dir_fd=fd)
-                os.close(fd)
-                fd = below
-    finally:
-        os.close(fd)
-
-
 def test_files_nested_beyond_the_path_limit_are_listed_and_read_as_find_lists_them(
         tmp_path, triage):
     """Folders nested past the system's path limit (PATH_MAX, 4096 bytes): a known way to hide
@@ -190,7 +169,7 @@ def test_files_nested_beyond_the_path_limit_are_listed_and_read_as_find_lists_th
     root.mkdir()
     contents = {0: ("top.bin", b"top" * 100), 60: ("at-3700.bin", b"middle" * 2000),
                 62: ("at-3800.bin", b"lower" * 3000), 125: ("bottom.bin", bytes(range(256)) * 40)}
-    _nest(root, 125, contents)
+    nest(root, 125, contents)
     found = subprocess.run(["find", ".", "-type", "f"], cwd=root, capture_output=True,
                            text=True, check=True).stdout.split()
     assert len(found) == 4 and max(map(len, found)) > 7600
@@ -213,7 +192,7 @@ def test_folders_nested_too_far_past_the_path_limit_are_one_error_each(tmp_path,
     root.mkdir()
     # the deepest folder reached as any path is (each level adds 61 bytes), then 3 more
     last = (folder.LONG_PATH - 1 - len(str(root))) // 61 + 3
-    _nest(root, last + 5, {last: ("reached.bin", b"r"), last + 1: ("beyond.bin", b"b")})
+    nest(root, last + 5, {last: ("reached.bin", b"r"), last + 1: ("beyond.bin", b"b")})
     walked = list(folder.walk(str(root), "ev"))
     files = [w.path.rsplit("/", 1)[1] for w in walked if not isinstance(w, ScanError)]
     errors = [w for w in walked if isinstance(w, ScanError)]
@@ -234,7 +213,7 @@ def test_a_deep_folder_is_opened_from_its_parent_s_descriptor(tmp_path, monkeypa
     from triage.evidence import folder
     root = tmp_path / "evidence"
     root.mkdir()
-    _nest(root, 100, {100: ("bottom.bin", b"b")})
+    nest(root, 100, {100: ("bottom.bin", b"b")})
     deep = 100 - (folder.LONG_PATH - 256 - len(str(root))) // 61   # listed by descriptor
     opened = []
     real_open = os.open

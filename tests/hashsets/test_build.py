@@ -189,3 +189,32 @@ def _digest(signal: str, data: bytes) -> str:
     h = signals.get(signal).new()
     h.update(data)
     return h.hexdigest()
+
+
+def test_build_reads_what_a_scan_of_the_folder_lists_and_names_what_it_cannot(tmp_path,
+                                                                             monkeypatch):
+    """The reference folder is listed as a scan lists a folder: a file nested past the path
+    limit is in the set, and a folder that cannot be listed is a problem. Before, os.walk
+    passed both by without a word: a file nested 70 folders deep was not in the set."""
+    from support import nest
+    from triage.evidence import folder
+    monkeypatch.setattr(folder, "DEEP_LEVELS", 20)   # a folder past it cannot be listed
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "top.bin").write_bytes(b"top")
+    # the deepest folder listed: the last reached as any path is (61 bytes a level), then 20
+    last = (folder.LONG_PATH - 1 - len(str(ref))) // 61 + 20
+    nest(ref, last + 5, {70: ("deep.bin", b"deep"), last + 1: ("too-deep.bin", b"too deep")})
+    problems = []
+    build_set(ref, tmp_path / "ref.tset", names=["md5"], workers=1,
+              on_problem=lambda path, problem: problems.append(problem))
+    deep = "/".join(f"{depth:03d}" + "d" * 57 for depth in range(70)) + "/deep.bin"
+    with load(tmp_path / "ref.tset") as hs:
+        assert hs.info.signals == {"md5": 2}
+        found = hs.lookup("md5", [hashlib.md5(b"top").digest(), hashlib.md5(b"deep").digest()])
+        assert [[e.name for e in entries] for entries in found] == [["top.bin"], [deep]]
+    [problem] = problems
+    assert problem.severity == "error"
+    assert problem.where == "/".join(f"{depth:03d}" + "d" * 57 for depth in range(last + 1))
+    assert problem.reason == ("cannot list folder: nested more than 20 folders past the "
+                              "system's path limit: not examined")

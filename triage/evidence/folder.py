@@ -107,6 +107,12 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
         yield entry if phone is None else replace(entry, backup_path=phone)
 
 
+def regular_files(root: str) -> Iterator[Union[Tuple[str, os.stat_result], ScanError]]:
+    """(path, stat) of every regular file under `root`, as walk() lists them, and a ScanError
+    for what cannot be listed: for reading a folder that is not evidence (`hashset build`)."""
+    return _tree(os.path.abspath(root))
+
+
 def sizes(root: str) -> Iterator[int]:
     """The size of every file walk() lists, in its order, without making their entries (the
     progress bar's count ahead of the scan: half the walk's time)."""

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .. import reading, signals
 from ..workers import BATCH_COST, ordered
 from ..errors import HashSetError
-from ..evidence.folder import inside, open_readonly
+from ..evidence.folder import inside, open_readonly, regular_files
 from ..library_warnings import collected
 from ..progress import progress_bar
 from ..reading import Contents
 from ..safetext import path_text
-from ..records import SetEntry
+from ..records import ScanError, SetEntry
 from .compile import Compiler
 from .formats.base import Item
 from .importer import KINDS, ProblemSink, Tally, write_set
@@ -101,12 +100,17 @@ CALCULATORS: Dict[str, Callable[[Contents, List[str], Path], List[Value]]] = {
     "block": block_values}
 
 
-def walk(folder: Path) -> Iterator[Path]:
-    """Regular files under `folder`, sorted, without following symlinks."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            yield Path(root) / name
+def walk(folder: Path) -> Iterator[Union[Tuple[Path, os.stat_result], ScanError]]:
+    """(path, stat) of each regular file under `folder` as a scan of it lists them (by name,
+    links not followed, folders past the path limit reached), and a ScanError for each part
+    that cannot be listed: os.walk passed those by without a word, and their files were
+    missing from the set."""
+    root = os.path.abspath(folder)
+    for item in regular_files(root):
+        if isinstance(item, ScanError):
+            yield item
+        else:
+            yield folder / os.path.relpath(item[0], root), item[1]
 
 
 def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
@@ -132,27 +136,27 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
             progress.update(size)
 
 
-def _cost(path: Path) -> int:
+def _cost(item) -> int:
     """A picture, decoded and hashed at full size, is a batch of its own; other files cost
     what they read (workers.batches)."""
-    if reading.likely_picture(path.name):
-        return BATCH_COST
-    try:
-        return os.lstat(path).st_size
-    except OSError:
+    if isinstance(item, ScanError):
         return 0
+    path, info = item
+    return BATCH_COST if reading.likely_picture(path.name) else info.st_size
 
 
 def _file_items(folder: Path, by_kind: Dict[str, List[str]], digests: List[str],
-                category: Optional[str], path: Path) -> Tuple[Optional[int], List[Item]]:
-    """(its size, or None when it is not a regular file, and its items) for one file."""
+                category: Optional[str], item) -> Tuple[Optional[int], List[Item]]:
+    """(its size, or None when it was not read, and its items) for one file (path, stat) of
+    the walk, or for a part of the folder that could not be listed (ScanError)."""
+    if isinstance(item, ScanError):
+        where = item.path.lstrip("/") or "."
+        return None, [(where, Problem(where, item.reason, severity="error"))]
+    path, info = item
     where = str(path.relative_to(folder))
     values: List[Value] = []
     try:
-        info = os.lstat(path)
-        if not stat.S_ISREG(info.st_mode):
-            return None, []
-        with open_readonly(str(path)) as f:
+        with open_readonly(str(path)) as f:   # as the walk's, past the path limit too
             contents = reading.read(f, digests,
                                     pictures="perceptual" in by_kind or "video" in by_kind,
                                     videos="video" in by_kind, size=info.st_size)

@@ -13,7 +13,7 @@ from ..errors import HashSetError
 from ..hashing import chunks, digest_stream
 from ..progress import progress_bar
 from ..safetext import path_text
-from ..records import SetEntry
+from ..records import ScanError, SetEntry
 from . import categories, store
 from .compile import Compiler
 from .formats import detect
@@ -160,7 +160,11 @@ def _files(source: Path) -> List[Path]:
     if not source.is_dir():
         return [source]
     from .build import walk
-    found = [p for p in walk(source) if p.is_file() and not p.is_symlink()]
+    found = []
+    for item in walk(source):
+        if isinstance(item, ScanError):
+            raise HashSetError(f"{source}{item.path}: {item.reason}")
+        found.append(item[0])
     if not found:
         raise HashSetError(f"{source}: an empty folder")
     return found
