@@ -147,3 +147,14 @@ def test_a_bad_dfxml_record_alone_is_one_line_and_the_set_is_written(tmp_path):
     assert proc.stderr.splitlines() == [
         f"triage: error: {source}:3: md5 must be 32 hex characters, got 16"]
     assert out.exists()
+
+
+def test_build_refuses_a_signal_it_cannot_compute_before_reading_anything(tmp_path):
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "a.bin").write_bytes(b"a")
+    run = run_triage("hashset", "build", tmp_path / "ref", "-o", tmp_path / "x.tset",
+                     "--signal", "md5,photodna")
+    assert run.code == 2
+    assert run.stderr == ("triage: error: triage hashset build: Invalid value for --signal: "
+                          "signal 'photodna' cannot be computed from files by build\n")
+    assert not (tmp_path / "x.tset").exists()

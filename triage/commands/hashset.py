@@ -8,7 +8,7 @@ import numpy as np
 from .. import signals
 from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
 from ..hashsets import HashSet, categories, compile_sources, load
-from ..hashsets.build import DEFAULT_SIGNALS, MAX_SHARED, build_set
+from ..hashsets.build import DEFAULT_SIGNALS, MAX_SHARED, build_set, buildable
 from ..hashsets.diff import diff as diff_sets
 from ..hashsets.importer import KINDS
 from ..hashsets import sealed as sealing, store
@@ -129,7 +129,7 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
         names.append("block")
     try:
         for n in names:
-            signals.get(n)
+            buildable(n)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--signal") from None
     printer = ProblemPrinter()
@@ -138,8 +138,6 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
         build_set(folder, output, names=names, category=category, kind=kind, name=name,
                   version=set_version, thresholds=threshold, on_problem=printer,
                   progress=_progress(progress), max_shared=max_shared, known_good_blocks=good)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--signal") from None
     finally:
         for hs in good:
             hs.close()

@@ -100,6 +100,14 @@ CALCULATORS: Dict[str, Callable[[Contents, List[str], Path], List[Value]]] = {
     "block": block_values}
 
 
+def buildable(name: str) -> str:
+    """The kind of a signal `build` computes from files; ValueError for any other name."""
+    kind = signals.get(name).kind
+    if kind not in CALCULATORS:
+        raise ValueError(f"signal {name!r} cannot be computed from files by build")
+    return kind
+
+
 def walk(folder: Path) -> Iterator[Union[Tuple[Path, os.stat_result], ScanError]]:
     """(path, stat) of each regular file under `folder` as a scan of it lists them (by name,
     links not followed, folders past the path limit reached), and a ScanError for each part
@@ -122,10 +130,7 @@ def build_entries(folder, names: Iterable[str] = DEFAULT_SIGNALS,
     names = list(names)
     by_kind: Dict[str, List[str]] = {}
     for name in names:
-        kind = signals.get(name).kind
-        if kind not in CALCULATORS:
-            raise ValueError(f"signal {name!r} cannot be computed from files by build")
-        by_kind.setdefault(kind, []).append(name)
+        by_kind.setdefault(buildable(name), []).append(name)
     # Every stream-computed value in the one read; a block is named by its file's MD5.
     digests = list(dict.fromkeys([*by_kind.get("exact", ()), *by_kind.get("block", ()),
                                   *(["md5"] if "block" in by_kind else [])]))
