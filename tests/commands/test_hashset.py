@@ -158,3 +158,24 @@ def test_build_refuses_a_signal_it_cannot_compute_before_reading_anything(tmp_pa
     assert run.stderr == ("triage: error: triage hashset build: Invalid value for --signal: "
                           "signal 'photodna' cannot be computed from files by build\n")
     assert not (tmp_path / "x.tset").exists()
+
+
+def test_build_exits_3_when_part_of_its_folder_could_not_be_read(tmp_path):
+    """The set is written from what could be read, and the exit code says it lacks the rest,
+    as `files` and `hash` do (a CI job building a set must not pass it on as whole)."""
+    import subprocess
+    ref = tmp_path / "ref"
+    (ref / "p").mkdir(parents=True)
+    (ref / "a.bin").write_bytes(b"a")
+    if subprocess.run(["mount", "-t", "proc", "proc", str(ref / "p")],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a proc file system here (needs root)")
+    try:
+        run = run_triage("hashset", "build", ref, "-o", tmp_path / "x.tset", "--signal", "md5",
+                         "--json")
+    finally:
+        subprocess.run(["umount", str(ref / "p")], check=True)
+    assert run.code == 3, run.stderr
+    assert run.stderr == (f"triage: error: {ref}:p: not walked: a proc file system (the running "
+                          f"kernel's state, not stored files)\n")
+    assert json.loads(run.stdout)["signals"] == {"md5": 1}

@@ -6,7 +6,7 @@ import click
 import numpy as np
 
 from .. import signals
-from ..errors import EXIT_CLEAN, EXIT_HITS, HashSetError
+from ..errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, HashSetError
 from ..hashsets import HashSet, categories, compile_sources, load
 from ..hashsets.build import DEFAULT_SIGNALS, MAX_SHARED, build_set, buildable
 from ..hashsets.diff import diff as diff_sets
@@ -28,10 +28,12 @@ class ProblemPrinter:
 
     def __init__(self):
         self.count = 0
+        self.errors = 0
         self.shown = []
 
     def __call__(self, path, problem) -> None:
         self.count += 1
+        self.errors += problem.severity == "error"
         if self.count <= SHOWN_PROBLEMS:
             self.shown.append(f"triage: {problem.severity}: {visible(problem.line(path))}")
 
@@ -123,7 +125,8 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
           max_shared, known_good, as_json, progress):
     """Make a set from the reference files under FOLDER: size and every signal of each regular
     file, reading each file once; symlinks are not followed. Exit codes: 0 written; 2 the folder
-    cannot be read."""
+    cannot be read; 3 written, but some files or folders could not be read (each named on
+    stderr), so the set lacks them."""
     names = [n.strip().lower() for n in signal_names.split(",") if n.strip()]
     if blocks and "block" not in names:
         names.append("block")
@@ -142,7 +145,8 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
         for hs in good:
             hs.close()
     printer.close()
-    return _show(output, as_json)
+    shown = _show(output, as_json)
+    return EXIT_INCOMPLETE if printer.errors else shown
 
 
 @hashset.command()
