@@ -123,3 +123,21 @@ def test_default_ids_avoid_given_ones_and_the_case_files(images, tmp_path):
     manifest.write_text(f"path,evidence_id\n{images / 'ext4.raw'},X.RAW\n")
     found = resolve([str(tmp_path / "case.json"), str(tmp_path / "x.raw"), str(manifest)])
     assert [i.evidence_id for i in found.items] == ["case.json-2", "x.raw-2", "X.RAW"]
+
+
+def test_a_kernel_state_mount_in_a_source_folder_stops_the_batch_named(tmp_path):
+    """A source folder is listed as a scan lists a folder: a proc file system inside it is
+    named as such. Before, the batch walked into it and stopped on whatever /proc file it could
+    not open first (`p/1/fdinfo: Permission denied`)."""
+    import subprocess
+    (tmp_path / "p").mkdir()
+    if subprocess.run(["mount", "-t", "proc", "proc", str(tmp_path / "p")],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a proc file system here (needs root)")
+    try:
+        with pytest.raises(TriageError) as caught:
+            resolve([str(tmp_path)])
+    finally:
+        subprocess.run(["umount", str(tmp_path / "p")], check=True)
+    assert str(caught.value) == (f"{tmp_path}/p: not walked: a proc file system (the running "
+                                 f"kernel's state, not stored files)")

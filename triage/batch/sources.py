@@ -22,6 +22,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 from ..errors import EvidenceError, TriageError
 from ..evidence import open_evidence
+from ..evidence.folder import regular_files
+from ..records import ScanError
 from ..safetext import path_text, visible
 
 COLUMNS = ("path", "evidence_id", "notes", "kind", "credential_file")
@@ -97,15 +99,12 @@ def _folder_of_items(folder: str, source: str, extra: dict, found: Found) -> Non
 
 
 def _files(folder: str) -> Iterator[str]:
-    """Regular files under `folder`, names sorted in each folder, symlinks not followed."""
-    def walk_error(exc: OSError):
-        raise TriageError(f"{path_text(exc.filename or folder)}: {exc.strerror or exc}")
-    for root, dirs, files in os.walk(folder, onerror=walk_error):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            if stat.S_ISREG(os.lstat(path).st_mode):
-                yield path
+    """Regular files under `folder`, as a scan of it lists them (names sorted in each folder,
+    symlinks not followed); a part that cannot be listed stops the batch, named."""
+    for item in regular_files(folder):
+        if isinstance(item, ScanError):
+            raise TriageError(f"{path_text(folder)}{item.path}: {item.reason}")
+        yield item[0]
 
 
 def _reason(exc: EvidenceError, path: str) -> str:
