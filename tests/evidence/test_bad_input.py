@@ -223,7 +223,7 @@ def test_a_one_byte_image_names_the_evidence(triage, tmp_path):
     tiny.write_bytes(b"\x00")
     line = one_line_error(triage("files", tiny), tiny)
     assert line == (f"triage: error: {tiny}: no partition table or file system found "
-                    f"(raw media of 1 bytes)")
+                    f"(raw media of 1 byte)")
 
 
 @pytest.mark.parametrize("missing", ["mbr-split.E03", "mbr-split.E05"])

@@ -289,7 +289,8 @@ def _nothing_to_walk(path: str, media: Media) -> Evidence:
                  f"{start:,}-{start + length - 1:,}")
     media.close()
     raise EvidenceError(f"{path}: no partition table or file system found "
-                        f"({media.kind} media of {media.size:,} bytes{hint})")
+                        f"({media.kind} media of {media.size:,} "
+                        f"{'byte' if media.size == 1 else 'bytes'}{hint})")
 
 
 def _container(head: bytes) -> bool:
