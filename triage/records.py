@@ -55,6 +55,8 @@ class MemberOf:
     note: Optional[str] = None   # what the child is, when not a plain file ("thumbnail of ...")
     encrypted: bool = False      # listed by name and size only: its content cannot be read
     read_once: bool = False      # in a stream-only archive: its content can be read once only
+    # Another name (a tar hard link) of the member stored as this: its content is that one's.
+    same_as: Optional[str] = None
 
     def to_dict(self) -> dict:
         d = {"container_path": self.container_path, "member_path": self.member_path,
@@ -117,7 +119,7 @@ class FileEntry:
         if self.member is not None:   # a member's content: its container's, then its name
             return (self.evidence, None if self.volume is None else self.volume.index,
                     self.inode, self.attribute, self.member.container_path,
-                    self.member.member_path)
+                    self.member.same_as or self.member.member_path)
         if self.volume is None:
             return (self.evidence, None, self.path, None)
         return (self.evidence, self.volume.index, self.inode, self.attribute)

@@ -602,6 +602,9 @@ def _record_all(results: Results, ev_id: int, settled, rows: List[tuple]) -> Non
     findings = []
     for key, content, verdict in settled:
         entry = verdict.entry
+        if verdict.status == "same":   # another name of a member (a tar hard link)
+            results.record_name(ev_id, key, content, _volume(entry), entry.to_dict())
+            continue
         for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
             for reason in reasons:
                 problem = ScanError(entry.evidence, reason, entry.volume, entry.path,

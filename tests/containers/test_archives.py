@@ -304,6 +304,51 @@ def test_stored_absolute_and_mixed_names_are_kept(tmp_path):
         assert [r["path"] for r in rows] == [f"/{name}!/{m}" for m in members]
 
 
+def _linked_tar(path: Path, data: bytes, mode: str) -> None:
+    """pics/a.jpg, then pics/b.jpg a hard link to it (no data of its own), then a link to a
+    member the archive does not hold."""
+    import io
+    import tarfile
+    with tarfile.open(path, mode) as tar:
+        info = tarfile.TarInfo("pics/a.jpg")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for name, target in (("pics/b.jpg", "pics/a.jpg"), ("pics/c.jpg", "pics/gone.jpg")):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.LNKTYPE, target
+            tar.addfile(link)
+
+
+def test_a_tar_hard_link_is_another_name_of_its_member(reference_set, tmp_path):
+    """Before, a hard link in a tar was not listed: a known picture stored under two names
+    showed one. Now the link is another name of the member stored before it, in the scan
+    (the hit's other_names) and in `files` (its digests); nothing of its own is read. A link
+    to a member the archive does not hold names nothing and is not listed."""
+    data = (PHOTOS / KNOWN[0]).read_bytes()
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    _linked_tar(ev / "plain.tar", data, "w")      # read at random
+    _linked_tar(ev / "packed.tgz", data, "w:gz")  # read as a stream, once
+    out = tmp_path / "out"
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert [(h["path"], [n["path"] for n in h["other_names"]]) for h in report["hits"]] == [
+        ("/packed.tgz!/pics/a.jpg", ["/packed.tgz!/pics/b.jpg"]),
+        ("/plain.tar!/pics/a.jpg", ["/plain.tar!/pics/b.jpg"])]
+    assert (report["summary"]["files_seen"], report["summary"]["other_names"]) == (4, 2)
+    assert report["errors"] == []
+    listed = run_triage("files", str(ev), "--hash", "md5")
+    assert listed.code == 0, listed.stderr
+    rows = [(r["path"], r["md5"], r.get("note")) for r in listed.lines()]
+    digest = hashlib.md5(data).hexdigest()
+    for name in ("packed.tgz", "plain.tar"):
+        assert [row for row in rows if row[0].startswith(f"/{name}!/")] == [
+            (f"/{name}!/pics/a.jpg", digest, None),
+            (f"/{name}!/pics/b.jpg", digest, "hard link to pics/a.jpg")]
+
+
 def test_a_container_is_read_whole_for_its_md5_only_when_a_member_hits(collection,
                                                                         reference_set,
                                                                         tmp_path):

@@ -166,11 +166,16 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
         out.append(_entry_error(entry, refused))
         return
     budget = budget or containers.Budget(archives, entry.size)
+    first = {}   # a member's stored name -> where its record is: another name gets its digests
     with collected() as said:   # what the container's library says (a child's are its own)
         for child in containers.expand(entry, sniff.kind, budget, md5):
             if isinstance(child, ScanError):
                 out.append(_error_record(child))
+            elif child.member.same_as is not None:   # a tar hard link: nothing of its own
+                named = out[first[child.member.same_as]] if child.member.same_as in first else {}
+                out.append({**child.to_dict(), **{name: named.get(name) for name in hashes}})
             else:
+                first[child.member.member_path] = len(out)   # _describe puts it there first
                 _describe(child, hashes, archives, budget, parents + (md5,), out)
     out += [_warning(entry, f"container library warning: {w}") for w in said]
 

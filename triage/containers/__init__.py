@@ -118,6 +118,9 @@ class Member:
     reopenable: bool = True
     encrypted: bool = False
     note: Optional[str] = None
+    # Another name of a member listed before it (a tar hard link): its stored name. Nothing of
+    # its own is read; its content is judged under that first name.
+    same_as: Optional[str] = None
 
 
 class ContainerReader:
@@ -335,7 +338,10 @@ def _child(parent: FileEntry, member: Member, budget: Budget, md5: Optional[str]
     locked = member.encrypted
     opener = _encrypted
     once = False
-    if not locked and (size is None or not member.reopenable):
+    same_as = None if member.same_as is None else path_text(member.same_as)
+    if same_as is not None:
+        opener = _never_read
+    elif not locked and (size is None or not member.reopenable):
         try:
             opener, size = _settled(member, budget, size)   # metered as it was read
             once = isinstance(opener, _Replay)
@@ -349,12 +355,17 @@ def _child(parent: FileEntry, member: Member, budget: Budget, md5: Optional[str]
         size=size or 0,
         times=(member.mtime, (0, 0), (0, 0), (0, 0)),
         open=opener,
-        member=MemberOf(parent.path, name, md5, member.note, encrypted=locked, read_once=once),
+        member=MemberOf(parent.path, name, md5, member.note, encrypted=locked, read_once=once,
+                        same_as=same_as),
     )
 
 
 def _encrypted():
     raise Encrypted()
+
+
+def _never_read():
+    raise AssertionError("another name of a member is never read: its first name is")
 
 
 def _settled(member: Member, budget: Budget, size: Optional[int]):

@@ -15,6 +15,7 @@ import re
 import tarfile
 from typing import BinaryIO, Callable, Dict, Iterator
 
+from ..safetext import path_text
 from . import SNIFF, Budget, ContainerReader, Member, register
 
 # The decompressor of each compressed stream libmagic names, as a forward-only file object.
@@ -111,13 +112,23 @@ def _is_tar(head: bytes) -> bool:
 
 
 def _tar_members(archive: tarfile.TarFile, reopenable: bool) -> Iterator[Member]:
+    """Its regular members, and its hard links as other names of the member stored before
+    them (a link holds no data; one to a member not stored before it names nothing)."""
+    sizes = {}   # stored name -> size, of the regular members so far (the budget bounds them)
     while True:
         info = archive.next()
         if info is None:
             return
         archive.members = []   # tarfile appends each; nothing here looks back
+        if info.islnk() and info.linkname in sizes:
+            yield Member(name=info.name, size=sizes[info.linkname], open=None,
+                         mtime=(int(info.mtime), 0),
+                         note=f"hard link to {path_text(info.linkname)}",
+                         same_as=info.linkname)
+            continue
         if not info.isreg():
             continue
+        sizes[info.name] = info.size
         yield Member(name=info.name, size=info.size,
                      open=(lambda info=info: archive.extractfile(info)),
                      mtime=(int(info.mtime), 0), reopenable=reopenable)

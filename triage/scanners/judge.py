@@ -167,6 +167,8 @@ class Judge:
         locked = containers.encrypted(entry)
         if locked:
             return Verdict(entry, "error", errors=[locked])
+        if entry.member is not None and entry.member.same_as is not None:
+            return Verdict(entry, "same")   # judged under its first name, in this container
         try:
             return self._judge(entry, budget, parents)
         except containers.OverBound as exc:
