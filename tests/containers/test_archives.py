@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -347,6 +348,39 @@ def test_a_tar_hard_link_is_another_name_of_its_member(reference_set, tmp_path):
         assert [row for row in rows if row[0].startswith(f"/{name}!/")] == [
             (f"/{name}!/pics/a.jpg", digest, None),
             (f"/{name}!/pics/b.jpg", digest, "hard link to pics/a.jpg")]
+
+
+def test_cpio_s_earlier_hard_link_names_are_other_names_of_the_one_with_the_content(
+        reference_set, tmp_path):
+    """cpio (newc) stores a file's content with its last hard link, its earlier names empty.
+    Before, those names were listed as empty files (the empty file's MD5); now they are other
+    names of the one that brings the content."""
+    data = (PHOTOS / KNOWN[0]).read_bytes()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(data)
+    (src / "d.txt").write_bytes(b"other\n")
+    os.link(src / "a.jpg", src / "b.jpg")
+    os.link(src / "a.jpg", src / "c.jpg")
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    subprocess.run(["sh", "-c", 'printf "a.jpg\nd.txt\nb.jpg\nc.jpg\n" | cpio -o -H newc '
+                    '--quiet > "$0"', str(ev / "x.cpio")], cwd=src, check=True)
+    listed = run_triage("files", str(ev), "--hash", "md5")
+    assert listed.code == 0, listed.stderr
+    digest = hashlib.md5(data).hexdigest()
+    # GNU cpio writes the group's first name (b.jpg) first, the content with its last (c.jpg)
+    assert [(r["path"], r["size"], r["md5"], r.get("note")) for r in listed.lines()][1:] == [
+        ("/x.cpio!/d.txt", 6, hashlib.md5(b"other\n").hexdigest(), None),
+        ("/x.cpio!/c.jpg", len(data), digest, None),
+        ("/x.cpio!/b.jpg", len(data), digest, "hard link to c.jpg"),
+        ("/x.cpio!/a.jpg", len(data), digest, "hard link to c.jpg")]
+    out = tmp_path / "out"
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [(h["path"], [n["path"] for n in h["other_names"]]) for h in report["hits"]] == [
+        ("/x.cpio!/a.jpg", ["/x.cpio!/b.jpg", "/x.cpio!/c.jpg"])]
 
 
 def test_a_container_is_read_whole_for_its_md5_only_when_a_member_hits(collection,

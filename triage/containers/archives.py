@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import io
+from dataclasses import replace
 from functools import lru_cache
-from typing import BinaryIO, Iterator, Tuple
+from typing import BinaryIO, Dict, Iterator, List, Tuple
 
+from ..safetext import path_text
 from . import READERS, BlockStream, Budget, ContainerReader, Encrypted, Member
 
 
@@ -28,6 +31,10 @@ class LibarchiveReader(ContainerReader):
         import libarchive
         from libarchive import ffi
         source.seek(0)
+        # cpio (newc) stores a file's content with its last hard link: its earlier names come
+        # first, empty. They are held, each group by its first name, until the name that
+        # brings the content, and given after it as its other names.
+        held: Dict[str, List[Member]] = {}
         try:
             with libarchive.seekable_stream_reader(source, self.format_name, "all",
                                                    block_size=1 << 16) as archive:
@@ -35,7 +42,7 @@ class LibarchiveReader(ContainerReader):
                     if not self.is_member(entry):
                         continue
                     known = ffi.entry_size_is_set(entry._entry_p)
-                    yield Member(
+                    member = Member(
                         name=entry.pathname,
                         size=entry.size if known else None,
                         open=lambda entry=entry: BlockStream(_blocks(entry)),
@@ -43,8 +50,18 @@ class LibarchiveReader(ContainerReader):
                         reopenable=False,
                         encrypted=bool(_data_encrypted()(entry._entry_p)),
                     )
+                    group = _link_group(entry, held)
+                    if group is not None and not entry.size:
+                        held.setdefault(group, []).append(replace(member, open=_empty))
+                        continue
+                    yield member
+                    for name in held.pop(group, ()) if group is not None else ():
+                        yield replace(name, size=member.size, open=None, same_as=member.name,
+                                      note=f"hard link to {path_text(member.name)}")
         except libarchive.ArchiveError as exc:
             raise _failure(exc) from None
+        for names in held.values():   # no name brought their content: empty, as stored
+            yield from names
 
     def is_member(self, entry) -> bool:
         """Whether an entry is a file with content (not a folder, link or device)."""
@@ -60,6 +77,26 @@ class ArReader(LibarchiveReader):
 
     def is_member(self, entry) -> bool:
         return (entry.isreg or entry.filetype == 0) and entry.pathname not in self.TABLES
+
+
+def _link_group(entry, held: dict):
+    """The first name of the hard-link group an entry belongs to, when its content may come
+    with a later name: a name linking to a held one, or an empty one with more links (cpio's
+    first name); else None."""
+    if entry.islnk:
+        return entry.linkpath if entry.linkpath in held else None
+    return entry.pathname if not entry.size and _nlink()(entry._entry_p) > 1 else None
+
+
+def _empty() -> BinaryIO:
+    return io.BytesIO(b"")
+
+
+@lru_cache(maxsize=None)
+def _nlink():
+    """libarchive's archive_entry_nlink, which libarchive-c does not wrap."""
+    from libarchive import ffi
+    return ffi.ffi("entry_nlink", [ffi.c_archive_entry_p], ctypes.c_uint)
 
 
 @lru_cache(maxsize=None)
