@@ -118,8 +118,9 @@ class Member:
     reopenable: bool = True
     encrypted: bool = False
     note: Optional[str] = None
-    # Another name of a member listed before it (a tar hard link): its stored name. Nothing of
-    # its own is read; its content is judged under that first name.
+    # Another name of a member listed before it (a tar or cpio hard link): its stored name.
+    # Nothing of its own is read; its content is judged under that first name, and its note
+    # says so (_child).
     same_as: Optional[str] = None
 
 
@@ -355,8 +356,9 @@ def _child(parent: FileEntry, member: Member, budget: Budget, md5: Optional[str]
         size=size or 0,
         times=(member.mtime, (0, 0), (0, 0), (0, 0)),
         open=opener,
-        member=MemberOf(parent.path, name, md5, member.note, encrypted=locked, read_once=once,
-                        same_as=same_as),
+        member=MemberOf(parent.path, name, md5,
+                        member.note if same_as is None else f"hard link to {same_as}",
+                        encrypted=locked, read_once=once, same_as=same_as),
     )
 
 

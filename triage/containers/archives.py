@@ -14,7 +14,6 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import BinaryIO, Dict, Iterator, List, Tuple
 
-from ..safetext import path_text
 from . import READERS, BlockStream, Budget, ContainerReader, Encrypted, Member
 
 
@@ -55,9 +54,8 @@ class LibarchiveReader(ContainerReader):
                         held.setdefault(group, []).append(replace(member, open=_empty))
                         continue
                     yield member
-                    for name in held.pop(group, ()) if group is not None else ():
-                        yield replace(name, size=member.size, open=None, same_as=member.name,
-                                      note=f"hard link to {path_text(member.name)}")
+                    for name in held.pop(group, ()):
+                        yield replace(name, size=member.size, open=None, same_as=member.name)
         except libarchive.ArchiveError as exc:
             raise _failure(exc) from None
         for names in held.values():   # no name brought their content: empty, as stored

@@ -15,7 +15,6 @@ import re
 import tarfile
 from typing import BinaryIO, Callable, Dict, Iterator
 
-from ..safetext import path_text
 from . import SNIFF, Budget, ContainerReader, Member, register
 
 # The decompressor of each compressed stream libmagic names, as a forward-only file object.
@@ -122,9 +121,7 @@ def _tar_members(archive: tarfile.TarFile, reopenable: bool) -> Iterator[Member]
         archive.members = []   # tarfile appends each; nothing here looks back
         if info.islnk() and info.linkname in sizes:
             yield Member(name=info.name, size=sizes[info.linkname], open=None,
-                         mtime=(int(info.mtime), 0),
-                         note=f"hard link to {path_text(info.linkname)}",
-                         same_as=info.linkname)
+                         mtime=(int(info.mtime), 0), same_as=info.linkname)
             continue
         if not info.isreg():
             continue
