@@ -189,8 +189,8 @@ def _error_record(error: ScanError) -> dict:
 def _warning(entry, reason: str) -> dict:
     """A warning on a listed file: shown on stderr, not listed (a file's content was read, but
     its library said something worth a look)."""
-    record = ScanError(entry.evidence, reason, entry.volume, entry.path, entry.inode).to_dict()
-    record["warning"] = record.pop("reason")
+    record = _entry_error(entry, reason)
+    record["warning"] = record.pop("error")
     return record
 
 
