@@ -177,16 +177,13 @@ class Workers:
         """Stop: cancel the batches not started, wait for those at work (their task is expected
         to see the stop event) `grace` seconds at most, and give back every batch that did
         complete."""
-        self._shut(grace)
+        self.close(grace)
         while self._pending:
             batch, _, future = self._pending.popleft()
             if future.done() and not future.cancelled() and future.exception() is None:
                 yield batch, future.result()
 
     def close(self, grace: float = STOP_GRACE) -> None:
-        self._shut(grace)
-
-    def _shut(self, grace: float) -> None:
         """The pool shut down once the batches at work have ended, or after `grace` seconds,
         their worker processes killed (threads cannot be: they are waited for)."""
         futures = [future for _, _, future in self._pending]
