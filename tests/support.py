@@ -11,7 +11,10 @@ import signal
 import struct
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -182,3 +185,17 @@ def nest(root, levels: int, files: dict) -> None:
                 fd = below
     finally:
         os.close(fd)
+
+
+@contextmanager
+def proc_mounted(folder: Path):
+    """A proc file system mounted at `folder` (made here) for the block, as `/` holds `/proc`;
+    the test is skipped where none can be mounted (not root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "proc", "proc", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a proc file system here (needs root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

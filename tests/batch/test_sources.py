@@ -9,6 +9,7 @@ import shutil
 import pytest
 from PIL import Image
 
+from support import proc_mounted
 from triage.batch.sources import resolve
 from triage.errors import TriageError
 
@@ -129,15 +130,7 @@ def test_a_kernel_state_mount_in_a_source_folder_stops_the_batch_named(tmp_path)
     """A source folder is listed as a scan lists a folder: a proc file system inside it is
     named as such. Before, the batch walked into it and stopped on whatever /proc file it could
     not open first (`p/1/fdinfo: Permission denied`)."""
-    import subprocess
-    (tmp_path / "p").mkdir()
-    if subprocess.run(["mount", "-t", "proc", "proc", str(tmp_path / "p")],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a proc file system here (needs root)")
-    try:
-        with pytest.raises(TriageError) as caught:
-            resolve([str(tmp_path)])
-    finally:
-        subprocess.run(["umount", str(tmp_path / "p")], check=True)
+    with proc_mounted(tmp_path / "p"), pytest.raises(TriageError) as caught:
+        resolve([str(tmp_path)])
     assert str(caught.value) == (f"{tmp_path}/p: not walked: a proc file system (the running "
                                  f"kernel's state, not stored files)")

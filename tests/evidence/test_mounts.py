@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 
 import pytest
 
+from support import proc_mounted
 from triage.evidence import mounts
 
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
@@ -65,15 +65,8 @@ def folder_with_proc(tmp_path):
     (folder / "etc").mkdir(parents=True)
     (folder / "etc" / "hostname").write_bytes(b"seized\n")
     (folder / "zero").write_bytes(b"")
-    (folder / "proc").mkdir()
-    mounted = subprocess.run(["mount", "-t", "proc", "proc", str(folder / "proc")],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a proc file system here (needs root)")
-    try:
+    with proc_mounted(folder / "proc"):
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder / "proc")], check=True)
 
 
 def test_a_walk_passes_a_proc_mount_by_with_one_error(folder_with_proc, triage):
