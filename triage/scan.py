@@ -446,8 +446,10 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             if ev.name in finished:
                 continue
             for only in ((first, None) if first is not None else (None,)):
-                work = batches(media_order(pending(ev, ev_id, only), lambda item: item[2]),
-                               lambda item: judge.cost(item[2]))
+                todo = pending(ev, ev_id, only)
+                if ev.media is not None:   # a folder's files have no place on a media to sort by
+                    todo = media_order(todo, lambda item: item[2])
+                work = batches(todo, lambda item: judge.cost(item[2]))
                 for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
                     record(ev_id, batch, verdicts)
             flush()
