@@ -49,8 +49,9 @@ def reference(tmp_path_factory):
     return out, pictures
 
 
-def _scan(image, hashset, outdir):
-    result = run_triage("scan", image, "--hashset", hashset, "--blocks", "-o", outdir, "-q")
+def _scan(image, hashset, outdir, *options):
+    result = run_triage("scan", image, "--hashset", hashset, "--blocks", "-o", outdir, "-q",
+                        *options)
     report = json.loads((outdir / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
     return result.code, report
@@ -116,13 +117,7 @@ def test_ext4_deleted_half_overwritten_and_unallocated_pictures(tmp_path, refere
     _debugfs(image, "rm /a.jpg", write=True)
     _overwrite(image, blocks[5] * BLOCK, 5 * BLOCK, 7)
     # pic2 written raw into free blocks, far from any file: only in unallocated space
-    listing = subprocess.run(["dumpe2fs", str(image)], capture_output=True, text=True).stdout
-    free = [tuple(map(int, r.split("-"))) for line in re.findall(r"^\s*Free blocks: (.+)$",
-                                                                   listing, re.M)
-            for r in line.split(", ") if "-" in r]
-    start, end = max(free, key=lambda r: r[1] - r[0])
-    assert end - start > 40
-    placed = (start + 20) * BLOCK
+    placed = _free_block(image) * BLOCK
     with open(image, "r+b") as f:
         f.seek(placed)
         f.write(pictures["pic2.jpg"])
@@ -154,6 +149,46 @@ def test_ext4_deleted_half_overwritten_and_unallocated_pictures(tmp_path, refere
     assert '<h2>Fragments (3)</h2>' in html
     assert f"<td>{_md5(pictures['pic0.jpg'])}</td>" in html and "(inode 12, deleted)" in html
     assert "unallocated space" in html
+
+
+def _free_block(image) -> int:
+    """A free block of an ext4 image, 20 blocks into its longest free stretch (dumpe2fs)."""
+    listing = subprocess.run(["dumpe2fs", str(image)], capture_output=True, text=True).stdout
+    free = [tuple(map(int, r.split("-"))) for line in re.findall(r"^\s*Free blocks: (.+)$",
+                                                                   listing, re.M)
+            for r in line.split(", ") if "-" in r]
+    start, end = max(free, key=lambda r: r[1] - r[0])
+    assert end - start > 40
+    return start + 20
+
+
+def test_a_live_copy_and_a_copy_in_unallocated_space_are_two_findings(tmp_path, reference):
+    """One reference file in two places, a live file and a copy no file claims: a finding
+    each, with its own owner, runs and blocks (one finding owned by the live file hid the
+    unallocated copy)."""
+    hashset, pictures = reference
+    picture = pictures["pic1.jpg"]
+    image = _ext4(tmp_path, {"b.jpg": picture})
+    placed = _free_block(image) * BLOCK
+    with open(image, "r+b") as f:
+        f.seek(placed)
+        f.write(picture[:6 * BLOCK])      # the first 6 of its 10 full blocks
+    code, report = _scan(image, hashset, tmp_path / "out", "--format", "json,case")
+    assert code == 1
+    live = int(_debugfs(image, "blocks /b.jpg").split()[0]) * BLOCK
+    assert _ifind(image, placed, BLOCK) is None and _ifind(image, live, BLOCK) == 12
+    assert [(f["runs"], f["blocks_matched"], f["blocks_total"], f["owner"])
+            for f in report["fragments"]] == [
+        ([{"offset": live, "length": 10 * BLOCK}], 10, 10,
+         {"path": "/b.jpg", "inode": 12, "allocated": True}),
+        ([{"offset": placed, "length": 6 * BLOCK}], 6, 10, None)]
+    assert {f["reference_md5"] for f in report["fragments"]} == {_md5(picture)}
+    # in CASE, an annotation of each finding, over its own runs
+    graph = json.loads((tmp_path / "out" / "report.jsonld").read_text())["@graph"]
+    ids = [node["@id"] for node in graph]
+    assert len(ids) == len(set(ids))
+    notes = [node for node in graph if node.get("uco-core:name") == "block match"]
+    assert len(notes) == 2 and len({n["uco-core:object"][0]["@id"] for n in notes}) == 2
 
 
 def test_fat_fragmented_and_deleted_half_overwritten_pictures(tmp_path, reference):

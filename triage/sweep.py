@@ -11,10 +11,11 @@ candidate is confirmed by its BLAKE2b half and looked up in full."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -264,36 +265,49 @@ def read_ahead(readinto, planned: Iterable[Tuple[int, int, int]], stop=None
 
 
 def fragments(found: List[Found], evidence: str, volume: Optional[Volume],
-              inside: bool = False) -> List[dict]:
-    """One finding per reference file (and set): its blocks' runs, in order, in media
+              inside: bool = False, owner_of: Callable[[int], Optional[dict]] = lambda at: None
+              ) -> List[dict]:
+    """One finding per reference file (and set) and owner: its blocks' runs, in order, in media
     offsets, or (`inside`) in offsets of the volume's own bytes (`within`: "volume"). A run
-    continues while the next block of the file lies 4 KiB further on."""
+    continues while the next block of the file lies 4 KiB further on. `owner_of(offset)`: the
+    file-system object that claims a run's first block. The runs of one owner (a fragmented
+    file, or what is left of a deleted one) are one finding; a copy a live file holds and
+    another left in unallocated space are two, each with its owner and blocks."""
     by_file: Dict[Tuple[str, str], List[Found]] = {}
     for f in found:
         by_file.setdefault((f.set, f.md5), []).append(f)
     out = []
     for (set_name, md5), blocks in sorted(by_file.items()):
         blocks.sort(key=lambda f: (f.offset, f.index))
-        runs: List[List[int]] = []
+        runs: List[Tuple[List[int], set]] = []     # ([offset, length], block numbers)
         last = None
         for f in blocks:
             if last is not None and f.offset == last.offset + BLOCK and f.index == last.index + 1:
-                runs[-1][1] += BLOCK
+                runs[-1][0][1] += BLOCK
+                runs[-1][1].add(f.index)
             elif last is None or f.offset != last.offset:
-                runs.append([f.offset, BLOCK])
+                runs.append(([f.offset, BLOCK], {f.index}))
+            else:   # the same window, another block of the file (repeated content)
+                runs[-1][1].add(f.index)
             last = f
-        out.append({
-            "evidence": evidence,
-            "volume": None if volume is None else volume.ref(),
-            "within": "volume" if inside else "media",
-            "runs": [{"offset": o, "length": n} for o, n in runs],
-            "set": set_name,
-            "category": blocks[0].category,
-            "reference_md5": md5,
-            "blocks_matched": len({f.index for f in blocks}),
-            "blocks_total": blocks[0].total,
-            "owner": None,
-        })
+        owned: Dict[Optional[tuple], Tuple[Optional[dict], list]] = {}
+        for run in runs:
+            owner = owner_of(run[0][0])
+            key = None if owner is None else tuple(owner.values())
+            owned.setdefault(key, (owner, []))[1].append(run)
+        for owner, group in owned.values():
+            out.append({
+                "evidence": evidence,
+                "volume": None if volume is None else volume.ref(),
+                "within": "volume" if inside else "media",
+                "runs": [{"offset": o, "length": n} for (o, n), _ in group],
+                "set": set_name,
+                "category": blocks[0].category,
+                "reference_md5": md5,
+                "blocks_matched": len(set().union(*(numbers for _, numbers in group))),
+                "blocks_total": blocks[0].total,
+                "owner": owner,
+            })
     return out
 
 
@@ -306,6 +320,7 @@ class Owners:
     def __init__(self, block: Optional[int] = None):
         self._claims: List[tuple] = []
         self._starts: List[int] = []
+        self._reach: List[int] = []   # the furthest end of the claims up to each one
         self.block = block
 
     def add(self, e: FileEntry) -> None:
@@ -321,11 +336,16 @@ class Owners:
         if len(self._starts) != len(self._claims):
             self._claims.sort()
             self._starts = [c[0] for c in self._claims]
+            self._reach = list(itertools.accumulate((c[1] for c in self._claims), max))
         best = None
-        i = bisect.bisect_right(self._starts, offset)
-        for start, end, path, inode, allocated in self._claims[:i]:
-            if start <= offset < end and (best is None or (allocated and not best["allocated"])):
+        # back from the last claim starting at or before the offset, while any claim that
+        # far back still reaches past it
+        i = bisect.bisect_right(self._starts, offset) - 1
+        while i >= 0 and self._reach[i] > offset:
+            start, end, path, inode, allocated = self._claims[i]
+            if end > offset and (best is None or (allocated and not best["allocated"])):
                 best = {"path": path, "inode": inode, "allocated": allocated}
+            i -= 1
         return best
 
 
@@ -350,28 +370,27 @@ def sweep(evidences, sets, workers, stop=None) -> Iterator[Tuple[object, List[di
                 volume = next((v for v in ev.volumes if v.index == piece.volume), None)
                 errors += [ScanError(ev.name, trouble, volume) for trouble in unread]
         volumes = {v.index: v for v in ev.volumes}
+        owners = _owners(ev, {index: index in inside for index, got in found.items()
+                              if got and index is not None})
         out = []
         for index, got in sorted(found.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
             # a gap's findings are per gap stretch; runs never join across volumes
-            out += fragments(got, ev.name, volumes.get(index), index in inside)
-        _own(ev, out)
+            claims = owners.get(index)
+            out += fragments(got, ev.name, volumes.get(index), index in inside,
+                             claims.of if claims is not None else lambda at: None)
         yield ev, out, errors
 
 
-def _own(ev, found: List[dict]) -> None:
-    """Each finding's owner: the file-system object over its first block (one more walk of
-    the volumes that have findings; only the entries' runs are kept)."""
-    owners = {f["volume"]["index"]: Owners(_cluster(ev, f["volume"]["index"])
-                                           if f["within"] == "volume" else None)
-              for f in found if f["volume"] is not None}
-    if not owners:
-        return
-    for e in ev.entries():
-        if isinstance(e, FileEntry) and e.volume is not None and e.volume.index in owners:
-            owners[e.volume.index].add(e)
-    for f in found:
-        if f["volume"] is not None:
-            f["owner"] = owners[f["volume"]["index"]].of(f["runs"][0]["offset"])
+def _owners(ev, volumes: Dict[int, bool]) -> Dict[int, Owners]:
+    """What claims each offset of the volumes that have findings (index -> whether offsets
+    are the volume's own): one more walk of them, keeping only the entries' runs."""
+    owners = {index: Owners(_cluster(ev, index) if inside else None)
+              for index, inside in volumes.items()}
+    if owners:
+        for e in ev.entries():
+            if isinstance(e, FileEntry) and e.volume is not None and e.volume.index in owners:
+                owners[e.volume.index].add(e)
+    return owners
 
 
 def _cluster(ev, index: int) -> int:

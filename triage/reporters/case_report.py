@@ -267,7 +267,9 @@ def _fragment(g: _Graph, f: dict, evidence: dict):
         if partition is not None:
             g.contained_within(node, partition)
         runs.append(node)
-    note = g.add("Annotation", base, "uco-core:Annotation", {
+    # a reference file can be two findings (a live copy, another in unallocated space): the
+    # finding is named by its first run too
+    note = g.add("Annotation", f"{base}\x00{f['runs'][0]['offset']}", "uco-core:Annotation", {
         "uco-core:name": "block match",
         "uco-core:statement": [fragment_statement(f)],
         "uco-core:tag": [f"category:{f['category']}"] if f["category"] else [],

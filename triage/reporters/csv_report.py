@@ -11,7 +11,7 @@ once ("1 child abuse material (CAM)"). A match in a sealed set is marked in
 that design rate (the unsealed set confirms it); empty for a match by digest.
 
 `fragment` (`--blocks`): a reference file whose 4 KiB blocks were found on the media, one row
-per reference file and set: `reference_md5`, `blocks_matched` of `blocks_total`, `runs`
+per reference file, set and owner: `reference_md5`, `blocks_matched` of `blocks_total`, `runs`
 (`offset+length`, `; `-separated, in media order) in bytes from the start of the media, or,
 where `runs_within` is `volume`, of the volume's own bytes (behind a decryption or LVM layer), the
 set in `matches` (`block:set:category:0`) and `categories`; `path`, `inode` and `allocated` are
