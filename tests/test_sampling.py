@@ -114,6 +114,11 @@ def test_a_sample_without_hits_says_what_it_proves_and_exits_3(tmp_path, block_s
     assert result.code == 3
     assert "NO KNOWN MATERIAL FOUND BY SAMPLING (99 % confidence for 256 KiB or more)" in \
         result.stdout
+    # the sample is done: --resume would draw nothing more (it is not offered)
+    assert "--resume" not in result.stdout
+    again = run_triage("scan", image, "--hashset", hashset, "--sample", "0.99", "-o",
+                       tmp_path / "out", "--resume")
+    assert again.code == 3 and "--resume" not in again.stdout
     report = _report(tmp_path / "out")
     s = report["sampling"]
     n = sampling.sample_size(16384, 64, 0.99)

@@ -81,6 +81,13 @@ class ScanOutcome:
     elapsed: float
     hashsets: List[dict] = field(default_factory=list)   # as the report lists them
     verdict: Optional[ScanVerdict] = None                # what the report says
+    stopped: Optional[str] = None                        # why not complete (report's `stopped`)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether --resume would examine more: not after a sample that found nothing (its
+        draw is done; a scan without --sample examines everything)."""
+        return not self.complete and self.stopped != "sampled"
 
 
 class Terminated(KeyboardInterrupt):
@@ -264,7 +271,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
                           f"report is in {req.outdir} (complete: false); `--resume` continues")
     verdict = of_report(report)
     return ScanOutcome(req.outdir, summary, stopped is None, verdict.exit_code, reports,
-                       time.monotonic() - started, report["hashsets"], verdict)
+                       time.monotonic() - started, report["hashsets"], verdict, stopped)
 
 
 def conclude(results: Results, outdir: Path, formats, stopped: Optional[str],

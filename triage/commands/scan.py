@@ -118,7 +118,7 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
                           round(outcome.elapsed, 3), "summary": outcome.summary.__dict__,
                           "reports": [str(p) for p in outcome.reports]}, indent=2))
     elif not quiet:
-        again = None if outcome.complete else resume_command(
+        again = None if not outcome.resumable else resume_command(
             click.get_current_context(), "outdir", outdir, resume)
         click.echo(verdict_text(outcome, outcome.hashsets, again), err=False)
     return outcome.exit_code
