@@ -154,6 +154,10 @@ def test_a_spent_time_budget_stops_the_scan_with_exit_3(tmp_path, block_set):
     report = _report(tmp_path / "out")
     assert (report["complete"], report["stopped"]) == (False, "budget")
     assert report["time_budget"]["seconds"] == 0.5 and report["time_budget"]["spent"] is True
+    # its file system (empty) was walked at once, but its media not swept: not scanned
+    assert [ev["scanned"] for ev in report["evidence"]] == [False]
+    csv = (tmp_path / "out" / "report.csv").read_text()
+    assert f"not_scanned,{image}," in csv.replace('"', "")
 
 
 def test_durations_and_amounts():

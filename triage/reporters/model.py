@@ -4,6 +4,7 @@ rendered. Field names follow DESIGN.md section 4 and `triage/schemas/report.sche
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Callable
 
 from ..results import Results
 
@@ -27,7 +28,7 @@ def build(results: Results) -> dict:
         "finished": results.get("finished"),
         "complete": bool(results.get("complete")),
         "stopped": results.get("stopped"),
-        "evidence": [_evidence(results, e) for e in results.evidence()],
+        "evidence": [_evidence(results, e, _unswept(results)) for e in results.evidence()],
         "hashsets": results.hashsets(),
         "summary": summary,
         "hits": sorted((_hit(f) for f in results.findings()), key=_hit_order),
@@ -41,7 +42,17 @@ def build(results: Results) -> dict:
     }
 
 
-def _evidence(results: Results, row: dict) -> dict:
+def _unswept(results: Results) -> Callable[[str], bool]:
+    """Whether an evidence item's media is still to be swept for blocks (`--blocks`, or a
+    sample that hit): an item whose files were all judged is not scanned until then."""
+    options = results.get("options") or {}
+    if not (options.get("blocks") or options.get("sample")):
+        return lambda path: False
+    swept = set(results.get("swept") or [])
+    return lambda path: path not in swept
+
+
+def _evidence(results: Results, row: dict, unswept: Callable[[str], bool]) -> dict:
     info = dict(row["info"])
     # Damaged chunks as the scan met them, wherever: the description of the evidence at the
     # start lists only those met while opening it.
@@ -54,7 +65,7 @@ def _evidence(results: Results, row: dict) -> dict:
         volume["counts"] = counts.get(volume["index"], _zero_counts())
     if info.get("container") == "folder":
         info["counts"] = counts.get(None, _zero_counts())
-    info["scanned"] = row["finished"]
+    info["scanned"] = row["finished"] and not unswept(row["path"])
     return info
 
 
