@@ -71,6 +71,7 @@ def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
     source.write_text("d41d8cd98f00b204e9800998ecf8427f  a\n")
     reference = tmp_path / "reference"
     reference.mkdir()
+    (reference / "x").write_bytes(b"x")
     for command in (("import", source), ("build", reference)):
         out = blocker / f"{command[0]}.tset"          # its "folder" is a file
         proc = run_triage("hashset", *command, "-o", out)
@@ -173,3 +174,20 @@ def test_build_exits_3_when_part_of_its_folder_could_not_be_read(tmp_path):
     assert run.stderr == (f"triage: error: {ref}:p: not walked: a proc file system (the running "
                           f"kernel's state, not stored files)\n")
     assert json.loads(run.stdout)["signals"] == {"md5": 1}
+
+
+def test_build_known_good_and_max_shared_go_with_blocks_and_a_block_set(tmp_path):
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "a.bin").write_bytes(bytes(range(256)) * 64)
+    out = tmp_path / "x.tset"
+    for option in (["--known-good", SYN / "md5sum.txt"], ["--max-shared", "3"]):
+        run = run_triage("hashset", "build", ref, "-o", out, *option)
+        assert run.code == 2 and f"{option[0]} goes with --blocks" in run.stderr
+    md5s = tmp_path / "good.md5"
+    md5s.write_text("d41d8cd98f00b204e9800998ecf8427e  empty\n")
+    run = run_triage("hashset", "build", ref, "-o", out, "--blocks", "--known-good", md5s)
+    assert run.code == 2
+    assert run.stderr == (f"triage: error: {md5s}: --known-good needs a set with block digests "
+                          f"(made with `triage hashset build --blocks`)\n")
+    assert not out.exists()

@@ -218,3 +218,35 @@ def test_build_reads_what_a_scan_of_the_folder_lists_and_names_what_it_cannot(tm
     assert problem.where == "/".join(f"{depth:03d}" + "d" * 57 for depth in range(last + 1))
     assert problem.reason == ("cannot list folder: nested more than 20 folders past the "
                               "system's path limit: not examined")
+
+
+def test_build_keeps_no_value_an_empty_or_all_zero_file_shares_with_countless_others(tmp_path):
+    """An empty reference file (a failed download, a placeholder) put the empty file's MD5 in
+    the set, and every empty file of a seized device was then a hit."""
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "a.bin").write_bytes(b"alpha")
+    (ref / "empty.jpg").write_bytes(b"")
+    (ref / "zeros.bin").write_bytes(bytes(4096))
+    problems = []
+    build_set(ref, tmp_path / "ref.tset", on_problem=lambda folder, p: problems.append(p))
+    with load(tmp_path / "ref.tset") as hs:
+        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1, "edges": 1}
+        assert not hs.lookup("md5", [hashlib.md5(b"").digest()])[0]
+    assert [(p.where, p.severity, p.reason) for p in problems] == [
+        (name, "warning", "edges, md5, sha1, sha256 not kept: the value of an empty or all-zero "
+                          "file, which countless innocent files share")
+        for name in ("empty.jpg", "zeros.bin")]
+
+
+def test_build_writes_no_set_from_a_folder_that_gives_no_value(tmp_path):
+    from triage.errors import HashSetError
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(HashSetError, match=r"empty: no files in it: no set written$"):
+        build_set(empty, tmp_path / "a.tset")
+    (empty / "nothing").write_bytes(b"")
+    with pytest.raises(HashSetError, match=r"empty: none of its 1 file\(s\) gave a value to "
+                                           r"keep: no set written$"):
+        build_set(empty, tmp_path / "a.tset")
+    assert not (tmp_path / "a.tset").exists()

@@ -135,8 +135,12 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
             buildable(n)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--signal") from None
+    given = click.get_current_context().get_parameter_source
+    for flag, value in (("--known-good", "known_good"), ("--max-shared", "max_shared")):
+        if not blocks and given(value) is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"{flag} goes with --blocks")
     printer = ProblemPrinter()
-    good = [load(path) for path in known_good]
+    good = _block_sets(known_good)
     try:
         build_set(folder, output, names=names, category=category, kind=kind, name=name,
                   version=set_version, thresholds=threshold, on_problem=printer,
@@ -144,9 +148,26 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
     finally:
         for hs in good:
             hs.close()
-    printer.close()
+        printer.close()   # what each file gave, also before a refusal to write the set
     shown = _show(output, as_json)
     return EXIT_INCOMPLETE if printer.errors else shown
+
+
+def _block_sets(paths) -> list:
+    """The --known-good sets, each with block digests: one without (an MD5 list, NSRL's files)
+    would remove nothing, and say so nowhere."""
+    good = []
+    try:
+        for path in paths:
+            good.append(load(path))
+            if "block" not in good[-1].signals:
+                raise HashSetError(f"{path_text(str(path))}: --known-good needs a set with "
+                                   f"block digests (made with `triage hashset build --blocks`)")
+    except BaseException:
+        for hs in good:
+            hs.close()
+        raise
+    return good
 
 
 @hashset.command()

@@ -179,6 +179,14 @@ def _file_items(folder: Path, by_kind: Dict[str, List[str]], digests: List[str],
             except ValueError as exc:   # e.g. an undecodable picture: its digests still count
                 problems.append(str(exc))
     problems += [f"image library warning: {reason}" for reason in said]
+    common = sorted({signal for signal, value, _, _ in values
+                     if value in signals.get(signal).trivial})
+    if common:
+        # an alert set listing the empty file's MD5 calls every empty file on a seized device
+        # a hit
+        values = [v for v in values if v[1] not in signals.get(v[0]).trivial]
+        problems.append(f"{', '.join(common)} not kept: the value of an empty or all-zero "
+                        f"file, which countless innocent files share")
     items: List[Item] = [(where, Problem(where, reason, severity="warning"))
                          for reason in problems]
     items += [(where, SetEntry(signal, value, category, None, info.st_size, where, quality,
@@ -216,6 +224,7 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
     compiler = Compiler()
     tally = Tally()
     held: List[SetEntry] = []     # block entries, kept until every file has been seen
+    kept = 0
     manifest = hashlib.sha256()
     with progress_bar(None if progress else False, desc="build", unit="B",
                       unit_scale=True) as bar:
@@ -226,14 +235,23 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
                     held.append(item)
                 else:
                     compiler.add(item)
+                    kept += 1
                 tally.entry(where)
                 manifest.update(_manifest_line(where, item))
             else:
                 tally.problem(item)
                 if on_problem is not None:
                     on_problem(folder, item)
-    for entry in probative_blocks(held, max_shared, known_good_blocks):
+    blocks = probative_blocks(held, max_shared, known_good_blocks)
+    for entry in blocks:
         compiler.add(entry)
+    tally.close()
+    if not kept and not blocks:
+        # an empty folder (a mount that failed, a wrong path) would make a set that finds
+        # nothing, and say so nowhere
+        raise HashSetError(f"{path_text(str(folder))}: " + (
+            f"none of its {tally.records:,} file(s) gave a value to keep" if tally.records
+            else "no files in it") + ": no set written")
     write_set(compiler, out, described=[{"kind": kind}],
               sources=[{"path": path_text(str(folder)), "sha256": manifest.hexdigest(),
                         "format": "folder"}],
