@@ -178,3 +178,29 @@ def test_containers_cost_their_members_so_a_folder_of_packages_spreads_over_the_
     assert len(list(batches(costs, cost=lambda c: c))) == 10
     assert opened.cost(replace(package, path="/cache/pkg.bin")) == containers.PROBE
     assert judge.cost(replace(package, path="/cache/pkg.deb")) == 0   # containers not opened
+
+
+def test_an_alert_sets_empty_file_or_all_zero_digest_is_a_warning_not_a_hit(tmp_path):
+    """A set that lists the empty file's MD5 (a mistake `hashset validate` calls an error)
+    made every empty file on a seized device a hit; a known-good set's listing stays."""
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "zeros.bin").write_bytes(bytes(4096))
+    (folder / "listed.bin").write_bytes(LISTED)
+    alert = tmp_path / "alert.md5"
+    alert.write_text("".join(f"{hashlib.md5(d).hexdigest()}  x\n"
+                             for d in (b"", bytes(4096), LISTED)))
+    good = tmp_path / "good.md5"
+    good.write_text(f"{hashlib.md5(bytes(4096)).hexdigest()}  zeros\n")
+    with open_evidence(str(folder)) as ev:
+        found = {e.path: e for e in ev.entries()}
+    judge = Judge([load(alert, name="ALERT"), load(good, name="GOOD", kind="known-good")])
+    empty, zeros, listed = (judge(found[p]) for p in ("/empty.txt", "/zeros.bin", "/listed.bin"))
+    assert (empty.status, empty.matches) == ("clean", [])
+    assert empty.warnings == [
+        "listed in alert set 'ALERT' by its md5, the value of an empty or all-zero file that "
+        "countless innocent files share: not a hit (check the set with `triage hashset "
+        "validate`)"]
+    assert zeros.status == "known" and [m.set for m in zeros.matches] == ["GOOD"]
+    assert listed.status == "hit"

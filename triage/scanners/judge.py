@@ -78,6 +78,24 @@ class Verdict:
         return self.status, self.bytes_read, self.hashed, self.decoded
 
 
+def _evidence_only(matches: List[Match], verdict: Verdict) -> List[Match]:
+    """The matches less an alert set's on a digest of an empty or all-zero file (a signal's
+    `trivial` values): such a listing is a mistake in the set (`hashset validate` calls it an
+    error), and it made every empty file on a seized device a hit. Each is said in a warning
+    instead. A known-good set's stays: it marks nothing as evidence."""
+    kept, mistaken = [], {}
+    for m in matches:
+        if m.kind == "alert" and verdict.hashes.get(m.signal) in signals.get(m.signal).trivial:
+            mistaken.setdefault(m.set, set()).add(m.signal)
+        else:
+            kept.append(m)
+    verdict.warnings += [f"listed in alert set {name!r} by its {', '.join(sorted(sigs))}, the "
+                         f"value of an empty or all-zero file that countless innocent files "
+                         f"share: not a hit (check the set with `triage hashset validate`)"
+                         for name, sigs in mistaken.items()]
+    return kept
+
+
 class Judge:
     def __init__(self, sets, thresholds: Optional[Dict[str, int]] = None,
                  stop: Optional[threading.Event] = None, video: Optional[dict] = None,
@@ -232,7 +250,7 @@ class Judge:
                               bytes_read=screened + contents.bytes_read, hashed=bool(needed))
             if not needed:
                 verdict.hashes = {}   # the MD5 taken for the children only
-            verdict.matches = self.exact.match(verdict.hashes)
+            verdict.matches = _evidence_only(self.exact.match(verdict.hashes), verdict)
             if contents.data is not None and not verdict.matches:
                 if self.perceptual is not None:
                     self._perceive(contents.data, verdict)
