@@ -775,3 +775,12 @@ def test_the_same_evidence_given_twice_is_refused_before_anything_is_written(tmp
         assert run.code == 2
         assert run.stderr == f"triage: error: {second}: given twice ({evidence} and {second})\n"
         assert not (tmp_path / "out").exists()
+    # a set: opened twice, listed twice in the report
+    (tmp_path / "again.md5").symlink_to(alert)
+    for command in (("scan", evidence), ("batch", evidence)):
+        run = triage(*command, "--hashset", alert, "--hashset", tmp_path / "again.md5", "-o",
+                     tmp_path / "out")
+        assert run.code == 2
+        assert run.stderr == (f"triage: error: {tmp_path / 'again.md5'}: given twice ({alert} "
+                              f"and {tmp_path / 'again.md5'})\n")
+        assert not (tmp_path / "out").exists()

@@ -152,6 +152,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     progress = progress or Progress()
     started = time.monotonic()
     # Everything that can make the scan impossible is checked before any long work starts.
+    refuse_repeats(req.hashsets)
     sets = [load_hashset(p, trust=req.trust, progress=progress.shown) for p in req.hashsets]
     if (req.blocks or req.sample) and not any("block" in s.signals for s in sets):
         for s in sets:
@@ -323,7 +324,7 @@ def terminate_as_interrupt():
 
 
 def _open_all(paths: Sequence[str]) -> List[Evidence]:
-    _refuse_repeats(paths)
+    refuse_repeats(paths)
     opened: List[Evidence] = []
     try:
         for path in paths:
@@ -335,10 +336,11 @@ def _open_all(paths: Sequence[str]) -> List[Evidence]:
     return opened
 
 
-def _refuse_repeats(paths: Sequence[str]) -> None:
-    """The same evidence given twice (the same path, or another reached through a link) would
-    be walked twice into one results database, the second walk recording every file as
-    another name of what the first judged (the summary then counted no file seen)."""
+def refuse_repeats(paths: Sequence[str]) -> None:
+    """The same file given twice (the same path, or another reached through a link): evidence
+    would be walked twice into one results database, the second walk recording every file as
+    another name of what the first judged (the summary then counted no file seen); a set
+    would be opened twice and listed twice in the report."""
     seen: Dict[str, str] = {}
     for path in paths:
         real = os.path.realpath(path)

@@ -20,7 +20,7 @@ from ..errors import EvidenceError, TriageError
 from ..evidence import open_evidence
 from ..outdir import check_outside_evidence
 from ..results import Results
-from ..scan import Terminated, now, terminate_as_interrupt
+from ..scan import Terminated, now, refuse_repeats, terminate_as_interrupt
 from . import case as case_report, engine, render, sets as batch_sets, sources, state, tasks
 from .case import DONE, FAILED, ItemResult
 from .merge import PARTS, part_dir
@@ -78,6 +78,7 @@ def run(req: BatchRequest, display: Optional[Display] = None,
         connect: Callable = engine.cluster) -> BatchOutcome:
     display = display or Display()
     started_at, started = time.monotonic(), now()
+    refuse_repeats(req.hashsets)   # before the sources are listed, which can take a while
     found = sources.resolve(req.sources)
     if not found.items:
         raise TriageError(f"{', '.join(req.sources)}: no evidence items found"
