@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -702,6 +703,40 @@ def test_a_file_under_several_names_is_one_hit_under_its_own_name(images, tmp_pa
         report_txt["size"]
     rows = (out / "report.csv").read_text("utf-8-sig").splitlines()
     assert len(rows) == 1 + 2                       # one row per file, not per name
+
+
+def test_a_folders_hard_links_are_one_file_read_once_as_an_images_are(tmp_path, triage):
+    """A mounted drive's hard links (rsnapshot and Time Machine trees hold thousands) were
+    each read and each a hit; as in an image, a content is read once, one hit under its first
+    name, its other names beside it. A copy (another inode) stays a file of its own."""
+    evidence = tmp_path / "evidence"
+    (evidence / "docs").mkdir(parents=True)
+    data = b"known content\n" * 100
+    (evidence / "docs" / "report.txt").write_bytes(data)
+    os.link(evidence / "docs" / "report.txt", evidence / "report-link.txt")
+    (evidence / "copy.txt").write_bytes(data)
+    alert = tmp_path / "alert.md5"
+    alert.write_text(f"{hashlib.md5(data).hexdigest()}  report\n")
+    out = tmp_path / "out"
+    run = triage("scan", evidence, "--hashset", alert, "-o", out, "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    hits = {h["path"]: h for h in report["hits"]}
+    assert sorted(hits) == ["/copy.txt", "/docs/report.txt"]
+    assert hits["/docs/report.txt"]["other_names"] == [
+        {"path": "/report-link.txt", "allocated": True, "realloc": False}]
+    assert hits["/copy.txt"]["other_names"] == []
+    s = report["summary"]
+    assert (s["files_seen"], s["other_names"], s["hits"]) == (2, 1, 2)
+    # each content read once to match, once more for the SHA-1 and SHA-256 of the report
+    assert s["bytes_read"] == 4 * len(data)
+    listed = triage("files", evidence, "--hash", "md5")
+    assert listed.code == 0, listed.stderr
+    # in the walk's order (a folder's files before its folders), each name with its digest
+    assert [(r["path"], r["md5"]) for r in map(json.loads, listed.stdout.splitlines())] == [
+        (path, hashlib.md5(data).hexdigest())
+        for path in ("/copy.txt", "/report-link.txt", "/docs/report.txt")]
 
 
 def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(tmp_path,

@@ -96,6 +96,9 @@ class FileEntry:
     # A file stored in an iOS backup (triage.containers.iosbackup): its name on the phone,
     # `domain/relativePath` from the backup's Manifest.db; `path` stays its stored name.
     backup_path: Optional[str] = None
+    # A folder's file with other names (hard links, st_nlink > 1): the device its inode is on
+    # (st_dev), which with `inode` names its content across the mounts a folder may span.
+    device: Optional[int] = None
 
     def __reduce__(self):
         # Its fields' values in order, without their names: entries travel to worker
@@ -114,13 +117,16 @@ class FileEntry:
     def content_key(self) -> tuple:
         """Names with equal keys read the same bytes (hard links, a reallocated name and the
         live file on its inode): what a scan groups to read shared content once. Hashable and
-        stable across processes. A folder's file is keyed by its path: an inode number alone
-        does not name a file across the mounts a folder may span."""
+        stable across processes. A folder's file is keyed by its path, or where it has other
+        names by its device and inode: an inode number alone does not name a file across the
+        mounts a folder may span."""
         if self.member is not None:   # a member's content: its container's, then its name
             return (self.evidence, None if self.volume is None else self.volume.index,
                     self.inode, self.attribute, self.member.container_path,
                     self.member.same_as or self.member.member_path)
         if self.volume is None:
+            if self.device is not None:
+                return (self.evidence, None, self.device, self.inode)
             return (self.evidence, None, self.path, None)
         return (self.evidence, self.volume.index, self.inode, self.attribute)
 

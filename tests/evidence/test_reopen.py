@@ -129,8 +129,9 @@ def test_worker_processes_reopen_once_and_close_when_their_work_ends(images, tmp
 
 def test_content_key_groups_the_names_of_one_content(images, tmp_path):
     """What the scan groups to read shared content once: hard links and a reallocated name with
-    the live file on its inode share a key; a stream, another file, or a folder's file (keyed by
-    path: inode numbers repeat across the mounts a folder may span) do not."""
+    the live file on its inode share a key; a stream or another file do not. A folder's file is
+    keyed by its path, or where it has other names by its device and inode (inode numbers
+    repeat across the mounts a folder may span)."""
     ev, entries = entries_of(images / "ext4.raw")
     with ev:
         keys = {e.path: e.content_key() for e in entries}
@@ -146,6 +147,11 @@ def test_content_key_groups_the_names_of_one_content(images, tmp_path):
     assert base[:3] == stream[:3] and base[3] is None and stream[3] is not None
     (tmp_path / "a").write_text("x")
     os.link(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "c").write_text("x")
     folder = open_evidence(str(tmp_path))
-    assert len({e.content_key() for e in folder.entries()}) == 2
+    found = {e.path: e.content_key() for e in folder.entries()}
+    st = os.stat(tmp_path / "a")
+    assert found == {"/a": (str(tmp_path), None, st.st_dev, st.st_ino),
+                     "/b": (str(tmp_path), None, st.st_dev, st.st_ino),
+                     "/c": (str(tmp_path), None, "/c", None)}
     pickle.loads(pickle.dumps(keys))   # picklable, for the worker processes

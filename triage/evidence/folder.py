@@ -251,6 +251,7 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str,
         times=(divmod(st.st_mtime_ns, 10**9), divmod(st.st_atime_ns, 10**9),
                divmod(st.st_ctime_ns, 10**9), _birth(st)),
         open=partial(open_readonly, path, follow),   # picklable: a worker process opens it
+        device=st.st_dev if st.st_nlink > 1 else None,
     )
 
 
