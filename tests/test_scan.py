@@ -505,6 +505,46 @@ def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_pat
             "content)") for p in ("/f100.bin", "/f199.bin")]
 
 
+def test_unattended_a_file_stuck_in_a_read_is_an_error_and_the_scan_ends(tmp_path,
+                                                                         monkeypatch):
+    """No Ctrl-C and no budget (a batch on a cluster, a scan left overnight): a read that
+    never returns held the scan for ever. Its worker, still for STALL seconds, is stopped, the
+    file is an error record that says why, and every other file is judged."""
+    import time as clock
+    from triage import workers
+    from triage.scan import ScanRequest, scan
+    from triage.scanners.judge import Judge
+    if workers.fork_context() is None:
+        pytest.skip("no fork on this platform: threads cannot be stopped")
+    monkeypatch.setattr(workers, "STALL", 1.0)
+    monkeypatch.setattr(workers, "WATCH", 0.1)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for i in range(40):
+        (evidence / f"f{i:02d}.bin").write_bytes(f"content {i}\n".encode() * (i + 1))
+    (evidence / "stuck.bin").write_bytes(b"never read")
+    alert = tmp_path / "alert.md5"
+    alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f05.bin\n")
+    judge = Judge.__call__
+
+    def stuck_on(self, entry):
+        if entry.path == "/stuck.bin":
+            clock.sleep(3600)   # deaf to everything, as a read in the kernel is
+        return judge(self, entry)
+
+    monkeypatch.setattr(Judge, "__call__", stuck_on)
+    out = tmp_path / "out"
+    outcome = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                               workers=2))
+    report = json.loads((out / "report.json").read_text())
+    assert (outcome.complete, outcome.exit_code) == (True, 1)
+    assert [h["path"] for h in report["hits"]] == ["/f05.bin"]
+    assert report["summary"]["files_seen"] == 41
+    assert [(e["path"], e["reason"]) for e in report["errors"]] == [
+        ("/stuck.bin", "not examined: no read returned for 1 s (a hung device or mount); the "
+                       "worker process judging it was stopped")]
+
+
 # A scan whose judge never returns from one file, as a read on a hung network mount never
 # does (the budget's alarm works in a main thread only: the scan runs in a process of its own).
 STUCK_SCAN = """

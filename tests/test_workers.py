@@ -185,14 +185,14 @@ def test_a_crashed_worker_s_batches_run_again_an_entry_at_a_time():
         if n == 7:
             os._exit(1)
         return n * n
-    pool = Workers(task, 2, crashed=lambda n: None)
+    pool = Workers(task, 2, crashed=lambda n, stalled=None: None)
     got = []
     with pytest.raises(BrokenProcessPool):
         for batch, results in pool.map([[1, 2, 3], [4, 5, 6], [7, 8]]):
             got.append(results)
     pool.close()
     assert got == [[1, 4, 9], [16, 25, 36]]
-    pool = Workers(task, 2, crashed=lambda n: -n)
+    pool = Workers(task, 2, crashed=lambda n, stalled=None: -n)
     assert [r for _, r in pool.map([[1, 2, 3], [7, 8], [4]])] == [[1, 4, 9], [-7, 64], [16]]
     pool.close()
 
@@ -205,7 +205,7 @@ def test_a_batch_sent_to_a_pool_broken_before_its_failures_were_seen_runs_again(
         if n == 7:
             os._exit(1)
         return n * n
-    pool = Workers(task, 2, crashed=lambda n: -n)
+    pool = Workers(task, 2, crashed=lambda n, stalled=None: -n)
 
     def sent():
         yield [7, 8]
@@ -245,3 +245,25 @@ def test_a_stop_kills_a_worker_stuck_in_a_read_after_its_grace_and_keeps_what_co
     assert got == list(range(BATCH_FILES))
     assert stopped == []
     assert not any(p.is_alive() for p in pool._processes)
+
+
+def test_a_worker_stuck_in_a_read_is_stopped_and_its_entry_stood_in_for(monkeypatch):
+    """Unattended (no Ctrl-C, no budget), a read that never returns held the pool for ever.
+    When every worker process has stood still (no byte read, no CPU) for STALL seconds while
+    a batch is waited for, they are stopped; the batch runs again an entry at a time, and the
+    entry that sticks again gets its stand-in, told it stalled; the others their results."""
+    if workers.fork_context() is None:
+        pytest.skip("no fork on this platform: threads cannot be stopped")
+    monkeypatch.setattr(workers, "STALL", 1.0)
+    monkeypatch.setattr(workers, "WATCH", 0.1)
+    calls = []
+    pool = Workers(partial(_stuck_at, 5), 2,
+                   crashed=lambda n, stalled=None: calls.append((n, stalled)) or -n)
+    started = time.monotonic()
+    try:
+        got = [r for _, r in pool.map([[1, 2], [3, 4, 5, 6], [7]])]
+    finally:
+        pool.close()
+    assert got == [[1, 2], [3, 4, -5, 6], [7]]
+    assert calls == [(5, 1.0)]
+    assert time.monotonic() - started < 60

@@ -31,7 +31,8 @@ from .results import Results, Summary, entry_key, file_key
 from .sampling import DEFAULT_MIN_AMOUNT
 from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
-from .workers import STOP_GRACE, Workers, batches, before_fork, detach, fork_context, stop_event
+from .workers import (STOP_GRACE, Workers, batches, before_fork, detach, fork_context,
+                      not_examined, stop_event)
 
 
 @dataclass
@@ -502,15 +503,14 @@ class _Tasks:
         return verdict
 
     @staticmethod
-    def crashed(item):
-        """What stands for a file whose judging took its worker process down (workers.Workers
-        found it by running it alone): an error record, and the scan goes on. A piece of the
-        block sweep has none: the scan stops there, with its partial report."""
+    def crashed(item, stalled: Optional[float] = None):
+        """What stands for a file whose judging took its worker process down, or left it
+        stuck in a read for `stalled` seconds (workers.Workers found it by running it alone):
+        an error record, and the scan goes on. A piece of the block sweep has none: the scan
+        stops there, with its partial report."""
         if not isinstance(item, FileEntry):
             return None
-        return Verdict(item, "error", errors=[
-            "not examined: the worker process judging it died (a library crashed on its "
-            "content)"])
+        return Verdict(item, "error", errors=[not_examined("judging", stalled)])
 
 
 SAMPLE_COMMIT = 1024     # windows read between two records of a sample's progress

@@ -16,8 +16,10 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.util import Finalize
@@ -40,6 +42,11 @@ BATCH_COST = 16 << 20
 # before it kills their worker processes: a read that never returns (a hung network mount, a
 # device that stopped answering, a kernel file) would otherwise hold a Ctrl-C for ever.
 STOP_GRACE = 5.0
+# A worker process that has neither read a byte nor used the CPU for this long while a batch
+# waits on it is stuck in a read that does not return: it is stopped, and the file it was on
+# recorded as not examined (a failing disk that retries a sector still moves within this).
+STALL = 300.0
+WATCH = 5.0   # how often a wait for a batch looks at the worker processes' progress
 
 
 class Interrupted(Exception):
@@ -88,16 +95,19 @@ class Workers:
     order the batches went in; a batch stopped midway (Interrupted) returns the results it
     has.
 
-    A worker process can die (a C library crashing on a corrupt structure): every batch still
-    out fails with it, the other workers' too. With `crashed` (entry -> the result that stands
-    for it, or None where there is none), those batches are run again one entry at a time in a
-    new pool, and an entry that takes a worker down again gets `crashed(entry)`: one bad file
-    never stops the rest. Without it (or where it gives None), BrokenProcessPool is raised."""
+    A worker process can die (a C library crashing on a corrupt structure), or be stopped stuck
+    in a read (`_result`): every batch still out fails with it, the other workers' too. With
+    `crashed` ((entry, stalled=None) -> the result that stands for it, or None where there is
+    none), those batches are run again one entry at a time in a new pool, and an entry that
+    takes a worker down again gets `crashed(entry, stalled=...)` (`stalled`: STALL when the
+    worker was stopped stuck, else None): one bad file never stops the rest. Without it (or
+    where it gives None), BrokenProcessPool is raised."""
 
     def __init__(self, task: Callable, count: int,
-                 crashed: Optional[Callable[[object], object]] = None):
+                 crashed: Optional[Callable[..., object]] = None):
         self.count, self._task, self._crashed = count, task, crashed
         self._processes: List[multiprocessing.process.BaseProcess] = []
+        self._stalled = False   # the pool broke because stuck workers were stopped
         self._pool = self._new_pool()
         self._pending: Deque[Tuple[list, list, Future]] = deque()
 
@@ -113,8 +123,26 @@ class Workers:
         # another thread holds a lock would inherit the lock held.
         pool.submit(int).result()
         self._processes = [p for p in multiprocessing.active_children() if p not in others]
+        self._watch = _Watch()
+        self._stalled = False
         self._call = _run_in_worker
         return pool
+
+    def _result(self, future: Future):
+        """future.result(), watching the worker processes meanwhile: when every one of them
+        has stood still for STALL seconds (no byte read, no CPU used), the batch waited for
+        is stuck in a read, and they are stopped (the pool breaks; `_isolate` finds which
+        file it was). Threads cannot be stopped: they are waited for."""
+        if not self._processes:
+            return future.result()
+        while True:
+            try:
+                return future.result(timeout=WATCH)
+            except FuturesTimeout:
+                stuck = self._watch.stuck(self._processes)
+                for process in stuck:
+                    self._stalled = True
+                    process.kill()
 
     def map(self, batches: Iterable[list], entry: Callable = lambda item: item
             ) -> Iterator[Tuple[list, list]]:
@@ -131,7 +159,7 @@ class Workers:
     def _next(self) -> Iterator[Tuple[list, list]]:
         batch, _, future = self._pending[0]
         try:
-            results = future.result()
+            results = self._result(future)
         except BrokenProcessPool:
             if self._crashed is None:
                 raise
@@ -150,9 +178,9 @@ class Workers:
             results = []
             for one in entries:
                 try:
-                    got = self._pool.submit(self._call, [one]).result()
+                    got = self._result(self._pool.submit(self._call, [one]))
                 except BrokenProcessPool:
-                    stand_in = self._crashed(one)
+                    stand_in = self._crashed(one, stalled=STALL if self._stalled else None)
                     if stand_in is None:
                         raise
                     got = [stand_in]
@@ -194,6 +222,50 @@ class Workers:
                 if process.is_alive():
                     process.kill()   # its batch is lost: a resumed scan judges it again
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def not_examined(doing: str, stalled: Optional[float] = None) -> str:
+    """Why a file that `crashed` stands in for was not examined: its worker process died
+    `doing` it, or (`stalled`, seconds) was stopped, stuck in a read."""
+    if stalled is not None:
+        return (f"not examined: no read returned for {stalled:g} s (a hung device or mount); "
+                f"the worker process {doing} it was stopped")
+    return (f"not examined: the worker process {doing} it died (a library crashed on its "
+            f"content)")
+
+
+class _Watch:
+    """When each worker process was last seen to read or compute: its bytes read by system
+    calls (/proc/PID/io `rchar`, page-cache hits included) and its CPU time (/proc/PID/stat).
+    Where /proc is not there, no process is ever stuck."""
+
+    def __init__(self):
+        self._seen: dict = {}   # pid -> (activity, when it last changed)
+
+    def stuck(self, processes) -> list:
+        """The processes, when every live one has stood still for STALL seconds (one at work
+        on a stuck read, the others idle, waiting for the batch the scan waits on); else []."""
+        now, still = time.monotonic(), []
+        alive = [p for p in processes if p.is_alive()]
+        for process in alive:
+            mark = _activity(process.pid)
+            last = self._seen.get(process.pid)
+            if mark is None or last is None or last[0] != mark:
+                self._seen[process.pid] = (mark, now)
+            elif now - last[1] >= STALL:
+                still.append(process)
+        return still if alive and len(still) == len(alive) else []
+
+
+def _activity(pid: int) -> Optional[tuple]:
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            read = next(line for line in f if line.startswith("rchar:"))
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except (OSError, StopIteration):
+        return None
+    return read, fields[11], fields[12]   # utime, stime
 
 
 def ordered(task: Callable, items: Iterable, cost: Callable[[object], int],

@@ -18,7 +18,7 @@ from ..library_warnings import collected
 from ..progress import progress_bar
 from ..records import ScanError
 from ..safetext import visible
-from ..workers import Workers, batches
+from ..workers import Workers, batches, not_examined
 from .options import PathArg, evidence_access, signal_list
 
 
@@ -95,17 +95,15 @@ def describe_once(marked: tuple, hashes: Sequence[str],
     return key, again, describe(item, hashes, archives)
 
 
-def crashed(marked: tuple, hashes: Sequence[str]) -> tuple:
+def crashed(marked: tuple, hashes: Sequence[str], stalled: Optional[float] = None) -> tuple:
     """What describe_once gives for a file whose reading took its worker process down (a
-    library crashing on its content, found by workers.Workers): its listing, no hashes, and
-    an error line; the listing goes on."""
+    library crashing on its content, found by workers.Workers), or left it stuck in a read
+    for `stalled` seconds: its listing, no hashes, and an error line; the listing goes on."""
     item, key, again = marked
     if isinstance(item, ScanError):
         return key, again, [_error_record(item)]
     record = {**item.to_dict(), **{name: None for name in hashes}}
-    return None, again, [record, _entry_error(
-        item, "not examined: the worker process reading it died (a library crashed on its "
-              "content)")]
+    return None, again, [record, _entry_error(item, not_examined("reading", stalled))]
 
 
 def _reused(outputs, hashes: Sequence[str]) -> Iterator[List[dict]]:
