@@ -387,3 +387,26 @@ def test_info_says_how_sealed_blocks_are_confirmed(block_evidence):
             "digest (as strong as the unsealed set's comparison); a reference file's MD5 is "
             "readable only with its blocks' bytes") in run.stdout.splitlines()
     assert "  block                22             0 sized" in run.stdout.splitlines()
+
+
+def test_info_says_what_a_scan_screens_with_a_sealed_fingerprinted_set(tmp_path):
+    """Sealed without its sizes, a fingerprinted set screens every file, not "a file of a
+    listed size" (there are none), as its info said."""
+    from triage.hashsets.build import build_set
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "a.bin").write_bytes(b"reference " * 1000)
+    built = tmp_path / "ref.tset"
+    build_set(ref, built, names=("md5", "edges"))
+    lines = {}
+    for name, options in (("plain", None), ("sealed", []), ("sized", ["--keep-sizes"])):
+        path = built
+        if options is not None:
+            path = tmp_path / f"{name}.sealed"
+            assert run_triage("hashset", "seal", built, "-o", path, *options).code == 0
+        info = run_triage("hashset", "info", path)
+        lines[name] = next(line for line in info.stdout.splitlines()
+                           if line.startswith("screening:"))
+    assert "reads 8 KiB of a file of a listed size," in lines["plain"]
+    assert "reads 8 KiB of each file," in lines["sealed"]
+    assert lines["sized"] == lines["plain"]

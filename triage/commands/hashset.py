@@ -336,9 +336,10 @@ def _render(d: dict) -> str:
     for src in d["sources"]:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")
     if d.get("fingerprinted"):
+        sized = not d.get("sealed") or d["sealed"]["sizes_kept"]
         lines.append("screening:  every reference file has a sub-file fingerprint (edges): a "
-                     "scan reads 8 KiB of a file of a listed size, and the whole file only when "
-                     "its fingerprint is listed")
+                     f"scan reads 8 KiB of {'a file of a listed size' if sized else 'each file'}"
+                     ", and the whole file only when its fingerprint is listed")
     if d.get("sealed"):
         sealed = d["sealed"]
         lines.append(f"sealed:     exact digests as keyed fingerprints of "
