@@ -359,3 +359,19 @@ def test_min_amount_without_sample_is_a_usage_error(tmp_path, block_set):
                         tmp_path / "out")
     assert result.code == 2 and "--min-amount goes with --sample" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_is_not_sampled_and_says_so(tmp_path, block_set):
+    """A folder has no media to sample: its files are scanned in full, and a warning says
+    why no sample was read (the report said nothing of the --sample asked for)."""
+    hashset, _ = block_set
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"a file\n")
+    result = run_triage("scan", folder, "--hashset", hashset, "--sample", "0.99", "-o",
+                        tmp_path / "out", "-q")
+    report = _report(tmp_path / "out")
+    assert (result.code, report["summary"]["files_seen"], report["sampling"]) == (3, 1, None)
+    assert [w["reason"] for w in report["warnings"]] == [
+        "not sampled: a folder has no media of its own (its files are scanned in full; give "
+        "the device or an image of it to sample)"]

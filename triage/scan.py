@@ -228,8 +228,8 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
         if totals is not None:
             totals.listen()
         with _budget(req.time_budget, started):
-            if options.get("sample") and not _sample(options, evidences, results, sweeper,
-                                                     stop):
+            if options.get("sample") and not _sample(options, evidences, ids, results,
+                                                     sweeper, stop):
                 stopped = "sampled"    # nothing found in the sample: the scan stops there
             else:
                 _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
@@ -514,9 +514,11 @@ class _Tasks:
 
 
 SAMPLE_COMMIT = 1024     # windows read between two records of a sample's progress
+NOT_SAMPLED = ("not sampled: a folder has no media of its own (its files are scanned in full; "
+               "give the device or an image of it to sample)")
 
 
-def _sample(options, evidences, results: Results, sweeper, stop) -> bool:
+def _sample(options, evidences, ids, results: Results, sweeper, stop) -> bool:
     """`--sample`: random windows of each evidence item's media checked against the block
     sets (sampling.py); the `sampling` facts recorded. True when a listed block was found (the
     scan then goes on in full). A resumed scan continues the same draw: its seed and the
@@ -533,7 +535,11 @@ def _sample(options, evidences, results: Results, sweeper, stop) -> bool:
     keep()
     try:
         for ev in evidences:
-            if ev.media is None or any(f["done"] and f["found"] for f in items.values()):
+            if ev.media is None:
+                results.add_error(ids[ev.path], ScanError(ev.name, NOT_SAMPLED).to_dict(),
+                                  severity="warning")
+                continue
+            if any(f["done"] and f["found"] for f in items.values()):
                 continue
             before = items.get(ev.name)
             if before is not None and before["done"]:
