@@ -469,15 +469,29 @@ def test_unreadable_file_is_an_error_record_and_the_scan_goes_on(images, triage,
     assert files[other["path"]]["md5"] == report["hits"][0]["md5"]
 
 
+def _scan_judging_after(monkeypatch, before, evidence, alert, out):
+    """scan() in this process, in two workers forked with the judge calling `before(entry)`
+    first (what a crashing library or a read that never returns does to one file); its
+    outcome and report."""
+    from triage.scan import ScanRequest, scan
+    from triage.scanners.judge import Judge
+    judge = Judge.__call__
+
+    def judging(self, entry):
+        before(entry)
+        return judge(self, entry)
+    monkeypatch.setattr(Judge, "__call__", judging)
+    outcome = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                               workers=2))
+    return outcome, json.loads((out / "report.json").read_text())
+
+
 def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_path,
                                                                           monkeypatch):
     """A C library can crash on a corrupt structure and take its worker process down, and the
     batches the other workers had out with it. Those are judged again a file at a time; the
     file that takes a worker down again is an error record, every other file is judged, and
     the scan ends complete."""
-    import os
-    from triage.scan import ScanRequest, scan
-    from triage.scanners.judge import Judge
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     for i in range(200):
@@ -485,18 +499,13 @@ def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_pat
     alert = tmp_path / "alert.md5"
     alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f005.bin\n" +
                      hashlib.md5(b"content 150\n" * 151).hexdigest() + "  f150.bin\n")
-    judge = Judge.__call__
 
-    def crash_on(self, entry):
+    def crash_on(entry):
         if entry.path in ("/f199.bin", "/f100.bin"):
             os._exit(1)
-        return judge(self, entry)
 
-    monkeypatch.setattr(Judge, "__call__", crash_on)
-    out = tmp_path / "out"
-    outcome = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
-                               workers=2))
-    report = json.loads((out / "report.json").read_text())
+    outcome, report = _scan_judging_after(monkeypatch, crash_on, evidence, alert,
+                                          tmp_path / "out")
     assert (outcome.complete, outcome.exit_code) == (True, 1)
     assert sorted(h["path"] for h in report["hits"]) == ["/f005.bin", "/f150.bin"]
     assert report["summary"]["files_seen"] == 200
@@ -512,8 +521,6 @@ def test_unattended_a_file_stuck_in_a_read_is_an_error_and_the_scan_ends(tmp_pat
     file is an error record that says why, and every other file is judged."""
     import time as clock
     from triage import workers
-    from triage.scan import ScanRequest, scan
-    from triage.scanners.judge import Judge
     if workers.fork_context() is None:
         pytest.skip("no fork on this platform: threads cannot be stopped")
     monkeypatch.setattr(workers, "STALL", 1.0)
@@ -525,18 +532,13 @@ def test_unattended_a_file_stuck_in_a_read_is_an_error_and_the_scan_ends(tmp_pat
     (evidence / "stuck.bin").write_bytes(b"never read")
     alert = tmp_path / "alert.md5"
     alert.write_text(hashlib.md5(b"content 5\n" * 6).hexdigest() + "  f05.bin\n")
-    judge = Judge.__call__
 
-    def stuck_on(self, entry):
+    def stuck_on(entry):
         if entry.path == "/stuck.bin":
             clock.sleep(3600)   # deaf to everything, as a read in the kernel is
-        return judge(self, entry)
 
-    monkeypatch.setattr(Judge, "__call__", stuck_on)
-    out = tmp_path / "out"
-    outcome = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
-                               workers=2))
-    report = json.loads((out / "report.json").read_text())
+    outcome, report = _scan_judging_after(monkeypatch, stuck_on, evidence, alert,
+                                          tmp_path / "out")
     assert (outcome.complete, outcome.exit_code) == (True, 1)
     assert [h["path"] for h in report["hits"]] == ["/f05.bin"]
     assert report["summary"]["files_seen"] == 41
