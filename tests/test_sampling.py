@@ -375,3 +375,22 @@ def test_a_folder_is_not_sampled_and_says_so(tmp_path, block_set):
     assert [w["reason"] for w in report["warnings"]] == [
         "not sampled: a folder has no media of its own (its files are scanned in full; give "
         "the device or an image of it to sample)"]
+
+
+def test_a_budget_counts_from_the_commands_start(tmp_path, block_set):
+    """The budget is the examiner's: counted from when the command began (ScanRequest.started,
+    the CLI's triage.STARTED), its start-up included, not from the scan's own start. Given a
+    start a minute ago, a 30 s budget is spent before the first file."""
+    import time
+    from triage.scan import ScanRequest, scan
+    hashset, _ = block_set
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"a file\n")
+    outcome = scan(ScanRequest(evidence=[str(folder)], hashsets=[str(hashset)],
+                               outdir=tmp_path / "out", time_budget=30,
+                               started=time.monotonic() - 60))
+    report = _report(tmp_path / "out")
+    assert (outcome.complete, report["stopped"], report["summary"]["files_seen"]) == (
+        False, "budget", 0)
+    assert report["time_budget"]["spent"] is True and report["time_budget"]["elapsed"] >= 60

@@ -58,6 +58,7 @@ class ScanRequest:
     sample: Optional[float] = None            # --sample CONFIDENCE (sampling.py)
     min_amount: Optional[int] = None          # --min-amount BYTES (20 MiB with --sample)
     time_budget: Optional[float] = None       # --time-budget, seconds
+    started: Optional[float] = None           # time.monotonic() the budget counts from (now)
     # Part of the item only (triage batch splits a large one): no reports are written, the
     # results database is merged into the item's (Results.absorb, then conclude).
     scope: Optional[Scope] = None
@@ -123,8 +124,8 @@ def outside_image_reads(handler):
 
 @contextmanager
 def _budget(seconds: Optional[float], started: float):
-    """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the scan's
-    start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told to stop,
+    """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the
+    command's start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told to stop,
     what they finished kept) and writes its reports within the reserve."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
@@ -151,7 +152,7 @@ def now() -> str:
 
 def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     progress = progress or Progress()
-    started = time.monotonic()
+    started = time.monotonic() if req.started is None else req.started
     # Everything that can make the scan impossible is checked before any long work starts.
     refuse_repeats(req.hashsets)
     sets = [load_hashset(p, trust=req.trust, progress=progress.shown) for p in req.hashsets]

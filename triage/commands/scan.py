@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import click
 
+from .. import STARTED
 from ..evidence.live import targets as live_targets
 from ..jsonout import dumps
 from ..reporters.manifest import stale_signature
@@ -90,10 +92,13 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
     if min_amount is not None and sample is None and not resume:
         raise click.UsageError("--min-amount goes with --sample")
     signer = trust = None
+    waited = 0.0
     if sign_key or trusted:   # `cryptography` loads only for a key
         from ..signing import load_signer, load_trusted
+        asked = time.monotonic()
         signer = load_signer(sign_key) if sign_key else None  # the passphrase before the scan
         trust = load_trusted(trusted) if trusted else None
+        waited += time.monotonic() - asked   # the examiner's typing is not the scan's time
     stale = stale_signature(outdir, signer) if resume else None
     request = ScanRequest(
         evidence=list(evidence), hashsets=list(hashsets), outdir=outdir, formats=formats,
@@ -106,7 +111,8 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
         trust=trust, signer=signer,
         blocks=True if blocks else None, sample=sample,
         min_amount=_parse(amount, min_amount, "--min-amount") if min_amount else None,
-        time_budget=_parse(duration, time_budget, "--time-budget") if time_budget else None)
+        time_budget=_parse(duration, time_budget, "--time-budget") if time_budget else None,
+        started=STARTED + waited)
     progress = BarProgress(False if (quiet or as_json) else None)
     outcome = run_scan(request, progress)
     if stale is not None and not stale.exists():
