@@ -225,3 +225,26 @@ def test_plans_made_for_a_chunk_are_those_made_one_at_a_time(tmp_path, reference
     screened.learn(sizes)
     assert screened.plan(SIZE).screens == frozenset({"edges"}) and not screened.plan(SIZE).digests
     assert not screened.plan(SIZE + 1).screens and screened.plan(1600).screens
+
+
+def test_merged_sets_keep_their_screening_only_when_every_source_has_it(tmp_path,
+                                                                       reference_set):
+    """`hashset import` of built sets (a distribution made of several) dropped the screening:
+    every file of a listed size was then read whole. Kept when every source is fingerprinted;
+    not when one is an MD5 list, whose files have no fingerprint and would be screened out."""
+    from triage.hashsets import compile_sources
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.bin").write_bytes(OTHER)
+    second = tmp_path / "second.tset"
+    build_set(other, second, names=("md5", "edges"))
+    md5s = tmp_path / "list.md5"
+    md5s.write_text(hashlib.md5(SAME_EDGES).hexdigest() + "  same-edges\n")
+    compile_sources([reference_set, second], tmp_path / "both.tset")
+    compile_sources([reference_set, md5s], tmp_path / "mixed.tset")
+    with load(tmp_path / "both.tset") as both, load(tmp_path / "mixed.tset") as mixed:
+        assert both.info.fingerprinted and not mixed.info.fingerprinted
+        verdicts = _verdicts(Judge([mixed]), _evidence(tmp_path / "evidence"))
+    # the list's file, which has no fingerprint, is still found
+    assert verdicts["/same-edges.bin"].status == "hit"
+    assert verdicts["/copy.bin"].status == "hit"

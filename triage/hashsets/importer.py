@@ -150,8 +150,11 @@ def compile_sources(sources: Iterable, out, *, name: Optional[str] = None,
             records.append({"path": path_text(str(path)), "sha256": sha256_of(path), "format": fmt.name})
             read_into(compiler, path, fmt, signal=signal, category=category,
                       on_problem=on_problem, progress=bar if progress else None, tally=tally)
+    # sets merged keep their sub-file screening only when every reference file of every source
+    # has its fingerprint: one without would be screened out unread
     write_set(compiler, out, described=described, sources=records, tally=tally,
-              name=name, version=version, kind=kind, scheme=scheme, thresholds=thresholds)
+              name=name, version=version, kind=kind, scheme=scheme, thresholds=thresholds,
+              fingerprinted=bool(described) and all(f.get("fingerprinted") for f in described))
 
 
 def _files(source: Path) -> List[Path]:

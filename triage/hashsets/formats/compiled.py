@@ -25,7 +25,7 @@ class Compiled(Format):
         with HashSet(path) as hs:
             info = hs.info
             return {"name": info.name, "version": info.version, "kind": info.kind,
-                    "scheme": info.category_scheme}
+                    "scheme": info.category_scheme, "fingerprinted": info.fingerprinted}
 
     @classmethod
     def read(cls, path: Path, signal: Optional[str] = None) -> Iterator[Item]:
