@@ -8,7 +8,8 @@ import numpy as np
 from .. import signals
 from ..errors import EXIT_CLEAN, EXIT_HITS, EXIT_INCOMPLETE, HashSetError
 from ..hashsets import HashSet, categories, compile_sources, load
-from ..hashsets.build import DEFAULT_SIGNALS, MAX_SHARED, build_set, buildable
+from ..hashsets.build import (DEFAULT_SIGNALS, MAX_SHARED, NothingToBuild, build_set,
+                               buildable)
 from ..hashsets.diff import diff as diff_sets
 from ..hashsets.importer import KINDS
 from ..hashsets import sealed as sealing, store
@@ -145,10 +146,13 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
         build_set(folder, output, names=names, category=category, kind=kind, name=name,
                   version=set_version, thresholds=threshold, on_problem=printer,
                   progress=_progress(progress), max_shared=max_shared, known_good_blocks=good)
+    except NothingToBuild:
+        printer.close()   # why none of its files gave a value
+        raise
     finally:
         for hs in good:
             hs.close()
-        printer.close()   # what each file gave, also before a refusal to write the set
+    printer.close()
     shown = _show(output, as_json)
     return EXIT_INCOMPLETE if printer.errors else shown
 

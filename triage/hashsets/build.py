@@ -249,7 +249,7 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
     if not kept and not blocks:
         # an empty folder (a mount that failed, a wrong path) would make a set that finds
         # nothing, and say so nowhere
-        raise HashSetError(f"{path_text(str(folder))}: " + (
+        raise NothingToBuild(f"{path_text(str(folder))}: " + (
             f"none of its {tally.records:,} file(s) gave a value to keep" if tally.records
             else "no files in it") + ": no set written")
     write_set(compiler, out, described=[{"kind": kind}],
@@ -258,6 +258,10 @@ def build_set(folder, out, *, names: Iterable[str] = DEFAULT_SIGNALS,
               tally=tally, name=name or path_text(folder.resolve().name), version=version,
               kind=kind or "alert", thresholds=thresholds,
               fingerprinted=_fingerprinted(names))
+
+
+class NothingToBuild(HashSetError):
+    """A folder that gave no value to keep: no set is written (its files' problems say why)."""
 
 
 def probative_blocks(entries: List[SetEntry], max_shared: int,
