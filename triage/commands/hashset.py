@@ -126,8 +126,8 @@ def build(folder, output, category, kind, name, set_version, signal_names, thres
           max_shared, known_good, as_json, progress):
     """Make a set from the reference files under FOLDER: size and every signal of each regular
     file, reading each file once; symlinks are not followed. Exit codes: 0 written; 2 the folder
-    cannot be read; 3 written, but some files or folders could not be read (each named on
-    stderr), so the set lacks them."""
+    cannot be read, or none of its files gave a value (no set is written); 3 written, but some
+    files or folders could not be read (each named on stderr), so the set lacks them."""
     names = [n.strip().lower() for n in signal_names.split(",") if n.strip()]
     if blocks and "block" not in names:
         names.append("block")
