@@ -85,10 +85,10 @@ def test_volumes_and_ranges_of_a_disk_with_an_unreadable_volume(images, tmp_path
     whole, split = _whole_and_split(tmp_path, evidence, sets, parts)
     _assert_same(whole, split)
     assert whole["summary"]["errors"] == 1 and whole["summary"]["hits"] > 20
-    # what reads as zeros ($BadClus:$Bad, a FAT volume label, orphans overwritten): the
-    # set lists its MD5, which is a warning on it, no hit
-    zeros = [w["path"] for w in whole["warnings"] if "empty or all-zero" in w["reason"]]
-    assert "/$BadClus:$Bad" in zeros and "/MBRFAT16    (Volume Label Entry)" in zeros
+    # what reads as nothing ($BadClus:$Bad, a FAT volume label, orphans whose clusters are
+    # gone): the set lists the empty file's MD5, a warning on each, no hit
+    empty = [w["path"] for w in whole["warnings"] if "the value of the empty file" in w["reason"]]
+    assert "/$BadClus:$Bad" in empty and "/MBRFAT16    (Volume Label Entry)" in empty
 
 
 def test_perceptual_hits_and_known_good_split_as_planned(tmp_path):

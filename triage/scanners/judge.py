@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
@@ -79,21 +80,30 @@ class Verdict:
 
 
 def _evidence_only(matches: List[Match], verdict: Verdict) -> List[Match]:
-    """The matches less an alert set's on a digest of an empty or all-zero file (a signal's
-    `trivial` values): such a listing is a mistake in the set (`hashset validate` calls it an
-    error), and it made every empty file on a seized device a hit. Each is said in a warning
-    instead. A known-good set's stays: it marks nothing as evidence."""
+    """The matches less an alert set's on the empty file's digest: an empty file holds no
+    material, and a set that lists it (a mistake `hashset validate` calls an error) made every
+    empty file on a seized device a hit. Each is said in a warning instead. A known-good set's
+    stays: it marks nothing as evidence. (Zero-filled files, which validate also flags, are
+    content: their matches stand.)"""
     kept, mistaken = [], {}
     for m in matches:
-        if m.kind == "alert" and verdict.hashes.get(m.signal) in signals.get(m.signal).trivial:
+        empty = _empty(m.signal)
+        if m.kind == "alert" and empty is not None and verdict.hashes.get(m.signal) == empty:
             mistaken.setdefault(m.set, set()).add(m.signal)
         else:
             kept.append(m)
     verdict.warnings += [f"listed in alert set {name!r} by its {', '.join(sorted(sigs))}, the "
-                         f"value of an empty or all-zero file that countless innocent files "
-                         f"share: not a hit (check the set with `triage hashset validate`)"
+                         f"value of the empty file, which holds nothing: not a hit (check the "
+                         f"set with `triage hashset validate`)"
                          for name, sigs in mistaken.items()]
     return kept
+
+
+@lru_cache(maxsize=None)
+def _empty(signal: str) -> Optional[str]:
+    """A signal's value of the empty file (None for a signal not taken from a stream)."""
+    cls = signals.get(signal)
+    return cls.new().hexdigest() if hasattr(cls, "new") else None
 
 
 class Judge:
