@@ -126,7 +126,9 @@ class FileEntry:
                     self.member.same_as or self.member.member_path)
         if self.volume is None:
             if self.device is not None:
-                return (self.evidence, None, self.device, self.inode)
+                # with the inode's size and mtime, which its names share: a file system that
+                # gave two files one inode number would otherwise lose one of them unread
+                return (self.evidence, None, self.device, self.inode, self.size, self.times[0])
             return (self.evidence, None, self.path, None)
         return (self.evidence, self.volume.index, self.inode, self.attribute)
 
