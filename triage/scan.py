@@ -125,8 +125,8 @@ def outside_image_reads(handler):
 @contextmanager
 def _budget(seconds: Optional[float], started: float):
     """Raise BudgetSpent in this (the main) thread when `seconds` from `started` (the
-    command's start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told to stop,
-    what they finished kept) and writes its reports within the reserve."""
+    command's start) are nearly spent: the scan then stops as it does at Ctrl-C (workers told
+    to stop, what they finished kept) and writes its reports within the reserve."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -92,13 +92,13 @@ def scan(evidence, hashsets, outdir, formats, case_number, examiner, evidence_id
     if min_amount is not None and sample is None and not resume:
         raise click.UsageError("--min-amount goes with --sample")
     signer = trust = None
-    waited = 0.0
+    waited = 0.0   # at a passphrase prompt: the examiner's typing is not the scan's time
     if sign_key or trusted:   # `cryptography` loads only for a key
         from ..signing import load_signer, load_trusted
         asked = time.monotonic()
         signer = load_signer(sign_key) if sign_key else None  # the passphrase before the scan
         trust = load_trusted(trusted) if trusted else None
-        waited += time.monotonic() - asked   # the examiner's typing is not the scan's time
+        waited = time.monotonic() - asked
     stale = stale_signature(outdir, signer) if resume else None
     request = ScanRequest(
         evidence=list(evidence), hashsets=list(hashsets), outdir=outdir, formats=formats,

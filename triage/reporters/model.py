@@ -4,7 +4,7 @@ rendered. Field names follow DESIGN.md section 4 and `triage/schemas/report.sche
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Callable
+from typing import Optional
 
 from ..results import Results
 
@@ -17,6 +17,7 @@ def build(results: Results) -> dict:
     case = {k: (results.get("case") or {}).get(k) for k in
             ("case_number", "examiner", "evidence_id", "notes")}
     summary = asdict(results.summary())
+    swept = _swept(results)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -28,7 +29,7 @@ def build(results: Results) -> dict:
         "finished": results.get("finished"),
         "complete": bool(results.get("complete")),
         "stopped": results.get("stopped"),
-        "evidence": [_evidence(results, e, _unswept(results)) for e in results.evidence()],
+        "evidence": [_evidence(results, e, swept) for e in results.evidence()],
         "hashsets": results.hashsets(),
         "summary": summary,
         "hits": sorted((_hit(f) for f in results.findings()), key=_hit_order),
@@ -42,17 +43,17 @@ def build(results: Results) -> dict:
     }
 
 
-def _unswept(results: Results) -> Callable[[str], bool]:
-    """Whether an evidence item's media is still to be swept for blocks (`--blocks`, or a
-    sample that hit): an item whose files were all judged is not scanned until then."""
+def _swept(results: Results) -> Optional[set]:
+    """The evidence items whose media has been swept for blocks, when the scan sweeps them
+    (`--blocks`, or a sample that hit; else None): an item whose files were all judged is not
+    scanned until its sweep is done too."""
     options = results.get("options") or {}
     if not (options.get("blocks") or options.get("sample")):
-        return lambda path: False
-    swept = set(results.get("swept") or [])
-    return lambda path: path not in swept
+        return None
+    return set(results.get("swept") or [])
 
 
-def _evidence(results: Results, row: dict, unswept: Callable[[str], bool]) -> dict:
+def _evidence(results: Results, row: dict, swept: Optional[set]) -> dict:
     info = dict(row["info"])
     # Damaged chunks as the scan met them, wherever: the description of the evidence at the
     # start lists only those met while opening it.
@@ -65,7 +66,7 @@ def _evidence(results: Results, row: dict, unswept: Callable[[str], bool]) -> di
         volume["counts"] = counts.get(volume["index"], _zero_counts())
     if info.get("container") == "folder":
         info["counts"] = counts.get(None, _zero_counts())
-    info["scanned"] = row["finished"] and not unswept(row["path"])
+    info["scanned"] = row["finished"] and (swept is None or row["path"] in swept)
     return info
 
 

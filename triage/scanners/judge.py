@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import threading
-from functools import lru_cache
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 import numpy as np
