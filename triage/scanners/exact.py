@@ -39,8 +39,7 @@ class ExactMatcher:
                    for s, sigs, screen in self._carried for sig in (screen or sigs)]
         if not columns:
             return iter([(frozenset(), frozenset())] * len(sizes))
-        rows, which = np.unique(np.stack([mask for _, _, mask in columns], axis=1), axis=0,
-                                return_inverse=True)
+        rows, which = _distinct_rows(np.stack([mask for _, _, mask in columns], axis=1))
         kinds = [(frozenset(sig for (sig, screen, _), on in zip(columns, row)
                             if on and not screen),
                   frozenset(sig for (sig, screen, _), on in zip(columns, row) if on and screen))
@@ -75,3 +74,18 @@ class ExactMatcher:
                                        value=entry.value, id=entry.id,
                                        false_positive_rate=s.false_positive_rate(sig)))
         return list(dict.fromkeys(found))  # the same entry listed twice in a set is one match
+
+
+def _distinct_rows(masks: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """np.unique(masks, axis=0, return_inverse=True) for a 2-D bool array, its rows packed to
+    fixed-width byte strings first. numpy's own axis=0 path views bool rows as a structured
+    dtype, whose comparison raised "Cannot compare structured arrays" in one CI run that
+    no rerun reproduced; byte strings take the plain 1-D path."""
+    width = masks.shape[1]
+    packed = np.ascontiguousarray(np.packbits(masks, axis=1))
+    size = packed.shape[1]
+    keys, which = np.unique(packed.view(f"S{size}").ravel(), return_inverse=True)
+    # unpacked from the array, not from keys.tolist(), which drops trailing zero bytes
+    rows = np.unpackbits(keys.view(np.uint8).reshape(len(keys), size), axis=1, count=width)
+    return rows.astype(bool), which
+
