@@ -192,6 +192,43 @@ def test_a_signed_report_verifies_and_every_change_is_named(kit, tmp_path):
     assert run.code == 1 and "manifest.sig: missing" in run.stdout
 
 
+def test_verify_render_and_keys_answer_in_json(kit, tmp_path):
+    """What a lab's pipeline reads: `report verify --json` (each problem by file), `report
+    render --json`, `keys new --json`, `keys fingerprint --json`, `hashset sign --json`."""
+    folder, key, pub, _, other_pub, compiled, signed = kit
+    who = signing.fingerprint(signing.load_public(pub))
+    made = json.loads(run_triage("keys", "new", "-o", tmp_path / "k", "--json",
+                                 env=PASS).stdout)
+    assert made == {"private": str(tmp_path / "k.key"), "public": str(tmp_path / "k.pub"),
+                    "fingerprint": signing.fingerprint(signing.load_public(tmp_path / "k.pub"))}
+    assert json.loads(run_triage("keys", "fingerprint", pub, "--json").stdout) == {
+        "key": str(pub), "fingerprint": who}
+    resigned = tmp_path / "alert.tset"
+    resigned.write_bytes(compiled.read_bytes())
+    run = run_triage("hashset", "sign", resigned, "--key", key, "--json", env=PASS)
+    assert json.loads(run.stdout) == {"set": str(resigned), "signer": who}
+    out = tmp_path / "case"
+    run = run_triage("scan", DEMO / "demo.E01", "--hashset", signed, "--sign", key, "-o", out,
+                     "-q", env=PASS)
+    assert run.code == 1, run.stderr
+    run = run_triage("report", "verify", out, "--trust", pub, "--json")
+    assert run.code == 0 and json.loads(run.stdout) == {
+        "outdir": str(out), "intact": True, "files_matched": 4, "signer": who, "problems": []}
+    (out / "report.csv").write_text("changed\n")
+    run = run_triage("report", "verify", out, "--trust", other_pub, "--json")
+    assert run.code == 1 and run.stderr == ""
+    assert json.loads(run.stdout) == {
+        "outdir": str(out), "intact": False, "files_matched": 3, "signer": None, "problems": [
+            {"file": "report.csv",
+             "problem": "altered (SHA-256 or size differs from the manifest)"},
+            {"file": "manifest.sig", "problem": f"signed by {who}, which is not a trusted key"}]}
+    run = run_triage("report", "render", out, "--format", "json", "--json")
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout) == {
+        "outdir": str(out), "written": [str(out / "report.json"), str(out / "manifest.json")],
+        "signature_removed": str(out / "manifest.sig")}
+
+
 def test_verify_of_an_unreadable_folder_is_exit_2(tmp_path):
     run = run_triage("report", "verify", tmp_path)
     assert run.code == 2

@@ -268,7 +268,9 @@ def seal(set_or_source, output, fpr, keep_sizes, as_json):
 @click.option("--key", "key_path", required=True, type=PathArg(dir_okay=False),
               help="Private key (NAME.key of `triage keys new`); its passphrase is asked on "
                    "the terminal or read from TRIAGE_KEY_PASSPHRASE.")
-def sign(set_file, key_path):
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON object on stdout: {"set", "signer"}.')
+def sign(set_file, key_path, as_json):
     """Sign a compiled or sealed set in place: a signature over every byte of it and its
     metadata, which `triage scan --trust NAME.pub` checks. A signature already there is
     replaced. Exit codes: 0 signed; 2 the set or key is unreadable."""
@@ -284,7 +286,8 @@ def sign(set_file, key_path):
     HashSet(set_file).close()        # only a sound set is signed: checksums and structure
     signer = load_signer(key_path)
     who = store.sign(set_file, signer)
-    click.echo(f"{path_text(str(set_file))}: signed by {who}")
+    click.echo(dumps({"set": str(set_file), "signer": who}, indent=2) if as_json
+               else f"{path_text(str(set_file))}: signed by {who}")
     return EXIT_CLEAN
 
 

@@ -75,7 +75,8 @@ def _sha256(path: Path) -> str:
 @dataclass
 class Check:
     files: int = 0                                   # listed outputs that matched
-    altered: List[str] = field(default_factory=list)  # one line each: what and how
+    # (file, what is wrong with it): an output altered, missing or unlisted, or the signature
+    altered: List[Tuple[str, str]] = field(default_factory=list)
     signer: Optional[str] = None                     # the fingerprint, when the signature holds
 
     @property
@@ -98,19 +99,19 @@ def check(outdir: Path, trust: Optional[Sequence[bytes]] = None,
         names.add(name)
         path = outdir / name
         if not path.is_file() or path.is_symlink():
-            result.altered.append(f"{name}: missing")
+            result.altered.append((name, "missing"))
             continue
         try:
             size, digest = path.stat().st_size, _sha256(path)
         except OSError as exc:
             raise TriageError(f"{path}: cannot read: {exc.strerror or exc}") from None
         if digest != entry["sha256"] or size != entry["size"]:
-            result.altered.append(f"{name}: altered (SHA-256 or size differs from the manifest)")
+            result.altered.append((name, "altered (SHA-256 or size differs from the manifest)"))
         else:
             result.files += 1
     for name in sorted(set(outputs) - names - {MANIFEST, SIGNATURE}):
         if (outdir / name).exists():
-            result.altered.append(f"{name}: present but not in the manifest")
+            result.altered.append((name, "present but not in the manifest"))
     _check_signature(outdir / SIGNATURE, body, trust, result)
     return result
 
@@ -142,8 +143,8 @@ def _check_signature(path: Path, body: bytes, trust, result: Check) -> None:
     from .. import signing   # `cryptography` is loaded only to check a signature
     if not (path.exists() or path.is_symlink()):
         if trust is not None:
-            result.altered.append(f"{SIGNATURE}: missing: the manifest is not signed, and "
-                                  f"--trust asks for a signature by a trusted key")
+            result.altered.append((SIGNATURE, "missing: the manifest is not signed, and "
+                                   "--trust asks for a signature by a trusted key"))
         return
     try:
         with open(path, "rb") as f:
@@ -156,12 +157,12 @@ def _check_signature(path: Path, body: bytes, trust, result: Check) -> None:
         raise TriageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError,
             RecursionError):
-        result.altered.append(f"{SIGNATURE}: damaged (not a triage manifest signature)")
+        result.altered.append((SIGNATURE, "damaged (not a triage manifest signature)"))
         return
     who = signing.fingerprint(public)
     if not signing.verify(public, signature, body):
-        result.altered.append(f"{SIGNATURE}: the signature does not match {MANIFEST}")
+        result.altered.append((SIGNATURE, f"the signature does not match {MANIFEST}"))
     elif trust is not None and public not in trust:
-        result.altered.append(f"{SIGNATURE}: signed by {who}, which is not a trusted key")
+        result.altered.append((SIGNATURE, f"signed by {who}, which is not a trusted key"))
     else:
         result.signer = who
