@@ -238,6 +238,10 @@ def test_verify_of_an_unreadable_folder_is_exit_2(tmp_path):
     run = run_triage("report", "verify", tmp_path)
     assert run.code == 2
     assert run.stderr == f"triage: error: {tmp_path / 'manifest.json'}: not a triage manifest\n"
+    run = run_triage("report", "verify", tmp_path / "nowhere")
+    assert run.code == 2
+    assert run.stderr == (f"triage: error: triage report verify: Invalid value for 'OUTDIR': "
+                          f"Directory '{tmp_path / 'nowhere'}' does not exist.\n")
 
 
 def test_render_and_resume_re_sign_or_remove_the_stale_signature(kit, tmp_path):

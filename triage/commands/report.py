@@ -62,7 +62,7 @@ def render(outdir, formats, sign_key, as_json):
 
 
 @report.command()
-@click.argument("outdir", type=PathArg(file_okay=False, path_type=Path))
+@click.argument("outdir", type=PathArg(exists=True, file_okay=False, path_type=Path))
 @click.option("--trust", "trusted", multiple=True, metavar="PUBKEY",
               type=PathArg(dir_okay=False),
               help="The manifest must be signed by this key (NAME.pub); repeat for several.")
