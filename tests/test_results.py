@@ -126,6 +126,26 @@ def test_other_names_of_a_content_are_counted_apart_and_listed_with_its_finding(
     assert results.judged_contents() == {content, entry_key("inode 22")}
 
 
+def test_each_finding_lists_its_own_names_in_key_order(results):
+    """The names of every finding are read in one query (a report of 20,000 hits asked one
+    a hit): each finding still gets its own, in key order, and a name of content that is no
+    hit goes with none."""
+    ev = results.add_evidence("/e", {})
+    first, second, clean = (entry_key(f"inode {n}") for n in (31, 32, 33))
+    results.record(ev, entry_key("/a"), first, 0, "hit", 10, True, False, _hit("/a", "1"))
+    results.record(ev, entry_key("/b"), second, 0, "hit", 10, True, False, _hit("/b", "2"))
+    results.record(ev, entry_key("/c"), clean, 0, "clean", 10, True, False)
+    names = {"/a": ["/a2", "/a3", "/a4"], "/b": ["/b2"], "/c": ["/c2"]}
+    contents = {"/a": first, "/b": second, "/c": clean}
+    for path, others in names.items():
+        for other in others:
+            results.record_name(ev, entry_key(other), contents[path], 0, {"path": other})
+    listed = {f["entry"]["path"]: [n["path"] for n in f["names"]] for f in results.findings()}
+    assert listed == {"/a": sorted(names["/a"], key=lambda p: entry_key(p)), "/b": ["/b2"]}
+    s = results.summary()
+    assert (s.hits, s.other_names, s.hits_by_category) == (2, 5, {"1": 1, "2": 1})
+
+
 def _with_rows(tmp_path, count):
     """A new results database with one evidence item committed, and `count` verdict rows."""
     results = Results.create(tmp_path)

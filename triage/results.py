@@ -255,12 +255,13 @@ class Results:
                           content)
                          for key, volume, status, bytes_read, hashed, decoded, content in rows],
                         many=True)
-            for content, finding in findings:
+            if findings:   # one statement for all (a disk full of hits had one a hit)
                 self._write(
                     "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (evidence_id, content, json.dumps(finding["entry"]),
-                     json.dumps(finding["hashes"]), json.dumps(finding["matches"])))
+                    [(evidence_id, content, json.dumps(finding["entry"]),
+                      json.dumps(finding["hashes"]), json.dumps(finding["matches"]))
+                     for content, finding in findings], many=True)
         self._written(len(rows), urgent=bool(findings))
 
     @contextmanager
@@ -396,12 +397,15 @@ class Results:
     def findings(self) -> Iterator[dict]:
         """Each hit: the entry of the name it was judged under, the other names of its content
         (`names`), its hashes and matches."""
+        names: Dict[bytes, List[dict]] = {}
+        for content, entry in self._conn.execute(   # one query, not one a hit
+                "SELECT names.content, names.entry FROM names JOIN findings "
+                "ON findings.key = names.content ORDER BY names.key"):
+            names.setdefault(content, []).append(json.loads(entry))
         rows = self._conn.execute("SELECT key, entry, hashes, matches FROM findings")
         for content, entry, hashes, matches in rows.fetchall():
-            names = [json.loads(e) for (e,) in self._conn.execute(
-                "SELECT entry FROM names WHERE content = ? ORDER BY key", (content,))]
-            yield {"entry": json.loads(entry), "names": names, "hashes": json.loads(hashes),
-                   "matches": json.loads(matches)}
+            yield {"entry": json.loads(entry), "names": names.get(content, []),
+                   "hashes": json.loads(hashes), "matches": json.loads(matches)}
 
     def errors(self, severity: str = "error") -> List[dict]:
         return [json.loads(r[0]) for r in self._conn.execute(
@@ -439,9 +443,9 @@ class Results:
             if status == "known":
                 s.files_known += count
         categories: Dict[str, int] = {}
-        for finding in self.findings():
+        for (matches,) in q("SELECT matches FROM findings"):   # a hit's matches are all it needs
             s.hits += 1
-            for cat in sorted({m.get("category") or "uncategorised" for m in finding["matches"]
+            for cat in sorted({m.get("category") or "uncategorised" for m in json.loads(matches)
                                if m["kind"] == "alert"}):
                 categories[cat] = categories.get(cat, 0) + 1
         s.hits_by_category = dict(sorted(categories.items()))

@@ -25,6 +25,8 @@ def path_text(path: str) -> str:
 def visible(text: str) -> str:
     """`name\u202egpj.exe` -> `name<U+202E>gpj.exe`; a newline -> `\\x0a`; bytes of an OS path
     that are not UTF-8 -> `\\xff`. One line, no tricks."""
+    if text.isascii() and text.isprintable():   # most names: nothing to show (a report of
+        return text                             # 20,000 hits asks for half a million)
     text = path_text(text)
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
     return DISGUISING.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
