@@ -77,6 +77,9 @@ class Summary:
     files_seen: int = 0
     files_hashed: int = 0
     files_skipped: int = 0
+    # clean by a sub-file fingerprint (edges) no set lists: their first and last 4 KiB read,
+    # neither hashed whole nor decoded (counted apart from files_hashed and files_skipped)
+    files_screened: int = 0
     files_known: int = 0
     other_names: int = 0        # names of a file already seen under another (not read again)
     images_decoded: int = 0
@@ -426,9 +429,9 @@ class Results:
     def summary(self) -> Summary:
         s = Summary()
         q = self._conn.execute
-        for status, count, total, hashed, pictures, videos in q(
+        for status, count, total, hashed, pictures, videos, unread in q(
                 "SELECT status, COUNT(*), SUM(bytes), SUM(hashed), SUM(decoded = ?), "
-                "SUM(decoded = ?) FROM done GROUP BY status",
+                "SUM(decoded = ?), SUM(hashed = 0 AND decoded = 0) FROM done GROUP BY status",
                 (DECODED_PICTURE, DECODED_VIDEO)):
             if status == "same":
                 s.other_names += count
@@ -440,6 +443,8 @@ class Results:
             s.videos_decoded += videos or 0
             if status == "skipped":
                 s.files_skipped += count
+            if status == "clean":   # clean, yet neither hashed nor decoded: screened
+                s.files_screened += unread or 0
             if status == "known":
                 s.files_known += count
         categories: Dict[str, int] = {}

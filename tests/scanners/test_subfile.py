@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
+from support import run_triage
 from triage.cli import cli
 from triage.evidence import open_evidence
 from triage.hashsets import load
@@ -124,6 +125,23 @@ def test_files_in_an_image_are_screened_by_8_kib(tmp_path, reference_set):
             if p.endswith(".bin")} == {
         "/copy.bin": ("hit", 8192 + SIZE), "/same-edges.bin": ("clean", 8192 + SIZE),
         "/other.bin": ("clean", 8192), "/small.bin": ("hit", 2 * len(SMALL_REFERENCE))}
+
+
+def test_the_summary_accounts_for_every_screened_file(tmp_path, reference_set):
+    """A file cleared by its fingerprint is counted as such (summary.files_screened, the
+    terminal's Files: line), so seen = hashed + screened + passed over: two hits and the
+    same-edges file hashed whole, the other file of the listed size screened, the archive
+    probe's file (too small for any listed size) passed over."""
+    folder = _evidence(tmp_path / "evidence")
+    (folder / "note.txt").write_bytes(b"unlisted size\n")
+    result = run_triage("scan", folder, "--hashset", reference_set, "-o", tmp_path / "out")
+    assert result.code == 1, result.stderr
+    summary = json.loads((tmp_path / "out" / "report.json").read_text())["summary"]
+    assert {k: summary[k] for k in ("files_seen", "files_hashed", "files_screened",
+                                    "files_skipped", "hits")} == {
+        "files_seen": 5, "files_hashed": 3, "files_screened": 1, "files_skipped": 1, "hits": 2}
+    assert "Files: 5 seen, 3 hashed, 1 cleared by their first and last 4 KiB (fingerprint " \
+           "listed nowhere), 1 passed over" in result.stdout
 
 
 def test_info_and_validate_know_the_fingerprint(tmp_path, reference_set):

@@ -16,12 +16,12 @@ from ..safetext import path_text
 from ..verdict import CLEAN, HITS, PARTIAL, SIGNAL_EXITS
 
 FORMAT = "triage-case"
-FORMAT_VERSION = "1.1"   # 1.1: totals' videos_decoded
+FORMAT_VERSION = "1.2"   # 1.1: totals' videos_decoded; 1.2: files_screened
 
 # An item's status in the case.
 DONE, FAILED, NOT_FINISHED = "done", "failed", "not finished"
-COVERAGE = ("files_seen", "files_hashed", "files_skipped", "files_known", "other_names",
-            "images_decoded", "videos_decoded", "bytes_read")
+COVERAGE = ("files_seen", "files_hashed", "files_skipped", "files_screened", "files_known",
+            "other_names", "images_decoded", "videos_decoded", "bytes_read")
 
 
 @dataclass

@@ -168,7 +168,9 @@ def verdict_text(outcome, hashsets=(), resume_command: Optional[str] = None) -> 
     lines += [f"  {visible(detail)}" for detail in verdict.details]
     decoded = "".join(f", {n:,} {what} decoded" for n, what in (
         (s.images_decoded, "images"), (s.videos_decoded, "videos")) if n)
-    lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed{decoded}, "
+    screened = (f", {s.files_screened:,} cleared by their first and last 4 KiB (fingerprint "
+                f"listed nowhere)" if s.files_screened else "")
+    lines.append(f"Files: {s.files_seen:,} seen, {s.files_hashed:,} hashed{decoded}{screened}, "
                  f"{s.files_skipped:,} passed over (no set could match their size or type), "
                  f"{s.files_known:,} known-good; {s.bytes_read / 1e6:,.1f} MB read; "
                  f"{s.errors:,} unreadable")

@@ -9,7 +9,7 @@ from typing import Optional
 from ..results import Results
 
 FORMAT = "triage-report"
-FORMAT_VERSION = "2.2"   # 2.2: see docs/report-changes.md
+FORMAT_VERSION = "2.3"   # see docs/report-changes.md
 
 
 def build(results: Results) -> dict:
