@@ -99,6 +99,9 @@ class FileEntry:
     # A folder's file with other names (hard links, st_nlink > 1): the device its inode is on
     # (st_dev), which with `inode` names its content across the mounts a folder may span.
     device: Optional[int] = None
+    # Content the file system stores encrypted (an ext4 fscrypt inode: Android's file-based
+    # encryption): what encrypts it. Its bytes on the media are ciphertext, never examined.
+    encrypted: Optional[str] = None
 
     def __reduce__(self):
         # Its fields' values in order, without their names: entries travel to worker
@@ -144,6 +147,8 @@ class FileEntry:
             d.update(self.member.to_dict())
         if self.backup_path is not None:
             d["backup_path"] = self.backup_path
+        if self.encrypted is not None:
+            d["encrypted"] = self.encrypted
         return d
 
 

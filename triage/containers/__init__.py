@@ -302,8 +302,11 @@ def expand(entry: FileEntry, reader: ContainerReader, budget: Budget, md5: Optio
 
 
 def encrypted(entry: FileEntry) -> Optional[str]:
-    """The error of a member that is encrypted (its name and size are all there is), or
-    None."""
+    """The error of a file whose content is stored encrypted, or None: a member of an archive
+    that is encrypted (its name and size are all there is), or a file its file system
+    encrypts (FileEntry.encrypted: reading it gives ciphertext, whose hashes mean nothing)."""
+    if entry.encrypted is not None:
+        return f"encrypted ({entry.encrypted}), not examined ({entry.size:,} bytes)"
     if entry.member is None or not entry.member.encrypted:
         return None
     return f"encrypted, not examined ({entry.size:,} bytes)"

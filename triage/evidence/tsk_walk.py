@@ -9,6 +9,7 @@ import pytsk3
 
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..records import TIME_FIELDS, FileEntry, ScanError, Volume, quick_maker
+from . import ext_crypt
 from .ext_names import MAX_DIRECTORY, names_with_nul
 from .media import overlap
 from .reopen import Locator, installed
@@ -333,11 +334,22 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
         yield ScanError(evidence, f"cannot open the root directory: {_why(explain, exc)}",
                         volume, "/", root)
         return
+    entries = _entries(lister, stack, make, deleted, explain, ntfs)
+    encrypted = _ext_encryption(fs) if fs.info.ftype in _EXT else None
     try:
-        yield from _entries(lister, stack, make, deleted, explain, ntfs)
+        yield from (entries if encrypted is None else ext_crypt.flagged(entries, encrypted))
     finally:
         lister.close()
     yield from _damage_in(volume, evidence, media)
+
+
+def _ext_encryption(fs):
+    """ext_crypt's test of an inode, where the file system may hold encrypted inodes."""
+    image = getattr(fs, "image", None)
+    if image is None:
+        return None
+    offset = fs.image_offset
+    return ext_crypt.encrypted_inodes(lambda at, length: image.read(offset + at, length))
 
 
 class TskFileSystem(pytsk3.FS_Info):

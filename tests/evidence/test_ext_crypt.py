@@ -1,0 +1,132 @@
+"""ext4 file-based encryption (fscrypt): an inode whose i_flags carry EXT4_ENCRYPT_FL holds
+ciphertext, which TSK reads as any file's bytes. Such a file is an error record, never clean.
+
+The images are made with mkfs.ext4 and the flag set with debugfs (`set_inode_field`), the
+`encrypt` feature with debugfs too: what a kernel that encrypted the files leaves in the
+inode, while the content stays readable here, so a scan that ignored the flag would report a
+hit (and on a real device, a clean file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from support import run_triage
+from triage.evidence.ext_crypt import ENCRYPT_FL, KIND, Inodes, encrypted_inodes
+
+pytestmark = pytest.mark.skipif(shutil.which("debugfs") is None, reason="needs e2fsprogs")
+
+PICTURE = bytes(range(256)) * 160        # 40,960 bytes: a reference file
+FIXED = {**os.environ, "E2FSPROGS_FAKE_TIME": "1"}
+
+
+def _debugfs(image, *commands, write=True) -> str:
+    out = ""
+    for command in commands:
+        out += subprocess.run(["debugfs", *(["-w"] if write else []), "-R", command,
+                               str(image)], capture_output=True, text=True, check=True,
+                              env=FIXED).stdout
+    return out
+
+
+def _reader(image):
+    f = open(image, "rb")
+
+    def read(at, length):
+        f.seek(at)
+        return f.read(length)
+    return read
+
+
+@pytest.mark.parametrize("options", [
+    ["-b", "4096"],
+    ["-b", "4096", "-O", "^64bit", "-g", "512"],
+    ["-b", "1024", "-g", "1024", "-O", "meta_bg,^resize_inode"],
+    ["-b", "1024", "-g", "256", "-O", "meta_bg,^resize_inode,^64bit"],
+    ["-b", "4096", "-g", "1024", "-I", "128", "-O", "meta_bg,^resize_inode"],
+])
+def test_inode_flags_are_debugfs_own_in_every_layout(tmp_path, options):
+    """Classic and meta_bg descriptor layouts, 32- and 64-byte descriptors, 1 KiB and 4 KiB
+    blocks, 128- and 256-byte inodes, inodes in many groups: each inode's i_flags as debugfs
+    reads them."""
+    image = tmp_path / "t.img"
+    subprocess.run(["mkfs.ext4", "-q", "-F", *options, "-N", "20000", str(image), "64M"],
+                   check=True, capture_output=True, env=FIXED)
+    inodes = Inodes(_reader(image))
+    last = inodes.count
+    chosen = [1, 2, 11, 12, 2999, 3000, 6001, 9000, 12000, last - 1, last]
+    _debugfs(image, *(f"set_inode_field <{n}> flags {hex(ENCRYPT_FL | n << 12)}"
+                      for n in chosen[4:]))
+    for n in chosen:
+        shown = re.search(r"Flags: (0x[0-9a-f]+)", _debugfs(image, f"stat <{n}>", write=False))
+        assert inodes.flags(n) == int(shown.group(1), 16), n
+    assert [inodes.encrypted(n) for n in chosen] == [False] * 4 + [True] * 7
+    with pytest.raises(ValueError, match="not one of the file system's"):
+        inodes.flags(last + 1)
+    # no `encrypt` feature: no inode can be encrypted, and none is read
+    assert not inodes.encryption and encrypted_inodes(_reader(image)) is None
+
+
+def _image(tmp_path, feature=True):
+    """An ext4 image holding the reference file twice: /data/media/photo.bin, flagged
+    encrypted, and /copy.bin, not."""
+    tree = tmp_path / "tree"
+    (tree / "data" / "media").mkdir(parents=True)
+    (tree / "data" / "media" / "photo.bin").write_bytes(PICTURE)
+    (tree / "copy.bin").write_bytes(PICTURE)
+    image = tmp_path / "ext4.img"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(tree), str(image), "8M"], check=True,
+                   capture_output=True, env=FIXED)
+    commands = ["set_inode_field /data/media/photo.bin flags 0x80800"]
+    _debugfs(image, *((["feature encrypt"] if feature else []) + commands))
+    return image
+
+
+@pytest.fixture
+def reference(tmp_path):
+    md5 = hashlib.md5(PICTURE).hexdigest()
+    path = tmp_path / "ref.md5"
+    path.write_text(f"{md5}  photo.bin\n")
+    return path
+
+
+def test_a_scan_reports_an_encrypted_file_as_not_examined(tmp_path, reference):
+    image = _image(tmp_path)
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    run = run_triage("scan", image, "--hashset", reference, "-o", tmp_path / "out", "-q")
+    assert run.code == 1, run.stderr          # the plain copy is a hit
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [h["path"] for h in report["hits"]] == ["/copy.bin"]
+    assert [(e["path"], e["reason"]) for e in report["errors"]] == [
+        ("/data/media/photo.bin", f"encrypted ({KIND}), not examined (40,960 bytes)")]
+    assert report["summary"]["errors"] == 1
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before   # read-only
+
+
+def test_files_lists_it_encrypted_without_digests(tmp_path):
+    image = _image(tmp_path)
+    run = run_triage("files", image, "--hash", "md5")
+    assert run.code == 3
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    photo = [d for d in lines if d.get("path") == "/data/media/photo.bin"]
+    assert [(d.get("encrypted"), d.get("md5"), d.get("error")) for d in photo] == [
+        (KIND, None, None), (None, None, f"encrypted ({KIND}), not examined (40,960 bytes)")]
+    copy = next(d for d in lines if d.get("path") == "/copy.bin")
+    assert "encrypted" not in copy and copy["md5"] == hashlib.md5(PICTURE).hexdigest()
+
+
+def test_the_flag_means_nothing_without_the_feature(tmp_path, reference):
+    """A file system without `encrypt` holds no ciphertext: a stray flag is not read as
+    encryption (and no inode table is read for it)."""
+    image = _image(tmp_path, feature=False)
+    run = run_triage("scan", image, "--hashset", reference, "-o", tmp_path / "out", "-q")
+    assert run.code == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert sorted(h["path"] for h in report["hits"]) == ["/copy.bin", "/data/media/photo.bin"]
+    assert report["errors"] == []
