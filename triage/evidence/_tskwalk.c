@@ -321,6 +321,8 @@ static int ntfs_plain_size(TSK_FS_FILE *file, long long *size)
             data_size = (long long)a->size;
         } else if (a->type == TSK_FS_ATTR_TYPE_NTFS_IDXROOT && named && strcmp(a->name, "$I30") != 0) {
             return 0;
+        } else if (a->type == TSK_FS_ATTR_TYPE_NTFS_LOG && named && strcmp(a->name, "$EFS") == 0) {
+            return 0;   /* EFS-encrypted: tsk_walk marks its streams */
         }
     }
     if (listed > 1)

@@ -25,6 +25,8 @@ _NTFS_DATA = pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA
 _DOTS = (b".", b"..")
 _DEFAULT_DATA = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 _NTFS_IDXROOT = pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT
+_NTFS_LOG = pytsk3.TSK_FS_ATTR_TYPE_NTFS_LOG   # $LOGGED_UTILITY_STREAM, $EFS among them
+EFS = "NTFS EFS"
 _NAME_UNALLOC = pytsk3.TSK_FS_NAME_FLAG_UNALLOC
 _META_ALLOC = pytsk3.TSK_FS_META_FLAG_ALLOC
 _META_REG = pytsk3.TSK_FS_META_TYPE_REG
@@ -535,11 +537,11 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
                 content = _ntfs_attributes(meta[4]) if ntfs and meta is not None else None
                 if content:
                     times = meta[3]
-                    for suffix, size, attr in content:
+                    for suffix, size, attr, locked in content:
                         if is_dir and not suffix:
                             continue  # the directory's own index, not content
                         yield make(path + suffix, addr, not unallocated, realloc, size, attr,
-                                   times)
+                                   times, locked)
                 elif not is_dir and meta is not None and meta[1] == _META_REG:
                     yield make(path, addr, not unallocated, realloc, meta[2], None, meta[3])
                 if descend:
@@ -591,21 +593,26 @@ def _with_meta(fs, f, name):
     return f, meta
 
 
-def _ntfs_attributes(attributes) -> List[Tuple[str, int, Optional[Tuple[int, int]]]]:
+def _ntfs_attributes(attributes
+                     ) -> List[Tuple[str, int, Optional[Tuple[int, int]], Optional[str]]]:
     """The NTFS attributes `fls` lists as files: every $DATA stream (the unnamed one is the
     file itself, a named one is `file:stream`) and every named $INDEX_ROOT but a folder's
     $I30 (e.g. `$Secure:$SDH`). Alternate data streams on folders are listed too, since they
-    can hide content just as well. Returns (path suffix, size, (type, id) or None)."""
+    can hide content just as well. Returns (path suffix, size, (type, id) or None, what
+    encrypts it or None): a file with an `$EFS` logged utility stream is EFS-encrypted, every
+    $DATA stream of it ciphertext that TSK reads as it reads any other."""
+    efs = any(kind == _NTFS_LOG and raw_name == b"$EFS" for raw_name, kind, _, _ in attributes)
+    locked = EFS if efs else None
     out = []
     for raw_name, kind, ident, size in attributes:
         attr_name = _decode(raw_name) if raw_name else ""
         if kind == _NTFS_DATA:
             if attr_name and attr_name != "$Data":
-                out.append((f":{attr_name}", size, (kind, ident)))
+                out.append((f":{attr_name}", size, (kind, ident), locked))
             else:
-                out.append(("", size, None))
+                out.append(("", size, None, locked))
         elif kind == _NTFS_IDXROOT and attr_name not in ("", "$I30"):
-            out.append((f":{attr_name}", size, (kind, ident)))
+            out.append((f":{attr_name}", size, (kind, ident), None))
     return out
 
 
@@ -641,7 +648,7 @@ class _Maker:
                 self.volume.index, deleted, runs)
 
     def __call__(self, path: str, addr: int, allocated: bool, realloc: bool, size: int,
-                 attr, times) -> FileEntry:
+                 attr, times, encrypted: Optional[str] = None) -> FileEntry:
         # A deleted file is recovered as far as TSK can follow it (as icat does): its content
         # ends where the recoverable clusters end. For a live inode (an allocated file, or a
         # reallocated name reading the inode's current file) a short read is an error.
@@ -650,7 +657,7 @@ class _Maker:
         volume = self.volume
         return _new_entry(
             evidence=self.evidence, path=path, size=size, allocated=allocated, volume=volume,
-            inode=addr, times=times, realloc=realloc, attribute=attr,
+            inode=addr, times=times, realloc=realloc, attribute=attr, encrypted=encrypted,
             open=TskOpener(None, self._media, Locator(self._opened_as, volume.index, addr, attr),
                            size, short_ok, self._geometry, self._fs, self._direct))
 

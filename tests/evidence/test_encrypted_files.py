@@ -1,10 +1,12 @@
-"""ext4 file-based encryption (fscrypt): an inode whose i_flags carry EXT4_ENCRYPT_FL holds
-ciphertext, which TSK reads as any file's bytes. Such a file is an error record, never clean.
+"""Files a file system stores encrypted, whose bytes TSK reads as any file's: ext4 fscrypt
+(an inode whose i_flags carry EXT4_ENCRYPT_FL; triage.evidence.ext_crypt) and NTFS EFS (a file
+with an `$EFS` logged utility stream; tsk_walk). Such a file is an error record, never clean.
 
-The images are made with mkfs.ext4 and the flag set with debugfs (`set_inode_field`), the
-`encrypt` feature with debugfs too: what a kernel that encrypted the files leaves in the
-inode, while the content stays readable here, so a scan that ignored the flag would report a
-hit (and on a real device, a clean file)."""
+The ext4 images are made with mkfs.ext4 and the flag set with debugfs (`set_inode_field`), the
+`encrypt` feature with debugfs too; the NTFS image with ntfs-3g's `efs_raw` mode, which stores
+an EFS header and raw data as a backup restore does. Either way the content stays readable
+here, so a scan that ignored the encryption would report a hit (and on a real device, where
+it is ciphertext, a clean file)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ import subprocess
 import pytest
 
 from support import run_triage
+from triage.evidence import open_evidence, tsk_walk
 from triage.evidence.ext_crypt import ENCRYPT_FL, KIND, Inodes, encrypted_inodes
+from triage.records import FileEntry
 
-pytestmark = pytest.mark.skipif(shutil.which("debugfs") is None, reason="needs e2fsprogs")
+needs_e2fsprogs = pytest.mark.skipif(shutil.which("debugfs") is None, reason="needs e2fsprogs")
 
 PICTURE = bytes(range(256)) * 160        # 40,960 bytes: a reference file
 FIXED = {**os.environ, "E2FSPROGS_FAKE_TIME": "1"}
@@ -44,6 +48,7 @@ def _reader(image):
     return read
 
 
+@needs_e2fsprogs
 @pytest.mark.parametrize("options", [
     ["-b", "4096"],
     ["-b", "4096", "-O", "^64bit", "-g", "512"],
@@ -96,6 +101,7 @@ def reference(tmp_path):
     return path
 
 
+@needs_e2fsprogs
 def test_a_scan_reports_an_encrypted_file_as_not_examined(tmp_path, reference):
     image = _image(tmp_path)
     before = hashlib.sha256(image.read_bytes()).hexdigest()
@@ -109,6 +115,7 @@ def test_a_scan_reports_an_encrypted_file_as_not_examined(tmp_path, reference):
     assert hashlib.sha256(image.read_bytes()).hexdigest() == before   # read-only
 
 
+@needs_e2fsprogs
 def test_files_lists_it_encrypted_without_digests(tmp_path):
     image = _image(tmp_path)
     run = run_triage("files", image, "--hash", "md5")
@@ -121,6 +128,7 @@ def test_files_lists_it_encrypted_without_digests(tmp_path):
     assert "encrypted" not in copy and copy["md5"] == hashlib.md5(PICTURE).hexdigest()
 
 
+@needs_e2fsprogs
 def test_the_flag_means_nothing_without_the_feature(tmp_path, reference):
     """A file system without `encrypt` holds no ciphertext: a stray flag is not read as
     encryption (and no inode table is read for it)."""
@@ -130,3 +138,62 @@ def test_the_flag_means_nothing_without_the_feature(tmp_path, reference):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert sorted(h["path"] for h in report["hits"]) == ["/copy.bin", "/data/media/photo.bin"]
     assert report["errors"] == []
+
+
+def _efs_image(tmp_path):
+    """An NTFS image holding the reference file twice: /secret.bin EFS-encrypted (its $EFS
+    header set through ntfs-3g's efs_raw mode, its data stored raw), /plain.bin not."""
+    if not all(shutil.which(t) for t in ("mkntfs", "ntfs-3g", "setfattr", "losetup")):
+        pytest.skip("ntfs-3g, attr (setfattr) or losetup is not installed")
+    image = tmp_path / "ntfs.img"
+    with open(image, "wb") as f:
+        f.truncate(8 << 20)
+    subprocess.run(["mkntfs", "-F", "-Q", "-q", "-c", "4096", str(image)], check=True,
+                   capture_output=True)
+    loop = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True,
+                          text=True)
+    if loop.returncode != 0:
+        pytest.skip(f"no loop device here: {loop.stderr.strip()}")
+    device, mountpoint = loop.stdout.strip(), tmp_path / "mnt"
+    mountpoint.mkdir()
+    # an EFS attribute header: its length first (all ntfs-3g checks), the rest empty
+    header = (256).to_bytes(4, "little") + bytes(252)
+    try:
+        mounted = subprocess.run(["ntfs-3g", "-o", "efs_raw", device, str(mountpoint)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            pytest.skip(f"ntfs-3g cannot mount here: {mounted.stderr.strip()}")
+        try:
+            (mountpoint / "secret.bin").touch()
+            subprocess.run(["setfattr", "-n", "system.ntfs_efsinfo", "-v",
+                            "0x" + header.hex(), str(mountpoint / "secret.bin")], check=True)
+            (mountpoint / "secret.bin").write_bytes(PICTURE)
+            (mountpoint / "plain.bin").write_bytes(PICTURE)
+        finally:
+            subprocess.run(["umount", str(mountpoint)], check=True)
+    finally:
+        subprocess.run(["losetup", "--detach", device], check=False)
+    return image
+
+
+def test_an_efs_file_is_not_examined(tmp_path, reference, monkeypatch):
+    """Marked by the compiled lister's walk and by pytsk3's alike; a scan reports it as not
+    examined, and reads the image only."""
+    image = _efs_image(tmp_path)
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(tsk_walk, "_tskwalk", None)
+        with open_evidence(str(image)) as ev:
+            marked = {e.path: e.encrypted for e in ev.entries()
+                      if isinstance(e, FileEntry) and e.path in ("/secret.bin", "/plain.bin")}
+        assert marked == {"/secret.bin": tsk_walk.EFS, "/plain.bin": None}, compiled
+    monkeypatch.undo()
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    run = run_triage("scan", image, "--hashset", reference, "-o", tmp_path / "out", "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [h["path"] for h in report["hits"]] == ["/plain.bin"]
+    assert [(e["path"], e["reason"]) for e in report["errors"]] == [
+        ("/secret.bin", "encrypted (NTFS EFS), not examined (40,960 bytes)")]
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
+
