@@ -233,3 +233,23 @@ def test_files_shows_what_pypdf_says_as_a_warning_on_the_pdf_without_its_values(
     where = f"triage: warning: {tmp_path}: /scan.pdf: container library warning: pypdf._reader"
     assert run.stderr.splitlines() == [f"{where}: incorrect startxref pointer(...)",
                                        f"{where}: parsing for Object Streams"]
+
+
+def test_a_docx_saved_with_a_password_is_not_examined(tmp_path):
+    """The same DOCX encrypted with a password as Office does it (msoffcrypto-tool: the
+    package inside an OLE2 file, which libmagic calls application/encrypted): not clean, an
+    error record, while the plain copy beside it gives its hit."""
+    import io
+    import msoffcrypto.format.ooxml
+
+    def make(folder):
+        make_documents(folder)
+        locked = io.BytesIO()
+        with open(folder / "report.docx", "rb") as plain:
+            msoffcrypto.format.ooxml.OOXMLFile(plain).encrypt("a password", locked)
+        (folder / "locked.docx").write_bytes(locked.getvalue())
+    report = _scanned(tmp_path, make)
+    assert not any(h["path"].startswith("/locked.docx") for h in report["hits"])
+    assert any(h["path"].startswith("/report.docx!/") for h in report["hits"])
+    assert [(e["path"], e["reason"]) for e in report["errors"]] == [
+        ("/locked.docx", "archive not examined at its start: encrypted, not examined")]

@@ -119,3 +119,36 @@ def test_the_drawing_group_is_joined_across_continue_records_and_nothing_else():
     book += biff(0x0022, b"\x01\x00") + biff(0x003C, b"not pictures")
     assert office.drawing_group(book) == group
     assert office.drawing_group(book[:-3]) == group   # a cut record ends the walk
+
+
+def test_a_document_saved_with_a_password_is_not_examined(tmp_path, reference_set):
+    """MS-OFFCRYPTO: a document whose content is encrypted shows no picture, as a clean one
+    would; each of these is an error record instead, while the same document without the
+    mark gives its known picture as a hit. The pictures are stored plain here (a real
+    encrypted document's are ciphertext), so a scan that missed the mark would hit them."""
+    known = (PHOTOS / KNOWN[0]).read_bytes()
+    fib = b"\xec\xa5\xc1\x00" + bytes(6)
+    docs = {
+        "ooxml.docx": {"EncryptionInfo": bytes(64), "EncryptedPackage": bytes(64),
+                       "Data": blip(JPEG, known)},
+        "word.doc": {"WordDocument": fib + struct.pack("<H", 0x0100) + bytes(52),
+                     "Data": blip(JPEG, known)},
+        "sheet.xls": {"Workbook": biff(0x0809, bytes(16)) + biff(0x002F, bytes(54))
+                      + biff(0x00EB, blip(JPEG, known)) + biff(0x000A, b"")},
+        "slides.ppt": {"Current User": struct.pack("<HHIII", 0, 0x0FF6, 20, 20, 0xF3D1C4DF),
+                       "Pictures": blip(JPEG, known)},
+        "plain.doc": {"WordDocument": fib + struct.pack("<H", 0x0008) + bytes(52),
+                      "Data": blip(JPEG, known)},
+    }
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for name, streams in docs.items():
+        (ev / name).write_bytes(compound_file(streams))
+    out = tmp_path / "out"
+    run = run_triage("scan", str(ev), "--hashset", str(reference_set), "-o", str(out), "-q")
+    assert run.code == 1, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [h["path"] for h in report["hits"]] == ["/plain.doc!/Data/1.jpg"]
+    assert sorted((e["path"], e["reason"]) for e in report["errors"]) == [
+        (f"/{name}", "archive not examined at its start: encrypted, not examined")
+        for name in sorted(docs) if name != "plain.doc"]

@@ -28,6 +28,47 @@ PREFIX = 64                  # bytes of a BLIP in which its picture's signature 
 DRAWING_GROUP, CONTINUE = 0x00EB, 0x003C
 
 
+# MS-OFFCRYPTO: what says a document's content is encrypted, so that its pictures cannot be
+# found (a document saved with a password would otherwise show no picture, as a clean one).
+WORD_ENCRYPTED = 0x0100           # FibBase's fEncrypted (MS-DOC 2.5.2), the u16 at offset 10
+FILEPASS, BOF, EOF = 0x002F, 0x0809, 0x000A   # BIFF8 records (MS-XLS 2.4.117)
+PPT_ENCRYPTED = 0xF3D1C4DF        # CurrentUserAtom's headerToken (MS-PPT 2.3.2)
+
+
+def encrypted(streams, read) -> bool:
+    """Whether an OLE2 document's content is encrypted: an OOXML document saved with a
+    password (its EncryptionInfo and EncryptedPackage streams), a Word document whose FIB
+    says so, a workbook whose globals hold a FILEPASS record, a presentation whose current
+    user atom carries the encrypted token. `streams`: the root's stream names; `read(name,
+    length)`: the first bytes of one."""
+    if {"EncryptionInfo", "EncryptedPackage"} <= streams:
+        return True
+    if "WordDocument" in streams:
+        fib = read("WordDocument", 12)
+        if len(fib) == 12 and struct.unpack_from("<H", fib, 10)[0] & WORD_ENCRYPTED:
+            return True
+    if "Workbook" in streams and _filepass(read("Workbook", 1 << 16)):
+        return True
+    if "Current User" in streams:
+        atom = read("Current User", 16)
+        if len(atom) == 16 and struct.unpack_from("<I", atom, 12)[0] == PPT_ENCRYPTED:
+            return True
+    return False
+
+
+def _filepass(workbook: bytes) -> bool:
+    """A FILEPASS record among the globals substream's records (from its BOF to its EOF)."""
+    at = 0
+    while at + 4 <= len(workbook):
+        kind, length = struct.unpack_from("<HH", workbook, at)
+        if kind == FILEPASS:
+            return True
+        if kind == EOF or (at == 0 and kind != BOF):
+            return False
+        at += 4 + length
+    return False
+
+
 def holds_pictures(path: Tuple[str, ...]) -> bool:
     """Whether an OLE2 stream (its path of storage names) is one Office keeps pictures in."""
     return len(path) == 1 and path[0] in STREAMS

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
-from . import Budget, ContainerReader, Member, OverBound, office, register, thumbsdb
+from . import (Budget, ContainerReader, Encrypted, Member, OverBound, office, register,
+               thumbsdb)
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# "application/encrypted": libmagic's name for an OOXML document saved with a password,
+# which is an OLE2 file holding the encrypted package (members() then says it is encrypted)
 OLE_MIMES = ("application/x-ole-storage", "application/CDFV2", "application/vnd.ms-office",
              "application/msword", "application/vnd.ms-excel",
-             "application/vnd.ms-powerpoint")
+             "application/vnd.ms-powerpoint", "application/encrypted")
 
 
 @register
@@ -30,6 +33,10 @@ class OleReader(ContainerReader):
         source.seek(0)
         ole = olefile.OleFileIO(source)
         try:
+            root = {path[0] for path in ole.listdir(streams=True, storages=False)
+                    if len(path) == 1}
+            if office.encrypted(root, lambda name, length: _head(ole, name, length, budget)):
+                raise Encrypted()
             for path in ole.listdir(streams=True, storages=False):
                 stream = "/".join(path)
                 if len(path) == 1 and thumbsdb.is_thumbnail(stream):
@@ -38,6 +45,14 @@ class OleReader(ContainerReader):
                     yield from office.pictures(stream, _read(ole, stream, budget), budget)
         finally:
             ole.close()
+
+
+def _head(ole, stream: str, length: int, budget: Budget) -> bytes:
+    """The first `length` bytes of a stream (olefile holds a stream whole once opened: one
+    over the memory bound is left to _read, which refuses it)."""
+    if ole.get_size(stream) > budget.bounds.nest_memory:
+        return b""
+    return ole.openstream(stream).read(length)
 
 
 def _read(ole, stream: str, budget: Budget) -> bytes:
