@@ -119,6 +119,28 @@ def test_running_out_of_memory_on_a_picture_is_an_error_record(pictures, monkeyp
     assert (verdict.status, verdict.errors) == ("clean", ["image not hashed: out of memory"])
 
 
+def test_a_picture_over_the_decoding_cap_is_an_error_not_passed_over(pictures, monkeypatch,
+                                                                      tmp_path):
+    """A known picture padded past what is read into memory to decode (MAX_IMAGE_BYTES, here
+    lowered to the photo's size) is told a picture by its head and recorded as not decoded:
+    before, a PDQ-only set made it a file "no set could match", passed over unread. With an
+    exact set that lists it, its digests still make it a hit."""
+    from triage import reading
+    judge, entries, files = pictures
+    monkeypatch.setattr(reading, "MAX_IMAGE_BYTES", len(files["bridge.jpg"]) - 1)
+    size = len(files["bridge.jpg"])
+    verdict = judge(entries["/bridge.jpg"])
+    assert (verdict.status, verdict.decoded, verdict.matches) == ("error", False, [])
+    assert verdict.errors == [
+        f"image not decoded: {size:,} bytes, over the {size - 1:,} a picture is read into "
+        f"memory to be decoded (not matched by its perceptual hashes)"]
+    md5 = tmp_path / "exact.md5"
+    md5.write_text(f"{hashlib.md5(files['bridge.jpg']).hexdigest()}  bridge.jpg\n")
+    both = Judge([load(tmp_path / "pdq.csv"), load(md5)])   # the fixture's PDQ set and it
+    hit = both(entries["/bridge.jpg"])
+    assert (hit.status, hit.errors, [m.signal for m in hit.matches]) == ("hit", [], ["md5"])
+
+
 def test_a_perceptual_hit_reports_the_canonical_values_not_the_querys(pictures):
     """The query hashed the bridge (1600 x 1004) from blocks of 6 x 3 pixels, 2 bits from its
     canonical PDQ; the report carries the canonical value, as `triage hash` computes it."""

@@ -79,6 +79,11 @@ class Verdict:
         return self.status, self.bytes_read, self.hashed, self.decoded
 
 
+def _too_large(size: int) -> str:
+    return (f"image not decoded: {size:,} bytes, over the {reading.MAX_IMAGE_BYTES:,} a picture "
+            f"is read into memory to be decoded (not matched by its perceptual hashes)")
+
+
 def _evidence_only(matches: List[Match], verdict: Verdict) -> List[Match]:
     """The matches less an alert set's on the empty file's digest: an empty file holds no
     material, and a set that lists it (a mistake `hashset validate` calls an error) made every
@@ -178,8 +183,10 @@ class Judge:
         return max(planned, entry.size) + PICTURE_WORK + PICTURE_WORK_PER_BYTE * entry.size
 
     def _image_candidate(self, size: int) -> bool:
-        return (self.perceptual is not None or self.video is not None) and \
-            0 < size <= reading.MAX_IMAGE_BYTES or self._video_candidate(size)
+        # a picture over MAX_IMAGE_BYTES too: its head tells it is one, and that it was not
+        # decoded is an error record (a known picture padded past the cap would otherwise be
+        # passed over as a file no set could match)
+        return (self.perceptual is not None or self.video is not None) and size > 0
 
     def _video_candidate(self, size: int) -> bool:
         return self.video is not None and size > 0
@@ -255,12 +262,17 @@ class Judge:
         if not needed and contents.data is None and contents.video is None:
             verdict = Verdict(entry, "clean" if screened else "skipped",
                               bytes_read=screened + contents.bytes_read)
+            if contents.too_large and self.perceptual is not None:   # nothing else checked
+                verdict.status = "error"
+                verdict.errors.append(_too_large(entry.size))
         else:
             verdict = Verdict(entry, "clean", hashes=dict(contents.digests),
                               bytes_read=screened + contents.bytes_read, hashed=bool(needed))
             if not needed:
                 verdict.hashes = {}   # the MD5 taken for the children only
             verdict.matches = _evidence_only(self.exact.match(verdict.hashes), verdict)
+            if contents.too_large and self.perceptual is not None and not verdict.matches:
+                verdict.errors.append(_too_large(entry.size))
             if contents.data is not None and not verdict.matches:
                 if self.perceptual is not None:
                     self._perceive(contents.data, verdict)
