@@ -17,6 +17,7 @@ from .signals.exact import EDGE, edge_span
 from .workers import Interrupted
 
 HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
+TAIL = 4 * 1024                        # kept of a file read to its end (containers.appended)
 MAX_IMAGE_BYTES = 256 * 1024 * 1024    # larger "pictures" are not decoded (bombs, videos)
 # Names pictures usually have: only to guess what reading a file will cost when work is shared
 # out (workers.batches), never to decide what is decoded: that is the content's say.
@@ -40,6 +41,7 @@ class Contents:
     data: Optional[bytes] = None      # the whole file, when it is a picture within the cap
     video: Optional[str] = None       # its container's MIME type, when videos were asked for
     head: bytes = b""                 # its first HEAD bytes (what tells a container)
+    tail: bytes = b""                 # its last TAIL bytes, when it was read to its end
 
     @property
     def too_large(self) -> bool:
@@ -72,9 +74,12 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
         video = sniff_video(head)
     keep = picture is not None and (size is None or size <= MAX_IMAGE_BYTES)
     if not digests and not keep:
-        return Contents(len(head), picture=picture, video=video, head=head)
+        whole = size is not None and len(head) == size
+        return Contents(len(head), picture=picture, video=video, head=head,
+                        tail=head[-TAIL:] if whole else b"")
     total = len(head)
     kept = [head] if keep else None
+    last = [b"", head]   # the two last blocks read: the file's tail lies in them
 
     def blocks():
         nonlocal total, kept
@@ -88,11 +93,12 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
                     kept = None   # longer than its size said: over the cap all the same
                 else:
                     kept.append(block)
+            last[0], last[1] = last[1], block
             yield block
 
     found = digest_stream(blocks(), digests)
     return Contents(total, found, picture, b"".join(kept) if kept is not None else None,
-                    video, head)
+                    video, head, (bytes(last[0][-TAIL:]) + bytes(last[1][-TAIL:]))[-TAIL:])
 
 
 

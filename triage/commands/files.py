@@ -13,6 +13,7 @@ from tqdm import tqdm
 from .. import containers, reading
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
+from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
 from ..library_warnings import collected
 from ..progress import progress_bar
@@ -156,9 +157,10 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
     if hashes and contents.bytes_read < entry.size:
         # a deleted file recovered in part: the hashes cover what was there
         record["recovered"] = contents.bytes_read
-    if sniff.kind is None:
+    kind = sniff.kind or (containers.appended_to(entry, contents) if sniff.enabled else None)
+    if kind is None:
         return
-    md5 = contents.digests["md5"]
+    md5 = contents.digests.get("md5") or _md5(entry)   # an appended archive: told after the read
     refused = containers.refusal(archives, md5, parents)
     if refused:
         out.append(_entry_error(entry, refused))
@@ -166,7 +168,7 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
     budget = budget or containers.Budget(archives, entry.size)
     first = {}   # a member's stored name -> where its record is: another name gets its digests
     with collected() as said:   # what the container's library says (a child's are its own)
-        for child in containers.expand(entry, sniff.kind, budget, md5):
+        for child in containers.expand(entry, kind, budget, md5):
             if isinstance(child, ScanError):
                 out.append(_error_record(child))
             elif child.member.same_as is not None:   # a tar hard link: nothing of its own
@@ -176,6 +178,11 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
                 first[child.member.member_path] = len(out)   # _describe puts it there first
                 _describe(child, hashes, archives, budget, parents + (md5,), out)
     out += [_warning(entry, f"container library warning: {w}") for w in said]
+
+
+def _md5(entry) -> str:
+    with entry.open() as reader:
+        return digest_stream(chunks(reader), ("md5",))["md5"]
 
 
 def _error_record(error: ScanError) -> dict:

@@ -14,6 +14,7 @@ members are deleted) and flows through the same judge as any file."""
 from __future__ import annotations
 
 import io
+import struct
 import time
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Callable, Iterator, Optional, Tuple, Union
@@ -257,6 +258,56 @@ class Sniff:
     def __call__(self, head: bytes) -> Tuple[str, ...]:
         self.kind = detect(head) if self.enabled else None
         return ("md5",) if self.kind is not None and self.md5 else ()
+
+
+TAIL = 4 * 1024   # a file's last bytes, where an appended zip's end record lies
+_EOCD = b"PK\x05\x06"
+
+
+def appended(tail: bytes, size: int) -> Optional[ContainerReader]:
+    """The zip reader, when a file's last bytes (`tail`, up to TAIL of them) end with a zip's
+    end-of-central-directory record that its head did not announce: an archive appended to
+    another file (`cat holiday.jpg secret.zip > holiday.jpg`, which unzip reads), which no
+    head mark tells. The record must end the file exactly, its comment included, and its
+    central directory fit before it; zipfile then finds the members past whatever precedes
+    the archive. A comment longer than the tail hides it from this test."""
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    directory, comment = struct.unpack_from("<I4xH", tail, at + 12)
+    if at + 22 + comment != len(tail) or directory + 22 + comment > size:
+        return None
+    _load()
+    return READERS.get("zip")
+
+
+def appended_to(entry: FileEntry, contents) -> Optional[ContainerReader]:
+    """appended() of a file a read did not tell a container by its head: its tail as the read
+    (reading.Contents) kept it, or read now, by a seek (not for a container's member, whose
+    stream may not seek cheaply)."""
+    last = contents.tail
+    if not last and entry.member is None and entry.size > len(contents.head):
+        with entry.open() as reader:
+            last = tail_of(reader, entry.size, contents.head)
+    return appended(last, entry.size) if last else None
+
+
+def tail_of(reader: BinaryIO, size: int, head: bytes) -> bytes:
+    """A file's last TAIL bytes: from its head when that is all of it, else by a seek (b""
+    where the reader cannot seek)."""
+    if len(head) == size:
+        return head[-TAIL:]
+    if not reader.seekable():
+        return b""
+    reader.seek(max(0, size - TAIL))
+    wanted, parts = min(size, TAIL), []
+    while wanted > 0:
+        block = reader.read(wanted)
+        if not block:
+            break
+        parts.append(block)
+        wanted -= len(block)
+    return b"".join(parts)
 
 
 def identity(head: bytes, size: int) -> str:

@@ -224,17 +224,18 @@ class Judge:
             return Verdict(entry, "skipped")
         once = entry.member is not None and entry.member.read_once
         screened = 0
+        appended = None   # an archive appended to the file (containers.appended), by its tail
         if screens and not once:
             # A container is told in the fingerprint's open, from its first 4 KiB (and ISO's
             # mark), unless a digest or a picture reads its head anyway.
             sniff = opens and not needed and not image
-            confirmed, screened, maybe, head = self._screen(entry, screens, sniff)
+            confirmed, screened, maybe, head, appended = self._screen(entry, screens, sniff)
             opens = opens and (maybe if sniff else True)
             needed = needed | confirmed
             if not needed and not image and (not opens or head is not None):
                 # its fingerprints listed nowhere: checked, clean; a container's members judged
                 verdict = Verdict(entry, "clean", bytes_read=screened)
-                kind = containers.detect(head) if head is not None else None
+                kind = (containers.detect(head) if head is not None else None) or appended
                 if kind is not None:
                     self._open_container(verdict, kind, containers.identity(head, entry.size),
                                          budget, parents)
@@ -249,7 +250,7 @@ class Judge:
                 not self._video_candidate(entry.size):
             # read only to tell a container: its first 4 KiB (and ISO's mark) tell most
             # files are none, where the full head read costs 64 KiB of each
-            opens, probed = self._probe(entry)
+            opens, probed, appended = self._probe(entry)
             if not opens:
                 return Verdict(entry, "skipped", bytes_read=probed)
         # a container's MD5 is taken only once a member of it is a hit (see _container_md5):
@@ -283,10 +284,13 @@ class Judge:
             elif contents.video is not None and not verdict.matches:
                 self._watch(entry.open, verdict)
             verdict = self._settle(verdict, contents.data)
-        if sniff.kind is not None:
+        kind = sniff.kind
+        if kind is None and opens:
+            kind = appended or containers.appended_to(entry, contents)
+        if kind is not None:
             ident = contents.digests.get("md5") or containers.identity(contents.head,
                                                                       entry.size)
-            self._open_container(verdict, sniff.kind, ident, budget, parents)
+            self._open_container(verdict, kind, ident, budget, parents)
         return verdict
 
     def _open_container(self, verdict: Verdict, kind: containers.ContainerReader, ident: str,
@@ -347,12 +351,14 @@ class Judge:
         verdict.matches.extend(self.video.search(hashed.frames))
 
     def _screen(self, entry: FileEntry, screens, sniff: bool
-                ) -> Tuple[frozenset, int, bool, Optional[bytes]]:
+                ) -> Tuple[frozenset, int, bool, Optional[bytes], Optional[object]]:
         """The full digests a file's sub-file fingerprints call for (none when no set lists
         them), from its first and last 4 KiB; the bytes that took; and, with `sniff`, whether
         that head (with ISO's mark, by a seek) leaves it maybe a container and, if so, its
         first reading.HEAD bytes that tell, read in the same open (None where the reader
-        cannot seek back: the full read tells)."""
+        cannot seek back: the full read tells), and the reader of an archive its last 4 KiB
+        show appended to it (containers.appended)."""
+        appended = None
         with entry.open() as reader:
             head, tail = reading.edges(reader, entry.size)
             read = len(head) + len(tail)
@@ -360,21 +366,32 @@ class Judge:
             if sniff:
                 maybe, peeked = containers.probe(reader, entry.size, head)
                 read += peeked
+                if not maybe:
+                    last = tail or (head if len(head) == entry.size else b"")
+                    appended = containers.appended(last[-containers.TAIL:], entry.size)
+                    maybe = appended is not None
                 if maybe and reader.seekable():   # the rest of the head after the first 4 KiB
                     reader.seek(len(head))
                     more = reading.read_up_to(reader, min(entry.size, reading.HEAD) - len(head))
                     sniffed = head + more
                     read += len(more)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
-        return self.exact.confirm(prints, entry.size), read, maybe, sniffed
+        return self.exact.confirm(prints, entry.size), read, maybe, sniffed, appended
 
-    def _probe(self, entry: FileEntry) -> Tuple[bool, int]:
-        """Whether a file is maybe a container, from its first containers.PROBE bytes; and
-        the bytes that took."""
+    def _probe(self, entry: FileEntry) -> Tuple[bool, int, Optional[object]]:
+        """Whether a file is maybe a container, from its first containers.PROBE bytes or,
+        failing them, its last 4 KiB (an appended archive: its reader, else None); and the
+        bytes that took."""
         with entry.open() as reader:
             head = reading.read_up_to(reader, min(entry.size, containers.PROBE))
             maybe, peeked = containers.probe(reader, entry.size, head)
-        return maybe, len(head) + peeked
+            read = len(head) + peeked
+            if maybe:
+                return True, read, None
+            last = containers.tail_of(reader, entry.size, head)
+        appended = containers.appended(last, entry.size)
+        return appended is not None, read + (0 if len(head) == entry.size else len(last)), \
+            appended
 
     def _perceive(self, data: bytes, verdict: Verdict) -> None:
         from .. import imaging
