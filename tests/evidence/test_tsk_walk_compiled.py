@@ -161,3 +161,47 @@ def _Uncached(cls):
             image.armed = True
             return super().open(addr, prefix)
     return Uncached
+
+
+class _Meddling:
+    """An image whose reads, called back from libtsk inside the walker's own open or list,
+    try to close the walker and to open it again: what freed libtsk's image under it (ASan: a
+    64 KiB write into freed memory) before the walker refused it."""
+
+    def __init__(self, image, offset, ftype):
+        self._image, self._offset, self._ftype = image, offset, ftype
+        self.walker, self.refused = None, []
+
+    def get_size(self):
+        return self._image.get_size()
+
+    def read(self, offset, size):
+        if self.walker is not None:
+            for meddle in (self.walker.close, lambda: self.walker.__init__(
+                    self, self.get_size(), self._offset, self._ftype),
+                    lambda: self.walker.list(2, False)):
+                try:
+                    meddle()
+                except RuntimeError as exc:
+                    self.refused.append(str(exc))
+        return self._image.read(offset, size)
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+def test_a_walker_refuses_to_be_closed_or_reopened_from_within_its_own_call(images):
+    Walker = tsk_walk._tskwalk.Walker
+    with open_evidence(str(images / load_truth("ext4.raw")["segments"][0])) as ev:
+        volume = ev.volumes[0]
+        fs = ev.file_system(volume.index)
+        image = _Meddling(fs.image, fs.image_offset, fs.info.ftype)
+        walker = Walker.__new__(Walker)
+        image.walker = walker
+        walker.__init__(image, image.get_size(), fs.image_offset, fs.info.ftype)
+        opened = len(image.refused)
+        rows, error, _ = walker.list(fs.info.root_inum, False)
+        assert opened >= 3 and set(image.refused) == {
+            "the walker is in use (called from within its own call)"}
+        assert error is None and {r[0] for r in rows} >= {b"lost+found"}
+        walker.close()
+        with pytest.raises(ValueError, match="the walker is closed"):
+            walker.list(fs.info.root_inum, False)

@@ -94,7 +94,17 @@ typedef struct {
     PyObject_HEAD
     TSK_IMG_INFO *img;
     TSK_FS_INFO *fs;
+    int busy;   /* in open or list: Python code they call back (the image's read, a signal
+                 * handler) must not close or reopen what libtsk is using */
 } Walker;
+
+static int walker_in_use(Walker *self)
+{
+    if (!self->busy)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "the walker is in use (called from within its own call)");
+    return 1;
+}
 
 static PyObject *tsk_failure(const char *what)
 {
@@ -116,7 +126,20 @@ static void Walker_close_all(Walker *self)
     }
 }
 
+static int open_walker(Walker *self, PyObject *args, PyObject *kwds);
+
 static int Walker_init(Walker *self, PyObject *args, PyObject *kwds)
+{
+    if (walker_in_use(self))
+        return -1;
+    Walker_close_all(self);   /* a second __init__ replaces the open file system, never leaks it */
+    self->busy = 1;
+    int rc = open_walker(self, args, kwds);
+    self->busy = 0;
+    return rc;
+}
+
+static int open_walker(Walker *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"image", "size", "offset", "ftype", NULL};
     PyObject *source;
@@ -172,18 +195,32 @@ static PyObject *pair(long long a, long long b)
     return untracked(Py_BuildValue("(LL)", a, b));
 }
 
+/* (mtime, atime, ctime, crtime), each (seconds, nanoseconds); NULL (an exception set) when one
+ * cannot be made */
+static PyObject *times_tuple(const TSK_FS_META *m)
+{
+    const long long v[8] = {m->mtime, m->mtime_nano, m->atime, m->atime_nano,
+                            m->ctime, m->ctime_nano, m->crtime, m->crtime_nano};
+    PyObject *times = PyTuple_New(4);
+    for (int i = 0; times != NULL && i < 4; i++) {
+        PyObject *p = pair(v[2 * i], v[2 * i + 1]);
+        if (p == NULL) {
+            Py_CLEAR(times);
+            break;
+        }
+        PyTuple_SET_ITEM(times, i, p);
+    }
+    return untracked(times);
+}
+
 /* (mflags, mtype, size, times, attributes): attributes only when asked (NTFS), a list of
  * (name or None, type, id, size), empty when they cannot be listed; else None. */
 static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
 {
     TSK_FS_META *m = file->meta;
-    PyObject *times = PyTuple_New(4);
+    PyObject *times = times_tuple(m);
     if (times == NULL)
         return NULL;
-    PyTuple_SET_ITEM(times, 0, pair(m->mtime, m->mtime_nano));
-    PyTuple_SET_ITEM(times, 1, pair(m->atime, m->atime_nano));
-    PyTuple_SET_ITEM(times, 2, pair(m->ctime, m->ctime_nano));
-    PyTuple_SET_ITEM(times, 3, pair(m->crtime, m->crtime_nano));
     PyObject *attrs;
     if (!attributes) {
         attrs = Py_None;
@@ -416,15 +453,10 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
     int short_ok = !(allocated || realloc_);
     PyObject *inode = PyLong_FromUnsignedLongLong((unsigned long long)name->meta_addr);
     PyObject *size = PyLong_FromLongLong(content_size);
-    PyObject *times = PyTuple_New(4);
+    PyObject *times = times_tuple(m);
     PyObject *locator = NULL, *opener = NULL, *entry = NULL, *runs = NULL;
     if (inode == NULL || size == NULL || times == NULL)
         goto fail;
-    PyTuple_SET_ITEM(times, 0, pair(m->mtime, m->mtime_nano));
-    PyTuple_SET_ITEM(times, 1, pair(m->atime, m->atime_nano));
-    PyTuple_SET_ITEM(times, 2, pair(m->ctime, m->ctime_nano));
-    PyTuple_SET_ITEM(times, 3, pair(m->crtime, m->crtime_nano));
-    untracked(times);
     /* Locator(opened_as, volume index, inode, None): a NamedTuple, made as its tuple */
     locator = ((PyTypeObject *)mk->locator_cls)->tp_alloc((PyTypeObject *)mk->locator_cls, 4);
     if (locator == NULL)
@@ -564,7 +596,23 @@ static PyObject *whole_names(TSK_FS_FILE *dir, long long limit, long long block)
  * name that came without it is loaded by address (as tsk_walk's _with_meta does). `error`: why
  * the listing stopped early (the rows before it stand). OSError when the directory cannot be
  * opened at all. */
+static PyObject *list_names(Walker *self, PyObject *args);
+
 static PyObject *Walker_list(Walker *self, PyObject *args)
+{
+    if (walker_in_use(self))
+        return NULL;
+    if (self->fs == NULL) {   /* before anything is owned */
+        PyErr_SetString(PyExc_ValueError, "the walker is closed");
+        return NULL;
+    }
+    self->busy = 1;
+    PyObject *out = list_names(self, args);
+    self->busy = 0;
+    return out;
+}
+
+static PyObject *list_names(Walker *self, PyObject *args)
 {
     unsigned long long addr;
     int attributes;
@@ -594,10 +642,6 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
         if (mk.prefix == NULL)
             return NULL;
         maker = &mk;
-    }
-    if (self->fs == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the walker is closed");
-        return NULL;
     }
     TSK_FS_DIR *dir = tsk_fs_dir_open_meta(self->fs, (TSK_INUM_T)addr);
     if (dir == NULL) {
@@ -712,6 +756,8 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
 static PyObject *Walker_close(Walker *self, PyObject *unused)
 {
     (void)unused;
+    if (walker_in_use(self))
+        return NULL;
     Walker_close_all(self);
     Py_RETURN_NONE;
 }
