@@ -79,8 +79,10 @@ class ExactMatcher:
 def _distinct_rows(masks: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """np.unique(masks, axis=0, return_inverse=True) for a 2-D bool array, its rows packed to
     fixed-width byte strings first. numpy's own axis=0 path views bool rows as a structured
-    dtype, whose comparison raised "Cannot compare structured arrays" in one CI run that
-    no rerun reproduced; byte strings take the plain 1-D path."""
+    dtype, whose comparison runs Python code and turns any exception raised meanwhile into
+    "TypeError: Cannot compare structured arrays": the time budget's BudgetSpent, raised by
+    SIGALRM in this (the walking) thread, came out so in one CI run (a review reproduced it,
+    one interrupt in five). Byte strings take the plain 1-D path, all in C."""
     width = masks.shape[1]
     packed = np.ascontiguousarray(np.packbits(masks, axis=1))
     size = packed.shape[1]
