@@ -129,6 +129,17 @@ def test_files_lists_it_encrypted_without_digests(tmp_path):
 
 
 @needs_e2fsprogs
+def test_inspect_counts_the_encrypted_files_of_a_volume(tmp_path):
+    image = _image(tmp_path)
+    run = run_triage("inspect", image, "--json")
+    assert run.code == 0, run.stderr
+    assert {k: v for k, v in json.loads(run.stdout)["counts"]["0"].items()
+            if k.startswith("encrypted")} == {"encrypted": 1, "encrypted_by": [KIND]}
+    shown = run_triage("inspect", image).stdout
+    assert f"1 file(s) stored encrypted ({KIND}): a scan cannot examine them" in shown
+
+
+@needs_e2fsprogs
 def test_the_flag_means_nothing_without_the_feature(tmp_path, reference):
     """A file system without `encrypt` holds no ciphertext: a stray flag is not read as
     encryption (and no inode table is read for it)."""

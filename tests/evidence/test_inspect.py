@@ -93,4 +93,5 @@ def test_inspect_folder(tmp_path, triage):
     (tmp_path / "sub" / "b.txt").write_text("y" * 5)
     info = triage("inspect", tmp_path, "--json").json()
     assert info["container"] == "folder"
-    assert info["counts"]["folder"] == {"allocated": 2, "deleted": 0, "bytes": 15, "errors": 0}
+    assert info["counts"]["folder"] == {"allocated": 2, "deleted": 0, "bytes": 15, "errors": 0,
+                                        "encrypted": 0, "encrypted_by": []}

@@ -71,8 +71,9 @@ def _note(ev) -> str:
 
 
 def _count(ev, progress) -> dict:
-    """Files per volume (allocated, deleted) and errors, from one walk without reading content."""
-    counts = {}
+    """Files per volume (allocated, deleted, those stored encrypted and by what) and errors,
+    from one walk without reading content."""
+    counts, kinds = {}, {}
     with progress_bar(progress, unit=" files", desc="counting") as bar:
         for item in ev.entries():
             key = "folder" if item.volume is None else str(item.volume.index)
@@ -82,9 +83,13 @@ def _count(ev, progress) -> dict:
             else:
                 c["allocated" if item.allocated else "deleted"] += 1
                 c["bytes"] += item.size
+                if item.encrypted is not None:   # stored encrypted: a scan cannot examine it
+                    c["encrypted"] += 1
+                    kinds.setdefault(key, set()).add(item.encrypted)
                 bar.update(1)
     return {k: {"allocated": c["allocated"], "deleted": c["deleted"], "bytes": c["bytes"],
-                "errors": c["errors"]} for k, c in counts.items()}
+                "errors": c["errors"], "encrypted": c["encrypted"],
+                "encrypted_by": sorted(kinds.get(k, ()))} for k, c in counts.items()}
 
 
 ENCRYPTION_KINDS = ("luks1", "luks2", "bitlocker", "filevault", "apfs")
@@ -144,6 +149,9 @@ def _render(info: dict) -> str:
             if v.get("path"):
                 lines.append(f"       path {v['path']}")
             lines += [f"       {text}" for text in _encryption(v)]
+            if c.get("encrypted"):
+                lines.append(f"       {c['encrypted']} file(s) stored encrypted "
+                             f"({', '.join(c['encrypted_by'])}): a scan cannot examine them")
             if v["error"]:
                 lines.append(f"       {v['error']}")
     else:
