@@ -93,6 +93,10 @@ class Budget:
     max_pixels: int = MAX_PIXELS
     time_limit: float = TIME_LIMIT
     started: float = field(default_factory=time.monotonic)
+    # How far into the picture's bytes its decoder read: past its end (JPEG's EOI, PNG's
+    # IEND) by at most a block, so what follows is told without parsing the picture again
+    # (containers.trailing).
+    consumed: int = 0
 
     def admit(self, width: int, height: int, what: str = "image") -> None:
         """Refuse a picture of this size before it is made."""
@@ -135,7 +139,9 @@ class _DeadlineReader(io.BytesIO):
 
     def read(self, size=-1):
         self.budget.check("decoding")
-        return super().read(size)
+        data = super().read(size)
+        self.budget.consumed = max(self.budget.consumed, self.tell())
+        return data
 
 
 def decode(data: bytes, budget: Optional[Budget] = None,

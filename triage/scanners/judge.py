@@ -12,6 +12,7 @@ from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .. import containers, reading, signals
+from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
@@ -225,6 +226,7 @@ class Judge:
         once = entry.member is not None and entry.member.read_once
         screened = 0
         appended = None   # an archive appended to the file (containers.appended), by its tail
+        decoded_to = 0    # how far the decoder of the picture read (trailing.reader_for)
         if screens and not once:
             # A container is told in the fingerprint's open, from its first 4 KiB (and ISO's
             # mark), unless a digest or a picture reads its head anyway.
@@ -276,7 +278,7 @@ class Judge:
                 verdict.errors.append(_too_large(entry.size))
             if contents.data is not None and not verdict.matches:
                 if self.perceptual is not None:
-                    self._perceive(contents.data, verdict)
+                    decoded_to = self._perceive(contents.data, verdict)
                 if self.video is not None and not verdict.matches:
                     from ..video import is_animated   # an animated GIF, APNG or WebP is a video
                     if is_animated(contents.data):
@@ -287,6 +289,8 @@ class Judge:
         kind = sniff.kind
         if kind is None and opens:
             kind = appended or containers.appended_to(entry, contents)
+        if kind is None and opens and decoded_to:   # pictures after the decoded one's end
+            kind = trailing.reader_for(contents.data, decoded_to)
         if kind is not None:
             ident = contents.digests.get("md5") or containers.identity(contents.head,
                                                                       entry.size)
@@ -393,12 +397,14 @@ class Judge:
         return appended is not None, read + (0 if len(head) == entry.size else len(last)), \
             appended
 
-    def _perceive(self, data: bytes, verdict: Verdict) -> None:
+    def _perceive(self, data: bytes, verdict: Verdict) -> int:
+        """Match a picture; how far into `data` its decoder read (0 when it did not decode)."""
         from .. import imaging
         from ..library_warnings import collected
+        budget = imaging.Budget()
         with collected() as said:
             try:
-                matches, hashes = self.perceptual.match(data)
+                matches, hashes = self.perceptual.match(data, budget)
             except imaging.ImageDecodeError as exc:
                 (verdict.errors if exc.severity == "error" else verdict.warnings).append(
                     exc.reason())
@@ -408,12 +414,13 @@ class Judge:
                 matches = hashes = None
         verdict.warnings += [f"image library warning: {w}" for w in said]
         if matches is None:
-            return
+            return 0
         verdict.decoded = DECODED_PICTURE
         verdict.matches.extend(matches)
         for h in hashes:
             if h.variant == "original":
                 verdict.hashes.setdefault(h.signal, h.value)
+        return budget.consumed
 
     def _canonical(self, data: bytes, verdict: Verdict) -> None:
         """A hit's perceptual values for the report: canonical, at full size, as `triage hash`
