@@ -19,6 +19,7 @@ from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as b
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
 from ..signals.exact import EDGE
+from . import hidden_volume
 from .exact import ExactMatcher
 
 REPORT_DIGESTS = ("md5", "sha1", "sha256")   # every hit carries all three, whatever matched
@@ -206,7 +207,12 @@ class Judge:
         if entry.member is not None and entry.member.same_as is not None:
             return Verdict(entry, "same")   # judged under its first name, in this container
         try:
-            return self._judge(entry, budget, parents)
+            verdict = self._judge(entry, budget, parents)
+            if hidden_volume.candidate(entry.size) and verdict.status in ("clean", "skipped") \
+                    and not (verdict.children or verdict.decoded or verdict.matches) \
+                    and not (entry.member is not None and entry.member.read_once):
+                self._hidden_volume(verdict)
+            return verdict
         except containers.OverBound as exc:
             return Verdict(entry, "error", errors=[f"not examined: {exc.reason}"])
         except READ_ERRORS as exc:
@@ -353,6 +359,20 @@ class Judge:
         verdict.decoded = DECODED_VIDEO
         verdict.warnings += hashed.warnings
         verdict.matches.extend(self.video.search(hashed.frames))
+
+    def _hidden_volume(self, verdict: Verdict) -> None:
+        """A warning on a file that looks like an encrypted container (hidden_volume), from its
+        first 4 KiB read again (one file in ~500 has a whole number of sectors)."""
+        entry = verdict.entry
+        try:
+            with entry.open() as reader:
+                head = reading.read_up_to(reader, hidden_volume.SAMPLE)
+        except READ_ERRORS:
+            return   # it was judged; its head is not there to look at now
+        said = hidden_volume.warning(head, entry.size)
+        if said:
+            verdict.warnings.append(said)
+            verdict.bytes_read += len(head)
 
     def _screen(self, entry: FileEntry, screens, sniff: bool
                 ) -> Tuple[frozenset, int, bool, Optional[bytes], Optional[object]]:
