@@ -199,3 +199,36 @@ def proc_mounted(folder: Path):
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+@contextmanager
+def mounted_ntfs(image: Path, size: int, *options: str):
+    """A new NTFS image of `size` bytes at `image` (mkntfs, 4 KiB clusters), mounted through a
+    loop device by ntfs-3g with `options` while the block runs (its unmount then waits for
+    every write); the mount point is given. Skips the test where a tool, a loop device or the
+    mount is missing."""
+    import shutil
+    if not all(shutil.which(t) for t in ("mkntfs", "ntfs-3g", "setfattr", "losetup")):
+        pytest.skip("ntfs-3g, attr (setfattr) or losetup is not installed")
+    with open(image, "wb") as f:
+        f.truncate(size)
+    subprocess.run(["mkntfs", "-F", "-Q", "-q", "-c", "4096", str(image)], check=True,
+                   capture_output=True)
+    loop = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True,
+                          text=True)
+    if loop.returncode != 0:
+        pytest.skip(f"no loop device here: {loop.stderr.strip()}")
+    device, mountpoint = loop.stdout.strip(), image.with_name(image.name + ".mnt")
+    mountpoint.mkdir()
+    try:
+        mounted = subprocess.run(["ntfs-3g", *(["-o", ",".join(options)] if options else []),
+                                  device, str(mountpoint)], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            pytest.skip(f"ntfs-3g cannot mount here: {mounted.stderr.strip()}")
+        try:
+            yield mountpoint
+        finally:
+            subprocess.run(["umount", str(mountpoint)], check=True)
+    finally:
+        subprocess.run(["losetup", "--detach", device], check=False)
+

@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 
-from support import run_triage
+from support import mounted_ntfs, run_triage
 from triage.evidence import open_evidence, tsk_walk
 from triage.evidence.ext_crypt import ENCRYPT_FL, KIND, Inodes, encrypted_inodes
 from triage.records import FileEntry
@@ -154,36 +154,15 @@ def test_the_flag_means_nothing_without_the_feature(tmp_path, reference):
 def _efs_image(tmp_path):
     """An NTFS image holding the reference file twice: /secret.bin EFS-encrypted (its $EFS
     header set through ntfs-3g's efs_raw mode, its data stored raw), /plain.bin not."""
-    if not all(shutil.which(t) for t in ("mkntfs", "ntfs-3g", "setfattr", "losetup")):
-        pytest.skip("ntfs-3g, attr (setfattr) or losetup is not installed")
     image = tmp_path / "ntfs.img"
-    with open(image, "wb") as f:
-        f.truncate(8 << 20)
-    subprocess.run(["mkntfs", "-F", "-Q", "-q", "-c", "4096", str(image)], check=True,
-                   capture_output=True)
-    loop = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True,
-                          text=True)
-    if loop.returncode != 0:
-        pytest.skip(f"no loop device here: {loop.stderr.strip()}")
-    device, mountpoint = loop.stdout.strip(), tmp_path / "mnt"
-    mountpoint.mkdir()
     # an EFS attribute header: its length first (all ntfs-3g checks), the rest empty
     header = (256).to_bytes(4, "little") + bytes(252)
-    try:
-        mounted = subprocess.run(["ntfs-3g", "-o", "efs_raw", device, str(mountpoint)],
-                                 capture_output=True, text=True)
-        if mounted.returncode != 0:
-            pytest.skip(f"ntfs-3g cannot mount here: {mounted.stderr.strip()}")
-        try:
-            (mountpoint / "secret.bin").touch()
-            subprocess.run(["setfattr", "-n", "system.ntfs_efsinfo", "-v",
-                            "0x" + header.hex(), str(mountpoint / "secret.bin")], check=True)
-            (mountpoint / "secret.bin").write_bytes(PICTURE)
-            (mountpoint / "plain.bin").write_bytes(PICTURE)
-        finally:
-            subprocess.run(["umount", str(mountpoint)], check=True)
-    finally:
-        subprocess.run(["losetup", "--detach", device], check=False)
+    with mounted_ntfs(image, 8 << 20, "efs_raw") as mountpoint:
+        (mountpoint / "secret.bin").touch()
+        subprocess.run(["setfattr", "-n", "system.ntfs_efsinfo", "-v", "0x" + header.hex(),
+                        str(mountpoint / "secret.bin")], check=True)
+        (mountpoint / "secret.bin").write_bytes(PICTURE)
+        (mountpoint / "plain.bin").write_bytes(PICTURE)
     return image
 
 

@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 
+from support import mounted_ntfs
 from triage.errors import DamagedMedia
 from triage.evidence import open_evidence, reopen, tsk_walk
 from triage.records import FileEntry
@@ -172,42 +173,20 @@ def test_ntfs_sparse_and_compressed_files_are_read_through_tsk(tmp_path):
     zeros) and a compressed one (its runs hold compressed bytes) are read through TSK. Made
     with ntfs-3g through a loop device (its unmount then waits for every write), as the
     fixtures are; skipped where any of that is missing."""
-    import shutil
     import subprocess
-    if not all(shutil.which(t) for t in ("mkntfs", "ntfs-3g", "setfattr", "losetup")):
-        pytest.skip("ntfs-3g, attr (setfattr) or losetup is not installed")
     image = tmp_path / "ntfs.img"
-    with open(image, "wb") as f:
-        f.truncate(8 << 20)
-    subprocess.run(["mkntfs", "-F", "-Q", "-q", "-c", "4096", str(image)], check=True,
-                   capture_output=True)
-    loop = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True,
-                          text=True)
-    if loop.returncode != 0:
-        pytest.skip(f"no loop device here: {loop.stderr.strip()}")
-    device, mountpoint = loop.stdout.strip(), tmp_path / "mnt"
-    mountpoint.mkdir()
     plain = hashlib.sha256(b"plain").digest() * 9000               # 288,000 bytes
     compressible = b"a line that compresses well\n" * 20000
-    try:
-        mounted = subprocess.run(["ntfs-3g", "-o", "compression", device, str(mountpoint)],
-                                 capture_output=True, text=True)
-        if mounted.returncode != 0:
-            pytest.skip(f"ntfs-3g cannot mount here: {mounted.stderr.strip()}")
-        try:
-            (mountpoint / "plain.bin").write_bytes(plain)
-            with open(mountpoint / "sparse.bin", "wb") as f:
-                f.write(b"head" * 1000)
-                f.seek(3_000_000)
-                f.write(b"tail" * 1000)
-            (mountpoint / "packed").mkdir()
-            subprocess.run(["setfattr", "-n", "system.ntfs_attrib_be", "-v", "0x00000800",
-                            str(mountpoint / "packed")], check=True)
-            (mountpoint / "packed" / "comp.txt").write_bytes(compressible)
-        finally:
-            subprocess.run(["umount", str(mountpoint)], check=True)
-    finally:
-        subprocess.run(["losetup", "--detach", device], check=False)
+    with mounted_ntfs(image, 8 << 20, "compression") as mountpoint:
+        (mountpoint / "plain.bin").write_bytes(plain)
+        with open(mountpoint / "sparse.bin", "wb") as f:
+            f.write(b"head" * 1000)
+            f.seek(3_000_000)
+            f.write(b"tail" * 1000)
+        (mountpoint / "packed").mkdir()
+        subprocess.run(["setfattr", "-n", "system.ntfs_attrib_be", "-v", "0x00000800",
+                        str(mountpoint / "packed")], check=True)
+        (mountpoint / "packed" / "comp.txt").write_bytes(compressible)
     sparse = b"head" * 1000 + bytes(3_000_000 - 4000) + b"tail" * 1000
     wanted = {"/plain.bin": (plain, tsk_walk.RunReader),
               "/sparse.bin": (sparse, tsk_walk.TskReader),

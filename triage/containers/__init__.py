@@ -299,15 +299,9 @@ def tail_of(reader: BinaryIO, size: int, head: bytes) -> bytes:
         return head[-TAIL:]
     if not reader.seekable():
         return b""
+    from ..reading import read_up_to   # reading imports the workers, which import this
     reader.seek(max(0, size - TAIL))
-    wanted, parts = min(size, TAIL), []
-    while wanted > 0:
-        block = reader.read(wanted)
-        if not block:
-            break
-        parts.append(block)
-        wanted -= len(block)
-    return b"".join(parts)
+    return read_up_to(reader, min(size, TAIL))
 
 
 def identity(head: bytes, size: int) -> str:
