@@ -17,7 +17,8 @@ from .signals.exact import EDGE, edge_span
 from .workers import Interrupted
 
 HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
-TAIL = 4 * 1024                        # kept of a file read to its end (containers.appended)
+TAIL = 4 * 1024                        # a file's last bytes: an appended zip's end record
+#                                        lies in them (containers.appended)
 MAX_IMAGE_BYTES = 256 * 1024 * 1024    # larger "pictures" are not decoded (bombs, videos)
 # Names pictures usually have: only to guess what reading a file will cost when work is shared
 # out (workers.batches), never to decide what is decoded: that is the content's say.

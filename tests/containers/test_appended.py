@@ -15,7 +15,7 @@ import pytest
 
 from archive_fixtures import KNOWN, PHOTOS, UNRELATED
 from support import run_triage
-from triage import containers
+from triage import containers, reading
 
 pytestmark = pytest.mark.skipif(shutil.which("zip") is None, reason="needs zip")
 
@@ -44,11 +44,11 @@ def _evidence(folder, hidden):
 
 
 def test_the_end_record_must_end_the_file(hidden):
-    zip_reader = containers.appended(hidden[-containers.TAIL:], 10 ** 6)
+    zip_reader = containers.appended(hidden[-reading.TAIL:], 10 ** 6)
     assert zip_reader is containers.READERS["zip"]
-    assert containers.appended((b"cover" + hidden)[-containers.TAIL:], 10 ** 6) is zip_reader
-    assert containers.appended(hidden[:-1][-containers.TAIL:], 10 ** 6) is None   # cut short
-    assert containers.appended((hidden + b"!")[-containers.TAIL:], 10 ** 6) is None
+    assert containers.appended((b"cover" + hidden)[-reading.TAIL:], 10 ** 6) is zip_reader
+    assert containers.appended(hidden[:-1][-reading.TAIL:], 10 ** 6) is None   # cut short
+    assert containers.appended((hidden + b"!")[-reading.TAIL:], 10 ** 6) is None
     assert containers.appended(b"PK\x05\x06" + bytes(18), 10) is None   # no room for it
     assert containers.appended(b"", 0) is None
 

@@ -260,12 +260,11 @@ class Sniff:
         return ("md5",) if self.kind is not None and self.md5 else ()
 
 
-TAIL = 4 * 1024   # a file's last bytes, where an appended zip's end record lies
 _EOCD = b"PK\x05\x06"
 
 
 def appended(tail: bytes, size: int) -> Optional[ContainerReader]:
-    """The zip reader, when a file's last bytes (`tail`, up to TAIL of them) end with a zip's
+    """The zip reader, when a file's last bytes (`tail`, reading.TAIL of them) end with a zip's
     end-of-central-directory record that its head did not announce: an archive appended to
     another file (`cat holiday.jpg secret.zip > holiday.jpg`, which unzip reads), which no
     head mark tells. The record must end the file exactly, its comment included, and its
@@ -293,13 +292,13 @@ def appended_to(entry: FileEntry, contents) -> Optional[ContainerReader]:
 
 
 def tail_of(reader: BinaryIO, size: int, head: bytes) -> bytes:
-    """A file's last TAIL bytes: from its head when that is all of it, else by a seek (b""
-    where the reader cannot seek)."""
+    """A file's last reading.TAIL bytes: from its head when that is all of it, else by a seek
+    (b"" where the reader cannot seek)."""
+    from ..reading import TAIL, read_up_to   # reading imports the workers, which import this
     if len(head) == size:
         return head[-TAIL:]
     if not reader.seekable():
         return b""
-    from ..reading import read_up_to   # reading imports the workers, which import this
     reader.seek(max(0, size - TAIL))
     return read_up_to(reader, min(size, TAIL))
 

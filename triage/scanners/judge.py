@@ -375,7 +375,8 @@ class Judge:
             verdict.bytes_read += len(head)
 
     def _screen(self, entry: FileEntry, screens, sniff: bool
-                ) -> Tuple[frozenset, int, bool, Optional[bytes], Optional[object]]:
+                ) -> Tuple[frozenset, int, bool, Optional[bytes],
+                           Optional[containers.ContainerReader]]:
         """The full digests a file's sub-file fingerprints call for (none when no set lists
         them), from its first and last 4 KiB; the bytes that took; and, with `sniff`, whether
         that head (with ISO's mark, by a seek) leaves it maybe a container and, if so, its
@@ -392,7 +393,7 @@ class Judge:
                 read += peeked
                 if not maybe:
                     last = tail or (head if len(head) == entry.size else b"")
-                    appended = containers.appended(last[-containers.TAIL:], entry.size)
+                    appended = containers.appended(last[-reading.TAIL:], entry.size)
                     maybe = appended is not None
                 if maybe and reader.seekable():   # the rest of the head after the first 4 KiB
                     reader.seek(len(head))
@@ -402,7 +403,8 @@ class Judge:
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
         return self.exact.confirm(prints, entry.size), read, maybe, sniffed, appended
 
-    def _probe(self, entry: FileEntry) -> Tuple[bool, int, Optional[object]]:
+    def _probe(self, entry: FileEntry
+               ) -> Tuple[bool, int, Optional[containers.ContainerReader]]:
         """Whether a file is maybe a container, from its first containers.PROBE bytes or,
         failing them, its last 4 KiB (an appended archive: its reader, else None); and the
         bytes that took."""
