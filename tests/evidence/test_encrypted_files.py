@@ -187,3 +187,27 @@ def test_an_efs_file_is_not_examined(tmp_path, reference, monkeypatch):
         ("/secret.bin", "encrypted (NTFS EFS), not examined (40,960 bytes)")]
     assert hashlib.sha256(image.read_bytes()).hexdigest() == before
 
+
+
+@needs_e2fsprogs
+def test_one_refused_entry_does_not_end_its_directory(tmp_path):
+    """Where TSK refuses an ext volume, libfsext walks it, and refuses an encrypted inode:
+    that entry is an error record, and its directory's other files are still listed (the
+    listing stopped at the refused entry before)."""
+    from triage.evidence import libyal_fs
+    tree = tmp_path / "tree"
+    (tree / "media").mkdir(parents=True)
+    for name in ("a.bin", "b.bin", "c.bin"):
+        (tree / "media" / name).write_bytes(PICTURE)
+    image = tmp_path / "ext4.img"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(tree), str(image), "8M"], check=True,
+                   capture_output=True, env=FIXED)
+    _debugfs(image, "feature encrypt", "set_inode_field /media/b.bin flags 0x80800")
+    with open(image, "rb") as f:
+        fs = libyal_fs.open_ext(f, "ext4")
+        with open_evidence(str(image)) as ev:
+            volume = ev.volumes[0]
+        items = sorted((type(i).__name__, i.path) for i in fs.walk(volume, str(image),
+                                                                   str(image)))
+    assert items == [("FileEntry", "/media/a.bin"), ("FileEntry", "/media/c.bin"),
+                     ("ScanError", "/media")]

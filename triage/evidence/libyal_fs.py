@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import stat
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import pytsk3
 
@@ -86,6 +86,10 @@ class LibyalFileSystem:
                 yield ScanError(evidence, f"directory listing stopped: {lib_reason(exc)}", volume,
                                 prefix or "/")
                 continue
+            if isinstance(child, _Unread):
+                yield ScanError(evidence, f"cannot read an entry: {lib_reason(child.error)}",
+                                volume, prefix or "/")
+                continue
             try:
                 name = child.name
                 mode = child.file_mode or 0
@@ -156,11 +160,20 @@ class LibyalFileSystem:
         self._keep = []
 
 
+class _Unread(NamedTuple):
+    error: Exception
+
+
 def _children(directory) -> Iterator:
-    # sub_file_entries is a sequence read entry by entry: a failure surfaces on next().
+    """A directory's entries, read one by one; one that cannot be read is an _Unread in its
+    place and the rest follow (an inode libfsext refuses, such as an encrypted one, stopped
+    its whole directory before). A count that cannot be read raises on the first next()."""
     count = directory.number_of_sub_file_entries or 0
     for i in range(count):
-        yield directory.get_sub_file_entry(i)
+        try:
+            yield directory.get_sub_file_entry(i)
+        except LIB_ERRORS as exc:
+            yield _Unread(exc)
 
 
 def _num(entry, attribute: str) -> int:
