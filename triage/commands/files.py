@@ -13,7 +13,6 @@ from tqdm import tqdm
 from .. import containers, reading
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
-from ..hashing import chunks, digest_stream
 from ..jsonout import dumps
 from ..library_warnings import collected
 from ..progress import progress_bar
@@ -160,7 +159,8 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
     kind = sniff.kind or (containers.appended_to(entry, contents) if sniff.enabled else None)
     if kind is None:
         return
-    md5 = contents.digests.get("md5") or _md5(entry)   # an appended archive: told after the read
+    # an appended archive is told after the read, which took no MD5
+    md5 = contents.digests.get("md5") or containers.md5_of(entry)
     refused = containers.refusal(archives, md5, parents)
     if refused:
         out.append(_entry_error(entry, refused))
@@ -178,11 +178,6 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
                 first[child.member.member_path] = len(out)   # _describe puts it there first
                 _describe(child, hashes, archives, budget, parents + (md5,), out)
     out += [_warning(entry, f"container library warning: {w}") for w in said]
-
-
-def _md5(entry) -> str:
-    with entry.open() as reader:
-        return digest_stream(chunks(reader), ("md5",))["md5"]
 
 
 def _error_record(error: ScanError) -> dict:

@@ -303,6 +303,14 @@ def tail_of(reader: BinaryIO, size: int, head: bytes) -> bytes:
     return read_up_to(reader, min(size, TAIL))
 
 
+def md5_of(entry: FileEntry) -> str:
+    """A container's MD5, read again whole, where the read that told it took none (its
+    members carry it as container_md5; a container is always readable twice)."""
+    from ..hashing import chunks, digest_stream
+    with entry.open() as reader:
+        return digest_stream(chunks(reader), ("md5",))["md5"]
+
+
 def identity(head: bytes, size: int) -> str:
     """What tells a container from the containers it is in, when its MD5 is not taken: its
     size and the SHA-1 of its head (a quine repeats both)."""

@@ -338,8 +338,7 @@ class Judge:
         were taken, else read again (a container is always readable twice)."""
         if "md5" in verdict.hashes:
             return verdict.hashes["md5"]
-        with verdict.entry.open() as reader:
-            md5 = digest_stream(chunks(reader), ("md5",))["md5"]
+        md5 = containers.md5_of(verdict.entry)
         verdict.bytes_read += verdict.entry.size
         return md5
 
