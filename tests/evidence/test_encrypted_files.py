@@ -211,3 +211,21 @@ def test_one_refused_entry_does_not_end_its_directory(tmp_path):
                                                                    str(image)))
     assert items == [("FileEntry", "/media/a.bin"), ("FileEntry", "/media/c.bin"),
                      ("ScanError", "/media")]
+
+
+def test_a_corrupt_superblock_is_no_ext_file_system():
+    """Fields a corrupt superblock may hold: a block-size shift of 2^32 (the shift itself
+    would take gigabytes), no inodes per group. Neither is read as encryption."""
+    sb = bytearray(2048)
+    sb[1024 + 0x38:1024 + 0x3A] = (0xEF53).to_bytes(2, "little")
+    sb[1024 + 0x18:1024 + 0x1C] = (2 ** 32 - 1).to_bytes(4, "little")
+    sb[1024 + 0x60:1024 + 0x64] = (0x10000).to_bytes(4, "little")   # the encrypt feature
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        assert encrypted_inodes(lambda at, length: bytes(sb[at:at + length])) is None
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+    sb[1024 + 0x18:1024 + 0x1C] = (2).to_bytes(4, "little")          # 4 KiB blocks
+    assert encrypted_inodes(lambda at, length: bytes(sb[at:at + length])) is None   # no inodes

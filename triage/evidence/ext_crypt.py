@@ -40,6 +40,8 @@ class Inodes:
         self.count = struct.unpack_from("<I", sb, 0)[0]
         (self.first_data_block, log_block, self.blocks_per_group,
          self.inodes_per_group) = struct.unpack_from("<II4xI4xI", sb, 0x14)
+        if log_block > 6:   # past 64 KiB blocks; a shift by a corrupt one would take gigabytes
+            raise ValueError("an ext superblock with impossible geometry")
         self.block_size = 1024 << log_block
         rev = struct.unpack_from("<I", sb, 0x4C)[0]
         self.inode_size = struct.unpack_from("<H", sb, 0x58)[0] if rev else 128
@@ -49,7 +51,7 @@ class Inodes:
         self.desc_size = (struct.unpack_from("<H", sb, 0xFE)[0] or 64) if wide else 32
         self.first_meta_bg = struct.unpack_from("<I", sb, 0x104)[0]
         if not (self.inodes_per_group and self.blocks_per_group and self.inode_size >= 128
-                and self.desc_size >= 32 and self.block_size <= 65536):
+                and self.desc_size >= 32):
             raise ValueError("an ext superblock with impossible geometry")
         self.encryption = bool(self.incompat & INCOMPAT_ENCRYPT)
         self._table = lru_cache(maxsize=4096)(self._inode_table)
