@@ -1,5 +1,6 @@
 """One read of a file: digests in one pass, the head for sniffing, a picture's content kept."""
 
+import io
 import hashlib
 import threading
 from pathlib import Path
@@ -72,3 +73,22 @@ def test_a_set_stop_event_interrupts_the_read():
     stop.set()
     with pytest.raises(Interrupted):
         reading.read(Counting(TEXT), ["md5"], size=len(TEXT), stop=stop)
+
+
+@pytest.mark.parametrize("length", [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 65_536, 70_001])
+@pytest.mark.parametrize("first", [4096, 65_536])
+def test_a_files_edges_by_positioned_reads_are_those_of_a_stream(tmp_path, length, first):
+    """A folder's file (io.FileIO) gives its edges by two positioned reads; any other reader
+    by reads and a seek: the same bytes, for every size about the 4 KiB and 64 KiB bounds,
+    and for a file shorter than its listed size (it shrank after the walk)."""
+    from triage.reading import edges
+    data = bytes(i * 7 % 251 for i in range(length))
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    for size in (length, length + 5000):
+        with io.FileIO(path, "rb") as fileio:
+            by_pread = edges(fileio, size, first)
+        assert by_pread == edges(io.BytesIO(data), size, first)
+    with io.FileIO(path, "rb") as fileio:
+        assert edges(fileio, length, first) == (
+            data[:first], data[4096:][-4096:] if length > 4096 else b"")

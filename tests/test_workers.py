@@ -86,6 +86,40 @@ def test_an_interrupted_batch_returns_what_it_finished_and_stop_keeps_completed_
     assert done == list(range(100))
 
 
+class _SettlesEvens:
+    """A task that settles a batch's even items as a whole (as the scan's sub-file screen
+    does) and is called for the others alone."""
+
+    def before(self, items):
+        return {at: ("settled", n, os.getpid()) for at, n in enumerate(items) if n % 2 == 0}
+
+    def __call__(self, n):
+        return ("called", n, os.getpid())
+
+
+def test_a_task_may_settle_part_of_each_batch_as_a_whole(kind):
+    pool = Workers(_SettlesEvens(), 2)
+    try:
+        out = list(pool.map(batches(range(300), cost=lambda n: 0)))
+    finally:
+        pool.close()
+    assert [r[:2] for _, results in out for r in results] == [
+        ("settled" if n % 2 == 0 else "called", n) for n in range(300)]
+
+
+def test_a_batch_interrupted_after_what_its_task_settled_keeps_only_what_came_before():
+    stop = workers.stop_event()
+
+    class Settles(_SettlesEvens):
+        def __call__(self, n):
+            return _stop_at(stop, 5, n)
+    # 0, 2 and 4 settled as a whole; 1 and 3 judged; 5 stops it: 6 and 8 are not given,
+    # so what comes back is a prefix of the batch, as _run records it
+    assert [r if isinstance(r, int) else r[:2] for r in workers._run_batch(Settles(),
+                                                                           list(range(10)))] \
+        == [("settled", 0), 1, ("settled", 2), 3, ("settled", 4)]
+
+
 def test_threads_share_the_callers_objects(monkeypatch):
     monkeypatch.setattr(workers, "fork_context", lambda: None)
     seen = []

@@ -8,6 +8,7 @@ process as in the main one, and what it returns can be sent from one to the othe
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Dict, Iterable, Optional, Tuple
@@ -108,10 +109,19 @@ def edges(reader: BinaryIO, size: int, first: int = EDGE) -> Tuple[bytes, bytes]
     first 4 KiB (signals.exact.edge_span): its sub-file fingerprint is made of the head's first
     4 KiB and the tail, 8 KiB at most. A longer head (a container's sniff, HEAD) holds the tail
     of a file no longer than it, which is then not read again. A reader that cannot seek is
-    read through to the tail."""
+    read through to the tail. Where the reader is left is not said: seek before reading on."""
     first = max(first, EDGE)
-    head = read_up_to(reader, min(size, first))
     start, end = edge_span(size)
+    if type(reader) is io.FileIO:   # a folder's file: positioned reads, no seeks
+        fd = reader.fileno()
+        head = os.pread(fd, min(size, first), 0)
+        if end <= start or len(head) < min(size, first):
+            return head, b""
+        if end <= len(head):
+            return head, head[start:end]
+        at = max(start, len(head))
+        return head, head[start:] + os.pread(fd, end - at, at)
+    head = read_up_to(reader, min(size, first))
     if end <= start or len(head) < min(size, first):
         return head, b""
     if end <= len(head):

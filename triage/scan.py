@@ -486,16 +486,30 @@ class _Tasks:
 
     def __init__(self, judge, sweeper=None):
         self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
+        # id(entry) -> (entry, bytes settle_screened read of it): merged, not replaced, as a
+        # pool of threads shares one task; holding the entry keeps its id its own
+        self._spent: Dict[int, tuple] = {}
 
-    def before(self, items) -> None:
+    def before(self, items) -> dict:
         """A batch's plans made together (as the walk's, Judge.learn): a worker process has
-        its own judge, whose plans the main process's do not reach."""
-        self.judge.learn([item.size for item in items if isinstance(item, FileEntry)])
+        its own judge, whose plans the main process's do not reach. Then the files their
+        sub-file fingerprints settle, settled together (Judge.settle_screened): their
+        briefs, by position."""
+        files = [item for item in items if isinstance(item, FileEntry)]
+        self.judge.learn([item.size for item in files])
+        if len(files) != len(items):   # a batch of the block sweep's pieces and files
+            return {}
+        settled, spent = self.judge.settle_screened(files)
+        self._spent.update((id(files[at]), (files[at], read)) for at, read in spent.items())
+        return settled
 
     def __call__(self, item):
         if not isinstance(item, FileEntry):
             return self.sweeper(item)
         verdict = self.judge(item)
+        spent = self._spent.pop(id(item), None)
+        if spent is not None and spent[0] is item:   # what the batch's screen read of it
+            verdict.bytes_read += spent[1]
         brief = verdict.brief()
         if brief is not None:
             return brief

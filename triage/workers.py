@@ -343,11 +343,15 @@ def _run_in_worker(entries: list) -> list:
 
 
 def _run_batch(task: Callable, entries: list) -> List:
-    before = getattr(task, "before", None)   # what the task does for a batch as a whole
-    if before is not None:
-        before(entries)
+    # what the task does for a batch as a whole: it may give the results of some entries
+    # (by position), which it then is not called for
+    before = getattr(task, "before", None)
+    settled = (before(entries) if before is not None else None) or {}
     results = []
-    for entry in entries:
+    for at, entry in enumerate(entries):
+        if at in settled:
+            results.append(settled[at])
+            continue
         try:
             results.append(task(entry))
         except Interrupted:

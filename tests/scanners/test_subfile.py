@@ -266,3 +266,67 @@ def test_merged_sets_keep_their_screening_only_when_every_source_has_it(tmp_path
     # the list's file, which has no fingerprint, is still found
     assert verdicts["/same-edges.bin"].status == "hit"
     assert verdicts["/copy.bin"].status == "hit"
+
+
+def _refused():
+    raise PermissionError(13, "Permission denied")
+
+
+def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verdicts_would(
+        tmp_path):
+    """Judge.settle_screened, the workers' batch screen: a file of a listed size whose
+    fingerprint no set lists, and whose edges show no container, is settled in the batch
+    (clean, its edges and ISO 9660's marks read: the same brief the judge gives it). Every
+    other file is left to the judge: listed fingerprints (read whole there), a zip by its
+    head, a zip appended to other bytes, a file that may be an encrypted volume (the judge
+    looks at it), a file that cannot be opened (the judge records why); the bytes read of
+    those the batch read are given, to be counted in their verdicts."""
+    from dataclasses import replace
+    from triage import containers
+    from triage.scan import _Tasks
+    folder = _evidence(tmp_path / "evidence")
+    (folder / "other-too.bin").write_bytes(os.urandom(SIZE))
+    archive = _stored_zip(folder / "archive.zip", "inner/picture.bin", REFERENCE)
+    appended = _stored_zip(tmp_path / "tail.zip", "x.txt", b"hidden\n").read_bytes()
+    (folder / "carrier.bin").write_bytes(os.urandom(SIZE - len(appended)) + appended)
+    (folder / "volume.bin").write_bytes(os.urandom(1 << 20))
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    (ref / "picture.bin").write_bytes(REFERENCE)
+    (ref / "small.bin").write_bytes(SMALL_REFERENCE)
+    (ref / "volume.bin").write_bytes(os.urandom(1 << 20))   # lists 1 MiB, a sector multiple
+    _stored_zip(ref / "decoy.zip", "inner/picturX.bin", REFERENCE)   # the archive's size
+    assert (ref / "decoy.zip").stat().st_size == archive.stat().st_size
+    built = tmp_path / "ref.tset"
+    build_set(ref, built, names=("md5", "sha1", "sha256", "edges"), category="1")
+    with load(built) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs], archives=containers.Bounds())
+        entries = sorted(ev.entries(), key=lambda e: e.path)
+        other = next(e for e in entries if e.path == "/other.bin")
+        entries.append(replace(other, path="/refused.bin", open=_refused))
+        judge.learn([e.size for e in entries])
+        settled, spent = judge.settle_screened(entries)
+        at = {e.path: i for i, e in enumerate(entries)}
+        told = 4096 + 4096 + (36_870 - 32_769)   # edges and ISO 9660's marks
+        assert {entries[i].path: brief for i, brief in settled.items()} == {
+            "/other.bin": ("clean", told, False, 0), "/other-too.bin": ("clean", told, False, 0)}
+        for i, brief in settled.items():
+            assert judge(entries[i]).brief() == brief
+        assert {entries[i].path: read for i, read in spent.items()} == {
+            "/copy.bin": told, "/same-edges.bin": told, "/small.bin": len(SMALL_REFERENCE),
+            "/archive.zip": 8192, "/carrier.bin": told}
+        # left to the judge, as before: the hit, the zip's member, the volume's look, the error
+        assert judge(entries[at["/copy.bin"]]).status == "hit"
+        assert [c.status for c in judge(entries[at["/archive.zip"]]).children] == ["hit"]
+        assert [c.entry.path for c in judge(entries[at["/carrier.bin"]]).children] == [
+            "/carrier.bin!/x.txt"]
+        assert judge(entries[at["/volume.bin"]]).warnings[0].startswith(
+            "possible encrypted container")
+        assert judge(entries[at["/refused.bin"]]).status == "error"
+        # the scan's task counts what the batch read in the verdict of a file it left
+        tasks = _Tasks(judge)
+        assert tasks.before(entries) == settled
+        alone = judge(entries[at["/copy.bin"]]).bytes_read
+        assert tasks(entries[at["/copy.bin"]]).bytes_read == told + alone
+        refused = tasks(entries[at["/refused.bin"]])
+        assert (refused.status, refused.bytes_read) == ("error", 0)

@@ -14,6 +14,7 @@ members are deleted) and flows through the same judge as any file."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 import time
 from dataclasses import dataclass, replace
@@ -198,11 +199,14 @@ def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
     beyond = [(at, m) for at, m in table.far if len(head) < at + len(m) <= size]
     if not beyond:
         return False, 0
-    if not source.seekable():
-        return True, 0   # its far marks cannot be reached here: the full read tells
     first, last = beyond[0][0], max(at + len(m) for at, m in beyond)
-    source.seek(first)
-    data = source.read(last - first)
+    if type(source) is io.FileIO:   # a folder's file: a positioned read, no seek
+        data = os.pread(source.fileno(), last - first, first)
+    elif not source.seekable():
+        return True, 0   # its far marks cannot be reached here: the full read tells
+    else:
+        source.seek(first)
+        data = source.read(last - first)
     return any(data.startswith(m, at - first) for at, m in beyond), len(data)
 
 
@@ -240,10 +244,19 @@ def _table() -> _Marks:
 def _any_mark(head: bytes, table: _Marks) -> bool:
     """Whether `head` shows any reader's mark within it (a few calls for all readers: asking
     each its marks one by one was a third of a screened scan's CPU)."""
-    return head.startswith(table.starts) \
-        or any(head.startswith(m, at) for at, m in table.near) \
-        or any(head.startswith(m, at) for at, m in table.far if at + len(m) <= len(head)) \
-        or any(reader.marked(head) for reader in table.others)
+    if head.startswith(table.starts):
+        return True
+    for at, m in table.near:
+        if head.startswith(m, at):
+            return True
+    if len(head) > PROBE:   # the far marks lie past PROBE bytes
+        for at, m in table.far:
+            if at + len(m) <= len(head) and head.startswith(m, at):
+                return True
+    for reader in table.others:
+        if reader.marked(head):
+            return True
+    return False
 
 
 class Sniff:

@@ -62,6 +62,16 @@ class ExactMatcher:
                 wanted.update(sig for sig in sigs if s.may_match(sig, size))
         return frozenset(wanted)
 
+    def listed(self, fingerprint: str, keys: List[bytes]) -> np.ndarray:
+        """For a batch of files' `fingerprint` values (its keys, 16 bytes each), whether any
+        set that screens by it lists each: what confirm() tells a file at a time, with one
+        lookup a set for the batch."""
+        found = np.zeros(len(keys), bool)
+        for s, _, screen in self._carried:
+            if fingerprint in screen and keys:
+                found[s.find_categories(fingerprint, keys)[0]] = True
+        return found
+
     def match(self, digests: Dict[str, str]) -> List[Match]:
         found = []
         for s, sigs, _ in self._carried:

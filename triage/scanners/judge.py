@@ -155,6 +155,49 @@ class Judge:
             self._plans[size] = Plan(digests, screens, self._image_candidate(size),
                                      self._container_candidate(size))
 
+    def settle_screened(self, entries) -> Tuple[Dict[int, tuple], Dict[int, int]]:
+        """Of a batch of files, those their sub-file fingerprints alone settle, by position in
+        the batch: each one's Verdict.brief(). A file qualifies when its size calls for
+        fingerprints and nothing else (no full digest, no picture), and its first and last
+        bytes show no container; it is settled when no set lists a fingerprint of it (one
+        lookup a set for the whole batch, and no verdict made: a tenth of a screened file's
+        time). Every other file, and one that could not be read here, is left to the judge
+        (__call__), which reads it again and records what it finds; the bytes read here for
+        those it read (a container's edges, a listed fingerprint's) are given by position,
+        to be counted in their verdicts."""
+        screened: Dict[int, int] = {}            # position -> bytes read
+        spent: Dict[int, int] = {}               # the same, of files left to the judge
+        keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, keys)
+        for at, entry in enumerate(entries):
+            size = entry.size
+            needed, screens, image, opens = self.plan(size)
+            if needed or image or not screens or entry.member is not None or \
+                    entry.encrypted is not None or hidden_volume.candidate(size):
+                continue
+            try:
+                with entry.open() as reader:
+                    head, tail = reading.edges(reader, size)
+                    read = len(head) + len(tail)
+                    if opens:   # as _screen's sniff, but a maybe-container goes to the judge
+                        maybe, peeked = containers.probe(reader, size, head)
+                        read += peeked
+                        last = tail or (head if len(head) == size else b"")
+                        if maybe or containers.appended(last[-reading.TAIL:], size):
+                            spent[at] = read
+                            continue
+            except READ_ERRORS:
+                continue
+            screened[at] = read
+            for name in screens:
+                positions, values = keys.setdefault(name, ([], []))
+                positions.append(at)
+                values.append(signals.get(name).key_from_edges(head, tail, size))
+        for name, (positions, values) in keys.items():
+            for at, listed in zip(positions, self.exact.listed(name, values).tolist()):
+                if listed and at in screened:
+                    spent[at] = screened.pop(at)
+        return {at: ("clean", read, False, 0) for at, read in screened.items()}, spent
+
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
         return self.plan(size).reads

@@ -82,10 +82,15 @@ def edge_span(size: int) -> Tuple[int, int]:
 def fingerprint(head: bytes, tail: bytes, size: int) -> str:
     """BLAKE2b-128 of the size (8 bytes, little-endian), the first 4 KiB and the last 4 KiB
     (what lies beyond the first 4 KiB of them)."""
+    return fingerprint_key(head, tail, size).hex()
+
+
+def fingerprint_key(head: bytes, tail: bytes, size: int) -> bytes:
+    """fingerprint() as the set stores it: its 16 bytes."""
     h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
     h.update(head)
     h.update(tail)
-    return h.hexdigest()
+    return h.digest()
 
 
 class _EdgeHasher:
@@ -142,3 +147,7 @@ class Edges(Signal):
     @classmethod
     def from_edges(cls, head: bytes, tail: bytes, size: int) -> str:
         return fingerprint(head, tail, size)
+
+    @classmethod
+    def key_from_edges(cls, head: bytes, tail: bytes, size: int) -> bytes:
+        return fingerprint_key(head, tail, size)
