@@ -112,20 +112,16 @@ def edges(reader: BinaryIO, size: int, first: int = EDGE) -> Tuple[bytes, bytes]
     read through to the tail. Where the reader is left is not said: seek before reading on."""
     first = max(first, EDGE)
     start, end = edge_span(size)
-    if type(reader) is io.FileIO:   # a folder's file: positioned reads, no seeks
-        fd = reader.fileno()
-        head = os.pread(fd, min(size, first), 0)
-        if end <= start or len(head) < min(size, first):
-            return head, b""
-        if end <= len(head):
-            return head, head[start:end]
-        at = max(start, len(head))
-        return head, head[start:] + os.pread(fd, end - at, at)
-    head = read_up_to(reader, min(size, first))
+    fd = reader.fileno() if type(reader) is io.FileIO else None   # a folder's file: no seeks
+    head = os.pread(fd, min(size, first), 0) if fd is not None else \
+        read_up_to(reader, min(size, first))
     if end <= start or len(head) < min(size, first):
         return head, b""
     if end <= len(head):
         return head, head[start:end]
+    if fd is not None:
+        at = max(start, len(head))
+        return head, head[start:] + os.pread(fd, end - at, at)
     if start < len(head):   # the tail begins inside the head: the reader is where it goes on
         return head, head[start:] + read_up_to(reader, end - len(head))
     if reader.seekable():

@@ -86,6 +86,25 @@ def _too_large(size: int) -> str:
             f"is read into memory to be decoded (not matched by its perceptual hashes)")
 
 
+def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
+                                                    Optional[containers.ContainerReader]]:
+    """A file's edges (reading.edges), the bytes read, and with `sniff` whether they leave it
+    maybe a container: a reader's mark in its head (or, by one more read, ISO 9660's), or an
+    archive its last 4 KiB show appended to it, whose reader is given (containers.appended)."""
+    head, tail = reading.edges(reader, size)
+    read = len(head) + len(tail)
+    if not sniff:
+        return head, tail, read, False, None
+    maybe, peeked = containers.probe(reader, size, head)
+    read += peeked
+    appended = None
+    if not maybe:
+        last = tail or (head if len(head) == size else b"")
+        appended = containers.appended(last[-reading.TAIL:], size)
+        maybe = appended is not None
+    return head, tail, read, maybe, appended
+
+
 def _evidence_only(matches: List[Match], verdict: Verdict) -> List[Match]:
     """The matches less an alert set's on the empty file's digest: an empty file holds no
     material, and a set that lists it (a mistake `hashset validate` calls an error) made every
@@ -176,16 +195,11 @@ class Judge:
                 continue
             try:
                 with entry.open() as reader:
-                    head, tail = reading.edges(reader, size)
-                    read = len(head) + len(tail)
-                    if opens:   # as _screen's sniff, but a maybe-container goes to the judge
-                        maybe, peeked = containers.probe(reader, size, head)
-                        read += peeked
-                        last = tail or (head if len(head) == size else b"")
-                        if maybe or containers.appended(last[-reading.TAIL:], size):
-                            spent[at] = read
-                            continue
+                    head, tail, read, maybe, _ = _edges(reader, size, opens)
             except READ_ERRORS:
+                continue
+            if maybe:   # a container, maybe: the judge opens it
+                spent[at] = read
                 continue
             screened[at] = read
             for name in screens:
@@ -425,23 +439,14 @@ class Judge:
         first reading.HEAD bytes that tell, read in the same open (None where the reader
         cannot seek back: the full read tells), and the reader of an archive its last 4 KiB
         show appended to it (containers.appended)."""
-        appended = None
         with entry.open() as reader:
-            head, tail = reading.edges(reader, entry.size)
-            read = len(head) + len(tail)
-            maybe, sniffed = False, None
-            if sniff:
-                maybe, peeked = containers.probe(reader, entry.size, head)
-                read += peeked
-                if not maybe:
-                    last = tail or (head if len(head) == entry.size else b"")
-                    appended = containers.appended(last[-reading.TAIL:], entry.size)
-                    maybe = appended is not None
-                if maybe and reader.seekable():   # the rest of the head after the first 4 KiB
-                    reader.seek(len(head))
-                    more = reading.read_up_to(reader, min(entry.size, reading.HEAD) - len(head))
-                    sniffed = head + more
-                    read += len(more)
+            head, tail, read, maybe, appended = _edges(reader, entry.size, sniff)
+            sniffed = None
+            if maybe and reader.seekable():   # the rest of the head after the first 4 KiB
+                reader.seek(len(head))
+                more = reading.read_up_to(reader, min(entry.size, reading.HEAD) - len(head))
+                sniffed = head + more
+                read += len(more)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
         return self.exact.confirm(prints, entry.size), read, maybe, sniffed, appended
 
