@@ -92,3 +92,39 @@ def test_a_files_edges_by_positioned_reads_are_those_of_a_stream(tmp_path, lengt
     with io.FileIO(path, "rb") as fileio:
         assert edges(fileio, length, first) == (
             data[:first], data[4096:][-4096:] if length > 4096 else b"")
+
+
+@pytest.mark.parametrize("size, spans", [
+    (0, []), (100, [(0, 100)]), (4096, [(0, 4096)]), (4097, [(0, 4096), (4096, 1)]),
+    (8192, [(0, 4096), (4096, 4096)]), (70_001, [(0, 4096), (65_905, 4096)])])
+def test_the_edges_spans_are_what_edges_reads(tmp_path, size, spans):
+    """What is asked of the OS ahead of the reads is what edges() then reads: every byte
+    it hands out, and no other."""
+    assert reading.edge_spans(size) == spans
+    data = bytes(i * 7 % 251 for i in range(size))
+    head, tail = reading.edges(io.BytesIO(data), size)
+    assert b"".join(data[at:at + n] for at, n in spans) == head + tail
+
+
+def test_a_folder_file_is_asked_of_the_os_by_its_spans_and_nothing_read(tmp_path, monkeypatch):
+    """A folder's file: one posix_fadvise(WILLNEED) a span, on its own descriptor; the
+    reader is left where it was (nothing read). A reader with a prefetch of its own is
+    asked through it; one without any (an archive member's stream) is left alone."""
+    path = tmp_path / "f"
+    path.write_bytes(bytes(10_000))
+    asked = []
+    monkeypatch.setattr(reading.os, "posix_fadvise",
+                        lambda fd, at, n, advice: asked.append((fd, at, n, advice)))
+    with io.FileIO(path, "rb") as f:
+        reading.prefetch(f, [(0, 4096), (5904, 4096), (10_000, 0)])
+        assert asked == [(f.fileno(), 0, 4096, reading.os.POSIX_FADV_WILLNEED),
+                         (f.fileno(), 5904, 4096, reading.os.POSIX_FADV_WILLNEED)]
+        assert f.tell() == 0
+
+    class Own(io.BytesIO):
+        def prefetch(self, at, n):
+            asked.append(("own", at, n))
+    asked.clear()
+    reading.prefetch(Own(b"x"), [(0, 1), (7, 2), (9, 0)])
+    reading.prefetch(io.BytesIO(b"x"), [(0, 1)])
+    assert asked == [("own", 0, 1), ("own", 7, 2)]

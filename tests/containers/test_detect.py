@@ -210,3 +210,12 @@ def test_a_compressed_stream_certain_by_its_signature_is_told_as_libmagic_tells_
     assert [k and k.name for k in ours] == [k and k.name for k in theirs]
     assert [k and k.name for k in ours[:12]] == ["compressed"] * 12 and ours[-1] is None
     assert len(asked) > 20
+
+
+@pytest.mark.parametrize("size, span", [(20_000, None), (32_773, None), (34_000, (32_769, 5)),
+                                        (100_000, (32_769, 36_870 - 32_769)), (8, None)])
+def test_what_the_probe_reads_past_its_head_is_known_before(size, span):
+    """far_span says, before any read, what the probe then reads past a 4 KiB head."""
+    assert containers.far_span(size, 4096) == span
+    _, peeked, _ = _probe(os.urandom(size))
+    assert peeked == (span[1] if span else 0)

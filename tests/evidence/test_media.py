@@ -67,3 +67,32 @@ def test_raw_reads_leave_no_shared_offset(images):
     assert img.read(1 << 20, 4096) == expected
     assert os.lseek(img._fd, 0, os.SEEK_CUR) == 0
     img.close()
+
+
+def test_a_span_is_asked_of_the_os_on_the_segments_that_hold_it(tmp_path, monkeypatch):
+    """A raw image asks the OS for a span on its one descriptor; a split raw image on each
+    segment the span crosses, at the segment's own offsets, none past the image's end. An
+    image without a way to ask (EWF) is asked nothing; nothing is read."""
+    from triage.evidence import media as media_module
+    parts = []
+    for i, length in enumerate((1000, 0, 3000, 500)):   # an empty segment among them
+        parts.append(tmp_path / f"disk.{i:03d}")
+        parts[-1].write_bytes(bytes(length))
+    split = media_module.SplitRawImg([str(p) for p in parts])
+    raw = RawImg(str(parts[2]))
+    asked = []
+    monkeypatch.setattr(media_module.os, "posix_fadvise",
+                        lambda fd, at, n, advice: asked.append((fd, at, n, advice)))
+    whose = {fd: i for i, fd in enumerate(split._fds)}
+    split.prefetch(900, 3200)    # the end of the first segment, all of the third, the fourth's start
+    split.prefetch(4400, 500)    # past the end: cut at it
+    raw.prefetch(10, 20)
+    willneed = media_module.os.POSIX_FADV_WILLNEED
+    assert [(whose.get(fd, "raw"), at, n) for fd, at, n, advice in asked
+            if advice == willneed] == [(0, 900, 100), (2, 0, 3000), (3, 0, 100), (3, 400, 100),
+                                       ("raw", 10, 20)]
+    assert len(asked) == 5
+    Media("ewf", "x", 10, [], object()).prefetch(0, 10)   # an image that reads for itself
+    assert len(asked) == 5
+    split.close()
+    raw.close()

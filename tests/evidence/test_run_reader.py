@@ -200,3 +200,27 @@ def test_ntfs_sparse_and_compressed_files_are_read_through_tsk(tmp_path):
             with entry.open() as reader:
                 assert isinstance(reader, kind), path
                 assert hashlib.md5(reader.read()).digest() == hashlib.md5(data).digest(), path
+
+
+class _Asked:
+    """A media that records what is asked of it ahead of reading."""
+
+    def __init__(self):
+        self.asked = []
+
+    def prefetch(self, offset, length):
+        self.asked.append((offset, length))
+
+
+def test_a_span_of_a_file_is_asked_of_the_media_where_its_runs_put_it():
+    """A span of a file read by its runs is asked of the media run by run, at the media's
+    offsets, no further than the file's size, and nothing for a span past its end."""
+    media = _Asked()
+    reader = tsk_walk.RunReader(media, ((10_000, 4096), (50_000, 8192), (90_000, 4096)), 15_000)
+    reader.prefetch(0, 4096)
+    reader.prefetch(4000, 5000)              # from the end of the first run into the second
+    reader.prefetch(11_000, 4096)            # the last run, cut at the file's size
+    reader.prefetch(15_000, 4096)            # past the end: nothing
+    assert media.asked == [(10_000, 4096), (14_000, 96), (50_000, 4904), (56_904, 1288),
+                           (90_000, 2712)]
+    assert reader.tell() == 0

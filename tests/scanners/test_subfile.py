@@ -330,3 +330,52 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
         assert tasks(entries[at["/copy.bin"]]).bytes_read == told + alone
         refused = tasks(entries[at["/refused.bin"]])
         assert (refused.status, refused.bytes_read) == ("error", 0)
+
+
+def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_opened():
+    """The batch screen opens each file and asks for its edges `ahead` files before it is
+    read (so those reads are in flight together), in the batch's order; a file that cannot
+    be opened is passed over (the judge tells why); stopped early, it closes every file it
+    opened and did not hand out."""
+    import io
+    from types import SimpleNamespace
+    from triage.scanners.judge import Plan, _prefetched
+    events, made = [], []
+
+    class Reader(io.BytesIO):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def prefetch(self, at, length):
+            events.append(("ask", self.name, at, length))
+
+        def close(self):
+            if not self.closed:
+                events.append(("close", self.name))
+            super().close()
+
+    def entry(name):
+        def opened():
+            if name == "gone":
+                raise FileNotFoundError(name)
+            events.append(("open", name))
+            made.append(Reader(name))   # held here: none is closed by being let go
+            return made[-1]
+        return SimpleNamespace(size=10_000, open=opened)
+    plan = Plan(frozenset(), frozenset({"edges"}), False, False)
+    files = [(at, entry(name), plan) for at, name in enumerate(["a", "gone", "b", "c", "d"])]
+    given = _prefetched(iter(files), ahead=2)
+    at, _, reader, _ = next(given)
+    assert (at, reader.name) == (0, "a")
+    assert events == [("open", "a"), ("ask", "a", 0, 4096), ("ask", "a", 5904, 4096),
+                      ("open", "b"), ("ask", "b", 0, 4096), ("ask", "b", 5904, 4096)]
+    reader.close()
+    events.clear()
+    at, _, reader, _ = next(given)
+    assert (at, reader.name) == (2, "b")
+    assert events == [("open", "c"), ("ask", "c", 0, 4096), ("ask", "c", 5904, 4096)]
+    events.clear()
+    given.close()   # stopped with c asked for and b handed out (its caller closes b)
+    assert events == [("close", "c")]
+    reader.close()

@@ -196,10 +196,10 @@ def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
     table = _table()
     if _any_mark(head, table):
         return True, 0
-    beyond = [(at, m) for at, m in table.far if len(head) < at + len(m) <= size]
+    beyond = _beyond(table, len(head), size)
     if not beyond:
         return False, 0
-    first, last = beyond[0][0], max(at + len(m) for at, m in beyond)
+    first, last = _span(beyond)
     if type(source) is io.FileIO:   # a folder's file: a positioned read, no seek
         data = os.pread(source.fileno(), last - first, first)
     elif not source.seekable():
@@ -208,6 +208,26 @@ def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
         source.seek(first)
         data = source.read(last - first)
     return any(data.startswith(m, at - first) for at, m in beyond), len(data)
+
+
+def far_span(size: int, head: int) -> Optional[Tuple[int, int]]:
+    """(offset, length) of what probe() reads past a head of `head` bytes of a file of `size`
+    bytes (ISO 9660's marks), or None where it reads nothing more: for asking the OS for it
+    ahead of the read (reading.prefetch)."""
+    beyond = _beyond(_table(), head, size) if size >= MIN_SIZE else []
+    if not beyond:
+        return None
+    first, last = _span(beyond)
+    return first, last - first
+
+
+def _beyond(table: "_Marks", head: int, size: int) -> list:
+    """The far marks a file of `size` bytes could hold past its first `head` bytes."""
+    return [(at, m) for at, m in table.far if head < at + len(m) <= size]
+
+
+def _span(beyond) -> Tuple[int, int]:
+    return beyond[0][0], max(at + len(m) for at, m in beyond)
 
 
 @dataclass(frozen=True)

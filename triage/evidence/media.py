@@ -59,6 +59,13 @@ class Media:
         buffer[:len(data)] = data
         return len(data)
 
+    def prefetch(self, offset: int, length: int) -> None:
+        """Ask the OS to start reading these bytes now (reading.prefetch); nothing where the
+        image's format gives no way to (EWF, virtual disks: their libraries read)."""
+        ask = getattr(self.img, "prefetch", None)
+        if ask is not None:
+            ask(offset, length)
+
     def damaged(self) -> List[Tuple[int, int]]:
         """(media offset, length) of every damaged chunk met so far in this process. A damaged
         chunk reads as libewf gives it (zeros), as ewfverify reads it; whoever read bytes from
@@ -219,6 +226,9 @@ class RawImg(_PyImg):
     def _read(self, offset, size):
         return os.pread(self._fd, size, offset)   # no shared file offset: no lock
 
+    def prefetch(self, offset: int, length: int) -> None:
+        os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_WILLNEED)
+
     def readinto(self, offset: int, buffer: memoryview) -> int:
         done = 0
         while done < len(buffer):
@@ -248,6 +258,15 @@ class SplitRawImg(_PyImg):
             self._starts.append(total)
             total += os.fstat(fd).st_size
         super().__init__(total)
+
+    def prefetch(self, offset: int, length: int) -> None:
+        end = min(offset + length, self._size)
+        while offset < end:
+            i = _segment_at(self._starts, offset)
+            stop = self._starts[i + 1] if i + 1 < len(self._starts) else self._size
+            os.posix_fadvise(self._fds[i], offset - self._starts[i], min(end, stop) - offset,
+                             os.POSIX_FADV_WILLNEED)
+            offset = stop
 
     def _read(self, offset, size):
         out = bytearray()

@@ -185,6 +185,18 @@ class RunReader(RandomAccess):
         super().__init__()
         self._media, self._runs, self._size, self._pos = media, runs, size, 0
 
+    def prefetch(self, at: int, length: int) -> None:
+        """Ask the OS for the media's bytes that hold [at, at + length) of the file
+        (reading.prefetch)."""
+        end, start = min(at + length, self._size), 0
+        for offset, run in self._runs:
+            if start >= end:
+                break
+            first, last = max(at, start), min(end, start + run)   # of the file, in this run
+            if first < last:
+                self._media.prefetch(offset + first - start, last - first)
+            start += run
+
     def read(self, size: int = -1) -> bytes:
         left = self._size - self._pos
         want = left if size is None or size < 0 else min(size, left)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections import deque
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
@@ -35,6 +36,9 @@ PICTURE_WORK_PER_BYTE = 2
 CONTAINER_WORK_PER_BYTE = 4
 
 
+# Files a batch's screen opens and asks the OS for ahead of reading them (_prefetched): enough
+# to keep a device busy, well within the open files a process may hold.
+PREFETCH_AHEAD = 128
 PLANS_KEPT = 1 << 16   # sizes whose Plan a judge keeps (a few MB at most)
 
 
@@ -103,6 +107,47 @@ def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
         appended = containers.appended(last[-reading.TAIL:], size)
         maybe = appended is not None
     return head, tail, read, maybe, appended
+
+
+def _prefetched(files, ahead: int = PREFETCH_AHEAD):
+    """(position, entry, open reader, plan) of each of `files` ((position, entry, plan)), in
+    order, each file opened and its edges (and container marks, where its plan sniffs) asked
+    of the OS `ahead` files before it is given (reading.prefetch): the reads of a batch's
+    files are then in flight together, where one at a time each waited for the device. A file
+    that cannot be opened is passed over (the judge reads it, and records why not). The
+    caller closes each reader given; those not given yet are closed here."""
+    files = iter(files)
+    waiting: deque = deque()
+    try:
+        while True:
+            while len(waiting) < ahead:
+                item = next(files, None)
+                if item is None:
+                    break
+                at, entry, plan = item
+                try:
+                    reader = entry.open()
+                except READ_ERRORS:
+                    continue
+                waiting.append((at, entry, reader, plan))
+                try:
+                    reading.prefetch(reader, _spans(entry.size, plan.opens))
+                except OSError:
+                    pass   # a hint refused: the read goes on without it
+            if not waiting:
+                return
+            yield waiting.popleft()
+    finally:
+        for _, _, reader, _ in waiting:
+            reader.close()
+
+
+def _spans(size: int, sniff: bool) -> list:
+    """What _edges reads of a file of `size` bytes: its edges, and with `sniff` the
+    container marks past its head (containers.far_span)."""
+    spans = reading.edge_spans(size)
+    far = containers.far_span(size, min(size, EDGE)) if sniff else None
+    return spans if far is None else spans + [far]
 
 
 def _evidence_only(matches: List[Match], verdict: Verdict) -> List[Match]:
@@ -187,14 +232,10 @@ class Judge:
         screened: Dict[int, int] = {}            # position -> bytes read
         spent: Dict[int, int] = {}               # the same, of files left to the judge
         keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, keys)
-        for at, entry in enumerate(entries):
+        for at, entry, reader, (_, screens, _, opens) in _prefetched(self._screenable(entries)):
             size = entry.size
-            needed, screens, image, opens = self.plan(size)
-            if needed or image or not screens or entry.member is not None or \
-                    entry.encrypted is not None or hidden_volume.candidate(size):
-                continue
             try:
-                with entry.open() as reader:
+                with reader:
                     head, tail, read, maybe, _ = _edges(reader, size, opens)
             except READ_ERRORS:
                 continue
@@ -211,6 +252,18 @@ class Judge:
                 if listed and at in screened:
                     spent[at] = screened.pop(at)
         return {at: ("clean", read, False, 0) for at, read in screened.items()}, spent
+
+    def _screenable(self, entries):
+        """(position, entry, plan) of the files settle_screened may settle: those whose size
+        calls for fingerprints and nothing else, not a member, not stored encrypted, not sized
+        like an encrypted volume (the judge looks for one)."""
+        for at, entry in enumerate(entries):
+            size = entry.size
+            plan = self.plan(size)
+            needed, screens, image, _ = plan
+            if not (needed or image or not screens or entry.member is not None or
+                    entry.encrypted is not None or hidden_volume.candidate(size)):
+                yield at, entry, plan
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
