@@ -29,38 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, build_ext4, generate_tree, print_machine, rounds, run, table, warm  # noqa: E402
+from common import (COLD, DATA, build_ext4, drop, generate_tree, print_machine, rounds, run,  # noqa: E402
+                    table, warm)
 from scan_exact import BYTES, FILES, PLANTED, SEED, SIGMA, TRIAGE, link_planted, make_sets  # noqa: E402
-
-
-def drop(path: Path) -> None:
-    """The image's pages out of the page cache (`echo 3 > /proc/sys/vm/drop_caches` is refused
-    in a container even to root; DONTNEED drops a file's clean pages), checked with util-linux
-    `fincore` where it is installed: a run that starts with more than 1 % of the image cached
-    (another process reading it) stops the benchmark."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-    if shutil.which("fincore"):
-        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
-                              str(path)], capture_output=True, text=True).stdout.split()
-        resident = int(out[0]) if out else 0
-        COLD.append(resident)
-        if resident > path.stat().st_size // 100:
-            sys.exit(f"benchmark: {resident:,} bytes of {path} still cached after dropping")
-
-
-COLD: list = []     # bytes of the image found cached just before each cold run
 
 
 def block_set(base: Path, tree: Path, truth: dict) -> Path:

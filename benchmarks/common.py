@@ -161,6 +161,39 @@ def warm(*paths: Path) -> None:
                     pass
 
 
+def drop(*paths: Path) -> None:
+    """Every file of the inputs out of the page cache, so a contender reads them from the
+    device (`echo 3 > /proc/sys/vm/drop_caches` is refused in a container even to root;
+    posix_fadvise DONTNEED drops a file's clean pages, after fsync has made them clean),
+    checked with util-linux `fincore` where it is installed: a run that would start with
+    more than 1 % of the inputs cached (another process reading them) stops the benchmark.
+    File system metadata (inodes, folders) stays cached: every contender finds it so."""
+    files = [p for path in paths
+             for p in ([path] if path.is_file() else sorted(path.rglob("*"))) if p.is_file()]
+    for p in files:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    if not shutil.which("fincore"):
+        return
+    resident = 0
+    for i in range(0, len(files), 1000):
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
+                              *map(str, files[i:i + 1000])], capture_output=True, text=True)
+        resident += sum(int(n) for n in out.stdout.split())
+    COLD.append(resident)
+    total = sum(p.stat().st_size for p in files)
+    if resident > total // 100:
+        sys.exit(f"benchmark: {resident:,} bytes of {', '.join(map(str, paths))} still cached "
+                 f"after dropping")
+
+
+COLD: list = []     # bytes of the inputs found cached just before each cold run
+
+
 @dataclass
 class Timing:
     seconds: float                  # wall clock

@@ -59,8 +59,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DATA, Timing, build_e01, build_ext4, generate_tree, print_machine, rounds, run,  # noqa: E402
-                    table, warm)
+from common import (COLD, DATA, Timing, build_e01, build_ext4, drop, generate_tree,  # noqa: E402
+                    print_machine, rounds, run, table, warm)
 
 FILES, BYTES, SIGMA, SEED = 20_000, 3_000_000_000, 2.0, 4
 ENTRIES, PLANTED = 1_000_000, 300
@@ -138,6 +138,9 @@ def main(argv=None) -> None:
     ap.add_argument("--part", choices=("all", "scan", "pool", "subfile"), default="all",
                     help="the side-by-side scan, the worker-pool comparison, both, or the "
                          "sub-file fingerprint comparison (issue 15)")
+    ap.add_argument("--cold", action="store_true",
+                    help="sub-file part: every contender starts with its inputs out of the "
+                         "page cache (read from the device), not read once before")
     args = ap.parse_args(argv)
 
     files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
@@ -156,7 +159,7 @@ def main(argv=None) -> None:
     print("machine:")
     print_machine()
     print(f"command: python benchmarks/scan_exact.py --scale {args.scale:g} --repeat {args.repeat}"
-          f" --part {args.part}")
+          f" --part {args.part}{' --cold' if args.cold else ''}")
     payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
     kept, total, kept_bytes, _ = set_facts(sized_tset, tree)
     print(f"folder: {files:,} files, {payload / 1e9:.2f} GB; ext4 image {image.stat().st_size / 1e9:.2f}"
@@ -170,7 +173,7 @@ def main(argv=None) -> None:
     if args.part in ("all", "subfile"):
         fingerprinted = fingerprinted_set(base, tree, truth, entries)
         subfile(base, tree, image, truth, payload, entries, args.repeat, sized, sized_tset,
-                fingerprinted)
+                fingerprinted, args.cold)
     if args.part in ("all", "scan"):
         side_by_side(base, tree, image, truth, payload, entries, args.repeat,
                      sized, unsized, sized_tset, unsized_tset, best_tset)
@@ -258,10 +261,11 @@ FLOOR = "the screen alone, least Python (subfile_floor.py), folder"
 
 
 def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tset,
-            fingerprinted) -> None:
+            fingerprinted, cold=False) -> None:
     """Issue 15: the realistic sized set with and without sub-file fingerprints, against
     hashdeep's matching mode on the same folder, and the screen's floor in Python, in one
-    run."""
+    run. `cold`: each run starts with its inputs' pages dropped (common.drop), where a seized
+    disk's scan starts; else read once before (common.warm)."""
     count = sum(1 for p in tree.rglob("*") if p.is_file())
     out = base / "out-subfile"
     shutil.rmtree(out, ignore_errors=True)
@@ -281,7 +285,8 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
                         str(tree), str(fingerprinted)], stdout=f)
     contenders[FLOOR], inputs[FLOOR] = floor, (tree, fingerprinted)
     found[FLOOR] = lambda: set((out / "floor.txt").read_text().splitlines())
-    best = rounds(contenders, repeat, lambda name: warm(*inputs[name]))
+    best = rounds(contenders, repeat,
+                  lambda name: (drop if cold else warm)(*inputs[name]))
     check_found(found, truth)
     # files checked: hashed whole (sized set) or by their fingerprint (the rest is settled by
     # size; with archives on, every file's head is still read for a container)
@@ -294,7 +299,9 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
     print(table(["contender", "seconds", "files checked", "files hashed whole", "GB read",
                  "CPU cores busy", "vs hashdeep", "target"], rows,
                 f"Sub-file fingerprints, {payload / 1e9:.2f} GB in {count:,} files, "
-                f"{entries:,} reference files"))
+                f"{entries:,} reference files, {'cold' if cold else 'warm'} page cache"))
+    if cold and COLD:
+        print(f"cold runs: at most {max(COLD):,} bytes of the inputs cached when each started")
 
 
 def result_rows(best: dict, peer: str, outdirs: dict, payload: int, counts, target) -> list:
