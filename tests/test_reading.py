@@ -104,27 +104,3 @@ def test_the_edges_spans_are_what_edges_reads(tmp_path, size, spans):
     data = bytes(i * 7 % 251 for i in range(size))
     head, tail = reading.edges(io.BytesIO(data), size)
     assert b"".join(data[at:at + n] for at, n in spans) == head + tail
-
-
-def test_a_folder_file_is_asked_of_the_os_by_its_spans_and_nothing_read(tmp_path, monkeypatch):
-    """A folder's file: one posix_fadvise(WILLNEED) a span, on its own descriptor; the
-    reader is left where it was (nothing read). A reader with a prefetch of its own is
-    asked through it; one without any (an archive member's stream) is left alone."""
-    path = tmp_path / "f"
-    path.write_bytes(bytes(10_000))
-    asked = []
-    monkeypatch.setattr(reading.os, "posix_fadvise",
-                        lambda fd, at, n, advice: asked.append((fd, at, n, advice)))
-    with io.FileIO(path, "rb") as f:
-        reading.prefetch(f, [(0, 4096), (5904, 4096), (10_000, 0)])
-        assert asked == [(f.fileno(), 0, 4096, reading.os.POSIX_FADV_WILLNEED),
-                         (f.fileno(), 5904, 4096, reading.os.POSIX_FADV_WILLNEED)]
-        assert f.tell() == 0
-
-    class Own(io.BytesIO):
-        def prefetch(self, at, n):
-            asked.append(("own", at, n))
-    asked.clear()
-    reading.prefetch(Own(b"x"), [(0, 1), (7, 2), (9, 0)])
-    reading.prefetch(io.BytesIO(b"x"), [(0, 1)])
-    assert asked == [("own", 0, 1), ("own", 7, 2)]

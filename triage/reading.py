@@ -138,32 +138,12 @@ def edges(reader: BinaryIO, size: int, first: int = EDGE) -> Tuple[bytes, bytes]
 
 def edge_spans(size: int) -> List[Tuple[int, int]]:
     """(offset, length) of what edges() reads of a file of `size` bytes (its first EDGE
-    bytes, and its tail), for asking the OS for them ahead of the reads (prefetch)."""
+    bytes, and its tail), for asking the OS for them ahead of the reads (triage.prefetch)."""
     start, end = edge_span(size)
     spans = [(0, min(size, EDGE))] if size > 0 else []
     if end > start:
         spans.append((start, end - start))
     return spans
-
-
-def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
-    """Ask the OS to start reading these (offset, length) spans of a file now, without waiting
-    for them: the reads that follow find them in the page cache. Small reads of many files
-    one after another wait for the device one at a time; asked for together, they are in
-    flight together (a device serves many at once). Where the reader has no way to ask (an
-    archive member, an EWF image) nothing is done: it is only a hint, and never reads. (An
-    empty span is passed over: to posix_fadvise a length of 0 means to the end.)"""
-    if type(reader) is io.FileIO:   # a folder's file
-        fd = reader.fileno()
-        for offset, length in spans:
-            if length > 0:
-                os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
-        return
-    ask = getattr(reader, "prefetch", None)
-    if ask is not None:
-        for offset, length in spans:
-            if length > 0:
-                ask(offset, length)
 
 
 def read_up_to(reader: BinaryIO, n: int) -> bytes:

@@ -213,7 +213,7 @@ def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
 def far_span(size: int, head: int) -> Optional[Tuple[int, int]]:
     """(offset, length) of what probe() reads past a head of `head` bytes of a file of `size`
     bytes (ISO 9660's marks), or None where it reads nothing more: for asking the OS for it
-    ahead of the read (reading.prefetch)."""
+    ahead of the read (triage.prefetch)."""
     beyond = _beyond(_table(), head, size) if size >= MIN_SIZE else []
     if not beyond:
         return None

@@ -26,6 +26,7 @@ from ..errors import EvidenceError, READ_ERRORS, one_line
 from ..registry import Registry
 from ..timefmt import pin_utc
 from . import libewf
+from ..prefetch import will_need
 from .folder import open_readonly
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
@@ -60,7 +61,7 @@ class Media:
         return len(data)
 
     def prefetch(self, offset: int, length: int) -> None:
-        """Ask the OS to start reading these bytes now (reading.prefetch); nothing where the
+        """Ask the OS to start reading these bytes now (triage.prefetch); nothing where the
         image's format gives no way to (EWF, virtual disks: their libraries read)."""
         ask = getattr(self.img, "prefetch", None)
         if ask is not None:
@@ -227,7 +228,7 @@ class RawImg(_PyImg):
         return os.pread(self._fd, size, offset)   # no shared file offset: no lock
 
     def prefetch(self, offset: int, length: int) -> None:
-        os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_WILLNEED)
+        will_need(self._fd, offset, length)
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
         done = 0
@@ -264,8 +265,7 @@ class SplitRawImg(_PyImg):
         while offset < end:
             i = _segment_at(self._starts, offset)
             stop = self._starts[i + 1] if i + 1 < len(self._starts) else self._size
-            os.posix_fadvise(self._fds[i], offset - self._starts[i], min(end, stop) - offset,
-                             os.POSIX_FADV_WILLNEED)
+            will_need(self._fds[i], offset - self._starts[i], min(end, stop) - offset)
             offset = stop
 
     def _read(self, offset, size):

@@ -187,7 +187,7 @@ class RunReader(RandomAccess):
 
     def prefetch(self, at: int, length: int) -> None:
         """Ask the OS for the media's bytes that hold [at, at + length) of the file
-        (reading.prefetch)."""
+        (triage.prefetch)."""
         end, start = min(at + length, self._size), 0
         for offset, run in self._runs:
             if start >= end:

@@ -16,6 +16,7 @@ from .. import containers, reading, signals
 from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
+from ..prefetch import prefetch
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
@@ -112,7 +113,7 @@ def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
 def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     """(position, entry, open reader, plan) of each of `files` ((position, entry, plan)), in
     order, each file opened and its edges (and container marks, where its plan sniffs) asked
-    of the OS `ahead` files before it is given (reading.prefetch): the reads of a batch's
+    of the OS `ahead` files before it is given (triage.prefetch): the reads of a batch's
     files are then in flight together, where one at a time each waited for the device. A file
     that cannot be opened is passed over (the judge reads it, and records why not). The
     caller closes each reader given; those not given yet are closed here."""
@@ -131,7 +132,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
                     continue
                 waiting.append((at, entry, reader, plan))
                 try:
-                    reading.prefetch(reader, _spans(entry.size, plan.opens))
+                    prefetch(reader, _spans(entry.size, plan.opens))
                 except OSError:
                     pass   # a hint refused: the read goes on without it
             if not waiting:

@@ -1,0 +1,54 @@
+"""Asking the OS for a file's bytes ahead of reading them (triage.prefetch): a hint on the
+right descriptor and spans, never a read."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from triage import prefetch
+
+
+def _asked(monkeypatch) -> list:
+    asked = []
+    monkeypatch.setattr(os, "posix_fadvise",
+                        lambda fd, at, n, advice: asked.append((fd, at, n, advice)))
+    return asked
+
+
+def test_a_folder_file_is_asked_for_by_its_spans_and_nothing_read(tmp_path, monkeypatch):
+    """A folder's file: one posix_fadvise(WILLNEED) a span, on its own descriptor, none for
+    an empty span (a length of 0 would ask for the rest of the file); the reader is left
+    where it was."""
+    path = tmp_path / "f"
+    path.write_bytes(bytes(10_000))
+    asked = _asked(monkeypatch)
+    with io.FileIO(path, "rb") as f:
+        prefetch.prefetch(f, [(0, 4096), (5904, 4096), (10_000, 0)])
+        assert asked == [(f.fileno(), 0, 4096, os.POSIX_FADV_WILLNEED),
+                         (f.fileno(), 5904, 4096, os.POSIX_FADV_WILLNEED)]
+        assert f.tell() == 0
+
+
+def test_a_reader_with_a_way_of_its_own_is_asked_through_it_and_one_without_is_not(monkeypatch):
+    """A file read by its runs has a prefetch of its own (it asks its image); an archive
+    member's stream has none, and is left alone."""
+    asked = _asked(monkeypatch)
+
+    class Own(io.BytesIO):
+        def prefetch(self, at, n):
+            asked.append(("own", at, n))
+    prefetch.prefetch(Own(b"x"), [(0, 1), (7, 2), (9, 0)])
+    prefetch.prefetch(io.BytesIO(b"x"), [(0, 1)])
+    assert asked == [("own", 0, 1), ("own", 7, 2)]
+
+
+def test_where_the_platform_cannot_ask_nothing_is_asked(tmp_path, monkeypatch):
+    """macOS and Windows have no posix_fadvise: the scan reads the same, unhinted."""
+    asked = _asked(monkeypatch)
+    monkeypatch.setattr(prefetch, "_WILLNEED", None)
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    with io.FileIO(path, "rb") as f:
+        prefetch.prefetch(f, [(0, 4)])
+    assert asked == []
