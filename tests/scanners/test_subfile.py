@@ -379,3 +379,26 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
     given.close()   # stopped with c asked for and b handed out (its caller closes b)
     assert events == [("close", "c")]
     reader.close()
+
+
+def test_a_screened_scan_asks_ahead_and_leaves_the_evidence_as_it_was(tmp_path, reference_set):
+    """A scan whose screen asks the OS for its files ahead (folder and image alike) finds
+    what it found before, and every evidence file hashes as before and keeps its times: a
+    hint to the OS writes nothing."""
+    folder = _evidence(tmp_path / "evidence")
+    image = tmp_path / "ext4.raw"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(folder), str(image), "4M"], check=True,
+                   env={**os.environ, "E2FSPROGS_FAKE_TIME": "1"})
+
+    def state():
+        return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns,
+                         p.stat().st_ctime_ns) for p in [*folder.iterdir(), image]}
+    before = state()
+    for name, evidence in (("folder", folder), ("image", image)):
+        result = run_triage("scan", evidence, "--hashset", reference_set, "-o",
+                            tmp_path / name, "-q")
+        assert result.code == 1, result.stderr
+        report = json.loads((tmp_path / name / "report.json").read_text())
+        assert sorted(h["path"] for h in report["hits"]) == ["/copy.bin", "/small.bin"]
+        assert report["summary"]["files_screened"] == 1
+    assert state() == before
