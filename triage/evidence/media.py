@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -215,6 +216,9 @@ def overlap(ranges, extents) -> Optional[Tuple[int, int]]:
     return None
 
 
+DEVICES_READ_AS_FILES = sys.platform.startswith("linux")
+
+
 class RawImg(_PyImg):
     """One raw image file, opened without updating its access time where the OS lets us
     (O_NOATIME, as folders are read): pytsk3's own raw reader opens the file itself."""
@@ -222,7 +226,15 @@ class RawImg(_PyImg):
     def __init__(self, path: str):
         self._file = open_readonly(path, follow_symlinks=True)
         self._fd = self._file.fileno()
-        super().__init__(os.fstat(self._fd).st_size)
+        try:
+            size = os.fstat(self._fd).st_size
+            if not size:   # a block device (Linux): its size is where it ends
+                size = os.lseek(self._fd, 0, os.SEEK_END)
+                os.lseek(self._fd, 0, os.SEEK_SET)
+        except OSError:
+            self._file.close()
+            raise
+        super().__init__(size)
 
     def _read(self, offset, size):
         return os.pread(self._fd, size, offset)   # no shared file offset: no lock
@@ -475,7 +487,11 @@ def _is_device(path, st, head):
 
 def _open_device(path, st):
     try:
-        img = pytsk3.Img_Info(path)  # TSK opens devices O_RDONLY and knows their size
+        # Linux reads a block device as it reads a file (at any offset, through the page
+        # cache): read as a raw image is, so reads are asked for ahead (triage.prefetch) and a
+        # sweep reads into its own buffers. Elsewhere (macOS's raw disks take whole sectors
+        # alone, and tell their size by ioctl) TSK's reader, which knows both.
+        img = RawImg(path) if DEVICES_READ_AS_FILES else pytsk3.Img_Info(path)
     except READ_ERRORS as exc:
         raise EvidenceError(f"{path}: cannot open: {one_line(exc)}") from None
     return Media("device", path, img.get_size(), [path], img)
