@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import signal
 import struct
 import subprocess
@@ -39,6 +40,13 @@ def build_script(script: str = "build_images.py"):
         sys.modules[name] = module   # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def cipher_like(size: int, seed: int = 0) -> bytes:
+    """Bytes as an encrypted volume holds them: random-looking, with no file type, and the same
+    every run. os.urandom's are given a type by libmagic about once in a hundred (a DOS
+    executable, zlib...), which made a test that expects them flagged fail as often."""
+    return random.Random(seed).randbytes(size)
 
 
 def sha256_file(path: Path) -> str:

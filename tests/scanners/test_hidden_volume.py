@@ -12,14 +12,14 @@ import shutil
 
 import pytest
 
-from support import run_triage
+from support import cipher_like, run_triage
 from triage.scanners import hidden_volume
 
 SIZE = 2 << 20
 
 
 def test_only_random_looking_untyped_whole_sectors_are_flagged():
-    random_head = os.urandom(hidden_volume.SAMPLE)
+    random_head = cipher_like(hidden_volume.SAMPLE)
     assert hidden_volume.warning(random_head, SIZE) == (
         "possible encrypted container: 2,097,152 bytes of random-looking data with no file "
         "type (as a VeraCrypt or TrueCrypt volume looks); nothing inside it can be examined "
@@ -37,7 +37,7 @@ def test_only_random_looking_untyped_whole_sectors_are_flagged():
 def test_a_scan_warns_of_it_and_its_verdict_stands(tmp_path):
     ev = tmp_path / "ev"
     ev.mkdir()
-    (ev / "backup.dat").write_bytes(os.urandom(SIZE))
+    (ev / "backup.dat").write_bytes(cipher_like(SIZE))
     (ev / "odd.dat").write_bytes(os.urandom(SIZE + 100))
     (ev / "zeros.img").write_bytes(bytes(SIZE))
     sets = tmp_path / "set.md5"

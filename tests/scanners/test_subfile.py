@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from support import run_triage
+from support import cipher_like, run_triage
 from triage.cli import cli
 from triage.evidence import open_evidence
 from triage.hashsets import load
@@ -289,12 +289,12 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
     archive = _stored_zip(folder / "archive.zip", "inner/picture.bin", REFERENCE)
     appended = _stored_zip(tmp_path / "tail.zip", "x.txt", b"hidden\n").read_bytes()
     (folder / "carrier.bin").write_bytes(os.urandom(SIZE - len(appended)) + appended)
-    (folder / "volume.bin").write_bytes(os.urandom(1 << 20))
+    (folder / "volume.bin").write_bytes(cipher_like(1 << 20))
     ref = tmp_path / "reference"
     ref.mkdir()
     (ref / "picture.bin").write_bytes(REFERENCE)
     (ref / "small.bin").write_bytes(SMALL_REFERENCE)
-    (ref / "volume.bin").write_bytes(os.urandom(1 << 20))   # lists 1 MiB, a sector multiple
+    (ref / "volume.bin").write_bytes(cipher_like(1 << 20, seed=1))   # lists 1 MiB, whole sectors
     _stored_zip(ref / "decoy.zip", "inner/picturX.bin", REFERENCE)   # the archive's size
     assert (ref / "decoy.zip").stat().st_size == archive.stat().st_size
     built = tmp_path / "ref.tset"
