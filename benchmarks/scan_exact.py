@@ -2,7 +2,7 @@
 against a 1 million entry MD5 set, side by side in one run with hashdeep's matching mode on the
 same folder and the same hashes; then the worker pool, threads against processes.
 
-    python benchmarks/scan_exact.py [--scale 1] [--repeat 3] [--part all|scan|pool]
+    python benchmarks/scan_exact.py [--scale 1] [--repeat 3] [--part all|scan|pool|subfile] [--cold]
 
 Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data):
   * a folder of 20,000 files, 3 GB (log-normal sizes, median ~20 KB, up to ~50 MB; seeded
@@ -33,7 +33,9 @@ Targets: triage >= 1.5x hashdeep's speed with the unsized set, >= 10x with the s
 The subfile part (issue 15) runs hashdeep, the sized set with and without sub-file
 fingerprints (set-fingerprinted.tset) on the folder and the image, and the screen alone with
 the least per-file Python (subfile_floor.py, on the folder): how much of the scan's time is
-the reading and hashing the design calls for, and how much is the rest of the scan.
+the reading and hashing the design calls for, and how much is the rest of the scan. With
+--cold, each of its runs starts with every input out of the page cache instead (common.drop),
+as a seized disk's scan does: the device's latency is then measured too.
 
 The pool part first checks whether each reader (folder, raw image through pytsk3, E01 through
 pyewf) releases the GIL while it reads and runs in two threads at once, then does the scan's own work on the folder, the raw
