@@ -501,6 +501,8 @@ class _Tasks:
             return {}
         settled, spent = self.judge.settle_screened(files)
         self._spent.update((id(files[at]), (files[at], read)) for at, read in spent.items())
+        self.judge.ask_ahead([entry for at, entry in enumerate(files)
+                              if at not in settled and at not in spent])
         return settled
 
     def __call__(self, item):

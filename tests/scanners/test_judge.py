@@ -1,6 +1,7 @@
 """Judging one file: what is read, what is settled unread, what a hit carries."""
 
 import hashlib
+import io
 from dataclasses import replace
 
 import pytest
@@ -228,3 +229,49 @@ def test_an_alert_sets_empty_file_digest_is_a_warning_not_a_hit(tmp_path):
     assert [alone(found[p]).status for p in ("/zeros.bin", "/listed.bin")] == ["hit", "hit"]
     both = Judge([load(alert, name="ALERT"), load(good, name="GOOD", kind="known-good")])
     assert [m.set for m in both(found["/empty.txt"]).matches] == ["GOOD"]
+
+
+class _Recording(io.BytesIO):
+    """A file's reader that keeps the (offset, length) of every read."""
+
+    def __init__(self, data: bytes, reads: list):
+        super().__init__(data)
+        self.reads = reads
+
+    def read(self, size=-1):
+        at = self.tell()
+        block = super().read(size)
+        if block:
+            self.reads.append((at, len(block)))
+        return block
+
+
+@pytest.mark.parametrize("size, listed, first", [
+    (100_000, True, [(0, 65_536)]),                                  # read whole: its head
+    (100_001, False, [(0, 4096), (32_769, 4101), (95_905, 4096)]),   # told no container
+    (5_000, False, [(0, 4096), (904, 4096)]),
+    (0, False, [])])
+def test_what_the_judge_reads_first_is_known_before_it_reads(tmp_path, size, listed, first):
+    """first_spans, what a batch asks the OS for ahead (Judge.ask_ahead), is what judging the
+    file then reads first: a listed size's head, before the rest; a size no set lists, read
+    only to tell a container (archives on), its first 4 KiB, ISO's marks and its last 4 KiB,
+    and nothing else."""
+    from triage import containers
+    data = bytes(i * 7 % 251 for i in range(size))
+    sized = tmp_path / "alert.hashdeep"
+    sized.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+                     f"100000,{hashlib.md5(LISTED).hexdigest()},listed.bin\n")
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "f.bin").write_bytes(data)
+    judge = Judge([load(sized)], archives=containers.Bounds())
+    with open_evidence(str(tmp_path / "evidence")) as ev:
+        entry = next(e for e in ev.entries())
+    reads = []
+    entry = replace(entry, open=lambda: _Recording(data, reads))
+    assert judge.needs_read(size) is bool(size) and judge.plan(size).digests == (
+        frozenset({"md5"}) if listed else frozenset())
+    assert judge.first_spans(entry) == first
+    judge(entry)
+    assert reads[:len(first)] == first
+    if not listed:
+        assert reads == first

@@ -2,6 +2,8 @@
 read whole only when they are listed; a fingerprint alone is never a hit."""
 
 import hashlib
+import io
+from dataclasses import replace
 import json
 import os
 import shutil
@@ -402,3 +404,51 @@ def test_a_screened_scan_asks_ahead_and_leaves_the_evidence_as_it_was(tmp_path, 
         assert sorted(h["path"] for h in report["hits"]) == ["/copy.bin", "/small.bin"]
         assert report["summary"]["files_screened"] == 1
     assert state() == before
+
+
+def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_unread_one(
+        tmp_path, reference_set):
+    """Judge.ask_ahead: each file is opened and asked for what judging it reads first (a
+    screened file: its edges and ISO's marks, read in that order), then closed; a file that
+    cannot be opened is passed over, and one of a size no set lists (archives off: never
+    read) is not opened."""
+    folder = _evidence(tmp_path / "evidence")
+    (folder / "unlisted.bin").write_bytes(b"x" * 1234)
+    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs])
+        entries = {e.path: e for e in ev.entries()}
+        other = entries["/other.bin"]
+        first = [(0, 4096), (SIZE - 4096, 4096)]
+        assert judge.first_spans(other) == first
+        asked, events = [], []
+
+        class Reader(io.BytesIO):
+            def prefetch(self, at, length):
+                asked.append((at, length))
+
+            def close(self):
+                events.append("closed")
+                super().close()
+
+        def opener(name):
+            def opened():
+                if name == "gone":
+                    raise FileNotFoundError(name)
+                events.append(f"open {name}")
+                return Reader(OTHER)
+            return opened
+        batch = [replace(other, open=opener("other")), replace(other, open=opener("gone")),
+                 replace(entries["/unlisted.bin"], open=opener("unlisted"))]
+        judge.ask_ahead(batch)
+        assert (asked, events) == (first, ["open other", "closed"])
+        # and it is what the judge reads first
+        reads = []
+
+        class Recording(io.BytesIO):
+            def read(self, size=-1):
+                at = self.tell()
+                block = super().read(size)
+                reads.append((at, len(block)))
+                return block
+        judge(replace(other, open=lambda: Recording(OTHER)))
+        assert reads[:2] == first

@@ -143,11 +143,13 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
             reader.close()
 
 
-def _spans(size: int, sniff: bool) -> list:
+def _spans(size: int, sniff: bool, head: Optional[int] = None) -> list:
     """What _edges reads of a file of `size` bytes: its edges, and with `sniff` the
-    container marks past its head (containers.far_span)."""
-    spans = reading.edge_spans(size)
-    far = containers.far_span(size, min(size, EDGE)) if sniff else None
+    container marks past its head (containers.far_span). `head`: what _probe reads instead,
+    its first `head` bytes and the marks past them."""
+    first = min(size, EDGE if head is None else head)
+    spans = reading.edge_spans(size) if head is None else [(0, first)]
+    far = containers.far_span(size, first) if sniff else None
     return spans if far is None else spans + [far]
 
 
@@ -253,6 +255,41 @@ class Judge:
                 if listed and at in screened:
                     spent[at] = screened.pop(at)
         return {at: ("clean", read, False, 0) for at, read in screened.items()}, spent
+
+    def ask_ahead(self, entries) -> None:
+        """Ask the OS for what the judge will read first of each of `entries` (first_spans),
+        all at once, before it reads them one at a time (triage.prefetch): a batch's files the
+        screen left to the judge. Only a hint: a file that cannot be opened here is passed
+        over (the judge tells why)."""
+        for entry in entries:
+            spans = self.first_spans(entry)
+            if not spans:
+                continue
+            try:
+                with entry.open() as reader:
+                    prefetch(reader, spans)
+            except READ_ERRORS:
+                continue
+
+    def first_spans(self, entry: FileEntry) -> list:
+        """(offset, length) of what judging `entry` reads first, by its plan (as _judge
+        decides): its edges where it is screened, its first containers.PROBE bytes, ISO's
+        marks and its last 4 KiB where it is read only to tell a container, else its head;
+        [] for a file not read, a member (its reader asks nothing) or one stored encrypted."""
+        size = entry.size
+        needed, screens, image, opens = self.plan(size)
+        if entry.member is not None or entry.encrypted is not None or not size:
+            return []
+        if screens:
+            return _spans(size, opens and not needed and not image)
+        if opens and not needed and not image and not self._video_candidate(size):
+            spans = _spans(size, True, head=containers.PROBE)
+            if size > containers.PROBE:   # its last 4 KiB: an appended archive's record
+                spans.append((max(0, size - reading.TAIL), min(size, reading.TAIL)))
+            return spans
+        if needed or image or opens:
+            return [(0, min(size, reading.HEAD))]
+        return []
 
     def _screenable(self, entries):
         """(position, entry, plan) of the files settle_screened may settle: those whose size
