@@ -52,3 +52,29 @@ def test_where_the_platform_cannot_ask_nothing_is_asked(tmp_path, monkeypatch):
     with io.FileIO(path, "rb") as f:
         prefetch.prefetch(f, [(0, 4)])
     assert asked == []
+
+
+def test_a_file_in_the_page_cache_is_told_from_one_on_the_device_alone(tmp_path, monkeypatch):
+    """cached(): a read that does not wait (RWF_NOWAIT) of one byte; True when it got it,
+    False when the device would be waited for (EAGAIN) or that cannot be told (EOPNOTSUPP,
+    a reader that is not a folder's file, a platform without RWF_NOWAIT). Nothing moves the
+    reader."""
+    import errno
+    path = tmp_path / "f"
+    path.write_bytes(b"some bytes")
+    with io.FileIO(path, "rb") as f:
+        assert prefetch.cached(f) is True   # just written: in the page cache
+        asked = []
+
+        def refuse(fd, buffers, offset, flags):
+            asked.append((fd, offset, flags))
+            raise OSError(code, os.strerror(code))
+        monkeypatch.setattr(os, "preadv", refuse)
+        for code in (errno.EAGAIN, errno.EOPNOTSUPP):
+            assert prefetch.cached(f, 4) is False
+        assert asked == [(f.fileno(), 4, os.RWF_NOWAIT)] * 2
+        assert f.tell() == 0
+    assert prefetch.cached(io.BytesIO(b"x")) is False
+    monkeypatch.setattr(prefetch, "_NOWAIT", None)
+    with io.FileIO(path, "rb") as f:
+        assert prefetch.cached(f) is False

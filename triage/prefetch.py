@@ -11,6 +11,7 @@ import os
 from typing import BinaryIO, Iterable, Tuple
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
+_NOWAIT = getattr(os, "RWF_NOWAIT", None)
 
 
 def will_need(fd: int, offset: int, length: int) -> None:
@@ -35,3 +36,16 @@ def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
         for offset, length in spans:
             if length > 0:
                 ask(offset, length)
+
+
+def cached(reader: BinaryIO, offset: int = 0) -> bool:
+    """Whether the page cache holds the byte at `offset` of a folder's file already: a read of
+    it that does not wait for the device (RWF_NOWAIT) gets it. Where it is, the rest of what
+    is read near it most likely is too, and asking ahead would only cost. False where it
+    cannot be told (another reader; a platform or file system without RWF_NOWAIT)."""
+    if _NOWAIT is None or type(reader) is not io.FileIO:
+        return False
+    try:
+        return os.preadv(reader.fileno(), [bytearray(1)], offset, _NOWAIT) == 1
+    except OSError:   # EAGAIN: on the device only; EOPNOTSUPP: cannot tell
+        return False

@@ -381,6 +381,14 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
     given.close()   # stopped with c asked for and b handed out (its caller closes b)
     assert events == [("close", "c")]
     reader.close()
+    # a first file found in the page cache already: opened ahead all the same, none asked for
+    from triage.scanners import judge as judge_module
+    events.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(judge_module, "cached", lambda reader, offset=0: True)
+        for _, _, reader, _ in _prefetched(iter(files), ahead=2):
+            reader.close()
+    assert [e for e in events if e[0] != "close"] == [("open", name) for name in "abcd"]
 
 
 def test_a_screened_scan_asks_ahead_and_leaves_the_evidence_as_it_was(tmp_path, reference_set):
@@ -441,6 +449,13 @@ def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_un
                  replace(entries["/unlisted.bin"], open=opener("unlisted"))]
         judge.ask_ahead(batch)
         assert (asked, events) == (first, ["open other", "closed"])
+        # a first file found in the page cache already: nothing more is asked, nor opened
+        asked.clear(), events.clear()
+        from triage.scanners import judge as judge_module
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(judge_module, "cached", lambda reader, offset=0: True)
+            judge.ask_ahead(batch + [replace(other, open=opener("more"))])
+        assert (asked, events) == ([], ["open other", "closed"])
         # and it is what the judge reads first
         reads = []
 
