@@ -75,6 +75,11 @@ def test_a_file_in_the_page_cache_is_told_from_one_on_the_device_alone(tmp_path,
         assert asked == [(f.fileno(), 4, os.RWF_NOWAIT)] * 2
         assert f.tell() == 0
     assert prefetch.cached(io.BytesIO(b"x")) is False
+
+    class Own(io.BytesIO):
+        def cached(self, offset):
+            return offset == 7
+    assert (prefetch.cached(Own(), 7), prefetch.cached(Own(), 8)) == (True, False)
     monkeypatch.setattr(prefetch, "_NOWAIT", None)
     with io.FileIO(path, "rb") as f:
         assert prefetch.cached(f) is False

@@ -39,13 +39,23 @@ def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
 
 
 def cached(reader: BinaryIO, offset: int = 0) -> bool:
-    """Whether the page cache holds the byte at `offset` of a folder's file already: a read of
-    it that does not wait for the device (RWF_NOWAIT) gets it. Where it is, the rest of what
-    is read near it most likely is too, and asking ahead would only cost. False where it
-    cannot be told (another reader; a platform or file system without RWF_NOWAIT)."""
-    if _NOWAIT is None or type(reader) is not io.FileIO:
+    """Whether the page cache holds the byte at `offset` of the file `reader` reads already:
+    where it does, the rest of what is read near it most likely is too, and asking ahead would
+    only cost. A folder's file is asked on its own descriptor (in_cache), another reader
+    through its own `cached` (a file read by its runs asks its image's). False where it cannot
+    be told."""
+    if type(reader) is io.FileIO:
+        return in_cache(reader.fileno(), offset)
+    ask = getattr(reader, "cached", None)
+    return bool(ask(offset)) if ask is not None else False
+
+
+def in_cache(fd: int, offset: int) -> bool:
+    """Whether a read of the byte at `offset` of an open file gets it without waiting for the
+    device (RWF_NOWAIT). False where the platform or file system cannot say."""
+    if _NOWAIT is None:
         return False
     try:
-        return os.preadv(reader.fileno(), [bytearray(1)], offset, _NOWAIT) == 1
+        return os.preadv(fd, [bytearray(1)], offset, _NOWAIT) == 1
     except OSError:   # EAGAIN: on the device only; EOPNOTSUPP: cannot tell
         return False

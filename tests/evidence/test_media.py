@@ -96,3 +96,21 @@ def test_a_span_is_asked_of_the_os_on_the_segments_that_hold_it(tmp_path, monkey
     assert len(asked) == 5
     split.close()
     raw.close()
+
+
+def test_whether_a_byte_is_cached_is_asked_of_the_os_on_a_raw_image_alone(tmp_path, monkeypatch):
+    """A raw image asks with a one-byte read that does not wait (RWF_NOWAIT) on its own
+    descriptor; an image that reads for itself (EWF) cannot tell: False."""
+    (tmp_path / "disk.raw").write_bytes(bytes(8192))
+    raw = RawImg(str(tmp_path / "disk.raw"))
+    asked = []
+
+    def nowait(fd, buffers, offset, flags):
+        asked.append((fd, offset, flags))
+        return 1
+    monkeypatch.setattr(os, "preadv", nowait)
+    media = Media("raw", "x", 8192, [], raw)
+    assert media.cached(4100) is True
+    assert asked == [(raw._fd, 4100, os.RWF_NOWAIT)]
+    assert Media("ewf", "x", 10, [], object()).cached(0) is False
+    raw.close()

@@ -211,6 +211,10 @@ class _Asked:
     def prefetch(self, offset, length):
         self.asked.append((offset, length))
 
+    def cached(self, offset):
+        self.asked.append(("cached", offset))
+        return offset == 50_000
+
 
 def test_a_span_of_a_file_is_asked_of_the_media_where_its_runs_put_it():
     """A span of a file read by its runs is asked of the media run by run, at the media's
@@ -224,3 +228,11 @@ def test_a_span_of_a_file_is_asked_of_the_media_where_its_runs_put_it():
     assert media.asked == [(10_000, 4096), (14_000, 96), (50_000, 4904), (56_904, 1288),
                            (90_000, 2712)]
     assert reader.tell() == 0
+
+
+def test_whether_a_file_byte_is_cached_is_asked_of_the_media_byte_that_holds_it():
+    media = _Asked()
+    reader = tsk_walk.RunReader(media, ((10_000, 4096), (50_000, 8192)), 12_000)
+    assert [reader.cached(0), reader.cached(4096), reader.cached(4097), reader.cached(20_000)] \
+        == [False, True, False, False]
+    assert media.asked == [("cached", 10_000), ("cached", 50_000), ("cached", 50_001)]

@@ -27,7 +27,7 @@ from ..errors import EvidenceError, READ_ERRORS, one_line
 from ..registry import Registry
 from ..timefmt import pin_utc
 from . import libewf
-from ..prefetch import will_need
+from ..prefetch import in_cache, will_need
 from .folder import open_readonly
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
@@ -67,6 +67,12 @@ class Media:
         ask = getattr(self.img, "prefetch", None)
         if ask is not None:
             ask(offset, length)
+
+    def cached(self, offset: int) -> bool:
+        """Whether the byte at `offset` is in the page cache (triage.prefetch.cached); False
+        where the image cannot tell."""
+        ask = getattr(self.img, "cached", None)
+        return bool(ask(offset)) if ask is not None else False
 
     def damaged(self) -> List[Tuple[int, int]]:
         """(media offset, length) of every damaged chunk met so far in this process. A damaged
@@ -241,6 +247,9 @@ class RawImg(_PyImg):
 
     def prefetch(self, offset: int, length: int) -> None:
         will_need(self._fd, offset, length)
+
+    def cached(self, offset: int) -> bool:
+        return in_cache(self._fd, offset)
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
         done = 0

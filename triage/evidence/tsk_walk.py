@@ -197,6 +197,16 @@ class RunReader(RandomAccess):
                 self._media.prefetch(offset + first - start, last - first)
             start += run
 
+    def cached(self, at: int) -> bool:
+        """Whether the media's byte that holds the file's byte `at` is in the page cache
+        (triage.prefetch.cached)."""
+        start = 0
+        for offset, run in self._runs:
+            if at < start + run:
+                return self._media.cached(offset + at - start)
+            start += run
+        return False
+
     def read(self, size: int = -1) -> bytes:
         left = self._size - self._pos
         want = left if size is None or size < 0 else min(size, left)
