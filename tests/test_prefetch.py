@@ -83,3 +83,51 @@ def test_a_file_in_the_page_cache_is_told_from_one_on_the_device_alone(tmp_path,
     monkeypatch.setattr(prefetch, "_NOWAIT", None)
     with io.FileIO(path, "rb") as f:
         assert prefetch.cached(f) is False
+
+
+def test_a_stream_is_given_in_order_each_file_asked_for_ahead(monkeypatch):
+    """asked_ahead: every item given, in order, each once the `depth` after it were asked for
+    (opened, prefetched, closed); a file that cannot be opened, or has nothing to read, passed
+    over; a run of `depth` whose first file is cached asks for nothing more, and the next run
+    decides again."""
+    events = []
+
+    class Reader(io.BytesIO):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def prefetch(self, at, n):
+            events.append(("ask", self.name, at, n))
+
+        def cached(self, offset):
+            return self.name == "warm"
+
+        def close(self):
+            events.append(("close", self.name))
+            super().close()
+
+    class Item:
+        def __init__(self, name):
+            self.name = name
+
+        def open(self):
+            if self.name == "gone":
+                raise FileNotFoundError(self.name)
+            events.append(("open", self.name))
+            return Reader(self.name)
+
+    names = ["a", "gone", "none", "warm", "b", "c", "d", "e"]
+    items = [Item(n) for n in names]
+    given = prefetch.asked_ahead(iter(items), lambda item: [] if item.name == "none"
+                                 else [(0, 10)], depth=3)
+    first = next(given)
+    assert first.name == "a"
+    # runs of 3: (a, gone, none) asked as a decided; (warm, b, c) not, as warm is cached
+    assert events == [("open", "a"), ("ask", "a", 0, 10), ("close", "a"),
+                      ("open", "warm"), ("close", "warm")]
+    events.clear()
+    assert [item.name for item in given] == names[1:]
+    # (d, e): decided again, by d
+    assert events == [("open", "d"), ("ask", "d", 0, 10), ("close", "d"),
+                      ("open", "e"), ("ask", "e", 0, 10), ("close", "e")]

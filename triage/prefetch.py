@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import io
 import os
-from typing import BinaryIO, Iterable, Tuple
+from collections import deque
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Tuple, TypeVar
+
+T = TypeVar("T")
+AHEAD = 128   # files asked for before the first of them is read: enough to keep a device busy
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
 _NOWAIT = getattr(os, "RWF_NOWAIT", None)
@@ -59,3 +63,32 @@ def in_cache(fd: int, offset: int) -> bool:
         return os.preadv(fd, [bytearray(1)], offset, _NOWAIT) == 1
     except OSError:   # EAGAIN: on the device only; EOPNOTSUPP: cannot tell
         return False
+
+
+def asked_ahead(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]],
+                depth: int = AHEAD) -> Iterator[T]:
+    """`items` in their order, each given once the `depth` items after it have had what will
+    be read of them asked for: `spans(item)` ([] for an item that is not read), the item's
+    file opened (`item.open()`), asked (prefetch) and closed. Where the first file of a run
+    of `depth` is in the page cache already, the rest of the run is not asked for. A file
+    that cannot be opened is passed over: its reader meets the error and tells it."""
+    waiting: deque = deque()
+    asking, run = None, 0
+    for item in items:
+        waiting.append(item)
+        if run == depth:
+            asking, run = None, 0
+        run += 1
+        wanted = spans(item) if asking is not False else []
+        if wanted:
+            try:
+                with item.open() as reader:
+                    if asking is None:
+                        asking = not cached(reader, wanted[0][0])
+                    if asking:
+                        prefetch(reader, wanted)
+            except OSError:
+                pass
+        if len(waiting) > depth:
+            yield waiting.popleft()
+    yield from waiting

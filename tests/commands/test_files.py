@@ -44,3 +44,35 @@ def test_a_file_that_crashes_its_worker_is_an_error_line_and_the_listing_goes_on
     # its hard link is the same content, not read again (it would crash again): no digest
     (link,) = by_path["/f40.zz.bin"]
     assert link["md5"] is None and link["size"] == 41
+
+
+def test_a_listed_file_is_told_no_container_by_its_probe_alone(tmp_path):
+    """Listed without hashes, a file is told no container as a scan tells it: its first 4 KiB,
+    ISO's marks and its last 4 KiB (12,293 bytes of 100,000), where the 64 KiB head was read;
+    a zip is still read on and its member listed."""
+    import io
+    import zipfile
+    from dataclasses import replace
+    from triage import containers
+    from triage.commands.files import describe
+    from triage.evidence import open_evidence
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    data = bytes(i * 7 % 251 for i in range(100_000))
+    (folder / "plain.bin").write_bytes(data)
+    with zipfile.ZipFile(folder / "a.zip", "w") as z:
+        z.writestr("inner.txt", "member\n")
+    handed = []
+
+    class Counting(io.BytesIO):
+        def read(self, size=-1):
+            block = super().read(size)
+            handed.append(len(block))
+            return block
+    with open_evidence(str(folder)) as ev:
+        entries = {e.path: e for e in ev.entries()}
+    records = describe(replace(entries["/plain.bin"], open=lambda: Counting(data)), (),
+                       containers.Bounds())
+    assert [r["path"] for r in records] == ["/plain.bin"] and sum(handed) == 12_293
+    assert [r["path"] for r in describe(entries["/a.zip"], (), containers.Bounds())] == [
+        "/a.zip", "/a.zip!/inner.txt"]

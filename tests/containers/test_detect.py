@@ -219,3 +219,29 @@ def test_what_the_probe_reads_past_its_head_is_known_before(size, span):
     assert containers.far_span(size, 4096) == span
     _, peeked, _ = _probe(os.urandom(size))
     assert peeked == (span[1] if span else 0)
+
+
+class _Recording(io.BytesIO):
+    def __init__(self, data, reads):
+        super().__init__(data)
+        self.reads = reads
+
+    def read(self, size=-1):
+        at = self.tell()
+        block = super().read(size)
+        self.reads.append((at, len(block)))
+        return block
+
+
+@pytest.mark.parametrize("size, spans", [
+    (0, []), (3000, [(0, 3000)]), (20_000, [(0, 4096), (15_904, 4096)]),
+    (100_000, [(0, 4096), (32_769, 4101), (95_904, 4096)])])
+def test_what_probing_a_file_reads_is_known_before(size, spans):
+    """probe_spans: what probe_entry reads of a file that is no container, before it reads."""
+    from types import SimpleNamespace
+    assert containers.probe_spans(size) == spans
+    reads = []
+    data = bytes(i * 7 % 251 for i in range(size))
+    entry = SimpleNamespace(size=size, open=lambda: _Recording(data, reads))
+    assert containers.probe_entry(entry)[0] is False
+    assert [r for r in reads if r[1]] == spans

@@ -14,6 +14,7 @@ from .. import containers, reading
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, READ_ERRORS, one_line
 from ..evidence import open_evidence
 from ..jsonout import dumps
+from ..prefetch import asked_ahead
 from ..library_warnings import collected
 from ..progress import progress_bar
 from ..records import ScanError
@@ -48,13 +49,16 @@ def files(evidence, hashes, no_deleted, no_archives, workers, progress):
     errors = 0
     archives = None if no_archives else containers.Bounds()
     with open_evidence(evidence) as ev, progress_bar(progress, unit=" files") as bar:
-        items = ev.entries(deleted=not no_deleted)
+        # files read next (hashed, or told containers): their runs, read by (RunReader)
+        items = ev.entries(deleted=not no_deleted, runs=bool(hashes) or archives is not None)
         if hashes:
             pool = Workers(partial(describe_once, hashes=hashes, archives=archives),
                            workers or os.cpu_count() or 2, crashed=partial(crashed, hashes=hashes))
             work = batches(_marked(items), lambda marked: getattr(marked[0], "size", 0))
             outputs = _reused((out for _, results in pool.map(work) for out in results), hashes)
         else:
+            if archives is not None:   # what telling each file's container reads, asked ahead
+                items = asked_ahead(items, _probed)
             pool, outputs = None, (describe(item, (), archives) for item in items)
         try:
             for records in outputs:
@@ -71,6 +75,14 @@ def files(evidence, hashes, no_deleted, no_archives, workers, progress):
             if pool is not None:
                 pool.close()
     return EXIT_INCOMPLETE if errors else EXIT_CLEAN
+
+
+def _probed(item) -> list:
+    """What _describe reads of a listed file to tell a container (containers.probe_spans)."""
+    if isinstance(item, ScanError) or item.member is not None or item.encrypted is not None \
+            or item.size < containers.MIN_SIZE:
+        return []
+    return containers.probe_spans(item.size)
 
 
 def _marked(items) -> Iterator[tuple]:
@@ -144,6 +156,10 @@ def _describe(entry, hashes, archives, budget, parents, out: List[dict]) -> None
     if not hashes and not sniff.enabled:
         return
     try:
+        # listed, not hashed: its first 4 KiB (and ISO's marks, its last 4 KiB) tell most
+        # files are no container, as a scan tells them, where the SNIFF head read 64 KiB
+        if not hashes and entry.member is None and not containers.probe_entry(entry)[0]:
+            return
         with entry.open() as reader:
             contents = reading.read(reader, hashes, size=entry.size, more=sniff)
     except containers.LISTING_ERRORS as exc:

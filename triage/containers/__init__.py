@@ -18,7 +18,7 @@ import os
 import struct
 import time
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Callable, Iterator, Optional, Tuple, Union
+from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
 from ..errors import one_line
 from ..records import FileEntry, MemberOf, ScanError
@@ -334,6 +334,38 @@ def tail_of(reader: BinaryIO, size: int, head: bytes) -> bytes:
         return b""
     reader.seek(max(0, size - TAIL))
     return read_up_to(reader, min(size, TAIL))
+
+
+def probe_spans(size: int) -> List[Tuple[int, int]]:
+    """(offset, length) of what probe_entry reads of a file of `size` bytes at most: its first
+    PROBE bytes, ISO 9660's marks past them, its last 4 KiB; for asking the OS for them ahead
+    of the reads (triage.prefetch)."""
+    from ..reading import TAIL   # reading imports the workers, which import this
+    if not size:
+        return []
+    spans = [(0, min(size, PROBE))]
+    far = far_span(size, min(size, PROBE))
+    if far is not None:
+        spans.append(far)
+    if size > PROBE:   # its last 4 KiB: an appended archive's end record
+        spans.append((max(0, size - TAIL), min(size, TAIL)))
+    return spans
+
+
+def probe_entry(entry: FileEntry) -> Tuple[bool, int, Optional[ContainerReader]]:
+    """Whether a file is maybe a container, from its first PROBE bytes (probe()) or, failing
+    them, its last 4 KiB (an appended archive: its reader, else None); and the bytes that
+    took. What a file read only to tell a container costs: 4 to 12 KiB, not a SNIFF head."""
+    from ..reading import read_up_to   # reading imports the workers, which import this
+    with entry.open() as reader:
+        head = read_up_to(reader, min(entry.size, PROBE))
+        maybe, peeked = probe(reader, entry.size, head)
+        read = len(head) + peeked
+        if maybe:
+            return True, read, None
+        last = tail_of(reader, entry.size, head)
+    found = appended(last, entry.size)
+    return found is not None, read + (0 if len(head) == entry.size else len(last)), found
 
 
 def md5_of(entry: FileEntry) -> str:

@@ -150,13 +150,11 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
             reader.close()
 
 
-def _spans(size: int, sniff: bool, head: Optional[int] = None) -> list:
+def _spans(size: int, sniff: bool) -> list:
     """What _edges reads of a file of `size` bytes: its edges, and with `sniff` the
-    container marks past its head (containers.far_span). `head`: what _probe reads instead,
-    its first `head` bytes and the marks past them."""
-    first = min(size, EDGE if head is None else head)
-    spans = reading.edge_spans(size) if head is None else [(0, first)]
-    far = containers.far_span(size, first) if sniff else None
+    container marks past its head (containers.far_span)."""
+    spans = reading.edge_spans(size)
+    far = containers.far_span(size, min(size, EDGE)) if sniff else None
     return spans if far is None else spans + [far]
 
 
@@ -295,10 +293,7 @@ class Judge:
         if screens:
             return _spans(size, opens and not needed and not image)
         if opens and not needed and not image and not self._video_candidate(size):
-            spans = _spans(size, True, head=containers.PROBE)
-            if size > containers.PROBE:   # its last 4 KiB: an appended archive's record
-                spans.append((max(0, size - reading.TAIL), min(size, reading.TAIL)))
-            return spans
+            return containers.probe_spans(size)
         if needed or image or opens:
             return [(0, min(size, reading.HEAD))]
         return []
@@ -418,7 +413,7 @@ class Judge:
                 not self._video_candidate(entry.size):
             # read only to tell a container: its first 4 KiB (and ISO's mark) tell most
             # files are none, where the full head read costs 64 KiB of each
-            opens, probed, appended = self._probe(entry)
+            opens, probed, appended = containers.probe_entry(entry)
             if not opens:
                 return Verdict(entry, "skipped", bytes_read=probed)
         # a container's MD5 is taken only once a member of it is a hit (see _container_md5):
@@ -552,22 +547,6 @@ class Judge:
                 read += len(more)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
         return self.exact.confirm(prints, entry.size), read, maybe, sniffed, appended
-
-    def _probe(self, entry: FileEntry
-               ) -> Tuple[bool, int, Optional[containers.ContainerReader]]:
-        """Whether a file is maybe a container, from its first containers.PROBE bytes or,
-        failing them, its last 4 KiB (an appended archive: its reader, else None); and the
-        bytes that took."""
-        with entry.open() as reader:
-            head = reading.read_up_to(reader, min(entry.size, containers.PROBE))
-            maybe, peeked = containers.probe(reader, entry.size, head)
-            read = len(head) + peeked
-            if maybe:
-                return True, read, None
-            last = containers.tail_of(reader, entry.size, head)
-        appended = containers.appended(last, entry.size)
-        return appended is not None, read + (0 if len(head) == entry.size else len(last)), \
-            appended
 
     def _perceive(self, data: bytes, verdict: Verdict) -> int:
         """Match a picture; how far into `data` its decoder read (0 when it did not decode)."""
