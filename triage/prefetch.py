@@ -11,6 +11,8 @@ import os
 from collections import deque
 from typing import BinaryIO, Callable, Iterable, Iterator, List, Tuple, TypeVar
 
+from .errors import READ_ERRORS
+
 T = TypeVar("T")
 AHEAD = 128   # files asked for before the first of them is read: enough to keep a device busy
 
@@ -87,7 +89,7 @@ def asked_ahead(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]],
                         asking = not cached(reader, wanted[0][0])
                     if asking:
                         prefetch(reader, wanted)
-            except OSError:
+            except READ_ERRORS:   # TSK's too: the listing reads it next, and says why
                 pass
         if len(waiting) > depth:
             yield waiting.popleft()
