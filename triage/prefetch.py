@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 from collections import deque
-from typing import BinaryIO, Callable, Iterable, Iterator, List, Tuple, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from .errors import READ_ERRORS
 
@@ -31,17 +31,46 @@ def will_need(fd: int, offset: int, length: int) -> None:
 def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
     """Ask for these (offset, length) spans of the file `reader` reads: a folder's file on its
     own descriptor, another reader through its own `prefetch` (a file read by its runs asks
-    its image's). Where there is no way to ask (an archive member, an EWF image), nothing."""
-    if type(reader) is io.FileIO:   # a folder's file
-        fd = reader.fileno()
-        for offset, length in spans:
-            will_need(fd, offset, length)
-        return
-    ask = getattr(reader, "prefetch", None)
-    if ask is not None:
-        for offset, length in spans:
-            if length > 0:
-                ask(offset, length)
+    its image's). Where there is no way to ask (an archive member, an EWF image), nothing;
+    where the OS refuses (a file system without it), the read goes on unhinted."""
+    try:
+        if type(reader) is io.FileIO:   # a folder's file
+            fd = reader.fileno()
+            for offset, length in spans:
+                will_need(fd, offset, length)
+            return
+        ask_one = getattr(reader, "prefetch", None)
+        if ask_one is not None:
+            for offset, length in spans:
+                if length > 0:
+                    ask_one(offset, length)
+    except OSError:
+        pass
+
+
+def ask(reader: BinaryIO, spans: List[Tuple[int, int]],
+        asking: Optional[bool]) -> Optional[bool]:
+    """Ask for `spans` of an open file as one of a run of files: `asking` None, it is the
+    run's first, and the run asks unless its first span is in the page cache already (a warm
+    cache, where asking only costs); False, nothing is asked. Gives the run's decision (still
+    None for a file with nothing to read)."""
+    if not spans:
+        return asking
+    if asking is None:
+        asking = not cached(reader, spans[0][0])
+    if asking:
+        prefetch(reader, spans)
+    return asking
+
+
+def ask_for(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]]) -> None:
+    """Ask now for what will be read of each of `items` (`spans(item)`), all of them before
+    any is read, as one run (ask): each item's file opened (`item.open()`), asked, closed."""
+    asking = None
+    for item in items:
+        if asking is False:
+            return
+        asking = _opened_and_asked(item, spans(item), asking)
 
 
 def cached(reader: BinaryIO, offset: int = 0) -> bool:
@@ -81,16 +110,21 @@ def asked_ahead(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]],
         if run == depth:
             asking, run = None, 0
         run += 1
-        wanted = spans(item) if asking is not False else []
-        if wanted:
-            try:
-                with item.open() as reader:
-                    if asking is None:
-                        asking = not cached(reader, wanted[0][0])
-                    if asking:
-                        prefetch(reader, wanted)
-            except READ_ERRORS:   # TSK's too: the listing reads it next, and says why
-                pass
+        if asking is not False:
+            asking = _opened_and_asked(item, spans(item), asking)
         if len(waiting) > depth:
             yield waiting.popleft()
     yield from waiting
+
+
+def _opened_and_asked(item, spans: List[Tuple[int, int]],
+                      asking: Optional[bool]) -> Optional[bool]:
+    """ask() of an item's file, opened for it and closed; one that cannot be opened is passed
+    over (its reader meets the error next, and says why)."""
+    if not spans:
+        return asking
+    try:
+        with item.open() as reader:
+            return ask(reader, spans, asking)
+    except READ_ERRORS:   # TSK's RuntimeError too
+        return asking

@@ -382,10 +382,10 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
     assert events == [("close", "c")]
     reader.close()
     # a first file found in the page cache already: opened ahead all the same, none asked for
-    from triage.scanners import judge as judge_module
+    from triage import prefetch as prefetch_module
     events.clear()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(judge_module, "cached", lambda reader, offset=0: True)
+        patch.setattr(prefetch_module, "cached", lambda reader, offset=0: True)
         for _, _, reader, _ in _prefetched(iter(files), ahead=2):
             reader.close()
     assert [e for e in events if e[0] != "close"] == [("open", name) for name in "abcd"]
@@ -451,9 +451,9 @@ def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_un
         assert (asked, events) == (first, ["open other", "closed"])
         # a first file found in the page cache already: nothing more is asked, nor opened
         asked.clear(), events.clear()
-        from triage.scanners import judge as judge_module
+        from triage import prefetch as prefetch_module
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(judge_module, "cached", lambda reader, offset=0: True)
+            patch.setattr(prefetch_module, "cached", lambda reader, offset=0: True)
             judge.ask_ahead(batch + [replace(other, open=opener("more"))])
         assert (asked, events) == ([], ["open other", "closed"])
         # and it is what the judge reads first

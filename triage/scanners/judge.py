@@ -16,7 +16,7 @@ from .. import containers, reading, signals
 from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
-from ..prefetch import cached, prefetch
+from ..prefetch import ask, ask_for
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
@@ -134,14 +134,8 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
                 except READ_ERRORS:
                     continue
                 waiting.append((at, entry, reader, plan))
-                if asking is None:
-                    asking = not cached(reader)
-                if not asking:
-                    continue
-                try:
-                    prefetch(reader, _spans(entry.size, plan.opens))
-                except OSError:
-                    pass   # a hint refused: the read goes on without it
+                if asking is not False:
+                    asking = ask(reader, _spans(entry.size, plan.opens), asking)
             if not waiting:
                 return
             yield waiting.popleft()
@@ -267,19 +261,7 @@ class Judge:
         screen left to the judge. Only a hint: a file that cannot be opened here is passed
         over (the judge tells why). Nothing more is asked once the first file asked for is
         found in the page cache already (a warm cache, where asking only costs)."""
-        first = True
-        for entry in entries:
-            spans = self.first_spans(entry)
-            if not spans:
-                continue
-            try:
-                with entry.open() as reader:
-                    if first and cached(reader, spans[0][0]):
-                        return
-                    first = False
-                    prefetch(reader, spans)
-            except READ_ERRORS:
-                continue
+        ask_for(entries, self.first_spans)
 
     def first_spans(self, entry: FileEntry) -> list:
         """(offset, length) of what judging `entry` reads first, by its plan (as _judge
