@@ -161,6 +161,27 @@ def wait_for_done(outdir: Path, count: int, timeout: float = 60) -> None:
     raise AssertionError("the scan made no progress")
 
 
+class AskedReader(io.BytesIO):
+    """A file's reader that records in `events` what is asked of it ahead of reading
+    (("ask", name, offset, length)) and its closing (("close", name), once); `warm`: whether
+    it says its bytes are in the page cache (triage.prefetch.cached)."""
+
+    def __init__(self, name: str, events: list, warm: bool = False, data: bytes = b""):
+        super().__init__(data)
+        self.name, self.events, self.warm = name, events, warm
+
+    def prefetch(self, at: int, length: int) -> None:
+        self.events.append(("ask", self.name, at, length))
+
+    def cached(self, offset: int) -> bool:
+        return self.warm
+
+    def close(self) -> None:
+        if not self.closed:
+            self.events.append(("close", self.name))
+        super().close()
+
+
 class Counting(io.BytesIO):
     """A reader that counts the bytes handed out."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 
+from support import AskedReader
 from triage import prefetch
 
 
@@ -92,21 +93,6 @@ def test_a_stream_is_given_in_order_each_file_asked_for_ahead(monkeypatch):
     decides again."""
     events = []
 
-    class Reader(io.BytesIO):
-        def __init__(self, name):
-            super().__init__()
-            self.name = name
-
-        def prefetch(self, at, n):
-            events.append(("ask", self.name, at, n))
-
-        def cached(self, offset):
-            return self.name == "warm"
-
-        def close(self):
-            events.append(("close", self.name))
-            super().close()
-
     class Item:
         def __init__(self, name):
             self.name = name
@@ -117,7 +103,7 @@ def test_a_stream_is_given_in_order_each_file_asked_for_ahead(monkeypatch):
             if self.name == "torn":   # pytsk3 raises RuntimeError on a damaged structure
                 raise RuntimeError(self.name)
             events.append(("open", self.name))
-            return Reader(self.name)
+            return AskedReader(self.name, events, warm=self.name == "warm")
 
     names = ["a", "gone", "none", "warm", "b", "c", "torn", "d", "e"]
     items = [Item(n) for n in names]

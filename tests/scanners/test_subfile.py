@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from support import cipher_like, run_triage
+from support import AskedReader, cipher_like, run_triage
 from triage.cli import cli
 from triage.evidence import open_evidence
 from triage.hashsets import load
@@ -339,30 +339,16 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
     read (so those reads are in flight together), in the batch's order; a file that cannot
     be opened is passed over (the judge tells why); stopped early, it closes every file it
     opened and did not hand out."""
-    import io
     from types import SimpleNamespace
     from triage.scanners.judge import Plan, _prefetched
     events, made = [], []
-
-    class Reader(io.BytesIO):
-        def __init__(self, name):
-            super().__init__()
-            self.name = name
-
-        def prefetch(self, at, length):
-            events.append(("ask", self.name, at, length))
-
-        def close(self):
-            if not self.closed:
-                events.append(("close", self.name))
-            super().close()
 
     def entry(name):
         def opened():
             if name == "gone":
                 raise FileNotFoundError(name)
             events.append(("open", name))
-            made.append(Reader(name))   # held here: none is closed by being let go
+            made.append(AskedReader(name, events))   # held here: none is closed by being let go
             return made[-1]
         return SimpleNamespace(size=10_000, open=opened)
     plan = Plan(frozenset(), frozenset({"edges"}), False, False)
