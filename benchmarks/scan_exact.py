@@ -224,23 +224,24 @@ def side_by_side(base, tree, image, truth, payload, entries, repeat,
 
 def fingerprinted_set(base: Path, tree: Path, truth: dict, entries: int, seed: int = 6) -> Path:
     """The realistic sized set with sub-file fingerprints (issue 15): the planted files built
-    with `hashset build`'s own code (MD5, SHA-1, SHA-256 and `edges` of each, read from the
-    files) among random stand-ins for the other reference files, each an MD5 and a fingerprint
+    with `hashset build`'s own code (MD5, SHA-1, SHA-256 and the fingerprint `build` stores,
+    edges-xxh3, of each, read from the files) among random stand-ins for the other reference files, each an MD5 and a fingerprint
     under one size, the sizes of set-sized.hashdeep (so the same 82 % of files share a size
     with some entry)."""
     from triage.hashsets.build import build_entries
     from triage.hashsets.compile import Compiler
     from triage.hashsets.importer import Tally, write_set
     from triage.records import SetEntry
+    from triage.signals.exact import FINGERPRINT
     out = base / "set-fingerprinted.tset"
     stamp = base / "set-fingerprinted.json"
     params = {"sets": json.loads((base / "sets.json").read_text())["params"], "seed": seed,
-              "version": 1}
+              "version": 2}   # 2: edges-xxh3 (1: edges, BLAKE2b)
     if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == params:
         return out
     links = link_planted(base / "planted-files", tree, truth)
     compiler, tally = Compiler(), Tally()
-    for where, item in build_entries(links, ("md5", "sha1", "sha256", "edges"), "planted"):
+    for where, item in build_entries(links, ("md5", "sha1", "sha256", FINGERPRINT), "planted"):
         if isinstance(item, SetEntry):
             compiler.add(item)
             tally.entry(where)
@@ -250,7 +251,7 @@ def fingerprinted_set(base: Path, tree: Path, truth: dict, entries: int, seed: i
     values = rng.integers(0, 256, (len(sizes), 32), dtype=np.uint8)
     for size, value in zip(sizes, values):
         compiler.add(SetEntry("md5", bytes(value[:16]).hex(), "random", None, size))
-        compiler.add(SetEntry("edges", bytes(value[16:]).hex(), "random", None, size))
+        compiler.add(SetEntry(FINGERPRINT, bytes(value[16:]).hex(), "random", None, size))
     write_set(compiler, out, described=[], sources=[], tally=tally, name="fingerprinted",
               fingerprinted=True)
     stamp.write_text(json.dumps(params))

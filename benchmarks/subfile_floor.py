@@ -4,7 +4,7 @@ same hits as `triage scan FOLDER --hashset FINGERPRINTED-SET`, none of the scan'
     python benchmarks/subfile_floor.py FOLDER SET [--workers 2] > matched.txt
 
 The folder is walked with scandir; a file whose size the set lists (one lookup for all sizes)
-has its first and last 4 KiB read and fingerprinted by triage's own `edges` function, the
+has its first and last 4 KiB read and fingerprinted by triage's own fingerprint signal, the
 fingerprint looked up; a file it lets through is MD5'd whole and looked up. Files are judged
 in batches of 256 in forked processes, as the scan's are. Prints the matched files' paths
 as the scan's report gives them (`/` and the path under FOLDER), one a line.
@@ -28,10 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from triage.hashsets import load  # noqa: E402
-from triage.signals.exact import EDGE, edge_span, fingerprint  # noqa: E402
+from triage import signals  # noqa: E402
+from triage.signals.exact import EDGE, edge_span  # noqa: E402
 
 BATCH = 256
 _set = None
+_print = None   # the set's fingerprint signal (edges-xxh3, or edges in an older set)
 
 
 def walk(root: str):
@@ -55,7 +57,7 @@ def judge(batch):
             head = os.pread(fd, min(size, EDGE), 0)
             start, end = edge_span(size)
             tail = os.pread(fd, end - start, start) if end > start else b""
-            if not _set.contains("edges", bytes.fromhex(fingerprint(head, tail, size))):
+            if not _set.contains(_print.name, _print.key_from_edges(head, tail, size)):
                 continue
             md5 = hashlib.md5()
             for block in iter(lambda: os.read(fd, 1 << 20), b""):
@@ -68,16 +70,17 @@ def judge(batch):
 
 
 def main() -> None:
-    global _set
+    global _set, _print
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder")
     ap.add_argument("set")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     _set = load(args.set)
+    _print = next(signals.get(s) for s in sorted(_set.signals) if signals.get(s).partial)
     root = os.path.abspath(args.folder)
     files = list(walk(root))
-    listed = _set.may_match_many("edges", np.array([size for _, size in files], np.int64))
+    listed = _set.may_match_many(_print.name, np.array([size for _, size in files], np.int64))
     candidates = [f for f, keep in zip(files, listed.tolist()) if keep]
     batches = [candidates[i:i + BATCH] for i in range(0, len(candidates), BATCH)]
     with get_context("fork").Pool(args.workers) as pool:

@@ -88,7 +88,8 @@ def test_diff_text_and_build(tmp_path):
     result = invoke("hashset", "build", ref, "-o", built, "--category", "1", "--no-progress",
                     "--json")
     assert result.return_value == 0
-    assert json.loads(result.output)["signals"] == {"md5": 1, "sha1": 1, "sha256": 1, "edges": 1}
+    assert json.loads(result.output)["signals"] == {"md5": 1, "sha1": 1, "sha256": 1,
+                                                    "edges-xxh3": 1}
     d = invoke("hashset", "diff", REAL / "md5sum-sample.txt", built, "--json")
     totals = json.loads(d.output)["totals"]
     assert totals == {"added": 4, "removed": 4, "recategorised": 0}

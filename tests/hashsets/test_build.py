@@ -21,12 +21,12 @@ def test_build_hashes_regular_files_without_following_symlinks(tmp_path):
     build_set(ref, out, category="1")
     with load(out) as hs:
         assert hs.info.entries == 8
-        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2, "edges": 2}
+        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2, "edges-xxh3": 2}
         assert hs.info.fingerprinted
         manifest = "".join(
             f"{rel}\t{len(data)}\t{sig}\t{_digest(sig, data)}\n"
             for rel, data in (("a.bin", b"alpha"), ("sub/b.bin", b"\x00" * 70000))
-            for sig in ("md5", "sha1", "sha256", "edges"))
+            for sig in ("md5", "sha1", "sha256", "edges-xxh3"))
         assert hs.info.sources == [{"path": str(ref), "format": "folder",
                                     "sha256": hashlib.sha256(manifest.encode()).hexdigest()}]
         found = hs.lookup("sha256", [hashlib.sha256(b"alpha").digest()])[0]
@@ -128,7 +128,7 @@ def test_build_reads_each_file_once_through_one_path(tmp_path, monkeypatch):
         ("bridge.jpg", "warning", f"image larger than {photo.stat().st_size - 1} bytes: "
                                   f"not decoded")]
     with load(tmp_path / "b.tset") as hs:
-        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2, "edges": 2}
+        assert hs.info.signals == {"md5": 2, "sha1": 2, "sha256": 2, "edges-xxh3": 2}
 
 
 def test_build_keeps_the_digests_of_pictures_it_cannot_hash_and_says_why(tmp_path):
@@ -164,7 +164,7 @@ def test_running_out_of_memory_on_a_reference_picture_is_a_problem(tmp_path, mon
     assert [(p.where, p.reason) for p in problems] == [
         ("bridge.jpg", "image not hashed: out of memory")]
     with load(tmp_path / "s.tset") as hs:
-        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1, "edges": 1}
+        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1, "edges-xxh3": 1}
 
 
 def test_build_in_worker_processes_gives_the_set_built_in_one(tmp_path):
@@ -231,11 +231,11 @@ def test_build_keeps_no_value_an_empty_or_all_zero_file_shares_with_countless_ot
     problems = []
     build_set(ref, tmp_path / "ref.tset", on_problem=lambda folder, p: problems.append(p))
     with load(tmp_path / "ref.tset") as hs:
-        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1, "edges": 1}
+        assert hs.info.signals == {"md5": 1, "sha1": 1, "sha256": 1, "edges-xxh3": 1}
         assert not hs.lookup("md5", [hashlib.md5(b"").digest()])[0]
     assert [(p.where, p.severity, p.reason) for p in problems] == [
-        (name, "warning", "edges, md5, sha1, sha256 not kept: the value of an empty or all-zero "
-                          "file, which countless innocent files share")
+        (name, "warning", "edges-xxh3, md5, sha1, sha256 not kept: the value of an empty or "
+                          "all-zero file, which countless innocent files share")
         for name in ("empty.jpg", "zeros.bin")]
 
 

@@ -19,6 +19,7 @@ from triage.hashsets import load
 from triage.hashsets.build import build_set
 from triage.hashsets.sealed import seal
 from triage.scanners import Judge
+from triage.signals.exact import FINGERPRINT
 
 SIZE = 50_000
 REFERENCE = bytes(range(256)) * (SIZE // 256) + b"r" * (SIZE % 256)
@@ -36,14 +37,20 @@ def _evidence(folder):
     return folder
 
 
+@pytest.fixture(params=[FINGERPRINT, "edges"])
+def fingerprint(request):
+    """The fingerprint `hashset build` stores, and the one sets built before it hold."""
+    return request.param
+
+
 @pytest.fixture
-def reference_set(tmp_path):
+def reference_set(tmp_path, fingerprint):
     ref = tmp_path / "ref"
     ref.mkdir()
     (ref / "picture.bin").write_bytes(REFERENCE)
     (ref / "small.bin").write_bytes(SMALL_REFERENCE)
     out = tmp_path / "ref.tset"
-    build_set(ref, out, names=("md5", "sha1", "sha256", "edges"), category="1")
+    build_set(ref, out, names=("md5", "sha1", "sha256", fingerprint), category="1")
     return out
 
 
@@ -102,13 +109,13 @@ def test_a_set_without_fingerprints_still_reads_every_file_of_its_sizes(tmp_path
     assert verdicts["/same-edges.bin"].status == "clean"
 
 
-def test_a_sealed_set_screens_by_its_keyed_fingerprints(tmp_path, reference_set):
+def test_a_sealed_set_screens_by_its_keyed_fingerprints(tmp_path, reference_set, fingerprint):
     sealed = tmp_path / "sealed.tset"
     with load(reference_set) as hs:
         seal(hs, sealed, keep_sizes=True)
     folder = _evidence(tmp_path / "evidence")
     with load(sealed) as hs:
-        assert hs.info.fingerprinted and "edges" in hs.sealed.signals
+        assert hs.info.fingerprinted and fingerprint in hs.sealed.signals
         verdicts = _verdicts(Judge([hs]), folder)
     assert {p: (v.status, v.bytes_read) for p, v in verdicts.items()} == {
         "/copy.bin": ("hit", 8192 + SIZE), "/same-edges.bin": ("clean", 8192 + SIZE),
@@ -146,18 +153,19 @@ def test_the_summary_accounts_for_every_screened_file(tmp_path, reference_set):
            "listed nowhere), 1 passed over" in result.stdout
 
 
-def test_info_and_validate_know_the_fingerprint(tmp_path, reference_set):
+def test_info_and_validate_know_the_fingerprint(tmp_path, reference_set, fingerprint):
     info = CliRunner().invoke(cli, ["hashset", "info", str(reference_set)])
     assert info.exit_code == 0
-    assert "  edges                 2             2 sized" in info.output
-    assert "screening:  every reference file has a sub-file fingerprint (edges)" in info.output
+    assert f"  {fingerprint:<20}  2             2 sized" in info.output
+    assert f"screening:  every reference file has a sub-file fingerprint ({fingerprint})" in \
+        info.output
     # the empty file's values, as a set made elsewhere may hold them (build keeps none)
     from triage import signals
     from triage.hashsets.compile import Compiler
     from triage.hashsets.importer import Tally, write_set
     from triage.records import SetEntry
     compiler = Compiler()
-    for name in ("md5", "edges"):
+    for name in ("md5", fingerprint):
         value = signals.get(name).new().hexdigest()
         compiler.add(SetEntry(name, value, None, None, 0, "empty", None, None))
     out = tmp_path / "empty.tset"
@@ -166,7 +174,7 @@ def test_info_and_validate_know_the_fingerprint(tmp_path, reference_set):
                                 standalone_mode=False)
     assert result.return_value == 1
     assert sorted((f["code"], f["signal"]) for f in json.loads(result.output)["findings"]) == [
-        ("trivial", "edges"), ("trivial", "md5")]
+        ("trivial", fingerprint), ("trivial", "md5")]
 
 
 def _stored_zip(path, name, data):
@@ -195,7 +203,7 @@ def test_with_containers_on_a_screened_file_is_opened_once(tmp_path):
     _stored_zip(ref / "decoy.zip", "inner/picturX.bin", REFERENCE)
     assert (ref / "decoy.zip").stat().st_size == archive.stat().st_size
     built = tmp_path / "ref.tset"
-    build_set(ref, built, names=("md5", "sha1", "sha256", "edges"), category="1")
+    build_set(ref, built, names=("md5", "sha1", "sha256", FINGERPRINT), category="1")
     opened = {}
 
     def counted(entry):
@@ -221,7 +229,8 @@ def test_with_containers_on_a_screened_file_is_opened_once(tmp_path):
     assert verdicts["/same-edges.bin"].status == "clean"
 
 
-def test_plans_made_for_a_chunk_are_those_made_one_at_a_time(tmp_path, reference_set):
+def test_plans_made_for_a_chunk_are_those_made_one_at_a_time(tmp_path, reference_set,
+                                                               fingerprint):
     """The walk makes a chunk's plans together (Judge.learn, one size lookup per set and
     signal): the same plans as a judge that makes each alone, with a set that screens, one
     that does not (sizes listed) and one without sizes."""
@@ -243,7 +252,8 @@ def test_plans_made_for_a_chunk_are_those_made_one_at_a_time(tmp_path, reference
     sets = [load(str(reference_set))]
     screened = Judge(sets)
     screened.learn(sizes)
-    assert screened.plan(SIZE).screens == frozenset({"edges"}) and not screened.plan(SIZE).digests
+    assert screened.plan(SIZE).screens == frozenset({fingerprint})
+    assert not screened.plan(SIZE).digests
     assert not screened.plan(SIZE + 1).screens and screened.plan(1600).screens
 
 
@@ -262,12 +272,20 @@ def test_merged_sets_keep_their_screening_only_when_every_source_has_it(tmp_path
     md5s.write_text(hashlib.md5(SAME_EDGES).hexdigest() + "  same-edges\n")
     compile_sources([reference_set, second], tmp_path / "both.tset")
     compile_sources([reference_set, md5s], tmp_path / "mixed.tset")
+    evidence = _evidence(tmp_path / "evidence")
     with load(tmp_path / "both.tset") as both, load(tmp_path / "mixed.tset") as mixed:
         assert both.info.fingerprinted and not mixed.info.fingerprinted
-        verdicts = _verdicts(Judge([mixed]), _evidence(tmp_path / "evidence"))
+        verdicts = _verdicts(Judge([mixed]), evidence)
+        # each file screened by the fingerprint its own source stored (the second set's is
+        # `edges` whichever the first's is), each found, and no file read whole needlessly
+        merged = _verdicts(Judge([both]), evidence)
     # the list's file, which has no fingerprint, is still found
     assert verdicts["/same-edges.bin"].status == "hit"
     assert verdicts["/copy.bin"].status == "hit"
+    assert {p: (v.status, v.bytes_read) for p, v in merged.items()} == {
+        "/copy.bin": ("hit", 8192 + SIZE), "/other.bin": ("hit", 8192 + SIZE),
+        "/same-edges.bin": ("clean", 8192 + SIZE),
+        "/small.bin": ("hit", 2 * len(SMALL_REFERENCE))}
 
 
 def _refused():
@@ -300,7 +318,7 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
     _stored_zip(ref / "decoy.zip", "inner/picturX.bin", REFERENCE)   # the archive's size
     assert (ref / "decoy.zip").stat().st_size == archive.stat().st_size
     built = tmp_path / "ref.tset"
-    build_set(ref, built, names=("md5", "sha1", "sha256", "edges"), category="1")
+    build_set(ref, built, names=("md5", "sha1", "sha256", FINGERPRINT), category="1")
     with load(built) as hs, open_evidence(str(folder)) as ev:
         judge = Judge([hs], archives=containers.Bounds())
         entries = sorted(ev.entries(), key=lambda e: e.path)
@@ -351,7 +369,7 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
             made.append(AskedReader(name, events))   # held here: none is closed by being let go
             return made[-1]
         return SimpleNamespace(size=10_000, open=opened)
-    plan = Plan(frozenset(), frozenset({"edges"}), False, False)
+    plan = Plan(frozenset(), frozenset({FINGERPRINT}), False, False)
     files = [(at, entry(name), plan) for at, name in enumerate(["a", "gone", "b", "c", "d"])]
     given = _prefetched(iter(files), ahead=2)
     at, _, reader, _ = next(given)

@@ -344,7 +344,8 @@ def _render(d: dict) -> str:
         lines.append(f"  {visible(src['path'])} ({src['format']}, sha256 {src['sha256'] or '-'})")
     if d.get("fingerprinted"):
         sized = not d.get("sealed") or d["sealed"]["sizes_kept"]
-        lines.append("screening:  every reference file has a sub-file fingerprint (edges): a "
+        prints = ", ".join(s for s in d["signals"] if signals.get(s).partial)
+        lines.append(f"screening:  every reference file has a sub-file fingerprint ({prints}): a "
                      f"scan reads 8 KiB of {'a file of a listed size' if sized else 'each file'}"
                      ", and the whole file only when its fingerprint is listed")
     if d.get("sealed"):

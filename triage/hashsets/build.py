@@ -17,13 +17,14 @@ from ..library_warnings import collected
 from ..progress import progress_bar
 from ..reading import Contents
 from ..safetext import path_text
+from ..signals.exact import FINGERPRINT
 from ..records import ScanError, SetEntry
 from .compile import Compiler
 from .formats.base import Item
 from .importer import KINDS, ProblemSink, Tally, write_set
 from .problems import Problem
 
-DEFAULT_SIGNALS = ("md5", "sha1", "sha256", "edges", "pdq", "phash", "vpdq")
+DEFAULT_SIGNALS = ("md5", "sha1", "sha256", FINGERPRINT, "pdq", "phash", "vpdq")
 
 
 Value = Tuple[str, str, Optional[int], Optional[str]]     # signal, value, quality, id

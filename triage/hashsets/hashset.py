@@ -34,8 +34,9 @@ class SetInfo:
     stats: Dict[str, dict] = field(default_factory=dict)       # signal -> import statistics
     # A sealed set's fingerprint bits, design false-positive rate, whether sizes were kept.
     sealed: Optional[dict] = None
-    # Every reference file with a full digest also has a sub-file fingerprint (`edges`), so a
-    # scan may read 8 KiB of a file before deciding to hash it whole (`hashset build`).
+    # Every reference file with a full digest also has a sub-file fingerprint (`edges-xxh3`,
+    # or `edges` in sets built before it), so a scan may read 8 KiB of a file before deciding
+    # to hash it whole (`hashset build`).
     fingerprinted: bool = False
     # The fingerprint of the key that signed the set file (read from its signature, never
     # from the header), None when unsigned.

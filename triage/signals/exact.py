@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar, Tuple
 
+import xxhash
+
 from .base import Signal, register
 
 
@@ -79,25 +81,12 @@ def edge_span(size: int) -> Tuple[int, int]:
     return max(EDGE, size - EDGE), size
 
 
-def fingerprint(head: bytes, tail: bytes, size: int) -> str:
-    """BLAKE2b-128 of the size (8 bytes, little-endian), the first 4 KiB and the last 4 KiB
-    (what lies beyond the first 4 KiB of them)."""
-    return fingerprint_key(head, tail, size).hex()
-
-
-def fingerprint_key(head: bytes, tail: bytes, size: int) -> bytes:
-    """fingerprint() as the set stores it: its 16 bytes."""
-    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
-    h.update(head)
-    h.update(tail)
-    return h.digest()
-
-
 class _EdgeHasher:
-    """The fingerprint computed from a whole stream (as `hashset build` reads a file): the
-    first 4 KiB kept, then a rolling window of the last 4 KiB after them."""
+    """A fingerprint computed from a whole stream (as `hashset build` reads a file): the first
+    4 KiB kept, then a rolling window of the last 4 KiB after them."""
 
-    def __init__(self):
+    def __init__(self, signal):
+        self._signal = signal
         self._head = bytearray()
         self._tail = bytearray()
         self._size = 0
@@ -116,38 +105,77 @@ class _EdgeHasher:
             del self._tail[:-EDGE]
 
     def hexdigest(self) -> str:
-        return fingerprint(bytes(self._head), bytes(self._tail), self._size)
+        return self._signal.from_edges(bytes(self._head), bytes(self._tail), self._size)
 
 
-def _trivial_edges() -> frozenset:
+def _trivial_edges(signal) -> frozenset:
     out = set()
     for n in (0, 512, 4096, 1 << 20):
-        h = _EdgeHasher()
+        h = signal.new()
         h.update(bytes(n))
         out.add(h.hexdigest())
     return frozenset(out)
 
 
-@register
-class Edges(Signal):
-    """The sub-file fingerprint: 8 KiB of a file (its first and last 4 KiB) and its size. Never
-    a hit on its own: a scan reads a file whole only when its fingerprint is listed, and
-    reports it only when a full digest matches."""
+class _Fingerprint(Signal):
+    """A sub-file fingerprint: a 128-bit digest of a file's size (8 bytes, little-endian), its
+    first 4 KiB and its last 4 KiB (what lies beyond the first 4 KiB of them): 8 KiB of a file
+    and its size. Never a hit on its own: a scan reads a file whole only when its fingerprint
+    is listed, and reports it only when a full digest matches. Each digest is a signal of its
+    own, so a set says which one its values are."""
 
-    name = "edges"
     kind = "exact"
     partial = True
     hex_length = 32
-    trivial = _trivial_edges()
+
+    @staticmethod
+    def _digest(size: bytes):
+        """A 16-byte digest object, started with the size's 8 bytes."""
+        raise NotImplementedError
 
     @classmethod
     def new(cls):
-        return _EdgeHasher()
-
-    @classmethod
-    def from_edges(cls, head: bytes, tail: bytes, size: int) -> str:
-        return fingerprint(head, tail, size)
+        return _EdgeHasher(cls)
 
     @classmethod
     def key_from_edges(cls, head: bytes, tail: bytes, size: int) -> bytes:
-        return fingerprint_key(head, tail, size)
+        """The fingerprint as a set stores it: its 16 bytes."""
+        h = cls._digest(size.to_bytes(8, "little"))
+        h.update(head)
+        h.update(tail)
+        return h.digest()
+
+    @classmethod
+    def from_edges(cls, head: bytes, tail: bytes, size: int) -> str:
+        return cls.key_from_edges(head, tail, size).hex()
+
+
+@register
+class Edges(_Fingerprint):
+    """BLAKE2b-128: the first fingerprint (sets built before `edges-xxh3` carry it)."""
+
+    name = "edges"
+
+    @staticmethod
+    def _digest(size: bytes):
+        return hashlib.blake2b(size, digest_size=16)
+
+
+@register
+class EdgesXXH3(_Fingerprint):
+    """XXH3-128: what `hashset build` stores by default. It takes 0.3 us for 8 KiB where
+    BLAKE2b takes 9-14, the largest part of screening a file once read. A fingerprint only
+    picks files to hash whole, which a cryptographic digest then confirms, so a
+    non-cryptographic one costs nothing in trust: a collision made on purpose buys a full
+    read, never a hit."""
+
+    name = "edges-xxh3"
+
+    @staticmethod
+    def _digest(size: bytes):
+        return xxhash.xxh3_128(size)
+
+
+for _signal in (Edges, EdgesXXH3):
+    _signal.trivial = _trivial_edges(_signal)
+FINGERPRINT = EdgesXXH3.name   # the fingerprint `hashset build` stores by default
