@@ -279,6 +279,14 @@ def test_merged_sets_keep_their_screening_only_when_every_source_has_it(tmp_path
         # each file screened by the fingerprint its own source stored (the second set's is
         # `edges` whichever the first's is), each found, and no file read whole needlessly
         merged = _verdicts(Judge([both]), evidence)
+        # the workers' batch screen settles only what no fingerprint of either kind lists
+        with open_evidence(str(evidence)) as ev:
+            entries = sorted(ev.entries(), key=lambda e: e.path)
+            batch = Judge([both])
+            batch.learn([e.size for e in entries])
+            settled, spent = batch.settle_screened(entries)
+        assert settled == {} and sorted(entries[i].path for i in spent) == [
+            "/copy.bin", "/other.bin", "/same-edges.bin", "/small.bin"]
     # the list's file, which has no fingerprint, is still found
     assert verdicts["/same-edges.bin"].status == "hit"
     assert verdicts["/copy.bin"].status == "hit"
