@@ -95,7 +95,9 @@ def named(entries: Iterable, read_file: Callable[[str, int], Optional[bytes]]) -
     over `limit` bytes. An encrypted or unreadable backup is a ScanError on its root, once."""
     backups: Dict[Tuple[str, bool], Optional[Backup]] = {}
     for item in entries:
-        if isinstance(item, FileEntry):
+        # a stored file's name is 40 characters: most paths fail stored() at the first look,
+        # tested here without the call (the costliest step of an image's walk in Python)
+        if isinstance(item, FileEntry) and item.path[-41:-40] == "/":
             where = stored(item.path)
             if where is not None:
                 root, file_id, flat = where
