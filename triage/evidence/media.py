@@ -26,7 +26,7 @@ import pytsk3
 from ..errors import EvidenceError, READ_ERRORS, one_line
 from ..registry import Registry
 from ..timefmt import pin_utc
-from . import libewf
+from . import ewf_chunks, libewf
 from ..prefetch import in_cache, will_need
 from .folder import open_readonly
 
@@ -63,7 +63,8 @@ class Media:
 
     def prefetch(self, offset: int, length: int) -> None:
         """Ask the OS to start reading these bytes now (triage.prefetch); nothing where the
-        image's format gives no way to (EWF, virtual disks: their libraries read)."""
+        image's format gives no way to (virtual disks, and EWF layouts ewf_chunks does not
+        read: their libraries read)."""
         ask = getattr(self.img, "prefetch", None)
         if ask is not None:
             ask(offset, length)
@@ -160,8 +161,9 @@ class EwfImg(_PyImg):
     """EWF read through libewf's C API, which keeps the list of chunks whose checksum fails
     (pyewf reads them as zeros and says nothing): `damaged()` is that list."""
 
-    def __init__(self, handle: libewf.Handle):
+    def __init__(self, handle: libewf.Handle, chunks: Optional[ewf_chunks.ChunkReader] = None):
         self._handle = handle
+        self._chunks = chunks                       # its chunks read directly, where it can be
         self._reported = 0                          # checksum errors libewf had reported
         self._damaged: List[Tuple[int, int]] = []   # sorted, merged
         self.damage_seen = 0
@@ -169,20 +171,40 @@ class EwfImg(_PyImg):
 
     def _read(self, offset, size):
         with self._lock:
+            if self._chunks is not None:
+                data = self._chunks.read(offset, size)
+                if data is not None:   # every chunk's checksum held: nothing damaged there
+                    return data
             data = self._handle.read(offset, size)
-            # One call per read: the list is fetched only when it grew.
+            # One call per read on a clean image; once a chunk has failed, the list is fetched
+            # after every read: libewf merges a damaged chunk next to a known one into its
+            # range, so the count stays as it was while the range grows.
             count = self._handle.checksum_error_count()
-            if count != self._reported:
+            if count != self._reported or count:
                 self._reported = count
                 self._damaged = _merged(self._damaged + self._handle.checksum_errors())
                 self.damage_seen = len(self._damaged)
         return data
+
+    @property
+    def direct(self) -> bool:
+        """Whether its chunks are read straight from the segment files (ewf_chunks)."""
+        return self._chunks is not None
+
+    def prefetch(self, offset: int, length: int) -> None:
+        if self._chunks is not None:
+            self._chunks.prefetch(offset, length)
+
+    def cached(self, offset: int) -> bool:
+        return self._chunks is not None and self._chunks.cached(offset)
 
     def damaged(self) -> List[Tuple[int, int]]:
         return list(self._damaged)
 
     def close(self):
         self._handle.close()
+        if self._chunks is not None:
+            self._chunks.close()
 
 
 class PyewfImg(_PyImg):
@@ -412,9 +434,16 @@ def _ewf_reader(path, segments, handle) -> _PyImg:
         return PyewfImg(handle)
     handle.close()
     try:
-        return EwfImg(libewf.Handle(segments, lib))
+        handle = libewf.Handle(segments, lib)
     except OSError as exc:
         raise EvidenceError(f"{path}: cannot open EWF image: {one_line(exc)}") from None
+    tables = ewf_chunks.chunk_map(segments, handle.chunk_size, handle.media_size)
+    try:
+        chunks = None if tables is None else ewf_chunks.ChunkReader(
+            segments, tables, handle.chunk_size, handle.media_size)
+    except OSError:
+        chunks = None
+    return EwfImg(handle, chunks)
 
 
 _EWF_HEADER_NAMES = {

@@ -1,0 +1,264 @@
+"""An EWF-E01 image's chunks read straight from its segment files.
+
+libewf reads a chunk by inflating it with its own deflate code (the pyewf wheel has no zlib)
+and keeps where chunks lie to itself. A scan that screens files reads a few KiB at each end
+of every file, so nearly every read is a chunk of its own: 157 us each through libewf here,
+where finding the chunk's bytes in its segment file and inflating them with Python's zlib
+takes about 15 us, and where the bytes lie can be asked of the OS ahead (triage.prefetch).
+
+Read from the section chain of each segment file (Joachim Metz's EWF documentation): the
+`table` sections list each chunk's offset in the file (bit 31: compressed) from the table's
+base offset, and the chunks lie in the `sectors` section before the table. A compressed chunk
+is a zlib stream (its Adler-32 checked by zlib), a stored one its bytes and their Adler-32.
+Only what a checksum vouches for is given: the descriptors', each table's header and offset
+array (a table2 mirror copy is what libewf turns to when they fail), and each chunk's.
+
+Anything else is left to libewf: a layout this does not know (EnCase 1 and SMART keep their
+chunks inside the table section, EWF2 is another format), a table whose checksums fail, a
+chunk whose checksum fails (libewf then reads it as zeros and records it as damaged, as
+before). `chunk_map` gives None for the image, and a read gives None for the range, so the
+caller reads through libewf instead."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from bisect import bisect_right
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+from ..prefetch import in_cache, will_need
+from .folder import open_readonly
+
+SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
+_FILE_HEADER = 13           # signature, 1, segment number, 0
+_DESCRIPTOR = 76            # type[16], next offset, size, padding[40], Adler-32
+_TABLE_HEADER = 24          # entries, padding, base offset, padding, Adler-32
+_MAX_SECTIONS = 1 << 20     # a chain longer than this is corrupt (it must not loop forever)
+_COMPRESSED = 1 << 31
+KEPT = 64                   # chunks kept inflated (2 MiB of 32 KiB chunks): a file's head and
+#                             tail, and the next file's, are often in the same few chunks
+
+
+class Table(NamedTuple):
+    """One `table` section: where its offset array lies, and the chunks it lists."""
+
+    segment: int       # index into the segment files
+    first: int         # the media's chunk number of its first entry
+    count: int
+    entries_at: int    # file offset of the offset array
+    base: int          # what the entries' offsets count from
+    end: int           # where the `sectors` section holding its chunks ends
+
+
+def chunk_map(segments: Sequence[str], chunk_size: int, media_size: int
+              ) -> Optional[List[Table]]:
+    """Every table of the image, in chunk order, when their chunks are exactly the media's
+    (ceil(media_size / chunk_size) of them); None for a layout or a chain this does not
+    follow (the image is then read through libewf alone)."""
+    if chunk_size <= 0 or media_size <= 0:
+        return None
+    tables: List[Table] = []
+    first = 0
+    try:
+        for number, path in enumerate(segments):
+            with open_readonly(path, follow_symlinks=True) as f:
+                found = _tables(f.fileno(), number, first)
+            if found is None:
+                return None
+            tables += found
+            first += sum(t.count for t in found)
+    except OSError:
+        return None
+    return tables if first == -(-media_size // chunk_size) else None
+
+
+def _tables(fd: int, number: int, first: int) -> Optional[List[Table]]:
+    size = os.fstat(fd).st_size
+    header = os.pread(fd, _FILE_HEADER, 0)
+    if len(header) < _FILE_HEADER or not header.startswith(SIGNATURE) or \
+            struct.unpack_from("<H", header, 9)[0] != number + 1:
+        return None
+    tables: List[Table] = []
+    at, sectors_end = _FILE_HEADER, None
+    for _ in range(_MAX_SECTIONS):
+        descriptor = os.pread(fd, _DESCRIPTOR, at)
+        if len(descriptor) < _DESCRIPTOR or \
+                zlib.adler32(descriptor[:72]) != struct.unpack_from("<I", descriptor, 72)[0]:
+            return None
+        kind = descriptor[:16].rstrip(b"\0")
+        following, length = struct.unpack_from("<QQ", descriptor, 16)
+        if kind in (b"next", b"done"):
+            return tables
+        if length < _DESCRIPTOR or at + length > size or following <= at or following > size:
+            return None
+        if kind == b"sectors":
+            sectors_end = at + length
+        elif kind == b"table":
+            if sectors_end is None:   # EnCase 1 and SMART: chunks inside the table section
+                return None
+            table = _table(fd, number, first + sum(t.count for t in tables),
+                           at + _DESCRIPTOR, sectors_end)
+            if table is None:
+                return None
+            tables.append(table)
+        at = following
+    return None
+
+
+def _table(fd: int, number: int, first: int, at: int, sectors_end: int) -> Optional[Table]:
+    header = os.pread(fd, _TABLE_HEADER, at)
+    if len(header) < _TABLE_HEADER or \
+            zlib.adler32(header[:20]) != struct.unpack_from("<I", header, 20)[0]:
+        return None
+    count = struct.unpack_from("<I", header, 0)[0]
+    base = struct.unpack_from("<Q", header, 8)[0]
+    return Table(number, first, count, at + _TABLE_HEADER, base, sectors_end)
+
+
+class ChunkReader:
+    """Reads media bytes chunk by chunk from the segment files (opened read-only, without
+    touching their access time). Not for two threads at once: EwfImg reads under its lock."""
+
+    def __init__(self, segments: Sequence[str], tables: List[Table], chunk_size: int,
+                 media_size: int):
+        self.chunk_size, self.media_size = chunk_size, media_size
+        self._tables = tables
+        self._firsts = [t.first for t in tables]
+        self._files = []
+        try:
+            for path in segments:
+                self._files.append(open_readonly(path, follow_symlinks=True))
+        except OSError:
+            self.close()
+            raise
+        self._fds = [f.fileno() for f in self._files]
+        self._offsets: dict = {}   # table index -> its chunks' (start, end, compressed), or None
+        self._chunks: dict = {}    # chunk number -> its bytes (KEPT at most, oldest dropped)
+
+    def read(self, offset: int, size: int) -> Optional[bytes]:
+        """The media's bytes [offset, offset + size) (fewer past its end), or None when a
+        chunk they lie in cannot be vouched for here (libewf is to read them)."""
+        size = max(0, min(size, self.media_size - offset))
+        if size == 0:
+            return b""
+        first, last = offset // self.chunk_size, (offset + size - 1) // self.chunk_size
+        if first == last:
+            data = self.chunk(first)
+            if data is None:
+                return None
+            start = offset - first * self.chunk_size
+            return data[start:start + size]
+        parts = []
+        for number in range(first, last + 1):
+            data = self.chunk(number)
+            if data is None:
+                return None
+            parts.append(data)
+        start = offset - first * self.chunk_size
+        return b"".join(parts)[start:start + size]
+
+    def chunk(self, number: int) -> Optional[bytes]:
+        """Chunk `number`'s bytes, checked by its checksum; None when it fails or its table
+        does."""
+        data = self._chunks.get(number)
+        if data is not None:
+            return data
+        where = self._stored(number)
+        if where is None:
+            return None
+        fd, start, end, compressed = where
+        expected = min(self.chunk_size, self.media_size - number * self.chunk_size)
+        if compressed:
+            inflater = zlib.decompressobj()
+            try:
+                data = inflater.decompress(os.pread(fd, end - start, start), expected + 1)
+            except zlib.error:
+                return None
+            if not inflater.eof or len(data) != expected:
+                return None
+        else:
+            if end - start < expected + 4:
+                return None
+            stored = os.pread(fd, expected + 4, start)
+            data = stored[:expected]
+            if len(stored) != expected + 4 or \
+                    zlib.adler32(data) != struct.unpack_from("<I", stored, expected)[0]:
+                return None
+        if len(self._chunks) >= KEPT:
+            del self._chunks[next(iter(self._chunks))]
+        self._chunks[number] = data
+        return data
+
+    def spans(self, offset: int, length: int) -> List[Tuple[int, int, int]]:
+        """(descriptor, file offset, length) of the stored chunks that hold the media's bytes
+        [offset, offset + length), adjacent ones of one file merged: what to ask the OS for."""
+        out: List[Tuple[int, int, int]] = []
+        if length <= 0 or offset >= self.media_size:
+            return out
+        end = min(offset + length, self.media_size)
+        for number in range(offset // self.chunk_size, (end - 1) // self.chunk_size + 1):
+            where = self._stored(number)
+            if where is None:
+                continue
+            fd, start, stop, _ = where
+            if out and out[-1][0] == fd and out[-1][1] + out[-1][2] == start:
+                out[-1] = (fd, out[-1][1], stop - out[-1][1])
+            else:
+                out.append((fd, start, stop - start))
+        return out
+
+    def prefetch(self, offset: int, length: int) -> None:
+        for fd, start, span in self.spans(offset, length):
+            will_need(fd, start, span)
+
+    def cached(self, offset: int) -> bool:
+        where = self._stored(offset // self.chunk_size) if 0 <= offset < self.media_size \
+            else None
+        return where is not None and in_cache(where[0], where[1])
+
+    def _stored(self, number: int) -> Optional[Tuple[int, int, int, bool]]:
+        """(descriptor, start, end, compressed) of chunk `number` in its segment file."""
+        index = _table_of(self._firsts, number)
+        if index is None:
+            return None
+        offsets = self._offsets.get(index, False)
+        if offsets is False:
+            offsets = self._offsets[index] = self._load(self._tables[index])
+        if offsets is None:
+            return None
+        table = self._tables[index]
+        k = number - table.first
+        if k >= table.count:
+            return None
+        start, compressed = offsets[k]
+        end = offsets[k + 1][0] if k + 1 < table.count else table.end
+        return self._fds[table.segment], start, end, compressed
+
+    def _load(self, table: Table) -> Optional[List[Tuple[int, bool]]]:
+        """A table's (file offset, compressed) of each chunk, when its offset array's Adler-32
+        holds and the offsets rise within its sectors section; else None."""
+        fd = self._fds[table.segment]
+        raw = os.pread(fd, 4 * table.count + 4, table.entries_at)
+        if len(raw) != 4 * table.count + 4 or \
+                zlib.adler32(raw[:-4]) != struct.unpack_from("<I", raw, len(raw) - 4)[0]:
+            return None
+        out, previous = [], -1
+        for (value,) in struct.iter_unpack("<I", raw[:-4]):
+            start = table.base + (value & ~_COMPRESSED)
+            if start <= previous or start >= table.end:
+                return None   # the 31-bit overflow of EnCase 6.7.1, or a corrupt table
+            out.append((start, bool(value & _COMPRESSED)))
+            previous = start
+        return out
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files = []
+
+
+def _table_of(firsts: List[int], number: int) -> Optional[int]:
+    """The index of the table listing chunk `number` (firsts: each table's first chunk)."""
+    index = bisect_right(firsts, number) - 1
+    return index if index >= 0 else None
