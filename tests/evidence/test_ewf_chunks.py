@@ -218,3 +218,20 @@ def test_reading_leaves_the_segments_as_they_were(tmp_path, raw):
     finally:
         media.close()
     assert state() == before
+
+
+def test_a_long_image_keeps_only_some_tables_offsets(tmp_path, raw, monkeypatch):
+    """A 4 TB disk has some 2,000 tables: a reader keeps the offsets of the last few it used
+    (TABLES_KEPT), and loads a table again when it comes back to it."""
+    monkeypatch.setattr(ewf_chunks, "TABLES_KEPT", 1)
+    first = acquire(raw, tmp_path, "encase6", "none")   # 4 segments, a table each
+    media = open_media(str(first))
+    try:
+        reader = media.img._chunks
+        assert len(reader._tables) == 4
+        for _ in range(2):
+            assert read_all(media) == raw.read_bytes()
+            assert list(reader._offsets) == [3]
+        assert reader.chunk(0) == raw.read_bytes()[:CHUNK] and list(reader._offsets) == [0]
+    finally:
+        media.close()
