@@ -73,8 +73,8 @@ def test_every_e01_layout_is_read_chunk_by_chunk_as_the_raw_image(tmp_path, raw,
         assert len(expected) == count
         compressed = 0
         for number, (segment, start, end, packed) in enumerate(expected):
-            fd, got_start, got_end, got_packed = reader._stored(number)
-            assert (os.readlink(f"/proc/self/fd/{fd}"), got_start, got_end, got_packed) == (
+            got_segment, got_start, got_end, got_packed = reader._stored(number)
+            assert (media.segments[got_segment], got_start, got_end, got_packed) == (
                 str(segment), start, end, packed)
             assert reader.chunk(number) == data[number * CHUNK:(number + 1) * CHUNK]
             compressed += packed
@@ -233,5 +233,38 @@ def test_a_long_image_keeps_only_some_tables_offsets(tmp_path, raw, monkeypatch)
             assert read_all(media) == raw.read_bytes()
             assert list(reader._offsets) == [3]
         assert reader.chunk(0) == raw.read_bytes()[:CHUNK] and list(reader._offsets) == [0]
+    finally:
+        media.close()
+
+
+def test_segment_files_are_opened_as_needed_and_a_few_kept(tmp_path, raw, monkeypatch):
+    """A disk in many segments has more of them than a process may hold open: the reader
+    keeps FILES_KEPT, opened as reads reach them; a segment it cannot open is read through
+    libewf, which has it open."""
+    monkeypatch.setattr(ewf_chunks, "FILES_KEPT", 1)
+    first = acquire(raw, tmp_path, "encase6", "none")   # 4 segments
+    opened = []
+    real = ewf_chunks.open_readonly
+
+    def open_readonly(path, follow_symlinks=False):
+        opened.append(Path(path).name)
+        if Path(path).suffix == ".E03" and refuse:
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(ewf_chunks, "open_readonly", open_readonly)
+    refuse = False
+    media = open_media(str(first))
+    try:
+        reader = media.img._chunks
+        opened.clear()
+        assert read_all(media) == raw.read_bytes()
+        assert opened == ["encase6-none.E01", "encase6-none.E02", "encase6-none.E03",
+                          "encase6-none.E04"] and len(reader._files) == 1
+        refuse = True
+        reader._chunks.clear()
+        third = next(n for n in range(95) if reader._stored(n)[0] == 2)
+        assert reader.read(third * CHUNK, 10) is None
+        assert read_all(media) == raw.read_bytes()
     finally:
         media.close()

@@ -41,6 +41,7 @@ _MAX_SECTIONS = 1 << 20     # a chain longer than this is corrupt (it must not l
 _COMPRESSED = 1 << 31
 KEPT = 64                   # chunks kept inflated (2 MiB of 32 KiB chunks): a file's head and
 #                             tail, and the next file's, are often in the same few chunks
+FILES_KEPT = 16             # segment files held open (most reads go through a few at a time)
 TABLES_KEPT = 32            # tables' offsets kept (up to 65,534 chunks, 0.5 MB, each): reads go
 #                             through the media mostly in order, and a 4 TB disk has 2,000 tables
 
@@ -130,14 +131,8 @@ class ChunkReader:
         self.chunk_size, self.media_size = chunk_size, media_size
         self._tables = tables
         self._firsts = [t.first for t in tables]
-        self._files = []
-        try:
-            for path in segments:
-                self._files.append(open_readonly(path, follow_symlinks=True))
-        except OSError:
-            self.close()
-            raise
-        self._fds = [f.fileno() for f in self._files]
+        self._segments = list(segments)
+        self._files: "OrderedDict[int, object]" = OrderedDict()   # segment -> its open file
         self._offsets: "OrderedDict[int, np.ndarray]" = OrderedDict()   # table index -> its
         #                           chunks' raw entries as loaded (TABLES_KEPT, least used out)
         self._refused: set = set()  # tables whose checksum or offsets failed
@@ -145,7 +140,14 @@ class ChunkReader:
 
     def read(self, offset: int, size: int) -> Optional[bytes]:
         """The media's bytes [offset, offset + size) (fewer past its end), or None when a
-        chunk they lie in cannot be vouched for here (libewf is to read them)."""
+        chunk they lie in cannot be vouched for here, or a segment file cannot be read (libewf
+        is to read them, and says why if it cannot either)."""
+        try:
+            return self._read(offset, size)
+        except OSError:
+            return None
+
+    def _read(self, offset: int, size: int) -> Optional[bytes]:
         size = max(0, min(size, self.media_size - offset))
         if size == 0:
             return b""
@@ -174,7 +176,8 @@ class ChunkReader:
         where = self._stored(number)
         if where is None:
             return None
-        fd, start, end, compressed = where
+        segment, start, end, compressed = where
+        fd = self._fd(segment)
         expected = min(self.chunk_size, self.media_size - number * self.chunk_size)
         if compressed:
             try:   # a stream cut short raises; what follows its end is not part of it
@@ -197,7 +200,7 @@ class ChunkReader:
         return data
 
     def spans(self, offset: int, length: int) -> List[Tuple[int, int, int]]:
-        """(descriptor, file offset, length) of the stored chunks that hold the media's bytes
+        """(segment, file offset, length) of the stored chunks that hold the media's bytes
         [offset, offset + length), adjacent ones of one file merged: what to ask the OS for."""
         out: List[Tuple[int, int, int]] = []
         if length <= 0 or offset >= self.media_size:
@@ -207,24 +210,32 @@ class ChunkReader:
             where = self._stored(number)
             if where is None:
                 continue
-            fd, start, stop, _ = where
-            if out and out[-1][0] == fd and out[-1][1] + out[-1][2] == start:
-                out[-1] = (fd, out[-1][1], stop - out[-1][1])
+            segment, start, stop, _ = where
+            if out and out[-1][0] == segment and out[-1][1] + out[-1][2] == start:
+                out[-1] = (segment, out[-1][1], stop - out[-1][1])
             else:
-                out.append((fd, start, stop - start))
+                out.append((segment, start, stop - start))
         return out
 
     def prefetch(self, offset: int, length: int) -> None:
-        for fd, start, span in self.spans(offset, length):
-            will_need(fd, start, span)
+        """Ask the OS for the stored chunks (a hint: nothing is asked where they cannot be
+        found)."""
+        try:
+            for segment, start, span in self.spans(offset, length):
+                will_need(self._fd(segment), start, span)
+        except OSError:
+            pass
 
     def cached(self, offset: int) -> bool:
-        where = self._stored(offset // self.chunk_size) if 0 <= offset < self.media_size \
-            else None
-        return where is not None and in_cache(where[0], where[1])
+        try:
+            where = self._stored(offset // self.chunk_size) if 0 <= offset < self.media_size \
+                else None
+            return where is not None and in_cache(self._fd(where[0]), where[1])
+        except OSError:
+            return False
 
     def _stored(self, number: int) -> Optional[Tuple[int, int, int, bool]]:
-        """(descriptor, start, end, compressed) of chunk `number` in its segment file."""
+        """(segment, start, end, compressed) of chunk `number` in its segment file."""
         index = _table_of(self._firsts, number)
         if index is None or index in self._refused:
             return None
@@ -246,15 +257,14 @@ class ChunkReader:
         value = int(entries[k])
         end = table.base + (int(entries[k + 1]) & ~_COMPRESSED) if k + 1 < table.count \
             else table.end
-        return (self._fds[table.segment], table.base + (value & ~_COMPRESSED), end,
+        return (table.segment, table.base + (value & ~_COMPRESSED), end,
                 bool(value & _COMPRESSED))
 
     def _load(self, table: Table) -> Optional[np.ndarray]:
         """A table's entries (bit 31: compressed; the rest: the chunk's offset from the
         table's base), when their Adler-32 holds and the offsets rise within its sectors
         section; else None."""
-        fd = self._fds[table.segment]
-        raw = os.pread(fd, 4 * table.count + 4, table.entries_at)
+        raw = os.pread(self._fd(table.segment), 4 * table.count + 4, table.entries_at)
         if len(raw) != 4 * table.count + 4 or \
                 zlib.adler32(raw[:-4]) != struct.unpack_from("<I", raw, len(raw) - 4)[0]:
             return None
@@ -264,10 +274,24 @@ class ChunkReader:
             return None   # the 31-bit overflow of EnCase 6.7.1, or a corrupt table
         return entries
 
+    def _fd(self, segment: int) -> int:
+        """Segment `segment`'s descriptor, opened when first needed: a 2 TB disk in 640 MB
+        segments has 3,200 of them, more than a process may hold open (libewf keeps a pool
+        too). OSError when it cannot be opened (the read then goes through libewf)."""
+        f = self._files.get(segment)
+        if f is None:
+            f = self._files[segment] = open_readonly(self._segments[segment],
+                                                    follow_symlinks=True)
+            if len(self._files) > FILES_KEPT:
+                self._files.popitem(last=False)[1].close()
+        else:
+            self._files.move_to_end(segment)
+        return f.fileno()
+
     def close(self) -> None:
-        for f in self._files:
+        for f in self._files.values():
             f.close()
-        self._files = []
+        self._files.clear()
 
 
 def _table_of(firsts: List[int], number: int) -> Optional[int]:

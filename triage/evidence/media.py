@@ -193,10 +193,14 @@ class EwfImg(_PyImg):
 
     def prefetch(self, offset: int, length: int) -> None:
         if self._chunks is not None:
-            self._chunks.prefetch(offset, length)
+            with self._lock:   # the reader's tables and files are loaded as they are needed
+                self._chunks.prefetch(offset, length)
 
     def cached(self, offset: int) -> bool:
-        return self._chunks is not None and self._chunks.cached(offset)
+        if self._chunks is None:
+            return False
+        with self._lock:
+            return self._chunks.cached(offset)
 
     def damaged(self) -> List[Tuple[int, int]]:
         return list(self._damaged)
