@@ -4,7 +4,7 @@ libewf reads a chunk by inflating it with its own deflate code (the pyewf wheel 
 and keeps where chunks lie to itself. A scan that screens files reads a few KiB at each end
 of every file, so nearly every read is a chunk of its own: 157 us each through libewf here,
 where finding the chunk's bytes in its segment file and inflating them with Python's zlib
-takes about 15 us, and where the bytes lie can be asked of the OS ahead (triage.prefetch).
+takes about 27 us, and where the bytes lie can be asked of the OS ahead (triage.prefetch).
 
 Read from the section chain of each segment file (Joachim Metz's EWF documentation): the
 `table` sections list each chunk's offset in the file (bit 31: compressed) from the table's
@@ -16,8 +16,8 @@ array (a table2 mirror copy is what libewf turns to when they fail), and each ch
 Anything else is left to libewf: a layout this does not know (EnCase 1 and SMART keep their
 chunks inside the table section, EWF2 is another format), a table whose checksums fail, a
 chunk whose checksum fails (libewf then reads it as zeros and records it as damaged, as
-before). `chunk_map` gives None for the image, and a read gives None for the range, so the
-caller reads through libewf instead."""
+before), a segment file that cannot be opened or read. `chunk_map` gives None for the image,
+and a read gives None for the range, so the caller reads through libewf instead."""
 
 from __future__ import annotations
 
