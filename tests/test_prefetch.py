@@ -89,8 +89,9 @@ def test_a_file_in_the_page_cache_is_told_from_one_on_the_device_alone(tmp_path,
 def test_a_stream_is_given_in_order_each_file_asked_for_ahead(monkeypatch):
     """asked_ahead: every item given, in order, each once the `depth` after it were asked for
     (opened, prefetched, closed); a file that cannot be opened, or has nothing to read, passed
-    over; a run of `depth` whose first file is cached asks for nothing more, and the next run
-    decides again."""
+    over; each run of `depth` a prefetch.Run: a file found cached is not asked for, the run
+    asks once one is not, and nothing more once WARM are."""
+    monkeypatch.setattr(prefetch, "WARM", 2)
     events = []
 
     class Item:
@@ -103,19 +104,25 @@ def test_a_stream_is_given_in_order_each_file_asked_for_ahead(monkeypatch):
             if self.name == "torn":   # pytsk3 raises RuntimeError on a damaged structure
                 raise RuntimeError(self.name)
             events.append(("open", self.name))
-            return AskedReader(self.name, events, warm=self.name == "warm")
+            return AskedReader(self.name, events, warm=self.name.startswith("warm"))
 
-    names = ["a", "gone", "none", "warm", "b", "c", "torn", "d", "e"]
+    names = ["a", "gone", "none", "warm", "b", "c", "warm1", "warm2", "d", "torn", "e", "f"]
     items = [Item(n) for n in names]
     given = prefetch.asked_ahead(iter(items), lambda item: [] if item.name == "none"
                                  else [(0, 10)], depth=3)
     first = next(given)
     assert first.name == "a"
-    # runs of 3: (a, gone, none) asked, as a decided; (warm, b, c) not, as warm is cached
+    # runs of 3: (a, gone, none): a asked; (warm, b, c): warm is there already, b is not, so
+    # the run asks from b on
     assert events == [("open", "a"), ("ask", "a", 0, 10), ("close", "a"),
                       ("open", "warm"), ("close", "warm")]
     events.clear()
     assert [item.name for item in given] == names[1:]
-    # (torn, d, e): decided again, by d, torn passed over
-    assert events == [("open", "d"), ("ask", "d", 0, 10), ("close", "d"),
-                      ("open", "e"), ("ask", "e", 0, 10), ("close", "e")]
+    assert events == [
+        ("open", "b"), ("ask", "b", 0, 10), ("close", "b"),
+        ("open", "c"), ("ask", "c", 0, 10), ("close", "c"),
+        # (warm1, warm2, d): two found cached (WARM), so d is not even opened
+        ("open", "warm1"), ("close", "warm1"), ("open", "warm2"), ("close", "warm2"),
+        # (torn, e, f): decided again, by e, torn passed over
+        ("open", "e"), ("ask", "e", 0, 10), ("close", "e"),
+        ("open", "f"), ("ask", "f", 0, 10), ("close", "f")]

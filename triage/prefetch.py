@@ -15,6 +15,7 @@ from .errors import READ_ERRORS
 
 T = TypeVar("T")
 AHEAD = 128   # files asked for before the first of them is read: enough to keep a device busy
+WARM = 4      # a run's files found in the page cache before the run is taken for warm (Run)
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
 _NOWAIT = getattr(os, "RWF_NOWAIT", None)
@@ -48,29 +49,44 @@ def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
         pass
 
 
-def ask(reader: BinaryIO, spans: List[Tuple[int, int]],
-        asking: Optional[bool]) -> Optional[bool]:
-    """Ask for `spans` of an open file as one of a run of files: `asking` None, it is the
-    run's first, and the run asks unless its first span is in the page cache already (a warm
-    cache, where asking only costs); False, nothing is asked. Gives the run's decision (still
-    None for a file with nothing to read)."""
-    if not spans:
-        return asking
-    if asking is None:
-        asking = not cached(reader, spans[0][0])
-    if asking:
+class Run:
+    """Whether a run of files is asked for ahead, decided as it goes: it asks once one of its
+    first WARM files' first span is not in the page cache, and asks for nothing once WARM of
+    them are (a warm cache, where asking only costs). One file was too few to tell: an E01's
+    walk leaves the chunks near the file system's metadata cached, and a run whose first file
+    lay there asked for nothing, each of its files then waiting for the device in turn."""
+
+    def __init__(self):
+        self._cached = 0
+        self.asking: Optional[bool] = None   # None: not decided yet
+
+    @property
+    def stopped(self) -> bool:
+        """Decided warm: nothing more of the run is asked for (nor opened to be)."""
+        return self.asking is False
+
+    def ask(self, reader: BinaryIO, spans: List[Tuple[int, int]]) -> None:
+        """Ask for `spans` of the open file `reader`, as the run has decided or decides now."""
+        if not spans or self.asking is False:
+            return
+        if self.asking is None:
+            if cached(reader, spans[0][0]):   # there already: nothing of it to ask for
+                self._cached += 1
+                if self._cached >= WARM:
+                    self.asking = False
+                return
+            self.asking = True
         prefetch(reader, spans)
-    return asking
 
 
 def ask_for(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]]) -> None:
     """Ask now for what will be read of each of `items` (`spans(item)`), all of them before
-    any is read, as one run (ask): each item's file opened (`item.open()`), asked, closed."""
-    asking = None
+    any is read, as one Run: each item's file opened (`item.open()`), asked, closed."""
+    run = Run()
     for item in items:
-        if asking is False:
+        if run.stopped:
             return
-        asking = _opened_and_asked(item, spans(item), asking)
+        _opened_and_asked(item, spans(item), run)
 
 
 def cached(reader: BinaryIO, offset: int = 0) -> bool:
@@ -100,31 +116,30 @@ def asked_ahead(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]],
                 depth: int = AHEAD) -> Iterator[T]:
     """`items` in their order, each given once the `depth` items after it have had what will
     be read of them asked for: `spans(item)` ([] for an item that is not read), the item's
-    file opened (`item.open()`), asked (prefetch) and closed. Where the first file of a run
-    of `depth` is in the page cache already, the rest of the run is not asked for. A file
-    that cannot be opened is passed over: its reader meets the error and tells it."""
+    file opened (`item.open()`), asked (prefetch) and closed, each `depth` items a Run of
+    their own. A file that cannot be opened is passed over: its reader meets the error and
+    tells it."""
     waiting: deque = deque()
-    asking, run = None, 0
+    run, counted = Run(), 0
     for item in items:
         waiting.append(item)
-        if run == depth:
-            asking, run = None, 0
-        run += 1
-        if asking is not False:
-            asking = _opened_and_asked(item, spans(item), asking)
+        if counted == depth:
+            run, counted = Run(), 0
+        counted += 1
+        if not run.stopped:
+            _opened_and_asked(item, spans(item), run)
         if len(waiting) > depth:
             yield waiting.popleft()
     yield from waiting
 
 
-def _opened_and_asked(item, spans: List[Tuple[int, int]],
-                      asking: Optional[bool]) -> Optional[bool]:
-    """ask() of an item's file, opened for it and closed; one that cannot be opened is passed
-    over (its reader meets the error next, and says why)."""
+def _opened_and_asked(item, spans: List[Tuple[int, int]], run: Run) -> None:
+    """run.ask() of an item's file, opened for it and closed; one that cannot be opened is
+    passed over (its reader meets the error next, and says why)."""
     if not spans:
-        return asking
+        return
     try:
         with item.open() as reader:
-            return ask(reader, spans, asking)
+            run.ask(reader, spans)
     except READ_ERRORS:   # TSK's RuntimeError too
-        return asking
+        pass

@@ -461,13 +461,17 @@ def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_un
                  replace(entries["/unlisted.bin"], open=opener("unlisted"))]
         judge.ask_ahead(batch)
         assert (asked, events) == (first, ["open other", "closed"])
-        # a first file found in the page cache already: nothing more is asked, nor opened
+        # files found in the page cache already: none asked for, and once WARM of them were,
+        # no more opened
         asked.clear(), events.clear()
         from triage import prefetch as prefetch_module
+        more = [replace(other, open=opener(f"more{i}")) for i in range(prefetch_module.WARM)]
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(prefetch_module, "cached", lambda reader, offset=0: True)
-            judge.ask_ahead(batch + [replace(other, open=opener("more"))])
-        assert (asked, events) == ([], ["open other", "closed"])
+            judge.ask_ahead(batch + more)
+        opened = ["other"] + [f"more{i}" for i in range(prefetch_module.WARM - 1)]
+        assert (asked, events) == ([], [e for name in opened for e in (f"open {name}",
+                                                                       "closed")])
         # and it is what the judge reads first
         reads = []
 

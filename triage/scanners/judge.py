@@ -16,7 +16,7 @@ from .. import containers, reading, signals
 from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..hashing import chunks, digest_stream
-from ..prefetch import ask, ask_for
+from ..prefetch import Run, ask_for
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
@@ -116,12 +116,12 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     of the OS `ahead` files before it is given (triage.prefetch): the reads of a batch's
     files are then in flight together, where one at a time each waited for the device. A file
     that cannot be opened is passed over (the judge reads it, and records why not). The
-    caller closes each reader given; those not given yet are closed here. Nothing is asked
-    where the first file is in the page cache already (a warm cache, where asking only
-    costs)."""
+    caller closes each reader given; those not given yet are closed here. The files are one
+    Run: nothing is asked once its first files are found in the page cache already (a warm
+    cache, where asking only costs)."""
     files = iter(files)
     waiting: deque = deque()
-    asking = None   # decided at the first file opened
+    run = Run()
     try:
         while True:
             while len(waiting) < ahead:
@@ -134,8 +134,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
                 except READ_ERRORS:
                     continue
                 waiting.append((at, entry, reader, plan))
-                if asking is not False:
-                    asking = ask(reader, _spans(entry.size, plan.opens), asking)
+                run.ask(reader, _spans(entry.size, plan.opens))
             if not waiting:
                 return
             yield waiting.popleft()
@@ -259,8 +258,9 @@ class Judge:
         """Ask the OS for what the judge will read first of each of `entries` (first_spans),
         all at once, before it reads them one at a time (triage.prefetch): a batch's files the
         screen left to the judge. Only a hint: a file that cannot be opened here is passed
-        over (the judge tells why). Nothing more is asked once the first file asked for is
-        found in the page cache already (a warm cache, where asking only costs)."""
+        over (the judge tells why). The batch is one prefetch.Run: nothing more is asked once
+        its first files are found in the page cache already (a warm cache, where asking only
+        costs)."""
         ask_for(entries, self.first_spans)
 
     def first_spans(self, entry: FileEntry) -> list:
