@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from support import ewf_chunks as stored_chunks
-from triage.evidence import ewf_chunks
-from triage.evidence.media import open_media
+from triage.evidence import ewf_chunks, libewf
+from triage.evidence.media import EwfImg, open_media
 
 CHUNK = 32 * 1024
 pytestmark = pytest.mark.skipif(shutil.which("ewfacquire") is None,
@@ -268,3 +268,35 @@ def test_segment_files_are_opened_as_needed_and_a_few_kept(tmp_path, raw, monkey
         assert read_all(media) == raw.read_bytes()
     finally:
         media.close()
+
+
+def test_the_damaged_list_is_fetched_again_only_for_a_read_beside_a_damaged_range(tmp_path, raw):
+    """libewf grows a damaged range when the chunk next to it fails, so a read beside one
+    fetches the list again; a read elsewhere does not (on a badly damaged image, fetching
+    thousands of ranges after every read made a scan quadratic). Read through libewf alone,
+    as the layouts ewf_chunks does not read are."""
+    acquire(raw, tmp_path, "encase6", "deflate:fast")
+    segments = sorted(tmp_path.glob("encase6-deflate.E0?"))
+    chunks = stored_chunks(segments)
+    stored = next(n for n, c in enumerate(chunks) if not c[3])
+    far = next(n for n, c in enumerate(chunks) if c[3] and n > stored + 30)
+    for number in (stored, stored + 1, far):
+        segment, start, end, _ = chunks[number]
+        _flip(segment, (start + end) // 2)
+    img = EwfImg(libewf.Handle([str(p) for p in segments], libewf.load()))
+    try:
+        calls = []
+        real = img._handle.checksum_errors
+        img._handle.checksum_errors = lambda: calls.append(1) or real()
+        assert img.read(far * CHUNK, 100) == bytes(100)
+        assert len(calls) == 1
+        clean = [n for n in range(95) if abs(n - stored) > 2 and abs(n - far) > 2]
+        for number in clean[:20]:
+            img.read(number * CHUNK + 100, 4096)
+        assert len(calls) == 1
+        img.read(stored * CHUNK, 100)
+        img.read((stored + 1) * CHUNK + 5000, 100)   # grows the range: the count stays 2
+        assert len(calls) == 3
+        assert img.damaged() == [(stored * CHUNK, 2 * CHUNK), (far * CHUNK, CHUNK)]
+    finally:
+        img.close()

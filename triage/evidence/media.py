@@ -16,6 +16,7 @@ import struct
 import sys
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -176,15 +177,25 @@ class EwfImg(_PyImg):
                 if data is not None:   # every chunk's checksum held: nothing damaged there
                     return data
             data = self._handle.read(offset, size)
-            # One call per read on a clean image; once a chunk has failed, the list is fetched
-            # after every read: libewf merges a damaged chunk next to a known one into its
-            # range, so the count stays as it was while the range grows.
+            # One call per read: the list is fetched when it grew, or when the read lay next
+            # to a damaged range it has (libewf merges a damaged chunk next to a known one into
+            # its range: the count stays as it was while the range grows).
             count = self._handle.checksum_error_count()
-            if count != self._reported or count:
+            if count != self._reported or (count and self._beside_damage(offset, size)):
                 self._reported = count
                 self._damaged = _merged(self._damaged + self._handle.checksum_errors())
                 self.damage_seen = len(self._damaged)
         return data
+
+    def _beside_damage(self, offset: int, size: int) -> bool:
+        """Whether [offset, offset + size) lies within a chunk of a known damaged range (any
+        read, where the chunk size is not known)."""
+        margin = self._handle.chunk_size
+        if not margin:
+            return True
+        at = bisect_right(self._damaged, (offset + size + margin,)) - 1
+        return any(start - margin < offset + size and offset < start + length + margin
+                   for start, length in self._damaged[max(0, at - 1):at + 1])
 
     @property
     def direct(self) -> bool:
