@@ -300,3 +300,19 @@ def test_the_damaged_list_is_fetched_again_only_for_a_read_beside_a_damaged_rang
         assert img.damaged() == [(stored * CHUNK, 2 * CHUNK), (far * CHUNK, CHUNK)]
     finally:
         img.close()
+
+
+def test_large_chunks_are_read_and_few_of_them_kept(tmp_path, raw):
+    """EnCase allows chunks of up to 32,768 sectors (16 MiB): the inflated chunks kept are
+    bounded by bytes (KEPT_BYTES), two at least, not by count."""
+    target = tmp_path / "large"
+    subprocess.run(["ewfacquire", "-u", "-q", "-b", "2048", "-c", "deflate:fast", "-t",
+                    str(target), str(raw)], check=True, capture_output=True, timeout=120)
+    media = open_media(str(tmp_path / "large.E01"))
+    try:
+        reader = media.img._chunks
+        assert reader is not None and reader.chunk_size == 1 << 20
+        assert read_all(media) == raw.read_bytes()
+        assert reader._kept == 2 and len(reader._chunks) == 2
+    finally:
+        media.close()

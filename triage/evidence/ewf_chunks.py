@@ -39,8 +39,9 @@ _DESCRIPTOR = 76            # type[16], next offset, size, padding[40], Adler-32
 _TABLE_HEADER = 24          # entries, padding, base offset, padding, Adler-32
 _MAX_SECTIONS = 1 << 20     # a chain longer than this is corrupt (it must not loop forever)
 _COMPRESSED = 1 << 31
-KEPT = 64                   # chunks kept inflated (2 MiB of 32 KiB chunks): a file's head and
-#                             tail, and the next file's, are often in the same few chunks
+KEPT_BYTES = 2 << 20        # chunks kept inflated (64 of 32 KiB, at least 2 of larger ones:
+#                             EnCase allows 16 MiB): a file's head and tail, and the next file's,
+#                             are often in the same few chunks
 FILES_KEPT = 16             # segment files held open (most reads go through a few at a time)
 TABLES_KEPT = 32            # tables' offsets kept (up to 65,534 chunks, 0.5 MB, each): reads go
 #                             through the media mostly in order, and a 4 TB disk has 2,000 tables
@@ -136,7 +137,8 @@ class ChunkReader:
         self._offsets: "OrderedDict[int, np.ndarray]" = OrderedDict()   # table index -> its
         #                           chunks' raw entries as loaded (TABLES_KEPT, least used out)
         self._refused: set = set()  # tables whose checksum or offsets failed
-        self._chunks: dict = {}    # chunk number -> its bytes (KEPT at most, oldest dropped)
+        self._chunks: dict = {}    # chunk number -> its bytes (_kept at most, oldest dropped)
+        self._kept = max(2, KEPT_BYTES // chunk_size)
 
     def read(self, offset: int, size: int) -> Optional[bytes]:
         """The media's bytes [offset, offset + size) (fewer past its end), or None when a
@@ -194,7 +196,7 @@ class ChunkReader:
             if len(stored) != expected + 4 or \
                     zlib.adler32(data) != struct.unpack_from("<I", stored, expected)[0]:
                 return None
-        if len(self._chunks) >= KEPT:
+        if len(self._chunks) >= self._kept:
             del self._chunks[next(iter(self._chunks))]
         self._chunks[number] = data
         return data
