@@ -316,3 +316,14 @@ def test_large_chunks_are_read_and_few_of_them_kept(tmp_path, raw):
         assert reader._kept == 2 and len(reader._chunks) == 2
     finally:
         media.close()
+
+
+def test_a_table_claiming_more_entries_than_any_writer_makes_is_left_to_libewf(tmp_path, raw,
+                                                                              monkeypatch):
+    """Its offsets are read at once: a table that claims millions of entries (and whose
+    checksum holds) would have them all read into memory."""
+    acquire(raw, tmp_path, "encase6", "none")
+    segments = [str(p) for p in sorted(tmp_path.glob("encase6-none.E0?"))]
+    assert ewf_chunks.chunk_map(segments, CHUNK, raw.stat().st_size) is not None
+    monkeypatch.setattr(ewf_chunks, "_MAX_ENTRIES", 30)   # its tables hold 31, 31, 31, 2
+    assert ewf_chunks.chunk_map(segments, CHUNK, raw.stat().st_size) is None

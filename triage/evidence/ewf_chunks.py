@@ -39,6 +39,7 @@ _DESCRIPTOR = 76            # type[16], next offset, size, padding[40], Adler-32
 _TABLE_HEADER = 24          # entries, padding, base offset, padding, Adler-32
 _MAX_SECTIONS = 1 << 20     # a chain longer than this is corrupt (it must not loop forever)
 _COMPRESSED = 1 << 31
+_MAX_ENTRIES = 1 << 20      # EnCase writes 65,534 at most: a table claiming more is not read here
 KEPT_BYTES = 2 << 20        # chunks kept inflated (64 of 32 KiB, at least 2 of larger ones:
 #                             EnCase allows 16 MiB): a file's head and tail, and the next file's,
 #                             are often in the same few chunks
@@ -120,6 +121,8 @@ def _table(fd: int, number: int, first: int, at: int, sectors_end: int) -> Optio
         return None
     count = struct.unpack_from("<I", header, 0)[0]
     base = struct.unpack_from("<Q", header, 8)[0]
+    if count > _MAX_ENTRIES:   # its offsets would be read whole, at once
+        return None
     return Table(number, first, count, at + _TABLE_HEADER, base, sectors_end)
 
 
