@@ -185,8 +185,11 @@ class ChunkReader:
         fd = self._fd(segment)
         expected = min(self.chunk_size, self.media_size - number * self.chunk_size)
         if compressed:
+            # a chunk is stored compressed only when that is smaller: what lies past that much
+            # is not its stream (a crafted offset array must not make this read gigabytes)
+            length = min(end - start, self.chunk_size + 4)
             try:   # a stream cut short raises; what follows its end is not part of it
-                data = zlib.decompress(os.pread(fd, end - start, start), bufsize=expected)
+                data = zlib.decompress(os.pread(fd, length, start), bufsize=expected)
             except zlib.error:
                 return None
             if len(data) != expected:
