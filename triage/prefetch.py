@@ -32,7 +32,7 @@ def will_need(fd: int, offset: int, length: int) -> None:
 def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
     """Ask for these (offset, length) spans of the file `reader` reads: a folder's file on its
     own descriptor, another reader through its own `prefetch` (a file read by its runs asks
-    its image's). Where there is no way to ask (an archive member, an EWF image), nothing;
+    its image's). Where there is no way to ask (an archive member, a virtual disk), nothing;
     where the OS refuses (a file system without it), the read goes on unhinted."""
     try:
         if type(reader) is io.FileIO:   # a folder's file

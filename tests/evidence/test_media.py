@@ -72,7 +72,7 @@ def test_raw_reads_leave_no_shared_offset(images):
 def test_a_span_is_asked_of_the_os_on_the_segments_that_hold_it(tmp_path, monkeypatch):
     """A raw image asks the OS for a span on its one descriptor; a split raw image on each
     segment the span crosses, at the segment's own offsets, none past the image's end. An
-    image without a way to ask (EWF) is asked nothing; nothing is read."""
+    image without a way to ask (a virtual disk) is asked nothing; nothing is read."""
     from triage.evidence import media as media_module
     parts = []
     for i, length in enumerate((1000, 0, 3000, 500)):   # an empty segment among them

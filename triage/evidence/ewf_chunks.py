@@ -33,9 +33,9 @@ import numpy as np
 from ..prefetch import in_cache, will_need
 from .folder import open_readonly
 
-SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
-_FILE_HEADER = 13           # signature, 1, segment number, 0
-_DESCRIPTOR = 76            # type[16], next offset, size, padding[40], Adler-32
+SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"   # EWF-E01 and SMART (EWF2 has its own)
+FILE_HEADER = 13            # signature, 1, segment number, 0
+DESCRIPTOR = 76             # a section's: type[16], next offset, size, padding[40], Adler-32
 _TABLE_HEADER = 24          # entries, padding, base offset, padding, Adler-32
 _MAX_SECTIONS = 1 << 20     # a chain longer than this is corrupt (it must not loop forever)
 _COMPRESSED = 1 << 31
@@ -83,22 +83,22 @@ def chunk_map(segments: Sequence[str], chunk_size: int, media_size: int
 
 def _tables(fd: int, number: int, first: int) -> Optional[List[Table]]:
     size = os.fstat(fd).st_size
-    header = os.pread(fd, _FILE_HEADER, 0)
-    if len(header) < _FILE_HEADER or not header.startswith(SIGNATURE) or \
+    header = os.pread(fd, FILE_HEADER, 0)
+    if len(header) < FILE_HEADER or not header.startswith(SIGNATURE) or \
             struct.unpack_from("<H", header, 9)[0] != number + 1:
         return None
     tables: List[Table] = []
-    at, sectors_end = _FILE_HEADER, None
+    at, sectors_end = FILE_HEADER, None
     for _ in range(_MAX_SECTIONS):
-        descriptor = os.pread(fd, _DESCRIPTOR, at)
-        if len(descriptor) < _DESCRIPTOR or \
+        descriptor = os.pread(fd, DESCRIPTOR, at)
+        if len(descriptor) < DESCRIPTOR or \
                 zlib.adler32(descriptor[:72]) != struct.unpack_from("<I", descriptor, 72)[0]:
             return None
         kind = descriptor[:16].rstrip(b"\0")
         following, length = struct.unpack_from("<QQ", descriptor, 16)
         if kind in (b"next", b"done"):
             return tables
-        if length < _DESCRIPTOR or at + length > size or following <= at or following > size:
+        if length < DESCRIPTOR or at + length > size or following <= at or following > size:
             return None
         if kind == b"sectors":
             sectors_end = at + length
@@ -106,7 +106,7 @@ def _tables(fd: int, number: int, first: int) -> Optional[List[Table]]:
             if sectors_end is None:   # EnCase 1 and SMART: chunks inside the table section
                 return None
             table = _table(fd, number, first + sum(t.count for t in tables),
-                           at + _DESCRIPTOR, sectors_end)
+                           at + DESCRIPTOR, sectors_end)
             if table is None:
                 return None
             tables.append(table)
@@ -157,19 +157,13 @@ class ChunkReader:
         if size == 0:
             return b""
         first, last = offset // self.chunk_size, (offset + size - 1) // self.chunk_size
-        if first == last:
-            data = self.chunk(first)
-            if data is None:
-                return None
-            start = offset - first * self.chunk_size
-            return data[start:start + size]
         parts = []
         for number in range(first, last + 1):
             data = self.chunk(number)
             if data is None:
                 return None
             parts.append(data)
-        start = offset - first * self.chunk_size
+        start = offset - first * self.chunk_size   # one chunk's join is that chunk: no copy
         return b"".join(parts)[start:start + size]
 
     def chunk(self, number: int) -> Optional[bytes]:

@@ -31,7 +31,7 @@ from . import ewf_chunks, libewf
 from ..prefetch import in_cache, will_need
 from .folder import open_readonly
 
-EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
+EWF_SIGNATURES = (ewf_chunks.SIGNATURE, b"EVF2\x0d\x0a\x81\x00")
 LOGICAL_EWF_SIGNATURES = (b"LVF\x09\x0d\x0a\xff\x00", b"LEF2\x0d\x0a\x81\x00")
 
 
@@ -622,10 +622,6 @@ def _check_readable(media: Media) -> None:
 
 # --- EWF segment files ------------------------------------------------------------------------
 
-_EWF1_FILE_HEADER = 13       # signature, 1, segment number, 0
-_EWF1_SECTION = 76           # type[16], next offset, size, padding, checksum
-
-
 def missing_ewf_segment(segments: List[str]) -> Optional[str]:
     """The name of the segment that should follow the last one found, when that one says it is
     not the last (its section chain ends in "next", not "done"): libewf's glob stops at a gap."""
@@ -640,9 +636,9 @@ def _last_section(path: str) -> Optional[str]:
     try:
         with open_readonly(path, follow_symlinks=True) as f:
             size = os.fstat(f.fileno()).st_size
-            at, kind = _EWF1_FILE_HEADER, None
+            at, kind = ewf_chunks.FILE_HEADER, None
             for _ in range(1 << 16):   # a corrupt chain must not loop forever
-                descriptor = os.pread(f.fileno(), _EWF1_SECTION, at)
+                descriptor = os.pread(f.fileno(), ewf_chunks.DESCRIPTOR, at)
                 if len(descriptor) < 32:
                     return None
                 kind = descriptor[:16].rstrip(b"\0").decode("ascii", "replace")
