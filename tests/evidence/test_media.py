@@ -100,9 +100,17 @@ def test_a_span_is_asked_of_the_os_on_the_segments_that_hold_it(tmp_path, monkey
 
 def test_whether_a_byte_is_cached_is_asked_of_the_os_on_a_raw_image_alone(tmp_path, monkeypatch):
     """A raw image asks with a one-byte read that does not wait (RWF_NOWAIT) on its own
-    descriptor; an image that reads for itself (EWF) cannot tell: False."""
+    descriptor, a split raw image on the segment that holds the byte, at its own offset
+    (nothing past the end); an image that reads for itself (a virtual disk) cannot tell:
+    False."""
+    from triage.evidence import media as media_module
     (tmp_path / "disk.raw").write_bytes(bytes(8192))
     raw = RawImg(str(tmp_path / "disk.raw"))
+    parts = []
+    for i, length in enumerate((1000, 0, 3000)):   # an empty segment among them
+        parts.append(tmp_path / f"disk.{i:03d}")
+        parts[-1].write_bytes(bytes(length))
+    split = media_module.SplitRawImg([str(p) for p in parts])
     asked = []
 
     def nowait(fd, buffers, offset, flags):
@@ -112,5 +120,11 @@ def test_whether_a_byte_is_cached_is_asked_of_the_os_on_a_raw_image_alone(tmp_pa
     media = Media("raw", "x", 8192, [], raw)
     assert media.cached(4100) is True
     assert asked == [(raw._fd, 4100, os.RWF_NOWAIT)]
+    asked.clear()
+    assert (split.cached(999), split.cached(1000), split.cached(3999)) == (True, True, True)
+    assert split.cached(4000) is False   # past its end
+    assert asked == [(split._fds[0], 999, os.RWF_NOWAIT), (split._fds[2], 0, os.RWF_NOWAIT),
+                     (split._fds[2], 2999, os.RWF_NOWAIT)]
     assert Media("ewf", "x", 10, [], object()).cached(0) is False
+    split.close()
     raw.close()

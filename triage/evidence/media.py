@@ -326,6 +326,12 @@ class SplitRawImg(_PyImg):
             will_need(self._fds[i], offset - self._starts[i], min(end, stop) - offset)
             offset = stop
 
+    def cached(self, offset: int) -> bool:
+        if not 0 <= offset < self._size:
+            return False
+        i = _segment_at(self._starts, offset)
+        return in_cache(self._fds[i], offset - self._starts[i])
+
     def _read(self, offset, size):
         out = bytearray()
         while size > 0 and offset < self._size:
