@@ -393,14 +393,21 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
     given.close()   # stopped with c asked for and b handed out (its caller closes b)
     assert events == [("close", "c")]
     reader.close()
-    # a first file found in the page cache already: opened ahead all the same, none asked for
+    # files found in the page cache already: none asked for; opened ahead until WARM of them
+    # tell the cache is warm, then each handed out as soon as it is opened
     from triage import prefetch as prefetch_module
+    assert prefetch_module.WARM == 4
     events.clear()
+    files += [(at, entry(name), plan) for at, name in enumerate("ef", start=len(files))]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(prefetch_module, "cached", lambda reader, offset=0: True)
-        for _, _, reader, _ in _prefetched(iter(files), ahead=2):
+        for _, _, reader, _ in _prefetched(iter(files), ahead=3):
+            events.append(("given", reader.name))
             reader.close()
-    assert [e for e in events if e[0] != "close"] == [("open", name) for name in "abcd"]
+    assert [e for e in events if e[0] != "close"] == [
+        ("open", "a"), ("open", "b"), ("open", "c"), ("given", "a"), ("open", "d"),
+        ("given", "b"), ("given", "c"), ("given", "d"), ("open", "e"), ("given", "e"),
+        ("open", "f"), ("given", "f")]
 
 
 def test_a_screened_scan_asks_ahead_and_leaves_the_evidence_as_it_was(tmp_path, reference_set):

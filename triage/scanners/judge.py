@@ -118,25 +118,24 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     that cannot be opened is passed over (the judge reads it, and records why not). The
     caller closes each reader given; those not given yet are closed here. The files are one
     Run: nothing is asked once its first files are found in the page cache already (a warm
-    cache, where asking only costs)."""
-    files = iter(files)
+    cache, where asking only costs), and from then on each file is given as it is opened."""
     waiting: deque = deque()
     run = Run()
     try:
-        while True:
-            while len(waiting) < ahead:
-                item = next(files, None)
-                if item is None:
-                    break
-                at, entry, plan = item
-                try:
-                    reader = entry.open()
-                except READ_ERRORS:
-                    continue
-                waiting.append((at, entry, reader, plan))
+        for at, entry, plan in files:
+            try:
+                reader = entry.open()
+            except READ_ERRORS:
+                continue
+            waiting.append((at, entry, reader, plan))
+            if not run.stopped:
                 run.ask(reader, _spans(entry.size, plan.opens))
-            if not waiting:
-                return
+            if run.stopped:   # warm: nothing is asked, so nothing is opened ahead
+                while waiting:
+                    yield waiting.popleft()
+            elif len(waiting) >= ahead:
+                yield waiting.popleft()
+        while waiting:
             yield waiting.popleft()
     finally:
         for _, _, reader, _ in waiting:
