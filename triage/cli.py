@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from . import __version__
+from . import __version__, mathlibs
 from .commands import COMMANDS
 from .errors import EXIT_UNUSABLE, TriageError
 from .safetext import path_text
@@ -55,6 +55,7 @@ def collect_rarely() -> None:
 
 
 def main(argv=None) -> None:
+    mathlibs.before_numpy()
     collect_rarely()
     try:
         # Commands return their exit code; click hands it back in non-standalone mode.

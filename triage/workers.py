@@ -25,6 +25,7 @@ from functools import partial
 from multiprocessing.util import Finalize
 from typing import Callable, Deque, Iterable, Iterator, List, Optional, Tuple
 
+from . import mathlibs
 from .evidence import open_evidence
 from .evidence.reopen import Handles
 
@@ -304,22 +305,11 @@ def _start(task: Callable) -> None:
     global _task
     _task = task
     detach()
-    one_math_thread()
+    mathlibs.one_thread()
     # Entries arrive pickled, without their TSK file: the process reopens the evidence once,
     # through this, and closes it when the pool shuts the process down.
     handles = Handles(open_evidence).install()
     Finalize(handles, handles.close, exitpriority=10)
-
-
-def one_math_thread() -> None:
-    """Keep numpy's BLAS (and any OpenMP library) to one thread in this process: there is a
-    worker per core already, and BLAS threads on top only fight them for the cores. The
-    query's PDQ (a few small matrix products a picture) cost 2 to 5 times the CPU with
-    OpenBLAS's threads spinning beside another worker's."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = "1"          # for a library not loaded yet
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(1)                # for those loaded already (numpy, by the parent)
 
 
 def detach() -> None:
