@@ -81,6 +81,36 @@ def test_only_a_listed_fingerprint_gets_a_file_read_whole(tmp_path, reference_se
     assert small.status == "hit" and small.bytes_read == 2 * len(SMALL_REFERENCE)
 
 
+@pytest.mark.parametrize("kind", ["alert", "known-good"])
+def test_a_hit_by_md5_and_fingerprint_alone_is_read_once_for_all_its_report_digests(
+        tmp_path, fingerprint, kind):
+    """A set of MD5s screened by fingerprint (no SHA-1 or SHA-256 of its references): a file
+    an alert set's fingerprint lets through is read whole once, for the three digests a hit's
+    report carries (before: once for its MD5, again for the other two). A known-good set's
+    lets through only what it lists (its MD5), in one read as before."""
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "picture.bin").write_bytes(REFERENCE)
+    out = tmp_path / "md5-only.tset"
+    build_set(ref, out, names=("md5", fingerprint), category="1", kind=kind)
+    folder = _evidence(tmp_path / "evidence")
+    with load(out) as hs:
+        assert hs.info.fingerprinted and hs.signals == {"md5", fingerprint}
+        verdicts = _verdicts(Judge([hs]), folder)
+    copy, near = verdicts["/copy.bin"], verdicts["/same-edges.bin"]
+    digests = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
+    if kind == "alert":
+        assert (copy.status, copy.bytes_read) == ("hit", 8192 + SIZE)
+        assert copy.hashes == {name: f(REFERENCE).hexdigest() for name, f in digests.items()}
+        # the same edges, other content: read once too, and no hit
+        assert (near.status, near.bytes_read, near.matches) == ("clean", 8192 + SIZE, [])
+    else:
+        assert (copy.status, copy.bytes_read) == ("known", 8192 + SIZE)
+        assert copy.hashes == {"md5": hashlib.md5(REFERENCE).hexdigest()}
+    assert [m.signal for m in copy.matches] == ["md5"]
+    assert verdicts["/other.bin"].bytes_read == 8192
+
+
 def test_a_fingerprint_alone_is_never_a_hit(tmp_path):
     ref = tmp_path / "ref"
     ref.mkdir()

@@ -3,7 +3,7 @@ what they match."""
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, List, Tuple
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Tuple
 
 import numpy as np
 
@@ -52,14 +52,20 @@ class ExactMatcher:
         return frozenset(f for s, _, screen in self._carried for f in screen
                          if s.may_match(f, size))
 
-    def confirm(self, prints: Dict[str, str], size: int) -> FrozenSet[str]:
+    def confirm(self, prints: Dict[str, str], size: int, report: Iterable[str] = ()
+                ) -> FrozenSet[str]:
         """The full digests to compute once a file's fingerprints are known: those of every set
-        that lists one of them. A fingerprint is never a match: only what it lets through is
-        hashed whole and looked up."""
+        that lists one of them, and `report` (the digests a hit's report carries) where an
+        alert set does. A fingerprint is never a match: only what it lets through is hashed
+        whole and looked up. A file an alert set's fingerprint lets through is most likely a
+        hit, whose report digests are then taken in the one read, where a set of MD5s alone
+        had the hit read whole again for its SHA-1 and SHA-256."""
         wanted = set()
         for s, sigs, screen in self._carried:
             if any(f in prints and s.contains(f, bytes.fromhex(prints[f])) for f in screen):
                 wanted.update(sig for sig in sigs if s.may_match(sig, size))
+                if s.info.kind == "alert":
+                    wanted.update(report)
         return frozenset(wanted)
 
     def listed(self, fingerprint: str, keys: List[bytes]) -> np.ndarray:

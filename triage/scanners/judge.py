@@ -527,7 +527,8 @@ class Judge:
                 sniffed = head + more
                 read += len(more)
         prints = {name: signals.get(name).from_edges(head, tail, entry.size) for name in screens}
-        return self.exact.confirm(prints, entry.size), read, maybe, sniffed, appended
+        return (self.exact.confirm(prints, entry.size, REPORT_DIGESTS), read, maybe, sniffed,
+                appended)
 
     def _perceive(self, data: bytes, verdict: Verdict) -> int:
         """Match a picture; how far into `data` its decoder read (0 when it did not decode)."""
