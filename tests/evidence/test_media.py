@@ -3,13 +3,18 @@ libewf's naming."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
+import shutil
+import subprocess
 
 import pytest
 import pytsk3
 
 from support import load_truth
-from triage.evidence.media import Media, RawImg, _next_segment_name
+from triage.evidence import libewf
+from triage.evidence.media import Media, RawImg, _next_segment_name, open_media
 from triage.evidence.tsk_walk import walk
 from triage.records import Volume
 
@@ -128,3 +133,36 @@ def test_whether_a_byte_is_cached_is_asked_of_the_os_on_a_raw_image_alone(tmp_pa
     assert Media("ewf", "x", 10, [], object()).cached(0) is False
     split.close()
     raw.close()
+
+
+@pytest.mark.skipif(shutil.which("ewfacquire") is None, reason="ewf-tools is not installed")
+@pytest.mark.parametrize("through", ["libewf", "pyewf"])
+def test_an_e01_whose_name_is_not_utf8_opens_with_all_its_segments(tmp_path, monkeypatch,
+                                                                   through):
+    """pyewf takes only names that are UTF-8: an image a Latin-1 system named (`café`, with é
+    the byte 0xe9) is found by its segments' own bytes, every one of them, and reads as its
+    raw image; through pyewf alone too (where libewf's C API is out of reach), on file objects
+    closed with the image. Nothing is left open on the segments."""
+    data = random.Random(3).randbytes(3 << 20)
+    raw = tmp_path / "raw.img"
+    raw.write_bytes(data)
+    folder = os.fsencode(tmp_path)
+    target = folder + b"/caf\xe9"
+    subprocess.run([b"ewfacquire", b"-u", b"-q", b"-c", b"deflate:fast", b"-S", b"1048576",
+                    b"-t", target, os.fsencode(raw)], check=True, capture_output=True,
+                   timeout=120)
+    written = sorted(folder + b"/" + name for name in os.listdir(folder)
+                     if name.startswith(b"caf\xe9.E"))
+    assert len(written) == 4
+    if through == "pyewf":
+        monkeypatch.setattr(libewf, "load", lambda: None)
+    media = open_media(os.fsdecode(written[0]))
+    try:
+        assert media.kind == "ewf" and [os.fsencode(s) for s in media.segments] == written
+        assert b"".join(media.read(at, 1 << 20) for at in range(0, media.size, 1 << 20)) == data
+        assert media.stored_hashes["md5"] == hashlib.md5(data).hexdigest()
+    finally:
+        media.close()
+    held = {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not {os.fsdecode(w) for w in written} & held

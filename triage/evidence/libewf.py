@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 from functools import lru_cache
 from typing import List, Optional, Sequence, Tuple
 
@@ -102,7 +103,7 @@ class Handle:
         error = _P()
         if lib.libewf_handle_initialize(ctypes.byref(self._handle), ctypes.byref(error)) != 1:
             _raise(lib, "cannot initialise libewf", error)
-        names = [s.encode() if isinstance(s, str) else bytes(s) for s in segments]
+        names = [os.fsencode(s) for s in segments]   # a name's own bytes, UTF-8 or not
         array = (ctypes.c_char_p * len(names))(*names)
         if lib.libewf_handle_open(self._handle, array, len(names), _READ,
                                   ctypes.byref(error)) != 1:

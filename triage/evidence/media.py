@@ -19,7 +19,7 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
 
 import pyewf
 import pytsk3
@@ -226,8 +226,8 @@ class PyewfImg(_PyImg):
     """EWF through pyewf alone, where libewf's C API is out of reach: a damaged chunk reads as
     zeros and cannot be told apart."""
 
-    def __init__(self, handle):
-        self._handle = handle
+    def __init__(self, handle, files: Sequence[BinaryIO] = ()):
+        self._handle, self._files = handle, list(files)
         super().__init__(handle.get_media_size())
 
     def _read(self, offset, size):
@@ -236,6 +236,8 @@ class PyewfImg(_PyImg):
 
     def close(self):
         self._handle.close()
+        for f in self._files:   # what the handle was opened on, if anything
+            f.close()
 
 
 def _merged(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
@@ -421,17 +423,28 @@ def _is_ewf(path, st, head):
 
 
 def _open_ewf(path, st):
+    files: List[BinaryIO] = []
     try:
-        segments = pyewf.glob(path)
         handle = pyewf.handle()
-        handle.open(segments, "r")
+        if _is_utf8(path):
+            segments = pyewf.glob(path)
+            handle.open(segments, "r")
+        else:
+            # pyewf takes only names that are UTF-8 (a name of other bytes, as a Latin-1
+            # system wrote it, comes as a str with surrogates): its segments are found by
+            # libewf's own naming, and read through file objects
+            segments = ewf_segments(path)
+            files = [open_readonly(s, follow_symlinks=True) for s in segments]
+            handle.open_file_objects(files, "r")
     except (IOError, OSError, RuntimeError) as exc:
+        for f in files:
+            f.close()
         raise EvidenceError(f"{path}: cannot open EWF image: {one_line(exc)}") from None
     pin_utc()  # libewf formats header dates in local time; see timefmt.pin_utc
     headers = handle.get_header_values() or {}
     hashes = {k.lower().replace("-", ""): v.lower() for k, v in (handle.get_hash_values() or {}).items()}
     sector_size = handle.bytes_per_sector or 512
-    img = _ewf_reader(path, segments, handle)
+    img = _ewf_reader(path, segments, handle, files)
     media = Media(
         kind="ewf",
         path=path,
@@ -447,13 +460,15 @@ def _open_ewf(path, st):
     return media
 
 
-def _ewf_reader(path, segments, handle) -> _PyImg:
+def _ewf_reader(path, segments, handle, files: List[BinaryIO]) -> _PyImg:
     """Reads through libewf's C API where it can be reached (damaged chunks then raise), else
-    through the pyewf handle already open."""
+    through the pyewf handle already open (on `files`, where it was opened on file objects)."""
     lib = libewf.load()
     if lib is None:
-        return PyewfImg(handle)
+        return PyewfImg(handle, files)
     handle.close()
+    for f in files:
+        f.close()
     try:
         handle = libewf.Handle(segments, lib)
     except OSError as exc:
@@ -627,6 +642,25 @@ def _check_readable(media: Media) -> None:
 
 
 # --- EWF segment files ------------------------------------------------------------------------
+
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def ewf_segments(path: str) -> List[str]:
+    """The segment files of the EWF image whose first segment is `path`, as libewf's glob
+    finds them: each next name (_next_segment_name) while a file has it."""
+    segments = [path]
+    while True:
+        following = _next_segment_name(segments[-1])
+        if following is None or not os.path.isfile(following):
+            return segments
+        segments.append(following)
+
 
 def missing_ewf_segment(segments: List[str]) -> Optional[str]:
     """The name of the segment that should follow the last one found, when that one says it is
