@@ -9,7 +9,6 @@ trim past 64 MiB free), so it holds from the first read."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 M_TRIM_THRESHOLD = -1
@@ -26,8 +25,9 @@ def keep_read_buffers() -> None:
         return
     _done = True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        # the C library this interpreter runs on, as linked: ctypes.util.find_library ran
+        # `ldconfig -p` (a program started at every scan's start) to name it
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return   # not glibc: nothing to tune
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
