@@ -137,3 +137,34 @@ def test_the_size_bitmap_is_made_only_for_a_signal_asked_often_and_answers_the_s
     assert "md5" in hs._size_bits and "sha1" not in hs._size_bits
     assert before == after[:20] == [n in range(listed) for n in sizes[:20]]
     assert after == [n in range(listed) for n in sizes]
+
+
+def test_entries_read_row_by_row_equal_the_gathered_ones(tmp_path):
+    """A scan's hit asks for one row's entry, which is read element by element; a listing
+    gathers many rows at once: every column (value, size or none, category, series, name, id,
+    quality) comes back the same either way."""
+    rng = np.random.default_rng(17)
+    compiler = Compiler()
+    for i, key in enumerate(rng.integers(0, 256, (40, 16), dtype=np.uint8)):
+        compiler.add(SetEntry("md5", bytes(key).hex(), f"c{i % 3}" if i % 4 else None,
+                              series=f"s{i % 5}" if i % 2 else None,
+                              size=i * 100 if i % 3 else None, name=f"f{i}.jpg" if i % 6 else None,
+                              id=f"id-{i}" if i % 7 else None))
+    for i, key in enumerate(rng.integers(0, 256, (20, 32), dtype=np.uint8)):
+        compiler.add(SetEntry("pdq", bytes(key).hex(), "c1", quality=50 + i if i % 2 else None,
+                              name=f"p{i}.png"))
+    out = tmp_path / "columns.tset"
+    write_set(compiler, out, described=[], sources=[], tally=Tally())
+    with HashSet(out) as hs:
+        for signal in ("md5", "pdq"):
+            n = hs.rows(signal)
+            gathered = hs.entries(signal, np.arange(n, dtype=np.intp))
+            assert len(gathered) == n > 8
+            assert [hs.entries(signal, np.array([r], dtype=np.intp))[0] for r in range(n)] == \
+                gathered
+            assert [e for r in range(0, n, 5)
+                    for e in hs.entries(signal, np.arange(r, min(r + 5, n), dtype=np.intp))] \
+                == gathered
+        md5 = hs.entries("md5", np.arange(hs.rows("md5"), dtype=np.intp))
+        assert {e.size for e in md5} >= {None, 100} and {e.id for e in md5} >= {None, "id-1"}
+        assert {e.quality for e in hs.entries("pdq", np.arange(20, dtype=np.intp))} >= {None, 51}

@@ -4,6 +4,7 @@ packed vectors the perceptual matcher searches."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -198,29 +199,34 @@ class HashSet:
         return self.entries(signal, np.array([row]))[0]
 
     def entries(self, signal: str, rows: np.ndarray) -> List[SetEntry]:
-        """The entries behind many rows at once: each column is gathered in one step."""
+        """The entries behind many rows at once: each column is gathered in one step, or for
+        a few rows (a scan's hit: one) read element by element, where numpy's cost a call
+        was most of a hit's lookup."""
         self._listable(signal)
         a, prefix = self._arrays, f"{signal}."
         n = len(rows)
+        at = rows.tolist() if n <= _FEW_ROWS else rows
         if prefix + "value" in a:
-            values = [self.string(i) for i in a[prefix + "value"][rows].tolist()]
+            values = [self.string(i) for i in _gathered(a[prefix + "value"], at)]
+        elif type(at) is list:
+            values = [self._key_at(signal, i).hex() for i in at]
         else:
             values = [k.hex() for k in map(bytes, self._gather_keys(signal, rows))]
         size = a.get(prefix + "size")
         if size is None:
             sizes = [None] * n
         else:
-            missing = np.iinfo(size.dtype).max
-            sizes = [None if s == missing else s for s in size[rows].tolist()]
+            missing = _largest(size.dtype)
+            sizes = [None if s == missing else s for s in _gathered(size, at)]
         code = a.get(prefix + "category")
         labels = [None] + self.labels
-        cats = [None] * n if code is None else [labels[c] for c in code[rows].tolist()]
+        cats = [None] * n if code is None else [labels[c] for c in _gathered(code, at)]
         quality = a.get(prefix + "quality")
         quals = [None] * n if quality is None else \
-            [None if q == NO_QUALITY else q for q in quality[rows].tolist()]
-        series = self._texts(prefix + "series", rows)
-        names = self._texts(prefix + "name", rows)
-        ids = self._texts(prefix + "id", rows)
+            [None if q == NO_QUALITY else q for q in _gathered(quality, at)]
+        series = self._texts(prefix + "series", at)
+        names = self._texts(prefix + "name", at)
+        ids = self._texts(prefix + "id", at)
         return [SetEntry(signal, v, c, se, sz, nm, q, i)
                 for v, c, se, sz, nm, q, i in zip(values, cats, series, sizes, names, quals, ids)]
 
@@ -395,11 +401,34 @@ class HashSet:
         rest = self._arrays.get(f"{signal}.rest")
         return head if rest is None else np.hstack([head, rest[rows]])
 
-    def _texts(self, column: str, rows: np.ndarray) -> List[Optional[str]]:
+    def _key_at(self, signal: str, row: int) -> bytes:
+        """The stored key of one row (what _gather_keys gives of many)."""
+        rest = self._arrays.get(f"{signal}.rest")
+        head = self._arrays[f"{signal}.hi"].item(row).to_bytes(8, "big")
+        return head if rest is None else head + rest[row].tobytes()
+
+    def _texts(self, column: str, rows) -> List[Optional[str]]:
         col = self._arrays.get(column)
         if col is None:
             return [None] * len(rows)
-        return [None if i == NONE32 else self.string(i) for i in col[rows].tolist()]
+        return [None if i == NONE32 else self.string(i) for i in _gathered(col, rows)]
+
+
+# Rows that entries() reads element by element rather than gathers with numpy.
+_FEW_ROWS = 8
+
+
+def _gathered(column: np.ndarray, rows) -> list:
+    """`column`'s values at `rows` as Python values: rows given as a list (a few) one by
+    one, as an array in one gather."""
+    if type(rows) is list:
+        return [column.item(i) for i in rows]
+    return column[rows].tolist()
+
+
+@lru_cache(maxsize=None)
+def _largest(dtype: np.dtype) -> int:
+    return int(np.iinfo(dtype).max)
 
 
 def _word_view(width: int) -> np.dtype:
