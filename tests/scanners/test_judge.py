@@ -46,6 +46,9 @@ def test_a_listed_size_is_read_and_hashed(judge, entries):
     verdict = judge(entries["/same-size.bin"])
     assert (verdict.status, verdict.bytes_read, verdict.hashed) == ("clean", len(SAME_SIZE), True)
     assert verdict.hashes == {"md5": hashlib.md5(SAME_SIZE).hexdigest()}
+    # what a worker sends home for it: its row (the digests of a file that matched nothing
+    # are kept nowhere)
+    assert verdict.brief() == ("clean", len(SAME_SIZE), True, 0)
 
 
 def test_a_hit_carries_all_three_digests(judge, entries):

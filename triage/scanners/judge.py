@@ -76,12 +76,11 @@ class Verdict:
         return self.status == "hit"
 
     def brief(self) -> Optional[tuple]:
-        """(status, bytes_read, hashed, decoded) when that is all the verdict says (most
-        files: no match, digest, problem or child), else None. What a worker process sends
-        home for such a file: a whole verdict's pickle cost more than judging a screened
-        file."""
-        if self.matches or self.hashes or self.errors or self.warnings or self.damaged or \
-                self.children:
+        """(status, bytes_read, hashed, decoded) when that is all the verdict says that is
+        kept (most files: no match, problem or child; the digests of a file that matched
+        nothing are kept nowhere), else None. What a worker process sends home for such a
+        file: a whole verdict's pickle cost more than judging a screened file."""
+        if self.matches or self.errors or self.warnings or self.damaged or self.children:
             return None
         return self.status, self.bytes_read, self.hashed, self.decoded
 
