@@ -58,8 +58,27 @@ def test_a_hit_carries_all_three_digests(judge, entries):
                               "sha1": hashlib.sha1(LISTED).hexdigest(),
                               "sha256": hashlib.sha256(LISTED).hexdigest()}
     assert [(m.signal, m.kind) for m in verdict.matches] == [("md5", "alert")]
-    # read once to match, once more for the report's SHA-1 and SHA-256
-    assert verdict.bytes_read == 2 * len(LISTED)
+    # read once: a file no longer than the head read first (64 KiB) gives the report's SHA-1
+    # and SHA-256 from the bytes already read
+    assert verdict.bytes_read == len(LISTED)
+
+
+def test_a_hit_longer_than_its_head_is_read_again_for_the_digests_its_set_lacks(tmp_path):
+    """Past the 64 KiB head nothing of a file is kept: a hit is read once to match, once more
+    for the SHA-1 and SHA-256 its MD5 set did not need."""
+    large = bytes(range(256)) * 400 + b"end"   # 102,403 bytes
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "large.bin").write_bytes(large)
+    sized = tmp_path / "alert.hashdeep"
+    sized.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+                     f"{len(large)},{hashlib.md5(large).hexdigest()},large.bin\n")
+    with open_evidence(str(tmp_path / "evidence")) as ev, load(sized) as hs:
+        verdict = Judge([hs])(next(iter(ev.entries())))
+    assert verdict.status == "hit"
+    assert verdict.hashes == {"md5": hashlib.md5(large).hexdigest(),
+                              "sha1": hashlib.sha1(large).hexdigest(),
+                              "sha256": hashlib.sha256(large).hexdigest()}
+    assert verdict.bytes_read == 2 * len(large)
 
 
 @pytest.fixture

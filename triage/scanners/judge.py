@@ -426,7 +426,12 @@ class Judge:
                         self._watch(lambda: io.BytesIO(contents.data), verdict)
             elif contents.video is not None and not verdict.matches:
                 self._watch(entry.open, verdict)
-            verdict = self._settle(verdict, contents.data)
+            # a file no longer than its head was read whole in it: a hit's other digests
+            # are taken from it, not from a second read
+            whole = contents.data
+            if whole is None and contents.bytes_read == len(contents.head) == entry.size:
+                whole = contents.head
+            verdict = self._settle(verdict, whole)
         kind = sniff.kind
         if kind is None and opens:
             kind = appended or containers.appended_to(entry, contents)
@@ -591,7 +596,7 @@ class Judge:
                 # a picture the perceptual sets judged (not a video: its frames are vpdq's)
                 self._canonical(data, verdict)
             missing = [d for d in REPORT_DIGESTS if d not in verdict.hashes]
-            if missing and data is not None:   # a picture, still held whole: no second read
+            if missing and data is not None:   # the file, still held whole: no second read
                 verdict.hashes.update(digest_stream((data,), missing))
             elif missing:
                 with verdict.entry.open() as reader:
