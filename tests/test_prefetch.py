@@ -29,6 +29,10 @@ def test_a_folder_file_is_asked_for_by_its_spans_and_nothing_read(tmp_path, monk
         assert asked == [(f.fileno(), 0, 4096, os.POSIX_FADV_WILLNEED),
                          (f.fileno(), 5904, 4096, os.POSIX_FADV_WILLNEED)]
         assert f.tell() == 0
+        # its bare descriptor (the batch screen's, folder.OsFile.descriptor): the same
+        asked.clear()
+        prefetch.prefetch(f.fileno(), [(0, 4096), (10_000, 0)])
+        assert asked == [(f.fileno(), 0, 4096, os.POSIX_FADV_WILLNEED)]
 
 
 def test_a_reader_with_a_way_of_its_own_is_asked_through_it_and_one_without_is_not(monkeypatch):
@@ -65,6 +69,7 @@ def test_a_file_in_the_page_cache_is_told_from_one_on_the_device_alone(tmp_path,
     path.write_bytes(b"some bytes")
     with io.FileIO(path, "rb") as f:
         assert prefetch.cached(f) is True   # just written: in the page cache
+        assert prefetch.cached(f.fileno()) is True   # as a bare descriptor too
         asked = []
 
         def refuse(fd, buffers, offset, flags):

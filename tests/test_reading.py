@@ -78,8 +78,8 @@ def test_a_set_stop_event_interrupts_the_read():
 @pytest.mark.parametrize("length", [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 65_536, 70_001])
 @pytest.mark.parametrize("first", [4096, 65_536])
 def test_a_files_edges_by_positioned_reads_are_those_of_a_stream(tmp_path, length, first):
-    """A folder's file (io.FileIO) gives its edges by two positioned reads; any other reader
-    by reads and a seek: the same bytes, for every size about the 4 KiB and 64 KiB bounds,
+    """A folder's file (io.FileIO, or its bare descriptor) gives its edges by two positioned
+    reads; any other reader by reads and a seek: the same bytes, for every size about the 4 KiB and 64 KiB bounds,
     and for a file shorter than its listed size (it shrank after the walk)."""
     from triage.reading import edges
     data = bytes(i * 7 % 251 for i in range(length))
@@ -88,6 +88,8 @@ def test_a_files_edges_by_positioned_reads_are_those_of_a_stream(tmp_path, lengt
     for size in (length, length + 5000):
         with io.FileIO(path, "rb") as fileio:
             by_pread = edges(fileio, size, first)
+            # the batch screen's bare descriptor (folder.OsFile.descriptor): the same reads
+            assert edges(fileio.fileno(), size, first) == by_pread
         assert by_pread == edges(io.BytesIO(data), size, first)
     with io.FileIO(path, "rb") as fileio:
         assert edges(fileio, length, first) == (

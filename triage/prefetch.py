@@ -35,8 +35,8 @@ def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
     its image's). Where there is no way to ask (an archive member, a virtual disk), nothing;
     where the OS refuses (a file system without it), the read goes on unhinted."""
     try:
-        if type(reader) is io.FileIO:   # a folder's file
-            fd = reader.fileno()
+        fd = _descriptor(reader)
+        if fd is not None:   # a folder's file
             for offset, length in spans:
                 will_need(fd, offset, length)
             return
@@ -95,10 +95,19 @@ def cached(reader: BinaryIO, offset: int = 0) -> bool:
     only cost. A folder's file is asked on its own descriptor (in_cache), another reader
     through its own `cached` (a file read by its runs asks its image's). False where it cannot
     be told."""
-    if type(reader) is io.FileIO:
-        return in_cache(reader.fileno(), offset)
+    fd = _descriptor(reader)
+    if fd is not None:
+        return in_cache(fd, offset)
     ask = getattr(reader, "cached", None)
     return bool(ask(offset)) if ask is not None else False
+
+
+def _descriptor(reader) -> Optional[int]:
+    """The OS descriptor a folder's file is read by: a file object's, or a bare one (the
+    batch screen's, folder.OsFile.descriptor); None for another reader."""
+    if type(reader) is int:
+        return reader
+    return reader.fileno() if type(reader) is io.FileIO else None
 
 
 def in_cache(fd: int, offset: int) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from .hashing import CHUNK, chunks, digest_stream
 from .signals.exact import EDGE, edge_span
@@ -104,15 +104,18 @@ def read(reader: BinaryIO, digests: Iterable[str] = (), *, pictures: bool = Fals
 
 
 
-def edges(reader: BinaryIO, size: int, first: int = EDGE) -> Tuple[bytes, bytes]:
+def edges(reader: Union[BinaryIO, int], size: int, first: int = EDGE) -> Tuple[bytes, bytes]:
     """A file's first `first` bytes (at least its first 4 KiB) and its last 4 KiB beyond its
     first 4 KiB (signals.exact.edge_span): its sub-file fingerprint is made of the head's first
     4 KiB and the tail, 8 KiB at most. A longer head (a container's sniff, HEAD) holds the tail
     of a file no longer than it, which is then not read again. A reader that cannot seek is
-    read through to the tail. Where the reader is left is not said: seek before reading on."""
+    read through to the tail. Where the reader is left is not said: seek before reading on.
+    `reader` may be a folder's file as a bare descriptor (folder.OsFile.descriptor)."""
     first = max(first, EDGE)
     start, end = edge_span(size)
-    fd = reader.fileno() if type(reader) is io.FileIO else None   # a folder's file: no seeks
+    # a folder's file: positioned reads, no seeks
+    fd = reader if type(reader) is int else reader.fileno() if type(reader) is io.FileIO \
+        else None
     head = os.pread(fd, min(size, first), 0) if fd is not None else \
         read_up_to(reader, min(size, first))
     if end <= start or len(head) < min(size, first):

@@ -85,10 +85,20 @@ def test_the_probe_tells_no_container_from_4_kib_and_iso_s_marks(monkeypatch):
 
 
 @pytest.mark.parametrize("at", [32769, 34817, 36865])
-def test_the_probe_finds_iso_s_mark_by_a_seek(at):
+def test_the_probe_finds_iso_s_mark_by_a_seek(at, tmp_path):
     data = bytearray(os.urandom(40_000))
     data[at:at + 5] = b"CD001"
     assert _probe(bytes(data))[0] is True
+    # a folder's file, as a file object and as the batch screen's bare descriptor: one
+    # positioned read of the marks' 4,101 bytes
+    (tmp_path / "iso").write_bytes(data)
+    with io.FileIO(tmp_path / "iso", "rb") as f:
+        head = os.pread(f.fileno(), containers.PROBE, 0)
+        assert containers.probe(f, len(data), head) == (True, 36870 - 32769)
+        assert containers.probe(f.fileno(), len(data), head) == (True, 36870 - 32769)
+        data[at:at + 5] = b"CD002"
+        (tmp_path / "iso").write_bytes(data)   # the same file, rewritten in place
+        assert containers.probe(f.fileno(), len(data), head) == (False, 36870 - 32769)
 
 
 def test_the_probe_never_passes_over_what_detect_tells(collection):

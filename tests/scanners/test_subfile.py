@@ -463,6 +463,41 @@ def test_a_screened_scan_asks_ahead_and_leaves_the_evidence_as_it_was(tmp_path, 
     assert state() == before
 
 
+def test_a_screened_scan_of_a_folder_reads_its_files_by_bare_descriptors_and_leaves_atime(
+        tmp_path, reference_set, monkeypatch):
+    """A folder's file opens as folder.OsFile: the workers' batch screen reads it through a
+    bare descriptor (no file object made), opened as every read of a folder is, O_NOATIME:
+    access times set long before the scan (so that any read would move them) stay as they
+    were; the same hits and the same file screened as through file objects."""
+    from triage.evidence import folder as folder_module
+    folder = _evidence(tmp_path / "evidence")
+    with open_evidence(str(folder)) as ev:
+        assert {type(e.open) for e in ev.entries()} == {folder_module.OsFile}
+    for p in folder.iterdir():
+        os.utime(p, (1_000_000_000, 1_000_000_000))
+    before = {p.name: p.stat().st_atime_ns for p in folder.iterdir()}
+    result = run_triage("scan", folder, "--hashset", reference_set, "-o", tmp_path / "out", "-q")
+    assert result.code == 1, result.stderr
+    assert {p.name: p.stat().st_atime_ns for p in folder.iterdir()} == before
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert sorted(h["path"] for h in report["hits"]) == ["/copy.bin", "/small.bin"]
+    assert report["summary"]["files_screened"] == 1
+    # in one process: what the screen gives is the judge's, file by file
+    opened = []
+    real = folder_module.OsFile.descriptor
+    monkeypatch.setattr(folder_module.OsFile, "descriptor",
+                        lambda self: opened.append(self.path) or real(self))
+    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs])
+        entries = sorted(ev.entries(), key=lambda e: e.path)
+        judge.learn([e.size for e in entries])
+        settled, spent = judge.settle_screened(entries)
+        assert {entries[i].path for i in settled} == {"/other.bin"}
+        assert all(judge(entries[i]).brief() == brief for i, brief in settled.items())
+    assert sorted(opened) == sorted(str(folder / n) for n in ("copy.bin", "other.bin",
+                                                                 "same-edges.bin", "small.bin"))
+
+
 def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_unread_one(
         tmp_path, reference_set):
     """Judge.ask_ahead: each file is opened and asked for what judging it reads first (a

@@ -184,7 +184,7 @@ def detect(head: bytes) -> Optional[ContainerReader]:
     return None
 
 
-def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
+def probe(source: Union[BinaryIO, int], size: int, head: bytes) -> Tuple[bool, int]:
     """Whether a file may be a container, told from its first PROBE bytes (`head`, or the
     whole of a smaller file) and, for marks further in (ISO 9660's), one read at them in
     `source`; and how many bytes that read took. False: no reader's mark, no container, and
@@ -201,7 +201,9 @@ def probe(source: BinaryIO, size: int, head: bytes) -> Tuple[bool, int]:
     if not beyond:
         return False, 0
     first, last = _span(beyond)
-    if type(source) is io.FileIO:   # a folder's file: a positioned read, no seek
+    if type(source) is int:   # a folder's file as a bare descriptor (folder.OsFile)
+        data = os.pread(source, last - first, first)
+    elif type(source) is io.FileIO:   # a folder's file: a positioned read, no seek
         data = os.pread(source.fileno(), last - first, first)
     elif not source.seekable():
         return True, 0   # its far marks cannot be reached here: the full read tells

@@ -4,6 +4,7 @@ digests the sets need, look them up, then decode images the exact pass did not s
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ import numpy as np
 from .. import containers, reading, signals
 from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
+from ..evidence.folder import OsFile
 from ..hashing import chunks, digest_stream
 from ..prefetch import Run, ask_for
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
@@ -109,13 +111,28 @@ def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
     return head, tail, read, maybe, appended
 
 
+def _opened(entry: FileEntry):
+    """A file opened to read its edges: a folder's as a bare descriptor (folder.OsFile: what
+    reading.edges and containers.probe read by os.pread), any other as its reader."""
+    opener = entry.open
+    return opener.descriptor() if type(opener) is OsFile else opener()
+
+
+def _close(source) -> None:
+    """Close what _opened gave."""
+    if type(source) is int:
+        os.close(source)
+    else:
+        source.close()
+
+
 def _prefetched(files, ahead: int = PREFETCH_AHEAD):
-    """(position, entry, open reader, plan) of each of `files` ((position, entry, plan)), in
-    order, each file opened and its edges (and container marks, where its plan sniffs) asked
+    """(position, entry, open source, plan) of each of `files` ((position, entry, plan)), in
+    order, each file opened (_opened) and its edges (and container marks, where its plan sniffs) asked
     of the OS `ahead` files before it is given (triage.prefetch): the reads of a batch's
     files are then in flight together, where one at a time each waited for the device. A file
     that cannot be opened is passed over (the judge reads it, and records why not). The
-    caller closes each reader given; those not given yet are closed here. The files are one
+    caller closes each source given (_close); those not given yet are closed here. The files are one
     Run: nothing is asked once its first files are found in the page cache already (a warm
     cache, where asking only costs), and from then on each file is given as it is opened."""
     waiting: deque = deque()
@@ -123,7 +140,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     try:
         for at, entry, plan in files:
             try:
-                reader = entry.open()
+                reader = _opened(entry)
             except READ_ERRORS:
                 continue
             waiting.append((at, entry, reader, plan))
@@ -138,7 +155,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
             yield waiting.popleft()
     finally:
         for _, _, reader, _ in waiting:
-            reader.close()
+            _close(reader)
 
 
 def _spans(size: int, sniff: bool) -> list:
@@ -234,10 +251,11 @@ class Judge:
         for at, entry, reader, (_, screens, _, opens) in _prefetched(self._screenable(entries)):
             size = entry.size
             try:
-                with reader:
-                    head, tail, read, maybe, _ = _edges(reader, size, opens)
+                head, tail, read, maybe, _ = _edges(reader, size, opens)
             except READ_ERRORS:
                 continue
+            finally:
+                _close(reader)
             if maybe:   # a container, maybe: the judge opens it
                 spent[at] = read
                 continue
