@@ -128,13 +128,14 @@ def _close(source) -> None:
 
 def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     """(position, entry, open source, plan) of each of `files` ((position, entry, plan)), in
-    order, each file opened (_opened) and its edges (and container marks, where its plan sniffs) asked
-    of the OS `ahead` files before it is given (triage.prefetch): the reads of a batch's
-    files are then in flight together, where one at a time each waited for the device. A file
-    that cannot be opened is passed over (the judge reads it, and records why not). The
-    caller closes each source given (_close); those not given yet are closed here. The files are one
-    Run: nothing is asked once its first files are found in the page cache already (a warm
-    cache, where asking only costs), and from then on each file is given as it is opened."""
+    order, each file opened (_opened) and its edges (and container marks, where its plan
+    sniffs) asked of the OS `ahead` files before it is given (triage.prefetch): the reads of a
+    batch's files are then in flight together, where one at a time each waited for the
+    device. A file that cannot be opened is passed over (the judge reads it, and records why
+    not). The caller closes each source given (_close); those not given yet are closed here.
+    The files are one Run: nothing is asked once its first files are found in the page cache
+    already (a warm cache, where asking only costs), and from then on each file is given as
+    it is opened."""
     waiting: deque = deque()
     run = Run()
     try:
