@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 from collections import deque
-from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from .errors import READ_ERRORS
 
@@ -29,7 +29,7 @@ def will_need(fd: int, offset: int, length: int) -> None:
         os.posix_fadvise(fd, offset, length, _WILLNEED)
 
 
-def prefetch(reader: BinaryIO, spans: Iterable[Tuple[int, int]]) -> None:
+def prefetch(reader: Union[BinaryIO, int], spans: Iterable[Tuple[int, int]]) -> None:
     """Ask for these (offset, length) spans of the file `reader` reads: a folder's file on its
     own descriptor, another reader through its own `prefetch` (a file read by its runs asks
     its image's). Where there is no way to ask (an archive member, a virtual disk), nothing;
@@ -89,7 +89,7 @@ def ask_for(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]]) -> 
         _opened_and_asked(item, spans(item), run)
 
 
-def cached(reader: BinaryIO, offset: int = 0) -> bool:
+def cached(reader: Union[BinaryIO, int], offset: int = 0) -> bool:
     """Whether the page cache holds the byte at `offset` of the file `reader` reads already:
     where it does, the rest of what is read near it most likely is too, and asking ahead would
     only cost. A folder's file is asked on its own descriptor (in_cache), another reader
@@ -102,7 +102,7 @@ def cached(reader: BinaryIO, offset: int = 0) -> bool:
     return bool(ask(offset)) if ask is not None else False
 
 
-def _descriptor(reader) -> Optional[int]:
+def _descriptor(reader: Union[BinaryIO, int]) -> Optional[int]:
     """The OS descriptor a folder's file is read by: a file object's, or a bare one (the
     batch screen's, folder.OsFile.descriptor); None for another reader."""
     if type(reader) is int:
