@@ -6,12 +6,12 @@ waited for, and the file is not changed."""
 
 from __future__ import annotations
 
-import io
 import os
 from collections import deque
 from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from .errors import READ_ERRORS
+from .streams import descriptor
 
 T = TypeVar("T")
 AHEAD = 128   # files asked for before the first of them is read: enough to keep a device busy
@@ -35,7 +35,7 @@ def prefetch(reader: Union[BinaryIO, int], spans: Iterable[Tuple[int, int]]) -> 
     its image's). Where there is no way to ask (an archive member, a virtual disk), nothing;
     where the OS refuses (a file system without it), the read goes on unhinted."""
     try:
-        fd = _descriptor(reader)
+        fd = descriptor(reader)
         if fd is not None:   # a folder's file
             for offset, length in spans:
                 will_need(fd, offset, length)
@@ -95,19 +95,11 @@ def cached(reader: Union[BinaryIO, int], offset: int = 0) -> bool:
     only cost. A folder's file is asked on its own descriptor (in_cache), another reader
     through its own `cached` (a file read by its runs asks its image's). False where it cannot
     be told."""
-    fd = _descriptor(reader)
+    fd = descriptor(reader)
     if fd is not None:
         return in_cache(fd, offset)
     ask = getattr(reader, "cached", None)
     return bool(ask(offset)) if ask is not None else False
-
-
-def _descriptor(reader: Union[BinaryIO, int]) -> Optional[int]:
-    """The OS descriptor a folder's file is read by: a file object's, or a bare one (the
-    batch screen's, folder.OsFile.descriptor); None for another reader."""
-    if type(reader) is int:
-        return reader
-    return reader.fileno() if type(reader) is io.FileIO else None
 
 
 def in_cache(fd: int, offset: int) -> bool:

@@ -8,13 +8,13 @@ process as in the main one, and what it returns can be sent from one to the othe
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from .hashing import CHUNK, chunks, digest_stream
 from .signals.exact import EDGE, edge_span
+from .streams import descriptor
 from .workers import Interrupted
 
 HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
@@ -113,9 +113,7 @@ def edges(reader: Union[BinaryIO, int], size: int, first: int = EDGE) -> Tuple[b
     `reader` may be a folder's file as a bare descriptor (folder.OsFile.descriptor)."""
     first = max(first, EDGE)
     start, end = edge_span(size)
-    # a folder's file: positioned reads, no seeks
-    fd = reader if type(reader) is int else reader.fileno() if type(reader) is io.FileIO \
-        else None
+    fd = descriptor(reader)   # a folder's file: positioned reads, no seeks
     head = os.pread(fd, min(size, first), 0) if fd is not None else \
         read_up_to(reader, min(size, first))
     if end <= start or len(head) < min(size, first):

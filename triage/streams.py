@@ -4,6 +4,7 @@ thumbnail slices and video sources all read through it."""
 from __future__ import annotations
 
 import io
+from typing import Optional
 
 
 class Reader(io.RawIOBase):
@@ -17,3 +18,12 @@ class Reader(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
+
+
+def descriptor(reader) -> Optional[int]:
+    """The OS descriptor a folder's file is read by with positioned reads (os.pread, no
+    seeks): a file object's (io.FileIO), or the reader itself where it is a bare descriptor
+    (the batch screen's, folder.OsFile.descriptor); None for any other reader."""
+    if type(reader) is int:
+        return reader
+    return reader.fileno() if type(reader) is io.FileIO else None

@@ -25,7 +25,7 @@ from ..errors import one_line
 from ..records import FileEntry, MemberOf, ScanError
 from ..registry import Registry
 from ..safetext import path_text
-from ..streams import Reader
+from ..streams import Reader, descriptor
 
 MIB = 1 << 20
 SNIFF = 64 * 1024          # head libmagic is shown (ISO 9660 names itself at byte 32,769)
@@ -201,10 +201,9 @@ def probe(source: Union[BinaryIO, int], size: int, head: bytes) -> Tuple[bool, i
     if not beyond:
         return False, 0
     first, last = _span(beyond)
-    if type(source) is int:   # a folder's file as a bare descriptor (folder.OsFile)
-        data = os.pread(source, last - first, first)
-    elif type(source) is io.FileIO:   # a folder's file: a positioned read, no seek
-        data = os.pread(source.fileno(), last - first, first)
+    fd = descriptor(source)
+    if fd is not None:   # a folder's file: a positioned read, no seek
+        data = os.pread(fd, last - first, first)
     elif not source.seekable():
         return True, 0   # its far marks cannot be reached here: the full read tells
     else:
