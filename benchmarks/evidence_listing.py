@@ -16,7 +16,9 @@ start warm and the tools are measured, not the disk):
   * listing: `triage files IMG` (no hashes) against `fls -r -p IMG`; and the walk alone, the
     file entries made inside one process (opening and output left out), with the compiled
     lister and with pytsk3's alone, against `fls -r -p IMG > /dev/null`, in wall and CPU
-    seconds;
+    seconds; the same walk of the tree as a folder, with the compiled lister (_oslist.c) and
+    with os.scandir's alone, against `find TREE -type f -printf` of each file's size, inode and
+    times (a stat a file, as the walk does) to a file;
   * hashing: `triage files IMG --hash md5` and `--hash md5,sha1,sha256` (default workers: one
     process per core) against `hashdeep -r` with the same algorithms on the source tree the
     image was made from (the same files byte for byte; checked: every MD5 must agree), with
@@ -70,17 +72,20 @@ with open_evidence(sys.argv[1]) as ev:
 
 # The walk alone, in one process: the file entries `triage files` and `triage scan` consume,
 # timed from the first to the last (opening the evidence and writing JSON left out), with the
-# compiled lister (triage/evidence/_tskwalk.c) or, for comparison, pytsk3's alone; with the
-# cyclic collector set as every triage command sets it.
+# compiled lister (an image's: triage/evidence/_tskwalk.c; a folder's, "oslist": _oslist.c)
+# or, for comparison, pytsk3's or os.scandir's alone; with the cyclic collector set as every
+# triage command sets it.
 TRIAGE_WALK = """
 import json, sys, time
 from triage.cli import collect_rarely
-from triage.evidence import open_evidence, tsk_walk
+from triage.evidence import folder, open_evidence, tsk_walk
 from triage.records import FileEntry
 collect_rarely()
 if sys.argv[2] == "pytsk3":
     tsk_walk._tskwalk = None
-elif tsk_walk._tskwalk is None:
+elif sys.argv[2] == "scandir":
+    folder._oslist = None
+elif (tsk_walk._tskwalk if sys.argv[2] == "compiled" else folder._oslist) is None:
     sys.exit("the compiled lister is not built (apt install libtsk-dev; pip install -e .)")
 with open_evidence(sys.argv[1]) as ev:
     start, cpu = time.perf_counter(), time.process_time()
@@ -121,6 +126,7 @@ def main(argv=None) -> None:
     print(f"tree: {files:,} files, {payload / 1e9:.2f} GB; images: " +
           ", ".join(f"{k} {p.stat().st_size / 1e9:.2f} GB" for k, p in images.items()))
 
+    folder_listing(tree, args.repeat)
     for fs, image in images.items():
         listed = listing(fs, image, out, args.repeat)
         if args.part == "listing":
@@ -216,6 +222,48 @@ def listing(fs: str, image: Path, out: Path, repeat: int) -> None:
                 f"out) against the whole of `fls -r -p > /dev/null` (its start-up included) "
                 f"(target: >= 0.5x)"))
     return best["triage files"]
+
+
+def folder_listing(tree: Path, repeat: int) -> None:
+    """The walk of a folder: entries made in the process, compiled and by os.scandir, against
+    GNU find stat'ing every file (its start-up included, its output to a file)."""
+    walked = {}
+
+    def walk(lister):
+        def timed():
+            proc = subprocess.run([sys.executable, "-c", TRIAGE_WALK, str(tree), lister],
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                sys.exit(f"benchmark: the walk failed: {proc.stderr[-2000:]}")
+            got = json.loads(proc.stdout)
+            walked.setdefault(lister, set()).add(got["entries"])
+            return Timing(got["seconds"], got["cpu"])
+        return timed
+
+    found, listed = set(), tree.parent / "out" / "find-folder.txt"
+
+    def find():
+        with open(listed, "wb") as f:
+            took = run(["find", str(tree), "-type", "f", "-printf", "%s %i %T@ %A@ %C@\n"],
+                       stdout=f)
+        found.add(sum(1 for _ in open(listed, "rb")))
+        return took
+
+    best = rounds({"find -type f -printf (size, inode, times)": find,
+                   "triage walk, compiled lister (in process)": walk("oslist"),
+                   "triage walk, os.scandir lister (in process)": walk("scandir")},
+                  repeat, lambda _: None)
+    if len(found) != 1 or any(counts != found for counts in walked.values()):
+        sys.exit(f"benchmark: find lists {found} files, the walks {walked}")
+    files = found.pop()
+    peer = best["find -type f -printf (size, inode, times)"]
+    print(table(["tool", "seconds", "CPU seconds", "files/s", "files per CPU-second",
+                 "vs find (wall)", "vs find (CPU)"],
+                [[k, t.seconds, t.cpu, files / t.seconds, files / t.cpu,
+                  peer.seconds / t.seconds, peer.cpu / t.cpu] for k, t in best.items()],
+                f"The walk of the tree as a folder ({files:,} files, metadata in the page "
+                f"cache): entries made in the process (start-up left out) against the whole of "
+                f"find (its start-up included)"))
 
 
 def hashing(fs, image, tree, out, repeat, payload, listed) -> None:

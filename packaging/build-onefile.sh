@@ -32,10 +32,11 @@ venv="$work/venv"
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
-# Where libtsk-dev is installed, `pip install .` also compiles the walk's C lister
-# (triage/evidence/_tskwalk.c, setup.py) and PyInstaller bundles libtsk.so.19 with what it
-# links (libewf, libvmdk, libvhdi, afflib and theirs); without it the build holds the pytsk3
-# walk alone: the same entries, 2-3x slower to list.
+# `pip install .` compiles a folder's C lister (triage/evidence/_oslist.c), and where
+# libtsk-dev is installed the image walk's (triage/evidence/_tskwalk.c, setup.py); PyInstaller
+# bundles libtsk.so.19 with what it links (libewf, libvmdk, libvhdi, afflib and theirs).
+# Without libtsk-dev the build holds the pytsk3 walk alone: the same entries, 2-3x slower to
+# list.
 "$venv/bin/pip" install -q . "pyinstaller>=6.10,<7"
 # The kit reads E01 images 2-5x as fast with a pyewf that inflates with zlib, rebuilt here
 # where zlib's headers are (packaging/pyewf-with-zlib.sh); elsewhere it keeps the wheel's.

@@ -8,7 +8,8 @@ import errno
 import io
 import os
 import stat
-from dataclasses import replace
+import sys
+from dataclasses import MISSING, fields, replace
 from collections import OrderedDict
 from typing import Iterator, NamedTuple, Optional, Tuple, Union
 
@@ -17,6 +18,13 @@ from ..errors import one_line
 from ..safetext import path_text
 from ..records import FileEntry, ScanError, quick_maker
 from . import mounts
+
+try:   # the compiled lister (_oslist.c, Linux): optional, the same entries as scandir's
+    from . import _oslist
+except ImportError:
+    _oslist = None
+if not sys.platform.startswith("linux"):
+    _oslist = None
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -118,13 +126,17 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
     A file stored in an iOS backup met on the way carries its name on the phone."""
     root = os.path.abspath(root)
     backups = {}   # an iOS backup's root folder -> its catalogue (containers.iosbackup)
-    for item in _tree(root, evidence, backups):
-        if isinstance(item, ScanError):
+    maker = (FileEntry, {**_ENTRY_DEFAULTS, "evidence": evidence, "allocated": True}, OsFile)
+    for item in _tree(root, evidence, backups, maker):
+        if type(item) is FileEntry:   # made by the compiled lister
+            entry, path = item, item.open.path
+        elif isinstance(item, ScanError):
             yield item
             continue
-        path, st = item
-        entry = _entry(path, st, root, evidence)
-        phone = _phone_path(backups, path)
+        else:
+            path, st = item
+            entry = _entry(path, st, root, evidence)
+        phone = _phone_path(backups, path) if backups else None
         yield entry if phone is None else replace(entry, backup_path=phone)
 
 
@@ -142,12 +154,13 @@ def sizes(root: str) -> Iterator[int]:
             yield item[1].st_size
 
 
-def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
-          ) -> Iterator[Union[Tuple[str, os.stat_result], ScanError]]:
+def _tree(root: str, evidence: str = "", backups: Optional[dict] = None, maker=None
+          ) -> Iterator[Union[Tuple[str, os.stat_result], FileEntry, ScanError]]:
     """(path, stat) of every regular file under `root`, depth-first, by name within each
     folder, and a ScanError for what cannot be listed or stat'ed, and for each mount of the
     running kernel's state met (mounts.py), which is not walked. With `backups`, the catalogue
-    of each iOS backup met is read into it before the backup's files are given."""
+    of each iOS backup met is read into it before the backup's files are given. With `maker`
+    (_children), a file the compiled lister lists is given as its FileEntry."""
     kernel = mounts.kernel_state()
     try:
         top = os.stat(root).st_dev
@@ -162,7 +175,7 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
         while pending:
             folder, device = pending.pop()
             try:
-                children = _listed(folder, held)
+                children = _children(root, folder, held, maker)
             except OSError as exc:
                 yield ScanError(evidence, f"cannot list folder: {one_line(exc)}",
                                 path=_relative(root, folder))
@@ -170,38 +183,93 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None
             subfolders = []
             # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted
             # before it
-            if backups is not None and any(c.name in iosbackup.CATALOGUES and _is_file(c)
-                                           for _, c in children):
+            if backups is not None and any(_catalogue(child) for child in children):
                 backup = backups[folder] = iosbackup.read(folder)
                 if backup.problem is not None:
                     yield ScanError(evidence, backup.problem, path=_relative(root, folder))
-            for path, child in children:
-                try:
-                    st = child.stat(follow_symlinks=False)
-                except OSError as exc:
-                    yield ScanError(evidence, f"cannot stat: {one_line(exc)}",
-                                    path=_relative(root, path))
+            for child in children:
+                if type(child) is not tuple:   # a FileEntry, made by the compiled lister
+                    yield child
                     continue
-                if stat.S_ISDIR(st.st_mode):
-                    if st.st_dev != device and st.st_dev in kernel:   # a mount point
-                        yield ScanError(evidence, mounts.not_walked(kernel[st.st_dev]),
+                kind, path, value = child
+                if kind == _FILE:
+                    yield path, value
+                elif kind == _FOLDER:
+                    if value != device and value in kernel:   # a mount point
+                        yield ScanError(evidence, mounts.not_walked(kernel[value]),
                                         path=_relative(root, path))
                         continue
-                    subfolders.append((path, st.st_dev))
-                elif stat.S_ISREG(st.st_mode):
-                    yield path, st
-                # symlinks, FIFOs, sockets and device nodes are not files with content of
-                # their own
+                    subfolders.append((path, value))
+                else:
+                    yield ScanError(evidence, f"cannot stat: {one_line(value)}",
+                                    path=_relative(root, path))
             pending.extend(reversed(subfolders))
     finally:
         held.close()
 
 
+# What _children gives of a name that is not a file it made: (kind, path, value).
+_FILE, _FOLDER, _UNSTATED = "f", "d", "e"
+
+
+def _children(root: str, folder: str, held: "_Held", maker=None) -> list:
+    """Each name of `folder` in name order that the walk deals with: (_FILE, path, its stat),
+    (_FOLDER, path, its st_dev), (_UNSTATED, path, the OSError of its stat); with `maker`
+    (FileEntry, its first __dict__, OsFile) where the compiled lister runs, a file as its
+    FileEntry. Links, FIFOs, sockets and device nodes are left out: no content of their own.
+    OSError when the folder cannot be listed."""
+    if maker is not None and _oslist is not None:
+        rows = _oslist.list(_listing_fd(folder, held), _joinable(folder),
+                            _joinable(_relative(root, folder)), maker)
+        if rows is not None:   # else a name that is not UTF-8: scandir's, below
+            return [row if type(row) is not tuple else
+                    (row[0], _joinable(folder) + row[1],
+                     row[2] if row[0] == _FOLDER else OSError(row[2], os.strerror(row[2])))
+                    for row in rows]
+    children = []
+    for path, child in _listed(folder, held):
+        try:
+            st = child.stat(follow_symlinks=False)
+        except OSError as exc:
+            children.append((_UNSTATED, path, exc))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            children.append((_FOLDER, path, st.st_dev))
+        elif stat.S_ISREG(st.st_mode):
+            children.append((_FILE, path, st))
+    return children
+
+
+def _catalogue(child) -> bool:
+    """Whether a child (_children) is an iOS backup's catalogue file."""
+    if type(child) is not tuple:
+        return child.path.rpartition("/")[2] in iosbackup.CATALOGUES
+    kind, path, _ = child
+    return kind == _FILE and os.path.basename(path) in iosbackup.CATALOGUES
+
+
+def _joinable(folder: str) -> str:
+    """`folder` with one trailing separator: a name added to it is a path."""
+    return folder if folder.endswith(os.sep) else folder + os.sep
+
+
+def _listing_fd(folder: str, held: "_Held") -> int:
+    """A descriptor of `folder` to list it by (the caller closes it): a deep folder's from its
+    parent's, which `held` keeps."""
+    if _short(folder):
+        return os.open(folder, _DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    return os.dup(held.open(folder))
+
+
+def _short(folder: str) -> bool:
+    # a name is 255 bytes at most; a character, 4 at most
+    return len(folder) < (LONG_PATH - 256) // 4 or len(os.fsencode(folder)) < LONG_PATH - 256
+
+
 def _listed(folder: str, held: "_Held") -> list:
     """(path, DirEntry) of each name in `folder`, sorted by name. A deep folder is listed
     through a descriptor `held` keeps (its entries stat through it)."""
-    # a name is 255 bytes at most; a character, 4 at most
-    if len(folder) < (LONG_PATH - 256) // 4 or len(os.fsencode(folder)) < LONG_PATH - 256:
+    if _short(folder):
         with os.scandir(folder) as it:
             return sorted(((c.path, c) for c in it), key=lambda pc: pc[1].name)
     with os.scandir(held.open(folder)) as it:
@@ -234,13 +302,6 @@ class _Held:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
-
-
-def _is_file(child: os.DirEntry) -> bool:
-    try:
-        return child.is_file(follow_symlinks=False)
-    except OSError:
-        return False   # told when it is met (cannot stat)
 
 
 def _phone_path(backups, path: str):
@@ -277,6 +338,7 @@ def _entry(path: str, st: os.stat_result, root: str, evidence: str,
 
 
 _new_entry = quick_maker(FileEntry)
+_ENTRY_DEFAULTS = {f.name: f.default for f in fields(FileEntry) if f.default is not MISSING}
 
 
 def _birth(st: os.stat_result):
