@@ -429,11 +429,14 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
     def record(ev_id, batch, verdicts):
         flush()
         settled, plain = [], []
+        files = planned = seen = 0   # of the rows, told the bar at once (when it is shown)
         for (key, content, item), verdict in zip(batch, verdicts):
             if type(verdict) is tuple:   # Verdict.brief(), as _Tasks sends it home
                 status, read, hashed, decoded = verdict
                 plain.append((key, _volume(item), status, read, hashed, decoded, content))
-                progress.advance(1, judge.planned_bytes(item.size), read)
+                if progress.shown:
+                    share = judge.planned_bytes(item.size)
+                    files, planned, seen = files + 1, planned + share, seen + max(share, read)
                 continue
             if verdict.entry is None:   # sent home without it (_Tasks)
                 verdict.entry = item
@@ -448,6 +451,8 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             settled.append((key, content, verdict))
             progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
                              hit=verdict.is_hit)
+        if files:
+            progress.advance(files, planned, seen)
         _record_all(results, ev_id, settled, plain)
 
     ev_id = None

@@ -407,7 +407,7 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
             made.append(AskedReader(name, events))   # held here: none is closed by being let go
             return made[-1]
         return SimpleNamespace(size=10_000, open=opened)
-    plan = Plan(frozenset(), frozenset({FINGERPRINT}), False, False)
+    plan = Plan.of(10_000, frozenset(), frozenset({FINGERPRINT}), False, False)
     files = [(at, entry(name), plan) for at, name in enumerate(["a", "gone", "b", "c", "d"])]
     given = _prefetched(iter(files), ahead=2)
     at, _, reader, _ = next(given)

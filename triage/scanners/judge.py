@@ -46,16 +46,29 @@ PLANS_KEPT = 1 << 16   # sizes whose Plan a judge keeps (a few MB at most)
 
 
 class Plan(NamedTuple):
-    """What a file calls for by its size alone (Judge.plan)."""
+    """What a file calls for by its size alone (Judge.plan), and what follows from that, made
+    once a size (Plan.of): a scan's walking process asks it several times a file."""
 
     digests: FrozenSet[str]   # full digests to take in any case (sets without fingerprints)
     screens: FrozenSet[str]   # sub-file fingerprints to take first
     image: bool               # a picture or video might be decoded: its head tells
     opens: bool               # a container might be opened: its head tells
+    reads: bool               # the file is opened at all
+    planned: int              # Judge.planned_bytes
 
-    @property
-    def reads(self) -> bool:
-        return bool(self.digests or self.screens or self.image or self.opens)
+    @classmethod
+    def of(cls, size: int, digests: FrozenSet[str], screens: FrozenSet[str], image: bool,
+           opens: bool) -> "Plan":
+        if digests:
+            planned = size
+        elif image:
+            planned = min(size, reading.HEAD)
+        elif screens:
+            planned = min(size, 2 * EDGE)   # a container is told from the same head
+        else:
+            planned = min(size, containers.PROBE) if opens else 0
+        return cls(digests, screens, image, opens, bool(digests or screens or image or opens),
+                   planned)
 
 
 @dataclass
@@ -219,9 +232,9 @@ class Judge:
         if plan is None:
             if len(self._plans) >= PLANS_KEPT:
                 self._plans.clear()
-            plan = self._plans[size] = Plan(
-                self.exact.plan(size), self.exact.screens(size), self._image_candidate(size),
-                self._container_candidate(size))
+            plan = self._plans[size] = Plan.of(
+                size, self.exact.plan(size), self.exact.screens(size),
+                self._image_candidate(size), self._container_candidate(size))
         return plan
 
     def learn(self, sizes) -> None:
@@ -233,8 +246,8 @@ class Judge:
         if len(self._plans) + len(new) > PLANS_KEPT:
             self._plans.clear()
         for size, (digests, screens) in zip(new, self.exact.plans_of(np.array(new, np.int64))):
-            self._plans[size] = Plan(digests, screens, self._image_candidate(size),
-                                     self._container_candidate(size))
+            self._plans[size] = Plan.of(size, digests, screens, self._image_candidate(size),
+                                        self._container_candidate(size))
 
     def settle_screened(self, entries) -> Tuple[Dict[int, tuple], Dict[int, int]]:
         """Of a batch of files, those their sub-file fingerprints alone settle, by position in
@@ -249,10 +262,10 @@ class Judge:
         screened: Dict[int, int] = {}            # position -> bytes read
         spent: Dict[int, int] = {}               # the same, of files left to the judge
         keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, keys)
-        for at, entry, reader, (_, screens, _, opens) in _prefetched(self._screenable(entries)):
+        for at, entry, reader, plan in _prefetched(self._screenable(entries)):
             size = entry.size
             try:
-                head, tail, read, maybe, _ = _edges(reader, size, opens)
+                head, tail, read, maybe, _ = _edges(reader, size, plan.opens)
             except READ_ERRORS:
                 continue
             finally:
@@ -261,7 +274,7 @@ class Judge:
                 spent[at] = read
                 continue
             screened[at] = read
-            for name in screens:
+            for name in plan.screens:
                 positions, values = keys.setdefault(name, ([], []))
                 positions.append(at)
                 values.append(signals.get(name).key_from_edges(head, tail, size))
@@ -286,7 +299,7 @@ class Judge:
         marks and its last 4 KiB where it is read only to tell a container, else its head;
         [] for a file not read, a member (its reader asks nothing) or one stored encrypted."""
         size = entry.size
-        needed, screens, image, opens = self.plan(size)
+        needed, screens, image, opens = self.plan(size)[:4]
         if entry.member is not None or entry.encrypted is not None or not size:
             return []
         if screens:
@@ -304,7 +317,7 @@ class Judge:
         for at, entry in enumerate(entries):
             size = entry.size
             plan = self.plan(size)
-            needed, screens, image, _ = plan
+            needed, screens, image = plan[:3]
             if not (needed or image or not screens or entry.member is not None or
                     entry.encrypted is not None or hidden_volume.candidate(size)):
                 yield at, entry, plan
@@ -317,21 +330,14 @@ class Judge:
         """What the progress bar counts for a file before it is read: its size when a digest
         needs it all, its head when only a picture would be read further, else 0. (What is
         found to need more, a picture or a hit's re-read, is added when it is done.)"""
-        plan = self.plan(size)
-        if plan.digests:
-            return size
-        if plan.image:
-            return min(size, reading.HEAD)
-        if plan.screens:
-            return min(size, 2 * EDGE)   # a container is told from the same head
-        return min(size, containers.PROBE) if plan.opens else 0
+        return self.plan(size).planned
 
     def cost(self, entry: FileEntry) -> int:
         """What judging `entry` is expected to cost, in bytes read: what it plans to read, for
         a likely container (by its name) the work of its members, and for a likely picture its
         reading and decoding; for workers.batches."""
-        planned = self.planned_bytes(entry.size)
         plan = self.plan(entry.size)
+        planned = plan.planned
         if plan.opens and containers.likely(entry.path):
             return max(planned, CONTAINER_WORK_PER_BYTE * entry.size)
         if not (plan.image and reading.likely_picture(entry.path)):
@@ -380,7 +386,7 @@ class Judge:
 
     def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
                parents: Tuple[str, ...]) -> Verdict:
-        needed, screens, image, opens = self.plan(entry.size)
+        needed, screens, image, opens = self.plan(entry.size)[:4]
         if not needed and not image and not opens and not screens:   # as needs_read()
             return Verdict(entry, "skipped")
         once = entry.member is not None and entry.member.read_once
