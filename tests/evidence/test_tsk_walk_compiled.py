@@ -205,3 +205,23 @@ def test_a_walker_refuses_to_be_closed_or_reopened_from_within_its_own_call(imag
         walker.close()
         with pytest.raises(ValueError, match="the walker is closed"):
             walker.list(fs.info.root_inum, False)
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+def test_the_compiled_lister_loads_only_for_a_file_system(images, tmp_path):
+    """It links libtsk and what that links: a folder's listing does without it, an image's
+    file system loads it."""
+    import subprocess
+    import sys
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"a")
+    check = ("import sys\n"
+             "from triage.evidence import open_evidence\n"
+             "with open_evidence(sys.argv[1]) as ev:\n"
+             "    listed = sum(1 for _ in ev.entries())\n"
+             "print(listed, 'triage.evidence._tskwalk' in sys.modules)\n")
+    for path, loaded in ((folder, "False"), (images / "mbr.raw", "True")):
+        out = subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert int(out[0]) >= 1 and out[1] == loaded

@@ -32,10 +32,28 @@ _META_ALLOC = pytsk3.TSK_FS_META_FLAG_ALLOC
 _META_REG = pytsk3.TSK_FS_META_TYPE_REG
 _NAME_REG = pytsk3.TSK_FS_NAME_TYPE_REG
 
-try:   # the compiled lister (setup.py builds it where libtsk-dev is installed)
-    from . import _tskwalk
-except ImportError:
-    _tskwalk = None
+_UNLOADED = object()
+
+
+def _compiled():
+    """The compiled lister (setup.py builds it where libtsk-dev is installed), or None; loaded
+    on first use: it links the system's libtsk and what that links (libewf, libvmdk, afflib
+    ...), 9 ms of a start that a folder's scan does not need. Tests set `_tskwalk` to None
+    for pytsk3's path."""
+    module = globals().get("_tskwalk", _UNLOADED)
+    if module is _UNLOADED:
+        try:
+            from . import _tskwalk as module
+        except ImportError:
+            module = None
+        globals()["_tskwalk"] = module
+    return module
+
+
+def __getattr__(name):
+    if name == "_tskwalk":
+        return _compiled()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # File systems whose allocated files TSK reads exactly as their runs lie (no initialized
 # size short of the size, no compression that a run's flags would not show): such a file's
@@ -390,9 +408,10 @@ def _lister(fs, ntfs: bool, whole_names: bool, spec: tuple):
     """The compiled lister when it is built and opens this file system, else pytsk3's.
     `spec`: what the compiled lister makes the plain case's entries with (_Maker.spec)."""
     image = getattr(fs, "image", None)
-    if _tskwalk is not None and image is not None and fs.info.ftype in COMPILED_TYPES:
+    compiled = _compiled() if image is not None and fs.info.ftype in COMPILED_TYPES else None
+    if compiled is not None:
         try:
-            walker = _tskwalk.Walker(image, image.get_size(), fs.image_offset, fs.info.ftype)
+            walker = compiled.Walker(image, image.get_size(), fs.image_offset, fs.info.ftype)
         except (OSError, RuntimeError, ValueError, OverflowError):
             pass   # libtsk may refuse what pytsk3's newer TSK opened: pytsk3 lists it
         else:
