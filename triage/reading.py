@@ -14,7 +14,7 @@ from typing import BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple, Un
 
 from .hashing import CHUNK, chunks, digest_stream
 from .signals.exact import EDGE, edge_span
-from .streams import descriptor
+from .streams import positioned
 from .workers import Interrupted
 
 HEAD = 64 * 1024                       # read first, always: far more than libmagic needs
@@ -110,19 +110,20 @@ def edges(reader: Union[BinaryIO, int], size: int, first: int = EDGE) -> Tuple[b
     4 KiB and the tail, 8 KiB at most. A longer head (a container's sniff, HEAD) holds the tail
     of a file no longer than it, which is then not read again. A reader that cannot seek is
     read through to the tail. Where the reader is left is not said: seek before reading on.
-    `reader` may be a folder's file as a bare descriptor (folder.OsFile.descriptor)."""
+    `reader` may be a folder's file as a bare descriptor (folder.OsFile.descriptor); a folder's
+    file and an image's read by its runs are read by position (streams.positioned)."""
     first = max(first, EDGE)
     start, end = edge_span(size)
-    fd = descriptor(reader)   # a folder's file: positioned reads, no seeks
-    head = os.pread(fd, min(size, first), 0) if fd is not None else \
+    read_at = positioned(reader)   # a folder's file, an image's by its runs: no seeks
+    head = read_at(min(size, first), 0) if read_at is not None else \
         read_up_to(reader, min(size, first))
     if end <= start or len(head) < min(size, first):
         return head, b""
     if end <= len(head):
         return head, head[start:end]
-    if fd is not None:
+    if read_at is not None:
         at = max(start, len(head))
-        return head, head[start:] + os.pread(fd, end - at, at)
+        return head, head[start:] + read_at(end - at, at)
     if start < len(head):   # the tail begins inside the head: the reader is where it goes on
         return head, head[start:] + read_up_to(reader, end - len(head))
     if reader.seekable():

@@ -429,14 +429,13 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
     def record(ev_id, batch, verdicts):
         flush()
         settled, plain = [], []
-        files = planned = seen = 0   # of the rows, told the bar at once (when it is shown)
+        files = planned = seen = 0   # of the rows: told the bar at once
         for (key, content, item), verdict in zip(batch, verdicts):
             if type(verdict) is tuple:   # Verdict.brief(), as _Tasks sends it home
                 status, read, hashed, decoded = verdict
                 plain.append((key, _volume(item), status, read, hashed, decoded, content))
-                if progress.shown:
-                    share = judge.planned_bytes(item.size)
-                    files, planned, seen = files + 1, planned + share, seen + max(share, read)
+                share = judge.planned_bytes(item.size)
+                files, planned, seen = files + 1, planned + share, seen + max(share, read)
                 continue
             if verdict.entry is None:   # sent home without it (_Tasks)
                 verdict.entry = item

@@ -4,7 +4,9 @@ thumbnail slices and video sources all read through it."""
 from __future__ import annotations
 
 import io
-from typing import Optional
+import os
+from functools import partial
+from typing import Callable, Optional
 
 
 class Reader(io.RawIOBase):
@@ -27,3 +29,15 @@ def descriptor(reader) -> Optional[int]:
     if type(reader) is int:
         return reader
     return reader.fileno() if type(reader) is io.FileIO else None
+
+
+def positioned(reader) -> Optional[Callable[[int, int], bytes]]:
+    """`read_at(length, offset)`: `length` bytes of what `reader` reads from `offset` (fewer at
+    its end), without moving it, where it has such reads: a folder's file (os.pread on its
+    descriptor) or a reader with its own `read_at` (an image's file read by its runs,
+    tsk_walk.RunReader); else None (seek and read). The batch screen's edges and container
+    marks are read so: no seeks, no position kept."""
+    fd = descriptor(reader)
+    if fd is not None:
+        return partial(os.pread, fd)
+    return getattr(reader, "read_at", None)

@@ -14,7 +14,6 @@ members are deleted) and flows through the same judge as any file."""
 from __future__ import annotations
 
 import io
-import os
 import struct
 import time
 from dataclasses import dataclass, replace
@@ -25,7 +24,7 @@ from ..errors import one_line
 from ..records import FileEntry, MemberOf, ScanError
 from ..registry import Registry
 from ..safetext import path_text
-from ..streams import Reader, descriptor
+from ..streams import Reader, positioned
 
 MIB = 1 << 20
 SNIFF = 64 * 1024          # head libmagic is shown (ISO 9660 names itself at byte 32,769)
@@ -201,9 +200,9 @@ def probe(source: Union[BinaryIO, int], size: int, head: bytes) -> Tuple[bool, i
     if not beyond:
         return False, 0
     first, last = _span(beyond)
-    fd = descriptor(source)
-    if fd is not None:   # a folder's file: a positioned read, no seek
-        data = os.pread(fd, last - first, first)
+    read_at = positioned(source)
+    if read_at is not None:   # a folder's file, an image's by its runs: no seek
+        data = read_at(last - first, first)
     elif not source.seekable():
         return True, 0   # its far marks cannot be reached here: the full read tells
     else:

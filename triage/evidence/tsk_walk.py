@@ -227,27 +227,34 @@ class RunReader(RandomAccess):
 
     def read(self, size: int = -1) -> bytes:
         left = self._size - self._pos
-        want = left if size is None or size < 0 else min(size, left)
+        data = self.read_at(left if size is None or size < 0 else min(size, left), self._pos)
+        self._pos += len(data)
+        return data
+
+    def read_at(self, size: int, at: int) -> bytes:
+        """`size` bytes of the file from `at` (fewer at its end), the position left where it
+        is (streams.positioned)."""
+        want, pos = min(size, self._size - at), at
         parts, start = [], 0
         for offset, length in self._runs:
             if want <= 0:
                 break
-            if self._pos < start + length:
-                skip = self._pos - start
+            if pos < start + length:
+                skip = pos - start
                 take = min(length - skip, want)
                 data = self._media.read(offset + skip, take)
                 parts.append(data)
-                self._pos += len(data)
+                pos += len(data)
                 want -= len(data)
                 if len(data) < take:
-                    raise OSError(f"read failed at offset {self._pos} of {self._size}: the "
+                    raise OSError(f"read failed at offset {pos} of {self._size}: the "
                                   f"media ends inside the file")
             start += length
         if self._media.damage_seen():
             hit = overlap(self._media.damaged(), self._runs)
             if hit is not None:
                 raise DamagedMedia(*hit)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return b"" if not parts else parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class ReopenError(Exception):
