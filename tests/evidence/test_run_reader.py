@@ -120,6 +120,21 @@ def test_runs_are_read_in_the_files_order():
     assert reader.read(200) == media.data[12192:12288] + media.data[0:104]
 
 
+def test_a_read_by_position_reads_as_seek_and_read_and_leaves_the_position():
+    """read_at (streams.positioned: the batch screen's edges and container marks)."""
+    from triage.reading import edges
+    from triage.streams import positioned
+    media = _Media()
+    reader = tsk_walk.RunReader(media, ((8192, 4096), (0, 4096), (65536, 100)), 8292)
+    whole = media.data[8192:12288] + media.data[0:4096] + media.data[65536:65636]
+    reader.seek(123)
+    for at, size in ((0, 4096), (4000, 200), (8192, 500), (8200, 4096), (9000, 10)):
+        assert reader.read_at(size, at) == whole[at:at + size]
+    assert reader.tell() == 123
+    assert positioned(reader) == reader.read_at
+    assert edges(reader, 8292) == (whole[:4096], whole[4196:8292])
+
+
 def test_content_in_a_damaged_chunk_is_an_error_not_zeros():
     media = _Media(damaged=[(65536, 32768)])
     clean = tsk_walk.RunReader(media, ((0, 4096),), 4096)
