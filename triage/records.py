@@ -4,6 +4,7 @@ conversion to the shared field vocabulary (DFXML's fileobject names)."""
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
+from operator import itemgetter
 from typing import BinaryIO, Callable, Optional, Tuple
 
 from .timefmt import iso
@@ -106,8 +107,7 @@ class FileEntry:
     def __reduce__(self):
         # Its fields' values in order, without their names: entries travel to worker
         # processes a batch at a time, and the names were a third of each one's pickle.
-        state = self.__dict__
-        return _remade_entry, (tuple([state[name] for name in _ENTRY_FIELDS]),)
+        return _remade_entry, (_entry_values(self.__dict__),)
 
     def key(self) -> str:
         """A stable identity within one scan, used by the results db for resume."""
@@ -153,6 +153,7 @@ class FileEntry:
 
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(FileEntry))
+_entry_values = itemgetter(*_ENTRY_FIELDS)   # an entry's __dict__ -> its values, in order
 
 
 def _remade_entry(values: tuple) -> FileEntry:

@@ -127,3 +127,21 @@ def test_a_folder_the_compiled_lister_cannot_open_is_an_error_record(tmp_path, m
     monkeypatch.setattr(os, "open", refusing)
     records = list(folder.walk(str(root), "ev"))
     assert records == [ScanError("ev", "cannot list folder: Permission denied", path="/d")]
+
+
+def test_a_folder_s_entries_pickle_whole(tmp_path):
+    """Entries travel to the worker processes a batch at a time: every field, and how the
+    file opens (an OsFile, a link followed or not), comes back equal."""
+    import pickle
+    root = tmp_path / "evidence"
+    root.mkdir()
+    _tree(root)
+    walked = [e for e in folder.walk(str(root), "ev") if isinstance(e, FileEntry)]
+    given = folder.single(str(root / "link"), "ev")   # named by the examiner: followed
+    back = pickle.loads(pickle.dumps(walked + [given], protocol=5))
+    assert back == walked + [given] and len(back) == 12
+    assert [vars(e) for e in back] == [vars(e) for e in walked + [given]]
+    assert [type(e.open) for e in back] == [folder.OsFile] * 12
+    assert back[-1].open.follow and not any(e.open.follow for e in back[:-1])
+    with back[-1].open() as f:
+        assert f.read() == b"a" * 5000

@@ -70,6 +70,11 @@ class OsFile(NamedTuple):
     def descriptor(self) -> int:
         return open_descriptor(self.path, self.follow)
 
+    def __reduce__(self):
+        # as its fields, made again by calling the class: a NamedTuple's own pickling asks
+        # __getnewargs__ of each (a third more of a batch's pickling, every file has one)
+        return OsFile, tuple(self)
+
 
 def _open(path: str, flags: int) -> int:
     try:
