@@ -158,7 +158,8 @@ _entry_values = itemgetter(*_ENTRY_FIELDS)   # an entry's __dict__ -> its values
 
 def _remade_entry(values: tuple) -> FileEntry:
     entry = object.__new__(FileEntry)
-    entry.__dict__.update(zip(_ENTRY_FIELDS, values))
+    # its __dict__ made whole in one step (a worker remakes every entry of its batches)
+    object.__setattr__(entry, "__dict__", dict(zip(_ENTRY_FIELDS, values)))
     return entry
 
 
