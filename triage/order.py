@@ -4,27 +4,33 @@ directory order, which on a used disk jumps about); under a time budget, the lik
 first (`likely`).
 
 Sorted a window at a time: a scan reads while it walks, and holding every file of a large
-disk before the first read would give up that overlap (and hold a TSK handle per file)."""
+disk before the first read would give up that overlap (and hold a TSK handle per file). The
+windows grow from a batch's worth: the workers start on the first files within a few
+milliseconds, where a whole first window kept them waiting (53 ms for 4,096 files, 5 % of a
+screened scan of 20,000)."""
 
 from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, List, TypeVar
 
 T = TypeVar("T")
-WINDOW = 4096   # files: at 256 a batch, 16 batches sorted together
+WINDOW = 4096        # files: at 256 a batch, 16 batches sorted together
+FIRST_WINDOW = 256   # the first window, each next one twice the last, up to WINDOW
 
 
 def media_order(items: Iterable[T], entry: Callable[[T], object] = lambda item: item,
-                window: int = WINDOW) -> Iterator[T]:
-    """`items` sorted by their entry's first media offset within each run of `window` items;
-    items whose offset is not known (folders, reopened or resident files) keep their place
-    relative to each other, after those whose offset is known."""
+                window: int = WINDOW, first: int = FIRST_WINDOW) -> Iterator[T]:
+    """`items` sorted by their entry's first media offset within each run of items: `first`
+    of them, then twice as many each time, up to `window`. Items whose offset is not known
+    (folders, reopened or resident files) keep their place relative to each other, after
+    those whose offset is known."""
     held: List[T] = []
+    size = min(first, window)
     for item in items:
         held.append(item)
-        if len(held) >= window:
+        if len(held) >= size:
             yield from _sorted(held, entry)
-            held = []
+            held, size = [], min(2 * size, window)
     yield from _sorted(held, entry)
 
 
