@@ -110,6 +110,9 @@ class _Media:
     def damaged(self):
         return list(self._damaged)
 
+    def descriptor(self):   # not a raw file: read through read()
+        return None
+
 
 def test_runs_are_read_in_the_files_order():
     media = _Media()
@@ -251,3 +254,39 @@ def test_whether_a_file_byte_is_cached_is_asked_of_the_media_byte_that_holds_it(
     assert [reader.cached(0), reader.cached(4096), reader.cached(4097), reader.cached(20_000)] \
         == [False, True, False, False]
     assert media.asked == [("cached", 10_000), ("cached", 50_000), ("cached", 50_001)]
+
+
+def test_a_file_in_one_run_of_a_raw_image_is_read_by_the_image_s_descriptor(images, tmp_path):
+    """OneRunReader: the same bytes by every read, a short image still an error, and only
+    where the media is one raw file (an E01's files keep the media's reads)."""
+    import os
+    from triage.streams import positioned
+    with open_evidence(str(images / "ext4.raw")) as ev:
+        entries = [e for e in _entries(ev) if e.open.runs and len(e.open.runs) == 1]
+        assert len(entries) >= 10
+        for entry in entries:
+            with entry.open() as reader:
+                assert type(reader) is tsk_walk.OneRunReader
+                whole = reader.read()
+                reader.seek(entry.size // 3)
+                assert reader.read(777) == whole[entry.size // 3:entry.size // 3 + 777]
+                assert positioned(reader)(5000, 100) == whole[100:5100]
+                assert reader.read_at(10, entry.size) == b""
+            runs, entry.open.runs = entry.open.runs, None
+            with entry.open() as tsk:   # TSK's own read of it
+                assert tsk.read() == whole
+            entry.open.runs = runs
+    media = _Media(size=10000)
+    assert type(tsk_walk.RunReader.of(media, ((0, 4096),), 4096)) is tsk_walk.RunReader
+    cut = tmp_path / "cut.raw"
+    cut.write_bytes(media.data)
+    fd = os.open(cut, os.O_RDONLY)
+    try:
+        media.descriptor = lambda: fd
+        short = tsk_walk.RunReader.of(media, ((8192, 4096),), 4096)
+        assert type(short) is tsk_walk.OneRunReader
+        assert short.read_at(100, 0) == media.data[8192:8292]
+        with pytest.raises(OSError, match="media ends inside the file"):
+            short.read()
+    finally:
+        os.close(fd)

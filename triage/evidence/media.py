@@ -51,6 +51,11 @@ class Media:
     def read(self, offset: int, length: int) -> bytes:
         return self.img.read(offset, length)
 
+    def descriptor(self) -> Optional[int]:
+        """The OS descriptor of a media that is one raw file (or device) read as it is, whose
+        bytes positioned reads of it give (tsk_walk.OneRunReader); None for any other."""
+        return getattr(self.img, "descriptor", None)
+
     def readinto(self, offset: int, buffer: memoryview) -> int:
         """Fill `buffer` (writable bytes) from `offset`; the count read, fewer only at the end.
         A raw image reads straight into it: a sweep that reuses its buffers then spends no
@@ -280,6 +285,10 @@ class RawImg(_PyImg):
             self._file.close()
             raise
         super().__init__(size)
+
+    @property
+    def descriptor(self) -> int:
+        return self._fd
 
     def _read(self, offset, size):
         return os.pread(self._fd, size, offset)   # no shared file offset: no lock
