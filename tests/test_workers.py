@@ -138,6 +138,38 @@ def test_threads_share_the_callers_objects(monkeypatch):
     assert sorted(seen) == [1, 2, 3]
 
 
+def test_the_batches_go_on_being_made_while_the_oldest_is_at_work(kind):
+    """AHEAD batches a worker are handed out before the first one's results are waited for."""
+    release, made = workers.stop_event(), []
+
+    def items():
+        for n in range(100 * BATCH_FILES):
+            if n % BATCH_FILES == 0:
+                made.append(n)
+            yield n
+    pool = Workers(partial(_held_until, release), 2)
+    try:
+        waiting = threading.Thread(target=lambda: made.append(list(pool.map(
+            batches(items(), cost=lambda n: 0)))))
+        waiting.start()
+        deadline = time.monotonic() + 60
+        while len(made) < workers.AHEAD * 2 + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)   # had it gone on, more would be made by now
+        assert len(made) == workers.AHEAD * 2 + 1   # handed out, the oldest waited for
+        release.set()
+        waiting.join(60)
+        assert [n for batch, _ in made[-1] for n in batch] == list(range(100 * BATCH_FILES))
+    finally:
+        release.set()
+        pool.close()
+
+
+def _held_until(event, n):
+    event.wait(60)
+    return n
+
+
 def test_ordered_keeps_the_order_and_shares_the_work(kind):
     out = list(workers.ordered(_square_and_pid, range(300), cost=lambda n: BATCH_COST // 4,
                                count=2))
