@@ -839,6 +839,29 @@ def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(t
     assert set(judged) <= {"/f0006.bin", "/f0299.bin"}
 
 
+def test_a_set_whose_data_fails_its_checksum_is_refused_before_anything_is_written(
+        tmp_path, triage):
+    """The set's data is checksummed while the scan opens its evidence (store.Pending): a
+    flipped bit still stops the scan with one line before its output folder is made."""
+    from triage.hashsets import compile_sources
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "known.bin").write_bytes(b"known\n")
+    source = tmp_path / "alert.md5"
+    source.write_text(hashlib.md5(b"known\n").hexdigest() + "  known.bin\n")
+    sound, bad = tmp_path / "alert.tset", tmp_path / "bad.tset"
+    compile_sources([source], sound)
+    data = bytearray(sound.read_bytes())
+    data[-1] ^= 1   # the last byte of the data
+    bad.write_bytes(bytes(data))
+    run = triage("scan", evidence, "--hashset", sound, "--hashset", bad, "-o", tmp_path / "out")
+    assert run.code == 2
+    assert run.stderr == (f"triage: error: {bad}: compiled set data is corrupted (checksum "
+                          f"mismatch)\n")
+    assert not (tmp_path / "out").exists()
+    assert triage("scan", evidence, "--hashset", sound, "-o", tmp_path / "out").code == 1
+
+
 def test_the_same_evidence_given_twice_is_refused_before_anything_is_written(tmp_path, triage):
     """Before, the second walk of one folder recorded each of its files as another name of the
     first walk's (the summary: no file seen, 51 other names, one hit)."""

@@ -155,15 +155,26 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
     started = time.monotonic() if req.started is None else req.started
     # Everything that can make the scan impossible is checked before any long work starts.
     refuse_repeats(req.hashsets)
-    sets = [load_hashset(p, trust=req.trust, progress=progress.shown) for p in req.hashsets]
+    # Each set's data is checksummed in a thread while the rest of the start goes on (tens of
+    # ms a set); all of it has passed before the output folder is made.
+    sets = [load_hashset(p, trust=req.trust, later=True, progress=progress.shown)
+            for p in req.hashsets]
     if (req.blocks or req.sample) and not any("block" in s.signals for s in sets):
         for s in sets:
             s.close()
         raise TriageError(f"{'--sample' if req.sample else '--blocks'} needs a set with block "
                           f"digests (made with `triage hashset build --blocks`)")
-    check_outside_evidence(Path(req.outdir), req.evidence)
-    evidences = _open_all(req.evidence)
     try:
+        check_outside_evidence(Path(req.outdir), req.evidence)
+        evidences = _open_all(req.evidence)
+    except BaseException:
+        for s in sets:
+            s.close()
+        raise
+    try:
+        described = environment.describe()
+        for s in sets:
+            s.verified()
         prepared = prepare(
             Path(req.outdir), resume=req.resume, force=req.force,
             report_names=[r.filename for r in REPORTERS.values()],
@@ -180,7 +191,7 @@ def scan(req: ScanRequest, progress: Optional[Progress] = None) -> ScanOutcome:
         raise
     try:
         with terminate_as_interrupt():
-            return _scan(req, prepared, sets, evidences, progress, started)
+            return _scan(req, prepared, sets, evidences, progress, started, described)
     finally:
         prepared.lock.release()
         for s in sets:
@@ -196,7 +207,8 @@ def _identity(evidences, sets, scope: Optional[Scope]) -> dict:
 
 
 def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
-          started: float) -> ScanOutcome:
+          started: float, described: dict) -> ScanOutcome:
+    """`described`: the environment the scan runs in (environment.describe)."""
     results, options = prepared.results, prepared.options
     stop = stop_event()
     # A scan resumed from before containers were opened has no "archives": it opens none.
@@ -215,7 +227,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     ids = {}
     try:
         results.set("tool", {"name": TOOL_NAME, "version": __version__})
-        results.set("environment", environment.describe())
+        results.set("environment", described)
         results.set("options", {**options, "formats": list(req.formats)})
         if results.get("started") is None:
             results.set("started", now())

@@ -180,7 +180,7 @@ def test_a_rate_out_of_range_is_one_line(sets, tmp_path):
 def rewrite(path, target, change):
     """The set at `path` with its header changed by `change`, written (checksums valid) to
     `target`."""
-    header, arrays, mapped, _ = store.open_mapped(path)
+    header, arrays, mapped, _, _ = store.open_mapped(path)
     arrays = {k: np.array(v) for k, v in arrays.items()}
     del mapped
     header.pop("arrays")

@@ -51,3 +51,36 @@ def test_short_file_is_not_a_set(tmp_path):
     path.write_bytes(b"TRIAGEHS\x01")
     with pytest.raises(HashSetError, match="not a compiled triage hash set"):
         HashSet(path)
+
+
+def test_a_set_checked_later_opens_and_tells_at_verified(compiled, tmp_path):
+    """`later`: the data's checksum is taken in a thread; verified() raises what a plain open
+    raises, and the descriptor the thread read by is closed once it ends."""
+    import gc
+    import os
+    bad = tmp_path / "bad.tset"
+    data = bytearray(compiled.read_bytes())
+    data[-5000] ^= 1
+    bad.write_bytes(bytes(data))
+    with HashSet(compiled, later=True) as sound:
+        sound.verified()
+        sound.verified()   # once told, told again at no cost
+        assert sound.lookup("md5", [bytes(16)]) == [[]]
+    flipped = HashSet(bad, later=True)
+    try:
+        with pytest.raises(HashSetError, match=f"^{bad}: compiled set data is corrupted "
+                                               r"\(checksum mismatch\)$"):
+            flipped.verified()
+    finally:
+        flipped.close()
+    del sound, flipped
+    gc.collect()   # the mappings' own descriptors go with their last view
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            held.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except FileNotFoundError:   # the listing's own
+            pass
+    assert str(bad) not in held and str(compiled) not in held
+    with pytest.raises(HashSetError, match="checksum mismatch"):   # without later: at once
+        HashSet(bad)

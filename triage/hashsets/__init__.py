@@ -28,11 +28,12 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load(path, verify: bool = True, trust=None, **options) -> HashSet:
+def load(path, verify: bool = True, trust=None, later: bool = False, **options) -> HashSet:
     """Open a compiled or sealed set, or compile a source file (format detected from content)
     into a temporary store and open that. `trust`: raw Ed25519 public keys, one of which must
-    have signed the set (a source file is never signed). `options` go to compile_sources
-    (name, kind, signal...)."""
+    have signed the set (a source file is never signed). `later`: a compiled set's data is
+    checked in a thread (HashSet.verified). `options` go to compile_sources (name, kind,
+    signal...)."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -40,7 +41,7 @@ def load(path, verify: bool = True, trust=None, **options) -> HashSet:
     except OSError as exc:
         raise HashSetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if is_store(head):
-        return HashSet(path, verify, trust)
+        return HashSet(path, verify, trust, later)
     if trust is not None:
         raise HashSetError(f"{path}: not signed (a source list, not a compiled set), and "
                            f"--trust accepts only sets signed by a trusted key")

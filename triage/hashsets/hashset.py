@@ -64,9 +64,12 @@ class HashSet:
     """A compiled or a sealed set (store.py holds both forms): the scan's calls answer the same
     for both; a sealed set's exact signals refuse every call that would list their digests."""
 
-    def __init__(self, path, verify: bool = True, trust=None):
+    def __init__(self, path, verify: bool = True, trust=None, later: bool = False):
+        """`later`: the data's checksum (and signature) are checked in a thread while the
+        caller goes on; it calls verified() before it relies on an answer."""
         self.path = path
-        header, self._arrays, self._mapped, signer = store.open_mapped(path, verify, trust)
+        header, self._arrays, self._mapped, signer, self._pending = store.open_mapped(
+            path, verify, trust, later)
         try:
             structure.check(path, header, self._arrays, SetInfo)
         except BaseException:
@@ -230,7 +233,16 @@ class HashSet:
         return [SetEntry(signal, v, c, se, sz, nm, q, i)
                 for v, c, se, sz, nm, q, i in zip(values, cats, series, sizes, names, quals, ids)]
 
+    def verified(self) -> None:
+        """Return once the checks left to a thread (`later`) have passed; raise the
+        HashSetError that names what they found wrong."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.wait()
+
     def close(self) -> None:
+        if self._pending is not None:   # nothing of the set's outlives it
+            self._pending.join()
         self._arrays = {}
         self._vectors = {}
         try:

@@ -28,8 +28,10 @@ import mmap
 import os
 import struct
 import tempfile
+import threading
+from functools import partial
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -95,12 +97,20 @@ def _discard(tmp: str) -> None:
         os.unlink(tmp)
 
 
-def open_mapped(path, verify: bool = True, trust=None
-                ) -> Tuple[dict, Dict[str, np.ndarray], mmap.mmap, Optional[str]]:
-    """(header, arrays as read-only views of the mapping, the mapping, the signer's key
-    fingerprint or None). `verify` re-hashes the data (about 0.2 s per 10 million MD5s) so
-    that a flipped bit cannot give a wrong answer; a signed set is always verified, signature
-    included. `trust`: raw public keys, one of which must have signed the set."""
+class Opened(NamedTuple):
+    header: dict
+    arrays: Dict[str, np.ndarray]   # read-only views of the mapping
+    mapped: mmap.mmap
+    signer: Optional[str]           # the signer's key fingerprint, or None
+    pending: Optional["Pending"]    # the checks left to a thread (open_mapped's `later`)
+
+
+def open_mapped(path, verify: bool = True, trust=None, later: bool = False) -> Opened:
+    """The set at `path`, mapped. `verify` re-hashes the data (about 0.2 s per 10 million
+    MD5s) so that a flipped bit cannot give a wrong answer; a signed set is always verified,
+    signature included. `trust`: raw public keys, one of which must have signed the set.
+    `later`: the re-hash (and the signature's check) runs in a thread while the caller goes
+    on, and Opened.pending.wait() says what it found; everything else is checked here."""
     path = Path(path)
     if trust is not None:
         verify = True
@@ -127,14 +137,26 @@ def open_mapped(path, verify: bool = True, trust=None
                 raise HashSetError(f"{path}: compiled set is truncated ({size} bytes, "
                                    f"expected {data_start + data_len + trailer})")
             header = json.loads(blob)
-            signer = None
+            signer = check = None   # check: what is wrong with the data (None: nothing)
             if trailer:
-                signer = _check_signature(f, path, data_start, data_len, data_sum, trust)
+                public, signature = _trailer(f, path, data_start + data_len)
+                signer = signing_fingerprint(public)
+                check = partial(_signed_intact, path, data_start, data_len, data_sum, public,
+                                signature, signer, trust)
             elif trust is not None:
                 raise HashSetError(f"{path}: not signed, and --trust accepts only sets signed "
                                    f"by a trusted key (`triage hashset sign`)")
-            elif verify and not _data_intact(f, data_start, data_len, data_sum):
-                raise HashSetError(f"{path}: compiled set data is corrupted (checksum mismatch)")
+            elif verify:
+                check = partial(_intact, path, data_start, data_len, data_sum)
+            pending = None
+            if check is not None:
+                # its own descriptor of the same file: the one mapped, whatever its path
+                # names meanwhile; read by position, no offset shared
+                fd = os.dup(f.fileno())
+                pending = Pending(partial(_closing, fd, check))
+                if not later:
+                    pending.wait()
+                    pending = None
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as exc:
         raise HashSetError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -152,39 +174,85 @@ def open_mapped(path, verify: bool = True, trust=None
         arrays.clear()
         mapped.close()
         raise HashSetError(f"{path}: compiled set layout is inconsistent: {exc}") from None
-    return header, arrays, mapped, signer
+    return Opened(header, arrays, mapped, signer, pending)
 
 
-def _check_signature(f, path, data_start: int, data_len: int, data_sum: bytes,
-                     trust) -> str:
-    """Verify the trailer's signature over the whole file, and the data's checksum, in one
-    read; return the signer's fingerprint. Raises HashSetError naming what is wrong."""
-    from .. import signing   # `cryptography` is loaded only for a signed set
-    end = data_start + data_len
+class Pending:
+    """A set's checks of its data, running in a thread of their own: the data's SHA-256
+    (hashlib lets go of the GIL) takes tens of ms a set, which a scan's start spends on
+    other work meanwhile. `wait()` raises the HashSetError that names what is wrong."""
+
+    def __init__(self, check: Callable[[], Optional[str]]):
+        self._problem: Optional[str] = None
+        self._thread = threading.Thread(target=self._run, args=(check,), daemon=True,
+                                        name="set-checks")
+        self._thread.start()
+
+    def _run(self, check) -> None:
+        try:
+            self._problem = check()
+        except OSError as exc:
+            self._problem = f"cannot read: {exc.strerror or exc}"
+        except BaseException as exc:   # noqa: BLE001 - told by wait(), in the caller's thread
+            self._problem = f"cannot be checked: {type(exc).__name__}: {exc}"
+
+    def wait(self) -> None:
+        self.join()
+        if self._problem is not None:
+            raise HashSetError(self._problem)
+
+    def join(self) -> None:
+        """Return once the checks have ended, whatever they found."""
+        self._thread.join()
+
+
+def _closing(fd: int, check) -> Optional[str]:
+    try:
+        return check(fd)
+    finally:
+        os.close(fd)
+
+
+def _trailer(f, path, end: int) -> Tuple[bytes, bytes]:
+    """The signature trailer's (public key, signature); HashSetError where it is damaged."""
     f.seek(end)
     magic, version, reserved, public, signature = TRAILER.unpack(f.read(TRAILER.size))
     if magic != TRAILER_MAGIC or version != 1 or reserved:
         raise HashSetError(f"{path}: the signature at the end of the set is damaged")
-    whole = hashlib.sha256()
-    f.seek(0)
-    whole.update(f.read(data_start))
-    if not _data_intact(f, data_start, data_len, data_sum, also=whole):
-        raise HashSetError(f"{path}: compiled set data is corrupted (checksum mismatch)")
+    return public, signature
+
+
+def signing_fingerprint(public: bytes) -> str:
+    from .. import signing   # `cryptography` is loaded only for a signed set
+    return signing.fingerprint(public)
+
+
+def _intact(path, data_start: int, data_len: int, data_sum: bytes, fd: int) -> Optional[str]:
+    if not _data_intact(fd, data_start, data_len, data_sum):
+        return f"{path}: compiled set data is corrupted (checksum mismatch)"
+    return None
+
+
+def _signed_intact(path, data_start: int, data_len: int, data_sum: bytes, public: bytes,
+                   signature: bytes, who: str, trust, fd: int) -> Optional[str]:
+    """The trailer's signature over the whole file, and the data's checksum, in one read."""
+    from .. import signing
+    whole = hashlib.sha256(os.pread(fd, data_start, 0))
+    if not _data_intact(fd, data_start, data_len, data_sum, also=whole):
+        return f"{path}: compiled set data is corrupted (checksum mismatch)"
     if not signing.verify(public, signature, SIGNED_CONTEXT + whole.digest()):
-        raise HashSetError(f"{path}: the signature does not match: the set was altered after "
-                           f"it was signed")
-    who = signing.fingerprint(public)
+        return (f"{path}: the signature does not match: the set was altered after it was "
+                f"signed")
     if trust is not None and public not in trust:
-        raise HashSetError(f"{path}: signed by {who}, which is not a trusted key (--trust)")
-    return who
+        return f"{path}: signed by {who}, which is not a trusted key (--trust)"
+    return None
 
 
 def sign(path, signer) -> str:
     """Sign the set file at `path` in place (a file beside it, renamed over it): a signature
     already there is replaced. The set must open clean first. Returns the fingerprint."""
     path = Path(path)
-    header, arrays, mapped, _ = open_mapped(path)
-    del arrays
+    mapped = open_mapped(path).mapped   # its arrays, the mapping's views, go with the rest
     mapped.close()
     try:
         with open(path, "rb") as src:
@@ -242,17 +310,17 @@ def _array_spec(spec, data_start: int, size: int):
     return dtype, tuple(shape), start
 
 
-def _data_intact(f, start: int, length: int, expected: bytes, also=None) -> bool:
-    """Re-hash the data with read() rather than through the mapping: ~20% faster (no page
+def _data_intact(fd: int, start: int, length: int, expected: bytes, also=None) -> bool:
+    """Re-hash the data with reads rather than through the mapping: ~20% faster (no page
     faults), and pages no lookup touches are never mapped into this process. `also`: another
     hash fed the same bytes (a signature's)."""
     digest = hashlib.sha256()
     buffer = bytearray(1 << 22)
-    f.seek(start)
     with memoryview(buffer) as view:
-        while length and (count := f.readinto(view[:min(length, len(buffer))])):
+        while length and (count := os.preadv(fd, [view[:min(length, len(buffer))]], start)):
             digest.update(view[:count])
             if also is not None:
                 also.update(view[:count])
             length -= count
+            start += count
     return not length and digest.digest() == expected
