@@ -182,15 +182,7 @@ def listing(fs: str, image: Path, out: Path, repeat: int) -> None:
     walked = {}
 
     def walk(lister):
-        def timed():
-            proc = subprocess.run([sys.executable, "-c", TRIAGE_WALK, str(image), lister],
-                                  capture_output=True, text=True)
-            if proc.returncode:
-                sys.exit(f"benchmark: the walk failed: {proc.stderr[-2000:]}")
-            got = json.loads(proc.stdout)
-            walked.setdefault(lister, set()).add(got["entries"])
-            return Timing(got["seconds"], got["cpu"])
-        return timed
+        return walk_in_process(image, lister, walked)
 
     def fls_null():
         return run(["fls", "-r", "-p", str(image)])
@@ -224,21 +216,27 @@ def listing(fs: str, image: Path, out: Path, repeat: int) -> None:
     return best["triage files"]
 
 
+def walk_in_process(evidence: Path, lister: str, walked: dict):
+    """A contender: TRIAGE_WALK of `evidence` with `lister`, its entry count added to
+    walked[lister] (the counts must agree across runs and with the peer)."""
+    def timed():
+        proc = subprocess.run([sys.executable, "-c", TRIAGE_WALK, str(evidence), lister],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"benchmark: the walk failed: {proc.stderr[-2000:]}")
+        got = json.loads(proc.stdout)
+        walked.setdefault(lister, set()).add(got["entries"])
+        return Timing(got["seconds"], got["cpu"])
+    return timed
+
+
 def folder_listing(tree: Path, repeat: int) -> None:
     """The walk of a folder: entries made in the process, compiled and by os.scandir, against
     GNU find stat'ing every file (its start-up included, its output to a file)."""
     walked = {}
 
     def walk(lister):
-        def timed():
-            proc = subprocess.run([sys.executable, "-c", TRIAGE_WALK, str(tree), lister],
-                                  capture_output=True, text=True)
-            if proc.returncode:
-                sys.exit(f"benchmark: the walk failed: {proc.stderr[-2000:]}")
-            got = json.loads(proc.stdout)
-            walked.setdefault(lister, set()).add(got["entries"])
-            return Timing(got["seconds"], got["cpu"])
-        return timed
+        return walk_in_process(tree, lister, walked)
 
     found, listed = set(), tree.parent / "out" / "find-folder.txt"
 
