@@ -283,7 +283,8 @@ def test_the_damaged_list_is_fetched_again_only_for_a_read_beside_a_damaged_rang
     for number in (stored, stored + 1, far):
         segment, start, end, _ = chunks[number]
         _flip(segment, (start + end) // 2)
-    img = EwfImg(libewf.Handle([str(p) for p in segments], libewf.load()))
+    handle = libewf.Handle([str(p) for p in segments], libewf.load())
+    img = EwfImg(lambda: handle, handle.media_size, handle.chunk_size, handle=handle)
     try:
         calls = []
         real = img._handle.checksum_errors

@@ -16,6 +16,7 @@ import struct
 import sys
 import threading
 import time
+from functools import partial
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,15 +166,23 @@ class _PyImg(pytsk3.Img_Info):
 
 class EwfImg(_PyImg):
     """EWF read through libewf's C API, which keeps the list of chunks whose checksum fails
-    (pyewf reads them as zeros and says nothing): `damaged()` is that list."""
+    (pyewf reads them as zeros and says nothing): `damaged()` is that list. Where its chunks
+    are read straight from the segment files (ewf_chunks), libewf's handle (`opener()`, which
+    opens the segments by name, without O_NOATIME: their access times move) is opened only
+    for the first chunk those reads cannot give, a damaged one; a clean image's segment files
+    are then read by triage alone, their access times left as they were."""
 
-    def __init__(self, handle: libewf.Handle, chunks: Optional[ewf_chunks.ChunkReader] = None):
-        self._handle = handle
+    def __init__(self, opener: Callable[[], libewf.Handle], size: int, chunk_size: int,
+                 chunks: Optional[ewf_chunks.ChunkReader] = None,
+                 handle: Optional[libewf.Handle] = None):
+        self._open_handle = opener
+        self._handle = handle if handle is not None or chunks is not None else opener()
+        self._chunk_size = chunk_size
         self._chunks = chunks                       # its chunks read directly, where it can be
         self._reported = 0                          # checksum errors libewf had reported
         self._damaged: List[Tuple[int, int]] = []   # sorted, merged
         self.damage_seen = 0
-        super().__init__(handle.media_size)
+        super().__init__(size)
 
     def _read(self, offset, size):
         with self._lock:
@@ -181,6 +190,8 @@ class EwfImg(_PyImg):
                 data = self._chunks.read(offset, size)
                 if data is not None:   # every chunk's checksum held: nothing damaged there
                     return data
+            if self._handle is None:
+                self._handle = self._open_handle()
             data = self._handle.read(offset, size)
             # One call per read: the list is fetched when it grew, or when the read lay next
             # to a damaged range it has (libewf merges a damaged chunk next to a known one into
@@ -195,7 +206,7 @@ class EwfImg(_PyImg):
     def _beside_damage(self, offset: int, size: int) -> bool:
         """Whether [offset, offset + size) lies within a chunk of a known damaged range (any
         read, where the chunk size is not known)."""
-        margin = self._handle.chunk_size
+        margin = self._chunk_size
         if not margin:
             return True
         at = bisect_right(self._damaged, (offset + size + margin,)) - 1
@@ -222,7 +233,8 @@ class EwfImg(_PyImg):
         return list(self._damaged)
 
     def close(self):
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
         if self._chunks is not None:
             self._chunks.close()
 
@@ -435,16 +447,13 @@ def _open_ewf(path, st):
     files: List[BinaryIO] = []
     try:
         handle = pyewf.handle()
-        if _is_utf8(path):
-            segments = pyewf.glob(path)
-            handle.open(segments, "r")
-        else:
-            # pyewf takes only names that are UTF-8 (a name of other bytes, as a Latin-1
-            # system wrote it, comes as a str with surrogates): its segments are found by
-            # libewf's own naming, and read through file objects
-            segments = ewf_segments(path)
-            files = [open_readonly(s, follow_symlinks=True) for s in segments]
-            handle.open_file_objects(files, "r")
+        # pyewf's glob takes only names that are UTF-8 (a name of other bytes, as a Latin-1
+        # system wrote it, comes as a str with surrogates): such an image's segments are found
+        # by libewf's own naming. Either way pyewf reads them through file objects, opened as
+        # every evidence file is (O_NOATIME): its own opens would move their access times.
+        segments = pyewf.glob(path) if _is_utf8(path) else ewf_segments(path)
+        files = [open_readonly(s, follow_symlinks=True) for s in segments]
+        handle.open_file_objects(files, "r")
     except (IOError, OSError, RuntimeError) as exc:
         for f in files:
             f.close()
@@ -471,24 +480,30 @@ def _open_ewf(path, st):
 
 def _ewf_reader(path, segments, handle, files: List[BinaryIO]) -> _PyImg:
     """Reads through libewf's C API where it can be reached (damaged chunks then raise), else
-    through the pyewf handle already open (on `files`, where it was opened on file objects)."""
+    through the pyewf handle already open on `files`. The image's geometry is pyewf's; its
+    chunks are read straight from the segments where their layout allows (ewf_chunks)."""
     lib = libewf.load()
     if lib is None:
         return PyewfImg(handle, files)
+    media_size = handle.get_media_size()
+    chunk_size = handle.get_sectors_per_chunk() * (handle.get_bytes_per_sector() or 512)
     handle.close()
     for f in files:
         f.close()
-    try:
-        handle = libewf.Handle(segments, lib)
-    except OSError as exc:
-        raise EvidenceError(f"{path}: cannot open EWF image: {one_line(exc)}") from None
-    tables = ewf_chunks.chunk_map(segments, handle.chunk_size, handle.media_size)
+    tables = ewf_chunks.chunk_map(segments, chunk_size, media_size)
     try:
         chunks = None if tables is None else ewf_chunks.ChunkReader(
-            segments, tables, handle.chunk_size, handle.media_size)
+            segments, tables, chunk_size, media_size)
     except OSError:
         chunks = None
-    return EwfImg(handle, chunks)
+    opener = partial(libewf.Handle, segments, lib)   # late, its OSError is a read's
+    first = None
+    if chunks is None:   # libewf reads every chunk: opened now, a failure the image's
+        try:
+            first = opener()
+        except OSError as exc:
+            raise EvidenceError(f"{path}: cannot open EWF image: {one_line(exc)}") from None
+    return EwfImg(opener, media_size, chunk_size, chunks, first)
 
 
 _EWF_HEADER_NAMES = {
