@@ -146,6 +146,36 @@ def test_each_finding_lists_its_own_names_in_key_order(results):
     assert (s.hits, s.other_names, s.hits_by_category) == (2, 5, {"1": 1, "2": 1})
 
 
+def test_a_finding_reads_back_as_it_was_written_whatever_its_text(results):
+    """Entries and hashes go in as msgspec writes them, and everything comes back through
+    msgspec where it reads the text, through json where it does not (a lone surrogate a name
+    kept, NaN, numbers past a float, a number past 64 bits): the values are those recorded."""
+    import math
+    from triage.results import _dumps, _loads
+    odd = {"path": "/caf\udce9/\u202egpj.exe", "inode": 2 ** 70, "size": 0, "note": "é\n\x00",
+           "allocated": True, "realloc": False, "volume": None}
+    plain = {"path": "/a b/ü.jpg", "inode": 12, "allocated": False}
+    ev = results.add_evidence("/e", {})
+    for n, entry in enumerate((odd, plain)):
+        matches = [{"kind": "alert", "category": "1", "signal": "md5", "distance": 0,
+                    "false_positive_rate": [float("nan"), 1e-300][n]}]
+        results.record(ev, entry_key(f"k{n}"), entry_key(f"c{n}"), 0, "hit", 1, True, False,
+                       {"entry": entry, "hashes": {"md5": "ab" * 16, "pdq": "f" * 64},
+                        "matches": matches})
+        results.record_name(ev, entry_key(f"n{n}"), entry_key(f"c{n}"), 0, entry)
+    found = sorted(results.findings(), key=lambda f: f["entry"]["inode"])
+    assert [f["entry"] for f in found] == [plain, odd]
+    assert [f["names"] for f in found] == [[plain], [odd]]
+    assert found[0]["hashes"] == {"md5": "ab" * 16, "pdq": "f" * 64}
+    assert found[0]["matches"][0]["false_positive_rate"] == 1e-300
+    assert math.isnan(found[1]["matches"][0]["false_positive_rate"])
+    assert results.summary().hits == 2
+    for text in ('"\\udcff"', "NaN", "[1e400, -0.0]", "123456789012345678901234567890",
+                 '{"a": [1, 2.5, null, true, "x"]}'):
+        assert repr(_loads(text)) == repr(__import__("json").loads(text))
+    assert _loads(_dumps(odd)) == odd and _loads(_dumps(plain)) == plain
+
+
 def _with_rows(tmp_path, count):
     """A new results database with one evidence item committed, and `count` verdict rows."""
     results = Results.create(tmp_path)

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
+import msgspec
+
 from .errors import TriageError
 
 DB_NAME = "results.sqlite"
@@ -53,6 +55,30 @@ STATUSES = ("hit", "known", "clean", "skipped", "error", "same")
 # What a file's `decoded` column holds: what was decoded to be matched perceptually. (A
 # results database of format 2.1 or before holds 1 for either.)
 DECODED_PICTURE, DECODED_VIDEO = 1, 2
+
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _loads(text: str):
+    """json.loads, by msgspec where it reads the text (4-7x as fast: a report decodes four
+    values a hit), by json where msgspec refuses what json reads (NaN, the escape of a lone
+    surrogate, a number past a float's range): the same values either way."""
+    try:
+        return _decode(text)
+    except msgspec.MsgspecError:
+        return json.loads(text)
+
+
+def _dumps(value) -> str:
+    """json.dumps of a value without floats (a finding's entry, its hashes), by msgspec where
+    it can (a tenth of the time); by json where msgspec refuses it (a lone surrogate): what
+    _loads reads back is the value either way. Not for floats: msgspec writes NaN as null."""
+    try:
+        return _encode(value).decode("utf-8")
+    except (msgspec.MsgspecError, UnicodeError):
+        return json.dumps(value)
 
 
 def entry_key(key: str) -> bytes:
@@ -262,8 +288,8 @@ class Results:
                 self._write(
                     "INSERT OR REPLACE INTO findings (evidence_id, key, entry, hashes, matches) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [(evidence_id, content, json.dumps(finding["entry"]),
-                      json.dumps(finding["hashes"]), json.dumps(finding["matches"]))
+                    [(evidence_id, content, _dumps(finding["entry"]),
+                      _dumps(finding["hashes"]), json.dumps(finding["matches"]))
                      for content, finding in findings], many=True)
         self._written(len(rows), urgent=bool(findings))
 
@@ -292,7 +318,7 @@ class Results:
             self._write("INSERT OR REPLACE INTO done VALUES (?, ?, ?, 'same', 0, 0, 0, ?)",
                         (key, evidence_id, volume, content))
             self._write("INSERT OR REPLACE INTO names VALUES (?, ?, ?)",
-                        (key, content, json.dumps(entry)))
+                        (key, content, _dumps(entry)))
         self._written()
 
     def add_damage(self, evidence_id: int, offset: int, length: int) -> None:
@@ -404,11 +430,11 @@ class Results:
         for content, entry in self._conn.execute(   # one query, not one a hit
                 "SELECT names.content, names.entry FROM names JOIN findings "
                 "ON findings.key = names.content ORDER BY names.key"):
-            names.setdefault(content, []).append(json.loads(entry))
+            names.setdefault(content, []).append(_loads(entry))
         rows = self._conn.execute("SELECT key, entry, hashes, matches FROM findings")
         for content, entry, hashes, matches in rows.fetchall():
-            yield {"entry": json.loads(entry), "names": names.get(content, []),
-                   "hashes": json.loads(hashes), "matches": json.loads(matches)}
+            yield {"entry": _loads(entry), "names": names.get(content, []),
+                   "hashes": _loads(hashes), "matches": _loads(matches)}
 
     def errors(self, severity: str = "error") -> List[dict]:
         return [json.loads(r[0]) for r in self._conn.execute(
@@ -450,7 +476,7 @@ class Results:
         categories: Dict[str, int] = {}
         for (matches,) in q("SELECT matches FROM findings"):   # a hit's matches are all it needs
             s.hits += 1
-            for cat in sorted({m.get("category") or "uncategorised" for m in json.loads(matches)
+            for cat in sorted({m.get("category") or "uncategorised" for m in _loads(matches)
                                if m["kind"] == "alert"}):
                 categories[cat] = categories.get(cat, 0) + 1
         s.hits_by_category = dict(sorted(categories.items()))
