@@ -106,8 +106,8 @@ def test_a_name_the_compiled_lister_could_not_stat_is_an_error_record(tmp_path, 
     (root / "d").mkdir(parents=True)
     real = folder._oslist.list
 
-    def failing(fd, path, shown, maker):
-        rows = real(fd, path, shown, maker)
+    def failing(fd, path, shown, maker, limit):
+        rows = real(fd, path, shown, maker, limit)
         return rows + [("e", "gone", errno.EACCES)] if shown == "/d/" else rows
     monkeypatch.setattr(folder._oslist, "list", failing)
     records = list(folder.walk(str(root), "ev"))
@@ -145,3 +145,22 @@ def test_a_folder_s_entries_pickle_whole(tmp_path):
     assert back[-1].open.follow and not any(e.open.follow for e in back[:-1])
     with back[-1].open() as f:
         assert f.read() == b"a" * 5000
+
+
+def test_a_folder_of_more_names_than_the_limit_is_listed_by_scandir(tmp_path, monkeypatch):
+    """The compiled lister makes a folder's entries all at once: a folder of more names than
+    COMPILED_LIMIT (a million files would hold over a GB) goes to scandir, an entry at a time,
+    with the same entries."""
+    root = tmp_path / "evidence"
+    (root / "small").mkdir(parents=True)
+    (root / "large").mkdir()
+    for n in range(3):
+        (root / "small" / f"s{n}").write_bytes(b"s")
+    for n in range(6):
+        (root / "large" / f"l{n}").write_bytes(b"l" * n)
+    monkeypatch.setattr(folder, "COMPILED_LIMIT", 5)
+    compiled, used = _walked(root, True, monkeypatch)
+    plain, _ = _walked(root, False, monkeypatch)
+    assert used == 2   # the root and "small"; "large" (6 names) by scandir
+    assert compiled == plain and [item.path for item, _ in compiled] == [
+        *(f"/large/l{n}" for n in range(6)), *(f"/small/s{n}" for n in range(3))]

@@ -40,8 +40,10 @@ static void free_children(Child *children, size_t count)
 }
 
 /* Every name of the directory open as `fd` (which this closes) but "." and "..", stat'ed and
- * sorted; -1 with errno set when it cannot be read. No Python here: run without the GIL. */
-static int read_children(int fd, Child **out, size_t *count)
+ * sorted; -1 with errno set when it cannot be read; -2 when it holds more than `limit` names
+ * (left to scandir, which makes its entries one at a time). No Python here: run without the
+ * GIL. */
+static int read_children(int fd, size_t limit, Child **out, size_t *count)
 {
     DIR *dir = fdopendir(fd);
     if (dir == NULL) {
@@ -73,6 +75,11 @@ static int read_children(int fd, Child **out, size_t *count)
         }
         if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
             continue;
+        if (used == limit) {
+            free_children(children, used);
+            closedir(dir);
+            return -2;
+        }
         if (used == room) {
             Child *more = realloc(children, 2 * room * sizeof(Child));
             if (more == NULL) {
@@ -188,19 +195,26 @@ static PyObject *row(const Child *c, PyObject *name, PyObject *folder, PyObject 
     return entry;
 }
 
-/* list(fd, folder, shown_folder, maker) -> [row, ...] in name order, or None when a name is
- * not UTF-8. fd: the directory, opened by the caller, closed here. folder: its path with a
- * trailing separator, to which a name is added for a file's path (its OsFile's); shown_folder:
- * the same as the entry's path shows it ("/" and the path under the walk's root, "/"-ended).
- * maker: (FileEntry, the __dict__ every entry starts from, OsFile). OSError when the directory
- * cannot be read. */
+/* list(fd, folder, shown_folder, maker, limit) -> [row, ...] in name order, or None when a
+ * name is not UTF-8 or the directory holds more than `limit` names (its entries, all made at
+ * once here, would hold a million files' worth of memory). fd: the directory, opened by the
+ * caller, closed here. folder: its path with a trailing separator, to which a name is added
+ * for a file's path (its OsFile's); shown_folder: the same as the entry's path shows it ("/"
+ * and the path under the walk's root, "/"-ended). maker: (FileEntry, the __dict__ every entry
+ * starts from, OsFile). OSError when the directory cannot be read. */
 static PyObject *oslist_list(PyObject *module, PyObject *args)
 {
     int fd;
+    Py_ssize_t limit;
     PyObject *folder, *shown_folder, *cls, *base, *opener;
-    if (!PyArg_ParseTuple(args, "iUU(OO!O!)", &fd, &folder, &shown_folder, &cls,
-                          &PyDict_Type, &base, &PyType_Type, &opener))
+    if (!PyArg_ParseTuple(args, "iUU(OO!O!)n", &fd, &folder, &shown_folder, &cls,
+                          &PyDict_Type, &base, &PyType_Type, &opener, &limit))
         return NULL;
+    if (limit < 0) {
+        close(fd);
+        PyErr_SetString(PyExc_ValueError, "list: a negative limit");
+        return NULL;
+    }
     if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)opener, &PyTuple_Type)) {
         close(fd);
         PyErr_SetString(PyExc_TypeError, "list: a bad maker");
@@ -210,8 +224,10 @@ static PyObject *oslist_list(PyObject *module, PyObject *args)
     size_t count = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = read_children(fd, &children, &count);
+    rc = read_children(fd, (size_t)limit, &children, &count);
     Py_END_ALLOW_THREADS
+    if (rc == -2)
+        Py_RETURN_NONE;
     if (rc < 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     PyObject *rows = PyList_New(0);
@@ -241,7 +257,7 @@ static PyObject *oslist_list(PyObject *module, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"list", oslist_list, METH_VARARGS,
-     "list(fd, folder, shown_folder, maker): a directory's rows in name order, or None"},
+     "list(fd, folder, shown_folder, maker, limit): a directory's rows in name order, or None"},
     {NULL, NULL, 0, NULL},
 };
 

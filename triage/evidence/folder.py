@@ -35,6 +35,9 @@ _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 # whole paths (hashdeep passes them by without a word).
 LONG_PATH = 3800
 DEEP_LEVELS = 1024   # folders past LONG_PATH reached at most (each open walks down them all)
+# Names a folder may hold to be listed by the compiled lister, which makes all its entries at
+# once (about 1.3 KB each): a folder of more is listed by scandir, an entry at a time.
+COMPILED_LIMIT = 1 << 16
 
 
 def open_readonly(path: str, follow_symlinks: bool = False) -> io.BufferedReader:
@@ -225,8 +228,8 @@ def _children(root: str, folder: str, held: "_Held", maker=None) -> list:
     OSError when the folder cannot be listed."""
     if maker is not None and _oslist is not None:
         rows = _oslist.list(_listing_fd(folder, held), _joinable(folder),
-                            _joinable(_relative(root, folder)), maker)
-        if rows is not None:   # else a name that is not UTF-8: scandir's, below
+                            _joinable(_relative(root, folder)), maker, COMPILED_LIMIT)
+        if rows is not None:   # else a name that is not UTF-8, or too many: scandir's, below
             return [row if type(row) is not tuple else
                     (row[0], _joinable(folder) + row[1],
                      row[2] if row[0] == _FOLDER else OSError(row[2], os.strerror(row[2])))
