@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -208,8 +209,20 @@ static PyObject *oslist_list(PyObject *module, PyObject *args)
     Py_ssize_t limit;
     PyObject *folder, *shown_folder, *cls, *base, *opener;
     if (!PyArg_ParseTuple(args, "iUU(OO!O!)n", &fd, &folder, &shown_folder, &cls,
-                          &PyDict_Type, &base, &PyType_Type, &opener, &limit))
+                          &PyDict_Type, &base, &PyType_Type, &opener, &limit)) {
+        /* the descriptor is this call's to close, however its other arguments are wrong */
+        PyObject *first = PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : NULL;
+        if (first != NULL && PyLong_Check(first)) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            long given = PyLong_AsLong(first);
+            if (given >= 0 && given <= INT_MAX)
+                close((int)given);
+            PyErr_Clear();
+            PyErr_Restore(type, value, tb);
+        }
         return NULL;
+    }
     if (limit < 0) {
         close(fd);
         PyErr_SetString(PyExc_ValueError, "list: a negative limit");

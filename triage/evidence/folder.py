@@ -227,11 +227,12 @@ def _children(root: str, folder: str, held: "_Held", maker=None) -> list:
     FileEntry. Links, FIFOs, sockets and device nodes are left out: no content of their own.
     OSError when the folder cannot be listed."""
     if maker is not None and _oslist is not None:
-        rows = _oslist.list(_listing_fd(folder, held), _joinable(folder),
-                            _joinable(_relative(root, folder)), maker, COMPILED_LIMIT)
+        prefix, shown = _joinable(folder), _joinable(_relative(root, folder))
+        # the descriptor last: the lister closes it, whatever happens
+        rows = _oslist.list(_listing_fd(folder, held), prefix, shown, maker, COMPILED_LIMIT)
         if rows is not None:   # else a name that is not UTF-8, or too many: scandir's, below
             return [row if type(row) is not tuple else
-                    (row[0], _joinable(folder) + row[1],
+                    (row[0], prefix + row[1],
                      row[2] if row[0] == _FOLDER else OSError(row[2], os.strerror(row[2])))
                     for row in rows]
     children = []
