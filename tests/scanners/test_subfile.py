@@ -555,3 +555,12 @@ def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_un
                 return block
         judge(replace(other, open=lambda: Recording(OTHER)))
         assert reads[:2] == first
+
+
+def test_a_batch_is_asked_for_whole_within_a_quarter_of_the_open_files_allowed():
+    """The screen holds its batch's files open to ask for them together: a whole batch where
+    the process may open 1,024 or more, a quarter of its allowance where fewer (macOS: 256,
+    shared by the workers where they are threads)."""
+    from triage.scanners.judge import _ahead
+    assert [_ahead(n) for n in (None, 1 << 20, 1024, 256, 100, 20)] == [256, 256, 256, 64,
+                                                                        25, 16]

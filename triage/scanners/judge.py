@@ -39,11 +39,26 @@ PICTURE_WORK_PER_BYTE = 2
 CONTAINER_WORK_PER_BYTE = 4
 
 
-# Files a batch's screen opens and asks the OS for ahead of reading them (_prefetched): a whole
-# batch (workers.BATCH_FILES), all its reads in flight together, within the open files a
-# process may hold. At 128, half a batch, a cold screened folder scan took 1.20-1.36 s where
-# it takes 1.13-1.30 s (6 interleaved runs); a warm one asks for nothing (prefetch.Run).
-PREFETCH_AHEAD = 256
+def _ahead(limit: Optional[int]) -> int:
+    """Files a batch's screen opens and asks the OS for ahead of reading them (_prefetched): a
+    whole batch (workers.BATCH_FILES), all its reads in flight together, but no more than a
+    quarter of the files a process may have open (`limit`; macOS's is 256, and where the
+    workers are threads they share it). At 128, half a batch, a cold screened folder scan
+    took 1.20-1.36 s where it takes 1.13-1.30 s (6 interleaved runs); a warm one asks for
+    nothing (prefetch.Run)."""
+    return 256 if limit is None else max(16, min(256, limit // 4))
+
+
+def _open_files_limit() -> Optional[int]:
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):   # no such limit (Windows: its C runtime's 512)
+        return 512
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+PREFETCH_AHEAD = _ahead(_open_files_limit())
 PLANS_KEPT = 1 << 16   # sizes whose Plan a judge keeps (a few MB at most)
 
 
