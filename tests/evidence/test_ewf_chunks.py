@@ -284,7 +284,7 @@ def test_the_damaged_list_is_fetched_again_only_for_a_read_beside_a_damaged_rang
         segment, start, end, _ = chunks[number]
         _flip(segment, (start + end) // 2)
     handle = libewf.Handle([str(p) for p in segments], libewf.load())
-    img = EwfImg(lambda: handle, handle.media_size, handle.chunk_size, handle=handle)
+    img = EwfImg(lambda: handle, raw.stat().st_size, CHUNK, handle=handle)
     try:
         calls = []
         real = img._handle.checksum_errors

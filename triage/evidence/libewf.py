@@ -33,7 +33,6 @@ _SIGNATURES = (
     ("libewf_handle_free", [ctypes.POINTER(_P), _ERR], ctypes.c_int),
     ("libewf_handle_read_buffer_at_offset", [_P, _P, ctypes.c_size_t, ctypes.c_int64, _ERR],
      ctypes.c_ssize_t),
-    ("libewf_handle_get_media_size", [_P, ctypes.POINTER(ctypes.c_uint64), _ERR], ctypes.c_int),
     ("libewf_handle_get_bytes_per_sector", [_P, ctypes.POINTER(ctypes.c_uint32), _ERR],
      ctypes.c_int),
     ("libewf_handle_get_number_of_checksum_errors", [_P, ctypes.POINTER(ctypes.c_uint32), _ERR],
@@ -109,27 +108,14 @@ class Handle:
                                   ctypes.byref(error)) != 1:
             self._free()
             _raise(lib, "cannot open EWF image", error)
-        self.media_size = self._get(lib.libewf_handle_get_media_size, ctypes.c_uint64)
+        # the image's size and chunk size are pyewf's (media._ewf_reader): this handle is
+        # opened for the chunks triage cannot read itself, and for their checksum errors
         self.bytes_per_sector = self._get(lib.libewf_handle_get_bytes_per_sector,
                                           ctypes.c_uint32) or 512
-        self.chunk_size = self._chunk_size()
         # Made once: the count is asked after every read (a few microseconds saved a call).
         self._count, self._error = ctypes.c_uint32(), _P()
         self._count_args = (self._handle, ctypes.byref(self._count), ctypes.byref(self._error))
         self._count_of = lib.libewf_handle_get_number_of_checksum_errors
-
-    def _chunk_size(self) -> int:
-        """Bytes a chunk holds (sectors per chunk x bytes per sector), 0 where this libewf
-        cannot say (its chunks are then read through it alone: ewf_chunks)."""
-        function = getattr(self._lib, "libewf_handle_get_sectors_per_chunk", None)
-        if function is None:
-            return 0
-        function.argtypes = [_P, ctypes.POINTER(ctypes.c_uint32), _ERR]
-        function.restype = ctypes.c_int
-        try:
-            return self._get(function, ctypes.c_uint32) * self.bytes_per_sector
-        except LibewfError:
-            return 0
 
     def _get(self, function, kind):
         value, error = kind(), _P()

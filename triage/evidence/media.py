@@ -16,8 +16,8 @@ import struct
 import sys
 import threading
 import time
-from functools import partial
 from bisect import bisect_right
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
@@ -175,8 +175,10 @@ class EwfImg(_PyImg):
     def __init__(self, opener: Callable[[], libewf.Handle], size: int, chunk_size: int,
                  chunks: Optional[ewf_chunks.ChunkReader] = None,
                  handle: Optional[libewf.Handle] = None):
+        """`handle`: one `opener` gave already (where every chunk is libewf's to read, it is
+        opened with the image, so that a failure is the image's)."""
         self._open_handle = opener
-        self._handle = handle if handle is not None or chunks is not None else opener()
+        self._handle = handle
         self._chunk_size = chunk_size
         self._chunks = chunks                       # its chunks read directly, where it can be
         self._reported = 0                          # checksum errors libewf had reported
