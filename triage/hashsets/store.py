@@ -140,7 +140,7 @@ def open_mapped(path, verify: bool = True, trust=None, later: bool = False) -> O
             signer = check = None   # check: what is wrong with the data (None: nothing)
             if trailer:
                 public, signature = _trailer(f, path, data_start + data_len)
-                signer = signing_fingerprint(public)
+                signer = _fingerprint(public)
                 check = partial(_signed_intact, path, data_start, data_len, data_sum, public,
                                 signature, signer, trust)
             elif trust is not None:
@@ -152,11 +152,13 @@ def open_mapped(path, verify: bool = True, trust=None, later: bool = False) -> O
             if check is not None:
                 # its own descriptor of the same file: the one mapped, whatever its path
                 # names meanwhile; read by position, no offset shared
-                fd = os.dup(f.fileno())
-                pending = Pending(partial(_closing, fd, check))
-                if not later:
-                    pending.wait()
-                    pending = None
+                checked = partial(_checked, path, os.dup(f.fileno()), check)
+                if later:
+                    pending = Pending(checked)
+                else:
+                    problem = checked()
+                    if problem is not None:
+                        raise HashSetError(problem)
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as exc:
         raise HashSetError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -191,8 +193,6 @@ class Pending:
     def _run(self, check) -> None:
         try:
             self._problem = check()
-        except OSError as exc:
-            self._problem = f"cannot read: {exc.strerror or exc}"
         except BaseException as exc:   # noqa: BLE001 - told by wait(), in the caller's thread
             self._problem = f"cannot be checked: {type(exc).__name__}: {exc}"
 
@@ -206,9 +206,12 @@ class Pending:
         self._thread.join()
 
 
-def _closing(fd: int, check) -> Optional[str]:
+def _checked(path, fd: int, check) -> Optional[str]:
+    """What `check(fd)` finds wrong with the set at `path`, read through `fd` (closed here)."""
     try:
         return check(fd)
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror or exc}"
     finally:
         os.close(fd)
 
@@ -222,7 +225,7 @@ def _trailer(f, path, end: int) -> Tuple[bytes, bytes]:
     return public, signature
 
 
-def signing_fingerprint(public: bytes) -> str:
+def _fingerprint(public: bytes) -> str:
     from .. import signing   # `cryptography` is loaded only for a signed set
     return signing.fingerprint(public)
 

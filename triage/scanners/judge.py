@@ -23,6 +23,7 @@ from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as b
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
 from ..signals.exact import EDGE
+from ..workers import BATCH_FILES
 from . import hidden_volume
 from .exact import ExactMatcher
 
@@ -46,7 +47,7 @@ def _ahead(limit: Optional[int]) -> int:
     workers are threads they share it). At 128, half a batch, a cold screened folder scan
     took 1.20-1.36 s where it takes 1.13-1.30 s (6 interleaved runs); a warm one asks for
     nothing (prefetch.Run)."""
-    return 256 if limit is None else max(16, min(256, limit // 4))
+    return BATCH_FILES if limit is None else max(16, min(BATCH_FILES, limit // 4))
 
 
 def _open_files_limit() -> Optional[int]:
