@@ -4,7 +4,6 @@ another machine, still says where the scan itself happened."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import re
 
@@ -26,6 +25,8 @@ def describe() -> dict:
 def libraries():
     """Python, the C libraries that read evidence (zlib where libewf inflates with it), and every
     installed runtime dependency."""
+    import importlib.metadata   # here, not at import: a scan describes its machine while its
+    #                            sets' checksums run, where the import costs no wall time
     import pyewf
     import pytsk3
     from .evidence.libewf import inflates_with_zlib
