@@ -390,6 +390,58 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
         assert (refused.status, refused.bytes_read) == ("error", 0)
 
 
+def test_a_batch_settles_the_files_read_only_to_tell_a_container_as_their_verdicts_would(
+        tmp_path):
+    """A file of a size no set lists is read, archives on, only to tell whether it is a
+    container (containers.probe_entry). The batch tells it as the judge would, through the
+    batch's own descriptor: one that is no container is settled (skipped, its first 4 KiB,
+    ISO 9660's marks and its last 4 KiB read, or all of a smaller one); a zip, a file marked
+    as an ISO 9660 image and one with a zip appended are left to the judge, the bytes the
+    batch read of them given. A size some set lists is the screen's, as before."""
+    from triage import containers
+    folder = _evidence(tmp_path / "evidence")   # the listed sizes: screened, as before
+    plain = os.urandom(100_001)
+    (folder / "plain.bin").write_bytes(plain)
+    (folder / "short.txt").write_bytes(b"a short note\n" * 10)   # 130 bytes, all of it read
+    archive = _stored_zip(folder / "archive.zip", "x.txt", b"inside\n")
+    iso = bytearray(os.urandom(60_001))
+    iso[32_769:32_774] = b"CD001"
+    (folder / "disc.bin").write_bytes(bytes(iso))
+    appended = _stored_zip(tmp_path / "tail.zip", "x.txt", b"hidden\n").read_bytes()
+    (folder / "carrier.bin").write_bytes(os.urandom(50_001) + appended)
+    with load(_reference(tmp_path)) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs], archives=containers.Bounds())
+        entries = sorted(ev.entries(), key=lambda e: e.path)
+        judge.learn([e.size for e in entries])
+        settled, spent = judge.settle_screened(entries)
+        by_path = {entries[i].path: brief for i, brief in settled.items()}
+        probe = 4096 + (36_870 - 32_769) + 4096   # head, ISO 9660's marks, tail
+        assert by_path == {"/plain.bin": ("skipped", probe, False, 0),
+                           "/short.txt": ("skipped", 130, False, 0),
+                           "/other.bin": ("clean", 8192 + (36_870 - 32_769), False, 0)}
+        for i, brief in settled.items():   # what the judge gives each, read alone
+            assert judge(entries[i]).brief() == brief
+        assert {entries[i].path: read for i, read in spent.items()} == {
+            "/copy.bin": 8192 + 4101, "/same-edges.bin": 8192 + 4101,
+            "/small.bin": len(SMALL_REFERENCE), "/archive.zip": archive.stat().st_size,
+            "/disc.bin": 4096 + 4101, "/carrier.bin": probe}
+        at = {e.path: i for i, e in enumerate(entries)}
+        assert [c.entry.path for c in judge(entries[at["/carrier.bin"]]).children] == [
+            "/carrier.bin!/x.txt"]
+        assert [c.entry.path for c in judge(entries[at["/archive.zip"]]).children] == [
+            "/archive.zip!/x.txt"]
+
+
+def _reference(tmp_path):
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    (ref / "picture.bin").write_bytes(REFERENCE)
+    (ref / "small.bin").write_bytes(SMALL_REFERENCE)
+    built = tmp_path / "ref.tset"
+    build_set(ref, built, names=("md5", "sha1", "sha256", FINGERPRINT), category="1")
+    return built
+
+
 def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_opened():
     """The batch screen opens each file and asks for its edges `ahead` files before it is
     read (so those reads are in flight together), in the batch's order; a file that cannot

@@ -343,6 +343,9 @@ def tail_of(reader: BinaryIO, size: int, head: bytes) -> bytes:
     from ..reading import TAIL, read_up_to   # reading imports the workers, which import this
     if len(head) == size:
         return head[-TAIL:]
+    read_at = positioned(reader)
+    if read_at is not None:   # a folder's file, an image's by its runs: no seek
+        return read_at(min(size, TAIL), max(0, size - TAIL))
     if not reader.seekable():
         return b""
     reader.seek(max(0, size - TAIL))
@@ -369,16 +372,25 @@ def probe_entry(entry: FileEntry) -> Tuple[bool, int, Optional[ContainerReader]]
     """Whether a file is maybe a container, from its first PROBE bytes (probe()) or, failing
     them, its last 4 KiB (an appended archive: its reader, else None); and the bytes that
     took. What a file read only to tell a container costs: 4 to 12 KiB, not a SNIFF head."""
-    from ..reading import read_up_to   # reading imports the workers, which import this
     with entry.open() as reader:
-        head = read_up_to(reader, min(entry.size, PROBE))
-        maybe, peeked = probe(reader, entry.size, head)
-        read = len(head) + peeked
-        if maybe:
-            return True, read, None
-        last = tail_of(reader, entry.size, head)
-    found = appended(last, entry.size)
-    return found is not None, read + (0 if len(head) == entry.size else len(last)), found
+        return probe_source(reader, entry.size)
+
+
+def probe_source(source: Union[BinaryIO, int], size: int
+                 ) -> Tuple[bool, int, Optional[ContainerReader]]:
+    """probe_entry of a file open as `source`: a reader, or a folder's file as a bare
+    descriptor (the batch screen's, read by position)."""
+    from ..reading import read_up_to   # reading imports the workers, which import this
+    read_at = positioned(source)
+    head = read_at(min(size, PROBE), 0) if read_at is not None else \
+        read_up_to(source, min(size, PROBE))
+    maybe, peeked = probe(source, size, head)
+    read = len(head) + peeked
+    if maybe:
+        return True, read, None
+    last = tail_of(source, size, head)
+    found = appended(last, size)
+    return found is not None, read + (0 if len(head) == size else len(last)), found
 
 
 def md5_of(entry: FileEntry) -> str:

@@ -160,7 +160,8 @@ def _close(source) -> None:
 def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     """(position, entry, open source, plan) of each of `files` ((position, entry, plan)), in
     order, each file opened (_opened) and its edges (and container marks, where its plan
-    sniffs) asked of the OS `ahead` files before it is given (triage.prefetch): the reads of a
+    sniffs), or what tells a file read only for that a container (containers.probe_spans),
+    asked of the OS `ahead` files before it is given (triage.prefetch): the reads of a
     batch's files are then in flight together, where one at a time each waited for the
     device. A file that cannot be opened is passed over (the judge reads it, and records why
     not). The caller closes each source given (_close); those not given yet are closed here.
@@ -177,7 +178,8 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
                 continue
             waiting.append((at, entry, reader, plan))
             if not run.stopped:
-                run.ask(reader, _spans(entry.size, plan.opens))
+                run.ask(reader, _spans(entry.size, plan.opens) if plan.screens else
+                        containers.probe_spans(entry.size))
             if run.stopped:   # warm: nothing is asked, so nothing is opened ahead
                 while waiting:
                     yield waiting.popleft()
@@ -268,28 +270,40 @@ class Judge:
                                         self._container_candidate(size))
 
     def settle_screened(self, entries) -> Tuple[Dict[int, tuple], Dict[int, int]]:
-        """Of a batch of files, those their sub-file fingerprints alone settle, by position in
-        the batch: each one's Verdict.brief(). A file qualifies when its size calls for
-        fingerprints and nothing else (no full digest, no picture), and its first and last
-        bytes show no container; it is settled when no set lists a fingerprint of it (one
-        lookup a set for the whole batch, and no verdict made: a tenth of a screened file's
-        time). Every other file, and one that could not be read here, is left to the judge
+        """Of a batch of files, those their sub-file fingerprints alone settle, or a look for
+        container marks alone, by position in the batch: each one's Verdict.brief().
+        - A file screened qualifies when its size calls for fingerprints and nothing else (no
+          full digest, no picture), and its first and last bytes show no container; it is
+          settled when no set lists a fingerprint of it (one lookup a set for the whole batch,
+          and no verdict made: a tenth of a screened file's time).
+        - A file read only to tell a container (a size no set lists, archives on) is settled
+          when containers.probe_source finds none, as the judge's probe_entry would: its bytes
+          read by position through the batch's descriptor, not a file object a file (half
+          the time of each).
+        Every other file, and one that could not be read here, is left to the judge
         (__call__), which reads it again and records what it finds; the bytes read here for
         those it read (a container's edges, a listed fingerprint's) are given by position,
         to be counted in their verdicts."""
         screened: Dict[int, int] = {}            # position -> bytes read
+        probed: Dict[int, int] = {}              # the same, of files told no container
         spent: Dict[int, int] = {}               # the same, of files left to the judge
         keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, keys)
         for at, entry, reader, plan in _prefetched(self._screenable(entries)):
             size = entry.size
             try:
-                head, tail, read, maybe, _ = _edges(reader, size, plan.opens)
+                if plan.screens:
+                    head, tail, read, maybe, _ = _edges(reader, size, plan.opens)
+                else:
+                    maybe, read, _ = containers.probe_source(reader, size)
             except READ_ERRORS:
                 continue
             finally:
                 _close(reader)
             if maybe:   # a container, maybe: the judge opens it
                 spent[at] = read
+                continue
+            if not plan.screens:
+                probed[at] = read
                 continue
             screened[at] = read
             for name in plan.screens:
@@ -300,7 +314,9 @@ class Judge:
             for at, listed in zip(positions, self.exact.listed(name, values).tolist()):
                 if listed and at in screened:
                     spent[at] = screened.pop(at)
-        return {at: ("clean", read, False, 0) for at, read in screened.items()}, spent
+        settled = {at: ("clean", read, False, 0) for at, read in screened.items()}
+        settled.update((at, ("skipped", read, False, 0)) for at, read in probed.items())
+        return settled, spent
 
     def ask_ahead(self, entries) -> None:
         """Ask the OS for what the judge will read first of each of `entries` (first_spans),
@@ -330,15 +346,18 @@ class Judge:
 
     def _screenable(self, entries):
         """(position, entry, plan) of the files settle_screened may settle: those whose size
-        calls for fingerprints and nothing else, not a member, not stored encrypted, not sized
-        like an encrypted volume (the judge looks for one)."""
+        calls for fingerprints and nothing else, or for nothing but a look for container marks
+        (and no video: the judge reads a video's head), not a member, not stored encrypted,
+        not sized like an encrypted volume (the judge looks for one)."""
         for at, entry in enumerate(entries):
             size = entry.size
             plan = self.plan(size)
-            needed, screens, image = plan[:3]
-            if not (needed or image or not screens or entry.member is not None or
-                    entry.encrypted is not None or hidden_volume.candidate(size)):
-                yield at, entry, plan
+            needed, screens, image, opens = plan[:4]
+            if needed or image or entry.member is not None or entry.encrypted is not None or \
+                    not (screens or opens and self.video is None) or \
+                    hidden_volume.candidate(size):
+                continue
+            yield at, entry, plan
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
