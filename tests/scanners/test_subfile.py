@@ -391,7 +391,7 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
 
 
 def test_a_batch_settles_the_files_read_only_to_tell_a_container_as_their_verdicts_would(
-        tmp_path):
+        tmp_path, reference_set):
     """A file of a size no set lists is read, archives on, only to tell whether it is a
     container (containers.probe_entry). The batch tells it as the judge would, through the
     batch's own descriptor: one that is no container is settled (skipped, its first 4 KiB,
@@ -409,7 +409,7 @@ def test_a_batch_settles_the_files_read_only_to_tell_a_container_as_their_verdic
     (folder / "disc.bin").write_bytes(bytes(iso))
     appended = _stored_zip(tmp_path / "tail.zip", "x.txt", b"hidden\n").read_bytes()
     (folder / "carrier.bin").write_bytes(os.urandom(50_001) + appended)
-    with load(_reference(tmp_path)) as hs, open_evidence(str(folder)) as ev:
+    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
         judge = Judge([hs], archives=containers.Bounds())
         entries = sorted(ev.entries(), key=lambda e: e.path)
         judge.learn([e.size for e in entries])
@@ -430,16 +430,6 @@ def test_a_batch_settles_the_files_read_only_to_tell_a_container_as_their_verdic
             "/carrier.bin!/x.txt"]
         assert [c.entry.path for c in judge(entries[at["/archive.zip"]]).children] == [
             "/archive.zip!/x.txt"]
-
-
-def _reference(tmp_path):
-    ref = tmp_path / "reference"
-    ref.mkdir()
-    (ref / "picture.bin").write_bytes(REFERENCE)
-    (ref / "small.bin").write_bytes(SMALL_REFERENCE)
-    built = tmp_path / "ref.tset"
-    build_set(ref, built, names=("md5", "sha1", "sha256", FINGERPRINT), category="1")
-    return built
 
 
 def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_opened():
