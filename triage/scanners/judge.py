@@ -278,8 +278,8 @@ class Judge:
           and no verdict made: a tenth of a screened file's time).
         - A file read only to tell a container (a size no set lists, archives on) is settled
           when containers.probe_source finds none, as the judge's probe_entry would: its bytes
-          read by position through the batch's descriptor, not a file object a file (half
-          the time of each).
+          read by position through the batch's descriptor, not a file object a file (16 us
+          a file where the judge took 20.5).
         Every other file, and one that could not be read here, is left to the judge
         (__call__), which reads it again and records what it finds; the bytes read here for
         those it read (a container's edges, a listed fingerprint's) are given by position,
