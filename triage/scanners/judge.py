@@ -333,12 +333,13 @@ class Judge:
         marks and its last 4 KiB where it is read only to tell a container, else its head;
         [] for a file not read, a member (its reader asks nothing) or one stored encrypted."""
         size = entry.size
-        needed, screens, image, opens = self.plan(size)[:4]
+        plan = self.plan(size)
+        needed, screens, image, opens = plan[:4]
         if entry.member is not None or entry.encrypted is not None or not size:
             return []
         if screens:
             return _spans(size, opens and not needed and not image)
-        if opens and not needed and not image and not self._video_candidate(size):
+        if self._only_to_tell_a_container(plan, size):
             return containers.probe_spans(size)
         if needed or image or opens:
             return [(0, min(size, reading.HEAD))]
@@ -352,12 +353,19 @@ class Judge:
         for at, entry in enumerate(entries):
             size = entry.size
             plan = self.plan(size)
-            needed, screens, image, opens = plan[:4]
-            if needed or image or entry.member is not None or entry.encrypted is not None or \
-                    not (screens or opens and self.video is None) or \
+            if entry.member is not None or entry.encrypted is not None or \
                     hidden_volume.candidate(size):
                 continue
-            yield at, entry, plan
+            if plan.screens and not (plan.digests or plan.image) or \
+                    self._only_to_tell_a_container(plan, size):
+                yield at, entry, plan
+
+    def _only_to_tell_a_container(self, plan: Plan, size: int) -> bool:
+        """Whether a file of `size` (its `plan`) is read only to tell whether it is a
+        container, by its first PROBE bytes, ISO's marks and its last 4 KiB
+        (containers.probe_entry): no digest, fingerprint, picture or video reads more of it."""
+        return plan.opens and not (plan.digests or plan.screens or plan.image) and \
+            not self._video_candidate(size)
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
@@ -423,7 +431,8 @@ class Judge:
 
     def _judge(self, entry: FileEntry, budget: Optional[containers.Budget],
                parents: Tuple[str, ...]) -> Verdict:
-        needed, screens, image, opens = self.plan(entry.size)[:4]
+        plan = self.plan(entry.size)
+        needed, screens, image, opens = plan[:4]
         if not needed and not image and not opens and not screens:   # as needs_read()
             return Verdict(entry, "skipped")
         once = entry.member is not None and entry.member.read_once
@@ -451,8 +460,7 @@ class Judge:
             # a member of a stream-only archive cannot be read twice: a hit's report digests
             # are taken in the one read
             needed = tuple(dict.fromkeys((*needed, *REPORT_DIGESTS)))
-        if opens and not needed and not image and not screens and not once and \
-                not self._video_candidate(entry.size):
+        if not once and self._only_to_tell_a_container(plan, entry.size):
             # read only to tell a container: its first 4 KiB (and ISO's mark) tell most
             # files are none, where the full head read costs 64 KiB of each
             opens, probed, appended = containers.probe_entry(entry)
