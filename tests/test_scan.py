@@ -784,12 +784,14 @@ def test_a_folders_hard_links_are_one_file_read_once_as_an_images_are(tmp_path, 
 
 def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(tmp_path,
                                                                              monkeypatch):
-    """Files settled by their size alone are written a batch at a time (scan.UNREAD_BATCH):
-    an interruption between two writes still records each file settled before it, exactly
-    those, and the resume judges only the rest."""
+    """Files settled by their size alone in a walk of the main process (a disk image's, a
+    part's) are written a batch at a time (scan.UNREAD_BATCH): an interruption between two
+    writes still records each file settled before it, exactly those, and the resume judges
+    only the rest."""
     from triage import scan as scan_module
     from triage.scan import ScanRequest, scan as run_scan
     from triage.scanners.judge import Judge
+    monkeypatch.setattr(scan_module.shared_walk, "applies", lambda *args: False)
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     files = 3 * scan_module.UNREAD_BATCH // 2   # the interruption falls inside a batch

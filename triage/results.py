@@ -93,6 +93,11 @@ def file_key(entry) -> bytes:
     return _near(entry.path.rpartition("/")[0]) + entry_key(entry.key())
 
 
+def content_key(entry) -> bytes:
+    """The results database's key of what an entry reads (FileEntry.content_key), compact."""
+    return entry_key("\x00".join(map(str, entry.content_key())))
+
+
 @lru_cache(maxsize=1024)
 def _near(folder: str) -> bytes:
     return hashlib.blake2b(folder.encode("utf-8", "surrogatepass"), digest_size=4).digest()

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from . import TOOL_NAME, __version__, containers, environment, signals
+from . import TOOL_NAME, __version__, containers, environment, shared_walk, signals
 from .errors import TriageError
 from .evidence import Evidence, open_evidence
 from .evidence.media import in_image_read
@@ -26,13 +27,14 @@ from .outdir import CASE_FLAGS, check_outside_evidence, evidence_identity, prepa
 from .progress import Progress
 from .records import FileEntry, ScanError
 from .scope import Scope, walk as scope_walk
+from .evidence.folder import Lister, Task, tasks as folder_tasks
 from .reporters import REPORTERS, build as build_report, render_all, write_manifest
-from .results import Results, Summary, entry_key, file_key
+from .results import Results, Summary, content_key, file_key
 from .sampling import DEFAULT_MIN_AMOUNT
 from .scanners import Judge, Verdict
 from .verdict import Verdict as ScanVerdict, of_report
-from .workers import (STOP_GRACE, Workers, batches, before_fork, detach, fork_context,
-                      not_examined, stop_event)
+from .workers import (STOP_GRACE, Batcher, Interrupted, Workers, batches, before_fork,
+                      detach, fork_context, not_examined, stop_event)
 
 
 @dataclass
@@ -220,7 +222,10 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     if options.get("blocks") or options.get("sample"):
         from .sweep import Sweeper
         sweeper = Sweeper(sets, evidences, stop)
-    workers = Workers(_Tasks(judge, sweeper), req.workers or os.cpu_count() or 2,
+    # files a resumed scan recorded before: known to the workers, which a shared walk skips
+    # them in (loaded before they fork)
+    done = results.done_keys() if req.resume else set()
+    workers = Workers(_Tasks(judge, sweeper, done), req.workers or os.cpu_count() or 2,
                       crashed=_Tasks.crashed)
     stopped = None
     crashed = False
@@ -246,7 +251,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
                 stopped = "sampled"    # nothing found in the sample: the scan stops there
             else:
                 _run(evidences, ids, results, judge, options["deleted"], req.resume, progress,
-                     workers, req.scope, first=likely if req.time_budget else None)
+                     workers, req.scope, first=likely if req.time_budget else None, done=done)
                 if options.get("blocks") or options.get("sample"):
                     _sweep(evidences, ids, results, sets, workers)
     except BudgetSpent:
@@ -371,10 +376,11 @@ def set_info(hs) -> dict:
 
 
 def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: bool,
-         progress: Progress, workers: Workers, scope: Optional[Scope] = None, first=None):
+         progress: Progress, workers: Workers, scope: Optional[Scope] = None, first=None,
+         done=frozenset()):
     """`first` (a test of an entry): read the files it picks in a first walk of each evidence
-    item, then the rest in a second (a time budget spends itself on the likeliest first)."""
-    done = results.done_keys() if resume else set()
+    item, then the rest in a second (a time budget spends itself on the likeliest first).
+    `done`: the keys of the files a resumed scan recorded before."""
     # Content judged (or on its way to a worker) under its first name: another name of it (a
     # hard link, a deleted name whose inode a live file now owns) is listed, not read again.
     judged = results.judged_contents() if resume else set()
@@ -391,11 +397,12 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             results.record_many(unread_ev[0], unread)
             unread.clear()
 
-    def pending(ev, ev_id, only=None):
-        """(key, content, entry) of every file not judged yet; errors of the walk and other
+    def pending(walked, ev_id, only=None):
+        """(key, content, entry) of every file not judged yet of `walked` ((entry or walk
+        error, whether it is the scope's own), in walk order); errors of the walk and other
         names of judged content recorded on the way. `only`: a first walk, of the entries
         it picks alone (the walk's errors are left to the second)."""
-        for chunk in _chunks(scope_walk(ev, scope, deleted), PLAN_CHUNK):
+        for chunk in _chunks(walked, PLAN_CHUNK):
             judge.learn([item.size for item, own in chunk
                          if own and not isinstance(item, ScanError)])
             yield from chunk_pending(ev_id, chunk, only)
@@ -451,34 +458,123 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
                 continue
             if verdict.entry is None:   # sent home without it (_Tasks)
                 verdict.entry = item
-            # A container's children with it, in the batch's one transaction: the container
-            # marked done means all of them are, so a resume that finds it done skips them.
-            for child in verdict.children:
-                settled.append((file_key(child.entry), content_key(child.entry), child))
-            if verdict.children:   # counted as they come: the totals' walk cannot see them
-                progress.add_total(len(verdict.children), 0)
-                for child in verdict.children:
-                    progress.advance(1, 0, hit=child.is_hit)
-            settled.append((key, content, verdict))
-            progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
-                             hit=verdict.is_hit)
+            take(key, content, verdict, settled)
         if files:
             progress.advance(files, planned, seen)
         _record_all(results, ev_id, settled, plain)
 
-    ev_id = None
+    def take(key, content, verdict, settled: list) -> None:
+        """A whole verdict (with its entry) into `settled`, for _record_all, and counted."""
+        # A container's children with it, in the batch's one transaction: the container
+        # marked done means all of them are, so a resume that finds it done skips them.
+        for child in verdict.children:
+            settled.append((file_key(child.entry), content_key(child.entry), child))
+        if verdict.children:   # counted as they come: the totals' walk cannot see them
+            progress.add_total(len(verdict.children), 0)
+            for child in verdict.children:
+                progress.advance(1, 0, hit=child.is_hit)
+        settled.append((key, content, verdict))
+        progress.advance(1, judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
+                         hit=verdict.is_hit)
+
+    def shared(ev, ev_id) -> None:
+        """A folder walked by the workers (shared_walk): its folders handed out in batches,
+        what they leave to this process (entries, and folders to list here) taken in walk
+        order, batched and judged as any walk's."""
+        left: deque = deque()   # iterables of entries, in walk order
+        lister = Lister()       # for the folders listed here (Settled.relist)
+        batcher = Batcher(lambda item: judge.cost(item[2]))
+
+        def tasks():
+            for item in folder_tasks(ev.path, ev.name):
+                if isinstance(item, ScanError):
+                    results.add_error(ev_id, item.to_dict())
+                else:
+                    yield item
+
+        def entry_batches(last: bool = False):
+            """Full batches of what is left so far; `last`, the partial one after them."""
+            while left:
+                walked = ((item, True) for item in left.popleft())
+                yield from batcher.add(pending(walked, ev_id))
+            if last:
+                yield from batcher.rest()
+
+        def work():
+            for batch in batches(tasks(), shared_walk.cost):
+                yield from entry_batches()
+                yield batch
+            yield from entry_batches(last=True)
+
+        try:
+            source = work()
+            while True:
+                for batch, outcomes in workers.map(source, entry=_sent):
+                    landed(ev, ev_id, batch, outcomes, left, lister)
+                if not left:   # else entries left by the last batches: judged in a round more
+                    break
+                source = entry_batches(last=True)
+        finally:
+            lister.close()
+
+    def walked(ev, ev_id) -> None:
+        """Any evidence walked by this process, its entries batched to the workers. `first`:
+        the entries it picks first, then the rest."""
+        for only in ((first, None) if first is not None else (None,)):
+            todo = pending(scope_walk(ev, scope, deleted), ev_id, only)
+            if ev.media is not None:   # a folder's files have no place on a media to sort by
+                todo = media_order(todo, lambda item: item[2])
+            work = batches(todo, lambda item: judge.cost(item[2]))
+            for batch, verdicts in workers.map(work, entry=_sent):
+                record(ev_id, batch, verdicts)
+
+    def landed(ev, ev_id, batch, outcomes, left=None, lister=None) -> None:
+        """A batch's results recorded: a batch of entries' verdicts (record), or of a shared
+        walk's folders (shared_walk.Settled) with what they left queued on `left` (None:
+        the scan is stopping, and nothing more is judged)."""
+        if type(batch[0]) is not Task:
+            record(ev_id, batch, outcomes)
+            return
+        flush()
+        settled, rows = [], []
+        for task, got in zip(batch, outcomes):
+            for error in got.errors:
+                results.add_error(ev_id, error.to_dict())
+            for found in got.met:
+                ev.met(found)
+            if left is not None and got.relist:
+                left.append(lister.entries(task))
+            elif left is not None and got.left:
+                left.append(got.left)
+            rows += got.rows
+            for key, content, verdict in got.verdicts:
+                take(key, content, verdict, settled)
+            progress.advance(got.files, got.planned, got.seen)
+            for key, content, entry, outcome in got.linked:
+                if content in judged:   # another name of it came first: its verdict stands
+                    results.record_name(ev_id, key, content, None, entry.to_dict())
+                    progress.advance(1, 0)
+                    continue
+                judged.add(content)
+                if type(outcome) is tuple:
+                    status, read, hashed, decoded = outcome
+                    rows.append((key, None, status, read, hashed, decoded, content))
+                    share = judge.planned_bytes(entry.size)
+                    progress.advance(1, share, max(share, read))
+                else:
+                    take(key, content, outcome, settled)
+        _record_all(results, ev_id, settled, rows)
+
+    ev_id = ev = None
     try:
         for ev in evidences:
             ev_id = ids[ev.path]
             if ev.name in finished:
                 continue
-            for only in ((first, None) if first is not None else (None,)):
-                todo = pending(ev, ev_id, only)
-                if ev.media is not None:   # a folder's files have no place on a media to sort by
-                    todo = media_order(todo, lambda item: item[2])
-                work = batches(todo, lambda item: judge.cost(item[2]))
-                for batch, verdicts in workers.map(work, entry=lambda item: item[2]):
-                    record(ev_id, batch, verdicts)
+            if shared_walk.applies(ev, scope, first):
+                shared(ev, ev_id)
+            else:
+                walked(ev, ev_id)
             flush()
             # described again once walked: the disk images met on the way (container_files)
             results.add_evidence(ev.name, ev.describe())
@@ -487,21 +583,28 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
         judge.stop.set()
         # Keep every verdict that did complete: nothing already found is lost.
         flush()
-        for batch, verdicts in workers.stop(getattr(stopped, "grace", STOP_GRACE)):
-            record(ev_id, batch, verdicts)
+        for batch, outcomes in workers.stop(getattr(stopped, "grace", STOP_GRACE)):
+            landed(ev, ev_id, batch, outcomes)
         results.commit()
         raise
 
 
+def _sent(item):
+    """What a batch's item sends a worker: an entry's, its FileEntry; a folder, its Task."""
+    return item if type(item) is Task else item[2]
+
+
 class _Tasks:
     """The worker pool's task: a file entry goes to the judge, a piece of media (when the
-    media is also swept) to the sweeper: one pool, forked once, for both. A file's verdict
+    media is also swept) to the sweeper, a batch of folders to a shared walk (shared_walk.
+    settle): one pool, forked once, for all. A file's verdict
     comes back without its entry, which the main process holds already (`_run.record` puts it
     back): unpickling each entry again was the larger part of a verdict's trip home. A
     verdict that is no more than its row comes back as that row (Verdict.brief)."""
 
-    def __init__(self, judge, sweeper=None):
+    def __init__(self, judge, sweeper=None, done=frozenset()):
         self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
+        self.done = done   # keys of the files a resumed scan recorded before
         # id(entry) -> (entry, bytes settle_screened read of it): merged, not replaced, as a
         # pool of threads shares one task; holding the entry keeps its id its own
         self._spent: Dict[int, tuple] = {}
@@ -510,7 +613,9 @@ class _Tasks:
         """A batch's plans made together (as the walk's, Judge.learn): a worker process has
         its own judge, whose plans the main process's do not reach. Then the files their
         sub-file fingerprints settle, settled together (Judge.settle_screened): their
-        briefs, by position."""
+        briefs, by position. A batch of folders is settled whole."""
+        if type(items[0]) is Task:
+            return shared_walk.settle(items, self.judge, self.done)
         files = [item for item in items if isinstance(item, FileEntry)]
         self.judge.learn([item.size for item in files])
         if len(files) != len(items):   # a batch of the block sweep's pieces and files
@@ -522,6 +627,8 @@ class _Tasks:
         return settled
 
     def __call__(self, item):
+        if type(item) is Task:   # a folder `before` did not reach: the scan is stopping
+            raise Interrupted()
         if not isinstance(item, FileEntry):
             return self.sweeper(item)
         verdict = self.judge(item)
@@ -539,8 +646,12 @@ class _Tasks:
     def crashed(item, stalled: Optional[float] = None):
         """What stands for a file whose judging took its worker process down, or left it
         stuck in a read for `stalled` seconds (workers.Workers found it by running it alone):
-        an error record, and the scan goes on. A piece of the block sweep has none: the scan
-        stops there, with its partial report."""
+        an error record, and the scan goes on. A folder of a shared walk is listed again by
+        the main process, its files judged one batch at a time (so the one to blame is found
+        as above). A piece of the block sweep has none: the scan stops there, with its partial
+        report."""
+        if type(item) is Task:
+            return shared_walk.Settled(relist=True)
         if not isinstance(item, FileEntry):
             return None
         return Verdict(item, "error", errors=[not_examined("judging", stalled)])
@@ -634,11 +745,6 @@ def _chunks(items, size: int):
             chunk = []
     if chunk:
         yield chunk
-
-
-def content_key(entry) -> bytes:
-    """The results database's key of what an entry reads (FileEntry.content_key), compact."""
-    return entry_key("\x00".join(map(str, entry.content_key())))
 
 
 def _volume(entry) -> Optional[int]:

@@ -85,15 +85,31 @@ def stop_event():
 def batches(items: Iterable, cost: Callable[[object], int]) -> Iterator[list]:
     """Consecutive items grouped BATCH_FILES at a time, or fewer once their cost (bytes to
     read, or their equivalent in work) reaches BATCH_COST."""
-    batch, total = [], 0
-    for item in items:
-        batch.append(item)
-        total += cost(item)
-        if len(batch) >= BATCH_FILES or total >= BATCH_COST:
+    batcher = Batcher(cost)
+    yield from batcher.add(items)
+    yield from batcher.rest()
+
+
+class Batcher:
+    """batches() of items that come in bursts: each batch given as soon as it is full (add),
+    the last, partial one when asked for (rest)."""
+
+    def __init__(self, cost: Callable[[object], int]):
+        self._cost = cost
+        self._batch: list = []
+        self._total = 0
+
+    def add(self, items: Iterable) -> Iterator[list]:
+        for item in items:
+            self._batch.append(item)
+            self._total += self._cost(item)
+            if len(self._batch) >= BATCH_FILES or self._total >= BATCH_COST:
+                yield from self.rest()
+
+    def rest(self) -> Iterator[list]:
+        if self._batch:
+            batch, self._batch, self._total = self._batch, [], 0
             yield batch
-            batch, total = [], 0
-    if batch:
-        yield batch
 
 
 class Workers:

@@ -82,13 +82,14 @@ class Evidence:
                 if isinstance(item, FileEntry))
 
     def _note_container_file(self, item: FileEntry) -> None:
-        # Noted as met, never reset: a walk may stop early (a part of a batch item) or be
-        # walked again, and what was met stays met.
-        kind = container_file_format(item.path, item.size)
-        if kind is None:
-            return
-        found = {"volume": None if item.volume is None else item.volume.ref(),
-                 "path": item.path, "format": kind, "size": item.size}
+        found = container_file(item)
+        if found is not None:
+            self.met(found)
+
+    def met(self, found: dict) -> None:
+        """A disk image met on the way (container_file), noted once. Noted as met, never reset:
+        a walk may stop early (a part of a batch item) or be walked again, and what was met
+        stays met."""
         if found not in self.container_files:
             self.container_files.append(found)
 
@@ -194,6 +195,16 @@ CONTAINER_FILE_FORMATS = {
     ".avhd": "vhd", ".vhdx": "vhdx", ".avhdx": "vhdx", ".qcow": "qcow", ".qcow2": "qcow2",
     ".vdi": "vdi", ".dmg": "dmg", ".sparseimage": "sparseimage", ".dd": "raw",
 }
+
+
+def container_file(item: FileEntry) -> Optional[dict]:
+    """What `container_files` lists of a file that is a disk image (by its name and size),
+    else None."""
+    kind = container_file_format(item.path, item.size)
+    if kind is None:
+        return None
+    return {"volume": None if item.volume is None else item.volume.ref(),
+            "path": item.path, "format": kind, "size": item.size}
 
 
 def container_file_format(path: str, size: int) -> Optional[str]:

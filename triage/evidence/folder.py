@@ -134,18 +134,29 @@ def walk(root: str, evidence: str) -> Iterator[Union[FileEntry, ScanError]]:
     A file stored in an iOS backup met on the way carries its name on the phone."""
     root = os.path.abspath(root)
     backups = {}   # an iOS backup's root folder -> its catalogue (containers.iosbackup)
-    maker = (FileEntry, {**_ENTRY_DEFAULTS, "evidence": evidence, "allocated": True}, OsFile)
+    maker = _maker(evidence)
     for item in _tree(root, evidence, backups, maker):
-        if type(item) is FileEntry:   # made by the compiled lister
-            entry, path = item, item.open.path
-        elif isinstance(item, ScanError):
-            yield item
-            continue
-        else:
-            path, st = item
-            entry = _entry(path, st, root, evidence)
-        phone = _phone_path(backups, path) if backups else None
-        yield entry if phone is None else replace(entry, backup_path=phone)
+        yield _made(item, root, evidence, backups)
+
+
+def _maker(evidence: str) -> tuple:
+    """What the compiled lister makes a file's FileEntry from (_children's `maker`)."""
+    return FileEntry, {**_ENTRY_DEFAULTS, "evidence": evidence, "allocated": True}, OsFile
+
+
+def _made(item, root: str, evidence: str, backups: dict) -> Union[FileEntry, ScanError]:
+    """A file's entry as the walk gives it, from what _tree gives (an entry the compiled
+    lister made, or a path and its stat), with its name on the phone where an iOS backup
+    stores it; a ScanError as it is."""
+    if type(item) is FileEntry:   # made by the compiled lister
+        entry, path = item, item.open.path
+    elif isinstance(item, ScanError):
+        return item
+    else:
+        path, st = item
+        entry = _entry(path, st, root, evidence)
+    phone = _phone_path(backups, path) if backups else None
+    return entry if phone is None else replace(entry, backup_path=phone)
 
 
 def regular_files(root: str) -> Iterator[Union[Tuple[str, os.stat_result], ScanError]]:
@@ -182,38 +193,147 @@ def _tree(root: str, evidence: str = "", backups: Optional[dict] = None, maker=N
     try:
         while pending:
             folder, device = pending.pop()
-            try:
-                children = _children(root, folder, held, maker)
-            except OSError as exc:
-                yield ScanError(evidence, f"cannot list folder: {one_line(exc)}",
-                                path=_relative(root, folder))
-                continue
-            subfolders = []
-            # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted
-            # before it
-            if backups is not None and any(_catalogue(child) for child in children):
-                backup = backups[folder] = iosbackup.read(folder)
-                if backup.problem is not None:
-                    yield ScanError(evidence, backup.problem, path=_relative(root, folder))
-            for child in children:
-                if type(child) is not tuple:   # a FileEntry, made by the compiled lister
-                    yield child
-                    continue
-                kind, path, value = child
-                if kind == _FILE:
-                    yield path, value
-                elif kind == _FOLDER:
-                    if value != device and value in kernel:   # a mount point
-                        yield ScanError(evidence, mounts.not_walked(kernel[value]),
-                                        path=_relative(root, path))
-                        continue
-                    subfolders.append((path, value))
-                else:
-                    yield ScanError(evidence, f"cannot stat: {one_line(value)}",
-                                    path=_relative(root, path))
+            items, subfolders = _folder_items(root, folder, device, kernel, held, evidence,
+                                              backups, maker)
+            yield from items
             pending.extend(reversed(subfolders))
     finally:
         held.close()
+
+
+def _folder_items(root: str, folder: str, device: Optional[int], kernel: dict, held: "_Held",
+                  evidence: str = "", backups: Optional[dict] = None, maker=None
+                  ) -> Tuple[list, list]:
+    """One folder's step of the walk (_tree): what it gives of the folder's own names, in
+    name order (as _tree gives them), and the subfolders to walk next, (path, st_dev) by
+    name. The one place that decides what a folder's names are: the walk in this process
+    and a worker's share of it (Task) both take it."""
+    try:
+        children = _children(root, folder, held, maker)
+    except OSError as exc:
+        return [ScanError(evidence, f"cannot list folder: {one_line(exc)}",
+                          path=_relative(root, folder))], []
+    items, subfolders = [], []
+    # read first: an old backup's stored files sit beside Manifest.mbdb, some sorted before it
+    if backups is not None and any(_catalogue(child) for child in children):
+        backup = backups[folder] = iosbackup.read(folder)
+        if backup.problem is not None:
+            items.append(ScanError(evidence, backup.problem, path=_relative(root, folder)))
+    for child in children:
+        if type(child) is not tuple:   # a FileEntry, made by the compiled lister
+            items.append(child)
+            continue
+        kind, path, value = child
+        if kind == _FILE:
+            items.append((path, value))
+        elif kind == _FOLDER:
+            if _kernel_mount(value, device, kernel):
+                items.append(ScanError(evidence, mounts.not_walked(kernel[value]),
+                                       path=_relative(root, path)))
+                continue
+            subfolders.append((path, value))
+        else:
+            items.append(ScanError(evidence, f"cannot stat: {one_line(value)}",
+                                   path=_relative(root, path)))
+    return items, subfolders
+
+
+def _kernel_mount(device: int, parent: Optional[int], kernel: dict) -> bool:
+    """Whether a folder on `device`, in a folder on `parent`, is a mount of the running
+    kernel's state (mounts.py): it is not walked."""
+    return device != parent and device in kernel
+
+
+class Task(NamedTuple):
+    """A folder whose own files a worker lists and judges (the scan's walk shared among its
+    workers: triage/shared_walk.py), as tasks() found it."""
+
+    root: str
+    evidence: str
+    path: str
+    device: Optional[int]   # its st_dev (None where the root could not be stat'ed)
+    names: int              # how many names it held when tasks() listed it
+    backup_above: bool      # its parent holds an iOS backup's catalogue (its files may be
+    #                         that backup's, named by it)
+
+
+def tasks(root: str, evidence: str) -> Iterator[Union[Task, ScanError]]:
+    """Each folder _tree walks, in its order, as a Task: its names counted and its subfolders
+    found by their type in the listing (one stat a folder, none a file), where _tree stats every
+    name. What a worker then gives of each (task_entries), taken in this order, is walk()'s
+    own. A folder that cannot be listed here is a Task all the same: its worker tells why."""
+    root = os.path.abspath(root)
+    kernel = mounts.kernel_state()
+    try:
+        top = os.stat(root).st_dev
+    except OSError:
+        top = None
+    if top in kernel:
+        yield ScanError(evidence, mounts.not_walked(kernel[top]), path="/")
+        return
+    pending = [(root, top, False)]
+    held = _Held()
+    try:
+        while pending:
+            folder, device, above = pending.pop()
+            try:
+                names, catalogue, subfolders = _glance(folder, held)
+            except OSError:
+                names, catalogue, subfolders = 0, False, []
+            yield Task(root, evidence, folder, device, names, above)
+            pending.extend(reversed([(path, value, catalogue) for path, value in subfolders
+                                     if not _kernel_mount(value, device, kernel)]))
+    finally:
+        held.close()
+
+
+def _glance(folder: str, held: "_Held") -> Tuple[int, bool, list]:
+    """How many names `folder` holds, whether one is an iOS backup's catalogue (a regular
+    file), and its subfolders as _children finds them, (path, st_dev) by name: a folder told
+    by the listing's type (a stat where the file system gives none), not followed when a
+    link, and one that cannot be stat'ed left out (_children makes it an error)."""
+    names, catalogue, subfolders = 0, False, []
+    for path, child in _listed(folder, held):
+        names += 1
+        if child.is_dir(follow_symlinks=False):
+            try:
+                subfolders.append((path, child.stat(follow_symlinks=False).st_dev))
+            except OSError:
+                continue
+        elif child.name in iosbackup.CATALOGUES and child.is_file(follow_symlinks=False):
+            catalogue = True
+    return names, catalogue, subfolders
+
+
+class Lister:
+    """Lists Tasks' folders as walk() would (entries()), for one thread of one process: the
+    deep folders' descriptors and the iOS backups' catalogues it has read are kept from one
+    task to the next."""
+
+    BACKUPS_KEPT = 8   # catalogues kept read (a task needs two at most)
+
+    def __init__(self):
+        self._held = _Held()
+        self._backups: dict = {}   # a backup's folder -> its catalogue
+        self._kernel = mounts.kernel_state()   # read once, as a walk does
+
+    def entries(self, task: Task) -> Iterator[Union[FileEntry, ScanError]]:
+        """What walk() gives of the task's folder's own names, in its order: listed now, each
+        one's entry made as it is asked for."""
+        backups = self._backups
+        if len(backups) > self.BACKUPS_KEPT:
+            backups.clear()
+        parent = os.path.dirname(task.path)
+        if task.backup_above and parent not in backups:
+            backups[parent] = iosbackup.read(parent)   # its problem is its own task's to tell
+        items, _ = _folder_items(task.root, task.path, task.device, self._kernel, self._held,
+                                 task.evidence, backups, _maker(task.evidence))
+        # the catalogues its files may be named by (_phone_path): its own, and its parent's
+        own = {k: backups[k] for k in (parent, task.path) if k in backups}
+        return (_made(item, task.root, task.evidence, own) for item in items)
+
+    def close(self) -> None:
+        self._held.close()
 
 
 # What _children gives of a name that is not a file it made: (kind, path, value).

@@ -346,19 +346,24 @@ class Judge:
         return []
 
     def _screenable(self, entries):
-        """(position, entry, plan) of the files settle_screened may settle: those whose size
-        calls for fingerprints and nothing else, or for nothing but a look for container marks
-        (and no video: the judge reads a video's head), not a member, not stored encrypted,
-        not sized like an encrypted volume (the judge looks for one)."""
+        """(position, entry, plan) of the files settle_screened may settle (screenable)."""
         for at, entry in enumerate(entries):
-            size = entry.size
-            plan = self.plan(size)
-            if entry.member is not None or entry.encrypted is not None or \
-                    hidden_volume.candidate(size):
-                continue
-            if plan.screens and not (plan.digests or plan.image) or \
-                    self._only_to_tell_a_container(plan, size):
-                yield at, entry, plan
+            if self.screenable(entry):
+                yield at, entry, self.plan(entry.size)
+
+    def screenable(self, entry: FileEntry) -> bool:
+        """Whether settle_screened may settle a file: its size calls for fingerprints and
+        nothing else, or for nothing but a look for container marks (and no video: the judge
+        reads a video's head); not a member, not stored encrypted, not sized like an encrypted
+        volume (the judge looks for one). By its size and how it is stored alone: every name
+        of one content is screenable alike."""
+        size = entry.size
+        if entry.member is not None or entry.encrypted is not None or \
+                hidden_volume.candidate(size):
+            return False
+        plan = self.plan(size)
+        return bool(plan.screens and not (plan.digests or plan.image)) or \
+            self._only_to_tell_a_container(plan, size)
 
     def _only_to_tell_a_container(self, plan: Plan, size: int) -> bool:
         """Whether a file of `size` (its `plan`) is read only to tell whether it is a

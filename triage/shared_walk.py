@@ -1,0 +1,158 @@
+"""A folder's walk shared among the scan's workers.
+
+The main process lists the folders alone (evidence.folder.tasks: a stat a folder, none a
+file) and hands them out in batches. A worker lists each folder's files as the walk does
+(folder.Lister: the walk's own step, compiled lister and all), judges the cheap ones there (the
+sub-file screen, files settled by their size, files read only to tell a container) and sends
+home their rows, compact: where the main process walked, made every file's keys and sent its
+entry to a worker and back, it now records rows.
+
+What must be decided in walk order, or spread over every worker, goes home as entries, which
+the main process takes as it takes any walk's (scan._run): other names of one content (a file
+with hard links: the first name met is the one judged), and files costly to judge (a full
+digest past INLINE_COST, a picture, a likely archive), batched by their cost. A folder of more
+than BIG_FOLDER names, or one whose worker died, is listed by the main process instead
+(Settled.relist). Results come home in the folders' order, so everything the main process
+decides is decided in walk order, as before."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+from .evidence import container_file
+from .evidence.folder import Lister, Task
+from .records import FileEntry
+from .results import content_key, file_key
+from .workers import BATCH_COST, BATCH_FILES, Interrupted
+
+# What a file may cost to be judged by the worker that listed it (Judge.cost: bytes to read):
+# a batch of folders then costs its worker about what a batch of entries does (BATCH_COST for
+# BATCH_FILES names), so the work still spreads over every worker.
+INLINE_COST = BATCH_COST // BATCH_FILES
+# A folder of more names is listed by the main process, its files batched as entries: one
+# worker would otherwise hold them all at once and judge them alone.
+BIG_FOLDER = 8192
+
+
+def applies(evidence, scope, first) -> bool:
+    """Whether `evidence` is walked so: a folder, scanned whole (no part of it: a scope), in
+    the walk's order (no time budget's likeliest first)."""
+    return evidence.kind == "folder" and scope is None and first is None
+
+
+def cost(task: Task) -> int:
+    """A Task's share of a batch (workers.batches): a name counted as a file judged inline at
+    most costs."""
+    return task.names * INLINE_COST
+
+
+@dataclass
+class Settled:
+    """What a worker made of one Task: the rows of the files it judged (Results.record_many's),
+    whole verdicts where a row does not say it all (a hit, an error, a container's children),
+    the files with other names it judged (`linked`: only the first name met counts as
+    judged, which the main process decides), the walk's errors in their order, the entries
+    left to the main process, the disk images met, and what the progress bar counts of the
+    rows and of files done before (a resume)."""
+
+    rows: List[tuple] = field(default_factory=list)
+    verdicts: List[tuple] = field(default_factory=list)   # (key, content, Verdict)
+    linked: List[tuple] = field(default_factory=list)     # (key, content, entry, brief or
+    #                                                        Verdict)
+    errors: List = field(default_factory=list)            # ScanError of the walk
+    left: List[FileEntry] = field(default_factory=list)
+    met: List[dict] = field(default_factory=list)         # Evidence.container_files'
+    files: int = 0
+    planned: int = 0
+    seen: int = 0
+    relist: bool = False   # listed by the main process instead (BIG_FOLDER, a worker's death)
+
+    def count(self, planned: int, read: int) -> None:
+        self.files += 1
+        self.planned += planned
+        self.seen += max(planned, read)
+
+    def judged(self, key: bytes, content: bytes, entry: FileEntry, outcome, planned: int
+               ) -> None:
+        """A file's outcome: its brief (Verdict.brief) or its whole verdict."""
+        if entry.device is not None:   # it has other names (folder._entry)
+            self.linked.append((key, content, entry, outcome))
+        elif type(outcome) is not tuple:
+            self.verdicts.append((key, content, outcome))
+        else:
+            status, read, hashed, decoded = outcome
+            self.rows.append((key, None, status, read, hashed, decoded, content))
+            self.count(planned, read)
+
+
+_local = threading.local()   # this thread's Lister (a worker process has one thread at work)
+
+
+def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
+    """Each Task's Settled, by position; a task not reached when the scan was stopped has
+    none (and is walked again by a resumed scan). `done`: keys of the files a resumed scan
+    has recorded."""
+    lister = getattr(_local, "lister", None)
+    if lister is None:
+        lister = _local.lister = Lister()
+    out: Dict[int, Settled] = {}
+    cheap = []   # (its task's Settled, key, content, entry) of the files judged here
+    for at, task in enumerate(tasks):
+        if judge.stop.is_set():
+            break
+        if task.names > BIG_FOLDER:
+            out[at] = Settled(relist=True)
+            continue
+        settled = out[at] = Settled()
+        items = list(lister.entries(task))
+        judge.learn([item.size for item in items if type(item) is FileEntry])
+        for item in items:
+            if type(item) is not FileEntry:
+                settled.errors.append(item)
+                continue
+            _take(settled, item, judge, done, cheap)
+    try:
+        for first in range(0, len(cheap), BATCH_FILES):
+            _judge(cheap[first:first + BATCH_FILES], judge)
+    except Interrupted:   # stopped: what was judged is kept, the rest judged on --resume
+        pass
+    return out
+
+
+def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
+    """One listed file: counted when done before, settled by its size, kept to be judged
+    here when cheap, else left to the main process. Which of them depends on its size and
+    content alone where it has other names, so that all its names are dealt with alike."""
+    found = container_file(entry)
+    if found is not None:
+        settled.met.append(found)
+    key = file_key(entry)
+    if key in done:
+        planned = judge.planned_bytes(entry.size)
+        settled.count(planned, planned)
+        return
+    if not judge.needs_read(entry.size):
+        settled.judged(key, content_key(entry), entry, ("skipped", 0, False, 0), 0)
+    elif judge.screenable(entry) or \
+            entry.device is None and judge.cost(entry) <= INLINE_COST:
+        cheap.append((settled, key, content_key(entry), entry))
+    else:
+        settled.left.append(entry)
+
+
+def _judge(chunk: list, judge) -> None:
+    """A batch of files judged as a worker judges a batch of entries (scan._Tasks): those
+    the sub-file screen settles together, the rest one at a time."""
+    entries = [entry for _, _, _, entry in chunk]
+    briefs, spent = judge.settle_screened(entries)
+    judge.ask_ahead([entry for at, entry in enumerate(entries)
+                     if at not in briefs and at not in spent])
+    for at, (settled, key, content, entry) in enumerate(chunk):
+        outcome = briefs.get(at)
+        if outcome is None:
+            verdict = judge(entry)
+            verdict.bytes_read += spent.get(at, 0)
+            outcome = verdict.brief() or verdict
+        settled.judged(key, content, entry, outcome, judge.planned_bytes(entry.size))
