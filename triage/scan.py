@@ -479,9 +479,10 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
 
     def shared(ev, ev_id) -> None:
         """A folder walked by the workers (shared_walk): its folders handed out in batches,
-        what they leave to this process (entries, and folders to list here) taken in walk
-        order, batched and judged as any walk's."""
-        left: deque = deque()   # iterables of entries, in walk order
+        what they leave to this process taken in walk order (`left`): entries, folders to
+        list here and the outcomes of files with other names, the entries batched and judged
+        as any walk's."""
+        left: deque = deque()   # iterables of entries, and _Linked outcomes, in walk order
         lister = Lister()       # for the folders listed here (Settled.relist)
         batcher = Batcher(lambda item: judge.cost(item[2]))
 
@@ -495,8 +496,11 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
         def entry_batches(last: bool = False):
             """Full batches of what is left so far; `last`, the partial one after them."""
             while left:
-                walked = ((item, True) for item in left.popleft())
-                yield from batcher.add(pending(walked, ev_id))
+                items = left.popleft()
+                if type(items) is _Linked:
+                    decide(ev_id, items)
+                    continue
+                yield from batcher.add(pending(((item, True) for item in items), ev_id))
             if last:
                 yield from batcher.rest()
 
@@ -511,11 +515,37 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             while True:
                 for batch, outcomes in workers.map(source, entry=_sent):
                     landed(ev, ev_id, batch, outcomes, left, lister)
-                if not left:   # else entries left by the last batches: judged in a round more
+                if not left:   # else what the last batches left: judged in a round more
                     break
                 source = entry_batches(last=True)
+        except BaseException:
+            # stopping: the outcomes already come home are kept; entries left are not judged
+            for items in left:
+                if type(items) is _Linked:
+                    decide(ev_id, items)
+            raise
         finally:
             lister.close()
+
+    def decide(ev_id, linked) -> None:
+        """Outcomes of files with other names (shared_walk.Settled.linked), recorded in walk
+        order: the first name of a content met is the one judged, the others its names."""
+        flush()
+        settled, rows = [], []
+        for key, content, entry, outcome in linked:
+            if content in judged:   # another name of it came first: its verdict stands
+                results.record_name(ev_id, key, content, None, entry.to_dict())
+                progress.advance(1, 0)
+                continue
+            judged.add(content)
+            if type(outcome) is tuple:
+                status, read, hashed, decoded = outcome
+                rows.append((key, None, status, read, hashed, decoded, content))
+                share = judge.planned_bytes(entry.size)
+                progress.advance(1, share, max(share, read))
+            else:
+                take(key, content, outcome, settled)
+        _record_all(results, ev_id, settled, rows)
 
     def walked(ev, ev_id) -> None:
         """Any evidence walked by this process, its entries batched to the workers. `first`:
@@ -530,8 +560,9 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
 
     def landed(ev, ev_id, batch, outcomes, left=None, lister=None) -> None:
         """A batch's results recorded: a batch of entries' verdicts (record), or of a shared
-        walk's folders (shared_walk.Settled) with what they left queued on `left` (None:
-        the scan is stopping, and nothing more is judged)."""
+        walk's folders (shared_walk.Settled), with what they leave queued on `left` in walk
+        order (None: the scan is stopping; nothing more is judged, and the outcomes of files
+        with other names are recorded at once)."""
         if type(batch[0]) is not Task:
             record(ev_id, batch, outcomes)
             return
@@ -542,27 +573,19 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
                 results.add_error(ev_id, error.to_dict())
             for found in got.met:
                 ev.met(found)
-            if left is not None and got.relist:
-                left.append(lister.entries(task))
-            elif left is not None and got.left:
-                left.append(got.left)
             rows += got.rows
             for key, content, verdict in got.verdicts:
                 take(key, content, verdict, settled)
             progress.advance(got.files, got.planned, got.seen)
-            for key, content, entry, outcome in got.linked:
-                if content in judged:   # another name of it came first: its verdict stands
-                    results.record_name(ev_id, key, content, None, entry.to_dict())
-                    progress.advance(1, 0)
-                    continue
-                judged.add(content)
-                if type(outcome) is tuple:
-                    status, read, hashed, decoded = outcome
-                    rows.append((key, None, status, read, hashed, decoded, content))
-                    share = judge.planned_bytes(entry.size)
-                    progress.advance(1, share, max(share, read))
-                else:
-                    take(key, content, outcome, settled)
+            if left is None:
+                decide(ev_id, got.linked)
+                continue
+            if got.relist:
+                left.append(ev.noting(lister.entries(task)))
+            if got.left:
+                left.append(got.left)
+            if got.linked:
+                left.append(_Linked(got.linked))
         _record_all(results, ev_id, settled, rows)
 
     ev_id = ev = None
@@ -587,6 +610,11 @@ def _run(evidences, ids, results: Results, judge: Judge, deleted: bool, resume: 
             landed(ev, ev_id, batch, outcomes)
         results.commit()
         raise
+
+
+class _Linked(list):
+    """Outcomes of files with other names a batch of folders gave (shared_walk.Settled.linked),
+    queued to be decided in walk order."""
 
 
 def _sent(item):

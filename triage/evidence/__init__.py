@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Container, Dict, Iterator, List, Optional, Union
+from typing import Container, Dict, Iterable, Iterator, List, Optional, Union
 
 from ..errors import EvidenceError, READ_ERRORS
 from ..records import FileEntry, ScanError, Volume
@@ -66,11 +66,18 @@ class Evidence:
         disks here). `runs`: the compiled lister also gives each live file's runs as it lists
         it (TskOpener.runs), for a walk whose files are read next (a scan); a listing has no
         use for them."""
+        return self.noting(self._entries(deleted, volumes, runs))
+
+    def noting(self, items: Iterable) -> Iterator:
+        """`items` (entries and errors of a walk of this evidence) as they come, each disk
+        image among them noted in `container_files`."""
         formats = CONTAINER_FILE_FORMATS
-        for item in self._entries(deleted, volumes, runs):
+        for item in items:
             # container_file_format's first test inline: every listed file pays it
             if isinstance(item, FileEntry) and item.path[item.path.rfind("."):].lower() in formats:
-                self._note_container_file(item)
+                found = container_file(item)
+                if found is not None:
+                    self.met(found)
             yield item
 
     def sizes(self, deleted: bool = True) -> Iterator[int]:
@@ -80,11 +87,6 @@ class Evidence:
             return folder.sizes(self.path)
         return (item.size for item in self._entries(deleted, None, False)
                 if isinstance(item, FileEntry))
-
-    def _note_container_file(self, item: FileEntry) -> None:
-        found = container_file(item)
-        if found is not None:
-            self.met(found)
 
     def met(self, found: dict) -> None:
         """A disk image met on the way (container_file), noted once. Noted as met, never reset:

@@ -1,0 +1,220 @@
+"""A folder's walk shared among the workers (triage/shared_walk.py) gives what the walk of the
+main process gives: the same verdicts, hits, other names, errors and disk images met, the same
+rows in the results database; a scan interrupted in it keeps what landed and a resume ends
+it, judging nothing twice."""
+
+import hashlib
+import json
+import os
+import sqlite3
+import zipfile
+
+import pytest
+
+from containers.test_iosbackup import CAMERA, make_backup
+from support import nest, proc_mounted
+from triage import scan as scan_module, shared_walk
+from triage.evidence import folder
+from triage.hashsets.build import build_set
+from triage.results import file_key as folder_key
+from triage.scan import ScanRequest, scan
+from triage.scanners.judge import Judge
+from triage.signals.exact import FINGERPRINT
+
+SMALL = b"known small content\n" * 50                 # 1,000 bytes: judged where it is listed
+LARGE = bytes(range(256)) * 800                        # 204,800 bytes: past INLINE_COST
+MEMBER = b"known member of an archive\n" * 40
+PHOTO = b"\xff\xd8\xff\xe0 a phone's known photo " * 30
+DEEP = b"known, past the path limit\n" * 10
+CROWDED = b"known among many\n" * 7
+LEVELS = 70   # folders of 60 characters: past the path limit
+
+
+def _tree(root):
+    """A folder with what the walk decides on: other names of one content (cheap and costly,
+    across folders), an archive, an iOS backup, a folder of more than BIG_FOLDER names (5 in
+    these tests), a disk image by its name, a FIFO and a link, a file past the path limit."""
+    (root / "docs").mkdir(parents=True)
+    (root / "b-other").mkdir()
+    (root / "docs" / "report.txt").write_bytes(SMALL)
+    os.link(root / "docs" / "report.txt", root / "a-link.txt")
+    os.link(root / "docs" / "report.txt", root / "b-other" / "again.txt")
+    (root / "copy.txt").write_bytes(SMALL)                      # another inode
+    (root / "large.bin").write_bytes(LARGE)
+    os.link(root / "large.bin", root / "docs" / "large-link.bin")
+    (root / "unlisted.bin").write_bytes(os.urandom(3000))
+    with zipfile.ZipFile(root / "bundle.zip", "w") as z:
+        z.writestr("inner/member.txt", MEMBER)
+    make_backup(root / "phone", {(CAMERA, "Media/DCIM/100APPLE/IMG_0001.JPG"): PHOTO})
+    (root / "crowded").mkdir()
+    for i in range(8):
+        (root / "crowded" / f"f{i}.bin").write_bytes(CROWDED if i == 3 else os.urandom(100 + i))
+    (root / "disk.dd").write_bytes(bytes(1024))
+    os.mkfifo(root / "pipe")
+    os.symlink(root / "copy.txt", root / "symlink.txt")
+    (root / "deep").mkdir()
+    nest(root / "deep", LEVELS, {LEVELS: ("deep.txt", DEEP)})
+    return root
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return _tree(tmp_path_factory.mktemp("shared") / "evidence")
+
+
+@pytest.fixture(scope="module", params=["fingerprinted", "md5"])
+def listed(request, tmp_path_factory):
+    """A set of the known contents: with sizes and sub-file fingerprints (files screened), or
+    MD5s alone (every file read whole)."""
+    folder_ = tmp_path_factory.mktemp("set")
+    if request.param == "md5":
+        out = folder_ / "known.md5"
+        out.write_text("".join(f"{hashlib.md5(d).hexdigest()}  k{i}\n"
+                               for i, d in enumerate([SMALL, LARGE, MEMBER, PHOTO, DEEP,
+                                                      CROWDED])))
+        return out
+    ref = folder_ / "ref"
+    ref.mkdir()
+    for i, data in enumerate([SMALL, LARGE, MEMBER, PHOTO, DEEP, CROWDED]):
+        (ref / f"k{i}").write_bytes(data)
+    out = folder_ / "known.tset"
+    build_set(ref, out, names=("md5", "sha1", "sha256", FINGERPRINT), category="1")
+    return out
+
+
+def _scanned(tree, listed, out, monkeypatch, shared: bool):
+    with monkeypatch.context() as m:
+        m.setattr(shared_walk, "BIG_FOLDER", 5)
+        if not shared:
+            m.setattr(scan_module.shared_walk, "applies", lambda *args: False)
+        outcome = scan(ScanRequest(evidence=[str(tree)], hashsets=[str(listed)], outdir=out,
+                                   workers=2))
+    report = json.loads((out / "report.json").read_text())
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        rows = sorted(conn.execute("SELECT key, volume, status, bytes, hashed, decoded, content "
+                                   "FROM done"))
+        names = sorted(conn.execute("SELECT key, content, entry FROM names"))
+    return outcome, report, rows, names
+
+
+def _hits(report):
+    return sorted((h["path"], h["md5"], tuple(o["path"] for o in h["other_names"]))
+                  for h in report["hits"])
+
+
+def test_a_shared_walk_gives_what_the_walk_of_the_main_process_gives(tree, listed, tmp_path,
+                                                                     monkeypatch):
+    before = _snapshot(tree)
+    with proc_mounted(tree / "proc"):   # the running kernel's state: not walked
+        shared = _scanned(tree, listed, tmp_path / "shared", monkeypatch, shared=True)
+        alone = _scanned(tree, listed, tmp_path / "alone", monkeypatch, shared=False)
+    outcome, report, rows, names = shared
+    assert (outcome.complete, outcome.exit_code) == (True, 1)
+    deep = "/deep/" + "".join(f"{level:03d}" + "d" * 57 + "/" for level in range(LEVELS)) + \
+        "deep.txt"
+    stored = hashlib.sha1(f"{CAMERA}-Media/DCIM/100APPLE/IMG_0001.JPG".encode()).hexdigest()
+    phone = f"/phone/{stored[:2]}/{stored}"
+    md5 = {data: hashlib.md5(data).hexdigest() for data in (SMALL, LARGE, MEMBER, PHOTO,
+                                                            DEEP, CROWDED)}
+    # one hit a content, its other names beside it (the report names it by its first path in
+    # name order); a copy (another inode) is a file of its own
+    assert _hits(report) == sorted([
+        ("/a-link.txt", md5[SMALL], ("/b-other/again.txt", "/docs/report.txt")),
+        ("/copy.txt", md5[SMALL], ()),
+        ("/docs/large-link.bin", md5[LARGE], ("/large.bin",)),
+        ("/bundle.zip!/inner/member.txt", md5[MEMBER], ()),
+        (phone, md5[PHOTO], ()),
+        ("/crowded/f3.bin", md5[CROWDED], ()),
+        (deep, md5[DEEP], ()),
+    ])
+    assert report["summary"]["files_seen"] == 21 and report["summary"]["other_names"] == 3
+    phone_hit = next(h for h in report["hits"] if h["path"] == phone)
+    assert phone_hit["backup_path"] == "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"
+    assert report["evidence"][0]["container_files"] == [
+        {"volume": None, "path": "/disk.dd", "format": "raw", "size": 1024}]
+    # the same report, rows and names as the main process's walk gives
+    _, report_alone, rows_alone, names_alone = alone
+    assert (rows, names) == (rows_alone, names_alone)
+    for key in ("summary", "hits", "evidence", "hashsets"):
+        assert report[key] == report_alone[key], key
+    assert sorted(map(json.dumps, report["errors"])) == \
+        sorted(map(json.dumps, report_alone["errors"]))
+    assert _snapshot(tree) == before
+
+
+def _snapshot(root):
+    """Every name under root with its modification time and size (through descriptors: the
+    deep folders lie past the path limit), the kernel's mount left out."""
+    found = []
+    for folder_, subfolders, files, fd in os.fwalk(root):
+        subfolders[:] = [d for d in subfolders if d != "proc"]
+        for name in subfolders + files:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            found.append((os.path.join(folder_, name), st.st_mtime_ns, st.st_size))
+    return sorted(found)
+
+
+def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_the_rest(
+        tmp_path, monkeypatch):
+    """Ctrl-C while the folders are handed out: every batch of folders that came home is
+    recorded (a hit with its finding), the scan is not complete, and the resume judges none
+    of the recorded files again and ends with the report an uninterrupted scan gives."""
+    evidence = tmp_path / "evidence"
+    known = []
+    for f in range(60):
+        (evidence / f"d{f:02d}").mkdir(parents=True)
+        for i in range(10):
+            data = f"folder {f} file {i}\n".encode() * (i + 1)
+            (evidence / f"d{f:02d}" / f"f{i}.txt").write_bytes(data)
+            if i == 3:
+                known.append(data)
+    os.link(evidence / "d02" / "f3.txt", evidence / "d50" / "link.txt")
+    alert = tmp_path / "alert.md5"
+    alert.write_text("".join(f"{hashlib.md5(d).hexdigest()}  k\n" for d in known))
+    whole = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)],
+                             outdir=tmp_path / "whole", workers=2))
+    reference = json.loads((tmp_path / "whole" / "report.json").read_text())
+    assert (whole.summary.files_seen, whole.summary.hits, whole.summary.other_names) == \
+        (600, 60, 1)
+
+    walk = scan_module.folder_tasks
+
+    def interrupted(root, shown):
+        for n, task in enumerate(walk(root, shown)):
+            if n == 40:
+                raise KeyboardInterrupt()
+            yield task
+    monkeypatch.setattr(scan_module, "folder_tasks", interrupted)
+    monkeypatch.setattr(shared_walk, "BIG_FOLDER", 10)   # d50 (11 names) listed here
+    monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
+    out = tmp_path / "out"
+    first = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                             workers=2))
+    assert not first.complete
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        recorded = {key for key, in conn.execute("SELECT key FROM done")}
+        found = conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
+    # files of the folders handed out (the root and d00 .. d38), each hit with its finding
+    # (a file with another name, d02/f3.txt, is judged after its folder: maybe not yet)
+    partial = json.loads((out / "report.json").read_text())
+    assert 0 < len(recorded) <= 390 and found == len(partial["hits"]) >= len(recorded) // 10
+    assert all(h["path"].endswith("/f3.txt") and h["path"] < "/d39" for h in partial["hits"])
+
+    monkeypatch.setattr(scan_module, "folder_tasks", walk)
+    monkeypatch.setattr("triage.workers.fork_context", lambda: None)   # judged in this process
+    monkeypatch.setattr(scan_module, "fork_context", lambda: None)
+    judged = []
+    screen, call = Judge.settle_screened, Judge.__call__
+    monkeypatch.setattr(Judge, "settle_screened",
+                        lambda self, entries: judged.extend(entries) or screen(self, entries))
+    monkeypatch.setattr(Judge, "__call__",
+                        lambda self, entry: judged.append(entry) or call(self, entry))
+    done = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                            resume=True))
+    assert (done.complete, done.exit_code) == (True, 1)
+    assert not recorded & {folder_key(entry) for entry in judged}
+    # every name but those recorded and the link (another name of d02/f3.txt)
+    assert len({entry.path for entry in judged}) == 601 - len(recorded) - 1
+    report = json.loads((out / "report.json").read_text())
+    for key in ("summary", "hits"):
+        assert report[key] == reference[key], key
