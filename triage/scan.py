@@ -625,10 +625,10 @@ def _sent(item):
 class _Tasks:
     """The worker pool's task: a file entry goes to the judge, a piece of media (when the
     media is also swept) to the sweeper, a batch of folders to a shared walk (shared_walk.
-    settle): one pool, forked once, for all. A file's verdict
-    comes back without its entry, which the main process holds already (`_run.record` puts it
-    back): unpickling each entry again was the larger part of a verdict's trip home. A
-    verdict that is no more than its row comes back as that row (Verdict.brief)."""
+    settle): one pool, forked once, for all. A file's verdict comes back without its entry,
+    which the main process holds already (`_run.record` puts it back): unpickling each entry
+    again was the larger part of a verdict's trip home. A verdict that is no more than its row
+    comes back as that row (Verdict.brief)."""
 
     def __init__(self, judge, sweeper=None, done=frozenset()):
         self.judge, self.sweeper, self.stop = judge, sweeper, judge.stop
