@@ -479,11 +479,11 @@ def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
     import tempfile
     from functools import partial
     from unittest import mock
-    from triage import scan, workers
+    from triage import scan_pass, workers
     from triage.evidence import open_evidence
     from triage.hashsets import load
     from triage.records import ScanError
-    from triage.results import Results, file_key
+    from triage.results import Results, content_key, file_key
     from triage.scanners import Judge
     # The pool forks processes on Linux and runs threads where it cannot fork: with `fork_context`
     # answering "cannot", the same pool runs threads here.
@@ -505,7 +505,7 @@ def judge_all(evidence: Path, hashset: Path, how: str) -> Timing:
             work = workers.batches(entries, lambda e: judge.planned_bytes(e.size))
             verdicts = (v for _, batch in pool.map(work) for v in batch)
         for v in verdicts:   # recorded as the scan records a verdict (one at a time here)
-            scan._record_all(results, ev_id, [(file_key(v.entry), scan.content_key(v.entry), v)],
+            scan_pass.record_all(results, ev_id, [(file_key(v.entry), content_key(v.entry), v)],
                              [])
         if pool is not None:
             pool.close()

@@ -785,16 +785,16 @@ def test_a_folders_hard_links_are_one_file_read_once_as_an_images_are(tmp_path, 
 def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(tmp_path,
                                                                              monkeypatch):
     """Files settled by their size alone in a walk of the main process (a disk image's, a
-    part's) are written a batch at a time (scan.UNREAD_BATCH): an interruption between two
+    part's) are written a batch at a time (scan_pass.UNREAD_BATCH): an interruption between two
     writes still records each file settled before it, exactly those, and the resume judges
     only the rest."""
-    from triage import scan as scan_module
+    from triage import scan as scan_module, scan_pass
     from triage.scan import ScanRequest, scan as run_scan
     from triage.scanners.judge import Judge
-    monkeypatch.setattr(scan_module.shared_walk, "applies", lambda *args: False)
+    monkeypatch.setattr(scan_pass.shared_walk, "applies", lambda *args: False)
     evidence = tmp_path / "evidence"
     evidence.mkdir()
-    files = 3 * scan_module.UNREAD_BATCH // 2   # the interruption falls inside a batch
+    files = 3 * scan_pass.UNREAD_BATCH // 2   # the interruption falls inside a batch
     for i in range(files):
         (evidence / f"f{i:04d}.bin").write_bytes(b"x" * (i + 1))   # sizes 1 .. files
     listed = {7: b"x" * 7, 300: b"x" * 300}    # two sizes the set lists, with their MD5s
@@ -803,7 +803,7 @@ def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(t
         f"{n},{hashlib.md5(data).hexdigest()},f\n" for n, data in listed.items()) +
         f"{files + 10},{'0' * 32},absent\n")
     stop_after = files - 20
-    walk = scan_module.scope_walk
+    walk = scan_pass.scope_walk
 
     def interrupted(ev, scope, deleted):
         for n, item in enumerate(walk(ev, scope, deleted)):
@@ -811,7 +811,7 @@ def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(t
                 raise KeyboardInterrupt()
             yield item
 
-    monkeypatch.setattr(scan_module, "scope_walk", interrupted)
+    monkeypatch.setattr(scan_pass, "scope_walk", interrupted)
     out = tmp_path / "out"
     first = run_scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
                                  workers=2, archives=False))
@@ -821,7 +821,7 @@ def test_an_interruption_mid_batch_keeps_every_file_settled_and_resume_ends_it(t
     # walked in name order: f0000 .. f(stop_after - 1), of which f0006 and f0299 are read
     assert skipped[0] == stop_after - 2
 
-    monkeypatch.setattr(scan_module, "scope_walk", walk)
+    monkeypatch.setattr(scan_pass, "scope_walk", walk)
     judged = []
     judge = Judge.__call__
 

@@ -13,8 +13,7 @@ import pytest
 
 from containers.test_iosbackup import CAMERA, make_backup
 from support import nest, proc_mounted
-from triage import scan as scan_module, shared_walk
-from triage.evidence import folder
+from triage import scan as scan_module, scan_pass, shared_walk
 from triage.hashsets.build import build_set
 from triage.results import file_key as folder_key
 from triage.scan import ScanRequest, scan
@@ -86,7 +85,7 @@ def _scanned(tree, listed, out, monkeypatch, shared: bool):
     with monkeypatch.context() as m:
         m.setattr(shared_walk, "BIG_FOLDER", 5)
         if not shared:
-            m.setattr(scan_module.shared_walk, "applies", lambda *args: False)
+            m.setattr(scan_pass.shared_walk, "applies", lambda *args: False)
         outcome = scan(ScanRequest(evidence=[str(tree)], hashsets=[str(listed)], outdir=out,
                                    workers=2))
     report = json.loads((out / "report.json").read_text())
@@ -177,14 +176,14 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     assert (whole.summary.files_seen, whole.summary.hits, whole.summary.other_names) == \
         (600, 60, 1)
 
-    walk = scan_module.folder_tasks
+    walk = scan_pass.folder_tasks
 
     def interrupted(root, shown):
         for n, task in enumerate(walk(root, shown)):
             if n == 40:
                 raise KeyboardInterrupt()
             yield task
-    monkeypatch.setattr(scan_module, "folder_tasks", interrupted)
+    monkeypatch.setattr(scan_pass, "folder_tasks", interrupted)
     monkeypatch.setattr(shared_walk, "BIG_FOLDER", 10)   # d50 (11 names) listed here
     monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
     out = tmp_path / "out"
@@ -200,7 +199,7 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     assert 0 < len(recorded) <= 390 and found == len(partial["hits"]) >= len(recorded) // 10
     assert all(h["path"].endswith("/f3.txt") and h["path"] < "/d39" for h in partial["hits"])
 
-    monkeypatch.setattr(scan_module, "folder_tasks", walk)
+    monkeypatch.setattr(scan_pass, "folder_tasks", walk)
     monkeypatch.setattr("triage.workers.fork_context", lambda: None)   # judged in this process
     monkeypatch.setattr(scan_module, "fork_context", lambda: None)
     judged = []

@@ -8,7 +8,7 @@ home their rows, compact: where the main process walked, made every file's keys 
 entry to a worker and back, it now records rows.
 
 What must be decided in walk order, or spread over every worker, goes home as entries, which
-the main process takes as it takes any walk's (scan._run): other names of one content (a file
+the main process takes as it takes any walk's (scan_pass.Pass): other names of one content (a file
 with hard links: the first name met is the one judged), and files costly to judge (a full
 digest past INLINE_COST, a picture, a likely archive), batched by their cost. A folder of more
 than BIG_FOLDER names, or one whose worker died, is listed by the main process instead
@@ -143,7 +143,7 @@ def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
 
 
 def _judge(chunk: list, judge) -> None:
-    """A batch of files judged as a worker judges a batch of entries (scan._Tasks): those
+    """A batch of files judged as a worker judges a batch of entries (scan_pass.Tasks): those
     the sub-file screen settles together, the rest one at a time."""
     entries = [entry for _, _, _, entry in chunk]
     briefs, spent = judge.settle_screened(entries)

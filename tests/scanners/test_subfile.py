@@ -341,7 +341,7 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
     those the batch read are given, to be counted in their verdicts."""
     from dataclasses import replace
     from triage import containers
-    from triage.scan import _Tasks
+    from triage.scan_pass import Tasks
     folder = _evidence(tmp_path / "evidence")
     (folder / "other-too.bin").write_bytes(os.urandom(SIZE))
     archive = _stored_zip(folder / "archive.zip", "inner/picture.bin", REFERENCE)
@@ -382,7 +382,7 @@ def test_a_batch_settles_the_files_whose_fingerprints_no_set_lists_as_their_verd
             "possible encrypted container")
         assert judge(entries[at["/refused.bin"]]).status == "error"
         # the scan's task counts what the batch read in the verdict of a file it left
-        tasks = _Tasks(judge)
+        tasks = Tasks(judge)
         assert tasks.before(entries) == settled
         alone = judge(entries[at["/copy.bin"]]).bytes_read
         assert tasks(entries[at["/copy.bin"]]).bytes_read == told + alone
