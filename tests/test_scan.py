@@ -486,12 +486,27 @@ def _scan_judging_after(monkeypatch, before, evidence, alert, out):
     return outcome, json.loads((out / "report.json").read_text())
 
 
+def _walked_here(monkeypatch, shared: bool) -> None:
+    """The folder walked by the workers (shared_walk), or by the main process alone."""
+    from triage import scan_pass
+    if not shared:
+        monkeypatch.setattr(scan_pass.shared_walk, "applies", lambda *args: False)
+
+
+def _tried(log: Path, path: str) -> None:
+    """Note a try at judging `path` in `log` (from any process)."""
+    with open(log, "a") as f:
+        f.write(path + "\n")
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared walk", "walk here"])
 def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, shared):
     """A C library can crash on a corrupt structure and take its worker process down, and the
     batches the other workers had out with it. Those are judged again a file at a time; the
     file that takes a worker down again is an error record, every other file is judged, and
-    the scan ends complete."""
+    the scan ends complete, the workers walking the folder or not."""
+    _walked_here(monkeypatch, shared)
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     for i in range(200):
@@ -514,15 +529,21 @@ def test_a_file_that_crashes_its_worker_is_an_error_and_the_scan_goes_on(tmp_pat
             "content)") for p in ("/f100.bin", "/f199.bin")]
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared walk", "walk here"])
 def test_unattended_a_file_stuck_in_a_read_is_an_error_and_the_scan_ends(tmp_path,
-                                                                         monkeypatch):
+                                                                         monkeypatch, shared):
     """No Ctrl-C and no budget (a batch on a cluster, a scan left overnight): a read that
     never returns held the scan for ever. Its worker, still for STALL seconds, is stopped, the
-    file is an error record that says why, and every other file is judged."""
+    file is an error record that says why, and every other file is judged. The file is tried
+    twice in a walk of the main process (its batch, then alone), three times in a shared walk
+    (its folder's batch, then one to a batch, then alone: running its folder alone as well
+    made four), so a hung read holds the scan that many times STALL."""
     import time as clock
     from triage import workers
     if workers.fork_context() is None:
         pytest.skip("no fork on this platform: threads cannot be stopped")
+    _walked_here(monkeypatch, shared)
+    tries = tmp_path / "tries.log"
     monkeypatch.setattr(workers, "STALL", 1.0)
     monkeypatch.setattr(workers, "WATCH", 0.1)
     evidence = tmp_path / "evidence"
@@ -535,6 +556,7 @@ def test_unattended_a_file_stuck_in_a_read_is_an_error_and_the_scan_ends(tmp_pat
 
     def stuck_on(entry):
         if entry.path == "/stuck.bin":
+            _tried(tries, entry.path)
             clock.sleep(3600)   # deaf to everything, as a read in the kernel is
 
     outcome, report = _scan_judging_after(monkeypatch, stuck_on, evidence, alert,
@@ -545,6 +567,7 @@ def test_unattended_a_file_stuck_in_a_read_is_an_error_and_the_scan_ends(tmp_pat
     assert [(e["path"], e["reason"]) for e in report["errors"]] == [
         ("/stuck.bin", "not examined: no read returned for 1 s (a hung device or mount); the "
                        "worker process judging it was stopped")]
+    assert tries.read_text().split() == ["/stuck.bin"] * (3 if shared else 2)
 
 
 # A scan whose judge never returns from one file, as a read on a hung network mount never

@@ -263,6 +263,28 @@ def test_a_crashed_worker_s_batches_run_again_an_entry_at_a_time():
     pool.close()
 
 
+@pytest.mark.parametrize("again", [True, False])
+def test_an_entry_not_to_run_again_gets_its_stand_in_at_once(tmp_path, again):
+    """`again`: an entry of a crashed batch that is not run again alone (a shared walk's
+    folder: its files are, by the main process) gets crashed(entry) without another try; the
+    batches' other entries run again as before."""
+    tries = tmp_path / "tries"
+
+    def task(n):
+        if n == 70:
+            with open(tries, "a") as f:
+                f.write("tried\n")
+            os._exit(1)
+        return n * n
+    pool = Workers(task, 2, crashed=lambda n, stalled=None: -n,
+                   again=lambda n: again or n != 70)
+    try:
+        assert [r for _, r in pool.map([[1, 70, 2], [4]])] == [[1, -70, 4], [16]]
+    finally:
+        pool.close()
+    assert tries.read_text().count("tried") == (2 if again else 1)
+
+
 def test_a_batch_sent_to_a_pool_broken_before_its_failures_were_seen_runs_again():
     """A worker can die between two batches sent: the pool is then broken before the caller
     has seen any of its failed batches, and sending the next one fails at once. That batch is

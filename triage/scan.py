@@ -219,7 +219,7 @@ def _scan(req: ScanRequest, prepared, sets, evidences, progress: Progress,
     # them in (loaded before they fork)
     done = results.done_keys() if req.resume else set()
     workers = Workers(Tasks(judge, sweeper, done), req.workers or os.cpu_count() or 2,
-                      crashed=Tasks.crashed)
+                      crashed=Tasks.crashed, again=Tasks.again)
     stopped = None
     crashed = False
     ids = {}

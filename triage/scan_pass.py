@@ -167,7 +167,11 @@ class Pass:
                 if type(items) is _Linked:
                     self.decide(ev_id, items)
                     continue
-                yield from batcher.add(self.pending(((item, True) for item in items), ev_id))
+                todo = self.pending(((item, True) for item in items), ev_id)
+                if type(items) is _Alone:   # one to a batch: a file that breaks one is found
+                    yield from ([one] for one in todo)
+                    continue
+                yield from batcher.add(todo)
             if last:
                 yield from batcher.rest()
 
@@ -239,7 +243,8 @@ class Pass:
                 self.decide(ev_id, got.linked)
                 continue
             if got.relist:
-                left.append(ev.noting(lister.entries(task)))
+                listed = ev.noting(lister.entries(task))
+                left.append(_Alone(listed) if got.alone else listed)
             if got.left:
                 left.append(got.left)
             if got.linked:
@@ -285,6 +290,12 @@ class Pass:
 class _Linked(list):
     """Outcomes of files with other names a batch of folders gave (shared_walk.Settled.linked),
     queued to be decided in walk order."""
+
+
+class _Alone(list):
+    """The entries of a folder listed by this process after the batch it was in broke a
+    worker (Tasks.crashed): judged one to a batch, so that the file to blame breaks one worker
+    more at most, as it would have in a walk of this process."""
 
 
 def _sent(item):
@@ -344,15 +355,22 @@ class Tasks:
     def crashed(item, stalled: Optional[float] = None):
         """What stands for a file whose judging took its worker process down, or left it
         stuck in a read for `stalled` seconds (workers.Workers found it by running it alone):
-        an error record, and the scan goes on. A folder of a shared walk is listed again by
-        the main process, its files judged one batch at a time (so the one to blame is found
-        as above). A piece of the block sweep has none: the scan stops there, with its partial
-        report."""
+        an error record, and the scan goes on. A folder of a shared walk (not run alone:
+        again) is listed again by the main process, its files judged one to a batch (so the
+        one to blame is found as above, with one try more). A piece of the block sweep has
+        none: the scan stops there, with its partial report."""
         if type(item) is Task:
-            return shared_walk.Settled(relist=True)
+            return shared_walk.Settled(relist=True, alone=True)
         if not isinstance(item, FileEntry):
             return None
         return Verdict(item, "error", errors=[not_examined("judging", stalled)])
+
+    @staticmethod
+    def again(item) -> bool:
+        """Whether an item of a batch that broke a worker is run again alone: not a folder
+        of a shared walk, which crashed() gives to the main process at once (run alone, a
+        hung read in it would hold the scan STALL seconds more)."""
+        return type(item) is not Task
 
 
 def chunks(items, size: int):

@@ -68,6 +68,7 @@ class Settled:
     planned: int = 0
     seen: int = 0
     relist: bool = False   # listed by the main process instead (BIG_FOLDER, a worker's death)
+    alone: bool = False    # ... after its batch took a worker down: its files one to a batch
 
     def count(self, planned: int, read: int) -> None:
         self.files += 1

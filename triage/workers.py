@@ -123,11 +123,16 @@ class Workers:
     none), those batches are run again one entry at a time in a new pool, and an entry that
     takes a worker down again gets `crashed(entry, stalled=...)` (`stalled`: STALL when the
     worker was stopped stuck, else None): one bad file never stops the rest. Without it (or
-    where it gives None), BrokenProcessPool is raised."""
+    where it gives None), BrokenProcessPool is raised. `again(entry)`: whether an entry of
+    such a batch is run again alone (default: every one); one that is not gets `crashed(entry)`
+    at once (a shared walk's folder: the main process lists it and has its files judged one
+    to a batch, where the folder run alone would have stalled once more, five minutes a
+    hung read)."""
 
     def __init__(self, task: Callable, count: int,
-                 crashed: Optional[Callable[..., object]] = None):
-        self.count, self._task, self._crashed = count, task, crashed
+                 crashed: Optional[Callable[..., object]] = None,
+                 again: Callable[[object], bool] = lambda entry: True):
+        self.count, self._task, self._crashed, self._again = count, task, crashed, again
         self._processes: List[multiprocessing.process.BaseProcess] = []
         self._stalled = False   # the pool broke because stuck workers were stopped
         self._pool = self._new_pool()
@@ -199,6 +204,9 @@ class Workers:
         for batch, entries, _ in failed:
             results = []
             for one in entries:
+                if self._crashed is not None and not self._again(one):
+                    results.append(self._crashed(one))
+                    continue
                 try:
                     got = self._result(self._pool.submit(self._call, [one]))
                 except BrokenProcessPool:
