@@ -6,8 +6,11 @@ it, judging nothing twice."""
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -134,8 +137,11 @@ def test_a_shared_walk_gives_what_the_walk_of_the_main_process_gives(tree, liste
     # the same report, rows and names as the main process's walk gives
     _, report_alone, rows_alone, names_alone = alone
     assert (rows, names) == (rows_alone, names_alone)
-    for key in ("summary", "hits", "evidence", "hashsets"):
+    for key in ("summary", "hits", "evidence"):
         assert report[key] == report_alone[key], key
+    # a text set is compiled by each scan: when, to the second, may differ
+    assert [{**s, "imported": None} for s in report["hashsets"]] == \
+        [{**s, "imported": None} for s in report_alone["hashsets"]]
     assert sorted(map(json.dumps, report["errors"])) == \
         sorted(map(json.dumps, report_alone["errors"]))
     assert _snapshot(tree) == before
@@ -214,6 +220,192 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     assert not recorded & {folder_key(entry) for entry in judged}
     # every name but those recorded and the link (another name of d02/f3.txt)
     assert len({entry.path for entry in judged}) == 601 - len(recorded) - 1
+    report = json.loads((out / "report.json").read_text())
+    for key in ("summary", "hits"):
+        assert report[key] == reference[key], key
+
+
+# --- an image's walk shared by directory (Evidence.directory_tasks, evidence.DirLister) ------
+
+def _compared(shared, alone):
+    """What must be the same whichever process walks: the report's summary, hits, evidence and
+    errors, every file's key, and each content's verdict (under whichever of its names was
+    judged: an image's deleted names are decided once its walk has ended)."""
+    (_, report, rows, names), (_, report_alone, rows_alone, names_alone) = shared, alone
+    for key in ("summary", "hits", "evidence"):
+        assert report[key] == report_alone[key], key
+    assert sorted(map(json.dumps, report["errors"])) == \
+        sorted(map(json.dumps, report_alone["errors"]))
+    assert {r[0] for r in rows} == {r[0] for r in rows_alone}
+    assert sorted(r[1:] for r in rows if r[2] != "same") == \
+        sorted(r[1:] for r in rows_alone if r[2] != "same")
+    assert len(names) == len(names_alone)
+
+
+@pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw"])
+def test_an_image_s_shared_walk_gives_what_the_walk_of_the_main_process_gives(
+        images, name, tmp_path, monkeypatch):
+    """The fixture images (deleted files, Unicode names, a partition table), with every file
+    the Sleuth Kit lists in them in the set: the same report either way."""
+    from triage.evidence import open_evidence
+    truth = json.loads((Path(__file__).parent.parent / "fixtures" / "truth" /
+                        f"{name}.json").read_text())
+    listed = tmp_path / "all.md5"
+    listed.write_text("".join(f"{f['md5']}  f\n" for f in truth["files"]
+                              if f.get("md5") and f["size"]))
+    with open_evidence(str(images / name)) as ev:
+        assert shared_walk.applies(ev, None, None)
+    shared = _scanned(images / name, listed, tmp_path / "shared", monkeypatch, shared=True)
+    alone = _scanned(images / name, listed, tmp_path / "alone", monkeypatch, shared=False)
+    assert shared[0].exit_code == 1 and shared[1]["summary"]["hits"] > 0
+    _compared(shared, alone)
+
+
+@pytest.fixture(scope="module")
+def ext4_image(tmp_path_factory):
+    """An ext4 image (mkfs.ext4 -d, then debugfs) with hard links (cheap and costly), an
+    archive, an iOS backup, a directory of more than BIG_FOLDER names, a disk image by its
+    name, a deleted file, and a deleted name whose inode a new file took (realloc)."""
+    if shutil.which("mkfs.ext4") is None or shutil.which("debugfs") is None:
+        pytest.skip("needs e2fsprogs")
+    base = tmp_path_factory.mktemp("ext4")
+    src = base / "src"
+    (src / "docs").mkdir(parents=True)
+    (src / "b-other").mkdir()
+    (src / "docs" / "report.txt").write_bytes(SMALL)
+    os.link(src / "docs" / "report.txt", src / "a-link.txt")
+    os.link(src / "docs" / "report.txt", src / "b-other" / "again.txt")
+    (src / "copy.txt").write_bytes(SMALL)
+    (src / "large.bin").write_bytes(LARGE)
+    os.link(src / "large.bin", src / "docs" / "large-link.bin")
+    with zipfile.ZipFile(src / "bundle.zip", "w") as z:
+        z.writestr("inner/member.txt", MEMBER)
+    make_backup(src / "phone", {(CAMERA, "Media/DCIM/100APPLE/IMG_0001.JPG"): PHOTO})
+    (src / "crowded").mkdir()
+    for i in range(8):
+        (src / "crowded" / f"f{i}.bin").write_bytes(CROWDED if i == 3 else os.urandom(100 + i))
+    (src / "disk.dd").write_bytes(bytes(1024))
+    (src / "z").mkdir()
+    (src / "z" / "old.txt").write_bytes(os.urandom(5000))
+    (src / "gone.txt").write_bytes(DEEP)
+    new = base / "new.txt"
+    new.write_bytes(CROWDED)
+    image = base / "ext4.img"
+    with open(image, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-d", str(src), str(image)], check=True)
+    subprocess.run(["debugfs", "-w", "-R", "rm /z/old.txt", str(image)], check=True,
+                   capture_output=True)
+    subprocess.run(["debugfs", "-w", "-R", f"write {new} /new.txt", str(image)], check=True,
+                   capture_output=True)
+    subprocess.run(["debugfs", "-w", "-R", "rm /gone.txt", str(image)], check=True,
+                   capture_output=True)
+    listing = subprocess.run(["fls", "-r", "-p", str(image)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "(realloc)" in listing and "z/old.txt" in listing, listing
+    image.chmod(0o444)
+    return image
+
+
+def test_an_ext4_image_s_shared_walk_decides_other_names_as_the_main_process_does(
+        ext4_image, listed, tmp_path, monkeypatch):
+    """Hard links (one judged, the others its names), a deleted name that a live file's
+    inode holds now (the live name judged, the deleted one its other name), an archive's
+    member, an iOS backup's photo named as on the phone, a crowded directory listed by the
+    main process: the same report, keys and verdicts as the main process's walk, and the
+    image unchanged."""
+    from triage.evidence import open_evidence
+    before = hashlib.sha256(ext4_image.read_bytes()).hexdigest()
+    with open_evidence(str(ext4_image)) as ev:
+        assert shared_walk.applies(ev, None, None)
+    shared = _scanned(ext4_image, listed, tmp_path / "shared", monkeypatch, shared=True)
+    alone = _scanned(ext4_image, listed, tmp_path / "alone", monkeypatch, shared=False)
+    outcome, report, rows, names = shared
+    assert (outcome.complete, outcome.exit_code) == (True, 1)
+    stored = hashlib.sha1(f"{CAMERA}-Media/DCIM/100APPLE/IMG_0001.JPG".encode()).hexdigest()
+    md5 = {data: hashlib.md5(data).hexdigest() for data in (SMALL, LARGE, MEMBER, PHOTO,
+                                                            CROWDED, DEEP)}
+    assert _hits(report) == sorted([
+        ("/gone.txt", md5[DEEP], ()),   # deleted, its content still there
+        ("/a-link.txt", md5[SMALL], ("/b-other/again.txt", "/docs/report.txt")),
+        ("/copy.txt", md5[SMALL], ()),
+        ("/docs/large-link.bin", md5[LARGE], ("/large.bin",)),
+        ("/bundle.zip!/inner/member.txt", md5[MEMBER], ()),
+        (f"/phone/{stored[:2]}/{stored}", md5[PHOTO], ()),
+        ("/crowded/f3.bin", md5[CROWDED], ()),
+        ("/new.txt", md5[CROWDED], ("/z/old.txt",)),
+    ])
+    phone = next(h for h in report["hits"] if h["path"].startswith("/phone/"))
+    assert phone["backup_path"] == "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"
+    # the realloc name is the live file's other name: its verdict is the live name's
+    judged = {json.loads(entry)["path"] for _, _, entry in names}
+    assert "/z/old.txt" in judged and "/new.txt" not in judged
+    _compared(shared, alone)
+    assert hashlib.sha256(ext4_image.read_bytes()).hexdigest() == before
+
+
+def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_it(
+        tmp_path, monkeypatch):
+    """Ctrl-C while an image's directories are handed out: what came home is recorded, hits
+    with their findings; the resume (walked by the main process) judges none of it again and
+    ends with the report an uninterrupted scan gives."""
+    from triage.evidence import Evidence
+    if shutil.which("mkfs.ext4") is None:
+        pytest.skip("needs e2fsprogs")
+    src = tmp_path / "src"
+    known = []
+    for f in range(60):
+        (src / f"d{f:02d}").mkdir(parents=True)
+        for i in range(10):
+            data = f"folder {f} file {i}\n".encode() * (i + 1)
+            (src / f"d{f:02d}" / f"f{i}.txt").write_bytes(data)
+            if i == 3:
+                known.append(data)
+    os.link(src / "d02" / "f3.txt", src / "d50" / "link.txt")
+    image = tmp_path / "ext4.img"
+    with open(image, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-d", str(src), str(image)], check=True)
+    image.chmod(0o444)
+    alert = tmp_path / "alert.md5"
+    alert.write_text("".join(f"{hashlib.md5(d).hexdigest()}  k\n" for d in known))
+    whole = scan(ScanRequest(evidence=[str(image)], hashsets=[str(alert)],
+                             outdir=tmp_path / "whole", workers=2))
+    reference = json.loads((tmp_path / "whole" / "report.json").read_text())
+    assert (whole.summary.files_seen, whole.summary.hits, whole.summary.other_names) == \
+        (600, 60, 1)
+
+    tasks = Evidence.directory_tasks
+
+    def interrupted(self, deleted=True):
+        for n, task in enumerate(tasks(self, deleted)):
+            if n == 40:
+                raise KeyboardInterrupt()
+            yield task
+    monkeypatch.setattr(Evidence, "directory_tasks", interrupted)
+    monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
+    out = tmp_path / "out"
+    first = scan(ScanRequest(evidence=[str(image)], hashsets=[str(alert)], outdir=out,
+                             workers=2))
+    assert not first.complete
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        recorded = {key for key, in conn.execute("SELECT key FROM done")}
+        found = conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
+    partial = json.loads((out / "report.json").read_text())
+    assert 0 < len(recorded) < 600 and found == len(partial["hits"]) >= len(recorded) // 11
+    assert all(h["path"].endswith("/f3.txt") for h in partial["hits"])
+
+    monkeypatch.setattr(Evidence, "directory_tasks", tasks)
+    monkeypatch.setattr("triage.workers.fork_context", lambda: None)   # judged in this process
+    monkeypatch.setattr(scan_module, "fork_context", lambda: None)
+    judged = []
+    call = Judge.__call__
+    monkeypatch.setattr(Judge, "__call__",
+                        lambda self, entry: judged.append(entry) or call(self, entry))
+    done = scan(ScanRequest(evidence=[str(image)], hashsets=[str(alert)], outdir=out,
+                            resume=True))
+    assert (done.complete, done.exit_code) == (True, 1)
+    assert judged and not recorded & {folder_key(entry) for entry in judged}
     report = json.loads((out / "report.json").read_text())
     for key in ("summary", "hits"):
         assert report[key] == reference[key], key

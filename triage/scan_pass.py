@@ -9,7 +9,8 @@ from collections import deque
 from typing import Dict, List, Optional
 
 from . import shared_walk
-from .evidence.folder import Lister, Task, tasks as folder_tasks
+from .evidence import DirLister
+from .evidence.folder import Lister, tasks as folder_tasks
 from .order import media_order
 from .progress import Progress
 from .records import FileEntry, ScanError
@@ -35,6 +36,7 @@ class Pass:
                  first=None, done=frozenset()):
         self.results, self.judge, self.progress, self.workers = results, judge, progress, workers
         self.deleted, self.scope, self.first, self.done = deleted, scope, first, done
+        self.resume = resume
         # Content judged (or on its way to a worker) under its first name: another name of it
         # (a hard link, a deleted name whose inode a live file now owns) is listed, not read
         # again.
@@ -46,6 +48,9 @@ class Pass:
         # before anything else is (an interruption included), so nothing settled is lost.
         self.unread: List[tuple] = []
         self.unread_ev: Optional[int] = None
+        # of a shared walk (shared): outcomes decided last, errors recorded
+        self.last: List[tuple] = []
+        self.told: set = set()
 
     def run(self, evidences, ids: Dict[str, int]) -> None:
         """Each evidence item walked and judged, and marked finished; stopped (an exception,
@@ -57,7 +62,7 @@ class Pass:
                 ev_id = ids[ev.path]
                 if ev.name in self.finished:
                     continue
-                if shared_walk.applies(ev, self.scope, self.first):
+                if shared_walk.applies(ev, self.scope, self.first, self.resume):
                     self.shared(ev, ev_id)
                 else:
                     self.walked(ev, ev_id)
@@ -142,21 +147,28 @@ class Pass:
                 continue
             yield key, content, item
 
-    # --- a folder's walk shared among the workers -------------------------------------------
+    # --- a walk shared among the workers ---------------------------------------------------
 
     def shared(self, ev, ev_id: int) -> None:
-        """A folder walked by the workers (shared_walk): its folders handed out in batches,
-        what they leave to this process taken in walk order (`left`): entries, folders to
-        list here and the outcomes of files with other names, the entries batched and judged
-        as any walk's."""
+        """A folder, or an image's file systems, walked by the workers (shared_walk): its
+        folders or directories handed out in batches, what they leave to this process taken
+        in walk order (`left`): entries, folders to list here and the outcomes of files with
+        other names, the entries batched and judged as any walk's. An image's deleted names
+        that a live file's inode now holds (realloc) are decided last: its live name, judged
+        by a worker whenever it comes, is the one judged."""
         left: deque = deque()   # iterables of entries, and _Linked outcomes, in walk order
-        lister = Lister()       # for the folders listed here (Settled.relist)
+        folder = ev.kind == "folder"
+        # for the folders listed here (Settled.relist)
+        lister = Lister() if folder else DirLister(lambda path: ev)
         batcher = Batcher(lambda item: self.judge.cost(item[2]))
+        self.last, self.told = [], set()
 
         def tasks():
-            for item in folder_tasks(ev.path, ev.name):
+            listed = folder_tasks(ev.path, ev.name) if folder else \
+                ev.directory_tasks(self.deleted)
+            for item in listed:
                 if isinstance(item, ScanError):
-                    self.results.add_error(ev_id, item.to_dict())
+                    self.tell(ev_id, item)
                 else:
                     yield item
 
@@ -196,22 +208,39 @@ class Pass:
                     self.decide(ev_id, items)
             raise
         finally:
+            last, self.last = self.last, []
+            self.decide(ev_id, last, at_last=True)
             lister.close()
 
-    def decide(self, ev_id: int, linked) -> None:
+    def tell(self, ev_id: int, error: ScanError) -> None:
+        """A walk's error recorded once: an image's directories, listed by several workers,
+        may each tell of one iOS backup's catalogue."""
+        told = error.to_dict()
+        mark = repr(sorted(told.items()))
+        if mark not in self.told:
+            self.told.add(mark)
+            self.results.add_error(ev_id, told)
+
+    def decide(self, ev_id: int, linked, at_last: bool = False) -> None:
         """Outcomes of files with other names (shared_walk.Settled.linked), recorded in walk
-        order: the first name of a content met is the one judged, the others its names."""
+        order: the first name of a content met is the one judged, the others its names. A
+        deleted name whose inode a live file holds now (realloc) is kept to be decided
+        `at_last`, once the walk has ended."""
         self.flush()
         settled, rows = [], []
         for key, content, entry, outcome in linked:
+            if entry.realloc and not at_last:
+                self.last.append((key, content, entry, outcome))
+                continue
+            volume = _volume(entry)
             if content in self.judged:   # another name of it came first: its verdict stands
-                self.results.record_name(ev_id, key, content, None, entry.to_dict())
+                self.results.record_name(ev_id, key, content, volume, entry.to_dict())
                 self.progress.advance(1, 0)
                 continue
             self.judged.add(content)
             if type(outcome) is tuple:
                 status, read, hashed, decoded = outcome
-                rows.append((key, None, status, read, hashed, decoded, content))
+                rows.append((key, volume, status, read, hashed, decoded, content))
                 share = self.judge.planned_bytes(entry.size)
                 self.progress.advance(1, share, max(share, read))
             else:
@@ -225,22 +254,25 @@ class Pass:
         walk's folders (shared_walk.Settled), with what they leave queued on `left` in walk
         order (None: the scan is stopping; nothing more is judged, and the outcomes of files
         with other names are recorded at once)."""
-        if type(batch[0]) is not Task:
+        if type(batch[0]) not in shared_walk.TASKS:
             self.record(ev_id, batch, outcomes)
             return
         self.flush()
         settled, rows = [], []
         for task, got in zip(batch, outcomes):
             for error in got.errors:
-                self.results.add_error(ev_id, error.to_dict())
+                self.tell(ev_id, error)
             for found in got.met:
                 ev.met(found)
             rows += got.rows
+            # contents with one name: a deleted name decided last finds its live one judged
+            self.judged.update(row[6] for row in got.rows)
             for key, content, verdict in got.verdicts:
+                self.judged.add(content)
                 self.take(key, content, verdict, settled)
             self.progress.advance(got.files, got.planned, got.seen)
             if left is None:
-                self.decide(ev_id, got.linked)
+                self.decide(ev_id, got.linked, at_last=True)
                 continue
             if got.relist:
                 listed = ev.noting(lister.entries(task))
@@ -299,8 +331,9 @@ class _Alone(list):
 
 
 def _sent(item):
-    """What a batch's item sends a worker: an entry's, its FileEntry; a folder, its Task."""
-    return item if type(item) is Task else item[2]
+    """What a batch's item sends a worker: an entry's, its FileEntry; a folder or directory,
+    its task."""
+    return item if type(item) in shared_walk.TASKS else item[2]
 
 
 class Tasks:
@@ -323,7 +356,7 @@ class Tasks:
         its own judge, whose plans the main process's do not reach. Then the files their
         sub-file fingerprints settle, settled together (Judge.settle_screened): their
         briefs, by position. A batch of folders is settled whole."""
-        if type(items[0]) is Task:
+        if type(items[0]) in shared_walk.TASKS:
             return shared_walk.settle(items, self.judge, self.done)
         files = [item for item in items if isinstance(item, FileEntry)]
         self.judge.learn([item.size for item in files])
@@ -336,7 +369,7 @@ class Tasks:
         return settled
 
     def __call__(self, item):
-        if type(item) is Task:   # a folder `before` did not reach: the scan is stopping
+        if type(item) in shared_walk.TASKS:   # not reached by `before`: the scan is stopping
             raise Interrupted()
         if not isinstance(item, FileEntry):
             return self.sweeper(item)
@@ -359,7 +392,7 @@ class Tasks:
         again) is listed again by the main process, its files judged one to a batch (so the
         one to blame is found as above, with one try more). A piece of the block sweep has
         none: the scan stops there, with its partial report."""
-        if type(item) is Task:
+        if type(item) in shared_walk.TASKS:
             return shared_walk.Settled(relist=True, alone=True)
         if not isinstance(item, FileEntry):
             return None
@@ -370,7 +403,7 @@ class Tasks:
         """Whether an item of a batch that broke a worker is run again alone: not a folder
         of a shared walk, which crashed() gives to the main process at once (run alone, a
         hung read in it would hold the scan STALL seconds more)."""
-        return type(item) is not Task
+        return type(item) not in shared_walk.TASKS
 
 
 def chunks(items, size: int):

@@ -1,19 +1,20 @@
-"""A folder's walk shared among the scan's workers.
+"""A walk shared among the scan's workers: a folder's, or a disk image's file systems'.
 
 The main process lists the folders alone (evidence.folder.tasks: a stat a folder, none a
-file) and hands them out in batches. A worker lists each folder's files as the walk does
-(folder.Lister: the walk's own step, compiled lister and all), judges the cheap ones there (the
-sub-file screen, files settled by their size, files read only to tell a container) and sends
-home their rows, compact: where the main process walked, made every file's keys and sent its
-entry to a worker and back, it now records rows.
+file), or an image's directories (Evidence.directory_tasks: the directories' rows, no entry
+made), and hands them out in batches. A worker lists each folder's or directory's files as
+the walk does (folder.Lister, evidence.DirLister: the walk's own step, compiled listers and
+all), judges the cheap ones there (the sub-file screen, files settled by their size, files
+read only to tell a container) and sends home their rows, compact: where the main process
+walked, made every file's keys and sent its entry to a worker and back, it now records rows.
 
 What must be decided in walk order, or spread over every worker, goes home as entries, which
-the main process takes as it takes any walk's (scan_pass.Pass): other names of one content (a file
-with hard links: the first name met is the one judged), and files costly to judge (a full
-digest past INLINE_COST, a picture, a likely archive), batched by their cost. A folder of more
-than BIG_FOLDER names, or one whose worker died, is listed by the main process instead
-(Settled.relist). Results come home in the folders' order, so everything the main process
-decides is decided in walk order, as before."""
+the main process takes as it takes any walk's (scan_pass.Pass): other names of one content
+(linked: a file with hard links, a deleted name; the first name met is the one judged), and
+files costly to judge (a full digest past INLINE_COST, a picture, a likely archive), batched by
+their cost. A folder of more than BIG_FOLDER names, or one whose worker died, is listed by the
+main process instead (Settled.relist). Results come home in the tasks' order, so everything the
+main process decides is decided in the tasks' order."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Dict, List
 
-from .evidence import container_file
+from .evidence import DirLister, container_file, open_evidence
 from .evidence.folder import Lister, Task
+from .evidence.reopen import Handles, installed
+from .evidence.tsk_walk import DirTask
+from .order import media_order
 from .records import FileEntry
 from .results import content_key, file_key
 from .workers import BATCH_COST, BATCH_FILES, Interrupted
@@ -36,10 +40,25 @@ INLINE_COST = BATCH_COST // BATCH_FILES
 BIG_FOLDER = 8192
 
 
-def applies(evidence, scope, first) -> bool:
-    """Whether `evidence` is walked so: a folder, scanned whole (no part of it: a scope), in
-    the walk's order (no time budget's likeliest first)."""
-    return evidence.kind == "folder" and scope is None and first is None
+TASKS = (Task, DirTask)   # what a batch of a shared walk holds
+
+
+def applies(evidence, scope, first, resume: bool = False) -> bool:
+    """Whether `evidence` is walked so: scanned whole (no part of it: a scope), in the walk's
+    order (no time budget's likeliest first); a folder, or an image whose walk may be shared
+    (Evidence.shares_walk) in a scan not resumed (an image's deleted names are decided once
+    its walk has ended: see linked())."""
+    if scope is not None or first is not None:
+        return False
+    return evidence.kind == "folder" or not resume and evidence.shares_walk()
+
+
+def linked(entry: FileEntry) -> bool:
+    """Whether a file's content may have other names, which the main process decides among
+    (the first met is judged, the others are its names): a file with hard links (`device`), or
+    a deleted name of an image (its inode may be a live file's: `realloc`, or another deleted
+    name's)."""
+    return entry.device is not None or not entry.allocated
 
 
 def cost(task: Task) -> int:
@@ -78,26 +97,42 @@ class Settled:
     def judged(self, key: bytes, content: bytes, entry: FileEntry, outcome, planned: int
                ) -> None:
         """A file's outcome: its brief (Verdict.brief) or its whole verdict."""
-        if entry.device is not None:   # it has other names (folder._entry)
+        if linked(entry):
             self.linked.append((key, content, entry, outcome))
         elif type(outcome) is not tuple:
             self.verdicts.append((key, content, outcome))
         else:
             status, read, hashed, decoded = outcome
-            self.rows.append((key, None, status, read, hashed, decoded, content))
+            volume = None if entry.volume is None else entry.volume.index
+            self.rows.append((key, volume, status, read, hashed, decoded, content))
             self.count(planned, read)
 
 
-_local = threading.local()   # this thread's Lister (a worker process has one thread at work)
+_local = threading.local()   # this thread's listers (a worker process has one thread at work)
+
+
+def _lister(kind: type):
+    """This thread's lister of tasks of `kind`: an image's opened through the process's
+    evidence handles (a worker's), or handles of its own (a pool of threads)."""
+    listers = getattr(_local, "listers", None)
+    if listers is None:
+        listers = _local.listers = {}
+    lister = listers.get(kind)
+    if lister is None:
+        if kind is Task:
+            lister = Lister()
+        else:
+            handles = installed() or Handles(open_evidence)
+            lister = DirLister(handles.evidence)
+        listers[kind] = lister
+    return lister
 
 
 def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
-    """Each Task's Settled, by position; a task not reached when the scan was stopped has
-    none (and is walked again by a resumed scan). `done`: keys of the files a resumed scan
-    has recorded."""
-    lister = getattr(_local, "lister", None)
-    if lister is None:
-        lister = _local.lister = Lister()
+    """Each Task's (or DirTask's) Settled, by position; a task not reached when the scan was
+    stopped has none (and is walked again by a resumed scan). `done`: keys of the files a
+    resumed scan has recorded."""
+    lister = _lister(type(tasks[0]))
     out: Dict[int, Settled] = {}
     cheap = []   # (its task's Settled, key, content, entry) of the files judged here
     for at, task in enumerate(tasks):
@@ -114,6 +149,8 @@ def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
                 settled.errors.append(item)
                 continue
             _take(settled, item, judge, done, cheap)
+    if type(tasks[0]) is DirTask:   # read in the order of the files' places on the media
+        cheap = list(media_order(cheap, lambda item: item[3]))
     try:
         for first in range(0, len(cheap), BATCH_FILES):
             _judge(cheap[first:first + BATCH_FILES], judge)
@@ -137,7 +174,7 @@ def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
     if not judge.needs_read(entry.size):
         settled.judged(key, content_key(entry), entry, ("skipped", 0, False, 0), 0)
     elif judge.screenable(entry) or \
-            entry.device is None and judge.cost(entry) <= INLINE_COST:
+            not linked(entry) and judge.cost(entry) <= INLINE_COST:
         cheap.append((settled, key, content_key(entry), entry))
     else:
         settled.left.append(entry)

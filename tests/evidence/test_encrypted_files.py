@@ -116,6 +116,19 @@ def test_a_scan_reports_an_encrypted_file_as_not_examined(tmp_path, reference):
 
 
 @needs_e2fsprogs
+def test_an_image_with_encrypted_inodes_is_walked_whole_by_the_scan(tmp_path):
+    """Its walk marks the encrypted inodes as it goes (ext_crypt.flagged): not shared among
+    the workers by directory (shared_walk), where the same image without the feature is."""
+    from triage.evidence import open_evidence
+    (tmp_path / "with").mkdir()
+    (tmp_path / "without").mkdir()
+    with open_evidence(str(_image(tmp_path / "with"))) as ev:
+        assert not ev.shares_walk()
+    with open_evidence(str(_image(tmp_path / "without", feature=False))) as ev:
+        assert ev.shares_walk()
+
+
+@needs_e2fsprogs
 def test_files_lists_it_encrypted_without_digests(tmp_path):
     image = _image(tmp_path)
     run = run_triage("files", image, "--hash", "md5")

@@ -85,15 +85,20 @@ def _read_whole(path: str) -> bytes:
     return data
 
 
-def named(entries: Iterable, read_file: Callable[[str, int], Optional[bytes]]) -> Iterator:
+def named(entries: Iterable, read_file: Callable[[str, int], Optional[bytes]],
+          backups: Optional[Dict[Tuple[str, bool], Optional[Backup]]] = None) -> Iterator:
     """The entries of a walked file system (a disk image's), each file stored in an iOS backup
     carrying its name on the phone (`backup_path`), as the folder walk names them. A file
     shaped as a stored one (`<root>/<2 hex>/<fileID>`) has its backup's catalogue looked up
     by path once per root, whatever order the walk meets them in (the stored files come
     before Manifest.db in an NTFS directory). `read_file(path, limit)`: the bytes of the file
     at `path` in the same file system, None when there is none; OSError when unreadable or
-    over `limit` bytes. An encrypted or unreadable backup is a ScanError on its root, once."""
-    backups: Dict[Tuple[str, bool], Optional[Backup]] = {}
+    over `limit` bytes. An encrypted or unreadable backup is a ScanError on its root, once.
+    `backups`: the catalogues read so far, by (root, flat), kept from one call to the next (a
+    shared walk's directories, each listed in a call of its own); a backup's error is told by
+    the call that reads its catalogue."""
+    if backups is None:
+        backups = {}
     for item in entries:
         # a stored file's name is 40 characters: most paths fail stored() at the first look,
         # tested here without the call (the costliest step of an image's walk in Python)

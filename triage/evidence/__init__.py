@@ -104,19 +104,9 @@ class Evidence:
         if self.kind == "file":
             yield folder.single(self.path, shown)
             return
-        for volume in self.volumes:
-            if volumes is not None and volume.index not in volumes:
-                continue
-            end = volume.offset + volume.length
-            if self.size is not None and volume.offset < self.size < end:
-                yield ScanError(shown, f"the volume ends at byte {end:,} but the media has "
-                                f"only {self.size:,} bytes (truncated image?): content beyond "
-                                f"the end cannot be read", volume)
-            fs = self._fs.get(volume.index)
-            if fs is None and volume.error is None:
-                continue   # no content of its own (layers.Explorer._superfloppy)
-            if fs is None:
-                yield ScanError(shown, volume.error or "no file system", volume)
+        for volume, fs in self._file_systems(volumes):
+            if fs is None:   # a ScanError of the volume
+                yield volume
                 continue
             if hasattr(fs, "walk"):   # a libyal file system (libyal_fs.py)
                 yield from iosbackup.named(fs.walk(volume, shown, self.media.path),
@@ -128,6 +118,49 @@ class Evidence:
                 walked = self._differing(walked, shown, deleted, *self._snapshot_of[volume.index])
             # files stored in an iOS backup on the image, named as on the phone
             yield from iosbackup.named(walked, partial(_tsk_file_bytes, fs))
+
+    def _file_systems(self, volumes: Optional[Container[int]] = None) -> Iterator[tuple]:
+        """(volume, its file system) of each volume walked (in `volumes`, or all), in order;
+        (ScanError, None) where a volume tells of an error instead or as well."""
+        shown = self.name
+        for volume in self.volumes:
+            if volumes is not None and volume.index not in volumes:
+                continue
+            end = volume.offset + volume.length
+            if self.size is not None and volume.offset < self.size < end:
+                yield ScanError(shown, f"the volume ends at byte {end:,} but the media has "
+                                f"only {self.size:,} bytes (truncated image?): content beyond "
+                                f"the end cannot be read", volume), None
+            fs = self._fs.get(volume.index)
+            if fs is None and volume.error is None:
+                continue   # no content of its own (layers.Explorer._superfloppy)
+            if fs is None:
+                yield ScanError(shown, volume.error or "no file system", volume), None
+                continue
+            yield volume, fs
+
+    def shares_walk(self) -> bool:
+        """Whether its walk may be shared among the workers by directory (shared_walk): an
+        image whose every file system is one TSK walks (tsk_walk.SHARED_TYPES) plainly: laid
+        on the media as it is (no layer between), no shadow copies, no ext4 encryption."""
+        if self.media is None or self._snapshot_of:
+            return False
+        return all(not hasattr(fs, "walk") and tsk_walk.shareable(fs)
+                   and self._linear.get(volume.index, True)
+                   for volume, fs in self._file_systems() if fs is not None)
+
+    def directory_tasks(self, deleted: bool = True
+                        ) -> Iterator[Union[tsk_walk.DirTask, ScanError]]:
+        """What entries() walks, as a DirTask a directory (tsk_walk.directories), with the
+        volumes' errors and the damaged chunks the walk met (shares_walk() images only)."""
+        shown = self.name
+        for volume, fs in self._file_systems():
+            if fs is None:
+                yield volume
+                continue
+            yield from tsk_walk.directories(fs, volume, self.path, shown, deleted,
+                                            self.media.explain)
+            yield from tsk_walk.damage_in(volume, shown, self.media)
 
     def _differing(self, walked, shown: str, deleted: bool, live_index: int, number: int):
         """A shadow copy's files that are not the live volume's (snapshots.py)."""
@@ -197,6 +230,39 @@ CONTAINER_FILE_FORMATS = {
     ".avhd": "vhd", ".vhdx": "vhdx", ".avhdx": "vhdx", ".qcow": "qcow", ".qcow2": "qcow2",
     ".vdi": "vdi", ".dmg": "dmg", ".sparseimage": "sparseimage", ".dd": "raw",
 }
+
+
+class DirLister:
+    """Lists DirTasks (Evidence.directory_tasks) as entries() would list their directories,
+    for one thread of one process: each directory's own entries, its files stored in an iOS
+    backup named as on the phone. `evidence(path)`: the Evidence opened at `path` here (a
+    worker's reopen.Handles.evidence); the volumes' listers and the backups' catalogues read
+    are kept from one task to the next."""
+
+    BACKUPS_KEPT = 8
+
+    def __init__(self, evidence):
+        self._evidence = evidence
+        self._listings: Dict[tuple, tsk_walk.Listing] = {}
+        self._backups: dict = {}
+
+    def entries(self, task: tsk_walk.DirTask) -> Iterator[Union[FileEntry, ScanError]]:
+        ev = self._evidence(task.evidence)
+        fs = ev.file_system(task.volume)
+        where = (task.evidence, task.volume, task.deleted)
+        listing = self._listings.get(where)
+        if listing is None:
+            volume = next(v for v in ev.volumes if v.index == task.volume)
+            listing = self._listings[where] = tsk_walk.Listing(fs, volume, task.shown,
+                                                               ev.media, task.deleted)
+        if len(self._backups) > self.BACKUPS_KEPT:
+            self._backups.clear()
+        return iosbackup.named(listing(task), partial(_tsk_file_bytes, fs), self._backups)
+
+    def close(self) -> None:
+        listings, self._listings = self._listings, {}
+        for listing in listings.values():
+            listing.close()
 
 
 def container_file(item: FileEntry) -> Optional[dict]:

@@ -213,8 +213,9 @@ static PyObject *times_tuple(const TSK_FS_META *m)
     return untracked(times);
 }
 
-/* (mflags, mtype, size, times, attributes): attributes only when asked (NTFS), a list of
- * (name or None, type, id, size), empty when they cannot be listed; else None. */
+/* (mflags, mtype, size, times, attributes, links): attributes only when asked (NTFS), a list
+ * of (name or None, type, id, size), empty when they cannot be listed; else None. links: the
+ * inode's count of names (nlink). */
 static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
 {
     TSK_FS_META *m = file->meta;
@@ -252,8 +253,8 @@ static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
         Py_DECREF(times);
         return NULL;
     }
-    return Py_BuildValue("(IILNN)", (unsigned int)m->flags, (unsigned int)m->type,
-                         (long long)m->size, times, attrs);
+    return Py_BuildValue("(IILNNI)", (unsigned int)m->flags, (unsigned int)m->type,
+                         (long long)m->size, times, attrs, (unsigned int)m->nlink);
 }
 
 /* A directory's own bytes, as pytsk3's read_random(0, size) on the directory opened by its
@@ -319,7 +320,7 @@ static PyObject *instance(PyObject *cls, PyObject *base, int count, PyObject *co
 }
 
 static PyObject *K_locator, *K_size, *K_short_ok, *K_path, *K_allocated, *K_inode, *K_times,
-    *K_realloc, *K_open, *K_runs;
+    *K_realloc, *K_open, *K_runs, *K_device;
 
 static int intern_keys(void)
 {
@@ -328,7 +329,8 @@ static int intern_keys(void)
            (K_allocated = PyUnicode_InternFromString("allocated")) &&
            (K_inode = PyUnicode_InternFromString("inode")) && (K_times = PyUnicode_InternFromString("times")) &&
            (K_realloc = PyUnicode_InternFromString("realloc")) && (K_open = PyUnicode_InternFromString("open")) &&
-           (K_runs = PyUnicode_InternFromString("runs"));
+           (K_runs = PyUnicode_InternFromString("runs")) &&
+           (K_device = PyUnicode_InternFromString("device"));
 }
 
 /* 1: made into *out; 0: not the plain case (or skipped: *out stays NULL and *skip is set);
@@ -481,8 +483,9 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
     PyObject *entry_fields[] = {K_path, path, K_size, size,
                                 K_allocated, allocated ? Py_True : Py_False, K_inode, inode,
                                 K_times, times, K_realloc, realloc_ ? Py_True : Py_False,
-                                K_open, opener};
-    entry = instance(mk->entry_cls, mk->entry_base, 7, entry_fields);
+                                K_open, opener, K_device, mk->volume_index};
+    /* an inode with other names (hard links): FileEntry.device, its volume (tsk_walk._Maker) */
+    entry = instance(mk->entry_cls, mk->entry_base, m->nlink > 1 ? 8 : 7, entry_fields);
     if (entry == NULL)
         goto fail;
     Py_DECREF(path);

@@ -415,15 +415,15 @@ def walk(fs, volume: Volume, evidence: str, deleted: bool = True, media=None,
                         volume, "/", root)
         return
     entries = _entries(lister, stack, make, deleted, explain, ntfs)
-    encrypted = _ext_encryption(fs) if fs.info.ftype in _EXT else None
+    encrypted = ext_encryption(fs) if fs.info.ftype in _EXT else None
     try:
         yield from (entries if encrypted is None else ext_crypt.flagged(entries, encrypted))
     finally:
         lister.close()
-    yield from _damage_in(volume, evidence, media)
+    yield from damage_in(volume, evidence, media)
 
 
-def _ext_encryption(fs):
+def ext_encryption(fs):
     """ext_crypt's test of an inode, where the file system may hold encrypted inodes."""
     image = getattr(fs, "image", None)
     if image is None:
@@ -458,8 +458,9 @@ def _lister(fs, ntfs: bool, whole_names: bool, spec: tuple):
 
 
 # A directory's rows, as both listers give them: (name bytes, meta address, name flags, name
-# type, meta), meta None or (meta flags, meta type, size, times, attributes), attributes (NTFS
-# only, else None) a list of (name bytes or None, type, id, size).
+# type, meta), meta None or (meta flags, meta type, size, times, attributes, links),
+# attributes (NTFS only, else None) a list of (name bytes or None, type, id, size), links the
+# inode's count of names.
 Row = Tuple[bytes, int, int, int, Optional[tuple]]
 
 
@@ -485,7 +486,7 @@ class _PytskLister:
             if meta is not None:
                 meta = (int(meta.flags), int(meta.type), int(meta.size),
                         tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES),
-                        _pytsk_attributes(f) if ntfs else None)
+                        _pytsk_attributes(f) if ntfs else None, int(meta.nlink))
             yield raw, int(name.meta_addr), int(name.flags), int(name.type), meta
 
     def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
@@ -530,7 +531,7 @@ class _CompiledLister:
         if meta is None:
             return row
         times = tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES)
-        return (*row[:4], (*row[4][:3], times, row[4][4]))
+        return (*row[:4], (*row[4][:3], times, *row[4][4:]))
 
     def close(self) -> None:
         self._walker.close()
@@ -550,7 +551,7 @@ def _pytsk_attributes(f) -> list:
         return []
 
 
-def _damage_in(volume: Volume, evidence: str, media) -> Iterator[ScanError]:
+def damage_in(volume: Volume, evidence: str, media) -> Iterator[ScanError]:
     """Damaged chunks the walk met in this volume (directories, inode tables, the MFT: TSK
     read zeros there and may have listed less): each an error, so the listing is never taken
     for complete."""
@@ -577,9 +578,9 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
                     continue
                 raw, addr, name_flags, name_type, meta = row
                 if whole or raw in _DOTS:   # the few names that need more than decoding
-                    if _is_self_or_parent(raw, addr, frame):
+                    path = _odd_path(raw, addr, frame)
+                    if path is None:
                         continue
-                    path = f"{prefix}/{_component(raw, addr, whole)}"
                 else:
                     path = f"{prefix}/{raw.decode('utf-8', 'backslashreplace')}"
                 unallocated = name_flags & _NAME_UNALLOC
@@ -599,7 +600,7 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
                     if not (is_dir or ntfs):
                         if meta[1] == _META_REG:
                             yield make(path, addr, not unallocated, realloc, meta[2], None,
-                                       meta[3])
+                                       meta[3], links=meta[5])
                         continue
                 # a reallocated directory is walked under its live name
                 descend = is_dir and not realloc and addr not in frame.ancestors \
@@ -620,9 +621,10 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
                         if is_dir and not suffix:
                             continue  # the directory's own index, not content
                         yield make(path + suffix, addr, not unallocated, realloc, size, attr,
-                                   times, locked)
+                                   times, locked, meta[5])
                 elif not is_dir and meta is not None and meta[1] == _META_REG:
-                    yield make(path, addr, not unallocated, realloc, meta[2], None, meta[3])
+                    yield make(path, addr, not unallocated, realloc, meta[2], None, meta[3],
+                               links=meta[5])
                 if descend:
                     break
             else:
@@ -640,6 +642,14 @@ class _Frame(NamedTuple):
     ancestors: frozenset
     inode: int
     parent: int
+
+
+def _odd_path(raw: bytes, addr: int, frame: _Frame) -> Optional[str]:
+    """The path of a name that needs more than decoding (a dot name, or one in a directory
+    with whole names); None for the directory itself or its parent."""
+    if _is_self_or_parent(raw, addr, frame):
+        return None
+    return f"{frame.prefix}/{_component(raw, addr, frame.whole)}"
 
 
 def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
@@ -727,16 +737,19 @@ class _Maker:
                 self.volume.index, deleted, runs)
 
     def __call__(self, path: str, addr: int, allocated: bool, realloc: bool, size: int,
-                 attr, times, encrypted: Optional[str] = None) -> FileEntry:
+                 attr, times, encrypted: Optional[str] = None, links: int = 1) -> FileEntry:
         # A deleted file is recovered as far as TSK can follow it (as icat does): its content
         # ends where the recoverable clusters end. For a live inode (an allocated file, or a
         # reallocated name reading the inode's current file) a short read is an error.
         short_ok = not (allocated or realloc) or (
             attr is not None and (addr, path[path.rfind(":"):]) in _EMPTY_BY_DESIGN)
         volume = self.volume
+        # an inode with other names (hard links): its volume, as a folder's file its device
+        device = volume.index if links > 1 else None
         return _new_entry(
             evidence=self.evidence, path=path, size=size, allocated=allocated, volume=volume,
             inode=addr, times=times, realloc=realloc, attribute=attr, encrypted=encrypted,
+            device=device,
             open=TskOpener(None, self._media, Locator(self._opened_as, volume.index, addr, attr),
                            size, short_ok, self._geometry, self._fs, self._direct))
 
@@ -746,3 +759,137 @@ _new_entry = quick_maker(FileEntry)
 
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else str(raw)
+
+
+# --- a walk shared among the workers (triage.shared_walk) ---------------------------------
+
+# File systems whose walk may be shared by directory: no named streams (an NTFS file's would
+# each be an entry of its own) and a count of names for an inode with other names (NTFS
+# counts a file's short name as one).
+SHARED_TYPES = frozenset(_EXT | {pytsk3.TSK_FS_TYPE_FAT12, pytsk3.TSK_FS_TYPE_FAT16,
+                                 pytsk3.TSK_FS_TYPE_FAT32, pytsk3.TSK_FS_TYPE_EXFAT})
+
+
+def shareable(fs) -> bool:
+    """Whether a TSK file system's walk may be shared by directory: one of SHARED_TYPES, and
+    no ext4 encryption (whose inodes walk() marks as it goes)."""
+    ftype = fs.info.ftype
+    return ftype in SHARED_TYPES and (ftype not in _EXT or ext_encryption(fs) is None)
+
+
+class DirTask(NamedTuple):
+    """One directory of a file system in an image, its files listed by a worker
+    (shared_walk): the evidence as opened and as shown, the volume, the directory's address,
+    path ("" for the root) and parent's address, its count of names, and whether deleted names
+    are walked."""
+
+    evidence: str
+    shown: str
+    volume: int
+    inode: int
+    path: str
+    parent: int
+    names: int
+    deleted: bool
+
+
+def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = True,
+                explain=lambda exc: exc) -> Iterator[Union[DirTask, ScanError]]:
+    """Every directory walk() descends into, as a DirTask, in the order it does (a directory
+    before those within it), and an error for each it cannot open, as walk() gives them. The
+    files are left to each directory's own listing (listing()), which also tells of a listing
+    that stops midway."""
+    lister = _lister(fs, False, fs.info.ftype in _EXT, None)
+    root = fs.info.root_inum
+    try:
+        try:
+            rows, whole = _rows_of(lister, root)
+        except READ_ERRORS as exc:
+            yield ScanError(shown, f"cannot open the root directory: {_why(explain, exc)}",
+                            volume, "/", root)
+            return
+        yield DirTask(evidence, shown, volume.index, root, "", root, len(rows), deleted)
+        stack = [_Frame(iter(rows), whole, "", frozenset([root]), root, root)]
+        while stack:
+            frame = stack[-1]
+            for raw, addr, name_flags, name_type, meta in frame.entries:
+                if frame.whole or raw in _DOTS:
+                    path = _odd_path(raw, addr, frame)
+                    if path is None:
+                        continue
+                else:
+                    path = f"{frame.prefix}/{raw.decode('utf-8', 'backslashreplace')}"
+                unallocated = name_flags & _NAME_UNALLOC
+                if unallocated and not deleted:
+                    continue
+                is_dir = name_type in _DIR_NAME_TYPES or \
+                    meta is not None and meta[1] in _DIR_META_TYPES
+                realloc = unallocated and meta is not None and meta[0] & _META_ALLOC
+                # as _entries descends: a reallocated directory is walked under its live name
+                if not is_dir or realloc or addr in frame.ancestors or len(stack) >= MAX_DEPTH:
+                    continue
+                try:
+                    rows, whole = _rows_of(lister, addr)
+                except READ_ERRORS as exc:
+                    if not unallocated:
+                        yield ScanError(shown, f"cannot open directory: {_why(explain, exc)}",
+                                        volume, path, addr)
+                    continue
+                yield DirTask(evidence, shown, volume.index, addr, path, frame.inode, len(rows),
+                              deleted)
+                stack.append(_Frame(iter(rows), whole, path, frame.ancestors | {addr}, addr,
+                                    frame.inode))
+                break
+            else:
+                stack.pop()
+    finally:
+        lister.close()
+
+
+def _rows_of(lister, addr: int) -> Tuple[List[Row], Dict[Tuple[int, bytes], bytes]]:
+    """A directory's rows and whole names; a listing that stops midway gives what it listed
+    (its own listing tells the error: listing())."""
+    rows, whole = lister.open(addr, "")
+    listed: List[Row] = []
+    try:
+        for row in rows:
+            listed.append(row)
+    except READ_ERRORS:
+        pass
+    return listed, whole
+
+
+class Listing:
+    """Lists DirTasks of one volume (listing()), as walk() would list their directories, in
+    this process: the volume's file system, lister and entry maker, made once."""
+
+    def __init__(self, fs, volume: Volume, shown: str, media, deleted: bool):
+        self.deleted = deleted
+        self._make = _Maker(fs, shown, volume, media, (volume.offset, fs.info.block_size))
+        self._lister = _lister(fs, False, fs.info.ftype in _EXT,
+                               self._make.spec(deleted, runs=True))
+        self._explain = media.explain
+
+    def __call__(self, task: DirTask) -> Iterator[Union[FileEntry, ScanError]]:
+        """The task's directory's own entries, in walk()'s order, with the errors walk() gives
+        listing it (its subdirectories are tasks of their own; an error opening one is
+        directories()')."""
+        try:
+            rows, whole = self._lister.open(task.inode, task.path)
+        except READ_ERRORS as exc:
+            yield ScanError(task.shown, f"cannot open directory: {_why(self._explain, exc)}",
+                            self._make.volume, task.path or "/", task.inode)
+            return
+        frame = _Frame(rows, whole, task.path, frozenset([task.inode]), task.inode, task.parent)
+        yield from _entries(_Leaves, [frame], self._make, self.deleted, self._explain, False)
+
+    def close(self) -> None:
+        self._lister.close()
+
+
+class _Leaves:
+    """_entries' lister for a directory listed alone: each subdirectory is a task of its own."""
+
+    @staticmethod
+    def open(addr: int, prefix: str):
+        return iter(()), {}
