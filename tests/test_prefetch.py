@@ -131,3 +131,41 @@ def test_a_stream_is_given_in_order_each_file_asked_for_ahead(monkeypatch):
         # (torn, e, f): decided again, by e, torn passed over
         ("open", "e"), ("ask", "e", 0, 10), ("close", "e"),
         ("open", "f"), ("ask", "f", 0, 10), ("close", "f")]
+
+
+class _Place:
+    """A file read by its own means (as a file read by its runs is): cached or not, and what
+    it was asked for."""
+
+    def __init__(self, cached: bool):
+        self.is_cached, self.asked = cached, []
+
+    def cached(self, offset):
+        return self.is_cached
+
+    def prefetch(self, offset, length):
+        self.asked.append((offset, length))
+
+
+def test_a_run_taken_for_warm_by_chance_asks_once_a_file_is_not_cached():
+    """A run sorted by place starts with the files beside their directory, read ahead with
+    it: four cached files make it warm, but it looks again at its 4th, 8th, 16th ... file
+    after that, and asks for every file from the first one found not cached."""
+    from triage.prefetch import Run
+    run = Run()
+    files = [_Place(cached=i < 6) for i in range(40)]
+    for f in files:
+        if not run.stopped or run.again():
+            run.ask(f, [(0, 4096)])
+    # warm after the first 4; looked at again at the 4th after that (files[7]), not cached:
+    # asked for from there on
+    assert [i for i, f in enumerate(files) if f.asked] == list(range(7, 40))
+    warm = Run()
+    cached = [_Place(cached=True) for _ in range(256)]
+    looked = 0
+    for f in cached:
+        if not warm.stopped or warm.again():
+            looked += 1
+            warm.ask(f, [(0, 4096)])
+    assert warm.stopped and not any(f.asked for f in cached)
+    assert looked == 4 + 6   # the first four, then the 4th, 8th ... 128th of the 252 after

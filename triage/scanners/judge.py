@@ -177,7 +177,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
             except READ_ERRORS:
                 continue
             waiting.append((at, entry, reader, plan))
-            if not run.stopped:
+            if not run.stopped or run.again():
                 run.ask(reader, _spans(entry.size, plan.opens) if plan.screens else
                         containers.probe_spans(entry.size))
             if run.stopped:   # warm: nothing is asked, so nothing is opened ahead
