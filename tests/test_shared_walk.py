@@ -409,3 +409,44 @@ def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_
     report = json.loads((out / "report.json").read_text())
     for key in ("summary", "hits"):
         assert report[key] == reference[key], key
+
+
+@pytest.mark.skipif(shutil.which("ewfacquire") is None, reason="needs ewf-tools")
+def test_an_e01_s_shared_walk_tells_its_damaged_chunks_as_the_main_process_does(
+        images, tmp_path, monkeypatch):
+    """An E01 of the FAT16 fixture with a damaged chunk under a file's content: the file is an
+    error (never hashed as zeros), the damaged range recorded, and the report is the main
+    process's walk's."""
+    import pytsk3
+    from evidence.test_damaged_ewf import CHUNK, damaged_copy
+    from triage.evidence import open_evidence
+    raw = (images / "fat16.raw").read_bytes()
+    truth = json.loads((Path(__file__).parent.parent / "fixtures" / "truth" /
+                        "fat16.raw.json").read_text())
+    subprocess.run(["ewfacquire", "-u", "-q", "-c", "deflate:fast", "-f", "encase6",
+                    "-t", str(tmp_path / "fat16"), str(images / "fat16.raw")], check=True,
+                   capture_output=True)
+    target = next(f for f in truth["files"] if f.get("allocated") and f["size"] > 2 * CHUNK)
+    # the chunk holding the middle of its content, found by its bytes
+    middle = pytsk3.FS_Info(pytsk3.Img_Info(str(images / "fat16.raw"))).open(
+        target["path"]).read_random(target["size"] // 2, 64)
+    at = raw.find(middle)
+    assert at > 0 and raw.find(middle, at + 1) < 0
+    (tmp_path / "damaged").mkdir()
+    damaged = damaged_copy([tmp_path / "fat16.E01"], tmp_path / "damaged", [at // CHUNK])
+    alert = tmp_path / "all.md5"
+    alert.write_text("".join(f"{x['md5']}  f\n" for x in truth["files"]
+                             if x.get("md5") and x["size"]))
+    with open_evidence(str(damaged)) as ev:
+        assert shared_walk.applies(ev, None, None)
+    shared = _scanned(damaged, alert, tmp_path / "shared", monkeypatch, shared=True)
+    alone = _scanned(damaged, alert, tmp_path / "alone", monkeypatch, shared=False)
+    report = shared[1]
+    # the file an error; the chunk also a volume's error (it may hold structures)
+    assert sorted((e["path"] or "", e["reason"].split(":")[0]) for e in report["errors"]) == [
+        ("", f"damaged EWF chunk at media bytes {at // CHUNK * CHUNK:,}-"
+             f"{(at // CHUNK + 1) * CHUNK - 1:,} (checksum mismatch)"),
+        (target["path"], "read failed")]
+    assert target["path"] not in {h["path"] for h in report["hits"]}
+    assert report["summary"]["hits"] > 0
+    _compared(shared, alone)

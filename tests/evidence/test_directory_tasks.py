@@ -31,7 +31,8 @@ def _shown(item):
     return type(item).__name__, repr(item)
 
 
-@pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw"])
+@pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw",
+                                  "ext4.vmdk"])
 def test_the_directories_listings_give_the_walk_s_entries(images, name):
     with open_evidence(str(images / name)) as ev:
         assert ev.shares_walk()
