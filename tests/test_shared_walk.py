@@ -32,10 +32,10 @@ CROWDED = b"known among many\n" * 7
 LEVELS = 70   # folders of 60 characters: past the path limit
 
 
-def _tree(root):
-    """A folder with what the walk decides on: other names of one content (cheap and costly,
+def _decided(root):
+    """What a walk decides on, under `root`: other names of one content (cheap and costly,
     across folders), an archive, an iOS backup, a folder of more than BIG_FOLDER names (5 in
-    these tests), a disk image by its name, a FIFO and a link, a file past the path limit."""
+    these tests), a disk image by its name."""
     (root / "docs").mkdir(parents=True)
     (root / "b-other").mkdir()
     (root / "docs" / "report.txt").write_bytes(SMALL)
@@ -44,7 +44,6 @@ def _tree(root):
     (root / "copy.txt").write_bytes(SMALL)                      # another inode
     (root / "large.bin").write_bytes(LARGE)
     os.link(root / "large.bin", root / "docs" / "large-link.bin")
-    (root / "unlisted.bin").write_bytes(os.urandom(3000))
     with zipfile.ZipFile(root / "bundle.zip", "w") as z:
         z.writestr("inner/member.txt", MEMBER)
     make_backup(root / "phone", {(CAMERA, "Media/DCIM/100APPLE/IMG_0001.JPG"): PHOTO})
@@ -52,6 +51,13 @@ def _tree(root):
     for i in range(8):
         (root / "crowded" / f"f{i}.bin").write_bytes(CROWDED if i == 3 else os.urandom(100 + i))
     (root / "disk.dd").write_bytes(bytes(1024))
+
+
+def _tree(root):
+    """A folder with what the walk decides on (_decided), a file no set lists, a FIFO and a
+    link, a file past the path limit."""
+    _decided(root)
+    (root / "unlisted.bin").write_bytes(os.urandom(3000))
     os.mkfifo(root / "pipe")
     os.symlink(root / "copy.txt", root / "symlink.txt")
     (root / "deep").mkdir()
@@ -159,23 +165,41 @@ def _snapshot(root):
     return sorted(found)
 
 
+def _sixty_folders(root, alert):
+    """60 folders of 10 files under `root`, the 4th file of each known (listed in `alert`, an
+    MD5 set made here and returned), and one of them with another name in d50."""
+    known = []
+    for f in range(60):
+        (root / f"d{f:02d}").mkdir(parents=True)
+        for i in range(10):
+            data = f"folder {f} file {i}\n".encode() * (i + 1)
+            (root / f"d{f:02d}" / f"f{i}.txt").write_bytes(data)
+            if i == 3:
+                known.append(data)
+    os.link(root / "d02" / "f3.txt", root / "d50" / "link.txt")
+    alert.write_text("".join(f"{hashlib.md5(d).hexdigest()}  k\n" for d in known))
+    return alert
+
+
+def _stopped(evidence, alert, out):
+    """A scan of `evidence` that an interruption stops: the keys it recorded, its count of
+    findings and its partial report."""
+    first = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                             workers=2))
+    assert not first.complete
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        recorded = {key for key, in conn.execute("SELECT key FROM done")}
+        found = conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
+    return recorded, found, json.loads((out / "report.json").read_text())
+
+
 def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_the_rest(
         tmp_path, monkeypatch):
     """Ctrl-C while the folders are handed out: every batch of folders that came home is
     recorded (a hit with its finding), the scan is not complete, and the resume judges none
     of the recorded files again and ends with the report an uninterrupted scan gives."""
     evidence = tmp_path / "evidence"
-    known = []
-    for f in range(60):
-        (evidence / f"d{f:02d}").mkdir(parents=True)
-        for i in range(10):
-            data = f"folder {f} file {i}\n".encode() * (i + 1)
-            (evidence / f"d{f:02d}" / f"f{i}.txt").write_bytes(data)
-            if i == 3:
-                known.append(data)
-    os.link(evidence / "d02" / "f3.txt", evidence / "d50" / "link.txt")
-    alert = tmp_path / "alert.md5"
-    alert.write_text("".join(f"{hashlib.md5(d).hexdigest()}  k\n" for d in known))
+    alert = _sixty_folders(evidence, tmp_path / "alert.md5")
     whole = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)],
                              outdir=tmp_path / "whole", workers=2))
     reference = json.loads((tmp_path / "whole" / "report.json").read_text())
@@ -193,15 +217,9 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     monkeypatch.setattr(shared_walk, "BIG_FOLDER", 10)   # d50 (11 names) listed here
     monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
     out = tmp_path / "out"
-    first = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
-                             workers=2))
-    assert not first.complete
-    with sqlite3.connect(out / "results.sqlite") as conn:
-        recorded = {key for key, in conn.execute("SELECT key FROM done")}
-        found = conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
+    recorded, found, partial = _stopped(evidence, alert, out)
     # files of the folders handed out (the root and d00 .. d38), each hit with its finding
     # (a file with another name, d02/f3.txt, is judged after its folder: maybe not yet)
-    partial = json.loads((out / "report.json").read_text())
     assert 0 < len(recorded) <= 390 and found == len(partial["hits"]) >= len(recorded) // 10
     assert all(h["path"].endswith("/f3.txt") and h["path"] < "/d39" for h in partial["hits"])
 
@@ -270,21 +288,7 @@ def ext4_image(tmp_path_factory):
         pytest.skip("needs e2fsprogs")
     base = tmp_path_factory.mktemp("ext4")
     src = base / "src"
-    (src / "docs").mkdir(parents=True)
-    (src / "b-other").mkdir()
-    (src / "docs" / "report.txt").write_bytes(SMALL)
-    os.link(src / "docs" / "report.txt", src / "a-link.txt")
-    os.link(src / "docs" / "report.txt", src / "b-other" / "again.txt")
-    (src / "copy.txt").write_bytes(SMALL)
-    (src / "large.bin").write_bytes(LARGE)
-    os.link(src / "large.bin", src / "docs" / "large-link.bin")
-    with zipfile.ZipFile(src / "bundle.zip", "w") as z:
-        z.writestr("inner/member.txt", MEMBER)
-    make_backup(src / "phone", {(CAMERA, "Media/DCIM/100APPLE/IMG_0001.JPG"): PHOTO})
-    (src / "crowded").mkdir()
-    for i in range(8):
-        (src / "crowded" / f"f{i}.bin").write_bytes(CROWDED if i == 3 else os.urandom(100 + i))
-    (src / "disk.dd").write_bytes(bytes(1024))
+    _decided(src)
     (src / "z").mkdir()
     (src / "z" / "old.txt").write_bytes(os.urandom(5000))
     (src / "gone.txt").write_bytes(DEEP)
@@ -353,22 +357,12 @@ def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_
     if shutil.which("mkfs.ext4") is None:
         pytest.skip("needs e2fsprogs")
     src = tmp_path / "src"
-    known = []
-    for f in range(60):
-        (src / f"d{f:02d}").mkdir(parents=True)
-        for i in range(10):
-            data = f"folder {f} file {i}\n".encode() * (i + 1)
-            (src / f"d{f:02d}" / f"f{i}.txt").write_bytes(data)
-            if i == 3:
-                known.append(data)
-    os.link(src / "d02" / "f3.txt", src / "d50" / "link.txt")
+    alert = _sixty_folders(src, tmp_path / "alert.md5")
     image = tmp_path / "ext4.img"
     with open(image, "wb") as f:
         f.truncate(16 << 20)
     subprocess.run(["mkfs.ext4", "-q", "-d", str(src), str(image)], check=True)
     image.chmod(0o444)
-    alert = tmp_path / "alert.md5"
-    alert.write_text("".join(f"{hashlib.md5(d).hexdigest()}  k\n" for d in known))
     whole = scan(ScanRequest(evidence=[str(image)], hashsets=[str(alert)],
                              outdir=tmp_path / "whole", workers=2))
     reference = json.loads((tmp_path / "whole" / "report.json").read_text())
@@ -385,13 +379,7 @@ def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_
     monkeypatch.setattr(Evidence, "directory_tasks", interrupted)
     monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
     out = tmp_path / "out"
-    first = scan(ScanRequest(evidence=[str(image)], hashsets=[str(alert)], outdir=out,
-                             workers=2))
-    assert not first.complete
-    with sqlite3.connect(out / "results.sqlite") as conn:
-        recorded = {key for key, in conn.execute("SELECT key FROM done")}
-        found = conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
-    partial = json.loads((out / "report.json").read_text())
+    recorded, found, partial = _stopped(image, alert, out)
     assert 0 < len(recorded) < 600 and found == len(partial["hits"]) >= len(recorded) // 11
     assert all(h["path"].endswith("/f3.txt") for h in partial["hits"])
 

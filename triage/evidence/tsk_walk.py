@@ -568,7 +568,7 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
     evidence, volume = make.evidence, make.volume
     while stack:
         frame = stack[-1]
-        prefix, whole = frame.prefix, frame.whole
+        prefix = frame.prefix
         try:
             # One directory's rows in a plain loop (the costliest part of the walk in Python):
             # left at a subdirectory, which is walked first, and resumed after it.
@@ -577,12 +577,9 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
                     yield row
                     continue
                 raw, addr, name_flags, name_type, meta = row
-                if whole or raw in _DOTS:   # the few names that need more than decoding
-                    path = _odd_path(raw, addr, frame)
-                    if path is None:
-                        continue
-                else:
-                    path = f"{prefix}/{raw.decode('utf-8', 'backslashreplace')}"
+                path = _path(raw, addr, frame)
+                if path is None:
+                    continue
                 unallocated = name_flags & _NAME_UNALLOC
                 if unallocated and not deleted:
                     continue
@@ -644,12 +641,14 @@ class _Frame(NamedTuple):
     parent: int
 
 
-def _odd_path(raw: bytes, addr: int, frame: _Frame) -> Optional[str]:
-    """The path of a name that needs more than decoding (a dot name, or one in a directory
-    with whole names); None for the directory itself or its parent."""
-    if _is_self_or_parent(raw, addr, frame):
-        return None
-    return f"{frame.prefix}/{_component(raw, addr, frame.whole)}"
+def _path(raw: bytes, addr: int, frame: _Frame) -> Optional[str]:
+    """A row's path in its directory (`frame`); None for the directory itself or its
+    parent."""
+    if frame.whole or raw in _DOTS:   # the few names that need more than decoding
+        if _is_self_or_parent(raw, addr, frame):
+            return None
+        return f"{frame.prefix}/{_component(raw, addr, frame.whole)}"
+    return f"{frame.prefix}/{raw.decode('utf-8', 'backslashreplace')}"
 
 
 def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
@@ -813,12 +812,9 @@ def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = T
         while stack:
             frame = stack[-1]
             for raw, addr, name_flags, name_type, meta in frame.entries:
-                if frame.whole or raw in _DOTS:
-                    path = _odd_path(raw, addr, frame)
-                    if path is None:
-                        continue
-                else:
-                    path = f"{frame.prefix}/{raw.decode('utf-8', 'backslashreplace')}"
+                path = _path(raw, addr, frame)
+                if path is None:
+                    continue
                 unallocated = name_flags & _NAME_UNALLOC
                 if unallocated and not deleted:
                     continue
