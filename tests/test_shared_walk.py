@@ -181,6 +181,25 @@ def _sixty_folders(root, alert):
     return alert
 
 
+def _uninterrupted(evidence, alert, out) -> dict:
+    """The report of a whole scan of _sixty_folders' files: 600 files, 60 hits, a link."""
+    whole = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,
+                             workers=2))
+    assert (whole.summary.files_seen, whole.summary.hits, whole.summary.other_names) == \
+        (600, 60, 1)
+    return json.loads((out / "report.json").read_text())
+
+
+def _cut(tasks, at: int):
+    """`tasks` (a function giving a walk's tasks) with a Ctrl-C in place of its task `at`."""
+    def cut(*args, **kwargs):
+        for n, task in enumerate(tasks(*args, **kwargs)):
+            if n == at:
+                raise KeyboardInterrupt()
+            yield task
+    return cut
+
+
 def _stopped(evidence, alert, out):
     """A scan of `evidence` that an interruption stops: the keys it recorded, its count of
     findings and its partial report."""
@@ -200,20 +219,10 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     of the recorded files again and ends with the report an uninterrupted scan gives."""
     evidence = tmp_path / "evidence"
     alert = _sixty_folders(evidence, tmp_path / "alert.md5")
-    whole = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)],
-                             outdir=tmp_path / "whole", workers=2))
-    reference = json.loads((tmp_path / "whole" / "report.json").read_text())
-    assert (whole.summary.files_seen, whole.summary.hits, whole.summary.other_names) == \
-        (600, 60, 1)
+    reference = _uninterrupted(evidence, alert, tmp_path / "whole")
 
     walk = scan_pass.folder_tasks
-
-    def interrupted(root, shown):
-        for n, task in enumerate(walk(root, shown)):
-            if n == 40:
-                raise KeyboardInterrupt()
-            yield task
-    monkeypatch.setattr(scan_pass, "folder_tasks", interrupted)
+    monkeypatch.setattr(scan_pass, "folder_tasks", _cut(walk, 40))
     monkeypatch.setattr(shared_walk, "BIG_FOLDER", 10)   # d50 (11 names) listed here
     monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
     out = tmp_path / "out"
@@ -363,20 +372,10 @@ def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_
         f.truncate(16 << 20)
     subprocess.run(["mkfs.ext4", "-q", "-d", str(src), str(image)], check=True)
     image.chmod(0o444)
-    whole = scan(ScanRequest(evidence=[str(image)], hashsets=[str(alert)],
-                             outdir=tmp_path / "whole", workers=2))
-    reference = json.loads((tmp_path / "whole" / "report.json").read_text())
-    assert (whole.summary.files_seen, whole.summary.hits, whole.summary.other_names) == \
-        (600, 60, 1)
+    reference = _uninterrupted(image, alert, tmp_path / "whole")
 
     tasks = Evidence.directory_tasks
-
-    def interrupted(self, deleted=True):
-        for n, task in enumerate(tasks(self, deleted)):
-            if n == 40:
-                raise KeyboardInterrupt()
-            yield task
-    monkeypatch.setattr(Evidence, "directory_tasks", interrupted)
+    monkeypatch.setattr(Evidence, "directory_tasks", _cut(tasks, 40))
     monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
     out = tmp_path / "out"
     recorded, found, partial = _stopped(image, alert, out)

@@ -86,6 +86,11 @@ def entry_key(key: str) -> bytes:
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+def volume_index(entry) -> Optional[int]:
+    """A file entry's volume in the `done` table: its index, None for a folder's file."""
+    return None if entry.volume is None else entry.volume.index
+
+
 def file_key(entry) -> bytes:
     """A file entry's key in the `done` table: entry_key of FileEntry.key(), led by its
     folder's digest, so that a batch of one folder's files lands on a few pages of the table

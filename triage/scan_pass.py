@@ -14,7 +14,7 @@ from .evidence.folder import Lister, tasks as folder_tasks
 from .order import media_order
 from .progress import Progress
 from .records import FileEntry, ScanError
-from .results import Results, content_key, file_key
+from .results import Results, content_key, file_key, volume_index
 from .scanners import Judge, Verdict
 from .scope import Scope, walk as scope_walk
 from .workers import STOP_GRACE, Batcher, Interrupted, Workers, batches, not_examined
@@ -132,7 +132,7 @@ class Pass:
                 continue
             content = content_key(item)
             if content in judged:
-                results.record_name(ev_id, key, content, _volume(item), item.to_dict())
+                results.record_name(ev_id, key, content, volume_index(item), item.to_dict())
                 progress.advance(1, 0)
                 continue
             judged.add(content)
@@ -140,7 +140,7 @@ class Pass:
                 if self.unread_ev != ev_id:
                     self.flush()
                     self.unread_ev = ev_id
-                unread.append((key, _volume(item), "skipped", 0, False, False, content))
+                unread.append((key, volume_index(item), "skipped", 0, False, False, content))
                 if len(unread) >= UNREAD_BATCH:
                     self.flush()
                 progress.advance(1, 0)
@@ -232,7 +232,7 @@ class Pass:
             if entry.realloc and not at_last:
                 self.last.append((key, content, entry, outcome))
                 continue
-            volume = _volume(entry)
+            volume = volume_index(entry)
             if content in self.judged:   # another name of it came first: its verdict stands
                 self.results.record_name(ev_id, key, content, volume, entry.to_dict())
                 self.progress.advance(1, 0)
@@ -292,7 +292,7 @@ class Pass:
         for (key, content, item), verdict in zip(batch, verdicts):
             if type(verdict) is tuple:   # Verdict.brief(), as Tasks sends it home
                 status, read, hashed, decoded = verdict
-                plain.append((key, _volume(item), status, read, hashed, decoded, content))
+                plain.append((key, volume_index(item), status, read, hashed, decoded, content))
                 share = judge.planned_bytes(item.size)
                 files, planned, seen = files + 1, planned + share, seen + max(share, read)
                 continue
@@ -362,10 +362,8 @@ class Tasks:
         self.judge.learn([item.size for item in files])
         if len(files) != len(items):   # a batch of the block sweep's pieces and files
             return {}
-        settled, spent = self.judge.settle_screened(files)
+        settled, spent = self.judge.settle_batch(files)
         self._spent.update((id(files[at]), (files[at], read)) for at, read in spent.items())
-        self.judge.ask_ahead([entry for at, entry in enumerate(files)
-                              if at not in settled and at not in spent])
         return settled
 
     def __call__(self, item):
@@ -428,10 +426,6 @@ def chunks(items, size: int):
         yield chunk
 
 
-def _volume(entry) -> Optional[int]:
-    return None if entry.volume is None else entry.volume.index
-
-
 def record_all(results: Results, ev_id: int, settled, rows: List[tuple]) -> None:
     """The verdicts of (key, content, verdict) in one write (Results.record_many) with `rows`
     (the files whose verdict is its row alone), with their errors, warnings, damaged ranges
@@ -440,7 +434,7 @@ def record_all(results: Results, ev_id: int, settled, rows: List[tuple]) -> None
     for key, content, verdict in settled:
         entry = verdict.entry
         if verdict.status == "same":   # another name of a member (a tar hard link)
-            results.record_name(ev_id, key, content, _volume(entry), entry.to_dict())
+            results.record_name(ev_id, key, content, volume_index(entry), entry.to_dict())
             continue
         for severity, reasons in (("error", verdict.errors), ("warning", verdict.warnings)):
             for reason in reasons:
@@ -452,6 +446,6 @@ def record_all(results: Results, ev_id: int, settled, rows: List[tuple]) -> None
                                        "matches": [m.to_dict() for m in verdict.matches]}))
         for offset, length in verdict.damaged:
             results.add_damage(ev_id, offset, length)
-        rows.append((key, _volume(entry), verdict.status, verdict.bytes_read, verdict.hashed,
+        rows.append((key, volume_index(entry), verdict.status, verdict.bytes_read, verdict.hashed,
                      verdict.decoded, content))
     results.record_many(ev_id, rows, findings)

@@ -28,7 +28,7 @@ from .evidence.reopen import Handles, installed
 from .evidence.tsk_walk import DirTask
 from .order import media_order
 from .records import FileEntry
-from .results import content_key, file_key
+from .results import content_key, file_key, volume_index
 from .workers import BATCH_COST, BATCH_FILES, Interrupted
 
 # What a file may cost to be judged by the worker that listed it (Judge.cost: bytes to read):
@@ -103,8 +103,8 @@ class Settled:
             self.verdicts.append((key, content, outcome))
         else:
             status, read, hashed, decoded = outcome
-            volume = None if entry.volume is None else entry.volume.index
-            self.rows.append((key, volume, status, read, hashed, decoded, content))
+            self.rows.append((key, volume_index(entry), status, read, hashed, decoded,
+                              content))
             self.count(planned, read)
 
 
@@ -183,10 +183,7 @@ def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
 def _judge(chunk: list, judge) -> None:
     """A batch of files judged as a worker judges a batch of entries (scan_pass.Tasks): those
     the sub-file screen settles together, the rest one at a time."""
-    entries = [entry for _, _, _, entry in chunk]
-    briefs, spent = judge.settle_screened(entries)
-    judge.ask_ahead([entry for at, entry in enumerate(entries)
-                     if at not in briefs and at not in spent])
+    briefs, spent = judge.settle_batch([entry for _, _, _, entry in chunk])
     for at, (settled, key, content, entry) in enumerate(chunk):
         outcome = briefs.get(at)
         if outcome is None:

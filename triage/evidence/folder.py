@@ -260,7 +260,7 @@ class Task(NamedTuple):
 def tasks(root: str, evidence: str) -> Iterator[Union[Task, ScanError]]:
     """Each folder _tree walks, in its order, as a Task: its names counted and its subfolders
     found by their type in the listing (one stat a folder, none a file), where _tree stats every
-    name. What a worker then gives of each (task_entries), taken in this order, is walk()'s
+    name. What a worker then gives of each (Lister.entries), taken in this order, is walk()'s
     own. A folder that cannot be listed here is a Task all the same: its worker tells why."""
     root = os.path.abspath(root)
     kernel = mounts.kernel_state()

@@ -586,22 +586,18 @@ def _entries(lister, stack, make, deleted, explain, ntfs) -> Iterator[Union[File
                 # "(realloc)" in fls: a deleted name whose inode now belongs to a live file.
                 # Listed, as fls lists it; its content is the inode's current content (what
                 # icat gives).
-                realloc = bool(unallocated and meta is not None and meta[0] & _META_ALLOC)
+                realloc = _reallocated(unallocated, meta)
+                is_dir = _is_dir(name_type, meta)
                 if meta is None:
-                    is_dir = name_type in _DIR_NAME_TYPES
                     if not is_dir and name_type == _NAME_REG:
                         yield make(path, addr, not unallocated, realloc, 0, None, _NO_TIMES)
                         continue
-                else:
-                    is_dir = name_type in _DIR_NAME_TYPES or meta[1] in _DIR_META_TYPES
-                    if not (is_dir or ntfs):
-                        if meta[1] == _META_REG:
-                            yield make(path, addr, not unallocated, realloc, meta[2], None,
-                                       meta[3], links=meta[5])
-                        continue
-                # a reallocated directory is walked under its live name
-                descend = is_dir and not realloc and addr not in frame.ancestors \
-                    and len(stack) < MAX_DEPTH
+                elif not (is_dir or ntfs):
+                    if meta[1] == _META_REG:
+                        yield make(path, addr, not unallocated, realloc, meta[2], None,
+                                   meta[3], links=meta[5])
+                    continue
+                descend = is_dir and _descends(realloc, addr, frame, len(stack))
                 if descend:
                     try:
                         stack.append(_Frame(*lister.open(addr, path), path,
@@ -649,6 +645,23 @@ def _path(raw: bytes, addr: int, frame: _Frame) -> Optional[str]:
             return None
         return f"{frame.prefix}/{_component(raw, addr, frame.whole)}"
     return f"{frame.prefix}/{raw.decode('utf-8', 'backslashreplace')}"
+
+
+def _reallocated(unallocated: int, meta) -> bool:
+    """"(realloc)" in fls: a deleted name whose inode now belongs to a live file."""
+    return bool(unallocated and meta is not None and meta[0] & _META_ALLOC)
+
+
+def _is_dir(name_type: int, meta) -> bool:
+    """Whether a row is a directory, by its name's type or its inode's."""
+    return name_type in _DIR_NAME_TYPES or meta is not None and meta[1] in _DIR_META_TYPES
+
+
+def _descends(realloc: bool, addr: int, frame: _Frame, depth: int) -> bool:
+    """Whether the walk goes into a directory's row of `frame`, `depth` directories deep: not
+    a reallocated one (it is walked under its live name), not one of its own ancestors (a
+    loop), not past MAX_DEPTH. directories() and _entries agree by this alone."""
+    return not realloc and addr not in frame.ancestors and depth < MAX_DEPTH
 
 
 def _is_self_or_parent(raw: bytes, addr: int, frame: _Frame) -> bool:
@@ -818,11 +831,8 @@ def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = T
                 unallocated = name_flags & _NAME_UNALLOC
                 if unallocated and not deleted:
                     continue
-                is_dir = name_type in _DIR_NAME_TYPES or \
-                    meta is not None and meta[1] in _DIR_META_TYPES
-                realloc = unallocated and meta is not None and meta[0] & _META_ALLOC
-                # as _entries descends: a reallocated directory is walked under its live name
-                if not is_dir or realloc or addr in frame.ancestors or len(stack) >= MAX_DEPTH:
+                if not _is_dir(name_type, meta) or not _descends(
+                        _reallocated(unallocated, meta), addr, frame, len(stack)):
                     continue
                 try:
                     rows, whole = _rows_of(lister, addr)

@@ -178,8 +178,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
                 continue
             waiting.append((at, entry, reader, plan))
             if not run.stopped or run.again():
-                run.ask(reader, _spans(entry.size, plan.opens) if plan.screens else
-                        containers.probe_spans(entry.size))
+                run.ask(reader, _screen_spans(entry.size, plan))
             if run.stopped:   # warm: nothing is asked, so nothing is opened ahead
                 while waiting:
                     yield waiting.popleft()
@@ -190,6 +189,15 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     finally:
         for _, _, reader, _ in waiting:
             _close(reader)
+
+
+def _screen_spans(size: int, plan: "Plan") -> list:
+    """What the batch screen reads of a file it may settle (Judge.screenable): its edges
+    (with the container marks past its head where its plan sniffs), or, read only to tell a
+    container, what tells one (containers.probe_spans)."""
+    if plan.screens:
+        return _spans(size, plan.opens and not plan.digests and not plan.image)
+    return containers.probe_spans(size)
 
 
 def _spans(size: int, sniff: bool) -> list:
@@ -318,6 +326,15 @@ class Judge:
         settled.update((at, ("skipped", read, False, 0)) for at, read in probed.items())
         return settled, spent
 
+    def settle_batch(self, entries) -> Tuple[Dict[int, tuple], Dict[int, int]]:
+        """settle_screened(entries), then what the judge reads first of the files it left
+        asked of the OS (ask_ahead): what a worker does with a batch before it judges the
+        rest one at a time."""
+        settled, spent = self.settle_screened(entries)
+        self.ask_ahead([entry for at, entry in enumerate(entries)
+                        if at not in settled and at not in spent])
+        return settled, spent
+
     def ask_ahead(self, entries) -> None:
         """Ask the OS for what the judge will read first of each of `entries` (first_spans),
         all at once, before it reads them one at a time (triage.prefetch): a batch's files the
@@ -337,10 +354,8 @@ class Judge:
         needed, screens, image, opens = plan[:4]
         if entry.member is not None or entry.encrypted is not None or not size:
             return []
-        if screens:
-            return _spans(size, opens and not needed and not image)
-        if self._only_to_tell_a_container(plan, size):
-            return containers.probe_spans(size)
+        if screens or self._only_to_tell_a_container(plan, size):
+            return _screen_spans(size, plan)
         if needed or image or opens:
             return [(0, min(size, reading.HEAD))]
         return []
