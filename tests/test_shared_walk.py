@@ -238,7 +238,8 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     judged = []
     screen, call = Judge.settle_screened, Judge.__call__
     monkeypatch.setattr(Judge, "settle_screened",
-                        lambda self, entries: judged.extend(entries) or screen(self, entries))
+                        lambda self, entries, *listed: judged.extend(entries)
+                        or screen(self, entries, *listed))
     monkeypatch.setattr(Judge, "__call__",
                         lambda self, entry: judged.append(entry) or call(self, entry))
     done = scan(ScanRequest(evidence=[str(evidence)], hashsets=[str(alert)], outdir=out,

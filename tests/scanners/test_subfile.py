@@ -599,6 +599,38 @@ def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_un
         assert reads[:2] == first
 
 
+def test_a_file_whose_fingerprint_a_set_lists_is_asked_for_whole_once_the_batch_is_screened(
+        tmp_path, reference_set, monkeypatch):
+    """Judge.settle_batch: the files the screen leaves to the judge because a set lists their
+    fingerprint (read whole there, to be confirmed) are asked for past their first 4 KiB
+    after the screen, all of them before the judge reads any, up to WHOLE_AHEAD bytes a
+    batch; a listed file under three edges long is not (the rest of it is read at once), nor
+    is a settled one."""
+    from support import AskedReader
+    from triage.scanners import judge as judge_module
+    folder = _evidence(tmp_path / "evidence")
+    events = []
+    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs])
+        entries = sorted(ev.entries(), key=lambda e: e.path)
+        judge.learn([e.size for e in entries])
+        data = {e.path: (folder / e.path[1:]).read_bytes() for e in entries}
+        batch = [replace(e, open=lambda e=e: AskedReader(e.path, events, data=data[e.path]))
+                 for e in entries]
+        settled, spent = judge.settle_batch(batch)
+        assert {batch[at].path for at in settled} == {"/other.bin"}
+        whole = [event for event in events if event[0] == "ask" and event[2] == 4096]
+        assert whole == [("ask", "/copy.bin", 4096, SIZE - 4096),
+                         ("ask", "/same-edges.bin", 4096, SIZE - 4096)]
+        # the batch's share spent on the first, what is left of it on the second
+        events.clear()
+        monkeypatch.setattr(judge_module, "WHOLE_AHEAD", SIZE)
+        judge.settle_batch(batch)
+        whole = [event for event in events if event[0] == "ask" and event[2] == 4096]
+        assert whole == [("ask", "/copy.bin", 4096, SIZE - 4096),
+                         ("ask", "/same-edges.bin", 4096, 4096)]
+
+
 def test_a_batch_is_asked_for_whole_within_a_quarter_of_the_open_files_allowed():
     """The screen holds its batch's files open to ask for them together: a whole batch where
     the process may open 1,024 or more, a quarter of its allowance where fewer (macOS: 256,

@@ -60,6 +60,9 @@ def _open_files_limit() -> Optional[int]:
 
 
 PREFETCH_AHEAD = _ahead(_open_files_limit())
+# Bytes of the files whose fingerprint a set lists (to be read whole) asked for ahead, a batch:
+# past the first, the OS's own read-ahead goes on as the file is read.
+WHOLE_AHEAD = 64 << 20
 PLANS_KEPT = 1 << 16   # sizes whose Plan a judge keeps (a few MB at most)
 
 
@@ -208,6 +211,25 @@ def _spans(size: int, sniff: bool) -> list:
     return spans if far is None else spans + [far]
 
 
+class _Ahead:
+    """Judge.ask_ahead's spans of a file: of a listed one (`ids`, by id), while the batch's
+    WHOLE_AHEAD lasts, what lies past its first EDGE bytes, where its edges leave a page or
+    more between them (less is read at once; and a page the screen read would make the batch
+    look cached, prefetch.Run); of any other, what the judge reads first (`first`)."""
+
+    def __init__(self, ids: set, first):
+        self._ids, self._first, self._left = ids, first, WHOLE_AHEAD
+
+    def spans(self, entry: FileEntry) -> list:
+        if id(entry) not in self._ids:
+            return self._first(entry)
+        if entry.size < 3 * EDGE:
+            return []
+        length = min(entry.size - EDGE, self._left)
+        self._left -= length
+        return [(EDGE, length)] if length > 0 else []
+
+
 def _evidence_only(matches: List[Match], verdict: Verdict) -> List[Match]:
     """The matches less an alert set's on the empty file's digest: an empty file holds no
     material, and a set that lists it (a mistake `hashset validate` calls an error) made every
@@ -277,7 +299,8 @@ class Judge:
             self._plans[size] = Plan.of(size, digests, screens, self._image_candidate(size),
                                         self._container_candidate(size))
 
-    def settle_screened(self, entries) -> Tuple[Dict[int, tuple], Dict[int, int]]:
+    def settle_screened(self, entries, listed: Optional[set] = None
+                        ) -> Tuple[Dict[int, tuple], Dict[int, int]]:
         """Of a batch of files, those their sub-file fingerprints alone settle, or a look for
         container marks alone, by position in the batch: each one's Verdict.brief().
         - A file screened qualifies when its size calls for fingerprints and nothing else (no
@@ -291,7 +314,8 @@ class Judge:
         Every other file, and one that could not be read here, is left to the judge
         (__call__), which reads it again and records what it finds; the bytes read here for
         those it read (a container's edges, a listed fingerprint's) are given by position,
-        to be counted in their verdicts."""
+        to be counted in their verdicts. `listed`, where given, gets the positions of the
+        files some set lists a fingerprint of (the judge reads them whole)."""
         screened: Dict[int, int] = {}            # position -> bytes read
         probed: Dict[int, int] = {}              # the same, of files told no container
         spent: Dict[int, int] = {}               # the same, of files left to the judge
@@ -319,9 +343,11 @@ class Judge:
                 positions.append(at)
                 values.append(signals.get(name).key_from_edges(head, tail, size))
         for name, (positions, values) in keys.items():
-            for at, listed in zip(positions, self.exact.listed(name, values).tolist()):
-                if listed and at in screened:
+            for at, is_listed in zip(positions, self.exact.listed(name, values).tolist()):
+                if is_listed and at in screened:
                     spent[at] = screened.pop(at)
+                    if listed is not None:
+                        listed.add(at)
         settled = {at: ("clean", read, False, 0) for at, read in screened.items()}
         settled.update((at, ("skipped", read, False, 0)) for at, read in probed.items())
         return settled, spent
@@ -330,19 +356,23 @@ class Judge:
         """settle_screened(entries), then what the judge reads first of the files it left
         asked of the OS (ask_ahead): what a worker does with a batch before it judges the
         rest one at a time."""
-        settled, spent = self.settle_screened(entries)
+        listed: set = set()
+        settled, spent = self.settle_screened(entries, listed)
         self.ask_ahead([entry for at, entry in enumerate(entries)
-                        if at not in settled and at not in spent])
+                        if at not in settled and (at not in spent or at in listed)],
+                       [entries[at] for at in sorted(listed)])
         return settled, spent
 
-    def ask_ahead(self, entries) -> None:
-        """Ask the OS for what the judge will read first of each of `entries` (first_spans),
-        all at once, before it reads them one at a time (triage.prefetch): a batch's files the
-        screen left to the judge. Only a hint: a file that cannot be opened here is passed
-        over (the judge tells why). The batch is one prefetch.Run: nothing more is asked once
-        its first files are found in the page cache already (a warm cache, where asking only
-        costs)."""
-        ask_for(entries, self.first_spans)
+    def ask_ahead(self, entries, listed=()) -> None:
+        """Ask the OS for what the judge will read of each of `entries`, all at once, before
+        it reads them one at a time (triage.prefetch): a batch's files the screen left to the
+        judge. Of a file whose fingerprint a set lists (`listed`, among `entries`), which the
+        judge reads whole to confirm it, the rest past its edges (the screen has just read
+        them), up to WHOLE_AHEAD bytes a batch; of any other, what the judge reads first
+        (first_spans). Only a hint: a file that cannot be opened here is passed over (the
+        judge tells why). The batch is one prefetch.Run: nothing more is asked once its first
+        files are found in the page cache already (a warm cache, where asking only costs)."""
+        ask_for(entries, _Ahead({id(entry) for entry in listed}, self.first_spans).spans)
 
     def first_spans(self, entry: FileEntry) -> list:
         """(offset, length) of what judging `entry` reads first, by its plan (as _judge
