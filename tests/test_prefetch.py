@@ -18,16 +18,16 @@ def _asked(monkeypatch) -> list:
 
 
 def test_a_folder_file_is_asked_for_by_its_spans_and_nothing_read(tmp_path, monkeypatch):
-    """A folder's file: one posix_fadvise(WILLNEED) a span, on its own descriptor, none for
-    an empty span (a length of 0 would ask for the rest of the file); the reader is left
-    where it was."""
+    """A folder's file: one posix_fadvise(WILLNEED) a span, on its own descriptor, spans
+    within GAP of each other as one, none for an empty span (a length of 0 would ask for the
+    rest of the file); the reader is left where it was."""
     path = tmp_path / "f"
-    path.write_bytes(bytes(10_000))
+    path.write_bytes(bytes(100_000))
     asked = _asked(monkeypatch)
     with io.FileIO(path, "rb") as f:
-        prefetch.prefetch(f, [(0, 4096), (5904, 4096), (10_000, 0)])
-        assert asked == [(f.fileno(), 0, 4096, os.POSIX_FADV_WILLNEED),
-                         (f.fileno(), 5904, 4096, os.POSIX_FADV_WILLNEED)]
+        prefetch.prefetch(f, [(95_904, 4096), (0, 4096), (5904, 4096), (100_000, 0)])
+        assert asked == [(f.fileno(), 0, 10_000, os.POSIX_FADV_WILLNEED),
+                         (f.fileno(), 95_904, 4096, os.POSIX_FADV_WILLNEED)]
         assert f.tell() == 0
         # its bare descriptor (the batch screen's, folder.OsFile.descriptor): the same
         asked.clear()
@@ -43,9 +43,24 @@ def test_a_reader_with_a_way_of_its_own_is_asked_through_it_and_one_without_is_n
     class Own(io.BytesIO):
         def prefetch(self, at, n):
             asked.append(("own", at, n))
-    prefetch.prefetch(Own(b"x"), [(0, 1), (7, 2), (9, 0)])
+    prefetch.prefetch(Own(b"x"), [(0, 1), (70_000, 2), (9, 0)])
     prefetch.prefetch(io.BytesIO(b"x"), [(0, 1)])
-    assert asked == [("own", 0, 1), ("own", 7, 2)]
+    assert asked == [("own", 0, 1), ("own", 70_000, 2)]
+
+
+def test_spans_that_overlap_touch_or_lie_within_a_gap_are_asked_for_as_one():
+    """prefetch.joined: a file's head, ISO 9660's marks and tail, a few KiB apart, are one
+    request of the device; spans further apart stay apart, and an empty one is left out."""
+    gap = prefetch.GAP
+    assert prefetch.joined([]) == []
+    assert prefetch.joined([(10, 0)]) == []
+    assert prefetch.joined([(100, 50), (0, 100)]) == [(0, 150)]              # touching
+    assert prefetch.joined([(0, 100), (50, 10)]) == [(0, 100)]               # within
+    assert prefetch.joined([(0, 100), (100 + gap, 1)]) == [(0, 101 + gap)]   # a gap apart
+    assert prefetch.joined([(0, 100), (101 + gap, 1)]) == [(0, 100), (101 + gap, 1)]
+    spans = [(0, 4096), (32_769, 6148), (36_864, 4096)]   # a 40 KiB file: head, marks, tail
+    assert prefetch.joined(spans) == [(0, 4096), (32_769, 8191)]
+    assert prefetch.joined(spans, gap=1 << 15) == [(0, 40_960)]
 
 
 def test_where_the_platform_cannot_ask_nothing_is_asked(tmp_path, monkeypatch):

@@ -15,6 +15,9 @@ from .streams import descriptor
 
 T = TypeVar("T")
 AHEAD = 128   # files asked for before the first of them is read: enough to keep a device busy
+# Spans of one file closer than this are asked for as one: one request of the device (and one
+# call) where there were two or three, at the cost of a few pages more read.
+GAP = 16 * 1024
 WARM = 4      # a run's files found in the page cache before the run is taken for warm (Run)
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
@@ -34,6 +37,7 @@ def prefetch(reader: Union[BinaryIO, int], spans: Iterable[Tuple[int, int]]) -> 
     own descriptor, another reader through its own `prefetch` (a file read by its runs asks
     its image's). Where there is no way to ask (an archive member, a virtual disk), nothing;
     where the OS refuses (a file system without it), the read goes on unhinted."""
+    spans = joined(spans)
     try:
         fd = descriptor(reader)
         if fd is not None:   # a folder's file
@@ -47,6 +51,21 @@ def prefetch(reader: Union[BinaryIO, int], spans: Iterable[Tuple[int, int]]) -> 
                     ask_one(offset, length)
     except OSError:
         pass
+
+
+def joined(spans: Iterable[Tuple[int, int]], gap: int = GAP) -> List[Tuple[int, int]]:
+    """`spans` (offset, length) in order of offset, those that overlap, touch or lie `gap`
+    bytes apart or less joined into one; empty ones left out."""
+    out: List[Tuple[int, int]] = []
+    for offset, length in sorted(spans):
+        if length <= 0:
+            continue
+        if out and offset <= out[-1][0] + out[-1][1] + gap:
+            first, size = out[-1]
+            out[-1] = (first, max(size, offset + length - first))
+        else:
+            out.append((offset, length))
+    return out
 
 
 class Run:

@@ -448,19 +448,19 @@ def test_a_batch_asks_for_its_files_ahead_of_reading_them_and_closes_what_it_ope
             events.append(("open", name))
             made.append(AskedReader(name, events))   # held here: none is closed by being let go
             return made[-1]
-        return SimpleNamespace(size=10_000, open=opened)
-    plan = Plan.of(10_000, frozenset(), frozenset({FINGERPRINT}), False, False)
+        return SimpleNamespace(size=100_000, open=opened)
+    plan = Plan.of(100_000, frozenset(), frozenset({FINGERPRINT}), False, False)
     files = [(at, entry(name), plan) for at, name in enumerate(["a", "gone", "b", "c", "d"])]
     given = _prefetched(iter(files), ahead=2)
     at, _, reader, _ = next(given)
     assert (at, reader.name) == (0, "a")
-    assert events == [("open", "a"), ("ask", "a", 0, 4096), ("ask", "a", 5904, 4096),
-                      ("open", "b"), ("ask", "b", 0, 4096), ("ask", "b", 5904, 4096)]
+    assert events == [("open", "a"), ("ask", "a", 0, 4096), ("ask", "a", 95_904, 4096),
+                      ("open", "b"), ("ask", "b", 0, 4096), ("ask", "b", 95_904, 4096)]
     reader.close()
     events.clear()
     at, _, reader, _ = next(given)
     assert (at, reader.name) == (2, "b")
-    assert events == [("open", "c"), ("ask", "c", 0, 4096), ("ask", "c", 5904, 4096)]
+    assert events == [("open", "c"), ("ask", "c", 0, 4096), ("ask", "c", 95_904, 4096)]
     events.clear()
     given.close()   # stopped with c asked for and b handed out (its caller closes b)
     assert events == [("close", "c")]
