@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from containers.test_iosbackup import CAMERA, make_backup
-from support import nest, proc_mounted
+from support import mounted_ntfs, nest, proc_mounted
 from triage import scan as scan_module, scan_pass, shared_walk
 from triage.hashsets.build import build_set
 from triage.results import file_key as folder_key
@@ -270,11 +270,13 @@ def _compared(shared, alone):
     assert len(names) == len(names_alone)
 
 
-@pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw"])
+@pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw", "ntfs.raw",
+                                  "mbr.raw"])
 def test_an_image_s_shared_walk_gives_what_the_walk_of_the_main_process_gives(
         images, name, tmp_path, monkeypatch):
-    """The fixture images (deleted files, Unicode names, a partition table), with every file
-    the Sleuth Kit lists in them in the set: the same report either way."""
+    """The fixture images (deleted files, Unicode names, a partition table, NTFS's named
+    streams and resident files), with every file the Sleuth Kit lists in them in the set: the
+    same report either way."""
     from triage.evidence import open_evidence
     truth = json.loads((Path(__file__).parent.parent / "fixtures" / "truth" /
                         f"{name}.json").read_text())
@@ -356,6 +358,57 @@ def test_an_ext4_image_s_shared_walk_decides_other_names_as_the_main_process_doe
     assert "/z/old.txt" in judged and "/new.txt" not in judged
     _compared(shared, alone)
     assert hashlib.sha256(ext4_image.read_bytes()).hexdigest() == before
+
+
+@pytest.fixture(scope="module")
+def ntfs_image(tmp_path_factory):
+    """An NTFS image (mkntfs, filled through ntfs-3g) with what the walk decides on (_decided:
+    hard links, cheap and costly, an archive, an iOS backup, a crowded directory, a disk
+    image by its name), a long name with its DOS (8.3) name, a named stream and a deleted
+    file."""
+    image = tmp_path_factory.mktemp("ntfs") / "ntfs.img"
+    with mounted_ntfs(image, 32 << 20) as mnt:
+        _decided(mnt)
+        (mnt / "a long file name.bin").write_bytes(DEEP)
+        subprocess.run(["setfattr", "-n", "system.ntfs_dos_name", "-v", "ALONGF~1.BIN",
+                        str(mnt / "a long file name.bin")], check=True)
+        subprocess.run(["setfattr", "-n", "user.secret", "-v", "0x" + PHOTO.hex(),
+                        str(mnt / "disk.dd")], check=True)
+        (mnt / "gone.txt").write_bytes(MEMBER)
+        (mnt / "gone.txt").unlink()
+    image.chmod(0o444)
+    return image
+
+
+def test_an_ntfs_image_s_shared_walk_decides_other_names_as_the_main_process_does(
+        ntfs_image, listed, tmp_path, monkeypatch):
+    """NTFS: hard links judged once under one name, a file whose DOS name is no other name of
+    it, a named stream, a deleted file, an archive's member, an iOS backup's photo: the same
+    report, keys and verdicts as the main process's walk, and the image unchanged."""
+    from triage.evidence import open_evidence
+    before = hashlib.sha256(ntfs_image.read_bytes()).hexdigest()
+    with open_evidence(str(ntfs_image)) as ev:
+        assert shared_walk.applies(ev, None, None)
+    shared = _scanned(ntfs_image, listed, tmp_path / "shared", monkeypatch, shared=True)
+    alone = _scanned(ntfs_image, listed, tmp_path / "alone", monkeypatch, shared=False)
+    outcome, report, rows, names = shared
+    assert (outcome.complete, outcome.exit_code) == (True, 1)
+    hits = {path: (md5, others) for path, md5, others in _hits(report)}
+    md5 = {data: hashlib.md5(data).hexdigest() for data in (SMALL, LARGE, MEMBER, PHOTO,
+                                                            CROWDED, DEEP)}
+    assert hits["/a long file name.bin"] == (md5[DEEP], ())
+    assert hits["/disk.dd:secret"] == (md5[PHOTO], ())
+    assert hits["/gone.txt"] == (md5[MEMBER], ())
+    assert hits["/bundle.zip!/inner/member.txt"] == (md5[MEMBER], ())
+    assert hits["/crowded/f3.bin"] == (md5[CROWDED], ())
+    assert hits["/copy.txt"] == (md5[SMALL], ())
+    linked = sorted([path, *others] for path, (digest, others) in hits.items()
+                    if digest == md5[SMALL] and others)
+    assert linked == [sorted(["/a-link.txt", "/b-other/again.txt", "/docs/report.txt"])]
+    assert sorted([path, *others] for path, (digest, others) in hits.items()
+                  if digest == md5[LARGE]) == [sorted(["/large.bin", "/docs/large-link.bin"])]
+    _compared(shared, alone)
+    assert hashlib.sha256(ntfs_image.read_bytes()).hexdigest() == before
 
 
 def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_it(

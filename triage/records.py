@@ -97,9 +97,9 @@ class FileEntry:
     # A file stored in an iOS backup (triage.containers.iosbackup): its name on the phone,
     # `domain/relativePath` from the backup's Manifest.db; `path` stays its stored name.
     backup_path: Optional[str] = None
-    # A file with other names (hard links, nlink > 1): a folder's, the device its inode is on
-    # (st_dev), which with `inode` names its content across the mounts a folder may span; a
-    # file system's in an image, its volume's index.
+    # A file with other names (hard links, nlink > 1; on NTFS not counting a DOS 8.3 name): a
+    # folder's, the device its inode is on (st_dev), which with `inode` names its content
+    # across the mounts a folder may span; a file system's in an image, its volume's index.
     device: Optional[int] = None
     # Content the file system stores encrypted (an ext4 fscrypt inode: Android's file-based
     # encryption): what encrypts it. Its bytes on the media are ciphertext, never examined.

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from support import mounted_ntfs
+
 from triage.evidence import DirLister, open_evidence
 from triage.evidence.tsk_walk import DirTask
 from triage.records import FileEntry, ScanError
@@ -32,7 +34,7 @@ def _shown(item):
 
 
 @pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw",
-                                  "ext4.vmdk"])
+                                  "ext4.vmdk", "ntfs.raw", "mbr.E01"])
 def test_the_directories_listings_give_the_walk_s_entries(images, name):
     with open_evidence(str(images / name)) as ev:
         assert ev.shares_walk()
@@ -66,9 +68,61 @@ def test_hard_links_carry_their_volume_and_deleted_names_their_inode(tmp_path):
     assert not any(isinstance(i, ScanError) for i in items)
 
 
-@pytest.mark.parametrize("name", ["mbr.E01", "iso9660.iso", "lvm.raw"])
+@pytest.mark.parametrize("name", ["iso9660.iso", "lvm.raw"])
 def test_images_it_cannot_share_are_walked_whole(images, name):
-    """NTFS (named streams; a short name counts as a link), ISO 9660, a logical volume behind
-    a layer: the scan's main process walks them as before."""
+    """ISO 9660, a logical volume behind a layer: the scan's main process walks them as
+    before."""
     with open_evidence(str(images / name)) as ev:
         assert not ev.shares_walk()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_an_ntfs_short_name_is_no_other_name_and_a_hard_link_is(tmp_path, monkeypatch,
+                                                                 compiled):
+    """An NTFS file's DOS (8.3) name is a $FILE_NAME of its own, which the MFT record's link
+    count counts: a file with one is no file with other names (its entry carries no `device`),
+    where two hard links are; in both listers' entries, the walk's and the directories'
+    alike, with a named stream and a deleted file among them."""
+    from triage.evidence import tsk_walk
+    image = tmp_path / "ntfs.img"
+    with mounted_ntfs(image, 16 << 20) as mnt:
+        (mnt / "Long Folder Name").mkdir()
+        (mnt / "Long Folder Name" / "first long name.txt").write_bytes(b"linked\n")
+        (mnt / "second long name.txt").hardlink_to(mnt / "Long Folder Name" /
+                                                   "first long name.txt")
+        (mnt / "a long file name.txt").write_bytes(b"alone, with a short name\n")
+        subprocess.run(["setfattr", "-n", "system.ntfs_dos_name", "-v", "ALONGF~1.TXT",
+                        str(mnt / "a long file name.txt")], check=True)
+        (mnt / "plain.txt").write_bytes(b"plain\n")
+        subprocess.run(["setfattr", "-n", "user.secret", "-v", "a stream",
+                        str(mnt / "plain.txt")], check=True)
+        (mnt / "gone.txt").write_bytes(b"deleted\n")
+        (mnt / "gone.txt").unlink()
+    istat = subprocess.run(["istat", str(image), _inode(image, "a long file name.txt")],
+                           capture_output=True, text=True, check=True).stdout
+    assert "Links: 2" in istat and "ALONGF~1.TXT" in istat   # nlink counts the short name
+    if not compiled:
+        monkeypatch.setattr(tsk_walk, "_tskwalk", None)
+    with open_evidence(str(image)) as ev:
+        assert ev.shares_walk()
+        walked = {e.path: e for e in ev.entries() if isinstance(e, FileEntry)
+                  and not e.path.startswith("/$")}
+        _, items = _by_directory(ev)
+    assert {p: e.device for p, e in walked.items()} == {
+        "/Long Folder Name/first long name.txt": 0, "/second long name.txt": 0,
+        "/a long file name.txt": None, "/plain.txt": None, "/plain.txt:secret": None,
+        "/gone.txt": None}
+    assert not walked["/gone.txt"].allocated
+    listed = [i for i in items if not (isinstance(i, FileEntry) and i.path.startswith("/$"))]
+    assert sorted(map(_shown, listed)) == sorted(map(_shown, walked.values()))
+
+
+def _inode(image, name: str) -> str:
+    """The MFT entry of a file in the root of an NTFS image, as fls names it."""
+    for line in subprocess.run(["fls", str(image)], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        kind, _, rest = line.partition(" ")
+        address, _, shown = rest.partition(":\t")
+        if shown == name:
+            return address.split("-")[0]
+    raise AssertionError(f"{name} not listed")

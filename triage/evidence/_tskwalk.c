@@ -213,9 +213,21 @@ static PyObject *times_tuple(const TSK_FS_META *m)
     return untracked(times);
 }
 
+/* An inode's count of names: nlink; on NTFS (`ntfs`) its names less its DOS (8.3) name, which
+ * the MFT record's link count counts too: TSK leaves DOS names out of meta->name2. */
+static unsigned int names_of(TSK_FS_META *m, int ntfs)
+{
+    if (!ntfs)
+        return (unsigned int)m->nlink;
+    unsigned int count = 0;
+    for (TSK_FS_META_NAME_LIST *n = m->name2; n != NULL && count < 0xFFFF; n = n->next)
+        count++;
+    return count ? count : 1;
+}
+
 /* (mflags, mtype, size, times, attributes, links): attributes only when asked (NTFS), a list
  * of (name or None, type, id, size), empty when they cannot be listed; else None. links: the
- * inode's count of names (nlink). */
+ * inode's count of names (names_of). */
 static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
 {
     TSK_FS_META *m = file->meta;
@@ -254,7 +266,7 @@ static PyObject *meta_tuple(TSK_FS_FILE *file, int attributes)
         return NULL;
     }
     return Py_BuildValue("(IILNNI)", (unsigned int)m->flags, (unsigned int)m->type,
-                         (long long)m->size, times, attrs, (unsigned int)m->nlink);
+                         (long long)m->size, times, attrs, names_of(m, attributes));
 }
 
 /* A directory's own bytes, as pytsk3's read_random(0, size) on the directory opened by its
@@ -485,7 +497,8 @@ static int make_entry(Maker *mk, TSK_FS_FILE *file, TSK_FS_NAME *name, int ntfs,
                                 K_times, times, K_realloc, realloc_ ? Py_True : Py_False,
                                 K_open, opener, K_device, mk->volume_index};
     /* an inode with other names (hard links): FileEntry.device, its volume (tsk_walk._Maker) */
-    entry = instance(mk->entry_cls, mk->entry_base, m->nlink > 1 ? 8 : 7, entry_fields);
+    entry = instance(mk->entry_cls, mk->entry_base, names_of(m, ntfs) > 1 ? 8 : 7,
+                     entry_fields);
     if (entry == NULL)
         goto fail;
     Py_DECREF(path);

@@ -27,6 +27,8 @@ _DOTS = (b".", b"..")
 _DEFAULT_DATA = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 _NTFS_IDXROOT = pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT
 _NTFS_LOG = pytsk3.TSK_FS_ATTR_TYPE_NTFS_LOG   # $LOGGED_UTILITY_STREAM, $EFS among them
+_NTFS_FNAME = pytsk3.TSK_FS_ATTR_TYPE_NTFS_FNAME
+_FNAME_SPACE, _FNAME_DOS = 65, 2   # a $FILE_NAME's namespace byte, and the DOS (8.3) one's value
 EFS = "NTFS EFS"
 _NAME_UNALLOC = pytsk3.TSK_FS_NAME_FLAG_UNALLOC
 _META_ALLOC = pytsk3.TSK_FS_META_FLAG_ALLOC
@@ -486,7 +488,8 @@ class _PytskLister:
             if meta is not None:
                 meta = (int(meta.flags), int(meta.type), int(meta.size),
                         tuple((getattr(meta, t, 0), getattr(meta, nano, 0)) for t, nano in _TIMES),
-                        _pytsk_attributes(f) if ntfs else None, int(meta.nlink))
+                        _pytsk_attributes(f) if ntfs else None,
+                        _pytsk_names(f) if ntfs else int(meta.nlink))
             yield raw, int(name.meta_addr), int(name.flags), int(name.type), meta
 
     def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
@@ -541,6 +544,22 @@ def _then_fail(rows: List[Row], error: str) -> Iterator[Row]:
     """The rows TSK listed before a failure, then the failure (as pytsk3's iteration raises)."""
     yield from rows
     raise OSError(error)
+
+
+def _pytsk_names(f) -> int:
+    """An NTFS inode's count of names, as the compiled lister counts TSK's meta->name2: its
+    $FILE_NAME attributes less the one in the DOS namespace (a long name's 8.3 twin, which the
+    MFT record's link count, nlink, counts too). 1 where none can be read."""
+    count = 0
+    try:
+        for attr in f:
+            info = attr.info
+            if int(info.type) == _NTFS_FNAME:
+                space = f.read_random(_FNAME_SPACE, 1, info.type, info.id)
+                count += space != bytes([_FNAME_DOS])
+    except READ_ERRORS:
+        pass
+    return count or 1
 
 
 def _pytsk_attributes(f) -> list:
@@ -775,11 +794,11 @@ def _decode(raw: bytes) -> str:
 
 # --- a walk shared among the workers (triage.shared_walk) ---------------------------------
 
-# File systems whose walk may be shared by directory: no named streams (an NTFS file's would
-# each be an entry of its own) and a count of names for an inode with other names (NTFS
-# counts a file's short name as one).
-SHARED_TYPES = frozenset(_EXT | {pytsk3.TSK_FS_TYPE_FAT12, pytsk3.TSK_FS_TYPE_FAT16,
-                                 pytsk3.TSK_FS_TYPE_FAT32, pytsk3.TSK_FS_TYPE_EXFAT})
+# File systems whose walk may be shared by directory: those whose listers give an inode's count
+# of names (on NTFS without its DOS name: _pytsk_names, the compiled lister's names_of), so
+# that an inode with other names is told from one without.
+SHARED_TYPES = frozenset(_EXT | _NTFS | {pytsk3.TSK_FS_TYPE_FAT12, pytsk3.TSK_FS_TYPE_FAT16,
+                                         pytsk3.TSK_FS_TYPE_FAT32, pytsk3.TSK_FS_TYPE_EXFAT})
 
 
 def shareable(fs) -> bool:
@@ -870,9 +889,9 @@ class Listing:
     this process: the volume's file system, lister and entry maker, made once."""
 
     def __init__(self, fs, volume: Volume, shown: str, media, deleted: bool):
-        self.deleted = deleted
+        self.deleted, self._ntfs = deleted, fs.info.ftype in _NTFS
         self._make = _Maker(fs, shown, volume, media, (volume.offset, fs.info.block_size))
-        self._lister = _lister(fs, False, fs.info.ftype in _EXT,
+        self._lister = _lister(fs, self._ntfs, fs.info.ftype in _EXT,
                                self._make.spec(deleted, runs=True))
         self._explain = media.explain
 
@@ -887,7 +906,8 @@ class Listing:
                             self._make.volume, task.path or "/", task.inode)
             return
         frame = _Frame(rows, whole, task.path, frozenset([task.inode]), task.inode, task.parent)
-        yield from _entries(_Leaves, [frame], self._make, self.deleted, self._explain, False)
+        yield from _entries(_Leaves, [frame], self._make, self.deleted, self._explain,
+                            self._ntfs)
 
     def close(self) -> None:
         self._lister.close()
