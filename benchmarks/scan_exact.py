@@ -3,6 +3,7 @@ against a 1 million entry MD5 set, side by side in one run with hashdeep's match
 same folder and the same hashes; then the worker pool, threads against processes.
 
     python benchmarks/scan_exact.py [--scale 1] [--repeat 3] [--part all|scan|pool|subfile] [--cold]
+                                    [--ntfs]
 
 Data (built once, cached under $TRIAGE_BENCH_DATA, default /work/bench-data):
   * a folder of 20,000 files, 3 GB (log-normal sizes, median ~20 KB, up to ~50 MB; seeded
@@ -35,7 +36,9 @@ fingerprints (set-fingerprinted.tset) on the folder and the image, and the scree
 the least per-file Python (subfile_floor.py, on the folder): how much of the scan's time is
 the reading and hashing the design calls for, and how much is the rest of the scan. With
 --cold, each of its runs starts with every input out of the page cache instead (common.drop),
-as a seized disk's scan does: the device's latency is then measured too.
+as a seized disk's scan does: the device's latency is then measured too. With --ntfs it
+also scans an NTFS image of the folder (mkntfs, the tree copied in through ntfs-3g: root and
+FUSE needed; cached) with the fingerprinted set.
 
 The pool part first checks whether each reader (folder, raw image through pytsk3, E01 through
 pyewf) releases the GIL while it reads and runs in two threads at once, then does the scan's own work on the folder, the raw
@@ -61,8 +64,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (COLD, DATA, Timing, build_e01, build_ext4, drop, generate_tree,  # noqa: E402
-                    print_machine, rounds, run, table, warm)
+from common import (COLD, DATA, Timing, build_e01, build_ext4, build_ntfs, drop,  # noqa: E402
+                    generate_tree, print_machine, rounds, run, table, warm)
 
 FILES, BYTES, SIGMA, SEED = 20_000, 3_000_000_000, 2.0, 4
 ENTRIES, PLANTED = 1_000_000, 300
@@ -143,6 +146,8 @@ def main(argv=None) -> None:
     ap.add_argument("--cold", action="store_true",
                     help="sub-file part: every contender starts with its inputs out of the "
                          "page cache (read from the device), not read once before")
+    ap.add_argument("--ntfs", action="store_true",
+                    help="sub-file part: also an NTFS image of the folder (needs root, FUSE)")
     args = ap.parse_args(argv)
 
     files, nbytes = max(100, round(FILES * args.scale)), int(BYTES * args.scale)
@@ -161,7 +166,7 @@ def main(argv=None) -> None:
     print("machine:")
     print_machine()
     print(f"command: python benchmarks/scan_exact.py --scale {args.scale:g} --repeat {args.repeat}"
-          f" --part {args.part}{' --cold' if args.cold else ''}")
+          f" --part {args.part}{' --cold' if args.cold else ''}{' --ntfs' if args.ntfs else ''}")
     payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
     kept, total, kept_bytes, _ = set_facts(sized_tset, tree)
     print(f"folder: {files:,} files, {payload / 1e9:.2f} GB; ext4 image {image.stat().st_size / 1e9:.2f}"
@@ -174,8 +179,9 @@ def main(argv=None) -> None:
 
     if args.part in ("all", "subfile"):
         fingerprinted = fingerprinted_set(base, tree, truth, entries)
+        ntfs = build_ntfs(tree, base / "ntfs.img") if args.ntfs else None
         subfile(base, tree, image, truth, payload, entries, args.repeat, sized, sized_tset,
-                fingerprinted, args.cold)
+                fingerprinted, args.cold, ntfs)
     if args.part in ("all", "scan"):
         side_by_side(base, tree, image, truth, payload, entries, args.repeat,
                      sized, unsized, sized_tset, unsized_tset, best_tset)
@@ -264,11 +270,12 @@ FLOOR = "the screen alone, least Python (subfile_floor.py), folder"
 
 
 def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tset,
-            fingerprinted, cold=False) -> None:
+            fingerprinted, cold=False, ntfs=None) -> None:
     """Issue 15: the realistic sized set with and without sub-file fingerprints, against
     hashdeep's matching mode on the same folder, and the screen's floor in Python, in one
     run. `cold`: each run starts with its inputs' pages dropped (common.drop), where a seized
-    disk's scan starts; else read once before (common.warm)."""
+    disk's scan starts; else read once before (common.warm). `ntfs`: an NTFS image of the
+    folder, also scanned with the fingerprinted set."""
     count = sum(1 for p in tree.rglob("*") if p.is_file())
     out = base / "out-subfile"
     shutil.rmtree(out, ignore_errors=True)
@@ -279,7 +286,8 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
         ("folder, sized set (compiled)", tree, sized_tset),
         ("image, sized set (compiled)", image, sized_tset),
         ("folder, fingerprinted set", tree, fingerprinted),
-        ("image, fingerprinted set", image, fingerprinted)),
+        ("image, fingerprinted set", image, fingerprinted),
+        *([("NTFS image, fingerprinted set", ntfs, fingerprinted)] if ntfs else [])),
         contenders, inputs, found, outdirs)
 
     def floor():
