@@ -165,7 +165,7 @@ class Pass:
 
         def tasks():
             listed = folder_tasks(ev.path, ev.name) if folder else \
-                ev.directory_tasks(self.deleted)
+                ev.directory_tasks(self.deleted, lister)
             for item in listed:
                 if isinstance(item, ScanError):
                     self.tell(ev_id, item)

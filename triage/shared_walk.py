@@ -86,7 +86,8 @@ class Settled:
     files: int = 0
     planned: int = 0
     seen: int = 0
-    relist: bool = False   # listed by the main process instead (BIG_FOLDER, a worker's death)
+    relist: bool = False   # listed by the main process instead (BIG_FOLDER, DirTask.here, a
+    #                        worker's death)
     alone: bool = False    # ... after its batch took a worker down: its files one to a batch
 
     def count(self, planned: int, read: int) -> None:
@@ -138,7 +139,7 @@ def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
     for at, task in enumerate(tasks):
         if judge.stop.is_set():
             break
-        if task.names > BIG_FOLDER:
+        if task.names > BIG_FOLDER or type(task) is DirTask and task.here:
             out[at] = Settled(relist=True)
             continue
         settled = out[at] = Settled()

@@ -47,6 +47,30 @@ def test_the_directories_listings_give_the_walk_s_entries(images, name):
         sum(isinstance(i, FileEntry) for i in walked) > 0
 
 
+@pytest.mark.parametrize("name", ["ext4.raw", "ntfs.raw"])
+def test_the_orphans_directory_is_left_to_the_main_process_and_listed_on_its_file_system(
+        images, name):
+    """TSK's virtual $OrphanFiles (its listing a search of every inode) is the one task marked
+    `here`: listed by the main process with the DirLister whose file systems listed the
+    directories (DirLister.traversal), which gives the same tasks and entries as a listing of
+    their own."""
+    with open_evidence(str(images / name)) as ev:
+        tasks, items = _by_directory(ev)
+        lister = DirLister(lambda path: ev)
+        try:
+            shared = list(ev.directory_tasks(lister=lister))
+            here = [t for t in shared if isinstance(t, DirTask) and t.here]
+            assert [t.path for t in here] == ["/$OrphanFiles"]
+            assert [t._replace(here=False) for t in shared if isinstance(t, DirTask)] == \
+                [t._replace(here=False) for t in tasks]
+            orphans = list(lister.entries(here[0]))
+        finally:
+            lister.close()
+    assert sorted(map(_shown, orphans)) == sorted(
+        _shown(i) for i in items if isinstance(i, FileEntry) and
+        i.path.startswith("/$OrphanFiles/"))
+
+
 def test_hard_links_carry_their_volume_and_deleted_names_their_inode(tmp_path):
     """An inode with other names gives each of its entries `device` (its volume), as a
     folder's hard links carry their device, in both listers' entries."""

@@ -149,17 +149,21 @@ class Evidence:
                    and self._linear.get(volume.index, True)
                    for volume, fs in self._file_systems() if fs is not None)
 
-    def directory_tasks(self, deleted: bool = True
+    def directory_tasks(self, deleted: bool = True, lister: Optional["DirLister"] = None
                         ) -> Iterator[Union[tsk_walk.DirTask, ScanError]]:
         """What entries() walks, as a DirTask a directory (tsk_walk.directories), with the
-        volumes' errors and the damaged chunks the walk met (shares_walk() images only)."""
+        volumes' errors and the damaged chunks the walk met (shares_walk() images only).
+        `lister`: the DirLister that lists the tasks left to this process (DirTask.here),
+        whose file systems then list the directories too (DirLister.traversal)."""
         shown = self.name
         for volume, fs in self._file_systems():
             if fs is None:
                 yield volume
                 continue
+            traversal = None if lister is None else lister.traversal(self, volume.index,
+                                                                     deleted)
             yield from tsk_walk.directories(fs, volume, self.path, shown, deleted,
-                                            self.media.explain)
+                                            self.media.explain, traversal)
             yield from tsk_walk.damage_in(volume, shown, self.media)
 
     def _differing(self, walked, shown: str, deleted: bool, live_index: int, number: int):
@@ -248,16 +252,28 @@ class DirLister:
 
     def entries(self, task: tsk_walk.DirTask) -> Iterator[Union[FileEntry, ScanError]]:
         ev = self._evidence(task.evidence)
-        fs = ev.file_system(task.volume)
-        where = (task.evidence, task.volume, task.deleted)
-        listing = self._listings.get(where)
-        if listing is None:
-            volume = next(v for v in ev.volumes if v.index == task.volume)
-            listing = self._listings[where] = tsk_walk.Listing(fs, volume, task.shown,
-                                                               ev.media, task.deleted)
+        listing = self._listing(ev, task.evidence, task.volume, task.shown, task.deleted)
         if len(self._backups) > self.BACKUPS_KEPT:
             self._backups.clear()
-        return iosbackup.named(listing(task), partial(_tsk_file_bytes, fs), self._backups)
+        return iosbackup.named(listing(task), partial(_tsk_file_bytes,
+                                                      ev.file_system(task.volume)),
+                               self._backups)
+
+    def traversal(self, ev, volume: int, deleted: bool):
+        """What lists the directories of a volume of `ev` for Evidence.directory_tasks on the
+        file system this lister lists their tasks with (tsk_walk.Listing.traversal): a task
+        listed here (DirTask.here) then finds its listing made."""
+        return self._listing(ev, ev.path, volume, ev.name, deleted).traversal()
+
+    def _listing(self, ev, path: str, index: int, shown: str, deleted: bool
+                 ) -> tsk_walk.Listing:
+        where = (path, index, deleted)
+        listing = self._listings.get(where)
+        if listing is None:
+            volume = next(v for v in ev.volumes if v.index == index)
+            listing = self._listings[where] = tsk_walk.Listing(
+                ev.file_system(index), volume, shown, ev.media, deleted)
+        return listing
 
     def close(self) -> None:
         listings, self._listings = self._listings, {}

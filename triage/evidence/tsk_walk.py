@@ -34,6 +34,7 @@ _NAME_UNALLOC = pytsk3.TSK_FS_NAME_FLAG_UNALLOC
 _META_ALLOC = pytsk3.TSK_FS_META_FLAG_ALLOC
 _META_REG = pytsk3.TSK_FS_META_TYPE_REG
 _NAME_REG = pytsk3.TSK_FS_NAME_TYPE_REG
+_NAME_VIRT_DIR = pytsk3.TSK_FS_NAME_TYPE_VIRT_DIR
 
 _UNLOADED = object()
 
@@ -492,6 +493,10 @@ class _PytskLister:
                         _pytsk_names(f) if ntfs else int(meta.nlink))
             yield raw, int(name.meta_addr), int(name.flags), int(name.type), meta
 
+    def traversal(self) -> "_PytskLister":
+        """A lister of rows alone (no streams) on the same file system: Listing.traversal."""
+        return _PytskLister(self._fs, False, self._whole)
+
     def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
         if not self._whole:
             return {}
@@ -508,9 +513,15 @@ class _PytskLister:
 class _CompiledLister:
     """Rows from the compiled helper (_tskwalk.c): a directory at a time, at C speed."""
 
-    def __init__(self, walker, fs, ntfs: bool, whole_names: bool, spec: Optional[tuple]):
+    def __init__(self, walker, fs, ntfs: bool, whole_names: bool, spec: Optional[tuple],
+                 owns: bool = True):
         self._walker, self._fs, self._ntfs, self._whole = walker, fs, ntfs, whole_names
-        self._block_size, self._spec = fs.info.block_size, spec
+        self._block_size, self._spec, self._owns = fs.info.block_size, spec, owns
+
+    def traversal(self) -> "_CompiledLister":
+        """A lister of tuple rows alone (no entries made, no streams) on this one's walker,
+        and so its libtsk file system, which this one closes: Listing.traversal."""
+        return _CompiledLister(self._walker, self._fs, False, self._whole, None, owns=False)
 
     def open(self, addr: int, prefix: str) -> Tuple[Iterator[Row], Dict[Tuple[int, bytes], bytes]]:
         """As _PytskLister.open; the plain case's rows come as entries already made (only in
@@ -537,7 +548,8 @@ class _CompiledLister:
         return (*row[:4], (*row[4][:3], times, *row[4][4:]))
 
     def close(self) -> None:
-        self._walker.close()
+        if self._owns:
+            self._walker.close()
 
 
 def _then_fail(rows: List[Row], error: str) -> Iterator[Row]:
@@ -812,7 +824,9 @@ class DirTask(NamedTuple):
     """One directory of a file system in an image, its files listed by a worker
     (shared_walk): the evidence as opened and as shown, the volume, the directory's address,
     path ("" for the root) and parent's address, its count of names, and whether deleted names
-    are walked."""
+    are walked. `here`: listed by the main process instead, whose traversal has listed it
+    already (TSK's virtual $OrphanFiles, whose listing is a search of every inode, kept by the
+    file system that made it: Listing.traversal)."""
 
     evidence: str
     shown: str
@@ -822,15 +836,19 @@ class DirTask(NamedTuple):
     parent: int
     names: int
     deleted: bool
+    here: bool = False
 
 
 def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = True,
-                explain=lambda exc: exc) -> Iterator[Union[DirTask, ScanError]]:
+                explain=lambda exc: exc, lister=None) -> Iterator[Union[DirTask, ScanError]]:
     """Every directory walk() descends into, as a DirTask, in the order it does (a directory
     before those within it), and an error for each it cannot open, as walk() gives them. The
     files are left to each directory's own listing (listing()), which also tells of a listing
-    that stops midway."""
-    lister = _lister(fs, False, fs.info.ftype in _EXT, None)
+    that stops midway. `lister`: what lists the directories (Listing.traversal, left open),
+    else a lister of their own."""
+    own = lister is None
+    if own:
+        lister = _lister(fs, False, fs.info.ftype in _EXT, None)
     root = fs.info.root_inum
     try:
         try:
@@ -861,14 +879,15 @@ def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = T
                                         volume, path, addr)
                     continue
                 yield DirTask(evidence, shown, volume.index, addr, path, frame.inode, len(rows),
-                              deleted)
+                              deleted, name_type == _NAME_VIRT_DIR)
                 stack.append(_Frame(iter(rows), whole, path, frame.ancestors | {addr}, addr,
                                     frame.inode))
                 break
             else:
                 stack.pop()
     finally:
-        lister.close()
+        if own:
+            lister.close()
 
 
 def _rows_of(lister, addr: int) -> Tuple[List[Row], Dict[Tuple[int, bytes], bytes]]:
@@ -908,6 +927,13 @@ class Listing:
         frame = _Frame(rows, whole, task.path, frozenset([task.inode]), task.inode, task.parent)
         yield from _entries(_Leaves, [frame], self._make, self.deleted, self._explain,
                             self._ntfs)
+
+    def traversal(self):
+        """What lists the volume's directories for directories() on this listing's own file
+        system, so that a directory listed there already (TSK's $OrphanFiles: a search of
+        every inode, which the file system keeps) is not listed anew by the task
+        (DirTask.here). Closed with this listing."""
+        return self._lister.traversal()
 
     def close(self) -> None:
         self._lister.close()
