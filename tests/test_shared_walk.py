@@ -270,6 +270,27 @@ def _compared(shared, alone):
     assert len(names) == len(names_alone)
 
 
+def _both_walks(image, listed, tmp_path, monkeypatch):
+    """An image (whose walk is shared) scanned with its walk shared and by the main process
+    alone: (shared, alone) as _scanned gives them; the shared scan complete with hits, the
+    image unchanged by either."""
+    from triage.evidence import open_evidence
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    with open_evidence(str(image)) as ev:
+        assert shared_walk.applies(ev, None, None)
+    shared = _scanned(image, listed, tmp_path / "shared", monkeypatch, shared=True)
+    alone = _scanned(image, listed, tmp_path / "alone", monkeypatch, shared=False)
+    assert (shared[0].complete, shared[0].exit_code) == (True, 1)
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
+    return shared, alone
+
+
+def _md5s() -> dict:
+    """The known contents' MD5s, by content."""
+    return {data: hashlib.md5(data).hexdigest()
+            for data in (SMALL, LARGE, MEMBER, PHOTO, CROWDED, DEEP)}
+
+
 @pytest.mark.parametrize("name", ["ext4.raw", "fat16.raw", "exfat.raw", "gpt.raw", "ntfs.raw",
                                   "mbr.raw"])
 def test_an_image_s_shared_walk_gives_what_the_walk_of_the_main_process_gives(
@@ -330,17 +351,10 @@ def test_an_ext4_image_s_shared_walk_decides_other_names_as_the_main_process_doe
     member, an iOS backup's photo named as on the phone, a crowded directory listed by the
     main process: the same report, keys and verdicts as the main process's walk, and the
     image unchanged."""
-    from triage.evidence import open_evidence
-    before = hashlib.sha256(ext4_image.read_bytes()).hexdigest()
-    with open_evidence(str(ext4_image)) as ev:
-        assert shared_walk.applies(ev, None, None)
-    shared = _scanned(ext4_image, listed, tmp_path / "shared", monkeypatch, shared=True)
-    alone = _scanned(ext4_image, listed, tmp_path / "alone", monkeypatch, shared=False)
-    outcome, report, rows, names = shared
-    assert (outcome.complete, outcome.exit_code) == (True, 1)
+    shared, alone = _both_walks(ext4_image, listed, tmp_path, monkeypatch)
+    _, report, _, names = shared
     stored = hashlib.sha1(f"{CAMERA}-Media/DCIM/100APPLE/IMG_0001.JPG".encode()).hexdigest()
-    md5 = {data: hashlib.md5(data).hexdigest() for data in (SMALL, LARGE, MEMBER, PHOTO,
-                                                            CROWDED, DEEP)}
+    md5 = _md5s()
     assert _hits(report) == sorted([
         ("/gone.txt", md5[DEEP], ()),   # deleted, its content still there
         ("/a-link.txt", md5[SMALL], ("/b-other/again.txt", "/docs/report.txt")),
@@ -357,7 +371,6 @@ def test_an_ext4_image_s_shared_walk_decides_other_names_as_the_main_process_doe
     judged = {json.loads(entry)["path"] for _, _, entry in names}
     assert "/z/old.txt" in judged and "/new.txt" not in judged
     _compared(shared, alone)
-    assert hashlib.sha256(ext4_image.read_bytes()).hexdigest() == before
 
 
 @pytest.fixture(scope="module")
@@ -385,17 +398,9 @@ def test_an_ntfs_image_s_shared_walk_decides_other_names_as_the_main_process_doe
     """NTFS: hard links judged once under one name, a file whose DOS name is no other name of
     it, a named stream, a deleted file, an archive's member, an iOS backup's photo: the same
     report, keys and verdicts as the main process's walk, and the image unchanged."""
-    from triage.evidence import open_evidence
-    before = hashlib.sha256(ntfs_image.read_bytes()).hexdigest()
-    with open_evidence(str(ntfs_image)) as ev:
-        assert shared_walk.applies(ev, None, None)
-    shared = _scanned(ntfs_image, listed, tmp_path / "shared", monkeypatch, shared=True)
-    alone = _scanned(ntfs_image, listed, tmp_path / "alone", monkeypatch, shared=False)
-    outcome, report, rows, names = shared
-    assert (outcome.complete, outcome.exit_code) == (True, 1)
-    hits = {path: (md5, others) for path, md5, others in _hits(report)}
-    md5 = {data: hashlib.md5(data).hexdigest() for data in (SMALL, LARGE, MEMBER, PHOTO,
-                                                            CROWDED, DEEP)}
+    shared, alone = _both_walks(ntfs_image, listed, tmp_path, monkeypatch)
+    hits = {path: (md5, others) for path, md5, others in _hits(shared[1])}
+    md5 = _md5s()
     assert hits["/a long file name.bin"] == (md5[DEEP], ())
     assert hits["/disk.dd:secret"] == (md5[PHOTO], ())
     assert hits["/gone.txt"] == (md5[MEMBER], ())
@@ -408,7 +413,6 @@ def test_an_ntfs_image_s_shared_walk_decides_other_names_as_the_main_process_doe
     assert sorted([path, *others] for path, (digest, others) in hits.items()
                   if digest == md5[LARGE]) == [sorted(["/large.bin", "/docs/large-link.bin"])]
     _compared(shared, alone)
-    assert hashlib.sha256(ntfs_image.read_bytes()).hexdigest() == before
 
 
 def test_an_image_s_shared_walk_interrupted_keeps_what_landed_and_a_resume_ends_it(
