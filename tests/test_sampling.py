@@ -129,10 +129,13 @@ def test_a_sample_without_hits_says_what_it_proves_and_exits_3(tmp_path, block_s
 
 @needs_tools
 def test_a_sample_that_hits_scans_in_full(tmp_path, block_set):
+    """The sample sized for a quarter of the 256 KiB planted: it misses them with a chance of
+    about 1e-8 (4,096 of 16,384 clusters drawn). Sized for all of it, it misses them one scan
+    in a hundred, as it says it may, and so did this test (with 256KiB)."""
     hashset, picture = block_set
     image = _image(tmp_path, 64 << 20, planted=picture)
     result = run_triage("scan", image, "--hashset", hashset, "--sample", "0.99",
-                        "--min-amount", "256KiB", "-o", tmp_path / "out", "-q")
+                        "--min-amount", "64KiB", "-o", tmp_path / "out", "-q")
     assert result.code == 1
     report = _report(tmp_path / "out")
     assert report["sampling"]["found"] is True
