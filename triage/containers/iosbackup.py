@@ -42,6 +42,7 @@ PLIST = "Manifest.plist"
 FILE_FLAG = 1
 MAX_PLIST = 16 << 20   # a Manifest.plist is a few KiB (its keybag included)
 MAX_CATALOGUE = 1 << 30   # a Manifest.db read out of a disk image is held in memory
+KEPT = 8   # catalogues a lister keeps read from one task to the next (a task needs two at most)
 _FILE_ID = re.compile(r"[0-9a-f]{40}")
 
 
@@ -83,6 +84,14 @@ def _read_whole(path: str) -> bytes:
     if len(data) > MAX_CATALOGUE:
         raise OSError(f"over the {MAX_CATALOGUE:,} bytes read")
     return data
+
+
+def kept(catalogues: dict) -> dict:
+    """A lister's catalogues read so far (`catalogues`, kept from one of its tasks to the next:
+    a folder walk's, an image's directories'), emptied first where they hold more than KEPT."""
+    if len(catalogues) > KEPT:
+        catalogues.clear()
+    return catalogues
 
 
 def named(entries: Iterable, read_file: Callable[[str, int], Optional[bytes]],

@@ -243,8 +243,6 @@ class DirLister:
     worker's reopen.Handles.evidence); the volumes' listers and the backups' catalogues read
     are kept from one task to the next."""
 
-    BACKUPS_KEPT = 8
-
     def __init__(self, evidence):
         self._evidence = evidence
         self._listings: Dict[tuple, tsk_walk.Listing] = {}
@@ -253,11 +251,9 @@ class DirLister:
     def entries(self, task: tsk_walk.DirTask) -> Iterator[Union[FileEntry, ScanError]]:
         ev = self._evidence(task.evidence)
         listing = self._listing(ev, task.evidence, task.volume, task.shown, task.deleted)
-        if len(self._backups) > self.BACKUPS_KEPT:
-            self._backups.clear()
         return iosbackup.named(listing(task), partial(_tsk_file_bytes,
                                                       ev.file_system(task.volume)),
-                               self._backups)
+                               iosbackup.kept(self._backups))
 
     def traversal(self, ev, volume: int, deleted: bool):
         """What lists the directories of a volume of `ev` for Evidence.directory_tasks on the

@@ -310,8 +310,6 @@ class Lister:
     deep folders' descriptors and the iOS backups' catalogues it has read are kept from one
     task to the next."""
 
-    BACKUPS_KEPT = 8   # catalogues kept read (a task needs two at most)
-
     def __init__(self):
         self._held = _Held()
         self._backups: dict = {}   # a backup's folder -> its catalogue
@@ -320,9 +318,7 @@ class Lister:
     def entries(self, task: Task) -> Iterator[Union[FileEntry, ScanError]]:
         """What walk() gives of the task's folder's own names, in its order: listed now, each
         one's entry made as it is asked for."""
-        backups = self._backups
-        if len(backups) > self.BACKUPS_KEPT:
-            backups.clear()
+        backups = iosbackup.kept(self._backups)
         parent = os.path.dirname(task.path)
         if task.backup_above and parent not in backups:
             backups[parent] = iosbackup.read(parent)   # its problem is its own task's to tell
