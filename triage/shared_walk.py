@@ -181,11 +181,12 @@ def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
         settled.left.append(entry)
 
 
-def _judge(chunk: list, judge) -> None:
-    """A batch of files judged as a worker judges a batch of entries (scan_pass.Tasks): those
-    the sub-file screen settles together, the rest one at a time."""
-    briefs, spent = judge.settle_batch([entry for _, _, _, entry in chunk])
-    for at, (settled, key, content, entry) in enumerate(chunk):
+def _judge(cheap: list, judge) -> None:
+    """The files a batch of tasks judges here (settle's `cheap`), judged as a worker judges a
+    batch of entries (scan_pass.Tasks): those the sub-file screen settles together, the rest
+    one at a time."""
+    briefs, spent = judge.settle_batch([entry for _, _, _, entry in cheap])
+    for at, (settled, key, content, entry) in enumerate(cheap):
         outcome = briefs.get(at)
         if outcome is None:
             verdict = judge(entry)
