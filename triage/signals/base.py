@@ -14,6 +14,24 @@ from ..registry import Registry
 _HEX = re.compile(r"[0-9a-f]+\Z")
 
 
+class ClassValue:
+    """A class attribute made on first use, then kept on the class it was asked of: for a
+    value that costs at import (a digest signal's trivial values hash a MiB of zeros each:
+    8 ms of every command's start, where only `hashset build` and `validate` ask for them).
+    `make(cls)` makes it."""
+
+    def __init__(self, make):
+        self._make = make
+
+    def __set_name__(self, owner, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj, owner):
+        value = self._make(owner)
+        setattr(owner, self._name, value)   # the class's own attribute from now on
+        return value
+
+
 class Signal:
     name: ClassVar[str]
     kind: ClassVar[str]            # "exact", "perceptual" or "opaque" (stored, never computed)

@@ -7,22 +7,23 @@ from typing import ClassVar, Tuple
 
 import xxhash
 
-from .base import Signal, register
+from .base import ClassValue, Signal, register
+
+
+def _trivial(cls) -> frozenset:
+    # The empty file and all-zero blocks of common sizes: they match countless innocent files.
+    blocks = [b""] + [bytes(n) for n in (512, 4096, 1 << 20)]
+    return frozenset(hashlib.new(cls.algorithm, b).hexdigest() for b in blocks)
 
 
 class DigestSignal(Signal):
     kind = "exact"
     algorithm: ClassVar[str]
+    trivial = ClassValue(_trivial)
 
     @classmethod
     def new(cls):
         return hashlib.new(cls.algorithm)
-
-
-def _trivial(algorithm: str) -> frozenset:
-    # The empty file and all-zero blocks of common sizes: they match countless innocent files.
-    blocks = [b""] + [bytes(n) for n in (512, 4096, 1 << 20)]
-    return frozenset(hashlib.new(algorithm, b).hexdigest() for b in blocks)
 
 
 @register
@@ -30,7 +31,6 @@ class MD5(DigestSignal):
     name = "md5"
     algorithm = "md5"
     hex_length = 32
-    trivial = _trivial("md5")
 
 
 @register
@@ -38,7 +38,6 @@ class SHA1(DigestSignal):
     name = "sha1"
     algorithm = "sha1"
     hex_length = 40
-    trivial = _trivial("sha1")
 
 
 @register
@@ -46,7 +45,6 @@ class SHA256(DigestSignal):
     name = "sha256"
     algorithm = "sha256"
     hex_length = 64
-    trivial = _trivial("sha256")
 
 
 @register
@@ -109,6 +107,7 @@ class _EdgeHasher:
 
 
 def _trivial_edges(signal) -> frozenset:
+    """The fingerprints of the empty file and of all-zero files of common sizes."""
     out = set()
     for n in (0, 512, 4096, 1 << 20):
         h = signal.new()
@@ -127,6 +126,7 @@ class _Fingerprint(Signal):
     kind = "exact"
     partial = True
     hex_length = 32
+    trivial = ClassValue(_trivial_edges)
 
     @staticmethod
     def _digest(size: bytes):
@@ -175,7 +175,4 @@ class EdgesXXH3(_Fingerprint):
     def _digest(size: bytes):
         return xxhash.xxh3_128(size)
 
-
-for _signal in (Edges, EdgesXXH3):
-    _signal.trivial = _trivial_edges(_signal)
 FINGERPRINT = EdgesXXH3.name   # the fingerprint `hashset build` stores by default
