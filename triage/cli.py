@@ -15,6 +15,7 @@ import click
 from . import __version__, mathlibs
 from .commands import COMMANDS
 from .errors import EXIT_UNUSABLE, TriageError
+from .hashsets import checksums
 from .safetext import path_text
 
 
@@ -57,9 +58,11 @@ def collect_rarely() -> None:
 def main(argv=None) -> None:
     mathlibs.before_numpy()
     collect_rarely()
+    args = sys.argv[1:] if argv is None else list(argv)
+    # The sets' checksums run on the idle core while the command's modules load.
+    checksums.begin(checksums.named_sets(args))
     try:
         # Commands return their exit code; click hands it back in non-standalone mode.
-        args = sys.argv[1:] if argv is None else list(argv)
         # The arguments as given travel with the context: an interrupted scan prints them
         # back as the command that resumes it.
         code = cli.main(args=args, prog_name="triage", standalone_mode=False,

@@ -13,15 +13,17 @@ import tempfile
 from pathlib import Path
 
 from ..errors import HashSetError
-from .hashset import HashSet, SetInfo
-from .store import is_store
 
 __all__ = ["HashSet", "SetInfo", "compile_sources", "load"]
 
 
 def __getattr__(name):
-    # The text formats' readers load when a source is compiled, not for a compiled set (a
-    # scan's start-up).
+    # Loaded when first asked: the text formats' readers when a source is compiled, not for a
+    # compiled set (a scan's start-up); the store (numpy) not for checksums.begin, which runs
+    # before a command's modules load.
+    if name in ("HashSet", "SetInfo"):
+        from . import hashset
+        return getattr(hashset, name)
     if name == "compile_sources":
         from .importer import compile_sources
         return compile_sources
@@ -34,6 +36,8 @@ def load(path, verify: bool = True, trust=None, later: bool = False, **options) 
     have signed the set (a source file is never signed). `later`: a compiled set's data is
     checked in a thread (HashSet.verified). `options` go to compile_sources (name, kind,
     signal...)."""
+    from .hashset import HashSet
+    from .store import is_store
     path = Path(path)
     try:
         with open(path, "rb") as f:
