@@ -163,7 +163,7 @@ def test_a_screened_file_is_told_no_container_from_its_screening_read(tmp_path):
 
 
 def _marked(head: bytes) -> bool:
-    return containers._any_mark(head, containers._table())
+    return containers.any_mark(head, containers.marks())
 
 
 def test_the_one_pass_over_marks_says_what_each_reader_says():

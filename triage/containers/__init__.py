@@ -167,7 +167,7 @@ def detect(head: bytes) -> Optional[ContainerReader]:
     """The reader for content that begins with `head`, or None when it is no container."""
     if len(head) < MIN_SIZE:
         return None
-    if not _any_mark(head, _table()):
+    if not any_mark(head, marks()):
         return None
     maybe = [reader for reader in READERS.values() if reader.marked(head)]
     if not maybe:
@@ -193,13 +193,13 @@ def probe(source: Union[BinaryIO, int], size: int, head: bytes) -> Tuple[bool, i
         return False, 0
     if len(head) < min(size, PROBE):
         return True, 0   # shorter than its size said: the full read tells
-    table = _table()
-    if _any_mark(head, table):
+    table = marks()
+    if any_mark(head, table):
         return True, 0
     beyond = table.beyond(len(head), size)
     if not beyond:
         return False, 0
-    first, last = _span(beyond)
+    first, last = span(beyond)
     read_at = positioned(source)
     if read_at is not None:   # a folder's file, an image's by its runs: no seek
         data = read_at(last - first, first)
@@ -215,14 +215,16 @@ def far_span(size: int, head: int) -> Optional[Tuple[int, int]]:
     """(offset, length) of what probe() reads past a head of `head` bytes of a file of `size`
     bytes (ISO 9660's marks), or None where it reads nothing more: for asking the OS for it
     ahead of the read (triage.prefetch)."""
-    beyond = _table().beyond(head, size) if size >= MIN_SIZE else ()
+    beyond = marks().beyond(head, size) if size >= MIN_SIZE else ()
     if not beyond:
         return None
-    first, last = _span(beyond)
+    first, last = span(beyond)
     return first, last - first
 
 
-def _span(beyond) -> Tuple[int, int]:
+def span(beyond) -> Tuple[int, int]:
+    """(first, end) of the bytes that hold the far marks `beyond` (_Marks.beyond): what one
+    read of them takes."""
     return beyond[0][0], max(at + len(m) for at, m in beyond)
 
 
@@ -258,7 +260,8 @@ _marks: Optional[_Marks] = None
 _marks_of = -1     # how many readers the table holds: made again when one registers
 
 
-def _table() -> _Marks:
+def marks() -> _Marks:
+    """Every reader's marks in one table, made again when a reader registers."""
     global _marks, _marks_of
     _load()
     if _marks is None or _marks_of != len(READERS):
@@ -274,7 +277,7 @@ def _table() -> _Marks:
     return _marks
 
 
-def _any_mark(head: bytes, table: _Marks) -> bool:
+def any_mark(head: bytes, table: _Marks) -> bool:
     """Whether `head` shows any reader's mark within it (a few calls for all readers: asking
     each its marks one by one was a third of a screened scan's CPU)."""
     if head.startswith(table.starts):

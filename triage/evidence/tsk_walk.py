@@ -323,15 +323,34 @@ class TskOpener:
             self._file = self._fs.open_meta(inode=self.locator.inode)
         return self._file
 
+    def _media_here(self):
+        """The media this process reads the file's runs from: the walk's, or the one its
+        installed evidence handles opened again (a worker); None where there is neither."""
+        media = self._media
+        if media is None:
+            handles = installed()
+            if handles is not None:
+                media = handles.evidence(self.locator.evidence).media
+        return media
+
+    def place(self) -> Optional[Tuple[int, int]]:
+        """(descriptor, offset) where the whole file lies in one run of a raw image this
+        process reads, for reads by position with no reader made (the batch screen's: most
+        files on ext4 and NTFS); None for any other file, or an empty one."""
+        runs = self.runs
+        if runs is None or len(runs) != 1 or not self.size:
+            return None
+        media = self._media_here()
+        fd = media.descriptor() if media is not None else None
+        return None if fd is None else (fd, runs[0][0])
+
     def __call__(self) -> TskReader:
         # An empty file is never read, and not even opened (it may have no metadata).
         if not self.size:
             return TskReader(self._file, 0, self.locator.attribute, self.short_ok, self._media,
                              self.geometry)
         if self.runs is not None:
-            media, handles = self._media, installed()
-            if media is None and handles is not None:
-                media = handles.evidence(self.locator.evidence).media
+            media = self._media_here()
             if media is not None:
                 return RunReader.of(media, self.runs, self.size)
         tsk_file, media = self._tsk_file(), self._media

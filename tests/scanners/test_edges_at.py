@@ -1,0 +1,143 @@
+"""The batch screen's reads of a file by position (judge._edges_at: a folder's descriptor, one
+run of a raw image) give what the judge's reads through a reader give (judge._edges, by
+reading.edges and containers.probe): the same edges, bytes read and container answer."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import pytest
+
+import archive_fixtures
+from triage import containers
+from triage.scanners import judge
+
+
+def _zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("inner.txt", b"hello " * 100)
+    return out.getvalue()
+
+
+def _files(collection_folder) -> dict:
+    """Files of the sizes around the edges' and the probe's bounds, with and without marks:
+    the archive collection's, random bytes, ISO's mark past the head, an archive appended."""
+    random = os.urandom(60_000)
+    files = {f"random-{n}": random[:n] for n in (
+        1, 8, 9, 100, 4095, 4096, 4097, 8191, 8192, 8193, 12_288, 32_773, 36_869, 36_870,
+        36_871, 50_000)}
+    iso = bytearray(random[:40_000])
+    iso[32_769:32_774] = b"CD001"
+    files["iso-mark"] = bytes(iso)
+    files["zip"] = _zip()
+    files["appended-zip"] = random[:20_000] + _zip()
+    files["gzip-head"] = b"\x1f\x8b" + random[:9_000]
+    for path in sorted(collection_folder.iterdir()):
+        if path.is_file():
+            files[path.name] = path.read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def laid_out(tmp_path_factory):
+    """Each file on its own, and all of them in one blob at odd offsets (a raw image's runs)."""
+    root = tmp_path_factory.mktemp("edges-at")
+    folder, _ = archive_fixtures.collection(tmp_path_factory)
+    files = _files(folder)
+    places, blob = {}, bytearray()
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+        blob += os.urandom(777)
+        places[name] = len(blob)
+        blob += data
+    (root / "blob").write_bytes(bytes(blob))
+    return root, files, places
+
+
+def _through_a_reader(path, size, sniff):
+    with open(path, "rb") as reader:
+        return judge._edges(reader, size, sniff)
+
+
+@pytest.mark.parametrize("sniff", [True, False])
+def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff):
+    root, files, places = laid_out
+    told = set()
+    blob = os.open(root / "blob", os.O_RDONLY)
+    try:
+        for name, data in files.items():
+            expected = _through_a_reader(root / name, len(data), sniff)
+            assert judge._edges_at(blob, places[name], len(data), sniff, strict=True) == \
+                expected, name
+            own = os.open(root / name, os.O_RDONLY)
+            try:
+                assert judge._edges_at(own, 0, len(data), sniff, strict=False) == expected, \
+                    name
+            finally:
+                os.close(own)
+            told.add((name, expected[3]))
+    finally:
+        os.close(blob)
+    if sniff:   # the answers compared are not all one: marks, ISO's, appended, none
+        assert {("iso-mark", True), ("appended-zip", True), ("zip", True),
+                ("gzip-head", True), ("random-50000", False), ("random-8", False)} <= told
+        own = os.open(root / "zip", os.O_RDONLY)
+        try:   # told by its head's mark, not as appended
+            assert judge._edges_at(own, 0, len(files["zip"]), True, strict=False)[4] is None
+        finally:
+            os.close(own)
+        appended = _through_a_reader(root / "appended-zip", len(files["appended-zip"]), True)
+        assert appended[4] is containers.READERS["zip"]
+
+
+def test_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
+        laid_out, tmp_path):
+    root, files, places = laid_out
+    data = files["random-50000"]
+    cut = tmp_path / "cut"
+    cut.write_bytes(data[:30_000])
+    fd = os.open(cut, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError, match="the media ends inside the file"):
+            judge._edges_at(fd, 0, len(data), True, strict=True)
+        with pytest.raises(OSError, match="the media ends inside the file"):
+            judge._edges_at(fd, 28_000, 4_000, False, strict=True)
+        # a folder's file that shrank since it was listed: what a reader reads of it
+        for sniff in (True, False):
+            assert judge._edges_at(fd, 0, len(data), sniff, strict=False) == \
+                _through_a_reader(cut, len(data), sniff)
+        short = judge._edges_at(fd, 28_000, 4_000, True, strict=False)
+        assert short == (data[28_000:30_000], b"", 2_000, True, None)   # told by the full read
+    finally:
+        os.close(fd)
+
+
+def test_the_screen_reads_a_one_run_file_of_a_raw_image_in_place(images):
+    """The batch screen opens a file in one run of a raw image as its place there (no reader
+    made), asks the OS for its spans and sees the page cache through the image's descriptor;
+    a file its plan does not screen, and one of an image of another kind, get their reader."""
+    from triage.evidence import open_evidence
+    from triage.evidence.tsk_walk import TskOpener
+    with open_evidence(str(images / "ext4.raw")) as ev:
+        entries = [e for e in ev.entries(runs=True) if e.size and isinstance(e.open, TskOpener)]
+        placed = [e for e in entries if e.open.place() is not None]
+        assert placed and len(placed) >= len(entries) // 2
+        entry = placed[0]
+        fd, base = entry.open.place()
+        with entry.open() as reader:
+            whole = reader.read()
+        assert os.pread(fd, entry.size, base) == whole
+        screened = judge.Plan.of(entry.size, frozenset(), frozenset({"edges-xxh3"}), False,
+                                 False)
+        at = judge._opened(entry, screened)
+        assert type(at) is judge._At and (at.fd, at.base) == (fd, base)
+        at.prefetch(0, 4096)
+        assert at.cached(0)   # just read above
+        assert judge._edges(at, entry.size, False)[0] == whole[:4096]
+        plain = judge.Plan.of(entry.size, frozenset({"md5"}), frozenset(), False, False)
+        opened = judge._opened(entry, plain)
+        assert type(opened) is not judge._At
+        opened.close()
