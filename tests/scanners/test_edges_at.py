@@ -1,6 +1,6 @@
-"""The batch screen's reads of a file by position (judge._edges_at: a folder's descriptor, one
-run of a raw image) give what the judge's reads through a reader give (judge._edges, by
-reading.edges and containers.probe): the same edges, bytes read and container answer."""
+"""The batch screen's reads of a file by position (judge._edges_at, and its C twin: a folder's
+descriptor, one run of a raw image) give what the judge's reads through a reader give
+(reading.edges and containers.probe): the same edges, bytes read and container answer."""
 
 from __future__ import annotations
 
@@ -62,20 +62,35 @@ def _through_a_reader(path, size, sniff):
         return judge._edges(reader, size, sniff)
 
 
+def _compiled():
+    if judge._edges_c is None:
+        pytest.skip("the compiled screen (_edges.c) is not built")
+    return judge._compiled_edges_at
+
+
+@pytest.fixture(params=["python", "compiled"])
+def edges_at(request):
+    return judge._edges_at if request.param == "python" else _compiled()
+
+
+def test_the_screen_reads_by_its_compiled_function_where_built():
+    assert judge._read_at is (judge._edges_at if judge._edges_c is None else
+                              judge._compiled_edges_at)
+
+
 @pytest.mark.parametrize("sniff", [True, False])
-def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff):
+def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff, edges_at):
     root, files, places = laid_out
     told = set()
     blob = os.open(root / "blob", os.O_RDONLY)
     try:
         for name, data in files.items():
             expected = _through_a_reader(root / name, len(data), sniff)
-            assert judge._edges_at(blob, places[name], len(data), sniff, strict=True) == \
+            assert edges_at(blob, places[name], len(data), sniff, strict=True) == \
                 expected, name
             own = os.open(root / name, os.O_RDONLY)
             try:
-                assert judge._edges_at(own, 0, len(data), sniff, strict=False) == expected, \
-                    name
+                assert edges_at(own, 0, len(data), sniff, strict=False) == expected, name
             finally:
                 os.close(own)
             told.add((name, expected[3]))
@@ -86,7 +101,7 @@ def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff):
                 ("gzip-head", True), ("random-50000", False), ("random-8", False)} <= told
         own = os.open(root / "zip", os.O_RDONLY)
         try:   # told by its head's mark, not as appended
-            assert judge._edges_at(own, 0, len(files["zip"]), True, strict=False)[4] is None
+            assert edges_at(own, 0, len(files["zip"]), True, strict=False)[4] is None
         finally:
             os.close(own)
         appended = _through_a_reader(root / "appended-zip", len(files["appended-zip"]), True)
@@ -94,7 +109,7 @@ def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff):
 
 
 def test_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
-        laid_out, tmp_path):
+        laid_out, tmp_path, edges_at):
     root, files, places = laid_out
     data = files["random-50000"]
     cut = tmp_path / "cut"
@@ -102,14 +117,16 @@ def test_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_
     fd = os.open(cut, os.O_RDONLY)
     try:
         with pytest.raises(OSError, match="the media ends inside the file"):
-            judge._edges_at(fd, 0, len(data), True, strict=True)
+            edges_at(fd, 0, len(data), True, strict=True)
         with pytest.raises(OSError, match="the media ends inside the file"):
-            judge._edges_at(fd, 28_000, 4_000, False, strict=True)
+            edges_at(fd, 28_000, 4_000, False, strict=True)
         # a folder's file that shrank since it was listed: what a reader reads of it
         for sniff in (True, False):
-            assert judge._edges_at(fd, 0, len(data), sniff, strict=False) == \
+            assert edges_at(fd, 0, len(data), sniff, strict=False) == \
                 _through_a_reader(cut, len(data), sniff)
-        short = judge._edges_at(fd, 28_000, 4_000, True, strict=False)
+        with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
+            edges_at(-1, 0, 100, True, strict=False)
+        short = edges_at(fd, 28_000, 4_000, True, strict=False)
         assert short == (data[28_000:30_000], b"", 2_000, True, None)   # told by the full read
     finally:
         os.close(fd)

@@ -136,9 +136,9 @@ def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
     by _edges_at."""
     kind = type(reader)
     if kind is int:
-        return _edges_at(reader, 0, size, sniff, strict=False)
+        return _read_at(reader, 0, size, sniff, False)
     if kind is _At:
-        return _edges_at(reader.fd, reader.base, size, sniff, strict=True)
+        return _read_at(reader.fd, reader.base, size, sniff, True)
     head, tail = reading.edges(reader, size)
     read = len(head) + len(tail)
     if not sniff:
@@ -201,6 +201,34 @@ def _edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool
     last = tail or (head if len(head) == size else b"")
     appended = containers.appended(last[-reading.TAIL:], size)
     return head, tail, read, appended is not None, appended
+
+
+def _compiled_edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool):
+    """_edges_at, by its C twin (_edges.c) with the marks table it asks (_spec)."""
+    return _edges_c.edges_at(fd, base, size, sniff, strict, _spec())
+
+
+_spec_of: tuple = (None, None)   # (the marks table, its spec)
+
+
+def _spec() -> tuple:
+    """What _edges.c's edges_at is given of containers.marks(): made again when the table is
+    (a reader registered)."""
+    global _spec_of
+    table = containers.marks()
+    if _spec_of[0] is not table:
+        _spec_of = (table, (EDGE, reading.TAIL, containers.MIN_SIZE, containers.PROBE,
+                            table.starts, table.near, table.far, table.far_first,
+                            table.far_end, tuple(reader.marked for reader in table.others),
+                            containers.appended))
+    return _spec_of[1]
+
+
+try:   # optional (setup.py): without it, the same answers from _edges_at, slower
+    from . import _edges as _edges_c
+except ImportError:
+    _edges_c = None
+_read_at = _edges_at if _edges_c is None else _compiled_edges_at
 
 
 class _At:
