@@ -134,8 +134,8 @@ def test_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_
 
 def test_the_screen_reads_a_one_run_file_of_a_raw_image_in_place(images):
     """The batch screen opens a file in one run of a raw image as its place there (no reader
-    made), asks the OS for its spans and sees the page cache through the image's descriptor;
-    a file its plan does not screen, and one of an image of another kind, get their reader."""
+    made), reads it by position, asks the OS for its spans and sees the page cache through
+    the image's descriptor; a file not in one run gets its reader."""
     from triage.evidence import open_evidence
     from triage.evidence.tsk_walk import TskOpener
     with open_evidence(str(images / "ext4.raw")) as ev:
@@ -147,14 +147,21 @@ def test_the_screen_reads_a_one_run_file_of_a_raw_image_in_place(images):
         with entry.open() as reader:
             whole = reader.read()
         assert os.pread(fd, entry.size, base) == whole
-        screened = judge.Plan.of(entry.size, frozenset(), frozenset({"edges-xxh3"}), False,
-                                 False)
-        at = judge._opened(entry, screened)
-        assert type(at) is judge._At and (at.fd, at.base) == (fd, base)
+        at = judge._opened(entry)
+        assert type(at) is judge._At and (at.fd, at.base, at.size) == (fd, base, entry.size)
         at.prefetch(0, 4096)
         assert at.cached(0)   # just read above
         assert judge._edges(at, entry.size, False)[0] == whole[:4096]
-        plain = judge.Plan.of(entry.size, frozenset({"md5"}), frozenset(), False, False)
-        opened = judge._opened(entry, plain)
-        assert type(opened) is not judge._At
-        opened.close()
+        # what tells a file read only for its container marks reads it by position too
+        assert containers.probe_source(at, entry.size) == \
+            containers.probe_source(io.BytesIO(whole), entry.size)
+        assert at.read_at(10, entry.size - 4) == whole[-4:]
+        cut = judge._At(fd, base, entry.size + os.fstat(fd).st_size)   # past the media's end
+        with pytest.raises(OSError, match="the media ends inside the file"):
+            cut.read_at(cut.size, 0)
+        others = [e for e in entries if e.open.place() is None]   # runs not known: a reader
+        assert len(others) == 3
+        for other in others:
+            opened = judge._opened(other)
+            assert type(opened) is not judge._At
+            opened.close()

@@ -232,15 +232,26 @@ _read_at = _edges_at if _edges_c is None else _compiled_edges_at
 
 
 class _At:
-    """A file in one run of a raw image, read by position on the image's descriptor (not
-    owned: nothing to close) at `base`: what the batch screen opens for such a file in place
-    of a reader (TskOpener.place). It asks the OS ahead, and tells what the page cache
-    holds, as a reader by runs does (triage.prefetch)."""
+    """A file of `size` bytes in one run of a raw image, read by position on the image's
+    descriptor (not owned: nothing to close) at `base`: what the batch screen opens for such a
+    file in place of a reader (TskOpener.place). Its reads by position (streams.positioned)
+    fail as tsk_walk.OneRunReader's do, and it asks the OS ahead and tells what the page cache
+    holds as a reader by runs does (triage.prefetch)."""
 
-    __slots__ = ("fd", "base")
+    __slots__ = ("fd", "base", "size")
 
-    def __init__(self, fd: int, base: int):
-        self.fd, self.base = fd, base
+    def __init__(self, fd: int, base: int, size: int):
+        self.fd, self.base, self.size = fd, base, size
+
+    def read_at(self, length: int, at: int) -> bytes:
+        want = min(length, self.size - at)
+        if want <= 0:
+            return b""
+        data = _pread(self.fd, want, self.base + at)
+        if len(data) < want:
+            raise OSError(f"read failed at offset {at + len(data)} of {self.size}: the media "
+                          f"ends inside the file")
+        return data
 
     def prefetch(self, at: int, length: int) -> None:
         will_need(self.fd, self.base + at, length)
@@ -252,18 +263,18 @@ class _At:
         pass
 
 
-def _opened(entry: FileEntry, plan: "Plan"):
-    """A file opened to read its edges: a folder's as a bare descriptor (folder.OsFile: what
-    reading.edges and containers.probe read by os.pread); one its plan screens and that lies
+def _opened(entry: FileEntry):
+    """A file opened to read its edges or container marks: a folder's as a bare descriptor
+    (folder.OsFile: what reading.edges and containers.probe read by os.pread); one that lies
     in one run of a raw image as its place there (_At); any other as its reader."""
     opener = entry.open
     kind = type(opener)
     if kind is OsFile:
         return opener.descriptor()
-    if kind is TskOpener and plan.screens:
+    if kind is TskOpener:
         place = opener.place()
         if place is not None:
-            return _At(*place)
+            return _At(*place, entry.size)
     return opener()
 
 
@@ -291,7 +302,7 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     try:
         for at, entry, plan in files:
             try:
-                reader = _opened(entry, plan)
+                reader = _opened(entry)
             except READ_ERRORS:
                 continue
             waiting.append((at, entry, reader, plan))
