@@ -198,7 +198,7 @@ def test_a_walker_refuses_to_be_closed_or_reopened_from_within_its_own_call(imag
         image.walker = walker
         walker.__init__(image, image.get_size(), fs.image_offset, fs.info.ftype)
         opened = len(image.refused)
-        rows, error, _ = walker.list(fs.info.root_inum, False)
+        rows, error, _, _ = walker.list(fs.info.root_inum, False)
         assert opened >= 3 and set(image.refused) == {
             "the walker is in use (called from within its own call)"}
         assert error is None and {r[0] for r in rows} >= {b"lost+found"}
@@ -225,3 +225,41 @@ def test_the_compiled_lister_loads_only_for_a_file_system(images, tmp_path):
         out = subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True,
                              text=True, check=True).stdout.split()
         assert int(out[0]) >= 1 and out[1] == loaded
+
+
+def _tasks(path, compiled: bool, monkeypatch) -> list:
+    with monkeypatch.context() as m:
+        if not compiled:
+            m.setattr(tsk_walk, "_tskwalk", None)
+        with open_evidence(str(path)) as ev:
+            return list(ev.directory_tasks())
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+def test_both_listers_give_the_same_directories_and_counts_of_names(images, tmp_path,
+                                                                     monkeypatch):
+    """A traversal's compiled listing makes rows of what may be a directory alone and counts
+    the rest: the same DirTasks (each directory's count of names included) and errors as
+    pytsk3's listing of every name, on every image and its damaged copies."""
+    tasks = 0
+    for path in _images(images) + _derived(images, tmp_path):
+        fast = _tasks(path, True, monkeypatch)
+        assert fast == _tasks(path, False, monkeypatch), path.name
+        tasks += sum(isinstance(t, tsk_walk.DirTask) for t in fast)
+    assert tasks >= 100, tasks
+
+
+@pytest.mark.skipif(tsk_walk._tskwalk is None, reason="the compiled lister is not built")
+def test_a_traversal_s_rows_are_its_directories_and_its_count_every_name(images):
+    with open_evidence(str(images / "ext4.raw")) as ev:
+        fs = next(fs for _, fs in ev._file_systems(None) if fs is not None)
+        lister = tsk_walk._lister(fs, False, True, None)
+        try:
+            root = fs.info.root_inum
+            every = list(lister.open(root, "")[0])
+            rows, names, _ = lister.subdirectories(root)
+        finally:
+            lister.close()
+    assert names == len(every) and len(rows) < len(every)
+    assert rows == [row for row in every if tsk_walk._is_dir(row[3], row[4])]
+    assert {row[0] for row in rows} >= {b".", b"..", b"lost+found"}

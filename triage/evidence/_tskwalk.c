@@ -631,12 +631,16 @@ static PyObject *Walker_list(Walker *self, PyObject *args)
 static PyObject *list_names(Walker *self, PyObject *args)
 {
     unsigned long long addr;
-    int attributes;
+    int attributes, dirs_only = 0;
     PyObject *spec = Py_None, *prefix = Py_None;
     long long whole_limit = 0, whole_block = 0;
-    if (!PyArg_ParseTuple(args, "Kp|OOLL", &addr, &attributes, &spec, &prefix, &whole_limit,
-                          &whole_block))
+    if (!PyArg_ParseTuple(args, "Kp|OOLLp", &addr, &attributes, &spec, &prefix, &whole_limit,
+                          &whole_block, &dirs_only))
         return NULL;
+    if (dirs_only && spec != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "list: rows of directories alone are made of no maker");
+        return NULL;
+    }
     Maker mk, *maker = NULL;
     if (spec != Py_None) {
         if (!PyArg_ParseTuple(spec, "OO!OO!OOOpp", &mk.entry_cls, &PyDict_Type, &mk.entry_base,
@@ -686,6 +690,7 @@ static PyObject *list_names(Walker *self, PyObject *args)
     size_t count = tsk_fs_dir_getsize(dir);
     PyObject *rows = PyList_New(0);
     PyObject *error = NULL;
+    Py_ssize_t names = 0;   /* every name listed, rows made of it or not */
     for (size_t i = 0; rows != NULL && i < count; i++) {
         /* a signal's handler (Ctrl-C, the time budget's alarm) runs here, not at the end */
         if (((PyImage *)self->img)->pending_type != NULL || PyErr_CheckSignals() < 0) {
@@ -704,6 +709,7 @@ static PyObject *list_names(Walker *self, PyObject *args)
             tsk_fs_file_close(file);
             continue;
         }
+        names++;
         TSK_FS_FILE *owner = file;
         if (file->meta == NULL && name->meta_addr) {
             TSK_FS_FILE *opened = tsk_fs_file_open_meta(self->fs, NULL, name->meta_addr);
@@ -711,6 +717,17 @@ static PyObject *list_names(Walker *self, PyObject *args)
                 owner = opened;
             else
                 tsk_error_reset();
+        }
+        /* a traversal's listing: the rows of what may be a directory alone (tsk_walk._is_dir:
+         * by its name's type or its inode's), the rest only counted */
+        if (dirs_only && name->type != TSK_FS_NAME_TYPE_DIR &&
+            name->type != TSK_FS_NAME_TYPE_VIRT_DIR &&
+            (owner->meta == NULL || (owner->meta->type != TSK_FS_META_TYPE_DIR &&
+                                     owner->meta->type != TSK_FS_META_TYPE_VIRT_DIR))) {
+            if (owner != file)
+                tsk_fs_file_close(owner);
+            tsk_fs_file_close(file);
+            continue;
         }
         if (maker != NULL && owner->meta != NULL) {
             PyObject *made;
@@ -766,7 +783,7 @@ static PyObject *list_names(Walker *self, PyObject *args)
         error = Py_None;
         Py_INCREF(error);
     }
-    return Py_BuildValue("(NNN)", rows, error, whole);
+    return Py_BuildValue("(NNNn)", rows, error, whole, names);
 }
 
 static PyObject *Walker_close(Walker *self, PyObject *unused)
@@ -780,7 +797,9 @@ static PyObject *Walker_close(Walker *self, PyObject *unused)
 
 static PyMethodDef Walker_methods[] = {
     {"list", (PyCFunction)Walker_list, METH_VARARGS,
-     "list(addr, attributes) -> (rows, error or None): the names of one directory."},
+     "list(addr, attributes[, spec, prefix, whole_limit, whole_block, dirs_only]) -> (rows, "
+     "error or None, whole names, names listed): the names of one directory (with dirs_only, "
+     "rows of what may be a directory alone)."},
     {"close", (PyCFunction)Walker_close, METH_NOARGS, "Close the file system and the image."},
     {NULL, NULL, 0, NULL},
 };

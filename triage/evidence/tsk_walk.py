@@ -520,6 +520,20 @@ class _PytskLister:
         """A lister of rows alone (no streams) on the same file system: Listing.traversal."""
         return _PytskLister(self._fs, False, self._whole)
 
+    def subdirectories(self, addr: int) -> Tuple[List[Row], int, Dict[Tuple[int, bytes], bytes]]:
+        """What directories() needs of a directory: rows of (at least) every name in it that
+        may be a directory (_is_dir), how many names it holds, and its whole names; a listing
+        that stops midway gives what it listed (its own listing tells the error: listing()).
+        Here every row: pytsk3 makes each name's objects either way."""
+        rows, whole = self.open(addr, "")
+        listed: List[Row] = []
+        try:
+            for row in rows:
+                listed.append(row)
+        except READ_ERRORS:
+            pass
+        return listed, len(listed), whole
+
     def _whole_names(self, addr: int) -> Dict[Tuple[int, bytes], bytes]:
         if not self._whole:
             return {}
@@ -550,12 +564,21 @@ class _CompiledLister:
         """As _PytskLister.open; the plain case's rows come as entries already made (only in
         a directory without whole names, whose names all need no more than decoding). An ext
         directory's whole names are read in the same call (from the directory as opened)."""
-        rows, error, whole = self._walker.list(addr, self._ntfs, self._spec, prefix,
-                                               MAX_DIRECTORY, self._block_size if self._whole else 0)
+        rows, error, whole, _ = self._walker.list(addr, self._ntfs, self._spec, prefix,
+                                                  MAX_DIRECTORY,
+                                                  self._block_size if self._whole else 0)
         if self._ntfs and addr == self._fs.info.root_inum:
             rows = [self._mft_times(row) if row.__class__ is tuple and row[1] == 0
                     and row[4] is not None else row for row in rows]
         return (iter(rows) if error is None else _then_fail(rows, error)), whole or {}
+
+    def subdirectories(self, addr: int) -> Tuple[List[Row], int, Dict[Tuple[int, bytes], bytes]]:
+        """As _PytskLister.subdirectories, with rows made in C of what may be a directory
+        alone (the others only counted): a traversal looks at nothing else, and making a row
+        of every file was most of the main process's listing of a shared walk."""
+        rows, _, whole, names = self._walker.list(addr, False, None, "", MAX_DIRECTORY,
+                                                  self._block_size if self._whole else 0, True)
+        return rows, names, whole or {}
 
     def _mft_times(self, row: Row) -> Row:
         """$MFT's own times as pytsk3 gives them: pytsk3's TSK (4.15) gives it none (0) where
@@ -875,12 +898,12 @@ def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = T
     root = fs.info.root_inum
     try:
         try:
-            rows, whole = _rows_of(lister, root)
+            rows, names, whole = lister.subdirectories(root)
         except READ_ERRORS as exc:
             yield ScanError(shown, f"cannot open the root directory: {_why(explain, exc)}",
                             volume, "/", root)
             return
-        yield DirTask(evidence, shown, volume.index, root, "", root, len(rows), deleted)
+        yield DirTask(evidence, shown, volume.index, root, "", root, names, deleted)
         stack = [_Frame(iter(rows), whole, "", frozenset([root]), root, root)]
         while stack:
             frame = stack[-1]
@@ -895,13 +918,13 @@ def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = T
                         _reallocated(unallocated, meta), addr, frame, len(stack)):
                     continue
                 try:
-                    rows, whole = _rows_of(lister, addr)
+                    rows, names, whole = lister.subdirectories(addr)
                 except READ_ERRORS as exc:
                     if not unallocated:
                         yield ScanError(shown, f"cannot open directory: {_why(explain, exc)}",
                                         volume, path, addr)
                     continue
-                yield DirTask(evidence, shown, volume.index, addr, path, frame.inode, len(rows),
+                yield DirTask(evidence, shown, volume.index, addr, path, frame.inode, names,
                               deleted, name_type == _NAME_VIRT_DIR)
                 stack.append(_Frame(iter(rows), whole, path, frame.ancestors | {addr}, addr,
                                     frame.inode))
@@ -911,19 +934,6 @@ def directories(fs, volume: Volume, evidence: str, shown: str, deleted: bool = T
     finally:
         if own:
             lister.close()
-
-
-def _rows_of(lister, addr: int) -> Tuple[List[Row], Dict[Tuple[int, bytes], bytes]]:
-    """A directory's rows and whole names; a listing that stops midway gives what it listed
-    (its own listing tells the error: listing())."""
-    rows, whole = lister.open(addr, "")
-    listed: List[Row] = []
-    try:
-        for row in rows:
-            listed.append(row)
-    except READ_ERRORS:
-        pass
-    return listed, whole
 
 
 class Listing:
