@@ -270,12 +270,16 @@ def test_plans_made_for_a_chunk_are_those_made_one_at_a_time(tmp_path, reference
                      f"4096,{'a' * 32},x\n{SIZE},{'b' * 32},y\n")
     unsized = tmp_path / "unsized.md5"
     unsized.write_text(f"{'c' * 32}  z\n")
-    sizes = [0, 1, 100, 1600, 4096, 4097, SIZE - 1, SIZE, SIZE + 1, 2 ** 40]
+    sizes = [0, 1, 100, 1600, 4096, 4097, 8191, 8192, 8193, 65_536, 65_537, SIZE - 1, SIZE,
+             SIZE + 1, 2 ** 40, 2 ** 40 + 1]
     for paths in ([reference_set], [reference_set, plain], [plain], [unsized, plain]):
         sets = [load(str(p)) for p in paths]
         one, many = (Judge(sets, archives=containers.Bounds()) for _ in range(2))
         many.learn(sizes + sizes[:3])
         assert [many.plan(n) for n in sizes] == [one.plan(n) for n in sizes], paths
+        # alike plans are one object (made once); a plan reading its size whole is its own
+        assert (many.plan(2 ** 40) is many.plan(2 ** 40 + 1)) == \
+            (not many.plan(2 ** 40).digests), paths
     plans = {n: Judge([load(str(plain))]).plan(n) for n in sizes}
     assert plans[SIZE].digests == frozenset({"md5"}) and not plans[SIZE].screens
     assert plans[4096].digests == frozenset({"md5"}) and not plans[4097].digests

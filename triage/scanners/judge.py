@@ -81,16 +81,20 @@ class Plan(NamedTuple):
     @classmethod
     def of(cls, size: int, digests: FrozenSet[str], screens: FrozenSet[str], image: bool,
            opens: bool) -> "Plan":
-        if digests:
-            planned = size
-        elif image:
-            planned = min(size, reading.HEAD)
-        elif screens:
-            planned = min(size, 2 * EDGE)   # a container is told from the same head
-        else:
-            planned = min(size, containers.PROBE) if opens else 0
         return cls(digests, screens, image, opens, bool(digests or screens or image or opens),
-                   planned)
+                   _planned(size, digests, screens, image, opens))
+
+
+def _planned(size: int, digests: FrozenSet[str], screens: FrozenSet[str], image: bool,
+             opens: bool) -> int:
+    """Plan.planned: the bytes a file of `size` is expected to cost, by what it calls for."""
+    if digests:
+        return size
+    if image:
+        return min(size, reading.HEAD)
+    if screens:
+        return min(size, 2 * EDGE)   # a container is told from the same head
+    return min(size, containers.PROBE) if opens else 0
 
 
 @dataclass
@@ -421,9 +425,16 @@ class Judge:
             return
         if len(self._plans) + len(new) > PLANS_KEPT:
             self._plans.clear()
+        # Most sizes of a walk are each one file's, yet call for one of a few plans: each is
+        # made once and shared (a Plan made a size was a twentieth of a worker's CPU).
+        made: Dict[tuple, Plan] = {}
         for size, (digests, screens) in zip(new, self.exact.plans_of(np.array(new, np.int64))):
-            self._plans[size] = Plan.of(size, digests, screens, self._image_candidate(size),
-                                        self._container_candidate(size))
+            image, opens = self._image_candidate(size), self._container_candidate(size)
+            key = (digests, screens, image, opens, _planned(size, digests, screens, image, opens))
+            plan = made.get(key)
+            if plan is None:
+                plan = made[key] = Plan.of(size, digests, screens, image, opens)
+            self._plans[size] = plan
 
     def settle_screened(self, entries, listed: Optional[set] = None
                         ) -> Tuple[Dict[int, tuple], Dict[int, int]]:
