@@ -2,8 +2,8 @@
 
 import multiprocessing
 
-from triage.cli import main
+from triage.cli import run
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    main()
+    run()
