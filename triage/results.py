@@ -450,25 +450,36 @@ class Results:
         return [json.loads(r[0]) for r in self._conn.execute(
             "SELECT record FROM errors WHERE severity = ? ORDER BY id", (severity,))]
 
-    def volume_counts(self, evidence_id: int) -> Dict[Optional[int], Dict[str, int]]:
+    def tally(self) -> List[tuple]:
+        """The files' verdicts counted in one pass over them: (evidence id, volume, status,
+        files, bytes read, hashed, pictures decoded, videos decoded, neither hashed nor
+        decoded) a group, what summary() and volume_counts() tell. The report asks both:
+        one scan of the table each was 10 ms a scan of 20,000 files."""
+        return self._conn.execute(
+            "SELECT evidence_id, volume, status, COUNT(*), SUM(bytes), SUM(hashed), "
+            "SUM(decoded = ?), SUM(decoded = ?), SUM(hashed = 0 AND decoded = 0) FROM done "
+            "GROUP BY evidence_id, volume, status", (DECODED_PICTURE, DECODED_VIDEO)).fetchall()
+
+    def volume_counts(self, evidence_id: int, tally: Optional[List[tuple]] = None
+                      ) -> Dict[Optional[int], Dict[str, int]]:
         """Files seen (contents: a file under several names counts once, its other names under
-        "same") and how they ended, per volume of one evidence item."""
+        "same") and how they ended, per volume of one evidence item (of `tally`, where
+        given)."""
         counts: Dict[Optional[int], Dict[str, int]] = {}
-        for volume, status, count in self._conn.execute(
-                "SELECT volume, status, COUNT(*) FROM done WHERE evidence_id = ? "
-                "GROUP BY volume, status", (evidence_id,)):
+        for ev, volume, status, count, *_ in self.tally() if tally is None else tally:
+            if ev != evidence_id:
+                continue
             c = counts.setdefault(volume, {"files_seen": 0, **{s: 0 for s in STATUSES}})
             c["files_seen"] += 0 if status == "same" else count
             c[status] = count
         return counts
 
-    def summary(self) -> Summary:
+    def summary(self, tally: Optional[List[tuple]] = None) -> Summary:
+        """The scan's counts (of `tally`, where given) and its hits by category."""
         s = Summary()
         q = self._conn.execute
-        for status, count, total, hashed, pictures, videos, unread in q(
-                "SELECT status, COUNT(*), SUM(bytes), SUM(hashed), SUM(decoded = ?), "
-                "SUM(decoded = ?), SUM(hashed = 0 AND decoded = 0) FROM done GROUP BY status",
-                (DECODED_PICTURE, DECODED_VIDEO)):
+        for _, _, status, count, total, hashed, pictures, videos, unread in \
+                self.tally() if tally is None else tally:
             if status == "same":
                 s.other_names += count
                 continue

@@ -16,7 +16,8 @@ def build(results: Results) -> dict:
     tool = results.get("tool", {})
     case = {k: (results.get("case") or {}).get(k) for k in
             ("case_number", "examiner", "evidence_id", "notes")}
-    summary = asdict(results.summary())
+    tally = results.tally()
+    summary = asdict(results.summary(tally))
     swept = _swept(results)
     return {
         "format": FORMAT,
@@ -29,7 +30,7 @@ def build(results: Results) -> dict:
         "finished": results.get("finished"),
         "complete": bool(results.get("complete")),
         "stopped": results.get("stopped"),
-        "evidence": [_evidence(results, e, swept) for e in results.evidence()],
+        "evidence": [_evidence(results, e, swept, tally) for e in results.evidence()],
         "hashsets": results.hashsets(),
         "summary": summary,
         "hits": sorted((_hit(f) for f in results.findings()), key=_hit_order),
@@ -53,7 +54,7 @@ def _swept(results: Results) -> Optional[set]:
     return set(results.get("swept") or [])
 
 
-def _evidence(results: Results, row: dict, swept: Optional[set]) -> dict:
+def _evidence(results: Results, row: dict, swept: Optional[set], tally: list) -> dict:
     info = dict(row["info"])
     # Damaged chunks as the scan met them, wherever: the description of the evidence at the
     # start lists only those met while opening it.
@@ -61,7 +62,7 @@ def _evidence(results: Results, row: dict, swept: Optional[set]) -> dict:
     seen |= {(d["offset"], d["length"]) for d in results.damage(row["id"])}
     if "damaged" in info or seen:
         info["damaged"] = [{"offset": o, "length": n} for o, n in sorted(seen)]
-    counts = results.volume_counts(row["id"])
+    counts = results.volume_counts(row["id"], tally)
     for volume in info.get("volumes", []):
         volume["counts"] = counts.get(volume["index"], _zero_counts())
     if info.get("container") == "folder":
