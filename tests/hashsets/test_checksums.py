@@ -7,18 +7,13 @@ import os
 
 import pytest
 
-from support import FIXTURES
 from triage.errors import HashSetError
-from triage.hashsets import HashSet, checksums, compile_sources, store
-
-SOURCE = FIXTURES / "hashsets" / "real" / "Z00236.hsh"
+from triage.hashsets import HashSet, checksums, store
 
 
-@pytest.fixture
-def compiled(tmp_path):
-    out = tmp_path / "z.tset"
-    compile_sources([SOURCE], out)
-    yield out
+@pytest.fixture(autouse=True)
+def nothing_begun_left():
+    yield
     checksums._begun.clear()
 
 

@@ -1,17 +1,7 @@
 import pytest
 
-from support import FIXTURES
 from triage.errors import HashSetError
-from triage.hashsets import HashSet, compile_sources
-
-SOURCE = FIXTURES / "hashsets" / "real" / "Z00236.hsh"
-
-
-@pytest.fixture
-def compiled(tmp_path):
-    out = tmp_path / "z.tset"
-    compile_sources([SOURCE], out)
-    return out
+from triage.hashsets import HashSet
 
 
 def test_layout_is_page_aligned_and_compact(compiled):

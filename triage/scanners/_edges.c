@@ -48,11 +48,24 @@ static PyObject *pread_bytes(int fd, Py_ssize_t length, long long offset)
     return out;
 }
 
-static PyObject *ends_inside(long long at, long long size)
+/* `length` bytes of the file of `size` bytes from its offset `at` (`base` + `at` of `fd`), their
+ * count added to *read; with `strict`, fewer than `length` is an OSError: the media ends inside
+ * the file (tsk_walk.OneRunReader's read_at). NULL with the error set. */
+static PyObject *read_part(int fd, long long base, long long at, long long length,
+                           long long size, int strict, long long *read)
 {
-    return PyErr_Format(PyExc_OSError,
-                        "read failed at offset %lld of %lld: the media ends inside the file",
-                        at, size);
+    PyObject *part = pread_bytes(fd, (Py_ssize_t)length, base + at);
+    if (part == NULL)
+        return NULL;
+    long long got = PyBytes_GET_SIZE(part);
+    *read += got;
+    if (strict && got < length) {
+        Py_DECREF(part);
+        return PyErr_Format(PyExc_OSError,
+                            "read failed at offset %lld of %lld: the media ends inside the file",
+                            at + got, size);
+    }
+    return part;
 }
 
 /* Whether `data` holds `mark` (bytes) at `at`: bytes.startswith(mark, at). */
@@ -139,29 +152,16 @@ static PyObject *edges_at(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "a mark at offset 0 is bytes");
             return NULL;
         }
-    long long first = size < edge ? size : edge;
-    PyObject *head = pread_bytes(fd, (Py_ssize_t)first, base);
+    long long first = size < edge ? size : edge, read = 0;
+    PyObject *head = read_part(fd, base, 0, first, size, strict, &read);
     if (head == NULL)
         return NULL;
     PyObject *tail = NULL, *result = NULL, *beyond = NULL, *data = NULL, *last = NULL;
-    long long read = PyBytes_GET_SIZE(head);
-    if (read < first) {
-        if (strict) {
-            ends_inside(read, size);
-            goto done;
-        }
-        tail = PyBytes_FromStringAndSize(NULL, 0);
-    } else if (size > edge) {   /* reading.edges: the tail past the head, its last EDGE bytes */
+    if (read == first && size > edge) {   /* reading.edges: the tail past the head, its last
+                                           * EDGE bytes */
         long long start = size - edge > edge ? size - edge : edge;
-        tail = pread_bytes(fd, (Py_ssize_t)(size - start), base + start);
-        if (tail == NULL)
-            goto done;
-        read += PyBytes_GET_SIZE(tail);
-        if (strict && PyBytes_GET_SIZE(tail) < size - start) {
-            ends_inside(start + PyBytes_GET_SIZE(tail), size);
-            goto done;
-        }
-    } else
+        tail = read_part(fd, base, start, size - start, size, strict, &read);
+    } else   /* the whole file, or (a folder's) what a short head left */
         tail = PyBytes_FromStringAndSize(NULL, 0);
     if (tail == NULL)
         goto done;
@@ -205,14 +205,9 @@ static PyObject *edges_at(PyObject *self, PyObject *args)
             high = end;
     }
     if (PyList_GET_SIZE(beyond)) {
-        data = pread_bytes(fd, (Py_ssize_t)(high - low), base + low);
+        data = read_part(fd, base, low, high - low, size, strict, &read);
         if (data == NULL)
             goto done;
-        read += PyBytes_GET_SIZE(data);
-        if (strict && PyBytes_GET_SIZE(data) < high - low) {
-            ends_inside(low + PyBytes_GET_SIZE(data), size);
-            goto done;
-        }
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(beyond); i++) {
             Py_ssize_t at;
             PyObject *mark;

@@ -167,25 +167,15 @@ def _edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool
     their layers (a reader made a file, positioned(), read_at, the probe's table) cost a fifth
     of the batch screen's CPU. `strict`, as tsk_walk.OneRunReader: a read short of the file's
     size raises OSError (the media ends inside the file); else, as os.pread on a folder's
-    file, what was read is taken (a file that shrank meanwhile)."""
+    file, what was read is taken (a file that shrank meanwhile). _edges.c is its twin."""
     first = min(size, EDGE)
-    head = _pread(fd, first, base)
-    read = len(head)
+    head = _part(fd, base, 0, first, size, strict)
     tail = b""
-    if len(head) < first:
-        if strict:
-            raise OSError(f"read failed at offset {read} of {size}: the media ends inside "
-                          f"the file")
-    elif size > EDGE:   # reading.edges: the tail past the head, its last EDGE bytes
+    if len(head) == first and size > EDGE:   # reading.edges: the tail past the head
         start = edge_span(size)[0]
-        tail = _pread(fd, size - start, base + start)
-        read += len(tail)
-        if strict and len(tail) < size - start:
-            raise OSError(f"read failed at offset {start + len(tail)} of {size}: the media "
-                          f"ends inside the file")
-    if not sniff:
-        return head, tail, read, False, None
-    if size < containers.MIN_SIZE:   # containers.probe, from here
+        tail = _part(fd, base, start, size - start, size, strict)
+    read = len(head) + len(tail)
+    if not sniff or size < containers.MIN_SIZE:   # containers.probe, from here
         return head, tail, read, False, None
     if len(head) < first:
         return head, tail, read, True, None
@@ -195,16 +185,23 @@ def _edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool
     beyond = table.beyond(len(head), size)
     if beyond:
         start, end = containers.span(beyond)
-        data = _pread(fd, end - start, base + start)
+        data = _part(fd, base, start, end - start, size, strict)
         read += len(data)
-        if strict and len(data) < end - start:
-            raise OSError(f"read failed at offset {start + len(data)} of {size}: the media "
-                          f"ends inside the file")
         if any(data.startswith(m, at - start) for at, m in beyond):
             return head, tail, read, True, None
     last = tail or (head if len(head) == size else b"")
     appended = containers.appended(last[-reading.TAIL:], size)
     return head, tail, read, appended is not None, appended
+
+
+def _part(fd: int, base: int, at: int, length: int, size: int, strict: bool) -> bytes:
+    """`length` bytes of a file of `size` bytes from its offset `at` (`base` + `at` of `fd`);
+    with `strict`, fewer is an OSError: the media ends inside the file."""
+    data = _pread(fd, length, base + at)
+    if strict and len(data) < length:
+        raise OSError(f"read failed at offset {at + len(data)} of {size}: the media ends "
+                      f"inside the file")
+    return data
 
 
 def _compiled_edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool):
@@ -249,13 +246,7 @@ class _At:
 
     def read_at(self, length: int, at: int) -> bytes:
         want = min(length, self.size - at)
-        if want <= 0:
-            return b""
-        data = _pread(self.fd, want, self.base + at)
-        if len(data) < want:
-            raise OSError(f"read failed at offset {at + len(data)} of {self.size}: the media "
-                          f"ends inside the file")
-        return data
+        return _part(self.fd, self.base, at, want, self.size, True) if want > 0 else b""
 
     def prefetch(self, at: int, length: int) -> None:
         will_need(self.fd, self.base + at, length)
