@@ -4,7 +4,7 @@ A scan checks the SHA-256 of its sets' data before it relies on them: 50 ms for 
 MB, in a thread of its own (hashlib lets go of the GIL). Begun where the set is loaded, it
 ended after everything else a scan's start does, and the workers waited on it. `begin`
 starts it as soon as a command's arguments name the set, while the command's own modules
-load (0.14 s on one core, the other idle); the load then takes the digests it made.
+load (0.1 s on one core, the other idle); the load then takes the digests it made.
 
 Apart from store.py (which reads the rest of the file with numpy) so that `begin` costs no
 import: only the file's fixed prefix is read here."""
