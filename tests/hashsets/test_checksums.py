@@ -71,8 +71,9 @@ def test_a_set_altered_after_it_was_begun_is_refused(compiled):
 
 def test_what_is_no_set_is_passed_over(tmp_path):
     (tmp_path / "list.md5").write_text("d41d8cd98f00b204e9800998ecf8427e\n")
+    os.mkfifo(tmp_path / "fifo")   # no writer: an open that waited for one would never end
     checksums.begin([str(tmp_path / "list.md5"), str(tmp_path / "gone.tset"), str(tmp_path),
-                     "bad\0path"])
+                     "bad\0path", str(tmp_path / "fifo"), "/dev/zero"])
     assert checksums._begun == {}
 
 

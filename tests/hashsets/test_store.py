@@ -74,3 +74,23 @@ def test_a_set_checked_later_opens_and_tells_at_verified(compiled, tmp_path):
     assert str(bad) not in held and str(compiled) not in held
     with pytest.raises(HashSetError, match="checksum mismatch"):   # without later: at once
         HashSet(bad)
+
+
+def test_a_set_that_is_no_regular_file_is_refused_at_once(tmp_path, bounded):
+    """A FIFO held the open until a writer came (the scan hung), and a pipe cannot be read
+    twice (its head, then the set): refused with one line, before anything else."""
+    import os
+
+    from triage.hashsets import load
+    fifo = tmp_path / "set.tset"
+    os.mkfifo(fifo)
+    with pytest.raises(HashSetError, match=f"^{fifo}: not a regular file"):
+        load(fifo)
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "a.txt").write_text("a")
+    run = bounded("scan", evidence, "--hashset", fifo, "-o", tmp_path / "out")
+    assert run.code == 2 and run.lines() == [
+        f"triage: error: {fifo}: not a regular file (a pipe or device cannot hold a hash set: "
+        f"save it to a file)"]
+    assert not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ validate and diff them.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def load(path, verify: bool = True, trust=None, later: bool = False, **options) 
     from .store import is_store
     path = Path(path)
     try:
+        # a FIFO would hold the open until a writer came, and a pipe cannot be read twice (its
+        # head here, then the set): a set is a regular file
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise HashSetError(f"{path}: not a regular file (a pipe or device cannot hold a "
+                               f"hash set: save it to a file)")
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError as exc:

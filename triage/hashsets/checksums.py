@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import threading
 from typing import Dict, Optional, Sequence, Tuple
@@ -86,15 +87,16 @@ _lock = threading.Lock()
 
 def begin(paths: Sequence[str]) -> None:
     """Begin the digests of each of `paths` that is a compiled set, in threads. A path that is
-    none, or cannot be read, is passed over: its load says why."""
+    none (a FIFO, a device, a list of digests), or cannot be read, is passed over: its load
+    says why."""
     for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
+        try:   # not waiting for a FIFO's writer: only a regular file is begun
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except (OSError, ValueError):
             continue
         try:
             st = os.fstat(fd)
-            prefix = os.pread(fd, PREFIX.size, 0)
+            prefix = os.pread(fd, PREFIX.size, 0) if stat.S_ISREG(st.st_mode) else b""
         except OSError:
             os.close(fd)
             continue
