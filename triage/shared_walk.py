@@ -135,7 +135,7 @@ def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
     resumed scan has recorded."""
     lister = _lister(type(tasks[0]))
     out: Dict[int, Settled] = {}
-    cheap = []   # (its task's Settled, key, content, entry) of the files judged here
+    cheap = []   # (its task's Settled, key, content, entry, screenable) of the files judged here
     for at, task in enumerate(tasks):
         if judge.stop.is_set():
             break
@@ -174,9 +174,10 @@ def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
         return
     if not judge.needs_read(entry.size):
         settled.judged(key, content_key(entry), entry, ("skipped", 0, False, 0), 0)
-    elif judge.screenable(entry) or \
-            not linked(entry) and judge.cost(entry) <= INLINE_COST:
-        cheap.append((settled, key, content_key(entry), entry))
+        return
+    screenable = judge.screenable(entry)
+    if screenable or not linked(entry) and judge.cost(entry) <= INLINE_COST:
+        cheap.append((settled, key, content_key(entry), entry, screenable))
     else:
         settled.left.append(entry)
 
@@ -185,8 +186,9 @@ def _judge(cheap: list, judge) -> None:
     """The files a batch of tasks judges here (settle's `cheap`), judged as a worker judges a
     batch of entries (scan_pass.Tasks): those the sub-file screen settles together, the rest
     one at a time."""
-    briefs, spent = judge.settle_batch([entry for _, _, _, entry in cheap])
-    for at, (settled, key, content, entry) in enumerate(cheap):
+    briefs, spent = judge.settle_batch([item[3] for item in cheap],
+                                       [item[4] for item in cheap])
+    for at, (settled, key, content, entry, _) in enumerate(cheap):
         outcome = briefs.get(at)
         if outcome is None:
             verdict = judge(entry)

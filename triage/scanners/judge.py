@@ -429,7 +429,8 @@ class Judge:
                 plan = made[key] = Plan.of(size, digests, screens, image, opens)
             self._plans[size] = plan
 
-    def settle_screened(self, entries, listed: Optional[set] = None
+    def settle_screened(self, entries, listed: Optional[set] = None,
+                        screenable: Optional[List[bool]] = None
                         ) -> Tuple[Dict[int, tuple], Dict[int, int]]:
         """Of a batch of files, those their sub-file fingerprints alone settle, or a look for
         container marks alone, by position in the batch: each one's Verdict.brief().
@@ -445,12 +446,13 @@ class Judge:
         (__call__), which reads it again and records what it finds; the bytes read here for
         those it read (a container's edges, a listed fingerprint's) are given by position,
         to be counted in their verdicts. `listed`, where given, gets the positions of the
-        files some set lists a fingerprint of (the judge reads them whole)."""
+        files some set lists a fingerprint of (the judge reads them whole); `screenable`,
+        where given, is each entry's screenable() as the caller found it."""
         screened: Dict[int, int] = {}            # position -> bytes read
         probed: Dict[int, int] = {}              # the same, of files told no container
         spent: Dict[int, int] = {}               # the same, of files left to the judge
         keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, keys)
-        for at, entry, reader, plan in _prefetched(self._screenable(entries)):
+        for at, entry, reader, plan in _prefetched(self._screenable(entries, screenable)):
             size = entry.size
             try:
                 if plan.screens:
@@ -482,12 +484,14 @@ class Judge:
         settled.update((at, ("skipped", read, False, 0)) for at, read in probed.items())
         return settled, spent
 
-    def settle_batch(self, entries) -> Tuple[Dict[int, tuple], Dict[int, int]]:
+    def settle_batch(self, entries, screenable: Optional[List[bool]] = None
+                     ) -> Tuple[Dict[int, tuple], Dict[int, int]]:
         """settle_screened(entries), then what the judge reads first of the files it left
         asked of the OS (ask_ahead): what a worker does with a batch before it judges the
-        rest one at a time."""
+        rest one at a time. `screenable`: each entry's screenable(), where the caller has
+        asked it already."""
         listed: set = set()
-        settled, spent = self.settle_screened(entries, listed)
+        settled, spent = self.settle_screened(entries, listed, screenable)
         self.ask_ahead([entry for at, entry in enumerate(entries)
                         if at not in settled and (at not in spent or at in listed)],
                        [entries[at] for at in sorted(listed)])
@@ -520,10 +524,11 @@ class Judge:
             return [(0, min(size, reading.HEAD))]
         return []
 
-    def _screenable(self, entries):
-        """(position, entry, plan) of the files settle_screened may settle (screenable)."""
+    def _screenable(self, entries, told: Optional[List[bool]] = None):
+        """(position, entry, plan) of the files settle_screened may settle (screenable, or as
+        `told`)."""
         for at, entry in enumerate(entries):
-            if self.screenable(entry):
+            if self.screenable(entry) if told is None else told[at]:
                 yield at, entry, self.plan(entry.size)
 
     def screenable(self, entry: FileEntry) -> bool:
