@@ -219,15 +219,32 @@ def run(cmd, stdout=subprocess.DEVNULL, shell: bool = False, cwd=None, env=None)
 
 
 def rounds(contenders: Dict[str, Callable[[], Timing]], repeat: int,
-           warmup: Callable[[str], None]) -> Dict[str, Timing]:
+           warmup: Callable[[str], None],
+           every: Optional[Dict[str, List[Timing]]] = None) -> Dict[str, Timing]:
     """Each contender `repeat` times, interleaved round by round so drift in the machine's load
-    hits all of them alike; each run after the same warm-up. The median run is kept."""
+    hits all of them alike; each run after the same warm-up. The median run is kept; `every`,
+    where given, gets each contender's runs in round order (for round_ratios)."""
     seen: Dict[str, List[Timing]] = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, fn in contenders.items():
             warmup(name)
             seen[name].append(fn())
+    if every is not None:
+        every.update(seen)
     return {name: sorted(ts, key=lambda t: t.seconds)[len(ts) // 2] for name, ts in seen.items()}
+
+
+def round_ratios(every: Dict[str, List[Timing]], peer: str, names: Sequence[str]) -> str:
+    """The peer's time over each of `names`' in the same round, at the median and the least:
+    a peer whose own time varies more than the contenders' (hashdeep's, by a third from day to
+    day) moves the ratio of medians; within a round the machine's state is the same."""
+    lines = [f"{peer}'s time over each contender's in the same round ({len(every[peer])} "
+             f"rounds):"]
+    for name in names:
+        ratios = sorted(p.seconds / t.seconds for p, t in zip(every[peer], every[name]))
+        lines.append(f"  {name}: {ratios[len(ratios) // 2]:.2f}x at the median, "
+                     f"{ratios[0]:.2f}x at the least, {ratios[-1]:.2f}x at the most")
+    return "\n".join(lines)
 
 
 # --- the CPU's limit -------------------------------------------------------------------------

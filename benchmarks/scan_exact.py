@@ -65,7 +65,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (COLD, DATA, Timing, build_e01, build_ext4, build_ntfs, drop,  # noqa: E402
-                    generate_tree, print_machine, rounds, run, table, warm)
+                    generate_tree, print_machine, round_ratios, rounds, run, table, warm)
 
 FILES, BYTES, SIGMA, SEED = 20_000, 3_000_000_000, 2.0, 4
 ENTRIES, PLANTED = 1_000_000, 300
@@ -296,8 +296,9 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
                         str(tree), str(fingerprinted)], stdout=f)
     contenders[FLOOR], inputs[FLOOR] = floor, (tree, fingerprinted)
     found[FLOOR] = lambda: set((out / "floor.txt").read_text().splitlines())
+    every: dict = {}
     best = rounds(contenders, repeat,
-                  lambda name: (drop if cold else warm)(*inputs[name]))
+                  lambda name: (drop if cold else warm)(*inputs[name]), every)
     check_found(found, truth)
     # files checked: hashed whole (sized set) or by their fingerprint (the rest is settled by
     # size; with archives on, every file's head is still read for a container)
@@ -311,6 +312,7 @@ def subfile(base, tree, image, truth, payload, entries, repeat, sized, sized_tse
                  "CPU cores busy", "vs hashdeep", "target"], rows,
                 f"Sub-file fingerprints, {payload / 1e9:.2f} GB in {count:,} files, "
                 f"{entries:,} reference files, {'cold' if cold else 'warm'} page cache"))
+    print(round_ratios(every, peer, [name for name in contenders if "fingerprinted" in name]))
     if cold and COLD:
         print(f"cold runs: at most {max(COLD):,} bytes of the inputs cached when each started")
 
