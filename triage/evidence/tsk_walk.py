@@ -251,8 +251,7 @@ class RunReader(RandomAccess):
                 pos += len(data)
                 want -= len(data)
                 if len(data) < take:
-                    raise OSError(f"read failed at offset {pos} of {self._size}: the "
-                                  f"media ends inside the file")
+                    raise ends_inside(pos, self._size)
             start += length
         if self._media.damage_seen():
             hit = overlap(self._media.damaged(), self._runs)
@@ -286,9 +285,14 @@ class OneRunReader(RunReader):
             return b""
         data = os.pread(self._fd, want, self._at + at)
         if len(data) < want:
-            raise OSError(f"read failed at offset {at + len(data)} of {self._size}: the media "
-                          f"ends inside the file")
+            raise ends_inside(at + len(data), self._size)
         return data
+
+
+def ends_inside(at: int, size: int) -> OSError:
+    """The error of a file read by its runs, at `at` of its `size` bytes, where the media ends
+    (a truncated image)."""
+    return OSError(f"read failed at offset {at} of {size}: the media ends inside the file")
 
 
 class ReopenError(Exception):

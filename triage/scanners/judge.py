@@ -17,7 +17,7 @@ from .. import containers, reading, signals
 from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..evidence.folder import OsFile
-from ..evidence.tsk_walk import TskOpener
+from ..evidence.tsk_walk import TskOpener, ends_inside
 from ..hashing import chunks, digest_stream
 from ..prefetch import Run, ask_for, in_cache, will_need
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
@@ -200,8 +200,7 @@ def _part(fd: int, base: int, at: int, length: int, size: int, strict: bool) -> 
     with `strict`, fewer is an OSError: the media ends inside the file."""
     data = _pread(fd, length, base + at)
     if strict and len(data) < length:
-        raise OSError(f"read failed at offset {at + len(data)} of {size}: the media ends "
-                      f"inside the file")
+        raise ends_inside(at + len(data), size)
     return data
 
 
