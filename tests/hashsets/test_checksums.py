@@ -82,3 +82,18 @@ def test_the_sets_a_command_names_are_read_from_its_raw_arguments():
                                  "--hashset=b.tset", "--", "--hashset", "c"]) == \
         ("a.tset", "b.tset")
     assert checksums.named_sets(["scan", "--hashset"]) == ()
+
+
+def test_a_prefix_whose_spans_do_not_fit_the_file_is_passed_over(tmp_path, capfd):
+    """A crafted prefix (a header or data far longer than the file) is begun nowhere: no
+    read sized by it, nothing said on stderr; the load refuses the set in one line."""
+    for name, header, data in (("head", 1 << 40, 10), ("head2", (1 << 63) - 1, 10),
+                               ("data", 100, 1 << 62)):
+        path = tmp_path / f"{name}.tset"
+        path.write_bytes(store.PREFIX.pack(store.MAGIC, store.VERSION, store.TRAILER.size,
+                                           header, data, bytes(32), bytes(32)) + bytes(200))
+        checksums.begin([str(path)])
+        assert checksums._begun == {}
+        with pytest.raises(HashSetError, match="header is truncated or corrupted"):
+            HashSet(path)
+    assert capfd.readouterr().err == ""

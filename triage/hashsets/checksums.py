@@ -71,8 +71,8 @@ class _Begun:
     def _run(self, fd: int) -> None:
         try:
             self._digests = Digests(fd, *self.span)
-        except OSError:
-            pass   # the load reads it again, and says what is wrong
+        except Exception:   # noqa: BLE001 - never told here: the load reads the file again,
+            pass            # and says what is wrong with it
         finally:
             os.close(fd)
 
@@ -104,12 +104,15 @@ def begin(paths: Sequence[str]) -> None:
             os.close(fd)
             continue
         trailer, header_len, data_len = PREFIX.unpack(prefix)[2:5]
+        start = align(PREFIX.size + header_len)
+        if start + data_len + trailer != st.st_size:   # a damaged prefix: its load refuses it
+            os.close(fd)
+            continue
         with _lock:
             if _identity(st) in _begun:
                 os.close(fd)
                 continue
-            _begun[_identity(st)] = _Begun(fd, align(PREFIX.size + header_len), data_len,
-                                           bool(trailer))
+            _begun[_identity(st)] = _Begun(fd, start, data_len, bool(trailer))
 
 
 def digests(fd: int, start: int, length: int, whole: bool) -> Digests:
