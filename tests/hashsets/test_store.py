@@ -86,11 +86,13 @@ def test_a_set_that_is_no_regular_file_is_refused_at_once(tmp_path, bounded):
     os.mkfifo(fifo)
     with pytest.raises(HashSetError, match=f"^{fifo}: not a regular file"):
         load(fifo)
+    with pytest.raises(HashSetError, match=f"^{tmp_path}: not a regular file"):
+        load(tmp_path)
     evidence = tmp_path / "ev"
     evidence.mkdir()
     (evidence / "a.txt").write_text("a")
     run = bounded("scan", evidence, "--hashset", fifo, "-o", tmp_path / "out")
     assert run.code == 2 and run.lines() == [
-        f"triage: error: {fifo}: not a regular file (a pipe or device cannot hold a hash set: "
-        f"save it to a file)"]
+        f"triage: error: {fifo}: not a regular file (a hash set is read from a file, not a "
+        f"folder, pipe or device)"]
     assert not (tmp_path / "out").exists()

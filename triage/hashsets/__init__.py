@@ -44,8 +44,8 @@ def load(path, verify: bool = True, trust=None, later: bool = False, **options) 
         # a FIFO would hold the open until a writer came, and a pipe cannot be read twice (its
         # head here, then the set): a set is a regular file
         if not stat.S_ISREG(os.stat(path).st_mode):
-            raise HashSetError(f"{path}: not a regular file (a pipe or device cannot hold a "
-                               f"hash set: save it to a file)")
+            raise HashSetError(f"{path}: not a regular file (a hash set is read from a file, "
+                               f"not a folder, pipe or device)")
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError as exc:
