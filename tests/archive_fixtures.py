@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -135,3 +136,22 @@ def collection(tmp_path_factory):
 
 def hit_paths(report: dict) -> List[str]:
     return sorted(h["path"] for h in report["hits"])
+
+
+def tar_head(name: str = "a.txt", data: bytes = b"hello") -> bytes:
+    """A one-member ustar archive, as tarfile writes it."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def as_v7(head: bytes) -> bytes:
+    """The same header as an old (v7) tar writes it: no magic, its checksum made again."""
+    block = bytearray(head[:512])
+    block[257:265] = bytes(8)
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\x00 " % sum(block)
+    return bytes(block) + head[512:]

@@ -6,32 +6,14 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tarfile
 
 import magic
 import pytest
 
+from archive_fixtures import as_v7 as _as_v7, tar_head as _tar_head
 from support import Counting
 from triage import containers
 from triage.containers.compressed import TarReader
-
-
-def _tar_head(name: str = "a.txt", data: bytes = b"hello") -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _as_v7(head: bytes) -> bytes:
-    """The same header as an old (v7) tar writes it: no magic, its checksum made again."""
-    block = bytearray(head[:512])
-    block[257:265] = bytes(8)
-    block[148:156] = b" " * 8
-    block[148:156] = b"%06o\x00 " % sum(block)
-    return bytes(block) + head[512:]
 
 
 def test_a_head_no_reader_marks_is_no_container_and_libmagic_is_not_asked(monkeypatch):

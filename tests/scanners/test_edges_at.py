@@ -34,6 +34,13 @@ def _files(collection_folder) -> dict:
     files["iso-mark"] = bytes(iso)
     files["zip"] = _zip()
     files["appended-zip"] = random[:20_000] + _zip()
+    # a zip's end-of-central-directory signature that ends no zip: too near the end, a record
+    # the file does not end with, one too near the end after one that is not
+    eocd = b"PK\x05\x06"
+    files["eocd-too-near-the-end"] = random[:9_000] + eocd + bytes(10)
+    files["eocd-not-ending-the-file"] = random[:9_000] + eocd + bytes(30)
+    files["eocd-twice"] = random[:9_000] + eocd + bytes(40) + eocd + bytes(10)
+    files["eocd-only"] = eocd + bytes(18)
     files["gzip-head"] = b"\x1f\x8b" + random[:9_000]
     for path in sorted(collection_folder.iterdir()):
         if path.is_file():
@@ -98,7 +105,9 @@ def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff, edg
         os.close(blob)
     if sniff:   # the answers compared are not all one: marks, ISO's, appended, none
         assert {("iso-mark", True), ("appended-zip", True), ("zip", True),
-                ("gzip-head", True), ("random-50000", False), ("random-8", False)} <= told
+                ("gzip-head", True), ("random-50000", False), ("random-8", False),
+                ("eocd-too-near-the-end", False), ("eocd-not-ending-the-file", False),
+                ("eocd-twice", False), ("eocd-only", True)} <= told
         own = os.open(root / "zip", os.O_RDONLY)
         try:   # told by its head's mark, not as appended
             assert edges_at(own, 0, len(files["zip"]), True, strict=False)[4] is None

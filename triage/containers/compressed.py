@@ -43,20 +43,6 @@ def _zstd(source: BinaryIO) -> BinaryIO:
                                                        closefd=False)
 
 
-@register
-class TarReader(ContainerReader):
-    name = "tar"
-    mimes = ("application/x-tar", "application/x-gtar", "application/x-ustar")
-
-    def marked(self, head: bytes) -> bool:
-        return _is_tar(head)
-
-    def members(self, source: BinaryIO, size: int, budget: Budget,
-                shown: str) -> Iterator[Member]:
-        source.seek(0)
-        yield from _tar_members(tarfile.open(fileobj=source, mode="r:"), reopenable=True)
-
-
 def _header_checksum_holds(head: bytes) -> bool:
     if len(head) < 512:
         return False
@@ -68,6 +54,33 @@ def _header_checksum_holds(head: bytes) -> bool:
     except ValueError:
         return False
     return stored == sum(head[:148]) + 8 * 32 + sum(head[156:512])
+
+
+def _is_tar_here(head: bytes) -> bool:
+    """POSIX and GNU tar say so at byte 257; an old (v7) tar only by its first header's
+    checksum: the tests libmagic's is_tar makes. (Asking libmagic itself of a decompressed
+    stream's first 64 KiB took it ~10 ms where that was text, a gzipped changelog: most of
+    a scan of /usr/share/doc.)"""
+    return head.startswith(b"ustar", 257) or _header_checksum_holds(head)
+
+
+try:   # its C twin (_edges.c, optional in setup.py): the screen asks it of every file's head
+    from ..scanners._edges import is_tar as _is_tar
+except ImportError:
+    _is_tar = _is_tar_here
+
+
+@register
+class TarReader(ContainerReader):
+    name = "tar"
+    mimes = ("application/x-tar", "application/x-gtar", "application/x-ustar")
+
+    marked = staticmethod(_is_tar)   # the test itself: the C screen calls it with no layer
+
+    def members(self, source: BinaryIO, size: int, budget: Budget,
+                shown: str) -> Iterator[Member]:
+        source.seek(0)
+        yield from _tar_members(tarfile.open(fileobj=source, mode="r:"), reopenable=True)
 
 
 @register
@@ -102,12 +115,6 @@ class CompressedReader(ContainerReader):
         yield Member(name=_inner_name(source, mime, shown), size=None, open=content)
 
 
-def _is_tar(head: bytes) -> bool:
-    """POSIX and GNU tar say so at byte 257; an old (v7) tar only by its first header's
-    checksum: the tests libmagic's is_tar makes. (Asking libmagic itself of a decompressed
-    stream's first 64 KiB took it ~10 ms where that was text, a gzipped changelog: most of
-    a scan of /usr/share/doc.)"""
-    return head.startswith(b"ustar", 257) or _header_checksum_holds(head)
 
 
 def _tar_members(archive: tarfile.TarFile, reopenable: bool) -> Iterator[Member]:
