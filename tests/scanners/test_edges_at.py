@@ -174,3 +174,67 @@ def test_the_screen_reads_a_one_run_file_of_a_raw_image_in_place(images):
             opened = judge._opened(other)
             assert type(opened) is not judge._At
             opened.close()
+
+
+@pytest.fixture(params=["python", "compiled"])
+def probe(request, monkeypatch):
+    """judge._probe as the screen calls it: by probe_at where _edges.c is built, else (and in
+    the "python" case, with it hidden) by containers.probe_source."""
+    if request.param == "compiled":
+        _compiled()
+    else:
+        monkeypatch.setattr(judge, "_edges_c", None)
+    return judge._probe
+
+
+def test_a_probe_by_position_answers_as_probe_source_through_a_reader(laid_out, probe):
+    """What tells a file read only for its container marks (its first PROBE bytes, ISO's
+    marks, its last 4 KiB): the same answer, the same bytes read, whether the file is read
+    through a reader, by position on a folder's descriptor or in one run of a raw image."""
+    root, files, places = laid_out
+    told = set()
+    blob = os.open(root / "blob", os.O_RDONLY)
+    try:
+        for name, data in files.items():
+            size = len(data)
+            with open(root / name, "rb") as reader:
+                expected = containers.probe_source(reader, size)
+            assert probe(judge._At(blob, places[name], size), size) == expected, name
+            own = os.open(root / name, os.O_RDONLY)
+            try:
+                assert probe(own, size) == expected, name
+            finally:
+                os.close(own)
+            told.add((name, expected[0], expected[1]))
+    finally:
+        os.close(blob)
+    zip_reader = containers.READERS["zip"]
+    with open(root / "appended-zip", "rb") as reader:
+        assert containers.probe_source(reader, len(files["appended-zip"]))[2] is zip_reader
+    # marks, ISO's past the head, appended, none; heads, far marks and tails read (a file of
+    # 5,000 bytes: its head and its last 4 KiB, which overlap)
+    assert {("iso-mark", True, 4096 + 4101), ("appended-zip", True, 4096 + 4096),
+            ("zip", True, len(files["zip"])), ("gzip-head", True, 4096), ("random-8", False, 8),
+            ("random-50000", False, 4096 + 4101 + 4096), ("random-4097", False, 4096 + 4096),
+            ("eocd-only", True, 22), ("eocd-twice", False, 4096 + 4096)} <= told
+
+
+def test_a_probe_of_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
+        laid_out, tmp_path, probe):
+    root, files, _ = laid_out
+    data = files["random-50000"]
+    cut = tmp_path / "cut"
+    cut.write_bytes(data[:30_000])
+    fd = os.open(cut, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError, match="the media ends inside the file"):
+            probe(judge._At(fd, 0, len(data)), len(data))
+        with pytest.raises(OSError, match="the media ends inside the file"):
+            probe(judge._At(fd, 28_000, 4_000), 4_000)
+        # a folder's file that shrank since it was listed: what its reader reads of it
+        with open(cut, "rb") as reader:
+            assert probe(fd, len(data)) == containers.probe_source(reader, len(data))
+        with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
+            probe(-1, 100)
+    finally:
+        os.close(fd)

@@ -195,6 +195,19 @@ def _edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool
     return head, tail, read, appended is not None, appended
 
 
+def _probe(source, size: int) -> Tuple[bool, int, Optional[containers.ContainerReader]]:
+    """containers.probe_source of what _opened gave: a folder's descriptor, or a file in one
+    run of a raw image (_At), by _edges.c's probe_at where it is built (4.3 us a file against
+    11); any other source, and without it, by probe_source itself."""
+    if _edges_c is not None:
+        kind = type(source)
+        if kind is int:
+            return _edges_c.probe_at(source, 0, size, False, _spec())
+        if kind is _At:
+            return _edges_c.probe_at(source.fd, source.base, size, True, _spec())
+    return containers.probe_source(source, size)
+
+
 def _part(fd: int, base: int, at: int, length: int, size: int, strict: bool) -> bytes:
     """`length` bytes of a file of `size` bytes from its offset `at` (`base` + `at` of `fd`);
     with `strict`, fewer is an OSError: the media ends inside the file."""
@@ -457,7 +470,7 @@ class Judge:
                 if plan.screens:
                     head, tail, read, maybe, _ = _edges(reader, size, plan.opens)
                 else:
-                    maybe, read, _ = containers.probe_source(reader, size)
+                    maybe, read, _ = _probe(reader, size)
             except READ_ERRORS:
                 continue
             finally:
