@@ -12,7 +12,8 @@ import pytest
 
 from support import FIXTURES, run_triage
 from triage.errors import HashSetError
-from triage.hashsets import HashSet, compile_sources, store
+from triage.hashsets import HashSet, compile_sources, store, structure
+from triage.hashsets.compile import bucket_bits, bucket_index
 
 SOURCE = FIXTURES / "hashsets" / "synthetic" / "vics-2.0-case.json"   # md5, sha1, pdq, photodna
 
@@ -179,3 +180,39 @@ def test_the_commands_say_it_in_one_line(original, tmp_path):
         assert run.code == 2
         assert run.stderr == f"triage: error: {path}: compiled set is inconsistent: md5: the " \
                              "bucket index does not match the digests\n"
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 8, 100, 5_000])
+def test_a_bucket_index_is_proved_start_by_start_exactly_when_it_is_the_one_compile_makes(rows):
+    """structure._bucket_largest accepts compile.bucket_index's index of sorted words, with
+    its fullest bucket, and refuses any other: every start moved by one either way, starts
+    swapped, past the rows, past 2**63, cut short."""
+    rng = np.random.default_rng(rows)
+    hi = np.sort(rng.integers(0, 2 ** 64, rows, dtype=np.uint64))
+    if rows >= 8:   # words on bucket bounds, and repeated ones
+        bits = bucket_bits(rows)
+        hi[rows // 2] = np.uint64(5) << np.uint64(64 - bits)
+        hi[rows // 2 + 1] = hi[rows // 2]
+        hi = np.sort(hi)
+    starts, bits, largest = bucket_index(hi)
+    assert bits == bucket_bits(rows)
+    assert structure._bucket_largest(hi, starts, bits) == largest
+    assert structure._bucket_largest(hi, starts.astype(np.uint64), bits) == largest
+    wrong = []
+    for at in range(len(starts)):
+        for step in (-1, 1):
+            moved = starts.astype(np.int64)
+            moved[at] += step
+            if moved[at] >= 0:
+                wrong.append(moved.astype(np.uint64))
+    if len(starts) > 2:
+        swapped = starts.copy()
+        swapped[[1, 2]] = swapped[[2, 1]]
+        wrong.append(swapped)
+    huge = starts.astype(np.uint64)
+    huge[len(huge) // 2] = np.uint64(2 ** 63 + 1)
+    wrong += [huge, starts[:-1], starts + np.uint32(rows + 1)]
+    for index in wrong:
+        if index.shape == starts.shape and np.array_equal(index, starts):
+            continue   # a step that lands where it was (repeated starts): the same index
+        assert structure._bucket_largest(hi, index, bits) == -1, index

@@ -254,12 +254,17 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
+def bucket_bits(rows: int) -> int:
+    """The bits of a digest's first word that pick its bucket: about one bucket for 8 rows."""
+    return max(1, rows.bit_length() - 3)
+
+
 def bucket_index(hi: np.ndarray):
     """(starts, bits, largest): rows whose first word's top `bits` bits are b lie in
     hi[starts[b]:starts[b + 1]]. About one bucket for 8 rows (under 1 byte a row), so a lookup
     reads one bucket entry and a few neighbouring words instead of log2(n) scattered ones;
     `largest` (the fullest bucket) bounds the binary search within a bucket."""
-    bits = max(1, len(hi).bit_length() - 3)
+    bits = bucket_bits(len(hi))
     bounds = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
     starts = np.empty((1 << bits) + 1, np.uint32 if len(hi) < NONE32 else np.uint64)
     starts[:-1] = hi.searchsorted(bounds)
