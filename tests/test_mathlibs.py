@@ -47,3 +47,47 @@ def test_before_numpy_leaves_a_value_the_user_set(monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     mathlibs.before_numpy()
     assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+
+
+# A command's process as a scan's: numpy loaded after before_numpy, perhaps faiss beside it;
+# then a pool's worker says whether it needed threadpoolctl and how many threads each math
+# library it holds runs.
+_WORKER = """
+import json, sys
+from triage import mathlibs
+mathlibs.before_numpy()
+import numpy
+if sys.argv[1] == "faiss":
+    import faiss
+from triage.workers import Workers
+
+def report(_):
+    in_worker = "threadpoolctl" in sys.modules
+    from threadpoolctl import threadpool_info
+    return in_worker, sorted({(i["internal_api"], i["num_threads"]) for i in threadpool_info()})
+
+pool = Workers(report, 2)
+try:
+    print(json.dumps([results for _, results in pool.map([[0]])][0][0]))
+finally:
+    pool.close()
+"""
+
+
+def _worker_report(loaded: str):
+    env = {k: v for k, v in os.environ.items() if k not in mathlibs.THREADS}
+    run = subprocess.run([sys.executable, "-c", _WORKER, loaded], capture_output=True,
+                         text=True, env=env, check=True)
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux")
+def test_a_worker_skips_threadpoolctl_where_numpy_s_blas_is_all_it_holds_and_at_one_thread():
+    """An exact scan's worker holds numpy's OpenBLAS alone, loaded at one thread: nothing to
+    limit, and threadpoolctl is not even imported. One whose process loaded faiss (its own
+    OpenBLAS and OpenMP) has every library limited to one thread."""
+    imported, threads = _worker_report("numpy")
+    assert not imported and threads == [["openblas", 1]]
+    imported, threads = _worker_report("faiss")
+    assert imported and {n for _, n in threads} == {1} and {"openblas", "openmp"} <= {
+        api for api, _ in threads}

@@ -5,9 +5,19 @@ cores: nothing triage computes is a matrix large enough to gain from them."""
 from __future__ import annotations
 
 import os
+import sys
 
 # What each library reads as it loads; threadpoolctl sets those loaded already.
 THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# The file names of math libraries that run threads of their own (OpenBLAS, OpenMP's, MKL's,
+# BLIS): threadpoolctl's, as a process's mappings name them.
+_THREADED = ("openblas", "gomp", "iomp", "libmkl", "blis")
+# Where numpy's wheel keeps its own OpenBLAS.
+_NUMPY_OWN = ("/numpy.libs/", "/numpy/.libs/")
+
+_numpy_at_one = False   # numpy loaded after before_numpy, with its OpenBLAS at one thread
 
 
 def before_numpy() -> None:
@@ -16,7 +26,9 @@ def before_numpy() -> None:
     from the walk and the workers (a sub-file scan of the benchmark folder: 1.13 -> 1.04 s).
     Only OpenBLAS's: OpenMP's threads start when a parallel region first runs (faiss's search
     in `hashset` commands), and are wanted there. A value the user set stands."""
+    global _numpy_at_one
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _numpy_at_one = "numpy" not in sys.modules and os.environ["OPENBLAS_NUM_THREADS"] == "1"
 
 
 def one_thread() -> None:
@@ -26,5 +38,20 @@ def one_thread() -> None:
     worker's."""
     for name in THREADS:
         os.environ[name] = "1"          # for a library not loaded yet
+    if _numpy_at_one and _only_numpy_s():
+        return   # one thread already: threadpoolctl's import and look took 3.7 ms a worker
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)                # for those loaded already
+
+
+def _only_numpy_s() -> bool:
+    """Whether the one threaded math library this process has loaded is numpy's own (an exact
+    scan's: faiss, for one, brings its OpenBLAS and OpenMP's), as /proc/self/maps tells; False
+    where it cannot tell."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.rsplit(" ", 1)[-1] for line in maps if "/" in line}
+    except OSError:
+        return False
+    return all(any(own in path for own in _NUMPY_OWN) for path in paths
+               if any(name in path.rsplit("/", 1)[-1] for name in _THREADED))
