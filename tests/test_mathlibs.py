@@ -91,3 +91,24 @@ def test_a_worker_skips_threadpoolctl_where_numpy_s_blas_is_all_it_holds_and_at_
     imported, threads = _worker_report("faiss")
     assert imported and {n for _, n in threads} == {1} and {"openblas", "openmp"} <= {
         api for api, _ in threads}
+
+
+def test_the_look_at_the_mappings_takes_a_mapped_file_whose_name_is_not_utf8(tmp_path):
+    """A scan maps its sets, whose names may be any bytes: the look at /proc/self/maps
+    (mathlibs._only_numpy_s) still answers, in a worker's start."""
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("no /proc/self/maps here")
+    program = (
+        "import mmap, os, sys\n"
+        "from triage import mathlibs\n"
+        "mathlibs.before_numpy()\n"
+        "import numpy\n"
+        "fd = os.open(os.fsencode(sys.argv[1]) + b'/set\\xe9.tset', os.O_RDWR | os.O_CREAT)\n"
+        "os.write(fd, bytes(4096))\n"
+        "mapped = mmap.mmap(fd, 4096)\n"
+        "print(mathlibs._only_numpy_s())\n")
+    env = {k: v for k, v in os.environ.items() if k not in mathlibs.THREADS}
+    run = subprocess.run([sys.executable, "-c", program, str(tmp_path)], capture_output=True,
+                         text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "True"

@@ -13,9 +13,9 @@ THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 # The file names of math libraries that run threads of their own (OpenBLAS, OpenMP's, MKL's,
 # BLIS): threadpoolctl's, as a process's mappings name them.
-_THREADED = ("openblas", "gomp", "iomp", "libmkl", "blis")
+_THREADED = (b"openblas", b"gomp", b"iomp", b"libmkl", b"blis")
 # Where numpy's wheel keeps its own OpenBLAS.
-_NUMPY_OWN = ("/numpy.libs/", "/numpy/.libs/")
+_NUMPY_OWN = (b"/numpy.libs/", b"/numpy/.libs/")
 
 _numpy_at_one = False   # numpy loaded after before_numpy, with its OpenBLAS at one thread
 
@@ -48,10 +48,10 @@ def _only_numpy_s() -> bool:
     """Whether the one threaded math library this process has loaded is numpy's own (an exact
     scan's: faiss, for one, brings its OpenBLAS and OpenMP's), as /proc/self/maps tells; False
     where it cannot tell."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.rsplit(" ", 1)[-1] for line in maps if "/" in line}
+    try:   # bytes: a mapped file's name need not be UTF-8 (a set named so, mapped)
+        with open("/proc/self/maps", "rb") as maps:
+            paths = {line.rstrip(b"\n").rsplit(b" ", 1)[-1] for line in maps if b"/" in line}
     except OSError:
         return False
     return all(any(own in path for own in _NUMPY_OWN) for path in paths
-               if any(name in path.rsplit("/", 1)[-1] for name in _THREADED))
+               if any(name in path.rsplit(b"/", 1)[-1] for name in _THREADED))
