@@ -135,16 +135,20 @@ def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
     resumed scan has recorded."""
     lister = _lister(type(tasks[0]))
     out: Dict[int, Settled] = {}
-    cheap = []   # (its task's Settled, key, content, entry, screenable) of the files judged here
+    listed = []   # (its task's Settled, what its listing gave)
     for at, task in enumerate(tasks):
         if judge.stop.is_set():
             break
         if task.names > BIG_FOLDER or type(task) is DirTask and task.here:
             out[at] = Settled(relist=True)
             continue
-        settled = out[at] = Settled()
-        items = list(lister.entries(task))
-        judge.learn([item.size for item in items if type(item) is FileEntry])
+        out[at] = Settled()
+        listed.append((out[at], list(lister.entries(task))))
+    # the plans of the batch's sizes made together: one lookup of the sets for the batch, not
+    # one a folder (a worker's learn took 35 ms of CPU in 204 calls for the benchmark image)
+    judge.learn([item.size for _, items in listed for item in items if type(item) is FileEntry])
+    cheap = []   # (its task's Settled, key, content, entry, screenable) of the files judged here
+    for settled, items in listed:
         for item in items:
             if type(item) is not FileEntry:
                 settled.errors.append(item)
