@@ -117,28 +117,35 @@ def test_reads_by_position_answer_as_reads_through_a_reader(laid_out, sniff, edg
         assert appended[4] is containers.READERS["zip"]
 
 
-def test_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
-        laid_out, tmp_path, edges_at):
-    root, files, places = laid_out
-    data = files["random-50000"]
-    cut = tmp_path / "cut"
-    cut.write_bytes(data[:30_000])
-    fd = os.open(cut, os.O_RDONLY)
+@pytest.fixture
+def cut(laid_out, tmp_path):
+    """(descriptor, the whole file's bytes, path) of a file of which 30,000 bytes of 50,000
+    remain: a run the media ends inside, or a folder's file that shrank since it was listed."""
+    data = laid_out[1]["random-50000"]
+    path = tmp_path / "cut"
+    path.write_bytes(data[:30_000])
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with pytest.raises(OSError, match="the media ends inside the file"):
-            edges_at(fd, 0, len(data), True, strict=True)
-        with pytest.raises(OSError, match="the media ends inside the file"):
-            edges_at(fd, 28_000, 4_000, False, strict=True)
-        # a folder's file that shrank since it was listed: what a reader reads of it
-        for sniff in (True, False):
-            assert edges_at(fd, 0, len(data), sniff, strict=False) == \
-                _through_a_reader(cut, len(data), sniff)
-        with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
-            edges_at(-1, 0, 100, True, strict=False)
-        short = edges_at(fd, 28_000, 4_000, True, strict=False)
-        assert short == (data[28_000:30_000], b"", 2_000, True, None)   # told by the full read
+        yield fd, data, path
     finally:
         os.close(fd)
+
+
+def test_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
+        cut, edges_at):
+    fd, data, path = cut
+    with pytest.raises(OSError, match="the media ends inside the file"):
+        edges_at(fd, 0, len(data), True, strict=True)
+    with pytest.raises(OSError, match="the media ends inside the file"):
+        edges_at(fd, 28_000, 4_000, False, strict=True)
+    # a folder's file that shrank since it was listed: what a reader reads of it
+    for sniff in (True, False):
+        assert edges_at(fd, 0, len(data), sniff, strict=False) == \
+            _through_a_reader(path, len(data), sniff)
+    with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
+        edges_at(-1, 0, 100, True, strict=False)
+    short = edges_at(fd, 28_000, 4_000, True, strict=False)
+    assert short == (data[28_000:30_000], b"", 2_000, True, None)   # told by the full read
 
 
 def test_the_screen_reads_a_one_run_file_of_a_raw_image_in_place(images):
@@ -220,21 +227,14 @@ def test_a_probe_by_position_answers_as_probe_source_through_a_reader(laid_out, 
 
 
 def test_a_probe_of_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
-        laid_out, tmp_path, probe):
-    root, files, _ = laid_out
-    data = files["random-50000"]
-    cut = tmp_path / "cut"
-    cut.write_bytes(data[:30_000])
-    fd = os.open(cut, os.O_RDONLY)
-    try:
-        with pytest.raises(OSError, match="the media ends inside the file"):
-            probe(judge._At(fd, 0, len(data)), len(data))
-        with pytest.raises(OSError, match="the media ends inside the file"):
-            probe(judge._At(fd, 28_000, 4_000), 4_000)
-        # a folder's file that shrank since it was listed: what its reader reads of it
-        with open(cut, "rb") as reader:
-            assert probe(fd, len(data)) == containers.probe_source(reader, len(data))
-        with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
-            probe(-1, 100)
-    finally:
-        os.close(fd)
+        cut, probe):
+    fd, data, path = cut
+    with pytest.raises(OSError, match="the media ends inside the file"):
+        probe(judge._At(fd, 0, len(data)), len(data))
+    with pytest.raises(OSError, match="the media ends inside the file"):
+        probe(judge._At(fd, 28_000, 4_000), 4_000)
+    # a folder's file that shrank since it was listed: what its reader reads of it
+    with open(path, "rb") as reader:
+        assert probe(fd, len(data)) == containers.probe_source(reader, len(data))
+    with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
+        probe(-1, 100)

@@ -257,6 +257,18 @@ static int far_marked(int fd, long long base, long long size, Py_ssize_t head_le
     return found;
 }
 
+/* containers.probe of a file whose first bytes are `head` (as many as it asked): a reader's
+ * mark in them, else one of the far marks past them. 1, 0, or -1 on error. */
+static int marked_at(int fd, long long base, long long size, PyObject *head, const Spec *spec,
+                     int strict, long long *read)
+{
+    int marked = any_mark(head, spec->starts, spec->near, spec->far, spec->others,
+                          (Py_ssize_t)spec->probe);
+    if (marked == 0)
+        marked = far_marked(fd, base, size, PyBytes_GET_SIZE(head), spec, strict, read);
+    return marked;
+}
+
 /* containers.appended of the `length` bytes at `data` (a file's last ones): None without asking
  * Python where they hold no end-of-central-directory signature to begin with. New reference;
  * NULL on error. */
@@ -305,10 +317,7 @@ static PyObject *edges_at(PyObject *self, PyObject *args)
         result = answer(head, tail, read, 1, Py_None);
         goto done;
     }
-    int marked = any_mark(head, spec.starts, spec.near, spec.far, spec.others,
-                          (Py_ssize_t)spec.probe);
-    if (marked == 0)
-        marked = far_marked(fd, base, size, head_length, &spec, strict, &read);
+    int marked = marked_at(fd, base, size, head, &spec, strict, &read);
     if (marked < 0)
         goto done;
     if (marked) {
@@ -355,12 +364,8 @@ static PyObject *probe_at(PyObject *self, PyObject *args)
     if (size >= spec.min_size) {
         if (head_length < first)
             marked = 1;   /* shorter than its size said: the full read tells */
-        else {
-            marked = any_mark(head, spec.starts, spec.near, spec.far, spec.others,
-                              (Py_ssize_t)spec.probe);
-            if (marked == 0)
-                marked = far_marked(fd, base, size, head_length, &spec, strict, &read);
-        }
+        else
+            marked = marked_at(fd, base, size, head, &spec, strict, &read);
     }
     if (marked < 0)
         goto done;
