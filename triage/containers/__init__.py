@@ -199,7 +199,7 @@ def probe(source: Union[BinaryIO, int], size: int, head: bytes) -> Tuple[bool, i
     beyond = table.beyond(len(head), size)
     if not beyond:
         return False, 0
-    first, last = span(beyond)
+    first, last = _span(beyond)
     read_at = positioned(source)
     if read_at is not None:   # a folder's file, an image's by its runs: no seek
         data = read_at(last - first, first)
@@ -218,11 +218,11 @@ def far_span(size: int, head: int) -> Optional[Tuple[int, int]]:
     beyond = marks().beyond(head, size) if size >= MIN_SIZE else ()
     if not beyond:
         return None
-    first, last = span(beyond)
+    first, last = _span(beyond)
     return first, last - first
 
 
-def span(beyond) -> Tuple[int, int]:
+def _span(beyond) -> Tuple[int, int]:
     """(first, end) of the bytes that hold the far marks `beyond` (_Marks.beyond): what one
     read of them takes."""
     return beyond[0][0], max(at + len(m) for at, m in beyond)

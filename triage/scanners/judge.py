@@ -144,10 +144,18 @@ def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
     if kind is _At:
         return _read_at(reader.fd, reader.base, size, sniff, True)
     head, tail = reading.edges(reader, size)
+    return _sniffed(reader, size, head, tail, sniff)
+
+
+def _sniffed(source, size: int, head: bytes, tail: bytes, sniff: bool
+             ) -> Tuple[bytes, bytes, int, bool, Optional[containers.ContainerReader]]:
+    """_edges's answer of a file whose edges (`head`, `tail`) are read: with `sniff`, whether
+    they, the far marks (read through `source`) or an archive appended leave it maybe a
+    container."""
     read = len(head) + len(tail)
     if not sniff:
         return head, tail, read, False, None
-    maybe, peeked = containers.probe(reader, size, head)
+    maybe, peeked = containers.probe(source, size, head)
     read += peeked
     appended = None
     if not maybe:
@@ -163,36 +171,18 @@ _pread = os.pread
 def _edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool
               ) -> Tuple[bytes, bytes, int, bool, Optional[containers.ContainerReader]]:
     """_edges of a file whose bytes lie at `base` of the descriptor `fd`: the same reads
-    (reading.edges, containers.probe) and answers, in one function of os.pread calls, without
-    their layers (a reader made a file, positioned(), read_at): with this and _At, one
-    process's settle of the benchmark image took 0.622 CPU-s, against 0.676. `strict`, as
-    tsk_walk.OneRunReader: a read short of the file's size raises OSError (the media ends
-    inside the file); else, as os.pread on a folder's file, what was read is taken (a file
-    that shrank meanwhile). _edges.c is its twin."""
+    (reading.edges, containers.probe) and answers, by os.pread, with no reader made for the
+    file. `strict`, as tsk_walk.OneRunReader: a read short of the file's size raises OSError
+    (the media ends inside the file); else, as os.pread on a folder's file, what was read is
+    taken (a file that shrank meanwhile). _edges.c is its twin, step for step; this runs
+    where it is not built."""
     first = min(size, EDGE)
     head = _part(fd, base, 0, first, size, strict)
     tail = b""
     if len(head) == first and size > EDGE:   # reading.edges: the tail past the head
         start = edge_span(size)[0]
         tail = _part(fd, base, start, size - start, size, strict)
-    read = len(head) + len(tail)
-    if not sniff or size < containers.MIN_SIZE:   # containers.probe, from here
-        return head, tail, read, False, None
-    if len(head) < first:
-        return head, tail, read, True, None
-    table = containers.marks()
-    if containers.any_mark(head, table):
-        return head, tail, read, True, None
-    beyond = table.beyond(len(head), size)
-    if beyond:
-        start, end = containers.span(beyond)
-        data = _part(fd, base, start, end - start, size, strict)
-        read += len(data)
-        if any(data.startswith(m, at - start) for at, m in beyond):
-            return head, tail, read, True, None
-    last = tail or (head if len(head) == size else b"")
-    appended = containers.appended(last[-reading.TAIL:], size)
-    return head, tail, read, appended is not None, appended
+    return _sniffed(_At(fd, base, size, strict), size, head, tail, sniff)
 
 
 def _probe(source, size: int) -> Tuple[bool, int, Optional[containers.ContainerReader]]:
@@ -249,17 +239,18 @@ class _At:
     """A file of `size` bytes in one run of a raw image, read by position on the image's
     descriptor (not owned: nothing to close) at `base`: what the batch screen opens for such a
     file in place of a reader (TskOpener.place). Its reads by position (streams.positioned)
-    fail as tsk_walk.OneRunReader's do, and it asks the OS ahead and tells what the page cache
-    holds as a reader by runs does (triage.prefetch)."""
+    fail as tsk_walk.OneRunReader's do (with `strict` False, as os.pread's on a folder's file:
+    what was read is taken), and it asks the OS ahead and tells what the page cache holds as a
+    reader by runs does (triage.prefetch)."""
 
-    __slots__ = ("fd", "base", "size")
+    __slots__ = ("fd", "base", "size", "strict")
 
-    def __init__(self, fd: int, base: int, size: int):
-        self.fd, self.base, self.size = fd, base, size
+    def __init__(self, fd: int, base: int, size: int, strict: bool = True):
+        self.fd, self.base, self.size, self.strict = fd, base, size, strict
 
     def read_at(self, length: int, at: int) -> bytes:
         want = min(length, self.size - at)
-        return _part(self.fd, self.base, at, want, self.size, True) if want > 0 else b""
+        return _part(self.fd, self.base, at, want, self.size, self.strict) if want > 0 else b""
 
     def prefetch(self, at: int, length: int) -> None:
         will_need(self.fd, self.base + at, length)
