@@ -147,7 +147,8 @@ def settle(tasks: List[Task], judge, done) -> Dict[int, Settled]:
     # the plans of the batch's sizes made together: one lookup of the sets for the batch, not
     # one a folder (a worker's learn took 35 ms of CPU in 204 calls for the benchmark image)
     judge.learn([item.size for _, items in listed for item in items if type(item) is FileEntry])
-    cheap = []   # (its task's Settled, key, content, entry, screenable) of the files judged here
+    cheap = []   # (its task's Settled, key, content, entry, screenable, planned bytes) of
+    #              the files judged here
     for settled, items in listed:
         for item in items:
             if type(item) is not FileEntry:
@@ -172,16 +173,16 @@ def _take(settled: Settled, entry: FileEntry, judge, done, cheap: list) -> None:
     if found is not None:
         settled.met.append(found)
     key = file_key(entry)
+    plan = judge.plan(entry.size)
     if key in done:
-        planned = judge.planned_bytes(entry.size)
-        settled.count(planned, planned)
+        settled.count(plan.planned, plan.planned)
         return
-    if not judge.needs_read(entry.size):
+    if not plan.reads:
         settled.judged(key, content_key(entry), entry, ("skipped", 0, False, 0), 0)
         return
-    screenable = judge.screenable(entry)
+    screenable = judge.screenable(entry, plan)
     if screenable or not linked(entry) and judge.cost(entry) <= INLINE_COST:
-        cheap.append((settled, key, content_key(entry), entry, screenable))
+        cheap.append((settled, key, content_key(entry), entry, screenable, plan.planned))
     else:
         settled.left.append(entry)
 
@@ -192,10 +193,10 @@ def _judge(cheap: list, judge) -> None:
     one at a time."""
     briefs, spent = judge.settle_batch([item[3] for item in cheap],
                                        [item[4] for item in cheap])
-    for at, (settled, key, content, entry, _) in enumerate(cheap):
+    for at, (settled, key, content, entry, _, planned) in enumerate(cheap):
         outcome = briefs.get(at)
         if outcome is None:
             verdict = judge(entry)
             verdict.bytes_read += spent.get(at, 0)
             outcome = verdict.brief() or verdict
-        settled.judged(key, content, entry, outcome, judge.planned_bytes(entry.size))
+        settled.judged(key, content, entry, outcome, planned)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from types import SimpleNamespace
 
 import pytest
 
@@ -184,57 +185,175 @@ def test_the_screen_reads_a_one_run_file_of_a_raw_image_in_place(images):
 
 
 @pytest.fixture(params=["python", "compiled"])
-def probe(request, monkeypatch):
-    """judge._probe as the screen calls it: by probe_at where _edges.c is built, else (and in
-    the "python" case, with it hidden) by containers.probe_source."""
-    if request.param == "compiled":
-        _compiled()
-    else:
-        monkeypatch.setattr(judge, "_edges_c", None)
-    return judge._probe
+def screen_at(request):
+    """What reads a chunk of files for the batch screen (judge._screen_many): _edges.c's
+    screen where it is built, else judge._screen_at."""
+    return judge._screen_at if request.param == "python" else _compiled_screen_at()
 
 
-def test_a_probe_by_position_answers_as_probe_source_through_a_reader(laid_out, probe):
-    """What tells a file read only for its container marks (its first PROBE bytes, ISO's
-    marks, its last 4 KiB): the same answer, the same bytes read, whether the file is read
-    through a reader, by position on a folder's descriptor or in one run of a raw image."""
+def _compiled_screen_at():
+    _compiled()
+    return judge._compiled_screen_at
+
+
+def test_the_screen_reads_by_its_compiled_function_where_built_in_chunks():
+    assert judge._screen_many is (judge._screen_at if judge._edges_c is None else
+                                  judge._compiled_screen_at)
+
+
+MODES = (judge.SCREEN_EDGES, judge.SCREEN_SNIFFED, judge.SCREEN_PROBED)
+
+
+def _expected(path, size: int, mode: int):
+    """The screen's answer of a file, from reads through a reader: its edges and container
+    answer (judge._edges), or what tells a container (containers.probe_source)."""
+    with open(path, "rb") as reader:
+        if mode == judge.SCREEN_PROBED:
+            maybe, read, _ = containers.probe_source(reader, size)
+            return read, maybe, None
+        head, tail, read, maybe, _ = judge._edges(reader, size, mode == judge.SCREEN_SNIFFED)
+    return read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail
+
+
+def test_a_chunk_read_by_position_answers_as_reads_through_a_reader(laid_out, screen_at):
+    """Every file in every mode, in one call: in one run of a raw image (strictly) and each
+    on its own descriptor (as a folder's); the edges given are what a fingerprint digests."""
     root, files, places = laid_out
-    told = set()
+    names = sorted(files) * len(MODES)
+    modes = [mode for mode in MODES for _ in sorted(files)]
+    sizes = [len(files[name]) for name in names]
+    expected = [_expected(root / name, len(files[name]), mode)
+                for name, mode in zip(names, modes)]
     blob = os.open(root / "blob", os.O_RDONLY)
     try:
-        for name, data in files.items():
-            size = len(data)
-            with open(root / name, "rb") as reader:
-                expected = containers.probe_source(reader, size)
-            assert probe(judge._At(blob, places[name], size), size) == expected, name
-            own = os.open(root / name, os.O_RDONLY)
-            try:
-                assert probe(own, size) == expected, name
-            finally:
-                os.close(own)
-            told.add((name, expected[0], expected[1]))
+        assert screen_at([blob] * len(names), [places[name] for name in names], sizes, modes,
+                         True) == expected
     finally:
         os.close(blob)
-    zip_reader = containers.READERS["zip"]
-    with open(root / "appended-zip", "rb") as reader:
-        assert containers.probe_source(reader, len(files["appended-zip"]))[2] is zip_reader
-    # marks, ISO's past the head, appended, none; heads, far marks and tails read (a file of
-    # 5,000 bytes: its head and its last 4 KiB, which overlap)
+    own = {name: os.open(root / name, os.O_RDONLY) for name in files}
+    try:
+        assert screen_at([own[name] for name in names], [0] * len(names), sizes, modes,
+                         False) == expected
+    finally:
+        for fd in own.values():
+            os.close(fd)
+    told = {(name, mode): answer[:2] for name, mode, answer in zip(names, modes, expected)}
+    # not all one: marks, ISO's past the head, appended, none; edges, far marks and tails read
+    sniffed, probed = judge.SCREEN_SNIFFED, judge.SCREEN_PROBED
+    assert told[("iso-mark", sniffed)] == (4096 + 4096 + 4101, True)
+    assert told[("iso-mark", judge.SCREEN_EDGES)] == (4096 + 4096, False)
+    assert told[("appended-zip", sniffed)][1] is True
+    assert told[("random-50000", sniffed)] == (4096 + 4096 + 4101, False)
+    assert told[("random-8", sniffed)] == (8, False)
+    assert told[("eocd-twice", sniffed)][1] is False
     assert {("iso-mark", True, 4096 + 4101), ("appended-zip", True, 4096 + 4096),
             ("zip", True, len(files["zip"])), ("gzip-head", True, 4096), ("random-8", False, 8),
             ("random-50000", False, 4096 + 4101 + 4096), ("random-4097", False, 4096 + 4096),
-            ("eocd-only", True, 22), ("eocd-twice", False, 4096 + 4096)} <= told
+            ("eocd-only", True, 22), ("eocd-twice", False, 4096 + 4096)} <= \
+        {(name, maybe, read) for (name, mode), (read, maybe) in told.items() if mode == probed}
 
 
-def test_a_probe_of_a_file_the_media_ends_inside_raises_by_its_run_and_is_taken_short_in_a_folder(
-        cut, probe):
+def test_the_edges_given_are_digested_as_key_from_edges_digests_them(laid_out):
+    """A fingerprint's key_of, of the edges the screen gives, is key_from_edges of the file's
+    head, tail and size, for each fingerprint signal."""
+    from triage import signals
+    root, files, _ = laid_out
+    for name in ("random-1", "random-4096", "random-8193", "random-50000", "zip"):
+        size = len(files[name])
+        with open(root / name, "rb") as reader:
+            head, tail, _, _, _ = judge._edges(reader, size, False)
+        edges = _expected(root / name, size, judge.SCREEN_EDGES)[2]
+        for signal in ("edges", "edges-xxh3"):
+            kind = signals.get(signal)
+            assert kind.key_of(edges) == kind.key_from_edges(head, tail, size), (name, signal)
+            assert kind.key_of(edges).hex() == kind.from_edges(head, tail, size)
+
+
+def test_a_read_that_fails_is_a_files_answer_none_and_the_chunk_goes_on(cut, laid_out,
+                                                                        screen_at):
+    """A file the media ends inside (by its run), or whose read fails: None, and the next file
+    of the chunk is read; a folder's file that shrank is taken as a reader reads it."""
     fd, data, path = cut
+    root, files, _ = laid_out
+    good = os.open(root / "random-50000", os.O_RDONLY)
+    try:
+        for mode in MODES:
+            assert screen_at([fd, fd, -1, good], [0, 28_000, 0, 0],
+                             [len(data), 4_000, 100, 50_000], [mode] * 4, True) == \
+                [None, None, None, _expected(root / "random-50000", 50_000, mode)]
+            assert screen_at([fd, -1], [0, 0], [len(data), 100], [mode] * 2, False) == \
+                [_expected(path, len(data), mode), None]
+    finally:
+        os.close(good)
+
+
+def test_the_compiled_chunk_raises_what_is_not_a_reads_error_and_refuses_bad_columns(cut):
+    _compiled()
+    fd, data, _ = cut
+    spec = judge._spec()
     with pytest.raises(OSError, match="the media ends inside the file"):
-        probe(judge._At(fd, 0, len(data)), len(data))
-    with pytest.raises(OSError, match="the media ends inside the file"):
-        probe(judge._At(fd, 28_000, 4_000), 4_000)
-    # a folder's file that shrank since it was listed: what its reader reads of it
-    with open(path, "rb") as reader:
-        assert probe(fd, len(data)) == containers.probe_source(reader, len(data))
-    with pytest.raises(OSError):   # a read that fails: its error, as os.pread's
-        probe(-1, 100)
+        judge._edges_c.screen([fd], [0], [len(data)], bytes([0]), True, spec, ())
+    with pytest.raises(ValueError):
+        judge._edges_c.screen([fd, fd], [0], [len(data)], bytes([0]), True, spec, OSError)
+    with pytest.raises(ValueError):
+        judge._edges_c.screen([fd], [0], [len(data)], bytes([3]), True, spec, OSError)
+    with pytest.raises(ValueError):
+        judge._edges_c.screen([1 << 40], [0], [len(data)], bytes([0]), True, spec, OSError)
+    assert judge._edges_c.screen([], [], [], b"", True, spec, OSError) == []
+
+
+def test_a_plan_says_what_the_batch_screen_reads_of_a_file():
+    """Plan.screen: its edges where fingerprints alone are called for (sniffed where it may
+    open a container), a look for a container's marks where that alone is; None where the
+    judge reads more (a full digest, a picture, a video's head) or nothing."""
+    from triage.signals.exact import FINGERPRINT
+    none, prints, md5 = frozenset(), frozenset({FINGERPRINT}), frozenset({"md5"})
+    of = judge.Plan.of
+    assert of(100_000, none, prints, False, False).screen == judge.SCREEN_EDGES
+    assert of(100_000, none, prints, False, True).screen == judge.SCREEN_SNIFFED
+    assert of(100_000, none, prints, False, True, video=True).screen == judge.SCREEN_SNIFFED
+    assert of(100_000, none, none, False, True).screen == judge.SCREEN_PROBED
+    assert of(100_000, none, none, False, True, video=True).screen is None
+    assert of(100_000, md5, prints, False, False).screen is None
+    assert of(100_000, none, prints, True, False).screen is None
+    assert of(100_000, md5, none, False, True).screen is None
+    assert of(100_000, none, none, False, False).screen is None
+
+
+def test_the_screen_reads_a_chunk_of_sources_of_every_kind_in_order_and_closes_them(
+        laid_out):
+    """judge._screened: files opened as a folder's descriptors, places in a raw image and
+    readers, mixed, read `chunk` at a time: each file's answer in order, as read alone, and
+    every source closed."""
+    root, files, places = laid_out
+    names = ["random-50000", "zip", "iso-mark", "random-8", "appended-zip", "random-4097",
+             "eocd-only"]
+    modes = [judge.SCREEN_SNIFFED, judge.SCREEN_SNIFFED, judge.SCREEN_EDGES,
+             judge.SCREEN_PROBED, judge.SCREEN_PROBED, judge.SCREEN_EDGES,
+             judge.SCREEN_SNIFFED]
+    blob = os.open(root / "blob", os.O_RDONLY)
+    try:
+        opened, readers, fds = [], [], []
+        for at, (name, mode) in enumerate(zip(names, modes)):
+            size = len(files[name])
+            if at % 3 == 0:
+                fds.append(os.open(root / name, os.O_RDONLY))
+                source = fds[-1]
+            elif at % 3 == 1:
+                source = judge._At(blob, places[name], size)
+            else:
+                readers.append(open(root / name, "rb"))
+                source = readers[-1]
+            plan = judge.Plan(frozenset(), frozenset(), False, False, True, 0, mode)
+            opened.append((at, SimpleNamespace(size=size), source, plan))
+        expected = [_expected(root / name, len(files[name]), mode)
+                    for name, mode in zip(names, modes)]
+        answers = list(judge._screened(iter(opened), chunk=3))
+        for fd in fds:   # closed (looked at before anything else is opened)
+            with pytest.raises(OSError):
+                os.fstat(fd)
+        assert all(reader.closed for reader in readers)
+        assert [(at, plan.screen) for at, plan, _ in answers] == list(enumerate(modes))
+        assert [answer for _, _, answer in answers] == expected
+    finally:
+        os.close(blob)

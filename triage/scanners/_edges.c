@@ -1,32 +1,33 @@
-/* judge._edges_at in C: a file's edges and container marks, read by position on a descriptor.
+/* The batch screen's reads in C: judge._screen_at (a chunk of files at once) and
+ * judge._edges_at (one file), reading by position on a descriptor.
  *
  * The batch screen reads every file a set's fingerprints call for: its first and last 4 KiB,
- * and whether they show a container. Its Python function spends more in its own steps than
- * in its reads: one process's settle of the benchmark image took 0.641 CPU-s with it, 0.602 s
- * with this, and 0.506 s with the answers looked up instead of read (benchmarks/README.md).
- * This is the same function, step for step: the same reads, the same answers (tested side by
- * side with judge._edges_at and with reads through a reader, tests/scanners/test_edges_at.py).
- * What it does not decide itself it asks Python, as the Python function does: the marks
- * table (containers.marks: every reader's marks), the readers that test a head themselves
- * (their `marked`; tar's is this module's is_tar), and containers.appended where the file's
- * last bytes hold a zip's end-of-central-directory signature at all (most hold none: asked of
- * every file, the call was near a quarter of this function's time). Optional: without it
- * judge._edges_at and containers.probe_source run. */
+ * and whether they show a container; and of a file read only to tell a container, what tells
+ * one (containers.probe_source). Its Python functions spend more in their own steps than in
+ * their reads: one process's settle of the benchmark image took 0.641 CPU-s with them, 0.602 s
+ * with edges_at, and 0.506 s with the answers looked up instead of read (benchmarks/README.md).
+ * screen() reads a chunk of files in one call, each file's edges read into the one bytes
+ * object its fingerprint digests. These are the same functions, step for step: the same
+ * reads, the same answers (tested side by side with the Python ones and with reads through a
+ * reader, tests/scanners/test_edges_at.py). What they do not decide themselves they ask
+ * Python, as the Python functions do: the marks table (containers.marks: every reader's
+ * marks), the readers that test a head themselves (their `marked`; tar's is this module's
+ * is_tar), and containers.appended where the file's last bytes hold a zip's
+ * end-of-central-directory signature at all (most hold none: asked of every file, the call was
+ * near a quarter of the time). Optional: without it judge._screen_at and judge._edges_at
+ * run. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
-/* `length` bytes of `fd` from `offset` as bytes, fewer at its end (os.pread); NULL with
- * OSError set where the read fails. */
-static PyObject *pread_bytes(int fd, Py_ssize_t length, long long offset)
+/* Up to `length` bytes of `fd` from `offset` into `buffer`, fewer at its end (os.pread, again
+ * until the end or an error): their count, or -1 with errno set. */
+static Py_ssize_t pread_into(int fd, char *buffer, Py_ssize_t length, long long offset)
 {
-    PyObject *out = PyBytes_FromStringAndSize(NULL, length);
-    if (out == NULL)
-        return NULL;
-    char *buffer = PyBytes_AS_STRING(out);
     Py_ssize_t got = 0;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -44,13 +45,36 @@ static PyObject *pread_bytes(int fd, Py_ssize_t length, long long offset)
     }
     Py_END_ALLOW_THREADS
     if (failed) {
-        Py_DECREF(out);
         errno = failed;
+        return -1;
+    }
+    return got;
+}
+
+/* `length` bytes of `fd` from `offset` as bytes, fewer at its end (os.pread); NULL with
+ * OSError set where the read fails. */
+static PyObject *pread_bytes(int fd, Py_ssize_t length, long long offset)
+{
+    PyObject *out = PyBytes_FromStringAndSize(NULL, length);
+    if (out == NULL)
+        return NULL;
+    Py_ssize_t got = pread_into(fd, PyBytes_AS_STRING(out), length, offset);
+    if (got < 0) {
+        Py_DECREF(out);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     if (got < length && _PyBytes_Resize(&out, got) < 0)
         return NULL;
     return out;
+}
+
+/* The error of a file read by its run where the media ends inside it, at `at` of its `size`
+ * bytes (tsk_walk.ends_inside). NULL. */
+static PyObject *ends_inside(long long at, long long size)
+{
+    return PyErr_Format(PyExc_OSError,
+                        "read failed at offset %lld of %lld: the media ends inside the file",
+                        at, size);
 }
 
 /* `length` bytes of the file of `size` bytes from its offset `at` (`base` + `at` of `fd`), their
@@ -66,9 +90,7 @@ static PyObject *read_part(int fd, long long base, long long at, long long lengt
     *read += got;
     if (strict && got < length) {
         Py_DECREF(part);
-        return PyErr_Format(PyExc_OSError,
-                            "read failed at offset %lld of %lld: the media ends inside the file",
-                            at + got, size);
+        return ends_inside(at + got, size);
     }
     return part;
 }
@@ -191,12 +213,6 @@ static int may_end_a_zip(const char *data, Py_ssize_t length)
     return 0;
 }
 
-static PyObject *answer(PyObject *head, PyObject *tail, long long read, int maybe,
-                        PyObject *appended)
-{
-    return Py_BuildValue("(OOLOO)", head, tail, read, maybe ? Py_True : Py_False, appended);
-}
-
 /* The parts of judge._spec's spec: (EDGE, TAIL, MIN_SIZE, PROBE, starts, near, far, far first,
  * far end, the others' `marked`, containers.appended). */
 typedef struct {
@@ -285,7 +301,89 @@ static PyObject *appended(const char *data, Py_ssize_t length, long long size,
     return found;
 }
 
-/* edges_at(fd, base, size, sniff, strict, spec): judge._edges_at's answer. */
+/* A file's edges (reading.edges: its first EDGE bytes, and its last EDGE bytes past them) read
+ * into one bytes object after its size's 8 bytes, little-endian: what a fingerprint digests
+ * (signals.exact's key_of). *head_length: the bytes of the head in it. A head read short
+ * (a folder's file that shrank) is all there is: no tail is read. With `strict`, a read
+ * short of the file's size is an OSError: the media ends inside the file. NULL with the error
+ * set. */
+static PyObject *edges_read(int fd, long long base, long long size, int strict,
+                            const Spec *spec, Py_ssize_t *head_length, long long *read)
+{
+    long long first = size < spec->edge ? size : spec->edge;
+    long long start = size - spec->edge > spec->edge ? size - spec->edge : spec->edge;
+    long long tail = size > spec->edge ? size - start : 0;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(8 + first + tail));
+    if (out == NULL)
+        return NULL;
+    unsigned char *data = (unsigned char *)PyBytes_AS_STRING(out);
+    for (int i = 0; i < 8; i++)
+        data[i] = (unsigned char)((unsigned long long)size >> (8 * i));
+    Py_ssize_t got = pread_into(fd, (char *)data + 8, (Py_ssize_t)first, base);
+    if (got < 0)
+        goto failed;
+    *read += got;
+    *head_length = got;
+    if (strict && got < first) {
+        Py_DECREF(out);
+        return ends_inside(got, size);
+    }
+    Py_ssize_t length = 8 + got;
+    if (got == first && tail) {
+        Py_ssize_t more = pread_into(fd, (char *)data + 8 + first, (Py_ssize_t)tail,
+                                     base + start);
+        if (more < 0)
+            goto failed;
+        *read += more;
+        if (strict && more < tail) {
+            Py_DECREF(out);
+            return ends_inside(start + more, size);
+        }
+        length += more;
+    }
+    if (length < PyBytes_GET_SIZE(out) && _PyBytes_Resize(&out, length) < 0)
+        return NULL;
+    return out;
+failed:
+    Py_DECREF(out);
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+/* judge._sniffed of edges read (edges_read's `edges`, `head_length` of them the head):
+ * whether they leave the file maybe a container, 1 or 0 (-1 on error), and *appended the
+ * reader of an archive appended to it (a new reference; None where there is none). */
+static int sniffed(int fd, long long base, long long size, PyObject *edges,
+                   Py_ssize_t head_length, const Spec *spec, int strict, long long *read,
+                   PyObject **appended_to)
+{
+    Py_INCREF(Py_None);
+    *appended_to = Py_None;
+    if (size < spec->min_size)
+        return 0;
+    if (head_length < (size < spec->edge ? size : spec->edge))
+        return 1;   /* shorter than its size said: the full read tells */
+    const char *data = PyBytes_AS_STRING(edges) + 8;
+    PyObject *head = PyBytes_FromStringAndSize(data, head_length);
+    if (head == NULL)
+        return -1;
+    int marked = marked_at(fd, base, size, head, spec, strict, read);
+    Py_DECREF(head);
+    if (marked)
+        return marked;
+    /* an archive appended: the last TAIL bytes of the tail, or of a head that is all of it */
+    Py_ssize_t tail = PyBytes_GET_SIZE(edges) - 8 - head_length;
+    const char *whole = tail ? data + head_length : (head_length == size ? data : "");
+    Py_ssize_t length = tail ? tail : (head_length == size ? head_length : 0);
+    Py_ssize_t from = length > spec->tail ? length - (Py_ssize_t)spec->tail : 0;
+    PyObject *found = appended(whole + from, length - from, size, spec);
+    if (found == NULL)
+        return -1;
+    Py_SETREF(*appended_to, found);
+    return found != Py_None;
+}
+
+/* edges_at(fd, base, size, sniff, strict, spec): judge._edges_at's (head, tail, read, maybe,
+ * appended). */
 static PyObject *edges_at(PyObject *self, PyObject *args)
 {
     int fd, sniff, strict;
@@ -295,114 +393,162 @@ static PyObject *edges_at(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "iLLppO!", &fd, &base, &size, &sniff, &strict,
                           &PyTuple_Type, &spec_tuple) || !unpack_spec(spec_tuple, &spec))
         return NULL;
-    long long first = size < spec.edge ? size : spec.edge, read = 0;
-    PyObject *head = read_part(fd, base, 0, first, size, strict, &read);
-    if (head == NULL)
+    long long read = 0;
+    Py_ssize_t head_length = 0;
+    PyObject *edges = edges_read(fd, base, size, strict, &spec, &head_length, &read);
+    if (edges == NULL)
         return NULL;
-    PyObject *tail = NULL, *result = NULL;
-    if (read == first && size > spec.edge) {   /* reading.edges: the tail past the head, its
-                                                * last EDGE bytes */
-        long long start = size - spec.edge > spec.edge ? size - spec.edge : spec.edge;
-        tail = read_part(fd, base, start, size - start, size, strict, &read);
-    } else   /* the whole file, or (a folder's) what a short head left */
-        tail = PyBytes_FromStringAndSize(NULL, 0);
-    if (tail == NULL)
+    PyObject *found = Py_None, *result = NULL;
+    int maybe = 0;
+    Py_INCREF(found);
+    if (sniff && (maybe = sniffed(fd, base, size, edges, head_length, &spec, strict, &read,
+                                  &found)) < 0)
         goto done;
-    if (!sniff || size < spec.min_size) {
-        result = answer(head, tail, read, 0, Py_None);
-        goto done;
-    }
-    Py_ssize_t head_length = PyBytes_GET_SIZE(head);
-    if (head_length < first) {
-        result = answer(head, tail, read, 1, Py_None);
-        goto done;
-    }
-    int marked = marked_at(fd, base, size, head, &spec, strict, &read);
-    if (marked < 0)
-        goto done;
-    if (marked) {
-        result = answer(head, tail, read, 1, Py_None);
-        goto done;
-    }
-    /* an archive appended: the last TAIL bytes of the tail, or of a head that is all of it */
-    PyObject *whole = PyBytes_GET_SIZE(tail) ? tail : (head_length == size ? head : NULL);
-    Py_ssize_t length = whole == NULL ? 0 : PyBytes_GET_SIZE(whole);
-    Py_ssize_t from = length > spec.tail ? length - (Py_ssize_t)spec.tail : 0;
-    PyObject *found = appended(whole == NULL ? "" : PyBytes_AS_STRING(whole) + from,
-                               length - from, size, &spec);
-    if (found == NULL)
-        goto done;
-    result = answer(head, tail, read, found != Py_None, found);
-    Py_DECREF(found);
+    const char *data = PyBytes_AS_STRING(edges) + 8;
+    result = Py_BuildValue("(y#y#LOO)", data, head_length, data + head_length,
+                           PyBytes_GET_SIZE(edges) - 8 - head_length, read,
+                           maybe ? Py_True : Py_False, found);
 done:
-    Py_DECREF(head);
-    Py_XDECREF(tail);
+    Py_DECREF(edges);
+    Py_XDECREF(found);
     return result;
 }
 
-/* probe_at(fd, base, size, strict, spec): containers.probe_source's (maybe, read, appended) of
- * a file at `base` of `fd`, the same reads in the same order: its first PROBE bytes, the far
- * marks past them, and, where neither shows a container, its last TAIL bytes (taken from the
- * head where that is the whole file). What a file read only to tell a container costs: 11 us
- * through probe_source's reader, 4.3 here. */
-static PyObject *probe_at(PyObject *self, PyObject *args)
+/* containers.probe_source's answer of a file at `base` of `fd`, the same reads in the same
+ * order: its first PROBE bytes, the far marks past them, and, where neither shows a container,
+ * its last TAIL bytes (taken from the head where that is the whole file). Whether it is maybe
+ * a container (1, 0; -1 on error), its bytes read added to *read, and *appended_to the reader
+ * of an archive appended (a new reference, None where there is none). */
+static int probed(int fd, long long base, long long size, int strict, const Spec *spec,
+                  long long *read, PyObject **appended_to)
 {
-    int fd, strict;
-    long long base, size;
-    PyObject *spec_tuple;
-    Spec spec;
-    if (!PyArg_ParseTuple(args, "iLLpO!", &fd, &base, &size, &strict, &PyTuple_Type,
-                          &spec_tuple) || !unpack_spec(spec_tuple, &spec))
-        return NULL;
-    long long first = size < spec.probe ? size : spec.probe, read = 0;
-    PyObject *head = read_part(fd, base, 0, first, size, strict, &read);
+    *appended_to = NULL;
+    long long first = size < spec->probe ? size : spec->probe;
+    PyObject *head = read_part(fd, base, 0, first, size, strict, read);
     if (head == NULL)
-        return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t head_length = PyBytes_GET_SIZE(head);
+        return -1;
     int marked = 0;   /* containers.probe */
-    if (size >= spec.min_size) {
-        if (head_length < first)
-            marked = 1;   /* shorter than its size said: the full read tells */
-        else
-            marked = marked_at(fd, base, size, head, &spec, strict, &read);
-    }
-    if (marked < 0)
-        goto done;
+    Py_ssize_t head_length = PyBytes_GET_SIZE(head);
+    if (size >= spec->min_size)
+        marked = head_length < first ? 1   /* shorter than its size said: the full read tells */
+                                     : marked_at(fd, base, size, head, spec, strict, read);
     if (marked) {
-        result = Py_BuildValue("(OLO)", Py_True, read, Py_None);
-        goto done;
+        Py_DECREF(head);
+        if (marked > 0) {
+            Py_INCREF(Py_None);
+            *appended_to = Py_None;
+        }
+        return marked;
     }
     PyObject *found;
     if (head_length == size) {   /* containers.tail_of: the head is all of it */
-        Py_ssize_t from = head_length > spec.tail ? head_length - (Py_ssize_t)spec.tail : 0;
-        found = appended(PyBytes_AS_STRING(head) + from, head_length - from, size, &spec);
+        Py_ssize_t from = head_length > spec->tail ? head_length - (Py_ssize_t)spec->tail : 0;
+        found = appended(PyBytes_AS_STRING(head) + from, head_length - from, size, spec);
     } else {
-        long long length = size < spec.tail ? size : spec.tail;
-        long long tail_read = 0;
-        PyObject *last = read_part(fd, base, size - length, length, size, strict, &tail_read);
-        if (last == NULL)
-            goto done;
-        read += tail_read;
-        found = appended(PyBytes_AS_STRING(last), PyBytes_GET_SIZE(last), size, &spec);
-        Py_DECREF(last);
+        long long length = size < spec->tail ? size : spec->tail;
+        PyObject *last = read_part(fd, base, size - length, length, size, strict, read);
+        found = last == NULL ? NULL : appended(PyBytes_AS_STRING(last), PyBytes_GET_SIZE(last),
+                                               size, spec);
+        Py_XDECREF(last);
     }
-    if (found == NULL)
-        goto done;
-    result = Py_BuildValue("(OLO)", found != Py_None ? Py_True : Py_False, read, found);
-    Py_DECREF(found);
-done:
     Py_DECREF(head);
+    if (found == NULL)
+        return -1;
+    *appended_to = found;
+    return found != Py_None;
+}
+
+/* What screen() does with a file (judge.SCREEN_*): its edges read, its edges read and sniffed,
+ * or only what tells a container read (probed()). */
+enum { EDGES = 0, EDGES_SNIFFED = 1, PROBED = 2 };
+
+/* One file's answer in screen(): (read, maybe, edges), edges None where it is maybe a
+ * container or only probed. NULL with the error set. */
+static PyObject *screened(int fd, long long base, long long size, int mode, int strict,
+                          const Spec *spec)
+{
+    long long read = 0;
+    PyObject *found = NULL, *edges = Py_None;
+    int maybe;
+    if (mode == PROBED) {
+        maybe = probed(fd, base, size, strict, spec, &read, &found);
+        Py_INCREF(edges);
+    } else {
+        Py_ssize_t head_length = 0;
+        edges = edges_read(fd, base, size, strict, spec, &head_length, &read);
+        if (edges == NULL)
+            return NULL;
+        maybe = mode == EDGES_SNIFFED ?
+            sniffed(fd, base, size, edges, head_length, spec, strict, &read, &found) : 0;
+        if (maybe > 0)
+            Py_SETREF(edges, Py_NewRef(Py_None));
+    }
+    Py_XDECREF(found);
+    if (maybe < 0) {
+        Py_DECREF(edges);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(LON)", read, maybe ? Py_True : Py_False, edges);
     return result;
+}
+
+/* screen(fds, bases, sizes, modes, strict, spec, caught): judge._screen_at's answers, a file
+ * each: what the batch screen reads of each file at `bases[i]` of `fds[i]`, as `modes[i]`
+ * says (screened()), in one call where each was a call of its own and the Python around it. An error of a class in `caught` (a read's) is a file's answer None; any
+ * other is raised. */
+static PyObject *screen(PyObject *self, PyObject *args)
+{
+    PyObject *fds, *bases, *sizes, *spec_tuple, *caught;
+    const char *modes;
+    Py_ssize_t count;
+    int strict;
+    Spec spec;
+    if (!PyArg_ParseTuple(args, "O!O!O!y#pO!O", &PyList_Type, &fds, &PyList_Type, &bases,
+                          &PyList_Type, &sizes, &modes, &count, &strict, &PyTuple_Type,
+                          &spec_tuple, &caught) || !unpack_spec(spec_tuple, &spec))
+        return NULL;
+    if (PyList_GET_SIZE(fds) != count || PyList_GET_SIZE(bases) != count ||
+        PyList_GET_SIZE(sizes) != count) {
+        PyErr_SetString(PyExc_ValueError, "screen() takes as many descriptors, bases, sizes "
+                                          "and modes");
+        return NULL;
+    }
+    PyObject *out = PyList_New(count);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        long fd = PyLong_AsLong(PyList_GET_ITEM(fds, i));
+        long long base = PyLong_AsLongLong(PyList_GET_ITEM(bases, i));
+        long long size = PyLong_AsLongLong(PyList_GET_ITEM(sizes, i));
+        if (PyErr_Occurred() || fd < INT_MIN || fd > INT_MAX || modes[i] < EDGES ||
+            modes[i] > PROBED) {
+            if (!PyErr_Occurred())   /* a descriptor out of range, as os.pread's OverflowError */
+                PyErr_SetString(PyExc_ValueError, "a descriptor is a C int, a screen mode 0, 1 "
+                                                  "or 2");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *answer = screened((int)fd, base, size, modes[i], strict, &spec);
+        if (answer == NULL) {
+            if (!PyErr_ExceptionMatches(caught)) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyErr_Clear();
+            answer = Py_NewRef(Py_None);
+        }
+        PyList_SET_ITEM(out, i, answer);
+    }
+    return out;
 }
 
 static PyMethodDef methods[] = {
     {"edges_at", edges_at, METH_VARARGS,
      "edges_at(fd, base, size, sniff, strict, spec): judge._edges_at's (head, tail, read, "
      "maybe, appended)."},
-    {"probe_at", probe_at, METH_VARARGS,
-     "probe_at(fd, base, size, strict, spec): containers.probe_source's (maybe, read, "
-     "appended) of a file at `base` of `fd`."},
+    {"screen", screen, METH_VARARGS,
+     "screen(fds, bases, sizes, modes, strict, spec, caught): judge._screen_at's answers, "
+     "(read, maybe, edges) or None a file."},
     {"is_tar", is_tar, METH_O,
      "is_tar(head): whether a tar archive's first header begins `head` (compressed._is_tar)."},
     {NULL, NULL, 0, NULL}};

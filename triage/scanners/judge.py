@@ -66,6 +66,11 @@ PREFETCH_AHEAD = _ahead(_open_files_limit())
 WHOLE_AHEAD = 64 << 20
 PLANS_KEPT = 1 << 16   # sizes whose Plan a judge keeps (a few MB at most)
 
+# What the batch screen does with a file (_screen_at's modes): reads its edges, reads them and
+# looks for a container's marks (its plan may open one), or reads only what tells a container.
+SCREEN_EDGES, SCREEN_SNIFFED, SCREEN_PROBED = 0, 1, 2
+SCREEN_CHUNK = 64   # files a call of _screen_at reads: a few hundred KiB held at most
+
 
 class Plan(NamedTuple):
     """What a file calls for by its size alone (Judge.plan), and what follows from that, made
@@ -77,12 +82,22 @@ class Plan(NamedTuple):
     opens: bool               # a container might be opened: its head tells
     reads: bool               # the file is opened at all
     planned: int              # Judge.planned_bytes
+    # What the batch screen reads of such a file (SCREEN_*), None where it cannot settle it:
+    # its fingerprints and nothing else (its edges, sniffed where it may open a container), or
+    # nothing but a look for a container's marks (and no video: the judge reads its head).
+    screen: Optional[int]
 
     @classmethod
     def of(cls, size: int, digests: FrozenSet[str], screens: FrozenSet[str], image: bool,
-           opens: bool) -> "Plan":
+           opens: bool, video: bool = False) -> "Plan":
+        """`video`: a video might be decoded (the judge's sets hold a video signal)."""
+        screen = None
+        if screens and not (digests or image):
+            screen = SCREEN_SNIFFED if opens else SCREEN_EDGES
+        elif opens and not (digests or screens or image) and not (video and size > 0):
+            screen = SCREEN_PROBED
         return cls(digests, screens, image, opens, bool(digests or screens or image or opens),
-                   _planned(size, digests, screens, image, opens))
+                   _planned(size, digests, screens, image, opens), screen)
 
 
 def _planned(size: int, digests: FrozenSet[str], screens: FrozenSet[str], image: bool,
@@ -185,19 +200,6 @@ def _edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool
     return _sniffed(_At(fd, base, size, strict), size, head, tail, sniff)
 
 
-def _probe(source, size: int) -> Tuple[bool, int, Optional[containers.ContainerReader]]:
-    """containers.probe_source of what _opened gave: a folder's descriptor, or a file in one
-    run of a raw image (_At), by _edges.c's probe_at where it is built (4.3 us a file against
-    11); any other source, and without it, by probe_source itself."""
-    if _edges_c is not None:
-        kind = type(source)
-        if kind is int:
-            return _edges_c.probe_at(source, 0, size, False, _spec())
-        if kind is _At:
-            return _edges_c.probe_at(source.fd, source.base, size, True, _spec())
-    return containers.probe_source(source, size)
-
-
 def _part(fd: int, base: int, at: int, length: int, size: int, strict: bool) -> bytes:
     """`length` bytes of a file of `size` bytes from its offset `at` (`base` + `at` of `fd`);
     with `strict`, fewer is an OSError: the media ends inside the file."""
@@ -210,6 +212,36 @@ def _part(fd: int, base: int, at: int, length: int, size: int, strict: bool) -> 
 def _compiled_edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool):
     """_edges_at, by its C twin (_edges.c) with the marks table it asks (_spec)."""
     return _edges_c.edges_at(fd, base, size, sniff, strict, _spec())
+
+
+def _screen_at(fds: List[int], bases: List[int], sizes: List[int], modes, strict: bool
+               ) -> list:
+    """What the batch screen reads of each file at bases[i] of the descriptor fds[i], as
+    modes[i] says, `strict` as _edges_at's: (bytes read, maybe a container, its edges as a
+    fingerprint's key_of digests them: size, head and tail; None where it is maybe a
+    container, or only probed), or None where a read failed. The answers of _edges_at and of
+    containers.probe_source, a file at a time. _edges.c's screen is its twin, step for step;
+    this runs where it is not built."""
+    out: list = []
+    for fd, base, size, mode in zip(fds, bases, sizes, modes):
+        try:
+            if mode == SCREEN_PROBED:
+                maybe, read, _ = containers.probe_source(_At(fd, base, size, strict), size)
+                out.append((read, maybe, None))
+                continue
+            head, tail, read, maybe, _ = _edges_at(fd, base, size, mode == SCREEN_SNIFFED,
+                                                   strict)
+        except READ_ERRORS:
+            out.append(None)
+            continue
+        out.append((read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail))
+    return out
+
+
+def _compiled_screen_at(fds: List[int], bases: List[int], sizes: List[int], modes,
+                        strict: bool) -> list:
+    """_screen_at, by its C twin (_edges.c) with the marks table it asks (_spec)."""
+    return _edges_c.screen(fds, bases, sizes, bytes(modes), strict, _spec(), READ_ERRORS)
 
 
 _spec_of: tuple = (None, None)   # (the marks table, its spec)
@@ -233,6 +265,7 @@ try:   # optional (setup.py): without it, the same answers from _edges_at, slowe
 except ImportError:
     _edges_c = None
 _read_at = _edges_at if _edges_c is None else _compiled_edges_at
+_screen_many = _screen_at if _edges_c is None else _compiled_screen_at
 
 
 class _At:
@@ -317,6 +350,68 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     finally:
         for _, _, reader, _ in waiting:
             _close(reader)
+
+
+def _screened(opened, chunk: int = SCREEN_CHUNK):
+    """(position, plan, answer) of each file _prefetched opened (`opened`), answer as
+    _screen_at's: `chunk` files at a time read by position, where the source is a folder's
+    descriptor or a place in a raw image (one call for them all: a file's own calls and their
+    Python were most of a screened file's time), any other through its reader. Each source is
+    closed once read."""
+    held: list = []
+    for item in opened:
+        held.append(item)
+        if len(held) >= chunk:
+            yield from _screen_chunk(held)
+            held = []
+    if held:
+        yield from _screen_chunk(held)
+
+
+def _screen_chunk(held: list) -> list:
+    """_screened's answers of a chunk of opened files, in order, their sources closed."""
+    try:
+        answers: list = [None] * len(held)
+        # a folder's descriptors (read loosely) and places in a raw image (strictly), each
+        # as (positions, descriptors, bases, sizes, modes)
+        loose: tuple = ([], [], [], [], [])
+        strict: tuple = ([], [], [], [], [])
+        for i, (_, entry, source, plan) in enumerate(held):
+            kind = type(source)
+            if kind is _At:
+                group, fd, base = strict, source.fd, source.base
+            elif kind is int:
+                group, fd, base = loose, source, 0
+            else:
+                answers[i] = _read_through(source, entry.size, plan.screen)
+                continue
+            positions, fds, bases, sizes, modes = group
+            positions.append(i)
+            fds.append(fd)
+            bases.append(base)
+            sizes.append(entry.size)
+            modes.append(plan.screen)
+        for is_strict, (positions, fds, bases, sizes, modes) in ((False, loose), (True, strict)):
+            if positions:
+                for i, answer in zip(positions, _screen_many(fds, bases, sizes, modes,
+                                                             is_strict)):
+                    answers[i] = answer
+        return [(at, plan, answer) for (at, _, _, plan), answer in zip(held, answers)]
+    finally:
+        for _, _, source, _ in held:
+            _close(source)
+
+
+def _read_through(reader, size: int, mode: int) -> Optional[tuple]:
+    """_screen_at's answer of a file read through its reader."""
+    try:
+        if mode == SCREEN_PROBED:
+            maybe, read, _ = containers.probe_source(reader, size)
+            return read, maybe, None
+        head, tail, read, maybe, _ = _edges(reader, size, mode == SCREEN_SNIFFED)
+    except READ_ERRORS:
+        return None
+    return read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail
 
 
 def _screen_spans(size: int, plan: "Plan") -> list:
@@ -409,7 +504,8 @@ class Judge:
                 self._plans.clear()
             plan = self._plans[size] = Plan.of(
                 size, self.exact.plan(size), self.exact.screens(size),
-                self._image_candidate(size), self._container_candidate(size))
+                self._image_candidate(size), self._container_candidate(size),
+                self.video is not None)
         return plan
 
     def learn(self, sizes) -> None:
@@ -429,7 +525,8 @@ class Judge:
             key = (digests, screens, image, opens, _planned(size, digests, screens, image, opens))
             plan = made.get(key)
             if plan is None:
-                plan = made[key] = Plan.of(size, digests, screens, image, opens)
+                plan = made[key] = Plan.of(size, digests, screens, image, opens,
+                                           self.video is not None)
             self._plans[size] = plan
 
     def settle_screened(self, entries, listed: Optional[set] = None,
@@ -454,30 +551,23 @@ class Judge:
         screened: Dict[int, int] = {}            # position -> bytes read
         probed: Dict[int, int] = {}              # the same, of files told no container
         spent: Dict[int, int] = {}               # the same, of files left to the judge
-        keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, keys)
-        for at, entry, reader, plan in _prefetched(self._screenable(entries, screenable)):
-            size = entry.size
-            try:
-                if plan.screens:
-                    head, tail, read, maybe, _ = _edges(reader, size, plan.opens)
-                else:
-                    maybe, read, _ = _probe(reader, size)
-            except READ_ERRORS:
+        keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, edges)
+        for at, plan, answer in _screened(_prefetched(self._screenable(entries, screenable))):
+            if answer is None:   # not read here: the judge reads it, and records why not
                 continue
-            finally:
-                _close(reader)
+            read, maybe, edges = answer
             if maybe:   # a container, maybe: the judge opens it
                 spent[at] = read
-                continue
-            if not plan.screens:
+            elif not plan.screens:
                 probed[at] = read
-                continue
-            screened[at] = read
-            for name in plan.screens:
-                positions, values = keys.setdefault(name, ([], []))
-                positions.append(at)
-                values.append(signals.get(name).key_from_edges(head, tail, size))
+            else:
+                screened[at] = read
+                for name in plan.screens:
+                    positions, values = keys.setdefault(name, ([], []))
+                    positions.append(at)
+                    values.append(edges)
         for name, (positions, values) in keys.items():
+            values = list(map(signals.get(name).key_of, values))
             for at, is_listed in zip(positions, self.exact.listed(name, values).tolist()):
                 if is_listed and at in screened:
                     spent[at] = screened.pop(at)
@@ -534,19 +624,16 @@ class Judge:
             if self.screenable(entry) if told is None else told[at]:
                 yield at, entry, self.plan(entry.size)
 
-    def screenable(self, entry: FileEntry) -> bool:
-        """Whether settle_screened may settle a file: its size calls for fingerprints and
-        nothing else, or for nothing but a look for container marks (and no video: the judge
-        reads a video's head); not a member, not stored encrypted, not sized like an encrypted
+    def screenable(self, entry: FileEntry, plan: Optional[Plan] = None) -> bool:
+        """Whether settle_screened may settle a file: its size calls for what the batch screen
+        reads (Plan.screen); not a member, not stored encrypted, not sized like an encrypted
         volume (the judge looks for one). By its size and how it is stored alone: every name
-        of one content is screenable alike."""
+        of one content is screenable alike. `plan`: its size's, where the caller has it."""
         size = entry.size
         if entry.member is not None or entry.encrypted is not None or \
                 hidden_volume.candidate(size):
             return False
-        plan = self.plan(size)
-        return bool(plan.screens and not (plan.digests or plan.image)) or \
-            self._only_to_tell_a_container(plan, size)
+        return (plan or self.plan(size)).screen is not None
 
     def _only_to_tell_a_container(self, plan: Plan, size: int) -> bool:
         """Whether a file of `size` (its `plan`) is read only to tell whether it is a

@@ -137,6 +137,13 @@ class _Fingerprint(Signal):
     def new(cls):
         return _EdgeHasher(cls)
 
+    @staticmethod
+    def key_of(edges: bytes) -> bytes:
+        """The fingerprint, as key_from_edges gives it, of a file's size (8 bytes,
+        little-endian), head and tail read as one bytes object (the batch screen's: one call
+        a file, of a function that takes no more)."""
+        raise NotImplementedError
+
     @classmethod
     def key_from_edges(cls, head: bytes, tail: bytes, size: int) -> bytes:
         """The fingerprint as a set stores it: its 16 bytes."""
@@ -160,6 +167,10 @@ class Edges(_Fingerprint):
     def _digest(size: bytes):
         return hashlib.blake2b(size, digest_size=16)
 
+    @staticmethod
+    def key_of(edges: bytes) -> bytes:
+        return hashlib.blake2b(edges, digest_size=16).digest()
+
 
 @register
 class EdgesXXH3(_Fingerprint):
@@ -174,5 +185,7 @@ class EdgesXXH3(_Fingerprint):
     @staticmethod
     def _digest(size: bytes):
         return xxhash.xxh3_128(size)
+
+    key_of = staticmethod(xxhash.xxh3_128_digest)
 
 FINGERPRINT = EdgesXXH3.name   # the fingerprint `hashset build` stores by default
