@@ -237,6 +237,11 @@ def test_a_chunk_read_by_position_answers_as_reads_through_a_reader(laid_out, sc
     finally:
         for fd in own.values():
             os.close(fd)
+    # a folder's files by their paths (opened there, as folder.open_descriptor opens them),
+    # one that is gone among them
+    assert screen_at([str(root / name) for name in names] + [str(root / "gone")],
+                     [0] * (len(names) + 1), sizes + [100], modes + [judge.SCREEN_EDGES],
+                     False) == expected + [None]
     told = {(name, mode): answer[:2] for name, mode, answer in zip(names, modes, expected)}
     # not all one: marks, ISO's past the head, appended, none; edges, far marks and tails read
     sniffed, probed = judge.SCREEN_SNIFFED, judge.SCREEN_PROBED
@@ -357,3 +362,45 @@ def test_the_screen_reads_a_chunk_of_sources_of_every_kind_in_order_and_closes_t
         assert [answer for _, _, answer in answers] == expected
     finally:
         os.close(blob)
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_batch_is_screened_alike_in_place_and_through_opened_sources(laid_out, tmp_path,
+                                                                        monkeypatch, warm):
+    """judge._screen_all: a folder's files, found in the page cache, read by their paths in
+    chunks, and otherwise (a cold cache, a path too long to be opened whole, a file that is
+    not a folder's) opened and asked for one by one: the same answer of each file either way,
+    in any mix; a file gone since it was listed is not read here."""
+    from triage.evidence import folder as folder_module
+    root, files, _ = laid_out
+    deep = tmp_path / ("d" * 200) / ("e" * 200) / ("f" * 200) / ("g" * 200) / ("h" * 200)
+    deep.mkdir(parents=True)
+    (deep / "deep.bin").write_bytes(files["random-50000"])
+    named = [(root / name, len(data)) for name, data in sorted(files.items())]
+    named += [(deep / "deep.bin", 50_000), (root / "gone", 100)]
+    modes = [(judge.SCREEN_EDGES, judge.SCREEN_SNIFFED, judge.SCREEN_PROBED)[i % 3]
+             for i in range(len(named))]
+    items = []
+    for at, ((path, size), mode) in enumerate(zip(named, modes)):
+        entry = SimpleNamespace(size=size, open=folder_module.OsFile(str(path)))
+        items.append((at, entry, judge.Plan(frozenset(), frozenset(), False, False, True, 0,
+                                            mode)))
+    # a reader of another kind among them
+    reader_entry = SimpleNamespace(size=len(files["zip"]),
+                                   open=lambda: open(root / "zip", "rb"))
+    items.append((len(items), reader_entry,
+                  judge.Plan(frozenset(), frozenset(), False, False, True, 0,
+                             judge.SCREEN_SNIFFED)))
+    looked = []
+    monkeypatch.setattr(judge, "in_cache", lambda fd, offset: looked.append(fd) or warm)
+    answers = list(judge._screen_all(items, chunk=5))
+    # each file answered once (the gone one, if at all, with None: not read here)
+    assert sorted(at for at, _, _ in answers if at != len(named) - 1) == \
+        [at for at, _, _ in items if at != len(named) - 1]
+    assert all(answer is None for at, _, answer in answers if at == len(named) - 1)
+    assert all(plan is items[at][2] for at, plan, _ in answers)
+    expected = {at: _expected(path, size, mode)
+                for at, ((path, size), mode) in enumerate(zip(named[:-1], modes))}
+    expected[len(named)] = _expected(root / "zip", len(files["zip"]), judge.SCREEN_SNIFFED)
+    assert {at: answer for at, _, answer in answers if answer is not None} == expected
+    assert looked   # the cache was looked at

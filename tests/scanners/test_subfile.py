@@ -528,20 +528,31 @@ def test_a_screened_scan_of_a_folder_reads_its_files_by_bare_descriptors_and_lea
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert sorted(h["path"] for h in report["hits"]) == ["/copy.bin", "/small.bin"]
     assert report["summary"]["files_screened"] == 1
-    # in one process: what the screen gives is the judge's, file by file
-    opened = []
-    real = folder_module.OsFile.descriptor
-    monkeypatch.setattr(folder_module.OsFile, "descriptor",
-                        lambda self: opened.append(self.path) or real(self))
-    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
-        judge = Judge([hs])
-        entries = sorted(ev.entries(), key=lambda e: e.path)
-        judge.learn([e.size for e in entries])
-        settled, spent = judge.settle_screened(entries)
-        assert {entries[i].path for i in settled} == {"/other.bin"}
-        assert all(judge(entries[i]).brief() == brief for i, brief in settled.items())
-    assert sorted(opened) == sorted(str(folder / n) for n in ("copy.bin", "other.bin",
-                                                                 "same-edges.bin", "small.bin"))
+    # in one process: what the screen gives is the judge's, file by file, whether the cache
+    # looks warm (the files read by their paths, in place) or cold (each opened as a bare
+    # descriptor, and asked for ahead)
+    from triage.scanners import judge as judge_module
+    paths = sorted(str(folder / n) for n in ("copy.bin", "other.bin", "same-edges.bin",
+                                             "small.bin"))
+    for warm, read_as in ((True, paths), (False, [])):
+        opened, sources = [], []
+        real, screen_many = folder_module.OsFile.descriptor, judge_module._screen_many
+        monkeypatch.setattr(folder_module.OsFile, "descriptor",
+                            lambda self: opened.append(self.path) or real(self))
+        monkeypatch.setattr(judge_module, "in_cache", lambda fd, offset: warm)
+        monkeypatch.setattr(judge_module, "_screen_many",
+                            lambda given, *rest: sources.extend(given) or
+                            screen_many(given, *rest))
+        with load(reference_set) as hs, open_evidence(str(folder)) as ev:
+            judge = Judge([hs])
+            entries = sorted(ev.entries(), key=lambda e: e.path)
+            judge.learn([e.size for e in entries])
+            settled, spent = judge.settle_screened(entries)
+            assert {entries[i].path for i in settled} == {"/other.bin"}
+            assert all(judge(entries[i]).brief() == brief for i, brief in settled.items())
+        assert sorted(s for s in sources if type(s) is str) == read_as
+        assert sorted(opened) == (paths if not warm else [])
+        monkeypatch.undo()
 
 
 def test_what_a_screened_file_has_read_first_is_asked_ahead_and_nothing_of_an_unread_one(

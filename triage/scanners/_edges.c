@@ -20,9 +20,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef O_NOATIME   /* Linux's: elsewhere, access times are as the OS keeps them */
+#define O_NOATIME 0
+#endif
 
 /* Up to `length` bytes of `fd` from `offset` into `buffer`, fewer at its end (os.pread, again
  * until the end or an error): their count, or -1 with errno set. */
@@ -492,43 +497,88 @@ static PyObject *screened(int fd, long long base, long long size, int mode, int 
     return result;
 }
 
-/* screen(fds, bases, sizes, modes, strict, spec, caught): judge._screen_at's answers, a file
- * each: what the batch screen reads of each file at `bases[i]` of `fds[i]`, as `modes[i]`
- * says (screened()), in one call where each was a call of its own and the Python around it. An error of a class in `caught` (a read's) is a file's answer None; any
- * other is raised. */
+/* A folder's file opened by its path as folder.open_descriptor opens it: read-only, no link
+ * followed, its access time left alone where the OS lets us (O_NOATIME is refused on a file
+ * of another owner: then without it), closed on exec. -1 with errno set where it cannot be. */
+static int open_named(const char *path)
+{
+    int fd;
+    Py_BEGIN_ALLOW_THREADS
+    do
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == EPERM)
+        do
+            fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+    Py_END_ALLOW_THREADS
+    return fd;
+}
+
+/* screened() of a file named by `source`: a descriptor (an int), or a folder's file by its
+ * path (str or bytes, opened here as open_named, and closed). NULL with the error set. */
+static PyObject *screened_source(PyObject *source, long long base, long long size, int mode,
+                                 int strict, const Spec *spec)
+{
+    if (PyLong_Check(source)) {
+        long fd = PyLong_AsLong(source);
+        if (fd == -1 && PyErr_Occurred())
+            return NULL;
+        if (fd < INT_MIN || fd > INT_MAX)   /* as os.pread's OverflowError */
+            return PyErr_Format(PyExc_ValueError, "a descriptor is a C int");
+        return screened((int)fd, base, size, mode, strict, spec);
+    }
+    PyObject *path = NULL;
+    if (!PyUnicode_FSConverter(source, &path))   /* str or bytes, as os.open takes them */
+        return NULL;
+    int fd = open_named(PyBytes_AS_STRING(path));
+    if (fd < 0) {
+        PyObject *failed = PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
+        Py_DECREF(path);
+        return failed;
+    }
+    Py_DECREF(path);
+    PyObject *answer = screened(fd, base, size, mode, strict, spec);
+    close(fd);   /* read-only: nothing to lose; what an error of close could say, a read said */
+    return answer;
+}
+
+/* screen(sources, bases, sizes, modes, strict, spec, caught): judge._screen_at's answers, a
+ * file each: what the batch screen reads of each file at `bases[i]` of sources[i] (a
+ * descriptor, or a folder's file by its path), as `modes[i]` says (screened()), in one call
+ * where each was a call of its own and the Python around it. An error of a class in `caught`
+ * (a read's, an open's) is a file's answer None; any other is raised. */
 static PyObject *screen(PyObject *self, PyObject *args)
 {
-    PyObject *fds, *bases, *sizes, *spec_tuple, *caught;
+    PyObject *sources, *bases, *sizes, *spec_tuple, *caught;
     const char *modes;
     Py_ssize_t count;
     int strict;
     Spec spec;
-    if (!PyArg_ParseTuple(args, "O!O!O!y#pO!O", &PyList_Type, &fds, &PyList_Type, &bases,
+    if (!PyArg_ParseTuple(args, "O!O!O!y#pO!O", &PyList_Type, &sources, &PyList_Type, &bases,
                           &PyList_Type, &sizes, &modes, &count, &strict, &PyTuple_Type,
                           &spec_tuple, &caught) || !unpack_spec(spec_tuple, &spec))
         return NULL;
-    if (PyList_GET_SIZE(fds) != count || PyList_GET_SIZE(bases) != count ||
+    if (PyList_GET_SIZE(sources) != count || PyList_GET_SIZE(bases) != count ||
         PyList_GET_SIZE(sizes) != count) {
-        PyErr_SetString(PyExc_ValueError, "screen() takes as many descriptors, bases, sizes "
-                                          "and modes");
+        PyErr_SetString(PyExc_ValueError, "screen() takes as many sources, bases, sizes and "
+                                          "modes");
         return NULL;
     }
     PyObject *out = PyList_New(count);
     if (out == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < count; i++) {
-        long fd = PyLong_AsLong(PyList_GET_ITEM(fds, i));
         long long base = PyLong_AsLongLong(PyList_GET_ITEM(bases, i));
         long long size = PyLong_AsLongLong(PyList_GET_ITEM(sizes, i));
-        if (PyErr_Occurred() || fd < INT_MIN || fd > INT_MAX || modes[i] < EDGES ||
-            modes[i] > PROBED) {
-            if (!PyErr_Occurred())   /* a descriptor out of range, as os.pread's OverflowError */
-                PyErr_SetString(PyExc_ValueError, "a descriptor is a C int, a screen mode 0, 1 "
-                                                  "or 2");
+        if (PyErr_Occurred() || modes[i] < EDGES || modes[i] > PROBED) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a screen mode is 0, 1 or 2");
             Py_DECREF(out);
             return NULL;
         }
-        PyObject *answer = screened((int)fd, base, size, modes[i], strict, &spec);
+        PyObject *answer = screened_source(PyList_GET_ITEM(sources, i), base, size, modes[i],
+                                           strict, &spec);
         if (answer == NULL) {
             if (!PyErr_ExceptionMatches(caught)) {
                 Py_DECREF(out);
@@ -547,8 +597,8 @@ static PyMethodDef methods[] = {
      "edges_at(fd, base, size, sniff, strict, spec): judge._edges_at's (head, tail, read, "
      "maybe, appended)."},
     {"screen", screen, METH_VARARGS,
-     "screen(fds, bases, sizes, modes, strict, spec, caught): judge._screen_at's answers, "
-     "(read, maybe, edges) or None a file."},
+     "screen(sources, bases, sizes, modes, strict, spec, caught): judge._screen_at's "
+     "answers, (read, maybe, edges) or None a file."},
     {"is_tar", is_tar, METH_O,
      "is_tar(head): whether a tar archive's first header begins `head` (compressed._is_tar)."},
     {NULL, NULL, 0, NULL}};

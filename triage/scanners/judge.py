@@ -16,10 +16,10 @@ import numpy as np
 from .. import containers, reading, signals
 from ..containers import trailing
 from ..errors import READ_ERRORS, DamagedMedia, one_line
-from ..evidence.folder import OsFile
+from ..evidence.folder import LONG_PATH, OsFile, open_descriptor
 from ..evidence.tsk_walk import TskOpener, ends_inside
 from ..hashing import chunks, digest_stream
-from ..prefetch import Run, ask_for, in_cache, will_need
+from ..prefetch import WARM, Run, ask_for, in_cache, will_need
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
@@ -214,16 +214,22 @@ def _compiled_edges_at(fd: int, base: int, size: int, sniff: bool, strict: bool)
     return _edges_c.edges_at(fd, base, size, sniff, strict, _spec())
 
 
-def _screen_at(fds: List[int], bases: List[int], sizes: List[int], modes, strict: bool
+def _screen_at(sources: list, bases: List[int], sizes: List[int], modes, strict: bool
                ) -> list:
-    """What the batch screen reads of each file at bases[i] of the descriptor fds[i], as
-    modes[i] says, `strict` as _edges_at's: (bytes read, maybe a container, its edges as a
-    fingerprint's key_of digests them: size, head and tail; None where it is maybe a
-    container, or only probed), or None where a read failed. The answers of _edges_at and of
-    containers.probe_source, a file at a time. _edges.c's screen is its twin, step for step;
-    this runs where it is not built."""
+    """What the batch screen reads of each file at bases[i] of sources[i], as modes[i] says,
+    `strict` as _edges_at's: (bytes read, maybe a container, its edges as a fingerprint's
+    key_of digests them: size, head and tail; None where it is maybe a container, or only
+    probed), or None where it could not be opened or read. A source is a descriptor, or a
+    folder's file by its path (opened as folder.open_descriptor opens it, and closed). The
+    answers of _edges_at and of containers.probe_source, a file at a time. _edges.c's screen
+    is its twin, step for step; this runs where it is not built."""
     out: list = []
-    for fd, base, size, mode in zip(fds, bases, sizes, modes):
+    for source, base, size, mode in zip(sources, bases, sizes, modes):
+        try:
+            fd = source if type(source) is int else open_descriptor(source)
+        except READ_ERRORS:
+            out.append(None)
+            continue
         try:
             if mode == SCREEN_PROBED:
                 maybe, read, _ = containers.probe_source(_At(fd, base, size, strict), size)
@@ -234,14 +240,17 @@ def _screen_at(fds: List[int], bases: List[int], sizes: List[int], modes, strict
         except READ_ERRORS:
             out.append(None)
             continue
+        finally:
+            if fd is not source:
+                os.close(fd)
         out.append((read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail))
     return out
 
 
-def _compiled_screen_at(fds: List[int], bases: List[int], sizes: List[int], modes,
+def _compiled_screen_at(sources: list, bases: List[int], sizes: List[int], modes,
                         strict: bool) -> list:
     """_screen_at, by its C twin (_edges.c) with the marks table it asks (_spec)."""
-    return _edges_c.screen(fds, bases, sizes, bytes(modes), strict, _spec(), READ_ERRORS)
+    return _edges_c.screen(sources, bases, sizes, bytes(modes), strict, _spec(), READ_ERRORS)
 
 
 _spec_of: tuple = (None, None)   # (the marks table, its spec)
@@ -350,6 +359,83 @@ def _prefetched(files, ahead: int = PREFETCH_AHEAD):
     finally:
         for _, _, reader, _ in waiting:
             _close(reader)
+
+
+def _screen_all(files: list, chunk: int = SCREEN_CHUNK):
+    """(position, plan, answer) of each of `files` ((position, entry, plan)), answer as
+    _screen_at's. The files read by position, a folder's by their paths and a raw image's
+    where they lie, are read `chunk` at a time with no source made for each (a file's own
+    open, its place and its Python were a third of a screened file's time), where their first
+    files are found in the page cache already (a warm cache: nothing is asked ahead, as
+    prefetch.Run decides); every other file, and all of them where the look finds the cache
+    cold, as _prefetched opens and asks for it."""
+    rest: list = []
+    # (positions, plans, sources, bases, sizes, modes) of a folder's files (read loosely) and
+    # of files in one run of a raw image (strictly)
+    loose: tuple = ([], [], [], [], [], [])
+    strict: tuple = ([], [], [], [], [], [])
+    for item in files:
+        at, entry, plan = item
+        opener = entry.open
+        kind = type(opener)
+        if kind is OsFile and not opener.follow and len(opener.path) * 4 < LONG_PATH:
+            group, source, base = loose, opener.path, 0   # its path whole: no walk down to it
+        elif kind is TskOpener and (place := opener.place()) is not None:
+            group, (source, base) = strict, place
+        else:
+            rest.append(item)
+            continue
+        positions, plans, sources, bases, sizes, modes = group
+        positions.append(at)
+        plans.append(plan)
+        sources.append(source)
+        bases.append(base)
+        sizes.append(entry.size)
+        modes.append(plan.screen)
+    for is_strict, group in ((False, loose), (True, strict)):
+        positions, plans, sources, bases, sizes, modes = group
+        if not positions:
+            continue
+        if not _found_cached(sources, bases):   # cold: each asked for ahead of its read
+            cold = set(positions)
+            rest.extend(item for item in files if item[0] in cold)
+            continue
+        for start in range(0, len(positions), chunk):
+            end = start + chunk
+            yield from zip(positions[start:end], plans[start:end],
+                           _screen_many(sources[start:end], bases[start:end], sizes[start:end],
+                                        modes[start:end], is_strict))
+    if rest:
+        rest.sort(key=lambda item: item[0])
+        yield from _screened(_prefetched(rest))
+
+
+def _found_cached(sources: list, bases: List[int]) -> bool:
+    """Whether files read in place look found in the page cache, as prefetch.Run looks: the
+    first byte of each of its first WARM files, then of its 4th, 8th, 16th ... file after
+    them. A folder's file is opened to look (one that cannot be is passed over: it is not
+    read here either)."""
+    looks = list(range(min(WARM, len(sources))))
+    step = 4
+    while WARM - 1 + step < len(sources):
+        looks.append(WARM - 1 + step)
+        step *= 2
+    for i in looks:
+        source = sources[i]
+        if type(source) is int:
+            if not in_cache(source, bases[i]):
+                return False
+            continue
+        try:
+            fd = open_descriptor(source)
+        except READ_ERRORS:
+            continue
+        try:
+            if not in_cache(fd, 0):
+                return False
+        finally:
+            os.close(fd)
+    return True
 
 
 def _screened(opened, chunk: int = SCREEN_CHUNK):
@@ -552,7 +638,7 @@ class Judge:
         probed: Dict[int, int] = {}              # the same, of files told no container
         spent: Dict[int, int] = {}               # the same, of files left to the judge
         keys: Dict[str, Tuple[list, list]] = {}  # fingerprint -> (positions, edges)
-        for at, plan, answer in _screened(_prefetched(self._screenable(entries, screenable))):
+        for at, plan, answer in _screen_all(list(self._screenable(entries, screenable))):
             if answer is None:   # not read here: the judge reads it, and records why not
                 continue
             read, maybe, edges = answer
