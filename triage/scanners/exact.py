@@ -32,19 +32,21 @@ class ExactMatcher:
         return frozenset(sig for s, sigs, screen in self._carried if not screen
                          for sig in sigs if s.may_match(sig, size))
 
-    def plans_of(self, sizes: np.ndarray) -> Iterator[Tuple[FrozenSet[str], FrozenSet[str]]]:
-        """(plan(size), screens(size)) for each of an array of sizes, from one lookup of the
-        array per set and signal (a walk's chunk at a time)."""
+    def kinds_of(self, sizes: np.ndarray) -> Tuple[List[Tuple[FrozenSet[str], FrozenSet[str]]],
+                                                   np.ndarray]:
+        """(plan(size), screens(size)) of an array of sizes, from one lookup of the array per
+        set and signal (a walk's chunk at a time): the distinct pairs they call for, and for
+        each size the index of its own among them."""
         columns = [(sig, bool(screen), s.may_match_many(sig, sizes))
                    for s, sigs, screen in self._carried for sig in (screen or sigs)]
         if not columns:
-            return iter([(frozenset(), frozenset())] * len(sizes))
+            return [(frozenset(), frozenset())], np.zeros(len(sizes), np.intp)
         rows, which = _distinct_rows(np.stack([mask for _, _, mask in columns], axis=1))
         kinds = [(frozenset(sig for (sig, screen, _), on in zip(columns, row)
                             if on and not screen),
                   frozenset(sig for (sig, screen, _), on in zip(columns, row) if on and screen))
                  for row in rows.tolist()]
-        return map(kinds.__getitem__, which.reshape(-1).tolist())
+        return kinds, which.reshape(-1)
 
     def screens(self, size: int) -> FrozenSet[str]:
         """The sub-file fingerprints to compute first (8 KiB read) for a file of `size` bytes.
