@@ -6,6 +6,7 @@ what the pool's workers run."""
 from __future__ import annotations
 
 from collections import deque
+from operator import itemgetter
 from typing import Dict, List, Optional
 
 from . import shared_walk
@@ -266,7 +267,7 @@ class Pass:
                 ev.met(found)
             rows += got.rows
             # contents with one name: a deleted name decided last finds its live one judged
-            self.judged.update(row[6] for row in got.rows)
+            self.judged.update(map(_CONTENT, got.rows))
             for key, content, verdict in got.verdicts:
                 self.judged.add(content)
                 self.take(key, content, verdict, settled)
@@ -317,6 +318,9 @@ class Pass:
         settled.append((key, content, verdict))
         progress.advance(1, self.judge.planned_bytes(verdict.entry.size), verdict.bytes_read,
                          hit=verdict.is_hit)
+
+
+_CONTENT = itemgetter(6)   # a row's content key (Results.record_many's rows)
 
 
 class _Linked(list):

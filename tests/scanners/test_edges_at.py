@@ -404,3 +404,35 @@ def test_a_batch_is_screened_alike_in_place_and_through_opened_sources(laid_out,
     expected[len(named)] = _expected(root / "zip", len(files["zip"]), judge.SCREEN_SNIFFED)
     assert {at: answer for at, _, answer in answers if answer is not None} == expected
     assert looked   # the cache was looked at
+
+
+class _OddReader(containers.ContainerReader):
+    """A reader that tests a head itself, in Python: the screen calls it with the head."""
+
+    name = "odd-test"
+
+    def marked(self, head: bytes) -> bool:
+        return head[200:207] == b"ODDMARK" and len(head) > 300
+
+
+def test_a_reader_that_tests_a_head_itself_is_asked_with_the_head(tmp_path, monkeypatch,
+                                                                   screen_at):
+    """A reader whose `marked` is Python's is given the head as bytes (the compiled screen
+    makes them only for it; tar's own test it runs on the bytes as they are): the same
+    answers as through a reader, its mark found or not."""
+    monkeypatch.setitem(containers.READERS._entries, _OddReader.name, _OddReader())
+    assert any(type(reader) is _OddReader for reader in containers.marks().others)
+    body = bytearray(os.urandom(20_000))
+    body[200:207] = b"ODDMARK"
+    files = {"odd": bytes(body), "short-odd": bytes(body[:250]), "plain": os.urandom(20_000),
+             "tar": archive_fixtures.tar_head() + os.urandom(9_000)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    names = sorted(files)
+    modes = [judge.SCREEN_SNIFFED] * len(names)
+    answers = screen_at([str(tmp_path / name) for name in names], [0] * len(names),
+                        [len(files[name]) for name in names], modes, False)
+    assert answers == [_expected(tmp_path / name, len(files[name]), judge.SCREEN_SNIFFED)
+                       for name in names]
+    assert {name: answer[1] for name, answer in zip(names, answers)} == {
+        "odd": True, "short-odd": False, "plain": False, "tar": True}
