@@ -184,3 +184,18 @@ def test_a_run_taken_for_warm_by_chance_asks_once_a_file_is_not_cached():
             warm.ask(f, [(0, 4096)])
     assert warm.stopped and not any(f.asked for f in cached)
     assert looked == 4 + 6   # the first four, then the 4th, 8th ... 128th of the 252 after
+
+
+def test_the_files_a_warm_run_looks_at_are_told_by_their_count():
+    """prefetch.looked_at(n): the positions a Run of n files found cached looks at, as it
+    looks at them one file at a time (what the batch screen looks at before it reads a warm
+    batch in place)."""
+    from triage.prefetch import Run, looked_at
+    for count in (0, 1, 3, 4, 5, 7, 8, 11, 12, 100, 256, 1000):
+        run, looked = Run(), []
+        for at in range(count):
+            if not run.stopped or run.again():
+                looked.append(at)
+                run.ask(_Place(cached=True), [(0, 4096)])
+        assert looked_at(count) == looked, count
+    assert looked_at(256) == [0, 1, 2, 3, 7, 11, 19, 35, 67, 131]

@@ -114,6 +114,18 @@ class Run:
         prefetch(reader, spans)
 
 
+def looked_at(count: int) -> List[int]:
+    """The positions of the files a Run of `count` files looks at in the page cache, when all
+    it looks at are found there: its first WARM files, then its 4th, 8th, 16th ... file after
+    them (Run.again)."""
+    looks = list(range(min(WARM, count)))
+    step = 4
+    while WARM - 1 + step < count:
+        looks.append(WARM - 1 + step)
+        step *= 2
+    return looks
+
+
 def ask_for(items: Iterable[T], spans: Callable[[T], List[Tuple[int, int]]]) -> None:
     """Ask now for what will be read of each of `items` (`spans(item)`), all of them before
     any is read, as one Run: each item's file opened (`item.open()`), asked, closed."""

@@ -19,7 +19,7 @@ from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..evidence.folder import LONG_PATH, OsFile, open_descriptor
 from ..evidence.tsk_walk import TskOpener, ends_inside
 from ..hashing import chunks, digest_stream
-from ..prefetch import WARM, Run, ask_for, in_cache, will_need
+from ..prefetch import Run, ask_for, in_cache, looked_at, will_need
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
@@ -370,57 +370,63 @@ def _screen_all(files: list, chunk: int = SCREEN_CHUNK):
     prefetch.Run decides); every other file, and all of them where the look finds the cache
     cold, as _prefetched opens and asks for it."""
     rest: list = []
-    # (positions, plans, sources, bases, sizes, modes) of a folder's files (read loosely) and
-    # of files in one run of a raw image (strictly)
-    loose: tuple = ([], [], [], [], [], [])
-    strict: tuple = ([], [], [], [], [], [])
-    for item in files:
+    loose, strict = _Columns(), _Columns()   # a folder's files, read loosely; files in one run
+    for item in files:                       # of a raw image, strictly
         at, entry, plan = item
         opener = entry.open
         kind = type(opener)
         if kind is OsFile and not opener.follow and len(opener.path) * 4 < LONG_PATH:
-            group, source, base = loose, opener.path, 0   # its path whole: no walk down to it
+            loose.add(at, plan, opener.path, 0, entry.size)   # its path whole: no walk down
         elif kind is TskOpener and (place := opener.place()) is not None:
-            group, (source, base) = strict, place
+            strict.add(at, plan, *place, entry.size)
         else:
             rest.append(item)
-            continue
-        positions, plans, sources, bases, sizes, modes = group
-        positions.append(at)
-        plans.append(plan)
-        sources.append(source)
-        bases.append(base)
-        sizes.append(entry.size)
-        modes.append(plan.screen)
     for is_strict, group in ((False, loose), (True, strict)):
-        positions, plans, sources, bases, sizes, modes = group
-        if not positions:
+        if not group.positions:
             continue
-        if not _found_cached(sources, bases):   # cold: each asked for ahead of its read
-            cold = set(positions)
+        if not _found_cached(group.sources, group.bases):   # cold: asked for ahead of reads
+            cold = set(group.positions)
             rest.extend(item for item in files if item[0] in cold)
             continue
-        for start in range(0, len(positions), chunk):
-            end = start + chunk
-            yield from zip(positions[start:end], plans[start:end],
-                           _screen_many(sources[start:end], bases[start:end], sizes[start:end],
-                                        modes[start:end], is_strict))
+        yield from group.read(is_strict, chunk)
     if rest:
         rest.sort(key=lambda item: item[0])
         yield from _screened(_prefetched(rest))
 
 
+class _Columns:
+    """Files the batch screen reads by position in one call, as _screen_at takes them: each
+    one's position in its batch, plan, source (a descriptor, or a folder's file by its path),
+    base and size."""
+
+    __slots__ = ("positions", "plans", "sources", "bases", "sizes", "modes")
+
+    def __init__(self):
+        self.positions, self.plans, self.sources = [], [], []
+        self.bases, self.sizes, self.modes = [], [], []
+
+    def add(self, at: int, plan: Plan, source, base: int, size: int) -> None:
+        self.positions.append(at)
+        self.plans.append(plan)
+        self.sources.append(source)
+        self.bases.append(base)
+        self.sizes.append(size)
+        self.modes.append(plan.screen)
+
+    def read(self, strict: bool, chunk: int):
+        """(position, plan, answer) of each file, read `chunk` files a call."""
+        for start in range(0, len(self.positions), chunk):
+            end = start + chunk
+            yield from zip(self.positions[start:end], self.plans[start:end],
+                           _screen_many(self.sources[start:end], self.bases[start:end],
+                                        self.sizes[start:end], self.modes[start:end], strict))
+
+
 def _found_cached(sources: list, bases: List[int]) -> bool:
-    """Whether files read in place look found in the page cache, as prefetch.Run looks: the
-    first byte of each of its first WARM files, then of its 4th, 8th, 16th ... file after
-    them. A folder's file is opened to look (one that cannot be is passed over: it is not
-    read here either)."""
-    looks = list(range(min(WARM, len(sources))))
-    step = 4
-    while WARM - 1 + step < len(sources):
-        looks.append(WARM - 1 + step)
-        step *= 2
-    for i in looks:
+    """Whether files read in place look found in the page cache, as a prefetch.Run looks (the
+    first byte of each of the files it looks at: prefetch.looked_at). A folder's file is
+    opened to look (one that cannot be is passed over: it is not read here either)."""
+    for i in looked_at(len(sources)):
         source = sources[i]
         if type(source) is int:
             if not in_cache(source, bases[i]):
@@ -440,10 +446,9 @@ def _found_cached(sources: list, bases: List[int]) -> bool:
 
 def _screened(opened, chunk: int = SCREEN_CHUNK):
     """(position, plan, answer) of each file _prefetched opened (`opened`), answer as
-    _screen_at's: `chunk` files at a time read by position, where the source is a folder's
-    descriptor or a place in a raw image (one call for them all: a file's own calls and their
-    Python were most of a screened file's time), any other through its reader. Each source is
-    closed once read."""
+    _screen_at's: `chunk` files at a time, read by position where the source is a folder's
+    descriptor or a place in a raw image (one call for them all), any other through its
+    reader. Each source is closed once read."""
     held: list = []
     for item in opened:
         held.append(item)
@@ -455,34 +460,20 @@ def _screened(opened, chunk: int = SCREEN_CHUNK):
 
 
 def _screen_chunk(held: list) -> list:
-    """_screened's answers of a chunk of opened files, in order, their sources closed."""
+    """_screened's answers of a chunk of opened files, their sources closed."""
     try:
-        answers: list = [None] * len(held)
-        # a folder's descriptors (read loosely) and places in a raw image (strictly), each
-        # as (positions, descriptors, bases, sizes, modes)
-        loose: tuple = ([], [], [], [], [])
-        strict: tuple = ([], [], [], [], [])
-        for i, (_, entry, source, plan) in enumerate(held):
+        answers, loose, strict = [], _Columns(), _Columns()
+        for at, entry, source, plan in held:
             kind = type(source)
             if kind is _At:
-                group, fd, base = strict, source.fd, source.base
+                strict.add(at, plan, source.fd, source.base, entry.size)
             elif kind is int:
-                group, fd, base = loose, source, 0
+                loose.add(at, plan, source, 0, entry.size)
             else:
-                answers[i] = _read_through(source, entry.size, plan.screen)
-                continue
-            positions, fds, bases, sizes, modes = group
-            positions.append(i)
-            fds.append(fd)
-            bases.append(base)
-            sizes.append(entry.size)
-            modes.append(plan.screen)
-        for is_strict, (positions, fds, bases, sizes, modes) in ((False, loose), (True, strict)):
-            if positions:
-                for i, answer in zip(positions, _screen_many(fds, bases, sizes, modes,
-                                                             is_strict)):
-                    answers[i] = answer
-        return [(at, plan, answer) for (at, _, _, plan), answer in zip(held, answers)]
+                answers.append((at, plan, _read_through(source, entry.size, plan.screen)))
+        for is_strict, group in ((False, loose), (True, strict)):
+            answers.extend(group.read(is_strict, len(held)))
+        return answers
     finally:
         for _, _, source, _ in held:
             _close(source)
