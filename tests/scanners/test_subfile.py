@@ -18,6 +18,7 @@ from triage.evidence import open_evidence
 from triage.hashsets import load
 from triage.hashsets.build import build_set
 from triage.hashsets.sealed import seal
+from triage import prefetch
 from triage.scanners import Judge
 from triage.signals.exact import FINGERPRINT
 
@@ -653,3 +654,57 @@ def test_a_batch_is_asked_for_whole_within_a_quarter_of_the_open_files_allowed()
     from triage.scanners.judge import _ahead
     assert [_ahead(n) for n in (None, 1 << 20, 1024, 256, 100, 20)] == [256, 256, 256, 64,
                                                                         25, 16]
+
+
+def test_a_cold_batch_is_asked_for_before_its_keys_are_made_and_a_warm_one_is_not(
+        tmp_path, reference_set, images, monkeypatch):
+    """Judge.ask_early, as a worker calls it once a batch is listed: where the batch's first
+    files are not in the page cache, what the screen will read of each screenable file read in
+    place is asked for at once (a folder's on its own descriptor, an image's file at its place
+    on the image); a file the screen does not read is not asked for; a warm batch is asked
+    nothing, its first WARM files looked at and no more."""
+    from triage import containers
+    from triage.prefetch import WARM
+    from triage.scanners import judge as judge_module
+    folder = _evidence(tmp_path / "evidence")
+    (folder / "unlisted.bin").write_bytes(b"x" * 1234)   # no set lists its size: never read
+    asked, looked = [], []
+    monkeypatch.setattr(judge_module, "will_need", lambda fd, offset, length: asked.append(
+        (os.readlink(f"/proc/self/fd/{fd}"), offset, length)))
+    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs])
+        entries = sorted(ev.entries(), key=lambda e: e.path)
+        judge.learn([e.size for e in entries])
+        for warm in (True, False):
+            asked.clear()
+            looked.clear()
+            monkeypatch.setattr(judge_module, "in_cache",
+                                lambda fd, offset: looked.append(offset) or warm)
+            judge.ask_early(iter(entries))
+            if warm:
+                assert asked == [] and len(looked) == WARM
+    tail = SIZE - 4096
+    assert sorted(asked) == sorted(
+        [(str(folder / name), 0, 4096) for name in ("copy.bin", "other.bin", "same-edges.bin")]
+        + [(str(folder / name), tail, 4096)
+           for name in ("copy.bin", "other.bin", "same-edges.bin")]
+        + [(str(folder / "small.bin"), 0, len(SMALL_REFERENCE))])
+    # an image's files, read only to tell a container (archives on, sizes no set lists):
+    # asked for at their places on the image
+    asked.clear()
+    monkeypatch.setattr(judge_module, "in_cache", lambda fd, offset: False)
+    with load(reference_set) as hs, open_evidence(str(images / "ext4.raw")) as ev:
+        judge = Judge([hs], archives=containers.Bounds())
+        entries = list(ev.entries(runs=True))
+        judge.learn([e.size for e in entries])
+        judge.ask_early(iter(entries))
+        expected = []
+        for entry in entries:
+            place = entry.open.place() if hasattr(entry.open, "place") else None
+            if place is None or not judge.screenable(entry):
+                continue
+            assert judge.plan(entry.size).screen == judge_module.SCREEN_PROBED
+            expected += [(os.readlink(f"/proc/self/fd/{place[0]}"), place[1] + offset, length)
+                         for offset, length in prefetch.joined(
+                             containers.probe_spans(entry.size))]
+    assert len(expected) >= 4 and sorted(asked) == sorted(expected)

@@ -9,6 +9,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import chain, islice
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -19,7 +20,7 @@ from ..errors import READ_ERRORS, DamagedMedia, one_line
 from ..evidence.folder import LONG_PATH, OsFile, open_descriptor
 from ..evidence.tsk_walk import TskOpener, ends_inside
 from ..hashing import chunks, digest_stream
-from ..prefetch import Run, ask_for, in_cache, looked_at, will_need
+from ..prefetch import WARM, Run, ask_for, in_cache, joined, looked_at, will_need
 from ..reading import MAX_IMAGE_BYTES  # noqa: F401 - importable from here, as before reading.py
 from ..records import FileEntry, Match, ScanError
 from ..results import DECODED_PICTURE, DECODED_VIDEO
@@ -373,14 +374,11 @@ def _screen_all(files: list, chunk: int = SCREEN_CHUNK):
     loose, strict = _Columns(), _Columns()   # a folder's files, read loosely; files in one run
     for item in files:                       # of a raw image, strictly
         at, entry, plan = item
-        opener = entry.open
-        kind = type(opener)
-        if kind is OsFile and not opener.follow and len(opener.path) * 4 < LONG_PATH:
-            loose.add(at, plan, opener.path, 0, entry.size)   # its path whole: no walk down
-        elif kind is TskOpener and (place := opener.place()) is not None:
-            strict.add(at, plan, *place, entry.size)
-        else:
+        where = _in_place(entry)
+        if where is None:
             rest.append(item)
+        else:
+            (strict if where[2] else loose).add(at, plan, where[0], where[1], entry.size)
     for is_strict, group in ((False, loose), (True, strict)):
         if not group.positions:
             continue
@@ -392,6 +390,40 @@ def _screen_all(files: list, chunk: int = SCREEN_CHUNK):
     if rest:
         rest.sort(key=lambda item: item[0])
         yield from _screened(_prefetched(rest))
+
+
+def _in_place(entry: FileEntry) -> Optional[Tuple[object, int, bool]]:
+    """(source, base, strict) where the batch screen reads a file by position with no source
+    made for it (_screen_at's): a folder's file by its path, whole (no walk down to a long
+    one), read loosely; a file in one run of a raw image where it lies, strictly. None for
+    any other."""
+    opener = entry.open
+    kind = type(opener)
+    if kind is OsFile and not opener.follow and len(opener.path) * 4 < LONG_PATH:
+        return opener.path, 0, False
+    if kind is TskOpener:
+        place = opener.place()
+        if place is not None:
+            return place[0], place[1], True
+    return None
+
+
+def _ask_in_place(source, base: int, spans: list) -> None:
+    """Ask the OS for `spans` of a file read in place (_in_place's source and base): a
+    folder's opened to be asked, and closed (one that cannot be is passed over)."""
+    if type(source) is int:
+        for offset, length in joined(spans):
+            will_need(source, base + offset, length)
+        return
+    try:
+        fd = open_descriptor(source)
+    except READ_ERRORS:
+        return
+    try:
+        for offset, length in joined(spans):
+            will_need(fd, offset, length)
+    finally:
+        os.close(fd)
 
 
 class _Columns:
@@ -426,22 +458,22 @@ def _found_cached(sources: list, bases: List[int]) -> bool:
     """Whether files read in place look found in the page cache, as a prefetch.Run looks (the
     first byte of each of the files it looks at: prefetch.looked_at). A folder's file is
     opened to look (one that cannot be is passed over: it is not read here either)."""
-    for i in looked_at(len(sources)):
-        source = sources[i]
-        if type(source) is int:
-            if not in_cache(source, bases[i]):
-                return False
-            continue
-        try:
-            fd = open_descriptor(source)
-        except READ_ERRORS:
-            continue
-        try:
-            if not in_cache(fd, 0):
-                return False
-        finally:
-            os.close(fd)
-    return True
+    return all(_looks_cached(sources[i], bases[i]) for i in looked_at(len(sources)))
+
+
+def _looks_cached(source, base: int) -> bool:
+    """Whether the first byte of a file read in place is in the page cache (one that cannot
+    be opened to look is taken for cached: it is not read here either)."""
+    if type(source) is int:
+        return in_cache(source, base)
+    try:
+        fd = open_descriptor(source)
+    except READ_ERRORS:
+        return True
+    try:
+        return in_cache(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def _screened(opened, chunk: int = SCREEN_CHUNK):
@@ -674,6 +706,23 @@ class Judge:
         settled = {at: ("clean", read, False, 0) for at, read in screened.items()}
         settled.update((at, ("skipped", read, False, 0)) for at, read in probed.items())
         return settled, spent
+
+    def ask_early(self, entries) -> None:
+        """Ask the OS now for what the batch screen will read of the screenable files among
+        `entries` that it reads in place (_in_place), where the first of them are not found
+        in the page cache: the disk then reads a cold batch while the walk makes its files'
+        keys and rows, where it waited for the screen's own asks (the disk sat idle a third
+        of a cold scan's pass). A warm batch is asked nothing: its first WARM files are looked
+        at, no more."""
+        wanted = ((where, entry.size, plan) for entry in entries
+                  for plan in (self.plan(entry.size),)
+                  if plan.screen is not None and self.screenable(entry, plan)
+                  for where in (_in_place(entry),) if where is not None)
+        first = list(islice(wanted, WARM))
+        if all(_looks_cached(source, base) for (source, base, _), _, _ in first):
+            return
+        for (source, base, _), size, plan in chain(first, wanted):
+            _ask_in_place(source, base, _screen_spans(size, plan))
 
     def settle_batch(self, entries, screenable: Optional[List[bool]] = None
                      ) -> Tuple[Dict[int, tuple], Dict[int, int]]:
