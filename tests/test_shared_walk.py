@@ -224,6 +224,7 @@ def test_a_shared_walk_interrupted_keeps_what_landed_and_a_resume_judges_only_th
     walk = scan_pass.folder_tasks
     monkeypatch.setattr(scan_pass, "folder_tasks", _cut(walk, 40))
     monkeypatch.setattr(shared_walk, "BIG_FOLDER", 10)   # d50 (11 names) listed here
+    monkeypatch.setattr(shared_walk, "WALK_BATCH_NAMES", 100)   # batches of about 10 folders
     monkeypatch.setattr("triage.workers.AHEAD", 0)   # each batch home before the next goes
     out = tmp_path / "out"
     recorded, found, partial = _stopped(evidence, alert, out)
@@ -495,3 +496,24 @@ def test_an_e01_s_shared_walk_tells_its_damaged_chunks_as_the_main_process_does(
     assert target["path"] not in {h["path"] for h in report["hits"]}
     assert report["summary"]["hits"] > 0
     _compared(shared, alone)
+
+
+def test_a_batch_of_folders_holds_about_twice_the_names_of_a_batch_of_files():
+    """workers.batches of a shared walk's folders (shared_walk.cost): a batch closes once its
+    folders hold WALK_BATCH_NAMES names (twice a batch of entries), or at BATCH_FILES folders
+    however few names they hold; a folder of more goes alone."""
+    from triage.evidence.folder import Task
+    from triage.workers import BATCH_FILES, batches
+    assert shared_walk.WALK_BATCH_NAMES == 2 * BATCH_FILES == 512
+
+    def folders(*names):
+        return [Task("/r", "/r", f"/f{i}", None, n, False) for i, n in enumerate(names)]
+
+    sizes = [[t.names for t in batch] for batch in batches(folders(*[100] * 12),
+                                                         shared_walk.cost)]
+    assert sizes == [[100] * 6, [100] * 6]          # 600 names each: past 512 at the sixth
+    assert [[t.names for t in b] for b in batches(folders(300, 211, 1, 600, 5),
+                                                  shared_walk.cost)] == [
+        [300, 211, 1], [600], [5]]
+    assert [len(b) for b in batches(folders(*[1] * 600), shared_walk.cost)] == [
+        BATCH_FILES, BATCH_FILES, 600 - 2 * BATCH_FILES]
