@@ -708,3 +708,15 @@ def test_a_cold_batch_is_asked_for_before_its_keys_are_made_and_a_warm_one_is_no
                          for offset, length in prefetch.joined(
                              containers.probe_spans(entry.size))]
     assert len(expected) >= 4 and sorted(asked) == sorted(expected)
+    # only a hint: an OS that will not be asked is passed over, and every file opened is closed
+
+    def refused(fd, offset, length):
+        raise OSError(22, "Invalid argument")
+    monkeypatch.setattr(judge_module, "will_need", refused)
+    before = len(os.listdir("/proc/self/fd"))
+    with load(reference_set) as hs, open_evidence(str(folder)) as ev:
+        judge = Judge([hs])
+        entries = list(ev.entries())
+        judge.learn([e.size for e in entries])
+        judge.ask_early(iter(entries))
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -410,20 +410,19 @@ def _in_place(entry: FileEntry) -> Optional[Tuple[object, int, bool]]:
 
 def _ask_in_place(source, base: int, spans: list) -> None:
     """Ask the OS for `spans` of a file read in place (_in_place's source and base): a
-    folder's opened to be asked, and closed (one that cannot be is passed over)."""
-    if type(source) is int:
-        for offset, length in joined(spans):
-            will_need(source, base + offset, length)
-        return
+    folder's opened to be asked, and closed. Only a hint: a file that cannot be opened, or
+    that the OS will not be asked about, is passed over (its read says what it must)."""
+    fd = source
     try:
-        fd = open_descriptor(source)
+        if type(source) is not int:
+            fd, base = open_descriptor(source), 0
+        for offset, length in joined(spans):
+            will_need(fd, base + offset, length)
     except READ_ERRORS:
-        return
-    try:
-        for offset, length in joined(spans):
-            will_need(fd, offset, length)
+        pass
     finally:
-        os.close(fd)
+        if fd is not source:
+            os.close(fd)
 
 
 class _Columns:
@@ -714,15 +713,23 @@ class Judge:
         keys and rows, where it waited for the screen's own asks (the disk sat idle a third
         of a cold scan's pass). A warm batch is asked nothing: its first WARM files are looked
         at, no more."""
-        wanted = ((where, entry.size, plan) for entry in entries
-                  for plan in (self.plan(entry.size),)
-                  if plan.screen is not None and self.screenable(entry, plan)
-                  for where in (_in_place(entry),) if where is not None)
+        wanted = self._in_place(entries)
         first = list(islice(wanted, WARM))
         if all(_looks_cached(source, base) for (source, base, _), _, _ in first):
             return
         for (source, base, _), size, plan in chain(first, wanted):
             _ask_in_place(source, base, _screen_spans(size, plan))
+
+    def _in_place(self, entries):
+        """(where, size, plan) of the screenable files among `entries` that the batch screen
+        reads in place, `where` as _in_place gives it."""
+        for entry in entries:
+            plan = self.plan(entry.size)
+            if plan.screen is None or not self.screenable(entry, plan):
+                continue
+            where = _in_place(entry)
+            if where is not None:
+                yield where, entry.size, plan
 
     def settle_batch(self, entries, screenable: Optional[List[bool]] = None
                      ) -> Tuple[Dict[int, tuple], Dict[int, int]]:
