@@ -437,3 +437,14 @@ def test_a_reader_that_tests_a_head_itself_is_asked_with_the_head(tmp_path, monk
                        for name in names]
     assert {name: answer[1] for name, answer in zip(names, answers)} == {
         "odd": True, "short-odd": False, "plain": False, "tar": True}
+
+
+def test_a_folder_file_whose_name_is_not_utf8_is_read_by_its_path(tmp_path, screen_at):
+    """A path as Python holds a name that is not UTF-8 (its bytes as surrogate escapes) opens
+    the file it names, in C as in os.open."""
+    data = os.urandom(9_000)
+    path = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.bin")
+    with open(os.fsencode(path), "wb") as out:
+        out.write(data)
+    assert screen_at([path], [0], [len(data)], [judge.SCREEN_EDGES], False) == [
+        (8192, False, len(data).to_bytes(8, "little") + data[:4096] + data[-4096:])]
