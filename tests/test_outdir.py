@@ -20,7 +20,10 @@ from triage.outdir import Lock
 from triage.progress import Progress
 from triage.scan import ScanRequest, scan as run_scan
 
-FILES = 1500
+# Enough that a scan stopped once its first batch of folders is home has batches left that
+# no worker has begun (a shared walk's batch holds about shared_walk.WALK_BATCH_NAMES names)
+FILES = 3000
+FOLDERS = 20
 
 
 def _content(i: int) -> bytes:
@@ -33,7 +36,7 @@ def corpus(tmp_path_factory):
     base = tmp_path_factory.mktemp("outdir")
     folder = base / "evidence"
     for i in range(FILES):
-        sub = folder / f"d{i % 10}"
+        sub = folder / f"d{i % FOLDERS}"
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"f{i:05d}.bin").write_bytes(_content(i))
     source = base / "alert.md5"
@@ -42,7 +45,7 @@ def corpus(tmp_path_factory):
     compiled = base / "alert.set"
     assert run_triage("hashset", "import", source, "-o", compiled).code == 0
     return {"folder": folder, "source": source, "set": compiled, "base": base,
-            "hits": sorted(f"/d{i % 10}/f{i:05d}.bin" for i in range(0, FILES, 50))}
+            "hits": sorted(f"/d{i % FOLDERS}/f{i:05d}.bin" for i in range(0, FILES, 50))}
 
 
 class _StopAfter(Progress):
