@@ -4,12 +4,14 @@ descriptor, one run of a raw image) give what the judge's reads through a reader
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import zipfile
 from types import SimpleNamespace
 
 import pytest
+import xxhash
 
 import archive_fixtures
 from triage import containers
@@ -268,10 +270,16 @@ def test_the_edges_given_are_digested_as_key_from_edges_digests_them(laid_out):
         with open(root / name, "rb") as reader:
             head, tail, _, _, _ = judge._edges(reader, size, False)
         edges = _expected(root / name, size, judge.SCREEN_EDGES)[2]
+        # the digests sets store: each library's, of the size's 8 bytes, the head and the tail
+        streamed = {"edges": hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16),
+                    "edges-xxh3": xxhash.xxh3_128(size.to_bytes(8, "little"))}
         for signal in ("edges", "edges-xxh3"):
             kind = signals.get(signal)
             assert kind.key_of(edges) == kind.key_from_edges(head, tail, size), (name, signal)
             assert kind.key_of(edges).hex() == kind.from_edges(head, tail, size)
+            streamed[signal].update(head)
+            streamed[signal].update(tail)
+            assert kind.key_of(edges) == streamed[signal].digest(), (name, signal)
 
 
 def test_a_read_that_fails_is_a_files_answer_none_and_the_chunk_goes_on(cut, laid_out,

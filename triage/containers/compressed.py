@@ -115,8 +115,6 @@ class CompressedReader(ContainerReader):
         yield Member(name=_inner_name(source, mime, shown), size=None, open=content)
 
 
-
-
 def _tar_members(archive: tarfile.TarFile, reopenable: bool) -> Iterator[Member]:
     """Its regular members, and its hard links as other names of the member stored before
     them (a link holds no data; one to a member not stored before it names nothing)."""

@@ -158,7 +158,7 @@ def _edges(reader, size: int, sniff: bool) -> Tuple[bytes, bytes, int, bool,
     if kind is int:
         return _read_at(reader, 0, size, sniff, False)
     if kind is _At:
-        return _read_at(reader.fd, reader.base, size, sniff, True)
+        return _read_at(reader.fd, reader.base, size, sniff, reader.strict)
     head, tail = reading.edges(reader, size)
     return _sniffed(reader, size, head, tail, sniff)
 
@@ -244,8 +244,14 @@ def _screen_at(sources: list, bases: List[int], sizes: List[int], modes, strict:
         finally:
             if fd is not source:
                 os.close(fd)
-        out.append((read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail))
+        out.append(_answer(size, head, tail, read, maybe))
     return out
+
+
+def _answer(size: int, head: bytes, tail: bytes, read: int, maybe: bool) -> tuple:
+    """_screen_at's answer of a file whose edges were read: its edges as a fingerprint's
+    key_of digests them (size, head, tail) where it is no container."""
+    return read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail
 
 
 def _compiled_screen_at(sources: list, bases: List[int], sizes: List[int], modes,
@@ -519,7 +525,7 @@ def _read_through(reader, size: int, mode: int) -> Optional[tuple]:
         head, tail, read, maybe, _ = _edges(reader, size, mode == SCREEN_SNIFFED)
     except READ_ERRORS:
         return None
-    return read, maybe, None if maybe else size.to_bytes(8, "little") + head + tail
+    return _answer(size, head, tail, read, maybe)
 
 
 def _screen_spans(size: int, plan: "Plan") -> list:
@@ -765,7 +771,7 @@ class Judge:
         needed, screens, image, opens = plan[:4]
         if entry.member is not None or entry.encrypted is not None or not size:
             return []
-        if screens or self._only_to_tell_a_container(plan, size):
+        if screens or plan.screen == SCREEN_PROBED:
             return _screen_spans(size, plan)
         if needed or image or opens:
             return [(0, min(size, reading.HEAD))]
@@ -788,13 +794,6 @@ class Judge:
                 hidden_volume.candidate(size):
             return False
         return (plan or self.plan(size)).screen is not None
-
-    def _only_to_tell_a_container(self, plan: Plan, size: int) -> bool:
-        """Whether a file of `size` (its `plan`) is read only to tell whether it is a
-        container, by its first PROBE bytes, ISO's marks and its last 4 KiB
-        (containers.probe_entry): no digest, fingerprint, picture or video reads more of it."""
-        return plan.opens and not (plan.digests or plan.screens or plan.image) and \
-            not self._video_candidate(size)
 
     def needs_read(self, size: int) -> bool:
         """Whether a file of this size will be opened at all."""
@@ -889,7 +888,7 @@ class Judge:
             # a member of a stream-only archive cannot be read twice: a hit's report digests
             # are taken in the one read
             needed = tuple(dict.fromkeys((*needed, *REPORT_DIGESTS)))
-        if not once and self._only_to_tell_a_container(plan, entry.size):
+        if not once and plan.screen == SCREEN_PROBED:
             # read only to tell a container: its first 4 KiB (and ISO's mark) tell most
             # files are none, where the full head read costs 64 KiB of each
             opens, probed, appended = containers.probe_entry(entry)

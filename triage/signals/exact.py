@@ -128,29 +128,20 @@ class _Fingerprint(Signal):
     hex_length = 32
     trivial = ClassValue(_trivial_edges)
 
-    @staticmethod
-    def _digest(size: bytes):
-        """A 16-byte digest object, started with the size's 8 bytes."""
-        raise NotImplementedError
-
     @classmethod
     def new(cls):
         return _EdgeHasher(cls)
 
     @staticmethod
     def key_of(edges: bytes) -> bytes:
-        """The fingerprint, as key_from_edges gives it, of a file's size (8 bytes,
-        little-endian), head and tail read as one bytes object (the batch screen's: one call
-        a file, of a function that takes no more)."""
+        """The fingerprint, its 16 bytes, of a file's size (8 bytes, little-endian), head and
+        tail read as one bytes object (what the batch screen reads: one call a file)."""
         raise NotImplementedError
 
     @classmethod
     def key_from_edges(cls, head: bytes, tail: bytes, size: int) -> bytes:
         """The fingerprint as a set stores it: its 16 bytes."""
-        h = cls._digest(size.to_bytes(8, "little"))
-        h.update(head)
-        h.update(tail)
-        return h.digest()
+        return cls.key_of(size.to_bytes(8, "little") + head + tail)
 
     @classmethod
     def from_edges(cls, head: bytes, tail: bytes, size: int) -> str:
@@ -162,10 +153,6 @@ class Edges(_Fingerprint):
     """BLAKE2b-128: the first fingerprint (sets built before `edges-xxh3` carry it)."""
 
     name = "edges"
-
-    @staticmethod
-    def _digest(size: bytes):
-        return hashlib.blake2b(size, digest_size=16)
 
     @staticmethod
     def key_of(edges: bytes) -> bytes:
@@ -182,10 +169,7 @@ class EdgesXXH3(_Fingerprint):
 
     name = "edges-xxh3"
 
-    @staticmethod
-    def _digest(size: bytes):
-        return xxhash.xxh3_128(size)
-
     key_of = staticmethod(xxhash.xxh3_128_digest)
+
 
 FINGERPRINT = EdgesXXH3.name   # the fingerprint `hashset build` stores by default
